@@ -1,0 +1,112 @@
+/** A half-open time range [from, to) in UTC milliseconds, plus the one just before it of the same length. */
+export interface Range {
+  from: number
+  to: number
+  previous: { from: number; to: number }
+  /** The calendar days it covers, in the site's time zone, for display. */
+  label: string
+}
+
+export const PERIODS = ['realtime', 'day', '7d', '30d', 'month', '6mo', '12mo', 'custom'] as const
+export type Period = (typeof PERIODS)[number]
+
+export class PeriodError extends Error {}
+
+const DAY = 86_400_000
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/
+
+/** Offset of `tz` from UTC at instant `ms`, in ms (positive east of Greenwich). */
+function tzOffset(ms: number, tz: string): number {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone: tz, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+  }).formatToParts(new Date(ms))
+  const get = (t: string) => Number(parts.find((p) => p.type === t)!.value)
+  const asUtc = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'))
+  return asUtc - Math.floor(ms / 1000) * 1000
+}
+
+/** Midnight starting calendar day `y-m-d` in `tz`, as UTC ms. */
+export function midnight(y: number, m: number, d: number, tz: string): number {
+  const guess = Date.UTC(y, m - 1, d)
+  return guess - tzOffset(guess - tzOffset(guess, tz), tz)
+}
+
+/** The calendar date (y, m, d) of instant `ms` in `tz`. */
+export function calendarDate(ms: number, tz: string): [number, number, number] {
+  const shifted = new Date(ms + tzOffset(ms, tz))
+  return [shifted.getUTCFullYear(), shifted.getUTCMonth() + 1, shifted.getUTCDate()]
+}
+
+function parseDate(s: string, field: string): [number, number, number] {
+  if (!ISO_DATE.test(s)) throw new PeriodError(`${field} must be a date like 2026-01-31`)
+  const [y, m, d] = s.split('-').map(Number)
+  const check = new Date(Date.UTC(y, m - 1, d))
+  if (check.getUTCFullYear() !== y || check.getUTCMonth() !== m - 1 || check.getUTCDate() !== d || y < 2000 || y > 2200) {
+    throw new PeriodError(`${field} is not a valid date`)
+  }
+  return [y, m, d]
+}
+
+function addDays([y, m, d]: [number, number, number], n: number): [number, number, number] {
+  const t = new Date(Date.UTC(y, m - 1, d + n))
+  return [t.getUTCFullYear(), t.getUTCMonth() + 1, t.getUTCDate()]
+}
+
+const fmt = ([y, m, d]: [number, number, number]) => `${y}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}`
+
+/**
+ * Plausible's periods: `day` is today (or `date`), `7d`/`30d` the last N days including
+ * today, `month` this calendar month, `6mo`/`12mo` the last N calendar months including
+ * this one, `custom` from..to inclusive; `realtime` the last 5 minutes.
+ */
+export function resolvePeriod(q: { period?: string; date?: string; from?: string; to?: string }, tz: string, now = Date.now()): Range {
+  const period = (q.period ?? (q.from || q.to ? 'custom' : '30d')) as Period
+  if (!PERIODS.includes(period)) throw new PeriodError(`period must be one of ${PERIODS.join(', ')}`)
+  if (period === 'realtime') {
+    const from = now - 5 * 60_000
+    return { from, to: now, previous: { from: from - 5 * 60_000, to: from }, label: 'last 5 minutes' }
+  }
+  const today = q.date ? parseDate(q.date, 'date') : calendarDate(now, tz)
+  let first: [number, number, number]
+  let last: [number, number, number]
+  switch (period) {
+    case 'day':
+      first = last = today
+      break
+    case '7d':
+      first = addDays(today, -6)
+      last = today
+      break
+    case '30d':
+      first = addDays(today, -29)
+      last = today
+      break
+    case 'month':
+      first = [today[0], today[1], 1]
+      last = addDays([today[1] === 12 ? today[0] + 1 : today[0], today[1] === 12 ? 1 : today[1] + 1, 1], -1)
+      break
+    case '6mo':
+    case '12mo': {
+      const months = period === '6mo' ? 6 : 12
+      const startMonth = today[1] - (months - 1)
+      const y = today[0] + Math.floor((startMonth - 1) / 12)
+      const m = ((((startMonth - 1) % 12) + 12) % 12) + 1
+      first = [y, m, 1]
+      last = addDays([today[1] === 12 ? today[0] + 1 : today[0], today[1] === 12 ? 1 : today[1] + 1, 1], -1)
+      break
+    }
+    case 'custom': {
+      if (!q.from || !q.to) throw new PeriodError('a custom period needs both from and to')
+      first = parseDate(q.from, 'from')
+      last = parseDate(q.to, 'to')
+      if (fmt(first) > fmt(last)) throw new PeriodError('from must not be after to')
+      if (Date.UTC(last[0], last[1] - 1, last[2]) - Date.UTC(first[0], first[1] - 1, first[2]) > 3 * 366 * DAY) {
+        throw new PeriodError('a custom period may span at most 3 years')
+      }
+      break
+    }
+  }
+  const from = midnight(...first, tz)
+  const to = midnight(...addDays(last, 1), tz)
+  return { from, to, previous: { from: from - (to - from), to: from }, label: fmt(first) === fmt(last) ? fmt(first) : `${fmt(first)}..${fmt(last)}` }
+}

@@ -1,0 +1,52 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { createClient, type ClickHouseClient } from '@clickhouse/client'
+import type { Config } from '../../collector/config.ts'
+
+// Both modes answer 64-bit integers as JSON numbers, so code never sees strings for counts.
+const settings = { output_format_json_quote_64bit_integers: 0 } as const
+
+export interface Store {
+  client: ClickHouseClient
+  /** The database every table lives in. */
+  database: string
+  embedded: boolean
+  close(): Promise<void>
+}
+
+/**
+ * The one ClickHouse client of the program: the embedded chDB engine under
+ * `$ANALYTICS_DATA_DIR/clickhouse` by default, a server when CLICKHOUSE_URL is set.
+ */
+export async function openStore(config: Config): Promise<Store> {
+  const database = config.clickhouseDatabase
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) throw new Error('CLICKHOUSE_DATABASE must be a plain identifier')
+  if (config.clickhouseUrl) {
+    const admin = createClient({
+      url: config.clickhouseUrl,
+      username: config.clickhouseUser,
+      password: config.clickhousePassword,
+      clickhouse_settings: settings,
+    })
+    await admin.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` })
+    await admin.close()
+    const client = createClient({
+      url: config.clickhouseUrl,
+      username: config.clickhouseUser,
+      password: config.clickhousePassword,
+      database,
+      clickhouse_settings: settings,
+    })
+    return { client, database, embedded: false, close: () => client.close() }
+  }
+  const dir = path.join(config.dataDir, 'clickhouse')
+  fs.mkdirSync(dir, { recursive: true })
+  const { createChdbConnection } = await import('chdb/connection')
+  const client = createClient({
+    // chdb re-exports the client's Connection type from its own copy of client-common
+    connection: createChdbConnection({ path: dir }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'],
+    clickhouse_settings: settings,
+  })
+  // The embedded engine belongs to this program alone: its tables live in chDB's `default` database.
+  return { client, database: 'default', embedded: true, close: () => client.close() }
+}

@@ -1,0 +1,125 @@
+import { Command, InvalidArgumentError } from 'commander'
+import cliProgress from 'cli-progress'
+import { loadConfig, type Config } from '../collector/config.ts'
+import { runningServer, serve } from '../collector/server.ts'
+import { resolveAdminToken } from '../aggregator/auth.ts'
+import { normaliseDomain } from '../aggregator/sites.ts'
+import { seedOffline } from './seed-offline.ts'
+import { syntheticTraffic } from './seed-traffic.ts'
+
+const program = new Command('analytics').description('Privacy-respecting site analytics')
+
+function positiveInt(v: string): number {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive whole number')
+  return n
+}
+
+/** The running server's admin API, when one owns the data directory. */
+function serverApi(config: Config) {
+  const server = runningServer(config.dataDir)
+  if (!server) return null
+  const { token } = resolveAdminToken(config.adminToken, config.dataDir)
+  return async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(server.url + path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    })
+    const json = (await res.json().catch(() => ({}))) as Record<string, unknown>
+    if (!res.ok) throw new Error(`server answered ${res.status}: ${String(json.error ?? '')}`)
+    return json
+  }
+}
+
+/** Opens the store directly (no server running) for one command, then closes it. */
+async function withStore<T>(config: Config, fn: (client: import('@clickhouse/client').ClickHouseClient) => Promise<T>): Promise<T> {
+  const { openStore } = await import('../aggregator/store/client.ts')
+  const { migrate } = await import('../aggregator/store/migrate.ts')
+  const store = await openStore(config)
+  try {
+    await migrate(store.client)
+    return await fn(store.client)
+  } finally {
+    await store.close()
+  }
+}
+
+program
+  .command('serve')
+  .description('run the collector, the stats API and the dashboards on HOST:PORT')
+  .action(async () => {
+    await serve(loadConfig())
+  })
+
+const site = program.command('site').description('register and list sites')
+site
+  .command('add <domain>')
+  .option('--timezone <tz>', 'IANA time zone for days and months in reports', 'UTC')
+  .description('register a site; beacons for unregistered domains are dropped')
+  .action(async (input: string, opts: { timezone: string }) => {
+    const config = loadConfig()
+    const domain = normaliseDomain(input)
+    if (!domain) throw new InvalidArgumentError('domain must be a host name such as example.com')
+    const api = serverApi(config)
+    if (api) await api('POST', '/api/v1/sites', { domain, timezone: opts.timezone })
+    else {
+      const { Sites } = await import('../aggregator/sites.ts')
+      await withStore(config, (client) => new Sites(client).add(domain, opts.timezone))
+    }
+    const origin = `http://${config.host}:${config.port}`
+    console.log(`added ${domain}. Paste into every page:\n  <script defer data-domain="${domain}" src="${origin}/t.js"></script>`)
+  })
+site
+  .command('list')
+  .description('list registered sites')
+  .action(async () => {
+    const config = loadConfig()
+    const api = serverApi(config)
+    const { Sites } = await import('../aggregator/sites.ts')
+    const sites = api
+      ? ((await api('GET', '/api/v1/sites')).sites as { domain: string; timezone: string }[])
+      : await withStore(config, async (client) => {
+          const s = new Sites(client)
+          await s.refresh()
+          return s.list()
+        })
+    for (const s of sites) console.log(`${s.domain}\t${s.timezone}`)
+  })
+
+program
+  .command('seed')
+  .description('send realistic synthetic traffic through the pipeline (registers the site if needed)')
+  .requiredOption('--site <domain>', 'the site to seed')
+  .option('--events <n>', 'how many events', positiveInt, 100_000)
+  .option('--days <n>', 'spread over this many days back from now', positiveInt, 30)
+  .option('--random-seed <n>', 'repeatable traffic', positiveInt)
+  .action(async (opts: { site: string; events: number; days: number; randomSeed?: number }) => {
+    const config = loadConfig()
+    const domain = normaliseDomain(opts.site)
+    if (!domain) throw new InvalidArgumentError('--site must be a host name such as example.com')
+    const bar = new cliProgress.SingleBar({ format: 'seeding {bar} {percentage}% | {value}/{total} events | {eta}s left' }, cliProgress.Presets.shades_classic)
+    bar.start(opts.events, 0)
+    const started = Date.now()
+    const traffic = syntheticTraffic({ site: domain, events: opts.events, days: opts.days, randomSeed: opts.randomSeed })
+    let accepted = 0
+    const api = serverApi(config)
+    if (api) {
+      const sites = (await api('GET', '/api/v1/sites')).sites as { domain: string }[]
+      if (!sites.some((s) => s.domain === domain)) await api('POST', '/api/v1/sites', { domain })
+      for (const batch of traffic) {
+        const r = await api('POST', '/api/v1/admin/events', { events: batch })
+        accepted += Number(r.accepted)
+        bar.increment(batch.length)
+      }
+    } else {
+      accepted = await withStore(config, (client) => seedOffline(client, config, domain, traffic, (n) => bar.increment(n)))
+    }
+    bar.stop()
+    console.log(`${accepted} events stored for ${domain} in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  })
+
+program.parseAsync(process.argv).catch((err: Error) => {
+  console.error(`analytics: ${err.message}`)
+  process.exit(1)
+})

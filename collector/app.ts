@@ -1,0 +1,77 @@
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { siteRoutes } from '../aggregator/http/sites.ts'
+import { statsRoutes } from '../aggregator/http/stats.ts'
+import type { Config } from './config.ts'
+import { adminIngestRoutes } from './http/admin-ingest.ts'
+import { ingestRoutes } from './http/ingest.ts'
+import { trackerRoutes } from './http/tracker.ts'
+import { openRuntime, type Runtime } from './runtime.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    runtime: Runtime
+  }
+}
+
+/**
+ * Logging that cannot leak a visitor: no request lines at all, and a request serialiser
+ * that knows only the method and the route (no IP, no headers, no query string).
+ */
+export function loggerOptions(level: string): FastifyServerOptions['logger'] {
+  return {
+    level,
+    serializers: {
+      req: (req: { method?: string; routeOptions?: { url?: string } }) => ({ method: req.method, route: req.routeOptions?.url }),
+      res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
+    },
+  }
+}
+
+export interface BuildOptions {
+  logger?: FastifyServerOptions['logger'] | false
+}
+
+/** The whole server: collector, stats API, dashboards; `listen` is the caller's. */
+export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    logger: opts.logger ?? loggerOptions(config.logLevel),
+    logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: config.trustProxy as boolean | string,
+    bodyLimit: 64 * 1024,
+    routerOptions: { maxParamLength: 200 },
+  })
+
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
+    if (status >= 500) {
+      req.log.error({ err: err.message }, 'request failed')
+      return reply.code(status).send({ error: 'internal error' })
+    }
+    const message = err.validation
+      ? err.message
+      : (err as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+        ? `body is larger than ${config.bodyLimit} bytes`
+        : (err as { code?: string }).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+          ? 'content type must be application/json or text/plain'
+          : err.message
+    return reply.code(status).send({ error: message })
+  })
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'not found' }))
+
+  const runtime = await openRuntime(config, app.log)
+  app.decorate('runtime', runtime)
+  app.addHook('onClose', async () => runtime.close())
+
+  app.get('/healthz', async () => ({
+    status: 'ok',
+    store: runtime.store.embedded ? 'embedded' : 'server',
+    spoolBytes: runtime.spool.bytes,
+    storeFailures: runtime.writer.stats.failures,
+  }))
+  await app.register(ingestRoutes, { runtime })
+  await app.register(trackerRoutes)
+  await app.register(statsRoutes, { runtime })
+  await app.register(siteRoutes, { runtime })
+  await app.register(adminIngestRoutes, { runtime })
+  return app
+}

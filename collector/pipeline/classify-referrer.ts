@@ -1,0 +1,42 @@
+import { parse as parseDomain } from 'tldts'
+import { scrubText } from '../privacy/pii.ts'
+import { channelOf, knownSource } from './referrer-sources.ts'
+import { safeDecode } from './scrub-url.ts'
+import type { Step } from './types.ts'
+
+/**
+ * External referrers only, reduced to host and path (no query); classified into a source
+ * (e.g. "Google", or the host) and a channel. Without a referrer, `utm_source`/`ref`/`source` name the source.
+ */
+export const classifyReferrer: Step = (event) => {
+  let kind: 'search' | 'social' | 'email' | 'referral' | 'direct' = 'direct'
+  let source = ''
+  if (event.referrer) {
+    let ref: URL | undefined
+    try {
+      ref = new URL(event.referrer)
+    } catch {
+      ref = undefined
+    }
+    const host = ref && (ref.protocol === 'http:' || ref.protocol === 'https:') ? ref.hostname.toLowerCase().replace(/^www\./, '') : ''
+    if (host && host !== event.hostname && host !== event.site) {
+      const registrable = parseDomain(host).domain ?? host
+      const known = knownSource(host, registrable)
+      event.referrerHost = host
+      event.referrerPath = scrubText(safeDecode(ref!.pathname)).slice(0, 512)
+      source = known ? known[0] : host
+      kind = known ? known[1] : 'referral'
+    }
+  }
+  event.referrer = ''
+  if (!source) {
+    const tagged = event.utm.utm_source || new URLSearchParams(event.query).get('ref') || new URLSearchParams(event.query).get('source') || ''
+    if (tagged) {
+      source = tagged
+      kind = 'referral'
+    }
+  }
+  event.source = source
+  event.channel = channelOf(kind, event.utm.utm_medium)
+  return event
+}

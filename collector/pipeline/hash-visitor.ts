@@ -1,0 +1,16 @@
+import { visitorHash } from '../salts.ts'
+import type { Step } from './types.ts'
+
+/**
+ * The visitor hash, then the IP and the User-Agent are forgotten: no later step, the
+ * spool, the store or a log line can see them.
+ */
+export const hashVisitor: Step = (event, ctx) => {
+  if (!event.withoutHash) {
+    const salt = ctx.salts.saltFor(event.ts, event.policy.saltPeriodHours)
+    event.visitorId = visitorHash(salt, event.site, event.ip ?? '', event.userAgent ?? '')
+  }
+  delete event.ip
+  delete event.userAgent
+  return event
+}

@@ -1,0 +1,131 @@
+import type { EventKind } from '../policy/schema.ts'
+import type { Drop, Incoming, PipelineContext, PipelineEvent } from './types.ts'
+
+export const LIMITS = { name: 120, url: 2048, props: 30, propKey: 64, propValue: 256 } as const
+
+const invalid = (detail: string): Drop => ({ drop: 'invalid', detail })
+
+/** Plausible's names for the built-in events, and ours. */
+const KIND_BY_NAME: Record<string, EventKind> = {
+  pageview: 'pageview',
+  engagement: 'engagement',
+  outbound: 'outbound',
+  'Outbound Link: Click': 'outbound',
+  download: 'download',
+  'File Download': 'download',
+  click: 'click',
+}
+
+function pick(body: Record<string, unknown>, long: string, short: string): unknown {
+  return body[long] !== undefined ? body[long] : body[short]
+}
+
+function optionalString(v: unknown, field: string, max: number): string | Drop {
+  if (v === undefined || v === null) return ''
+  if (typeof v !== 'string') return invalid(`${field} must be a string`)
+  if (v.length > max) return invalid(`${field} is longer than ${max} characters`)
+  return v
+}
+
+function optionalNumber(v: unknown, field: string, max: number): number | Drop {
+  if (v === undefined || v === null || v === '') return 0
+  const n = typeof v === 'string' ? Number(v) : v
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) return invalid(`${field} must be a non-negative number`)
+  return Math.min(Math.round(n), max)
+}
+
+function parseProps(v: unknown): { props: Record<string, string> } | Drop {
+  if (v === undefined || v === null) return { props: {} }
+  if (typeof v === 'string') {
+    // Plausible's tracker sends props as a JSON string
+    try {
+      v = JSON.parse(v)
+    } catch {
+      return invalid('props must be an object')
+    }
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return invalid('props must be an object')
+  const props: Record<string, string> = Object.create(null)
+  let count = 0
+  for (const [key, value] of Object.entries(v)) {
+    if (value === null || value === undefined || key === '__proto__' || key === 'constructor' || key === 'prototype') continue
+    if (typeof value === 'object') return invalid('props values must be strings, numbers or booleans')
+    if (++count > LIMITS.props) break
+    props[key.slice(0, LIMITS.propKey)] = String(value).slice(0, LIMITS.propValue)
+  }
+  return { props }
+}
+
+/**
+ * The first step: the beacon body (Plausible's long keys or the short `n,u,d,r,p,w,e,h`)
+ * into a typed event, or `invalid` naming the field at fault.
+ */
+export function parseBeacon(input: Incoming, ctx: PipelineContext): PipelineEvent | Drop {
+  const body = input.body
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return invalid('body must be a JSON object')
+  const b = body as Record<string, unknown>
+
+  const name = optionalString(pick(b, 'name', 'n'), 'name', LIMITS.name)
+  if (typeof name !== 'string') return name
+  if (!name.trim()) return invalid('name is required')
+  const url = optionalString(pick(b, 'url', 'u'), 'url', LIMITS.url)
+  if (typeof url !== 'string') return url
+  if (!url) return invalid('url is required')
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return invalid('url must be an absolute http(s) URL')
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return invalid('url must be an absolute http(s) URL')
+  const domainRaw = optionalString(pick(b, 'domain', 'd'), 'domain', 253)
+  if (typeof domainRaw !== 'string') return domainRaw
+  const referrer = optionalString(pick(b, 'referrer', 'r'), 'referrer', LIMITS.url)
+  if (typeof referrer !== 'string') return referrer
+  const parsedProps = parseProps(pick(b, 'props', 'p'))
+  if ('drop' in parsedProps) return parsedProps
+  const screenWidth = optionalNumber(pick(b, 'screen_width', 'w'), 'screen_width', 100_000)
+  if (typeof screenWidth !== 'number') return screenWidth
+  const engagementMs = optionalNumber(pick(b, 'engagement_time', 'e'), 'engagement_time', 24 * 3600 * 1000)
+  if (typeof engagementMs !== 'number') return engagementMs
+  const hashMode = pick(b, 'hashMode', 'h')
+
+  const site = (domainRaw || parsed.hostname).trim().toLowerCase().replace(/^www\./, '')
+  const trimmedName = name.trim()
+  return {
+    ip: input.ip,
+    userAgent: input.userAgent,
+    dnt: input.dnt,
+    gpc: input.gpc,
+    ts: input.receivedAt,
+    site,
+    policy: ctx.policy.forSite(site),
+    name: trimmedName,
+    kind: KIND_BY_NAME[trimmedName] ?? 'custom',
+    url,
+    referrer,
+    props: parsedProps.props,
+    screenWidth,
+    engagementMs,
+    hashMode: hashMode === true || hashMode === 1 || hashMode === '1',
+    hostname: '',
+    pathname: '',
+    query: '',
+    utm: { utm_source: '', utm_medium: '', utm_campaign: '', utm_content: '', utm_term: '' },
+    referrerHost: '',
+    referrerPath: '',
+    source: '',
+    channel: '',
+    browser: '',
+    browserVersion: '',
+    os: '',
+    osVersion: '',
+    device: '',
+    screen: '',
+    country: '',
+    region: '',
+    city: '',
+    visitorId: '0',
+    withoutHash: false,
+  }
+}

@@ -1,0 +1,52 @@
+import { LRUCache } from 'lru-cache'
+import { UAParser } from 'ua-parser-js'
+import type { Step } from './types.ts'
+
+export interface ParsedAgent {
+  browser: string
+  browserVersion: string
+  os: string
+  osVersion: string
+  device: string
+}
+
+/** ua-parser-js behind an LRU cache: User-Agent strings repeat, parsing them does not need to. */
+export class UserAgentParser {
+  private cache: LRUCache<string, ParsedAgent>
+  constructor(max = 10_000) {
+    this.cache = new LRUCache({ max })
+  }
+
+  parse(ua: string): ParsedAgent {
+    let hit = this.cache.get(ua)
+    if (!hit) {
+      const r = UAParser(ua)
+      const osVersion = (r.os.version ?? '').split('.').slice(0, 2).join('.')
+      hit = {
+        browser: r.browser.name ?? 'Unknown',
+        browserVersion: r.browser.major ?? '',
+        os: r.os.name ?? 'Unknown',
+        osVersion,
+        // ua-parser-js leaves `type` empty for desktops
+        device: r.device.type === 'mobile' ? 'Mobile' : r.device.type === 'tablet' ? 'Tablet' : r.device.type ? capitalise(r.device.type) : 'Desktop',
+      }
+      this.cache.set(ua, hit)
+    }
+    return hit
+  }
+}
+
+function capitalise(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1)
+}
+
+/** Browser and major version, OS and version, device type. */
+export const parseUserAgent: Step = (event, ctx) => {
+  const a = ctx.userAgents.parse(event.userAgent ?? '')
+  event.browser = a.browser
+  event.browserVersion = a.browserVersion
+  event.os = a.os
+  event.osVersion = a.osVersion
+  event.device = a.device
+  return event
+}

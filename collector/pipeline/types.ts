@@ -1,0 +1,120 @@
+import type { SitePolicy, Policy } from '../policy/policy.ts'
+import type { EventKind } from '../policy/schema.ts'
+import type { GeoLocator } from '../geo/geo.ts'
+import type { SaltStore } from '../salts.ts'
+import type { UserAgentParser } from './parse-user-agent.ts'
+
+/** Why an event was not stored. `invalid` is the client's fault (400); the rest are answered 202. */
+export type DropReason =
+  | 'invalid'
+  | 'unknown_site'
+  | 'bot'
+  | 'referrer_spam'
+  | 'consent_dnt'
+  | 'consent_gpc'
+  | 'kind_not_allowed'
+  | 'excluded_path'
+
+export interface Drop {
+  drop: DropReason
+  /** For `invalid`: what was wrong, safe to show the client (never echoes the input). */
+  detail?: string
+}
+
+/** What the HTTP layer hands over: the beacon as sent plus what the request itself says. */
+export interface Incoming {
+  body: unknown
+  /** Only until `hashVisitor`; never stored, logged or spooled. */
+  ip: string
+  /** Only until `hashVisitor`; never stored, logged or spooled. */
+  userAgent: string
+  dnt: boolean
+  gpc: boolean
+  /** Milliseconds since the epoch when the event was received. */
+  receivedAt: number
+}
+
+/** The one value the steps pass along. Steps fill fields in; after `hashVisitor` ip and userAgent are gone. */
+export interface PipelineEvent {
+  ip?: string
+  userAgent?: string
+  dnt: boolean
+  gpc: boolean
+  ts: number
+  site: string
+  policy: SitePolicy
+  name: string
+  kind: EventKind
+  url: string
+  referrer: string
+  props: Record<string, string>
+  screenWidth: number
+  engagementMs: number
+  hashMode: boolean
+  hostname: string
+  pathname: string
+  query: string
+  utm: Record<'utm_source' | 'utm_medium' | 'utm_campaign' | 'utm_content' | 'utm_term', string>
+  referrerHost: string
+  referrerPath: string
+  source: string
+  channel: string
+  browser: string
+  browserVersion: string
+  os: string
+  osVersion: string
+  device: string
+  screen: string
+  country: string
+  region: string
+  city: string
+  /** Decimal UInt64; '0' when the consent stance says count without a visitor hash. */
+  visitorId: string
+  withoutHash: boolean
+}
+
+/** A row of the `events` table, exactly as spooled and inserted. */
+export interface EventRow {
+  site: string
+  ts: number
+  name: string
+  visitor_id: string
+  hostname: string
+  pathname: string
+  query: string
+  referrer_host: string
+  referrer_path: string
+  source: string
+  channel: string
+  utm_source: string
+  utm_medium: string
+  utm_campaign: string
+  utm_content: string
+  utm_term: string
+  browser: string
+  browser_version: string
+  os: string
+  os_version: string
+  device: string
+  screen: string
+  country: string
+  region: string
+  city: string
+  engagement_ms: number
+  props: Record<string, string>
+}
+
+/** What every step may consult. Long-lived and shared. */
+export interface PipelineContext {
+  policy: Policy
+  isKnownSite: (domain: string) => boolean
+  geo: GeoLocator
+  salts: SaltStore
+  userAgents: UserAgentParser
+}
+
+export type Step = (event: PipelineEvent, ctx: PipelineContext) => PipelineEvent | Drop
+
+export function isDrop<T extends object>(v: T | Drop): v is Drop {
+  return (v as Drop).drop !== undefined
+}

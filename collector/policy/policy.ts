@@ -1,0 +1,151 @@
+import fs from 'node:fs'
+import YAML from 'yaml'
+import Value from 'typebox/value'
+import { DIMENSIONS, EVENT_KINDS, PolicyFile, type Dimension, type EventKind, type SiteRulesInput } from './schema.ts'
+
+export type ConsentStance = 'drop' | 'count_without_hash' | 'ignore'
+export type Audience = 'dashboard' | 'shared' | 'export'
+
+/** One site's rules with every gap filled and every pattern compiled. */
+export interface SitePolicy {
+  kinds: ReadonlySet<EventKind>
+  customName: (name: string) => boolean
+  dimensions: ReadonlySet<Dimension>
+  prop: (key: string) => boolean
+  queryParam: (key: string) => boolean
+  lastVisitDay: boolean
+  geoPrecision: 'none' | 'country' | 'region' | 'city'
+  truncateIp: boolean
+  saltPeriodHours: number
+  persistSalt: boolean
+  dnt: ConsentStance
+  gpc: ConsentStance
+  dropBots: boolean
+  excludedPath: (path: string) => boolean
+  rawEventsDays: number
+  aggregatesDays: number
+  minVisitors: Record<Audience, number>
+  exportEpsilon: number | null
+  visitTimeoutMinutes: number
+}
+
+export interface Policy {
+  name: string
+  description: string
+  file: string
+  /** The rules for a site: its own section merged over `defaults`. */
+  forSite(site: string): SitePolicy
+  /** The parsed file, for the disclosure page. */
+  source: unknown
+}
+
+/** The strict default: what applies to any key a file leaves out. */
+const BUILT_IN: Required<SiteRulesInput> = {
+  events: { kinds: [...EVENT_KINDS], custom_names: ['*'] },
+  dimensions: [...DIMENSIONS],
+  props: ['*'],
+  query_params: ['utm_*', 'ref', 'source'],
+  last_visit_day: false,
+  ip: { geo_precision: 'city', truncate: false },
+  visitor_hash: { salt_period_hours: 24, persist_salt: false },
+  consent: { dnt: 'drop', gpc: 'drop' },
+  bots: 'drop',
+  exclude_paths: [],
+  retention: { raw_events_days: 30, aggregates_days: 760 },
+  min_visitors: { dashboard: 5, shared: 5, export: 5 },
+  noise: { export_epsilon: null },
+  visit_timeout_minutes: 30,
+}
+
+export class PolicyError extends Error {}
+
+/** `*` matches any run of characters; everything else is literal. Case-insensitive. */
+export function globMatcher(patterns: readonly string[]): (value: string) => boolean {
+  if (patterns.length === 0) return () => false
+  if (patterns.includes('*')) return () => true
+  const escaped = patterns.map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*'))
+  const re = new RegExp(`^(?:${escaped.join('|')})$`, 'i')
+  return (value) => re.test(value)
+}
+
+/** Path patterns: `*` within a segment run, `/kids/*` covers the whole section. */
+function pathMatcher(patterns: readonly string[]): (path: string) => boolean {
+  const match = globMatcher(patterns)
+  return (path) => match(path) || match(path.endsWith('/') ? path : path + '/')
+}
+
+function merge(base: SiteRulesInput, over: SiteRulesInput | undefined): SiteRulesInput {
+  if (!over) return base
+  const out: Record<string, unknown> = { ...base }
+  for (const [key, value] of Object.entries(over)) {
+    const prev = (base as Record<string, unknown>)[key]
+    out[key] =
+      value && typeof value === 'object' && !Array.isArray(value) && prev && typeof prev === 'object' && !Array.isArray(prev)
+        ? { ...prev, ...value }
+        : value
+  }
+  return out as SiteRulesInput
+}
+
+function compile(r: SiteRulesInput): SitePolicy {
+  const rules = r as Required<SiteRulesInput>
+  return {
+    kinds: new Set(rules.events.kinds),
+    customName: globMatcher(rules.events.custom_names ?? []),
+    dimensions: new Set(rules.dimensions),
+    prop: globMatcher(rules.props),
+    queryParam: globMatcher(rules.query_params),
+    lastVisitDay: rules.last_visit_day,
+    geoPrecision: rules.ip.geo_precision!,
+    truncateIp: rules.ip.truncate!,
+    saltPeriodHours: rules.visitor_hash.salt_period_hours!,
+    persistSalt: rules.visitor_hash.persist_salt!,
+    dnt: rules.consent.dnt!,
+    gpc: rules.consent.gpc!,
+    dropBots: rules.bots === 'drop',
+    excludedPath: pathMatcher(rules.exclude_paths),
+    rawEventsDays: rules.retention.raw_events_days!,
+    aggregatesDays: rules.retention.aggregates_days!,
+    minVisitors: rules.min_visitors as Record<Audience, number>,
+    exportEpsilon: rules.noise.export_epsilon ?? null,
+    visitTimeoutMinutes: rules.visit_timeout_minutes,
+  }
+}
+
+/** Validates a parsed policy file; the error names the key and the problem. */
+export function buildPolicy(parsed: unknown, file = '(inline)'): Policy {
+  if (!Value.Check(PolicyFile, parsed)) {
+    const errors = [...Value.Errors(PolicyFile, parsed)]
+    const first = errors.find((e) => e.keyword !== 'boolean') ?? errors[0]
+    const where = first?.instancePath ? first.instancePath.slice(1).replace(/\//g, '.') : '(top level)'
+    const extra = first?.keyword === 'additionalProperties' ? `: unknown key(s) ${JSON.stringify((first.params as { additionalProperties: string[] }).additionalProperties)}` : ''
+    throw new PolicyError(`policy ${file}: ${where} ${first?.message ?? 'is invalid'}${extra}`)
+  }
+  const defaults = merge(BUILT_IN, parsed.defaults)
+  const fallback = compile(defaults)
+  const perSite = new Map<string, SitePolicy>()
+  for (const [site, rules] of Object.entries(parsed.sites ?? {})) perSite.set(site.toLowerCase(), compile(merge(defaults, rules)))
+  return {
+    name: parsed.name ?? file,
+    description: parsed.description ?? '',
+    file,
+    source: parsed,
+    forSite: (site) => perSite.get(site) ?? fallback,
+  }
+}
+
+export function loadPolicy(file: string): Policy {
+  let text: string
+  try {
+    text = fs.readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new PolicyError(`policy ${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+  }
+  let parsed: unknown
+  try {
+    parsed = YAML.parse(text)
+  } catch (err) {
+    throw new PolicyError(`policy ${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`)
+  }
+  return buildPolicy(parsed, file)
+}

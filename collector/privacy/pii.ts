@@ -1,0 +1,75 @@
+/**
+ * PII patterns, in one tested module. Every string that enters the pipeline passes
+ * through `scrubText`; anything that looks personal is replaced by a typed placeholder.
+ */
+export type Placeholder = '[email]' | '[phone]' | '[ip]' | '[card]' | '[token]' | '[id]'
+
+const EMAIL = /[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g
+const JWT = /\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g
+const UUID = /\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b/g
+const IPV4 = /\b(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}\b/g
+// Full and compressed IPv6 literals (at least three groups, or containing ::)
+const IPV6 = /(?<![0-9A-Za-z:])(?:(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|(?:[0-9A-Fa-f]{1,4}:){1,7}:(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?|::(?:[0-9A-Fa-f]{1,4}:){0,6}[0-9A-Fa-f]{1,4})(?![0-9A-Za-z:])/g
+const DIGIT_RUN = /(?<![\dA-Za-z])\+?\d[\d .()/-]{7,}\d(?![\dA-Za-z])/g
+const HEX_TOKEN = /\b[0-9a-fA-F]{24,}\b/g
+const B64_TOKEN = /(?<![A-Za-z0-9+/_-])(?=[A-Za-z0-9+/_-]*\d)(?=[A-Za-z0-9+/_-]*[A-Za-z])[A-Za-z0-9+/_-]{32,}={0,2}/g
+
+/** Keys whose values are personal or secret whatever they look like. */
+const SECRET_KEY = /(?:^|[_.-])(?:token|session|sess|sid|password|passwd|pwd|secret|auth|key|api_?key|email|e-?mail|mail|tel|phone|mobile|address|addr|zip|postcode|postal|ssn|name|firstname|lastname|surname|birth|dob|gender|user|username|login|uid|userid|account|card|iban)(?:$|[_.-])/i
+
+export function isSecretKey(key: string): boolean {
+  return SECRET_KEY.test(key) || /^(?:token|session|password|email|tel|phone|address|zip|name|user|uid)/i.test(key)
+}
+
+function luhn(digits: string): boolean {
+  let sum = 0
+  let double = false
+  for (let i = digits.length - 1; i >= 0; i--) {
+    let d = digits.charCodeAt(i) - 48
+    if (double) {
+      d *= 2
+      if (d > 9) d -= 9
+    }
+    sum += d
+    double = !double
+  }
+  return sum % 10 === 0
+}
+
+function digitRun(match: string): string {
+  const digits = match.replace(/\D/g, '')
+  if (digits.length >= 13 && digits.length <= 19 && luhn(digits)) return '[card]'
+  if (digits.length >= 7 && digits.length <= 15) return '[phone]'
+  return match
+}
+
+/** Replaces e-mails, phone numbers, IP literals, card numbers, JWTs, long tokens and UUIDs. */
+export function scrubText(value: string): string {
+  if (value.length < 7) return value
+  let s = value
+  if (s.includes('@') || s.includes('%40')) s = s.replace(EMAIL, '[email]')
+  s = s.replace(JWT, '[token]')
+  s = s.replace(UUID, '[id]')
+  s = s.replace(IPV4, '[ip]')
+  if (s.includes(':')) s = s.replace(IPV6, (m) => (m.length >= 6 ? '[ip]' : m))
+  s = s.replace(DIGIT_RUN, digitRun)
+  s = s.replace(HEX_TOKEN, '[token]')
+  s = s.replace(B64_TOKEN, '[token]')
+  return s
+}
+
+/** The placeholder for the value of a key that names personal or secret data. */
+export function placeholderForKey(key: string): Placeholder {
+  const k = key.toLowerCase()
+  if (/mail/.test(k)) return '[email]'
+  if (/tel|phone|mobile/.test(k)) return '[phone]'
+  if (/(?:^|[_.-])ip(?:$|[_.-])|^ip/.test(k)) return '[ip]'
+  if (/card|iban/.test(k)) return '[card]'
+  if (/token|session|sess|sid|password|passwd|pwd|secret|auth|key/.test(k)) return '[token]'
+  return '[id]'
+}
+
+/** A key/value pair as it may be stored: secret-looking keys lose their value, other values are scrubbed. */
+export function scrubPair(key: string, value: string): string {
+  return isSecretKey(key) ? placeholderForKey(key) : scrubText(value)
+}

@@ -1,0 +1,223 @@
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+
+export interface SpoolOptions {
+  dir: string
+  /** fdatasync before an append resolves (one sync serves every append waiting at that moment). */
+  fsync: boolean
+  /** A segment is sealed after this many records... */
+  segmentRows: number
+  /** ...or this many milliseconds after its first record. */
+  segmentMs: number
+  capBytes: number
+  /** Told once per torn record found when reading a segment back (never its content). */
+  onTorn?: (segment: string, byteOffset: number) => void
+}
+
+export interface Segment {
+  /** The file name: also the store's deduplication token, so a replay is inserted at most once. */
+  name: string
+  file: string
+  bytes: number
+}
+
+interface Waiter {
+  resolve: () => void
+  reject: (err: Error) => void
+}
+
+export class SpoolFullError extends Error {
+  constructor() {
+    super('spool is full')
+  }
+}
+
+/**
+ * The durable queue between the answer and the store: records are appended (already
+ * scrubbed, one JSON line each) to the active segment file, and an append resolves only once
+ * the bytes are on disk. Full or old segments are sealed and handed to the writer, which
+ * deletes each after the store took it.
+ */
+export class Spool {
+  private active: { name: string; fd: number; rows: number; bytes: number; openedAt: number } | null = null
+  private sealed: Segment[] = []
+  private buffer: string[] = []
+  private waiters: Waiter[] = []
+  private flushing = false
+  private sealTimer: NodeJS.Timeout | null = null
+  private sealedBytes = 0
+  private seq = 0
+  private listeners: (() => void)[] = []
+  private closed = false
+
+  constructor(private opts: SpoolOptions) {
+    fs.mkdirSync(opts.dir, { recursive: true })
+    // What a previous process left (sealed or not) is replayed first, oldest first.
+    for (const name of fs.readdirSync(opts.dir).filter((f) => f.endsWith('.ndjson')).sort()) {
+      const file = path.join(opts.dir, name)
+      const bytes = fs.statSync(file).size
+      if (bytes === 0) {
+        fs.unlinkSync(file)
+        continue
+      }
+      this.sealed.push({ name, file, bytes })
+      this.sealedBytes += bytes
+    }
+  }
+
+  /** Bytes waiting on disk or in memory for the store. */
+  get bytes(): number {
+    return this.sealedBytes + (this.active?.bytes ?? 0)
+  }
+
+  get full(): boolean {
+    return this.bytes >= this.opts.capBytes
+  }
+
+  /** Appends one record; resolves once it is durable. Throws SpoolFullError past the cap. */
+  append(record: object): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('spool is closed'))
+    if (this.full) return Promise.reject(new SpoolFullError())
+    const line = JSON.stringify(record) + '\n'
+    this.buffer.push(line)
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }))
+    if (!this.flushing) {
+      this.flushing = true
+      setImmediate(() => void this.flush())
+    }
+    return done
+  }
+
+  private openSegment() {
+    // Names sort by creation time; the random part makes each one a unique dedup token.
+    const name = `${Date.now().toString().padStart(15, '0')}-${String(this.seq++).padStart(6, '0')}-${crypto.randomBytes(6).toString('hex')}.ndjson`
+    const fd = fs.openSync(path.join(this.opts.dir, name), 'a')
+    this.active = { name, fd, rows: 0, bytes: 0, openedAt: Date.now() }
+    this.sealTimer = setTimeout(() => this.sealSoon(), this.opts.segmentMs)
+    this.sealTimer.unref()
+  }
+
+  private async flush(): Promise<void> {
+    while (this.buffer.length > 0) {
+      const lines = this.buffer
+      const waiters = this.waiters
+      this.buffer = []
+      this.waiters = []
+      try {
+        if (!this.active) this.openSegment()
+        const seg = this.active!
+        const data = Buffer.from(lines.join(''))
+        await writeAll(seg.fd, data)
+        if (this.opts.fsync) await new Promise<void>((res, rej) => fs.fdatasync(seg.fd, (e) => (e ? rej(e) : res())))
+        seg.rows += lines.length
+        seg.bytes += data.length
+        for (const w of waiters) w.resolve()
+        if (seg.rows >= this.opts.segmentRows) this.seal()
+      } catch (err) {
+        for (const w of waiters) w.reject(err as Error)
+        // A failed write may have left part of a line: later records go to a fresh segment.
+        if (this.active) this.seal()
+      }
+    }
+    this.flushing = false
+  }
+
+  private sealSoon() {
+    if (this.flushing) {
+      // let the flush in progress finish into this segment first
+      setTimeout(() => this.sealSoon(), 5).unref()
+      return
+    }
+    this.seal()
+  }
+
+  /** Closes the active segment and queues it for the store. */
+  seal(): void {
+    const seg = this.active
+    if (!seg) return
+    if (this.sealTimer) clearTimeout(this.sealTimer)
+    this.sealTimer = null
+    this.active = null
+    try {
+      fs.closeSync(seg.fd)
+    } catch {
+      // already unusable; what reached the file is still read back
+    }
+    if (seg.rows === 0) {
+      fs.rmSync(path.join(this.opts.dir, seg.name), { force: true })
+      return
+    }
+    this.sealed.push({ name: seg.name, file: path.join(this.opts.dir, seg.name), bytes: seg.bytes })
+    this.sealedBytes += seg.bytes
+    for (const l of this.listeners) l()
+  }
+
+  /** Called whenever a segment is sealed. */
+  onSealed(listener: () => void): void {
+    this.listeners.push(listener)
+  }
+
+  /** The oldest sealed segment, if any. */
+  peek(): Segment | undefined {
+    return this.sealed[0]
+  }
+
+  /** The records of a segment; a torn last line (a crash mid-write) is reported and skipped. */
+  read(seg: Segment): string[] {
+    const text = fs.readFileSync(seg.file, 'utf8')
+    const lines = text.split('\n')
+    const tail = lines.pop() // '' when the file ends with a newline
+    const good: string[] = []
+    let offset = 0
+    for (const line of lines) {
+      if (line && isRecord(line)) good.push(line)
+      else if (line) this.opts.onTorn?.(seg.name, offset)
+      offset += Buffer.byteLength(line) + 1
+    }
+    if (tail) this.opts.onTorn?.(seg.name, offset)
+    return good
+  }
+
+  /** The store has the segment: delete it. */
+  done(seg: Segment): void {
+    fs.rmSync(seg.file, { force: true })
+    const i = this.sealed.indexOf(seg)
+    if (i >= 0) this.sealed.splice(i, 1)
+    this.sealedBytes -= seg.bytes
+  }
+
+  /** Waits for pending appends, then seals the active segment. */
+  async drainAppends(): Promise<void> {
+    while (this.flushing || this.buffer.length) await new Promise((r) => setTimeout(r, 2))
+    this.seal()
+  }
+
+  async close(): Promise<void> {
+    await this.drainAppends()
+    this.closed = true
+  }
+}
+
+function isRecord(line: string): boolean {
+  try {
+    const v = JSON.parse(line)
+    return typeof v === 'object' && v !== null
+  } catch {
+    return false
+  }
+}
+
+function writeAll(fd: number, data: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let off = 0
+    const next = () =>
+      fs.write(fd, data, off, data.length - off, null, (err, n) => {
+        if (err) return reject(err)
+        off += n
+        if (off < data.length) next()
+        else resolve()
+      })
+    next()
+  })
+}

@@ -1,0 +1,113 @@
+import { Readable } from 'node:stream'
+import type { ClickHouseClient } from '@clickhouse/client'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Segment, Spool } from './spool.ts'
+
+export interface WriterStats {
+  insertedRows: number
+  insertedSegments: number
+  failures: number
+  lastError: string | null
+}
+
+/**
+ * Sends sealed spool segments to the store, oldest first, one insert per segment with the
+ * segment's name as deduplication token: a segment replayed after a crash is stored once.
+ * While the store fails, it retries with exponential backoff (up to 30 s) and the spool grows.
+ */
+export class SpoolWriter {
+  readonly stats: WriterStats = { insertedRows: 0, insertedSegments: 0, failures: 0, lastError: null }
+  private running = false
+  private stopped = false
+  private wake: (() => void) | null = null
+  private backoffMs = 0
+  private loop: Promise<void> | null = null
+
+  constructor(
+    private spool: Spool,
+    private client: ClickHouseClient,
+    private log: FastifyBaseLogger,
+    private table = 'events',
+  ) {
+    spool.onSealed(() => this.wake?.())
+  }
+
+  start(): void {
+    if (this.running) return
+    this.running = true
+    this.loop = this.run()
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      const seg = this.spool.peek()
+      if (!seg) {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve
+          setTimeout(resolve, 1000).unref()
+        })
+        this.wake = null
+        continue
+      }
+      try {
+        await this.send(seg)
+        this.backoffMs = 0
+      } catch (err) {
+        this.stats.failures++
+        this.stats.lastError = storeErrorSummary(err)
+        this.backoffMs = Math.min(30_000, this.backoffMs ? this.backoffMs * 2 : 250)
+        this.log.warn({ segment: seg.name, retryInMs: this.backoffMs, err: this.stats.lastError }, 'store insert failed; the spool keeps the events')
+        await new Promise<void>((resolve) => {
+          this.wake = resolve
+          setTimeout(resolve, this.backoffMs).unref()
+        })
+        this.wake = null
+      }
+    }
+  }
+
+  private async send(seg: Segment): Promise<void> {
+    const lines = this.spool.read(seg)
+    if (lines.length > 0) {
+      // The spooled lines are already JSONEachRow: sent as they are, not parsed and re-encoded.
+      const result = await this.client.exec({
+        query: `INSERT INTO ${this.table} FORMAT JSONEachRow`,
+        values: Readable.from([Buffer.from(lines.join('\n') + '\n')]),
+        clickhouse_settings: { insert_deduplication_token: seg.name },
+      })
+      result.stream.destroy()
+    }
+    this.spool.done(seg)
+    this.stats.insertedRows += lines.length
+    this.stats.insertedSegments++
+  }
+
+  /** Seals what is pending and sends everything the store will take, within `timeoutMs`. */
+  async flush(timeoutMs = 10_000): Promise<boolean> {
+    await this.spool.drainAppends()
+    const deadline = Date.now() + timeoutMs
+    // one early retry, not one per poll: a failing store keeps its backoff
+    if (this.backoffMs === 0) this.wake?.()
+    while (this.spool.peek() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+    return !this.spool.peek()
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    this.wake?.()
+    await this.loop
+  }
+}
+
+/**
+ * What a failed insert may say in a log: the error's kind and code, never its message,
+ * which for a parse error quotes the rows.
+ */
+export function storeErrorSummary(err: unknown): string {
+  const e = err as { code?: string | number; type?: string; name?: string; message?: string }
+  const kind = e.type ?? e.name ?? 'Error'
+  const code = e.code !== undefined ? ` ${e.code}` : ''
+  // Connection errors name no data: keep their message (e.g. ECONNREFUSED 127.0.0.1:9)
+  const net = typeof e.message === 'string' && /^(?:connect |getaddrinfo |read |write |socket |timeout)/i.test(e.message) ? `: ${e.message.slice(0, 120)}` : ''
+  return `${kind}${code}${net}`
+}

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    // chDB binds one data directory per process: every test file gets its own process.
+    pool: 'forks',
+    isolate: true,
+    fileParallelism: true,
+    maxWorkers: 2,
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+  },
+})

@@ -1,10 +1,12 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import { createClient, type ClickHouseClient } from '@clickhouse/client'
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client'
 import type { Config } from '../../collector/config.ts'
 
 // Both modes answer 64-bit integers as JSON numbers, so code never sees strings for counts.
 const settings = { output_format_json_quote_64bit_integers: 0 } as const
+// The client's own logger may print failed requests; our callers log a sanitised summary instead.
+const log = { level: ClickHouseLogLevel.OFF }
 
 export interface Store {
   client: ClickHouseClient
@@ -27,6 +29,7 @@ export async function openStore(config: Config): Promise<Store> {
       username: config.clickhouseUser,
       password: config.clickhousePassword,
       clickhouse_settings: settings,
+      log,
     })
     await admin.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` })
     await admin.close()
@@ -36,6 +39,7 @@ export async function openStore(config: Config): Promise<Store> {
       password: config.clickhousePassword,
       database,
       clickhouse_settings: settings,
+      log,
     })
     return { client, database, embedded: false, close: () => client.close() }
   }
@@ -46,6 +50,7 @@ export async function openStore(config: Config): Promise<Store> {
     // chdb re-exports the client's Connection type from its own copy of client-common
     connection: createChdbConnection({ path: dir }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'],
     clickhouse_settings: settings,
+    log,
   })
   // The embedded engine belongs to this program alone: its tables live in chDB's `default` database.
   return { client, database: 'default', embedded: true, close: () => client.close() }

@@ -85,6 +85,7 @@ export class SpoolWriter {
   /** Seals what is pending and sends everything the store will take, within `timeoutMs`. */
   async flush(timeoutMs = 10_000): Promise<boolean> {
     await this.spool.drainAppends()
+    if (this.stopped) return !this.spool.peek()
     const deadline = Date.now() + timeoutMs
     // one early retry, not one per poll: a failing store keeps its backoff
     if (this.backoffMs === 0) this.wake?.()

@@ -103,7 +103,7 @@ export function* syntheticTraffic(opts: SeedOptions, batchSize = 5000): Generato
     let page = r() < 0.5 ? '/' : pickFrom(r, PAGES)
     for (let i = 0; i < views && made < opts.events; i++) {
       const base = { d: opts.site, w: v.width }
-      const ev = (body: Record<string, unknown>, at: number) => push({ body: { ...base, ...body }, ip: v.ip, userAgent: v.ua, receivedAt: Math.min(at, now) })
+      const ev = (body: Record<string, unknown>, at: number) => push({ body: { ...base, ...body }, ip: v.ip, userAgent: v.ua, receivedAt: Math.min(Math.round(at), now) })
       const url = origin + page + (i === 0 ? campaign : '')
       ev({ n: 'pageview', u: url, r: i === 0 ? referrer : origin + '/' }, t)
       const dwell = 5_000 + Math.floor(r() * 120_000)

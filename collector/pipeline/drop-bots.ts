@@ -1,8 +1,5 @@
 import fs from 'node:fs'
-import { isbot } from 'isbot'
 import type { Step } from './types.ts'
-
-const HEADLESS = /headless|phantomjs|electron|puppeteer|playwright|selenium|webdriver|lighthouse|chrome-lighthouse/i
 
 /** Hosts known for referrer spam; one host per line, `#` comments. */
 const spamHosts: ReadonlySet<string> = new Set(
@@ -19,10 +16,9 @@ export function isReferrerSpam(host: string): boolean {
 }
 
 /** Crawlers, headless browsers, empty User-Agents and referrer spam never count as visitors. */
-export const dropBots: Step = (event) => {
+export const dropBots: Step = (event, ctx) => {
   if (!event.policy.dropBots) return event
-  const ua = event.userAgent ?? ''
-  if (ua.length < 10 || isbot(ua) || HEADLESS.test(ua)) return { drop: 'bot' }
+  if (ctx.userAgents.parse(event.userAgent ?? '').bot) return { drop: 'bot' }
   if (event.referrer) {
     try {
       if (isReferrerSpam(new URL(event.referrer).hostname)) return { drop: 'referrer_spam' }

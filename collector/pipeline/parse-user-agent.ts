@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache'
+import { isbot } from 'isbot'
 import { UAParser } from 'ua-parser-js'
 import type { Step } from './types.ts'
 
@@ -8,9 +9,13 @@ export interface ParsedAgent {
   os: string
   osVersion: string
   device: string
+  /** A crawler, a headless browser, or too short to be a browser. */
+  bot: boolean
 }
 
-/** ua-parser-js behind an LRU cache: User-Agent strings repeat, parsing them does not need to. */
+const HEADLESS = /headless|phantomjs|electron|puppeteer|playwright|selenium|webdriver|lighthouse/i
+
+/** ua-parser-js and isbot behind an LRU cache: User-Agent strings repeat, parsing them does not need to. */
 export class UserAgentParser {
   private cache: LRUCache<string, ParsedAgent>
   constructor(max = 10_000) {
@@ -29,6 +34,7 @@ export class UserAgentParser {
         osVersion,
         // ua-parser-js leaves `type` empty for desktops
         device: r.device.type === 'mobile' ? 'Mobile' : r.device.type === 'tablet' ? 'Tablet' : r.device.type ? capitalise(r.device.type) : 'Desktop',
+        bot: ua.length < 10 || isbot(ua) || HEADLESS.test(ua),
       }
       this.cache.set(ua, hit)
     }

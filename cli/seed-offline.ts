@@ -1,6 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { Config } from '../collector/config.ts'
 import { GeoLocator } from '../collector/geo/geo.ts'
+import { NetworkLocator } from '../collector/geo/asn.ts'
 import { isDrop, runPipeline } from '../collector/pipeline/index.ts'
 import type { EventRow } from '../collector/pipeline/types.ts'
 import { UserAgentParser } from '../collector/pipeline/parse-user-agent.ts'
@@ -23,8 +24,10 @@ export async function seedOffline(
   const sites = new Sites(client)
   await sites.refresh()
   if (!sites.has(domain)) await sites.add(domain)
+  const policy = loadPolicy(config.policyFile)
   const ctx = {
-    policy: loadPolicy(config.policyFile),
+    policy,
+    networks: policy.all().some((p) => p.dimensions.has('network')) ? NetworkLocator.open() : null,
     isKnownSite: (d: string) => sites.has(d),
     geo: await GeoLocator.open(config.geoipDb),
     salts: new SaltStore(() => 0),

@@ -6,6 +6,7 @@ import { Sites } from '../aggregator/sites.ts'
 import { resolveAdminToken } from '../aggregator/auth.ts'
 import type { Config } from './config.ts'
 import { GeoLocator } from './geo/geo.ts'
+import { NetworkLocator } from './geo/asn.ts'
 import { UserAgentParser } from './pipeline/parse-user-agent.ts'
 import type { PipelineContext } from './pipeline/types.ts'
 import { loadPolicy, type Policy } from './policy/policy.ts'
@@ -58,6 +59,7 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger): Promi
         policy,
         isKnownSite: (d) => sites.has(d),
         geo,
+        networks: policy.all().some((p) => p.dimensions.has('network')) ? NetworkLocator.open() : null,
         salts: new SaltStore(),
         userAgents: new UserAgentParser(),
       },

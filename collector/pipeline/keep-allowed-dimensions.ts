@@ -21,5 +21,6 @@ export const keepAllowedDimensions: Step = (event) => {
   if (!allowed.has('country')) event.country = ''
   if (!allowed.has('region')) event.region = ''
   if (!allowed.has('city')) event.city = ''
+  if (!allowed.has('network')) event.network = ''
   return event
 }

@@ -125,6 +125,7 @@ export function parseBeacon(input: Incoming, ctx: PipelineContext): PipelineEven
     country: '',
     region: '',
     city: '',
+    network: '',
     visitorId: '0',
     withoutHash: false,
   }

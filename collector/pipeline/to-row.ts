@@ -24,6 +24,7 @@ export function toRow(e: PipelineEvent): EventRow {
     country: e.country,
     region: e.region,
     city: e.city,
+    network: e.network,
     engagement_ms: e.engagementMs,
     props: e.props,
   }

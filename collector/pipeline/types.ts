@@ -1,6 +1,7 @@
 import type { SitePolicy, Policy } from '../policy/policy.ts'
 import type { EventKind } from '../policy/schema.ts'
 import type { GeoLocator } from '../geo/geo.ts'
+import type { NetworkLocator } from '../geo/asn.ts'
 import type { SaltStore } from '../salts.ts'
 import type { UserAgentParser } from './parse-user-agent.ts'
 
@@ -68,6 +69,7 @@ export interface PipelineEvent {
   country: string
   region: string
   city: string
+  network: string
   /** Decimal UInt64; '0' when the consent stance says count without a visitor hash. */
   visitorId: string
   withoutHash: boolean
@@ -100,6 +102,7 @@ export interface EventRow {
   country: string
   region: string
   city: string
+  network: string
   engagement_ms: number
   props: Record<string, string>
 }
@@ -109,6 +112,8 @@ export interface PipelineContext {
   policy: Policy
   isKnownSite: (domain: string) => boolean
   geo: GeoLocator
+  /** Present only when some site's policy allows the `network` dimension. */
+  networks?: NetworkLocator | null
   salts: SaltStore
   userAgents: UserAgentParser
 }

@@ -37,12 +37,14 @@ export interface Policy {
   forSite(site: string): SitePolicy
   /** The parsed file, for the disclosure page. */
   source: unknown
+  /** The defaults and every site's rules: to know whether any site needs a resource. */
+  all(): SitePolicy[]
 }
 
 /** The strict default: what applies to any key a file leaves out. */
 const BUILT_IN: Required<SiteRulesInput> = {
   events: { kinds: [...EVENT_KINDS], custom_names: ['*'] },
-  dimensions: [...DIMENSIONS],
+  dimensions: DIMENSIONS.filter((d) => d !== 'network'),
   props: ['*'],
   query_params: ['utm_*', 'ref', 'source'],
   last_visit_day: false,
@@ -131,6 +133,7 @@ export function buildPolicy(parsed: unknown, file = '(inline)'): Policy {
     file,
     source: parsed,
     forSite: (site) => perSite.get(site) ?? fallback,
+    all: () => [fallback, ...perSite.values()],
   }
 }
 

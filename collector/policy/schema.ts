@@ -4,7 +4,7 @@ import Type, { type Static } from 'typebox'
 export const DIMENSIONS = [
   'path', 'referrer_host', 'referrer_path', 'source', 'channel', 'utm',
   'browser', 'browser_version', 'os', 'os_version', 'device', 'screen',
-  'country', 'region', 'city',
+  'country', 'region', 'city', 'network',
 ] as const
 export type Dimension = (typeof DIMENSIONS)[number]
 

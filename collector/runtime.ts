@@ -10,7 +10,7 @@ import { NetworkLocator } from './geo/asn.ts'
 import { UserAgentParser } from './pipeline/parse-user-agent.ts'
 import type { PipelineContext } from './pipeline/types.ts'
 import { loadPolicy, type Policy } from './policy/policy.ts'
-import { SaltStore } from './salts.ts'
+import { SaltStore, StoreSaltBackend } from './salts.ts'
 import { Spool } from './spool/spool.ts'
 import { SpoolWriter } from './spool/writer.ts'
 
@@ -25,6 +25,8 @@ export interface Runtime {
   adminToken: string
   /** The active policy; replaced on reload. */
   policy: Policy
+  /** Re-reads POLICY_FILE (on SIGHUP); a bad file is reported and the running policy kept. */
+  reloadPolicy(): Promise<{ ok: true; name: string } | { ok: false; error: string }>
   close(): Promise<void>
 }
 
@@ -47,6 +49,19 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger): Promi
     const writer = new SpoolWriter(spool, store.client, log)
     writer.start()
     const { token: adminToken } = resolveAdminToken(config.adminToken, config.dataDir)
+    const salts = new SaltStore(Date.now, new StoreSaltBackend(store.client))
+    const prepareSalts = async (p: Policy) => {
+      for (const site of p.all()) await salts.prepare(site.saltPeriodHours, site.persistSalt)
+    }
+    await prepareSalts(policy)
+    // Salts are wiped (memory and store) within a minute of their period's end.
+    const saltTimer = setInterval(() => {
+      salts
+        .rotateEverywhere()
+        .then(() => prepareSalts(runtime.policy))
+        .catch((err) => log.warn({ err: (err as Error).message }, 'salt rotation failed'))
+    }, 60_000)
+    saltTimer.unref()
     const runtime: Runtime = {
       config,
       store,
@@ -59,11 +74,26 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger): Promi
         policy,
         isKnownSite: (d) => sites.has(d),
         geo,
-        networks: policy.all().some((p) => p.dimensions.has('network')) ? NetworkLocator.open() : null,
-        salts: new SaltStore(),
+        networks: needsNetworks(policy) ? NetworkLocator.open() : null,
+        salts,
         userAgents: new UserAgentParser(),
       },
+      async reloadPolicy() {
+        let next: Policy
+        try {
+          next = loadPolicy(config.policyFile)
+        } catch (err) {
+          return { ok: false, error: (err as Error).message }
+        }
+        if (needsNetworks(next) && !runtime.pipeline.networks) runtime.pipeline.networks = NetworkLocator.open()
+        // Each event runs the pipeline synchronously: it sees the old policy or the new one, never a mix.
+        runtime.policy = next
+        runtime.pipeline.policy = next
+        await prepareSalts(next)
+        return { ok: true, name: next.name }
+      },
       async close() {
+        clearInterval(saltTimer)
         sites.stop()
         await spool.close()
         await writer.flush(5_000)
@@ -76,4 +106,8 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger): Promi
     await store.close()
     throw err
   }
+}
+
+function needsNetworks(policy: Policy): boolean {
+  return policy.all().some((p) => p.dimensions.has('network'))
 }

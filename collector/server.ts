@@ -55,4 +55,9 @@ export async function serve(config: Config): Promise<void> {
   }
   process.on('SIGINT', () => void stop('SIGINT'))
   process.on('SIGTERM', () => void stop('SIGTERM'))
+  process.on('SIGHUP', () => {
+    void app.runtime.reloadPolicy().then((r) =>
+      r.ok ? app.log.info(`SIGHUP: policy "${r.name}" now active`) : app.log.error(`SIGHUP: policy not reloaded, the previous one stays active: ${r.error}`),
+    )
+  })
 }

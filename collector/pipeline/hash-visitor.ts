@@ -7,7 +7,7 @@ import type { Step } from './types.ts'
  */
 export const hashVisitor: Step = (event, ctx) => {
   if (!event.withoutHash) {
-    const salt = ctx.salts.saltFor(event.ts, event.policy.saltPeriodHours)
+    const salt = ctx.salts.saltFor(event.ts, event.policy.saltPeriodHours, event.policy.persistSalt)
     event.visitorId = visitorHash(salt, event.site, event.ip ?? '', event.userAgent ?? '')
   }
   delete event.ip

@@ -70,10 +70,13 @@ export function globMatcher(patterns: readonly string[]): (value: string) => boo
   return (value) => re.test(value)
 }
 
-/** Path patterns: `*` within a segment run, `/kids/*` covers the whole section. */
+/** Path patterns: `*` matches any run, `/kids/*` covers the whole section; a trailing `/` does not matter. */
 function pathMatcher(patterns: readonly string[]): (path: string) => boolean {
   const match = globMatcher(patterns)
-  return (path) => match(path) || match(path.endsWith('/') ? path : path + '/')
+  return (path) => {
+    const bare = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path
+    return match(path) || match(bare) || match(bare + '/')
+  }
 }
 
 function merge(base: SiteRulesInput, over: SiteRulesInput | undefined): SiteRulesInput {
@@ -121,7 +124,15 @@ export function buildPolicy(parsed: unknown, file = '(inline)'): Policy {
     const first = errors.find((e) => e.keyword !== 'boolean') ?? errors[0]
     const where = first?.instancePath ? first.instancePath.slice(1).replace(/\//g, '.') : '(top level)'
     const extra = first?.keyword === 'additionalProperties' ? `: unknown key(s) ${JSON.stringify((first.params as { additionalProperties: string[] }).additionalProperties)}` : ''
-    throw new PolicyError(`policy ${file}: ${where} ${first?.message ?? 'is invalid'}${extra}`)
+    // A union of literals fails once per literal: name them all instead
+    const allowed = errors
+      .filter((e) => e.instancePath === first?.instancePath && (e.keyword === 'const' || e.keyword === 'enum'))
+      .flatMap((e) => {
+        const p = e.params as { allowedValue?: unknown; allowedValues?: unknown[] }
+        return p.allowedValues ?? (p.allowedValue !== undefined ? [p.allowedValue] : [])
+      })
+    const message = allowed.length ? `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}` : (first?.message ?? 'is invalid')
+    throw new PolicyError(`policy ${file}: ${where} ${message}${extra}`)
   }
   const defaults = merge(BUILT_IN, parsed.defaults)
   const fallback = compile(defaults)

@@ -878,6 +878,7 @@ describe('runPipeline', () => {
       region: 'England',
       city: 'London',
       engagement_ms: 1234,
+      returning: 2, // unknown: the strict policy does not let the tracker keep a last-visit day
       props: { plan: 'pro', contact: '[email]' },
     }
     expect(row).toMatchObject(expected)

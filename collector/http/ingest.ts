@@ -26,7 +26,15 @@ function signals(req: FastifyRequest) {
  * Runs one beacon through the pipeline and the spool. Returns the status to answer:
  * 202 stored or deliberately dropped, 400 invalid, 503 while the spool is full.
  */
-async function ingest(rt: Runtime, req: FastifyRequest, body: unknown): Promise<{ status: number; error?: string; dropped?: string }> {
+interface Outcome {
+  status: number
+  error?: string
+  dropped?: string
+  /** Whether the site's policy lets the tracker keep a last-visit day on the device. */
+  lastVisitDay?: boolean
+}
+
+async function ingest(rt: Runtime, req: FastifyRequest, body: unknown): Promise<Outcome> {
   const result = runPipeline(
     { body, ip: req.ip, userAgent: req.headers['user-agent'] ?? '', ...signals(req), receivedAt: Date.now() },
     rt.pipeline,
@@ -36,7 +44,7 @@ async function ingest(rt: Runtime, req: FastifyRequest, body: unknown): Promise<
   }
   try {
     await rt.spool.append(result)
-    return { status: 202 }
+    return { status: 202, lastVisitDay: rt.policy.forSite(result.site).lastVisitDay }
   } catch (err) {
     if (err instanceof SpoolFullError) return { status: 503, error: 'the collector is catching up; retry later' }
     req.log.error({ err: (err as Error).message }, 'spool append failed')
@@ -44,10 +52,10 @@ async function ingest(rt: Runtime, req: FastifyRequest, body: unknown): Promise<
   }
 }
 
-function answer(reply: FastifyReply, r: { status: number; error?: string; dropped?: string }) {
+function answer(reply: FastifyReply, r: Outcome) {
   if (r.status === 503) reply.header('retry-after', String(RETRY_AFTER_S))
   if (r.dropped) reply.header('x-analytics-dropped', r.dropped)
-  return reply.code(r.status).send(r.error ? { error: r.error } : { ok: true })
+  return reply.code(r.status).send(r.error ? { error: r.error } : r.lastVisitDay ? { ok: true, lv: true } : { ok: true })
 }
 
 /** Beacon routes: open to every origin (CORS), small bodies, JSON or text/plain. */
@@ -60,7 +68,7 @@ export async function ingestRoutes(app: FastifyInstance, { runtime }: { runtime:
     bodyLimit: runtime.config.bodyLimit,
     schema: {
       response: {
-        202: { type: 'object', properties: { ok: { type: 'boolean' } } },
+        202: { type: 'object', properties: { ok: { type: 'boolean' }, lv: { type: 'boolean' } } },
         '4xx': { type: 'object', properties: { error: { type: 'string' } } },
         503: { type: 'object', properties: { error: { type: 'string' } } },
       },

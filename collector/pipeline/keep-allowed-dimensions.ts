@@ -22,5 +22,6 @@ export const keepAllowedDimensions: Step = (event) => {
   if (!allowed.has('region')) event.region = ''
   if (!allowed.has('city')) event.city = ''
   if (!allowed.has('network')) event.network = ''
+  if (!event.policy.lastVisitDay) event.returning = 2
   return event
 }

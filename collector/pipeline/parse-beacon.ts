@@ -89,6 +89,8 @@ export function parseBeacon(input: Incoming, ctx: PipelineContext): PipelineEven
   const engagementMs = optionalNumber(pick(b, 'engagement_time', 'e'), 'engagement_time', 24 * 3600 * 1000)
   if (typeof engagementMs !== 'number') return engagementMs
   const hashMode = pick(b, 'hashMode', 'h')
+  // The tracker's last-visit day, reduced by the tracker itself to 1 (returning) or 0 (new)
+  const visited = pick(b, 'returning', 'v')
 
   const site = (domainRaw || parsed.hostname).trim().toLowerCase().replace(/^www\./, '')
   const trimmedName = name.trim()
@@ -108,6 +110,7 @@ export function parseBeacon(input: Incoming, ctx: PipelineContext): PipelineEven
     screenWidth,
     engagementMs,
     hashMode: hashMode === true || hashMode === 1 || hashMode === '1',
+    returning: visited === 1 || visited === true || visited === '1' ? 1 : visited === 0 || visited === false || visited === '0' ? 0 : 2,
     hostname: '',
     pathname: '',
     query: '',

@@ -25,6 +25,7 @@ export function toRow(e: PipelineEvent): EventRow {
     region: e.region,
     city: e.city,
     network: e.network,
+    returning: e.returning,
     engagement_ms: e.engagementMs,
     props: e.props,
   }

@@ -52,6 +52,8 @@ export interface PipelineEvent {
   screenWidth: number
   engagementMs: number
   hashMode: boolean
+  /** 0 new, 1 returning, 2 unknown (or not allowed by the policy). */
+  returning: 0 | 1 | 2
   hostname: string
   pathname: string
   query: string
@@ -103,6 +105,7 @@ export interface EventRow {
   region: string
   city: string
   network: string
+  returning: number
   engagement_ms: number
   props: Record<string, string>
 }

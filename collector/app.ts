@@ -4,6 +4,7 @@ import { statsRoutes } from '../aggregator/http/stats.ts'
 import type { Config } from './config.ts'
 import { adminIngestRoutes } from './http/admin-ingest.ts'
 import { ingestRoutes } from './http/ingest.ts'
+import { privacyRoutes } from './http/privacy.ts'
 import { trackerRoutes } from './http/tracker.ts'
 import { openRuntime, type Runtime } from './runtime.ts'
 
@@ -73,5 +74,6 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(statsRoutes, { runtime })
   await app.register(siteRoutes, { runtime })
   await app.register(adminIngestRoutes, { runtime })
+  await app.register(privacyRoutes, { runtime })
   return app
 }

@@ -1,0 +1,23 @@
+import fs from 'node:fs'
+import zlib from 'node:zlib'
+import { describe, expect, it } from 'vitest'
+import { TRACKER_SOURCE, buildTracker } from '../collector/http/tracker.ts'
+
+describe('tracker script', () => {
+  it('stays under 2 KB minified and gzipped', async () => {
+    const { js, gz } = await buildTracker()
+    console.log(`tracker: ${js.length} bytes minified, ${gz.length} bytes gzipped`)
+    expect(js.length).toBeGreaterThan(500) // it was really built, not an empty file
+    expect(zlib.gunzipSync(gz).equals(js)).toBe(true)
+    expect(gz.length).toBeLessThan(2048)
+  })
+
+  it('writes nothing to the device', () => {
+    const source = fs.readFileSync(TRACKER_SOURCE, 'utf8')
+    expect(source).not.toMatch(/document\s*\.\s*cookie/)
+    expect(source).not.toMatch(/\.setItem\s*\(|sessionStorage|indexedDB/)
+    expect(source).not.toMatch(/localStorage\s*(\.\s*\w+|\[[^\]]+\])\s*=[^=]/) // no property writes either
+    // it only ever reads the opt-out flag
+    expect(source).toMatch(/localStorage\.analytics_ignore\s*==/)
+  })
+})

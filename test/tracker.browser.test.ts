@@ -7,17 +7,13 @@
  * so the pages have a real, non-local host name. The collector is loaded from
  * http://127.0.0.1:<port> (cross-origin, as on a real site).
  */
-import fs from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { UA, flush, rows, testApp } from './helpers.ts'
-
-const CHROMIUM = '/usr/bin/chromium'
-// Skipped only on a machine without Chromium outside CI; in CI a missing browser fails the launch.
-const runs = fs.existsSync(CHROMIUM) || !!process.env.CI
+import { browserRuns as runs, launchChromium } from './helpers-browser.ts'
 
 interface TrackerWindow {
   analytics: ((name: string, opts?: { props?: Record<string, string>; callback?: () => void }) => void) & { q?: unknown[] }
@@ -127,17 +123,8 @@ describe.skipIf(!runs)('tracker in a real browser', () => {
     pages.set('/local', html(tracker()))
     pages.set('/local-included', html(tracker('data-include-localhost')))
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync',
-        // for the whole browser: the context's override does not reach beacons sent while a page unloads
-        `--user-agent=${UA.chromeWindows}`,
-        // documentation names for the test pages, all on this machine
-        '--host-resolver-rules=MAP www.example.com 127.0.0.1, MAP docs.example.org 127.0.0.1, MAP collector.example.net 127.0.0.1',
-      ],
-    })
+    // documentation names for the test pages, all on this machine
+    browser = await launchChromium()
   })
 
   afterAll(async () => {

@@ -1,6 +1,8 @@
 // The browser tracker, served minified at GET /t.js:
 //   <script defer data-domain="example.com" src="https://collector.example/t.js"></script>
-// It keeps nothing on the device: no cookies, no localStorage writes, no identifiers.
+// It keeps nothing on the device: no cookies, no identifiers. The one exception is a last-visit
+// day (a date, never an id) under localStorage.analytics_lv, kept only while the collector's
+// answer to a pageview says the site's policy allows it (`lv`), and removed otherwise.
 // Every beacon stands alone; the collector derives a daily-salted visitor hash it cannot reverse.
 // Plain ES2017, no build step beyond esbuild's minify (collector/http/tracker.ts).
 ;(() => {
@@ -18,6 +20,13 @@
   // Local development and saved files are not counted unless the site asks for it.
   const local = l.protocol == 'file:' || (!has('data-include-localhost') && /^(localhost|127(\.\d+){3}|\[::1\])$/.test(l.hostname))
 
+  const LV = 'analytics_lv'
+  const today = new Date().toISOString().slice(0, 10)
+  let lastVisit
+  try {
+    lastVisit = localStorage.getItem(LV)
+  } catch (_) {}
+
   // o: { props, callback, u (URL override), e (engagement ms) }
   const send = (name, o) => {
     o = o || {}
@@ -31,9 +40,18 @@
       if (o.props) b.p = o.props
       if (o.e) b.e = o.e
       if (hashMode) b.h = 1
+      const pv = name == 'pageview'
+      if (pv) b.v = lastVisit && lastVisit != today ? 1 : 0
       const body = JSON.stringify(b)
       // A string body goes as text/plain: no CORS preflight; sendBeacon survives navigation.
-      if (!(nav.sendBeacon && nav.sendBeacon(api, body))) fetch(api, { method: 'POST', body, keepalive: true }).catch(() => {})
+      // A pageview goes by fetch, whose answer says whether the last-visit day may be kept.
+      if (pv || !(nav.sendBeacon && nav.sendBeacon(api, body)))
+        fetch(api, { method: 'POST', body, keepalive: true })
+          .then((r) => r.json())
+          .then((j) => {
+            if (pv) j.lv ? localStorage.setItem(LV, today) : localStorage.removeItem(LV)
+          })
+          .catch(() => {})
     }
     if (o.callback) o.callback()
   }

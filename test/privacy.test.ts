@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import Value from 'typebox/value'
 import YAML from 'yaml'
 import { escapeHtml, renderDisclosureHtml } from '../collector/http/privacy.ts'
-import { BUILT_IN_PATTERNS, DIMENSION_LABELS, DisclosureSchema, describePolicy, type Disclosure } from '../collector/policy/describe.ts'
+import { DIMENSION_LABELS, DisclosureSchema, describePolicy, type Disclosure } from '../collector/policy/describe.ts'
 import { buildPolicy } from '../collector/policy/policy.ts'
 import { DIMENSIONS } from '../collector/policy/schema.ts'
 import { testApp } from './helpers.ts'
@@ -172,13 +172,13 @@ describe('describePolicy', () => {
   it('fills the pattern lists a file leaves out exactly as buildPolicy does', () => {
     const bare = buildPolicy({ version: 1 })
     const p = bare.forSite('example.com')
-    expect(BUILT_IN_PATTERNS.custom_names).toEqual(['*'])
+    expect(p.patterns.customNames).toEqual(['*'])
     expect(p.customName('anything at all')).toBe(true)
-    expect(BUILT_IN_PATTERNS.props).toEqual(['*'])
+    expect(p.patterns.props).toEqual(['*'])
     expect(p.prop('anything')).toBe(true)
-    for (const k of BUILT_IN_PATTERNS.query_params) expect(p.queryParam(k.replace('*', 'source')), k).toBe(true)
+    for (const k of p.patterns.queryParams) expect(p.queryParam(k.replace('*', 'source')), k).toBe(true)
     for (const k of ['gclid', 'q', 'email']) expect(p.queryParam(k), k).toBe(false)
-    expect(BUILT_IN_PATTERNS.exclude_paths).toEqual([])
+    expect(p.patterns.excludePaths).toEqual([])
     expect(p.excludedPath('/')).toBe(false)
     const d = describePolicy(bare, null)
     expect(d.collected.queryParams).toEqual(['utm_*', 'ref', 'source'])

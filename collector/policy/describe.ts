@@ -1,6 +1,5 @@
 import Type, { type Static } from 'typebox'
 import type { ConsentStance, Policy, SitePolicy } from './policy.ts'
-import type { PolicyFileInput, SiteRulesInput } from './schema.ts'
 
 /**
  * The active policy in plain words, for one site or for the defaults: the one value behind
@@ -84,40 +83,6 @@ export const DisclosureSchema = Type.Object({
 })
 export type Disclosure = Static<typeof DisclosureSchema>
 
-/**
- * The built-in defaults of the pattern lists, for a file that leaves them out. They mirror
- * `BUILT_IN` in policy.ts (not exported); test/privacy.test.ts checks that they agree.
- */
-export const BUILT_IN_PATTERNS = {
-  custom_names: ['*'],
-  props: ['*'],
-  query_params: ['utm_*', 'ref', 'source'],
-  exclude_paths: [] as string[],
-} as const
-
-interface Patterns {
-  customNames: string[]
-  props: string[]
-  queryParams: string[]
-  excludePaths: string[]
-  siteSection: boolean
-}
-
-/** The raw pattern lists for a site, merged as `buildPolicy` merges them: lists replace, `events` merges by key. */
-function patternsFor(source: unknown, site: string | null): Patterns {
-  const file = (source ?? {}) as PolicyFileInput
-  const defaults: SiteRulesInput = file.defaults ?? {}
-  const siteKey = site === null ? undefined : Object.keys(file.sites ?? {}).findLast((k) => k.toLowerCase() === site)
-  const own: SiteRulesInput = siteKey === undefined ? {} : (file.sites?.[siteKey] ?? {})
-  return {
-    customNames: [...(own.events?.custom_names ?? defaults.events?.custom_names ?? BUILT_IN_PATTERNS.custom_names)],
-    props: [...(own.props ?? defaults.props ?? BUILT_IN_PATTERNS.props)],
-    queryParams: [...(own.query_params ?? defaults.query_params ?? BUILT_IN_PATTERNS.query_params)],
-    excludePaths: [...(own.exclude_paths ?? defaults.exclude_paths ?? BUILT_IN_PATTERNS.exclude_paths)],
-    siteSection: siteKey !== undefined,
-  }
-}
-
 function plural(n: number, one: string, many = one + 's'): string {
   return `${n} ${n === 1 ? one : many}`
 }
@@ -149,9 +114,9 @@ function geographyText(p: SitePolicy): string {
 
 /** The disclosure for `site` (already lower case and normalised), or for the defaults when `site` is null. */
 export function describePolicy(policy: Pick<Policy, 'name' | 'description' | 'source' | 'forSite'>, site: string | null): Disclosure {
-  const patterns = patternsFor(policy.source, site)
   // With no site asked for, any name without a section of its own gets the defaults.
   const p = policy.forSite(site ?? '')
+  const patterns = { ...p.patterns, siteSection: p.ownSection }
   const k = p.minVisitors
   const allowsAnyProp = patterns.props.includes('*')
   // Without the utm dimension the collector keeps no query parameter at all.

@@ -27,6 +27,10 @@ export interface SitePolicy {
   minVisitors: Record<Audience, number>
   exportEpsilon: number | null
   visitTimeoutMinutes: number
+  /** The pattern lists as written (after merging), for the disclosure. */
+  patterns: { customNames: string[]; props: string[]; queryParams: string[]; excludePaths: string[] }
+  /** Whether the file has a section of its own for this site (else `defaults` apply). */
+  ownSection: boolean
 }
 
 export interface Policy {
@@ -92,7 +96,7 @@ function merge(base: SiteRulesInput, over: SiteRulesInput | undefined): SiteRule
   return out as SiteRulesInput
 }
 
-function compile(r: SiteRulesInput): SitePolicy {
+function compile(r: SiteRulesInput, ownSection: boolean): SitePolicy {
   const rules = r as Required<SiteRulesInput>
   return {
     kinds: new Set(rules.events.kinds),
@@ -114,6 +118,13 @@ function compile(r: SiteRulesInput): SitePolicy {
     minVisitors: rules.min_visitors as Record<Audience, number>,
     exportEpsilon: rules.noise.export_epsilon ?? null,
     visitTimeoutMinutes: rules.visit_timeout_minutes,
+    patterns: {
+      customNames: [...(rules.events.custom_names ?? [])],
+      props: [...rules.props],
+      queryParams: [...rules.query_params],
+      excludePaths: [...rules.exclude_paths],
+    },
+    ownSection,
   }
 }
 
@@ -135,9 +146,9 @@ export function buildPolicy(parsed: unknown, file = '(inline)'): Policy {
     throw new PolicyError(`policy ${file}: ${where} ${message}${extra}`)
   }
   const defaults = merge(BUILT_IN, parsed.defaults)
-  const fallback = compile(defaults)
+  const fallback = compile(defaults, false)
   const perSite = new Map<string, SitePolicy>()
-  for (const [site, rules] of Object.entries(parsed.sites ?? {})) perSite.set(site.toLowerCase(), compile(merge(defaults, rules)))
+  for (const [site, rules] of Object.entries(parsed.sites ?? {})) perSite.set(site.toLowerCase(), compile(merge(defaults, rules), true))
   return {
     name: parsed.name ?? file,
     description: parsed.description ?? '',

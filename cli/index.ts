@@ -119,6 +119,71 @@ program
     console.log(`${accepted} events stored for ${domain} in ${((Date.now() - started) / 1000).toFixed(1)} s`)
   })
 
+program
+  .command('purge')
+  .description("remove raw events and aggregates older than the policy's retention (the server also does this hourly)")
+  .option('--dry-run', 'count what would be removed, remove nothing')
+  .action(async (opts: { dryRun?: boolean }) => {
+    const config = loadConfig()
+    const { purge, formatPurgeReport } = await import('../aggregator/retention.ts')
+    const api = serverApi(config)
+    const report = api
+      ? ((await api('POST', `/api/v1/admin/purge${opts.dryRun ? '?dryRun=true' : ''}`)) as unknown as import('../aggregator/retention.ts').PurgeReport)
+      : await (async () => {
+          const { loadPolicy } = await import('../collector/policy/policy.ts')
+          const { Sites } = await import('../aggregator/sites.ts')
+          const policy = loadPolicy(config.policyFile)
+          return withStore(config, async (client) => {
+            const sites = new Sites(client)
+            await sites.refresh()
+            return purge(client, policy, sites.list().map((s) => s.domain), new Date(), { dryRun: Boolean(opts.dryRun) })
+          })
+        })()
+    console.log(formatPurgeReport(report))
+  })
+
+program
+  .command('audit')
+  .description('look for personal data and policy breaches in the store, the spool and a log; exit status 0 clean, 1 findings, 2 audit failed')
+  .option('--log <file>', 'also scan this log file')
+  .action(async (opts: { log?: string }) => {
+    const config = loadConfig()
+    const { auditStore, combineReports, formatAuditReport } = await import('../aggregator/audit.ts')
+    const { auditFiles, spoolFiles } = await import('../aggregator/audit-files.ts')
+    const progress: { bar?: cliProgress.SingleBar } = {}
+    try {
+      const fs = await import('node:fs')
+      if (opts.log && !fs.statSync(opts.log, { throwIfNoEntry: false })?.isFile()) throw new Error(`--log ${opts.log}: not a file`)
+      const api = serverApi(config)
+      const store = api
+        ? ((await api('GET', '/api/v1/admin/audit')) as unknown as import('../aggregator/audit.ts').AuditReport)
+        : await (async () => {
+            const { loadPolicy } = await import('../collector/policy/policy.ts')
+            const policy = loadPolicy(config.policyFile)
+            return withStore(config, (client) =>
+              auditStore(client, policy, {
+                onPlan: ({ steps, rows }) => {
+                  if (rows < 100_000) return
+                  progress.bar = new cliProgress.SingleBar({ format: 'auditing {bar} {value}/{total} steps | {label}' }, cliProgress.Presets.shades_classic)
+                  progress.bar.start(steps, 0, { label: '' })
+                },
+                onProgress: ({ done, label }) => progress.bar?.update(done, { label }),
+              }),
+            )
+          })()
+      progress.bar?.stop()
+      const logs = opts.log ? [{ file: opts.log, label: opts.log, kind: 'log' as const }] : []
+      const files = await auditFiles([...spoolFiles(config.dataDir), ...logs])
+      const report = combineReports(store, files)
+      console.log(formatAuditReport(report))
+      process.exitCode = report.clean ? 0 : 1
+    } catch (err) {
+      progress.bar?.stop()
+      console.error(`analytics audit: ${(err as Error).message}`)
+      process.exitCode = 2
+    }
+  })
+
 program.parseAsync(process.argv).catch((err: Error) => {
   console.error(`analytics: ${err.message}`)
   process.exit(1)

@@ -1,4 +1,5 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { adminRoutes } from '../aggregator/http/admin.ts'
 import { siteRoutes } from '../aggregator/http/sites.ts'
 import { statsRoutes } from '../aggregator/http/stats.ts'
 import type { Config } from './config.ts'
@@ -75,5 +76,6 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(siteRoutes, { runtime })
   await app.register(adminIngestRoutes, { runtime })
   await app.register(privacyRoutes, { runtime })
+  await app.register(adminRoutes, { runtime })
   return app
 }

@@ -4,6 +4,7 @@ import { openStore, type Store } from '../aggregator/store/client.ts'
 import { migrate } from '../aggregator/store/migrate.ts'
 import { Sites } from '../aggregator/sites.ts'
 import { resolveAdminToken } from '../aggregator/auth.ts'
+import { RetentionSchedule } from '../aggregator/retention-schedule.ts'
 import type { Config } from './config.ts'
 import { GeoLocator } from './geo/geo.ts'
 import { NetworkLocator } from './geo/asn.ts'
@@ -25,6 +26,8 @@ export interface Runtime {
   adminToken: string
   /** The active policy; replaced on reload. */
   policy: Policy
+  /** Purges expired events shortly after start, then hourly; `runNow` for `analytics purge`. */
+  retention: RetentionSchedule
   /** Re-reads POLICY_FILE (on SIGHUP); a bad file is reported and the running policy kept. */
   reloadPolicy(): Promise<{ ok: true; name: string } | { ok: false; error: string }>
   close(): Promise<void>
@@ -62,6 +65,8 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger): Promi
         .catch((err) => log.warn({ err: (err as Error).message }, 'salt rotation failed'))
     }, 60_000)
     saltTimer.unref()
+    const retention = new RetentionSchedule({ client: store.client, policy: () => runtime.policy, sites: () => sites.list().map((s) => s.domain), log })
+    retention.start()
     const runtime: Runtime = {
       config,
       store,
@@ -70,6 +75,7 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger): Promi
       writer,
       adminToken,
       policy,
+      retention,
       pipeline: {
         policy,
         isKnownSite: (d) => sites.has(d),
@@ -94,6 +100,7 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger): Promi
       },
       async close() {
         clearInterval(saltTimer)
+        await retention.stop()
         sites.stop()
         await spool.close()
         await writer.flush(5_000)

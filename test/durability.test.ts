@@ -103,3 +103,13 @@ it('flush helper drains the app', async () => {
   await flush(app)
   expect((await rows<{ c: number }>(app, "SELECT count() c FROM events WHERE pathname = '/drain'"))[0].c).toBe(1)
 })
+
+it('a writer\'s deduplication token does not stick to later inserts (chDB sessions keep settings)', async () => {
+  const client = app.runtime.store.client
+  await beacon(app, { n: 'pageview', u: 'https://example.com/token-first', d: 'example.com' })
+  await flush(app) // the writer inserted with its segment's token
+  const same = [row('sticky.example.com', 1)]
+  await client.insert({ table: 'events', values: same, format: 'JSONEachRow' })
+  await client.insert({ table: 'events', values: same, format: 'JSONEachRow' })
+  expect(await count('sticky.example.com')).toBe(2)
+})

@@ -4,7 +4,9 @@ import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickh
 import type { Config } from '../../collector/config.ts'
 
 // Both modes answer 64-bit integers as JSON numbers, so code never sees strings for counts.
-const settings = { output_format_json_quote_64bit_integers: 0 } as const
+// chDB applies a query's settings to its whole session: the spool writer's deduplication token
+// would stick to every later insert (and silently drop a repeat), so each query resets it.
+const settings = { output_format_json_quote_64bit_integers: 0, insert_deduplication_token: '' } as const
 // The client's own logger may print failed requests; our callers log a sanitised summary instead.
 const log = { level: ClickHouseLogLevel.OFF }
 

@@ -23,6 +23,8 @@ export interface Config {
   /** fsync the spool before answering 202 (group commit); off trades crash-of-machine safety for speed. */
   spoolFsync: boolean
   bodyLimit: number
+  /** How often visits and rollups are rebuilt from new events; 0 turns the schedule off. */
+  rollupIntervalMs: number
   logLevel: string
 }
 
@@ -60,6 +62,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     batchMs: int('BATCH_MS', 1000),
     spoolFsync: env.SPOOL_FSYNC !== '0' && env.SPOOL_FSYNC !== 'false',
     bodyLimit: int('BODY_LIMIT', 8 * 1024),
+    rollupIntervalMs: int('ROLLUP_INTERVAL_MS', 60_000),
     logLevel: env.LOG_LEVEL || 'info',
     ...overrides,
   }

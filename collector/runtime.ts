@@ -6,6 +6,7 @@ import { Sites } from '../aggregator/sites.ts'
 import { resolveAdminToken } from '../aggregator/auth.ts'
 import { RetentionSchedule } from '../aggregator/retention-schedule.ts'
 import type { Config } from './config.ts'
+import { RollupJob } from '../aggregator/rollup/job.ts'
 import { GeoLocator } from './geo/geo.ts'
 import { NetworkLocator } from './geo/asn.ts'
 import { UserAgentParser } from './pipeline/parse-user-agent.ts'
@@ -25,6 +26,8 @@ export interface Runtime {
   pipeline: PipelineContext
   adminToken: string
   /** The active policy; replaced on reload. */
+  /** Builds visits and daily rollups from events (every ROLLUP_INTERVAL_MS). */
+  rollups: RollupJob
   policy: Policy
   /** Purges expired events shortly after start, then hourly; `runNow` for `analytics purge`. */
   retention: RetentionSchedule
@@ -56,6 +59,9 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger): Promi
     const prepareSalts = async (p: Policy) => {
       for (const site of p.all()) await salts.prepare(site.saltPeriodHours, site.persistSalt)
     }
+    // reads the policy through the runtime, so a reload applies to the next build
+    const rollups = new RollupJob(store.client, sites, () => runtime.policy)
+    if (config.rollupIntervalMs > 0) rollups.start(config.rollupIntervalMs, (err) => log.warn({ err: err.message }, 'building rollups failed'))
     await prepareSalts(policy)
     // Salts are wiped (memory and store) within a minute of their period's end.
     const saltTimer = setInterval(() => {
@@ -77,6 +83,7 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger): Promi
       policy,
       retention,
       pipeline: {
+      rollups,
         policy,
         isKnownSite: (d) => sites.has(d),
         geo,
@@ -104,6 +111,7 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger): Promi
         sites.stop()
         await spool.close()
         await writer.flush(5_000)
+        await rollups.stop()
         await writer.stop()
         await store.close()
       },

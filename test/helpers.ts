@@ -35,6 +35,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
       batchMs: 50,
       spoolFsync: false,
       logLevel: 'silent',
+      rollupIntervalMs: 0, // tests build rollups when they need them: see settle()
       ...overrides,
     },
   )
@@ -51,6 +52,12 @@ export async function testApp(overrides: Partial<Config> = {}, sites: string[] =
 export async function flush(app: FastifyInstance): Promise<void> {
   const ok = await app.runtime.writer.flush(10_000)
   if (!ok) throw new Error('spool did not drain')
+}
+
+/** Sends everything spooled to the store and builds visits and rollups from it, as the server does every minute. */
+export async function settle(app: FastifyInstance): Promise<void> {
+  await flush(app)
+  await app.runtime.rollups.run()
 }
 
 /** Rows of a query on the app's store (tests only: the app itself never returns rows). */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
-import { ADMIN_TOKEN, DOC_IPS, UA, beacon, flush, rows, testApp } from './helpers.ts'
+import { ADMIN_TOKEN, DOC_IPS, UA, beacon, flush, rows, settle, testApp } from './helpers.ts'
 
 let app: FastifyInstance
 beforeAll(async () => {
@@ -34,6 +34,7 @@ describe('POST /api/event', () => {
     expect(stored.map((r) => r.device).sort()).toEqual(['Desktop', 'Desktop', 'Desktop', 'Mobile', 'Mobile'])
     const everything = JSON.stringify(stored)
     expect(everything).not.toMatch(/jane|secret|abc|frag|192\.0\.2|Mozilla/)
+    await settle(app)
 
     const res = await app.inject({ url: '/api/v1/stats/aggregate?site=example.com&period=day&metrics=visitors,pageviews,events', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
     expect(res.statusCode).toBe(200)

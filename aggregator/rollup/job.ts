@@ -1,0 +1,94 @@
+import type { ClickHouseClient } from '@clickhouse/client'
+import type { Policy } from '../../collector/policy/policy.ts'
+import type { Sites } from '../sites.ts'
+import { BUILD_EVENT_ROLLUP, BUILD_PROP_ROLLUP, BUILD_VISITS, BUILD_VISIT_ROLLUP } from './sql.ts'
+
+export interface BuildReport {
+  days: string[]
+  ms: number
+}
+
+/**
+ * Builds visits and daily rollups from events, one UTC day at a time, in staging tables that
+ * are then swapped in whole (REPLACE PARTITION): a reader sees the old day or the new one.
+ * A day is built again whenever its event count changed, so late events (a replayed spool,
+ * a seed) are taken in. Runs every minute in the server; tests call `run()` directly.
+ */
+export class RollupJob {
+  private running: Promise<BuildReport> | null = null
+  private timer: NodeJS.Timeout | null = null
+
+  constructor(
+    private client: ClickHouseClient,
+    private sites: Pick<Sites, 'get'>,
+    private policy: () => Policy,
+  ) {}
+
+  /** Days whose events differ from what their rollups were built from. */
+  async staleDays(): Promise<string[]> {
+    const rs = await this.client.query({
+      query: `SELECT toString(e.day) AS day
+              FROM (SELECT toDate(ts) AS day, count() AS events FROM events GROUP BY day) AS e
+              LEFT JOIN (SELECT day, argMax(events, built_at) AS events FROM rollup_builds GROUP BY day) AS b ON e.day = b.day
+              WHERE b.events != e.events OR b.day = toDate(0)
+              ORDER BY day`,
+      format: 'JSONEachRow',
+    })
+    return (await rs.json<{ day: string }>()).map((r) => r.day)
+  }
+
+  async buildDay(day: string): Promise<void> {
+    const c = this.client
+    const rs = await c.query({
+      query: 'SELECT site, count() AS events FROM events WHERE toDate(ts) = {day:Date} GROUP BY site',
+      query_params: { day },
+      format: 'JSONEachRow',
+    })
+    const perSite = await rs.json<{ site: string; events: number }>()
+    for (const table of ['visits_stage', 'rollup_daily_stage']) {
+      await c.command({ query: `ALTER TABLE ${table} DROP PARTITION {day:Date}`, query_params: { day } })
+    }
+    for (const { site } of perSite) {
+      const params = {
+        site,
+        day,
+        tz: this.sites.get(site)?.timezone ?? 'UTC',
+        timeout_ms: this.policy().forSite(site).visitTimeoutMinutes * 60_000,
+      }
+      for (const query of [BUILD_VISITS, BUILD_VISIT_ROLLUP, BUILD_EVENT_ROLLUP, BUILD_PROP_ROLLUP]) {
+        await c.command({ query, query_params: params })
+      }
+    }
+    await c.command({ query: 'ALTER TABLE visits REPLACE PARTITION {day:Date} FROM visits_stage', query_params: { day } })
+    await c.command({ query: 'ALTER TABLE rollup_daily REPLACE PARTITION {day:Date} FROM rollup_daily_stage', query_params: { day } })
+    const events = perSite.reduce((n, r) => n + Number(r.events), 0)
+    await c.insert({ table: 'rollup_builds', values: [{ day, events }], format: 'JSONEachRow' })
+  }
+
+  /** Builds every stale day; concurrent calls share one run. */
+  run(): Promise<BuildReport> {
+    if (!this.running) {
+      this.running = (async () => {
+        const t = Date.now()
+        const days = await this.staleDays()
+        for (const day of days) await this.buildDay(day)
+        return { days, ms: Date.now() - t }
+      })().finally(() => {
+        this.running = null
+      })
+    }
+    return this.running
+  }
+
+  start(everyMs: number, onError: (err: Error) => void): void {
+    const tick = () => void this.run().catch(onError)
+    this.timer = setInterval(tick, everyMs)
+    this.timer.unref()
+    setTimeout(tick, 1_000).unref()
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer)
+    await this.running?.catch(() => undefined)
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The properties a breakdown or a filter can name, and where each lives:
+ * `visit` properties are columns of `visits` (and rows of the rollup), `event` properties
+ * come from events (pages, event names, clicked links, custom props).
+ */
+export interface VisitProperty {
+  level: 'visit'
+  /** SQL over a `visits` row giving the value as the rollup stores it. */
+  expr: string
+  /** The rollup's `dim`. */
+  dim: string
+  /** What a filter compares, where it differs from `expr` (a region filter names the region alone). */
+  filterExpr?: string
+}
+
+export interface EventProperty {
+  level: 'event'
+  /** SQL over an `events` row giving the value; '' means the row has none. */
+  expr: string
+  /** Which events carry it. */
+  where: string
+  dim: string
+  /** For filters on visits: a condition on the visit's arrays, if one exists. */
+  visitArray?: 'pages' | 'event_names'
+}
+
+export type Property = VisitProperty | EventProperty
+
+const visit = (dim: string, expr = dim, filterExpr?: string): VisitProperty => ({ level: 'visit', expr, dim, filterExpr })
+
+export const PROPERTIES: Record<string, Property> = {
+  source: visit('source'),
+  referrer: visit('referrer', "if(referrer_host = '', '', concat(referrer_host, referrer_path))"),
+  channel: visit('channel'),
+  utm_source: visit('utm_source'),
+  utm_medium: visit('utm_medium'),
+  utm_campaign: visit('utm_campaign'),
+  utm_content: visit('utm_content'),
+  utm_term: visit('utm_term'),
+  country: visit('country'),
+  region: visit('region', "if(region = '', '', concat(country, '|', region))", 'region'),
+  city: visit('city', "if(city = '', '', concat(country, '|', region, '|', city))", 'city'),
+  browser: visit('browser'),
+  browser_version: visit('browser_version', "if(browser_version = '', '', concat(browser, ' ', browser_version))", 'browser_version'),
+  os: visit('os'),
+  os_version: visit('os_version', "if(os_version = '', '', concat(os, ' ', os_version))", 'os_version'),
+  device: visit('device'),
+  screen: visit('screen'),
+  network: visit('network'),
+  entry_page: visit('entry_page'),
+  exit_page: visit('exit_page'),
+  new_vs_returning: visit('new_vs_returning', "multiIf(returning = 0, 'new', returning = 1, 'returning', '')"),
+  page: { level: 'event', expr: 'pathname', where: "name IN ('pageview', 'engagement')", dim: 'page', visitArray: 'pages' },
+  event: { level: 'event', expr: 'name', where: "name NOT IN ('pageview', 'engagement')", dim: 'event', visitArray: 'event_names' },
+  outbound: { level: 'event', expr: "props['url']", where: "name = 'Outbound Link: Click'", dim: 'outbound' },
+  download: { level: 'event', expr: "props['url']", where: "name = 'File Download'", dim: 'download' },
+}
+
+export const PROPERTY_NAMES = [...Object.keys(PROPERTIES), 'prop:<key>']
+
+const PROP_KEY = /^prop:([A-Za-z0-9_.:-]{1,64})$/
+
+/** A property by name, including `prop:<key>` for custom props; undefined when unknown. */
+export function property(name: string): (Property & { propKey?: string }) | undefined {
+  const known = PROPERTIES[name]
+  if (known) return known
+  const m = PROP_KEY.exec(name)
+  if (!m) return undefined
+  // the key goes into SQL as a parameter, never as text: see `propExpr`
+  return { level: 'event', expr: '', where: "name NOT IN ('pageview', 'engagement')", dim: name, propKey: m[1] }
+}
+
+/** How a stored value is shown: regions and cities carry their country, versions their name. */
+export function present(name: string, value: string): Record<string, string> {
+  if (name === 'region' && value.includes('|')) {
+    const [country, region] = value.split('|')
+    return { region, country }
+  }
+  if (name === 'city' && value.includes('|')) {
+    const [country, region, city] = value.split('|')
+    return { city, region, country }
+  }
+  return { [name]: value }
+}

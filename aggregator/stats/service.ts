@@ -1,0 +1,120 @@
+import type { ClickHouseClient } from '@clickhouse/client'
+import type { Filter } from './filters.ts'
+import { addSums, metricValue, ZERO, type Metric, type Sums } from './metrics.ts'
+import type { Range } from './period.ts'
+import { present, type Property } from './properties.ts'
+import { querySums, type Interval } from './query.ts'
+import { foldSmallRows, OTHER } from './threshold.ts'
+
+export interface Scope {
+  site: string
+  timezone: string
+  filters: Filter[]
+  /** The policy's minimum number of visitors behind any published number, for this audience. */
+  minVisitors: number
+}
+
+export const NONE = '(none)'
+
+const withheldReason = (k: number) => `fewer than ${k} visitors`
+
+export type MetricValue = { value: number; change: number | null } | { value: null; change: null; withheld: string }
+
+async function totals(client: ClickHouseClient, s: Scope, range: { from: number; to: number }): Promise<Sums> {
+  const rows = await querySums(client, { site: s.site, timezone: s.timezone, range, filters: s.filters })
+  return rows.reduce((acc, r) => addSums(acc, r), { ...ZERO })
+}
+
+/** Totals for the range with the change against the previous range of the same length. */
+export async function aggregate(client: ClickHouseClient, s: Scope, range: Range, metrics: Metric[]): Promise<Record<string, MetricValue>> {
+  const [now, before] = await Promise.all([totals(client, s, range), totals(client, s, range.previous)])
+  const out: Record<string, MetricValue> = {}
+  for (const m of metrics) {
+    if (now.visitors < s.minVisitors) {
+      out[m] = { value: null, change: null, withheld: withheldReason(s.minVisitors) }
+      continue
+    }
+    const value = metricValue(now, m)
+    const prev = before.visitors >= s.minVisitors ? metricValue(before, m) : null
+    out[m] = { value, change: prev === null || prev === 0 ? null : Math.round(((value - prev) / prev) * 1000) / 10 }
+  }
+  return out
+}
+
+export type TimeseriesRow = { date: string } & Record<string, number | null | string>
+
+/** Every bucket of the range, in the site's time zone, in order. */
+export function buckets(range: { from: number; to: number }, interval: Interval, tz: string): string[] {
+  const out: string[] = []
+  const step = { minute: 60_000, hour: 3_600_000, day: 3_600_000, week: 3_600_000, month: 3_600_000 }[interval]
+  const seen = new Set<string>()
+  const fmt = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+  for (let t = range.from; t < range.to; t += step) {
+    const p = Object.fromEntries(fmt.formatToParts(new Date(t)).map((x) => [x.type, x.value]))
+    const date = `${p.year}-${p.month}-${p.day}`
+    let key: string
+    if (interval === 'minute') key = `${date} ${p.hour}:${p.minute}:00`
+    else if (interval === 'hour') key = `${date} ${p.hour}:00:00`
+    else if (interval === 'day') key = date
+    else if (interval === 'month') key = `${p.year}-${p.month}-01`
+    else {
+      const d = new Date(`${date}T00:00:00Z`)
+      d.setUTCDate(d.getUTCDate() - ((d.getUTCDay() + 6) % 7))
+      key = d.toISOString().slice(0, 10)
+    }
+    if (!seen.has(key)) {
+      seen.add(key)
+      out.push(key)
+    }
+  }
+  return out
+}
+
+/** One row per bucket; a bucket drawn from 1..k-1 visitors is withheld, never shown small. */
+export async function timeseries(client: ClickHouseClient, s: Scope, range: Range, metrics: Metric[], interval: Interval): Promise<TimeseriesRow[]> {
+  const rows = await querySums(client, { site: s.site, timezone: s.timezone, range, filters: s.filters, interval })
+  const byBucket = new Map(rows.map((r) => [r.bucket, r]))
+  return buckets(range, interval, s.timezone).map((date) => {
+    const sums = byBucket.get(date) ?? ZERO
+    const row: TimeseriesRow = { date }
+    if (sums.visitors > 0 && sums.visitors < s.minVisitors) {
+      for (const m of metrics) row[m] = null
+      row.withheld = withheldReason(s.minVisitors)
+    } else for (const m of metrics) row[m] = metricValue(sums, m)
+    return row
+  })
+}
+
+export interface Breakdown {
+  results: Record<string, string | number>[]
+  /** How many values were folded into (other) because too few visitors stood behind them. */
+  folded: number
+  withheld?: string
+}
+
+/** Values of a property with their metrics, small ones folded into `(other)`, largest first. */
+export async function breakdown(
+  client: ClickHouseClient,
+  s: Scope,
+  range: Range,
+  name: string,
+  prop: Property & { propKey?: string },
+  metrics: Metric[],
+  limit: number,
+): Promise<Breakdown> {
+  const rows = await querySums(client, { site: s.site, timezone: s.timezone, range, filters: s.filters, property: prop })
+  const folded = foldSmallRows(rows.map((r) => ({ key: r.key, sums: r })), s.minVisitors)
+  if (folded.withheld) return { results: [], folded: folded.folded, withheld: withheldReason(s.minVisitors) }
+  const visible = folded.rows.filter((r) => r.key !== OTHER)
+  const other = folded.rows.find((r) => r.key === OTHER)
+  const shown = [...visible.slice(0, limit), ...(other ? [other] : [])]
+  return {
+    folded: folded.folded,
+    results: shown.map((r) => {
+      const label = r.key === OTHER ? { [name]: OTHER } : present(name, r.key === '' ? NONE : r.key)
+      const out: Record<string, string | number> = { ...label }
+      for (const m of metrics) out[m] = metricValue(r.sums, m)
+      return out
+    }),
+  }
+}

@@ -82,8 +82,8 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger): Promi
       adminToken,
       policy,
       retention,
-      pipeline: {
       rollups,
+      pipeline: {
         policy,
         isKnownSite: (d) => sites.has(d),
         geo,

@@ -68,7 +68,7 @@ export async function statsRoutes(app: FastifyInstance, { runtime }: { runtime: 
   })
 
   app.get<{ Querystring: Static<typeof AggregateQuery> }>('/api/v1/stats/aggregate', {
-    schema: { tags: ['stats'], querystring: AggregateQuery, response: { 200: Type.Object({ results: Type.Record(Type.String(), MetricOut), period: Type.String() }), '4xx': ErrorOut } },
+    schema: { querystring: AggregateQuery, response: { 200: Type.Object({ results: Type.Record(Type.String(), MetricOut), period: Type.String() }), '4xx': ErrorOut } },
   }, async (req, reply) => {
     const s = scopeOf(runtime, req.query)
     if (!s) return unknownSite(reply)
@@ -77,7 +77,7 @@ export async function statsRoutes(app: FastifyInstance, { runtime }: { runtime: 
   })
 
   app.get<{ Querystring: Static<typeof TimeseriesQuery> }>('/api/v1/stats/timeseries', {
-    schema: { tags: ['stats'], querystring: TimeseriesQuery, response: { 200: Type.Object({ results: Type.Array(Row), period: Type.String(), interval: Type.String() }), '4xx': ErrorOut } },
+    schema: { querystring: TimeseriesQuery, response: { 200: Type.Object({ results: Type.Array(Row), period: Type.String(), interval: Type.String() }), '4xx': ErrorOut } },
   }, async (req, reply) => {
     const s = scopeOf(runtime, req.query)
     if (!s) return unknownSite(reply)
@@ -91,7 +91,7 @@ export async function statsRoutes(app: FastifyInstance, { runtime }: { runtime: 
 
   app.get<{ Querystring: Static<typeof BreakdownQuery> }>('/api/v1/stats/breakdown', {
     schema: {
-      tags: ['stats'],
+
       querystring: BreakdownQuery,
       response: { 200: Type.Object({ results: Type.Array(Row), period: Type.String(), folded: Type.Integer(), withheld: Type.Optional(Type.String()) }), '4xx': ErrorOut },
     },
@@ -107,7 +107,7 @@ export async function statsRoutes(app: FastifyInstance, { runtime }: { runtime: 
 
   app.get<{ Querystring: Static<typeof RealtimeQuery> }>('/api/v1/stats/realtime', {
     schema: {
-      tags: ['stats'],
+
       querystring: RealtimeQuery,
       response: { 200: Type.Object({ visitors: Nullable, pages: Type.Array(Row), withheld: Type.Optional(Type.String()) }), '4xx': ErrorOut },
     },

@@ -15,8 +15,8 @@ export interface AggregateTable {
   siteColumn: string | null
 }
 
-/** Every aggregate table of the store. None yet: the rollups issue adds them here. */
-export const AGGREGATE_TABLES: readonly AggregateTable[] = []
+/** Every aggregate table of the store: statistics, kept `aggregates_days`. */
+export const AGGREGATE_TABLES: readonly AggregateTable[] = [{ table: 'rollup_daily', timeColumn: 'day', siteColumn: 'site' }]
 
 export interface SitePurge {
   rawEventsDays: number
@@ -143,6 +143,22 @@ export async function purge(
       // also matched /^\d{8}$/ above: a value from system.parts can never become SQL text.
       if (!dryRun) await client.command({ query: 'ALTER TABLE events DROP PARTITION ID {id:String}', query_params: { id } })
       report.droppedPartitions.push(id)
+    }
+  }
+
+  // Visits are derived from raw events and carry the same visitor hashes: they go with them.
+  if (!dryRun) {
+    const visitParts = await select<{ partition_id: string }>(
+      client,
+      `SELECT DISTINCT partition_id FROM system.parts WHERE database = currentDatabase() AND table = 'visits' AND active`,
+    )
+    for (const { partition_id: id } of visitParts) {
+      if (/^\d{8}$/.test(id) && id < firstKeptId) await client.command({ query: 'ALTER TABLE visits DROP PARTITION ID {id:String}', query_params: { id } })
+    }
+    for (const site of all) {
+      const cutoff = chTime(new Date(report.perSite[site].rawCutoff))
+      const [{ n }] = await select<{ n: number }>(client, `SELECT count() AS n FROM visits WHERE site = {site:String} AND start < {cutoff:DateTime64(3, 'UTC')}`, { site, cutoff })
+      if (n > 0) await client.command({ query: `DELETE FROM visits WHERE site = {site:String} AND start < {cutoff:DateTime64(3, 'UTC')}`, query_params: { site, cutoff } })
     }
   }
 

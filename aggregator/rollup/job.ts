@@ -24,13 +24,17 @@ export class RollupJob {
     private policy: () => Policy,
   ) {}
 
-  /** Days whose events differ from what their rollups were built from. */
+  /**
+   * Days with more events than their rollups were built from (late events, a replayed spool,
+   * a seed). Fewer events never trigger a build: that is retention at work, and the rollups
+   * of a day outlive its purged raw events.
+   */
   async staleDays(): Promise<string[]> {
     const rs = await this.client.query({
       query: `SELECT toString(e.day) AS day
               FROM (SELECT toDate(ts) AS day, count() AS events FROM events GROUP BY day) AS e
               LEFT JOIN (SELECT day, argMax(events, built_at) AS events FROM rollup_builds GROUP BY day) AS b ON e.day = b.day
-              WHERE b.events != e.events OR b.day = toDate(0)
+              WHERE e.events > b.events OR b.day = toDate(0)
               ORDER BY day`,
       format: 'JSONEachRow',
     })
@@ -61,6 +65,10 @@ export class RollupJob {
     }
     await c.command({ query: 'ALTER TABLE visits REPLACE PARTITION {day:Date} FROM visits_stage', query_params: { day } })
     await c.command({ query: 'ALTER TABLE rollup_daily REPLACE PARTITION {day:Date} FROM rollup_daily_stage', query_params: { day } })
+    // REPLACE copies: the staged copy goes, so visitor hashes live in one place only
+    for (const table of ['visits_stage', 'rollup_daily_stage']) {
+      await c.command({ query: `ALTER TABLE ${table} DROP PARTITION {day:Date}`, query_params: { day } })
+    }
     const events = perSite.reduce((n, r) => n + Number(r.events), 0)
     await c.insert({ table: 'rollup_builds', values: [{ day, events }], format: 'JSONEachRow' })
   }

@@ -1,0 +1,811 @@
+/**
+ * `npm run bench`: the collector under load, against a bare Fastify route, in one run.
+ *
+ *  1. the real collector (`node --import tsx cli/index.ts serve`) on a fresh data directory,
+ *     site example.com registered, loaded with wrk (-t1 -c50, 10 s) with realistic pageview
+ *     beacons from varied addresses and browsers; req/s, p50/p99, 202s, peak RSS, CPU;
+ *     then the spool is drained (GET /healthz spoolBytes), the stats API asked (shown as a
+ *     note: it may read rollups built on a schedule), the collector stopped, and its store
+ *     counted directly (bench/count-events.ts): stored must equal accepted.
+ *     Once with the spool's fsync on (the default), once with SPOOL_FSYNC=0.
+ *  2. a bare Fastify server (bench/bare-server.ts) under the identical load.
+ *  3. the ingestion pipeline in-process on 50 k synthetic events, ns/event per step.
+ *
+ * Options: --profile (CPU-profile the servers and print the hot spots of the load window;
+ * --profile-dir=<dir> also keeps the .cpuprofile files),
+ * --no-nofsync (skip the SPOOL_FSYNC=0 run). Env: BENCH_DURATION (s, default 10),
+ * BENCH_CONNECTIONS (default 50), BENCH_PIPELINE_EVENTS (default 50000), BENCH_WARMUP (beacons
+ * sent before each measured load, default 3000),
+ * BENCH_FORCE_AUTOCANNON=1 (use the autocannon fallback even when wrk is installed).
+ *
+ * It reports; it does not judge: the exit status is non-zero only when something failed to run.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { formatProfile, summariseProfile } from './profile.ts'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url))
+const LOAD_S = Number(process.env.BENCH_DURATION || 10)
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS || 50)
+const PIPELINE_EVENTS = Number(process.env.BENCH_PIPELINE_EVENTS || 50_000)
+const args = new Set(process.argv.slice(2))
+const KEEP_PROFILES = process.argv.slice(2).find((a) => a.startsWith('--profile-dir='))?.slice('--profile-dir='.length)
+const PROFILE = args.has('--profile') || KEEP_PROFILES !== undefined
+const NOFSYNC_RUN = !args.has('--no-nofsync')
+
+// ---------------------------------------------------------------- cleanup of what we start
+
+const children = new Set<ChildProcess>()
+const tempDirs = new Set<string>()
+
+function killAll(): void {
+  for (const c of children) {
+    if (c.exitCode === null && c.signalCode === null && c.pid) {
+      try {
+        process.kill(c.pid, 'SIGKILL')
+      } catch {
+        // already gone
+      }
+    }
+  }
+  children.clear()
+}
+
+function removeTempDirs(): void {
+  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true })
+  tempDirs.clear()
+}
+
+process.on('exit', () => {
+  killAll()
+  removeTempDirs()
+})
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    console.error(`\nbench: ${sig}, stopping children and removing temporary directories`)
+    process.exit(130)
+  })
+}
+
+/** Where a CPU profile goes: kept under --profile-dir=<dir>, else a temporary directory. */
+function profileDir(label: string): string {
+  if (!KEEP_PROFILES) return tempDir('analytics-bench-prof-')
+  const d = path.resolve(KEEP_PROFILES, label.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, ''))
+  fs.rmSync(d, { recursive: true, force: true })
+  fs.mkdirSync(d, { recursive: true })
+  return d
+}
+
+/** --cpu-prof writes one file per thread (tsx's loader runs in its own): the main thread's is `CPU.<date>.<time>.<pid>.0.<n>`. */
+function mainThreadProfile(dir: string): string | undefined {
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))
+  return files.find((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f)) ?? files[0]
+}
+
+function tempDir(prefix: string): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+  tempDirs.add(d)
+  return d
+}
+
+// ---------------------------------------------------------------- small helpers
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer()
+    s.unref()
+    s.on('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+interface Child {
+  proc: ChildProcess
+  pid: number
+  output: () => string
+  exited: Promise<number | null>
+}
+
+/** Starts a child whose pid is the serving node process itself (no wrapper). */
+function startChild(cmd: string, argv: string[], env: NodeJS.ProcessEnv): Child {
+  const proc = spawn(cmd, argv, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  children.add(proc)
+  let out = ''
+  const keep = (b: Buffer) => {
+    out += b.toString()
+    if (out.length > 64_000) out = out.slice(-32_000)
+  }
+  proc.stdout!.on('data', keep)
+  proc.stderr!.on('data', keep)
+  const exited = new Promise<number | null>((resolve) =>
+    proc.on('exit', (code) => {
+      children.delete(proc)
+      resolve(code)
+    }),
+  )
+  if (!proc.pid) throw new Error(`could not start ${cmd}`)
+  return { proc, pid: proc.pid, output: () => out, exited }
+}
+
+/** SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
+async function stopChild(c: Child, graceMs = 15_000): Promise<void> {
+  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return
+  c.proc.kill('SIGTERM')
+  const done = await Promise.race([c.exited.then(() => true), sleep(graceMs).then(() => false)])
+  if (!done) {
+    c.proc.kill('SIGKILL')
+    await c.exited
+  }
+}
+
+async function fetchJson(url: string, init: RequestInit = {}): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) })
+  const json = (await res.json().catch(() => ({}))) as Record<string, unknown>
+  return { status: res.status, json }
+}
+
+async function waitFor<T>(what: string, child: Child, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (child.proc.exitCode !== null || child.proc.signalCode !== null) {
+      throw new Error(`${what}: the process exited (${child.proc.exitCode ?? child.proc.signalCode}). Its output:\n${child.output()}`)
+    }
+    try {
+      const v = await probe()
+      if (v !== undefined) return v
+    } catch {
+      // not yet
+    }
+    await sleep(100)
+  }
+  throw new Error(`${what}: timed out after ${timeoutMs} ms. Output so far:\n${child.output()}`)
+}
+
+function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  try {
+    const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'))
+    return m ? Number(m[1]) : 0
+  } catch {
+    return 0
+  }
+}
+
+/** utime + stime of a process (all its threads), in ms. */
+function cpuMs(pid: number, file = `/proc/${pid}/stat`): number {
+  try {
+    const stat = fs.readFileSync(file, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const ticks = Number(fields[11]) + Number(fields[12]) // utime, stime (fields 14 and 15)
+    return (ticks * 1000) / 100 // USER_HZ is 100 on Linux
+  } catch {
+    return NaN
+  }
+}
+
+/** Busy and total jiffies of the whole machine (all cores), from /proc/stat. */
+function machineCpu(): { busy: number; total: number } {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+  const total = f.reduce((a, b) => a + b, 0)
+  const idle = f[3] + (f[4] ?? 0) // idle + iowait
+  return { busy: total - idle, total }
+}
+
+/** CPU ms of every thread of a process, keyed by thread id, with the thread's name. */
+function threadCpu(pid: number): Map<number, { name: string; ms: number }> {
+  const out = new Map<number, { name: string; ms: number }>()
+  let tids: string[] = []
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return out
+  }
+  for (const tid of tids) {
+    const ms = cpuMs(Number(tid), `/proc/${pid}/task/${tid}/stat`)
+    if (!Number.isFinite(ms)) continue
+    let name = ''
+    try {
+      name = fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()
+    } catch {
+      continue
+    }
+    out.set(Number(tid), { name: Number(tid) === pid ? 'main thread (JS)' : name, ms })
+  }
+  return out
+}
+
+/** CPU µs per request by thread name between two snapshots (threads that ended are missed). */
+function threadCpuPerReq(before: Map<number, { name: string; ms: number }>, after: Map<number, { name: string; ms: number }>, requests: number): string {
+  const byName = new Map<string, number>()
+  for (const [tid, a] of after) {
+    const d = a.ms - (before.get(tid)?.ms ?? 0)
+    if (d > 0) byName.set(a.name, (byName.get(a.name) ?? 0) + d)
+  }
+  return [...byName.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 6)
+    .map(([name, ms]) => `${name} ${((ms * 1000) / Math.max(1, requests)).toFixed(1)}`)
+    .join(', ')
+}
+
+/** Polls VmRSS every 50 ms until stopped: the peak during the load. */
+function rssSampler(pid: number) {
+  let peak = 0
+  const timer = setInterval(() => {
+    peak = Math.max(peak, procStatusKb(pid, 'VmRSS'))
+  }, 50)
+  return {
+    stop: () => {
+      clearInterval(timer)
+      peak = Math.max(peak, procStatusKb(pid, 'VmRSS'))
+      return { peakRssMb: peak / 1024, hwmMb: procStatusKb(pid, 'VmHWM') / 1024 }
+    },
+  }
+}
+
+// ---------------------------------------------------------------- the load
+
+interface LoadResult {
+  tool: string
+  rps: number
+  p50ms: number
+  p99ms: number
+  maxMs: number
+  completed: number
+  sent: number
+  byStatus: Record<string, number>
+  /** Answered 202 without an x-analytics-dropped header: should be stored. */
+  accepted: number
+  dropped: number
+  errors: string
+  /** True when nothing was in flight when the tool stopped (exact accounting). */
+  exact: boolean
+  /** CPU the load tool itself used, µs per answered request (wrk only; NaN when unknown). */
+  toolCpuUsPerReq: number
+  /** Share of the machine's cores busy (anything, this bench or not) during the load, %. */
+  machineBusyPct: number
+}
+
+function haveWrk(): boolean {
+  if (process.env.BENCH_FORCE_AUTOCANNON === '1') return false
+  return spawnSync('wrk', ['--version'], { stdio: 'ignore' }).error === undefined
+}
+
+async function runWrk(url: string): Promise<LoadResult> {
+  // One second longer than the load: the script stops sending after LOAD_S (see the script),
+  // so every beacon sent is answered before wrk stops.
+  const argv = ['-t1', `-c${CONNECTIONS}`, `-d${LOAD_S + 1}s`, '--latency', '-s', path.join(BENCH_DIR, 'wrk-script.lua'), url + '/api/event']
+  const m0 = machineCpu()
+  const proc = spawn('wrk', argv, { env: { ...process.env, BENCH_LOAD_S: String(LOAD_S) }, stdio: ['ignore', 'pipe', 'pipe'] })
+  children.add(proc)
+  let out = ''
+  proc.stdout.on('data', (b: Buffer) => (out += b.toString()))
+  proc.stderr.on('data', (b: Buffer) => (out += b.toString()))
+  // wrk's own CPU: its last reading before it exits (it is idle in its final second anyway)
+  let wrkCpuMs = NaN
+  let m1 = m0
+  const t0 = Date.now()
+  const poll = setInterval(() => {
+    const ms = cpuMs(proc.pid ?? -1)
+    if (Number.isFinite(ms)) wrkCpuMs = ms
+    if (Date.now() - t0 <= LOAD_S * 1000) m1 = machineCpu() // the load phase, not wrk's idle last second
+  }, 100)
+  const code = await new Promise<number | null>((resolve) => proc.on('exit', resolve))
+  clearInterval(poll)
+  children.delete(proc)
+  const line = out.split('\n').find((l) => l.startsWith('BENCH_RESULT '))
+  if (code !== 0 || !line) throw new Error(`wrk failed (exit ${code}):\n${out}`)
+  const r = JSON.parse(line.slice('BENCH_RESULT '.length)) as {
+    sent: number
+    dropped: number
+    window_s: number
+    status: Record<string, number>
+    completed: number
+    errors: Record<string, number>
+    latency_us: { p50: number; p99: number; max: number }
+  }
+  const errs = Object.entries(r.errors).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ')
+  const answered = Object.values(r.status).reduce((a, b) => a + b, 0)
+  return {
+    tool: 'wrk',
+    rps: answered / r.window_s,
+    p50ms: r.latency_us.p50 / 1000,
+    p99ms: r.latency_us.p99 / 1000,
+    maxMs: r.latency_us.max / 1000,
+    completed: answered,
+    sent: r.sent,
+    byStatus: r.status,
+    accepted: (r.status['202'] ?? 0) - r.dropped,
+    dropped: r.dropped,
+    errors: errs,
+    exact: r.sent === answered,
+    toolCpuUsPerReq: (wrkCpuMs * 1000) / Math.max(1, answered),
+    machineBusyPct: (100 * (m1.busy - m0.busy)) / Math.max(1, m1.total - m0.total),
+  }
+}
+
+const AGENTS = [
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36 Edg/130.0.0.0',
+  'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15',
+  'Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0',
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0',
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1',
+  'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36',
+  'Mozilla/5.0 (Linux; Android 13; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Mobile Safari/537.36',
+]
+const PATHS = ['/', '/', '/', '/pricing', '/features', '/blog', '/blog/launch', '/blog/privacy-by-design', '/docs', '/docs/install', '/about', '/signup']
+const DOC_RANGES = ['192.0.2.', '198.51.100.', '203.0.113.']
+
+/** The fallback when wrk is not installed; autocannon shares the cores and understates the server. */
+async function runAutocannon(url: string): Promise<LoadResult> {
+  const name = 'autocannon' // not typed; loaded only for the fallback
+  const autocannon = ((await import(name)) as { default: (opts: object) => PromiseLike<Record<string, any>> & { on: Function } }).default
+  const pick = <T>(xs: T[]) => xs[Math.floor(Math.random() * xs.length)]
+  const byStatus: Record<string, number> = {}
+  let sent = 0
+  let dropped = 0
+  const started = Date.now()
+  const m0 = machineCpu()
+  const instance = autocannon({
+    url: url + '/api/event',
+    connections: CONNECTIONS,
+    duration: LOAD_S,
+    method: 'POST',
+    requests: [
+      {
+        setupRequest: (req: Record<string, unknown>) => {
+          sent++
+          return {
+            ...req,
+            headers: {
+              'content-type': 'text/plain',
+              'user-agent': pick(AGENTS),
+              'x-forwarded-for': pick(DOC_RANGES) + (1 + Math.floor(Math.random() * 254)),
+            },
+            body: JSON.stringify({ n: 'pageview', u: `https://example.com${pick(PATHS)}?utm_source=x`, d: 'example.com', r: 'https://www.google.com/', w: 1280 }),
+          }
+        },
+        onResponse: (_status: number, _body: string, _ctx: unknown, headers: Record<string, string>) => {
+          if (headers && headers['x-analytics-dropped'] !== undefined) dropped++
+        },
+      },
+    ],
+  })
+  instance.on('response', (_client: unknown, status: number) => {
+    byStatus[status] = (byStatus[status] ?? 0) + 1
+  })
+  const r = await instance
+  const answered = Object.values(byStatus).reduce((a, b) => a + b, 0)
+  const seconds = (Date.now() - started) / 1000
+  return {
+    tool: 'autocannon',
+    rps: answered / seconds,
+    p50ms: r.latency.p50,
+    p99ms: r.latency.p99,
+    maxMs: r.latency.max,
+    completed: answered,
+    sent,
+    byStatus,
+    accepted: (byStatus['202'] ?? 0) - dropped,
+    dropped,
+    errors: [r.errors ? `errors ${r.errors}` : '', r.timeouts ? `timeouts ${r.timeouts}` : ''].filter(Boolean).join(', '),
+    exact: sent === answered,
+    toolCpuUsPerReq: NaN,
+    machineBusyPct: ((m1: { busy: number; total: number }) => (100 * (m1.busy - m0.busy)) / Math.max(1, m1.total - m0.total))(machineCpu()),
+  }
+}
+
+const runLoad = (url: string, tool: 'wrk' | 'autocannon') => (tool === 'wrk' ? runWrk(url) : runAutocannon(url))
+
+const WARMUP_REQUESTS = Number(process.env.BENCH_WARMUP ?? 3000)
+
+/**
+ * Before the measured load: WARMUP_REQUESTS beacons, 25 at a time, so both servers are
+ * measured JIT-warm. Returns how many were answered 202 and not dropped (they are stored too).
+ */
+async function warmUp(url: string): Promise<number> {
+  const pick = <T>(xs: T[]) => xs[Math.floor(Math.random() * xs.length)]
+  let next = 0
+  let accepted = 0
+  const worker = async () => {
+    while (next++ < WARMUP_REQUESTS) {
+      const res = await fetch(url + '/api/event', {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain', 'user-agent': pick(AGENTS), 'x-forwarded-for': pick(DOC_RANGES) + (1 + Math.floor(Math.random() * 254)) },
+        body: JSON.stringify({ n: 'pageview', u: `https://example.com${pick(PATHS)}?utm_source=x`, d: 'example.com', r: 'https://www.google.com/', w: 1280 }),
+        signal: AbortSignal.timeout(10_000),
+      })
+      await res.arrayBuffer()
+      if (res.status === 202 && !res.headers.has('x-analytics-dropped')) accepted++
+    }
+  }
+  await Promise.all(Array.from({ length: 25 }, worker))
+  return accepted
+}
+
+// ---------------------------------------------------------------- the collector
+
+interface CollectorRun {
+  label: string
+  load: LoadResult
+  /** Beacons accepted during the warm-up (stored as well). */
+  warmAccepted: number
+  stored: number
+  storedNote: string
+  peakRssMb: number
+  hwmMb: number
+  /** RSS once healthy, before the load. */
+  idleRssMb: number
+  cpuUsPerReq: number
+  /** CPU µs per request by thread name during the load. */
+  threads: string
+  startMs: number
+  drainMs: number
+  profile?: string
+}
+
+async function benchCollector(label: string, extraEnv: Record<string, string>, tool: 'wrk' | 'autocannon'): Promise<CollectorRun> {
+  const dataDir = tempDir('analytics-bench-')
+  const port = await freePort()
+  const token = crypto.randomBytes(24).toString('hex')
+  const url = `http://127.0.0.1:${port}`
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ANALYTICS_DATA_DIR: dataDir,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    ANALYTICS_ADMIN_TOKEN: token,
+    TRUST_PROXY: 'true',
+    LOG_LEVEL: 'warn',
+    ...extraEnv,
+  }
+  const profDir = PROFILE ? profileDir(label) : null
+  const nodeArgs = ['--import', 'tsx', ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), 'cli/index.ts', 'serve']
+  const t0 = Date.now()
+  const child = startChild(process.execPath, nodeArgs, env)
+  try {
+    await waitFor(`${label}: GET /healthz`, child, 90_000, async () => ((await fetchJson(url + '/healthz')).status === 200 ? true : undefined))
+    const startMs = Date.now() - t0
+    const auth = { authorization: `Bearer ${token}` }
+    const added = await fetchJson(url + '/api/v1/sites', {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ domain: 'example.com', timezone: 'UTC' }),
+    })
+    if (added.status !== 201) throw new Error(`${label}: registering example.com answered ${added.status} ${JSON.stringify(added.json)}`)
+
+    const day = new Date().toISOString().slice(0, 10)
+    const idleRssMb = procStatusKb(child.pid, 'VmRSS') / 1024
+    const warmAccepted = await warmUp(url)
+    const rss = rssSampler(child.pid)
+    const cpu0 = cpuMs(child.pid)
+    const threads0 = threadCpu(child.pid)
+    const loadFromUs = Number(process.hrtime.bigint() / 1000n)
+    const load = await runLoad(url, tool)
+    const loadToUs = Number(process.hrtime.bigint() / 1000n)
+    const cpu1 = cpuMs(child.pid)
+    const threads = threadCpuPerReq(threads0, threadCpu(child.pid), load.completed)
+    const mem = rss.stop()
+
+    // The spool drains into the store: wait until /healthz says it is empty (twice in a row).
+    const d0 = Date.now()
+    let emptyPolls = 0
+    await waitFor(`${label}: spool drain`, child, 60_000, async () => {
+      const h = await fetchJson(url + '/healthz')
+      if (h.status === 200 && h.json.spoolBytes === 0) emptyPolls++
+      else emptyPolls = 0
+      return emptyPolls >= 2 ? true : undefined
+    })
+    const drainMs = Date.now() - d0
+    await sleep(200)
+    // What the stats API says (it may read rollups that are rebuilt on a schedule, so it can lag).
+    // `day` is today in the site's zone (UTC); should the run have crossed midnight, 7d covers both days.
+    const period = new Date().toISOString().slice(0, 10) === day ? 'day' : '7d'
+    const agg = await fetchJson(`${url}/api/v1/stats/aggregate?site=example.com&period=${period}&metrics=events,visitors`, { headers: auth })
+    let apiNote: string
+    if (agg.status !== 200) apiNote = `stats API answered ${agg.status} ${JSON.stringify(agg.json).slice(0, 200)}`
+    else {
+      const results = (agg.json.results ?? {}) as Record<string, { value: number | null; withheld?: string } | undefined>
+      const ev = results.events
+      apiNote = ev?.value != null ? `stats API: events ${ev.value}, visitors ${results.visitors?.value}` : `stats API: events ${ev?.withheld ? `withheld (${ev.withheld})` : 'missing'}`
+    }
+
+    // The count itself: stop the collector (it flushes what is left), then read the store directly.
+    await stopChild(child)
+    const exit = child.proc.exitCode ?? child.proc.signalCode
+    if (exit !== 0) throw new Error(`${label}: the collector did not stop cleanly (${exit}). Its output:\n${child.output()}`)
+    const counted = await countStored(dataDir, env)
+    const stored = counted.events
+    const storedNote = `store: ${counted.events} events from ${counted.visitors} visitor hashes; ${apiNote}`
+
+    let profile: string | undefined
+    if (profDir) {
+      const file = mainThreadProfile(profDir)
+      profile = file
+        ? formatProfile(`CPU profile of the main thread, ${label}, load window only`, summariseProfile(path.join(profDir, file), 15, [loadFromUs, loadToUs]))
+        : `(no CPU profile was written for ${label})`
+    }
+    return {
+      label,
+      load,
+      warmAccepted,
+      stored,
+      storedNote,
+      peakRssMb: mem.peakRssMb,
+      hwmMb: mem.hwmMb,
+      idleRssMb,
+      cpuUsPerReq: ((cpu1 - cpu0) * 1000) / Math.max(1, load.completed),
+      threads,
+      startMs,
+      drainMs,
+      profile,
+    }
+  } finally {
+    await stopChild(child)
+  }
+}
+
+/** Events of example.com in a stopped collector's store, read by bench/count-events.ts in its own process. */
+async function countStored(dataDir: string, env: NodeJS.ProcessEnv): Promise<{ events: number; visitors: number }> {
+  const child = startChild(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'count-events.ts'), 'example.com'], { ...env, ANALYTICS_DATA_DIR: dataDir })
+  const code = await Promise.race([child.exited, sleep(60_000).then(() => 'timeout' as const)])
+  if (code === 'timeout') {
+    await stopChild(child, 1000)
+    throw new Error('counting stored events timed out')
+  }
+  const line = child.output().split('\n').find((l) => l.startsWith('{'))
+  if (code !== 0 || !line) throw new Error(`counting stored events failed (exit ${code}):\n${child.output()}`)
+  return JSON.parse(line) as { events: number; visitors: number }
+}
+
+async function benchBare(tool: 'wrk' | 'autocannon'): Promise<{ load: LoadResult; cpuUsPerReq: number; peakRssMb: number; threads: string; profile?: string }> {
+  const port = await freePort()
+  const profDir = PROFILE ? profileDir('bare Fastify') : null
+  const child = startChild(process.execPath, ['--import', 'tsx', ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), path.join(BENCH_DIR, 'bare-server.ts')], {
+    ...process.env,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+  })
+  try {
+    await waitFor('bare Fastify server', child, 30_000, async () => (child.output().includes('ready ') ? true : undefined))
+    await warmUp(`http://127.0.0.1:${port}`)
+    const rss = rssSampler(child.pid)
+    const cpu0 = cpuMs(child.pid)
+    const threads0 = threadCpu(child.pid)
+    const loadFromUs = Number(process.hrtime.bigint() / 1000n)
+    const load = await runLoad(`http://127.0.0.1:${port}`, tool)
+    const loadToUs = Number(process.hrtime.bigint() / 1000n)
+    const cpu1 = cpuMs(child.pid)
+    const threads = threadCpuPerReq(threads0, threadCpu(child.pid), load.completed)
+    const mem = rss.stop()
+    await stopChild(child)
+    let profile: string | undefined
+    if (profDir) {
+      const file = mainThreadProfile(profDir)
+      profile = file
+        ? formatProfile('CPU profile of the main thread, bare Fastify (204), load window only', summariseProfile(path.join(profDir, file), 8, [loadFromUs, loadToUs]))
+        : '(no CPU profile was written for the bare server)'
+    }
+    return { load, cpuUsPerReq: ((cpu1 - cpu0) * 1000) / Math.max(1, load.completed), peakRssMb: mem.peakRssMb, threads, profile }
+  } finally {
+    await stopChild(child)
+  }
+}
+
+// ---------------------------------------------------------------- the pipeline, step by step
+
+async function pipelineTimings(n: number): Promise<{ text: string; rows: object[] }> {
+  const { runPipeline, runPipelineTimed, isDrop, STEPS } = await import('../collector/pipeline/index.ts')
+  const { GeoLocator } = await import('../collector/geo/geo.ts')
+  const { UserAgentParser } = await import('../collector/pipeline/parse-user-agent.ts')
+  const { loadPolicy } = await import('../collector/policy/policy.ts')
+  const { SaltStore } = await import('../collector/salts.ts')
+  const { syntheticTraffic } = await import('../cli/seed-traffic.ts')
+
+  const ctx = {
+    policy: loadPolicy(path.join(ROOT, 'policies/strict.yaml')),
+    isKnownSite: () => true,
+    geo: await GeoLocator.open(),
+    salts: new SaltStore(() => 0),
+    userAgents: new UserAgentParser(),
+  }
+  const events = [...syntheticTraffic({ site: 'example.com', events: n, days: 1, randomSeed: 42 })].flat()
+  const inputs = events.map((e) => ({ body: e.body, ip: e.ip, userAgent: e.userAgent, dnt: false, gpc: false, receivedAt: e.receivedAt }))
+
+  // warm-up (JIT, UA cache, salts), then the timed pass, then an untimed pass for the true total
+  for (let i = 0; i < Math.min(5_000, inputs.length); i++) runPipeline(inputs[i], ctx)
+  const timings = new Map<string, number>()
+  const drops = new Map<string, number>()
+  for (const input of inputs) {
+    const r = runPipelineTimed(input, ctx, timings)
+    if (isDrop(r)) drops.set(r.drop, (drops.get(r.drop) ?? 0) + 1)
+  }
+  const rows: object[] = []
+  const t0 = process.hrtime.bigint()
+  for (const input of inputs) {
+    const r = runPipeline(input, ctx)
+    if (!isDrop(r)) rows.push(r)
+  }
+  const untimedNs = Number(process.hrtime.bigint() - t0)
+
+  const order = ['parseBeacon', ...STEPS.map(([name]) => name), 'toRow']
+  const total = order.reduce((a, k) => a + (timings.get(k) ?? 0), 0)
+  const lines = [
+    `Pipeline per step, in-process, ${inputs.length} synthetic events (cli/seed-traffic.ts, strict policy, DB-IP geo, ${new Set(events.map((e) => e.userAgent)).size} distinct UAs):`,
+    `  ${'step'.padEnd(24)}${'ns/event'.padStart(10)}${'share'.padStart(9)}`,
+  ]
+  for (const k of order) {
+    const ns = timings.get(k) ?? 0
+    lines.push(`  ${k.padEnd(24)}${(ns / inputs.length).toFixed(0).padStart(10)}${(((100 * ns) / total).toFixed(1) + ' %').padStart(9)}`)
+  }
+  lines.push(`  ${'total (timed)'.padEnd(24)}${(total / inputs.length).toFixed(0).padStart(10)}`)
+  lines.push(`  ${'runPipeline, untimed'.padEnd(24)}${(untimedNs / inputs.length).toFixed(0).padStart(10)}   = ${((inputs.length * 1e9) / untimedNs / 1000).toFixed(0)} k events/s on one core`)
+  lines.push(`  (each step's figure includes one performance.now() call, ~${measureNowOverheadNs().toFixed(0)} ns; drops: ${[...drops].map(([k, v]) => `${k} ${v}`).join(', ') || 'none'})`)
+  return { text: lines.join('\n'), rows }
+}
+
+/**
+ * The store's side of an event, in-process on a fresh embedded store: the pipeline's rows
+ * inserted as the spool writer sends them (JSONEachRow segments of BATCH_ROWS lines, one
+ * insert each, with a deduplication token). CPU counts every thread of this process.
+ */
+async function storeInsertTiming(rows: object[], batchRows = 5000): Promise<string> {
+  const { openStore } = await import('../aggregator/store/client.ts')
+  const { migrate } = await import('../aggregator/store/migrate.ts')
+  const { loadConfig } = await import('../collector/config.ts')
+  const { Readable } = await import('node:stream')
+  const store = await openStore(loadConfig({ ANALYTICS_DATA_DIR: tempDir('analytics-bench-store-') }))
+  try {
+    await migrate(store.client)
+    const lines = rows.map((r) => JSON.stringify(r))
+    const cpu0 = process.cpuUsage()
+    const t0 = process.hrtime.bigint()
+    let batches = 0
+    for (let i = 0; i < lines.length; i += batchRows) {
+      const result = await store.client.exec({
+        query: 'INSERT INTO events FORMAT JSONEachRow',
+        values: Readable.from([Buffer.from(lines.slice(i, i + batchRows).join('\n') + '\n')]),
+        clickhouse_settings: { insert_deduplication_token: `bench-${i}` },
+      })
+      result.stream.destroy()
+      batches++
+    }
+    const wallUs = Number(process.hrtime.bigint() - t0) / 1000
+    const cpu = process.cpuUsage(cpu0)
+    const rs = await store.client.query({ query: 'SELECT count() AS n FROM events', format: 'JSONEachRow' })
+    const [{ n }] = await rs.json<{ n: number }>()
+    return (
+      `Store insert, in-process embedded chDB: ${rows.length} pipeline rows in ${batches} inserts of ${batchRows} (as the spool writer sends them), ${n} stored:\n` +
+      `  ${(wallUs / rows.length).toFixed(1)} µs/row wall, ${((cpu.user + cpu.system) / rows.length).toFixed(1)} µs/row CPU (all threads), ${((rows.length * 1e6) / wallUs / 1000).toFixed(0)} k rows/s`
+    )
+  } finally {
+    await store.close()
+  }
+}
+
+function measureNowOverheadNs(): number {
+  const n = 200_000
+  const t0 = process.hrtime.bigint()
+  let x = 0
+  for (let i = 0; i < n; i++) x += performance.now()
+  const ns = Number(process.hrtime.bigint() - t0) / n
+  return x > 0 ? ns : ns
+}
+
+// ---------------------------------------------------------------- the report
+
+const f0 = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : '-')
+const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-')
+const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '-')
+
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
+  const fmt = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')
+  return [fmt(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt)].join('\n')
+}
+
+const totalAccepted = (r: CollectorRun) => r.load.accepted + r.warmAccepted
+
+function verdict(r: CollectorRun): string {
+  const accepted = totalAccepted(r)
+  if (r.stored === accepted) return 'yes'
+  if (!r.load.exact && r.stored > accepted && r.stored <= accepted + (r.load.sent - r.load.completed)) {
+    return `yes, +${r.stored - accepted} in flight at stop`
+  }
+  return `NO: ${r.stored - accepted > 0 ? '+' : ''}${r.stored - accepted}`
+}
+
+async function main(): Promise<void> {
+  const started = Date.now()
+  let tool: 'wrk' | 'autocannon' = 'wrk'
+  if (!haveWrk()) {
+    tool = 'autocannon'
+    console.log('NOTE: wrk is not installed (apt-get install -y wrk); falling back to autocannon, which shares the two cores with the server and understates it (~12 k req/s ceiling here).')
+  }
+  const [load1] = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').map(Number)
+  if (load1 > 1) console.log(`NOTE: load average ${load1} before the bench: other work shares the 2 cores, figures will be low and noisy.`)
+  console.log(`bench: ${tool} -t1 -c${CONNECTIONS}, ${LOAD_S} s of POST /api/event per server, all on 127.0.0.1${PROFILE ? '; collector CPU-profiled (adds overhead)' : ''}`)
+
+  const runs: CollectorRun[] = []
+  console.log('· collector, spool fsync on (default) ...')
+  runs.push(await benchCollector('collector (fsync on)', {}, tool))
+  if (NOFSYNC_RUN) {
+    console.log('· collector, SPOOL_FSYNC=0 ...')
+    runs.push(await benchCollector('collector (SPOOL_FSYNC=0)', { SPOOL_FSYNC: '0' }, tool))
+  }
+  console.log('· bare Fastify route ...')
+  const bare = await benchBare(tool)
+  console.log(`· pipeline, ${PIPELINE_EVENTS} events in-process ...`)
+  const pipeline = await pipelineTimings(PIPELINE_EVENTS)
+  console.log('· store inserts in-process ...')
+  const storeTiming = await storeInsertTiming(pipeline.rows)
+
+  const head = ['server', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'max ms', 'answered', 'accepted', 'stored', 'stored==accepted', 'peak RSS MB', 'CPU µs/req', `${tool} µs/req`, 'cores busy']
+  const rows = runs.map((r) => [
+    r.label,
+    f0(r.load.rps),
+    f2(r.load.rps / bare.load.rps),
+    f2(r.load.p50ms),
+    f2(r.load.p99ms),
+    f1(r.load.maxMs),
+    String(r.load.completed),
+    String(totalAccepted(r)),
+    String(r.stored),
+    verdict(r),
+    f0(r.peakRssMb),
+    f0(r.cpuUsPerReq),
+    f0(r.load.toolCpuUsPerReq),
+    f0(r.load.machineBusyPct) + ' %',
+  ])
+  rows.push(['bare Fastify (204)', f0(bare.load.rps), '1.00', f2(bare.load.p50ms), f2(bare.load.p99ms), f1(bare.load.maxMs), String(bare.load.completed), '-', '-', '-', f0(bare.peakRssMb), f0(bare.cpuUsPerReq), f0(bare.load.toolCpuUsPerReq), f0(bare.load.machineBusyPct) + ' %'])
+
+  console.log('\n' + pipeline.text)
+  console.log('\n' + storeTiming)
+  for (const r of runs) if (r.profile) console.log('\n' + r.profile)
+  if (bare.profile) console.log('\n' + bare.profile)
+  if (KEEP_PROFILES) console.log(`\n(.cpuprofile files kept under ${path.resolve(KEEP_PROFILES)}; open them in Chrome DevTools or speedscope)`)
+
+  console.log(`\n=== npm run bench: POST /api/event, ${tool} -t1 -c${CONNECTIONS}, ${LOAD_S} s each, load tool and server share 2 cores ===`)
+  console.log(table(head, rows))
+  for (const r of [...runs, { label: 'bare Fastify (204)', load: bare.load }]) {
+    const other = Object.entries(r.load.byStatus).filter(([s]) => s !== '202' && s !== '204')
+    const notes = [
+      other.length ? `other statuses: ${other.map(([s, n]) => `${s}×${n}`).join(', ')}` : '',
+      r.load.dropped ? `${r.load.dropped} answered 202 but dropped by policy` : '',
+      r.load.errors ? `socket errors: ${r.load.errors}` : '',
+      r.load.exact ? '' : `${r.load.sent - r.load.completed} requests in flight when ${r.load.tool} stopped`,
+    ].filter(Boolean)
+    if (notes.length) console.log(`  ${r.label}: ${notes.join('; ')}`)
+  }
+  console.log(`  accepted = answered 202 (not dropped) during the measured load + ${WARMUP_REQUESTS} warm-up beacons sent before it (not in req/s or latency)`)
+  for (const r of [...runs, { label: 'bare Fastify (204)', threads: bare.threads }]) console.log(`  ${r.label}: CPU µs/req by thread: ${r.threads}`)
+  console.log('  (threads: "node" = libuv pool on Node 20 (chDB inserts and queries, spool write/fdatasync) and V8 helpers; ThreadPool, MergeMutate... = chDB\'s own)')
+  for (const r of runs) {
+    console.log(`  ${r.label}: start to healthy ${(r.startMs / 1000).toFixed(1)} s; spool drained ${(r.drainMs / 1000).toFixed(1)} s after the load; RSS ${f0(r.idleRssMb)} MB before the load, VmHWM ${f0(r.hwmMb)} MB (whole life)`)
+    console.log(`  ${r.label}: ${r.storedNote}`)
+  }
+  const main = runs[0]
+  console.log(
+    `\nratio collector/bare (fsync on) = ${f2(main.load.rps / bare.load.rps)} (first target ≥ 0.5); stored == accepted: ${verdict(main)}` +
+      (runs[1] ? `; SPOOL_FSYNC=0 ratio = ${f2(runs[1].load.rps / bare.load.rps)}` : ''),
+  )
+  console.log(`bench took ${((Date.now() - started) / 1000).toFixed(0)} s`)
+}
+
+main()
+  .then(() => process.exit(0))
+  .catch((err: Error) => {
+    console.error(`bench failed: ${err.stack ?? err.message}`)
+    process.exit(1)
+  })

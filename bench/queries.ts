@@ -1,0 +1,133 @@
+/**
+ * The query half of `npm run bench`: 10 million events (BENCH_QUERY_EVENTS) over 30 days are
+ * generated inside the store, visits and rollups are built as the server builds them, and
+ * the dashboard's full set of queries for the 30-day range is timed against a bare
+ * `SELECT count()` over the same rows, in the same process. Prints a table; judges nothing.
+ *
+ * Run alone: `node --import tsx bench/queries.ts` (its own process: chDB binds one data directory).
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { loadConfig } from '../collector/config.ts'
+import { loadPolicy } from '../collector/policy/policy.ts'
+import { openStore } from '../aggregator/store/client.ts'
+import { migrate } from '../aggregator/store/migrate.ts'
+import { RollupJob } from '../aggregator/rollup/job.ts'
+import { resolvePeriod } from '../aggregator/stats/period.ts'
+import { parseFilters } from '../aggregator/stats/filters.ts'
+import { property } from '../aggregator/stats/properties.ts'
+import { aggregate, breakdown, timeseries, type Scope } from '../aggregator/stats/service.ts'
+import type { Metric } from '../aggregator/stats/metrics.ts'
+
+const EVENTS = Number(process.env.BENCH_QUERY_EVENTS || 10_000_000)
+const RUNS = Number(process.env.BENCH_QUERY_RUNS || 7)
+const SITE = 'example.com'
+const DAY = 86_400_000
+
+/** Synthetic events made by ClickHouse itself: pages, referrers, countries, browsers, visits of 1–6 pages. */
+const GENERATE = `
+INSERT INTO events (site, ts, name, visitor_id, hostname, pathname, referrer_host, source, channel, utm_source, utm_medium, utm_campaign,
+                    browser, browser_version, os, os_version, device, screen, country, region, city, engagement_ms, props)
+SELECT
+    {site:String},
+    fromUnixTimestamp64Milli(toInt64({start:Int64} + visit * 1000 + step * 45000 + (visit_day * 86400000))),
+    if(step_kind < 85, 'pageview', if(step_kind < 95, 'engagement', ['Signup', 'Outbound Link: Click', 'File Download'][1 + step_kind % 3])),
+    cityHash64(visitor, visit_day) AS vid,
+    {site:String},
+    ['/', '/', '/pricing', '/features', '/blog', '/blog/launch', '/blog/privacy', '/docs', '/docs/install', '/docs/api', '/about', '/signup'][1 + (cityHash64(visit, step) % 12)],
+    if(step = 0, ['', '', 'google.com', 'bing.com', 't.co', 'news.ycombinator.com', 'reddit.com', 'blog.example.org'][1 + visit % 8], ''),
+    if(step = 0, ['', '', 'Google', 'Bing', 'Twitter', 'Hacker News', 'Reddit', 'blog.example.org'][1 + visit % 8], ''),
+    if(step = 0, ['direct', 'direct', 'search', 'search', 'social', 'social', 'social', 'referral'][1 + visit % 8], ''),
+    if(step = 0 AND visit % 11 = 0, 'newsletter', ''), if(step = 0 AND visit % 11 = 0, 'email', ''), if(step = 0 AND visit % 11 = 0, 'november', ''),
+    ['Chrome', 'Safari', 'Firefox', 'Edge', 'Mobile Safari', 'Chrome Mobile'][1 + visitor % 6],
+    toString(120 + visitor % 12),
+    ['Windows', 'Mac OS', 'Linux', 'Windows', 'iOS', 'Android'][1 + visitor % 6],
+    toString(10 + visitor % 5),
+    ['Desktop', 'Desktop', 'Desktop', 'Desktop', 'Mobile', 'Mobile'][1 + visitor % 6],
+    ['Laptop', 'Desktop', 'Laptop', 'Desktop', 'Mobile', 'Mobile'][1 + visitor % 6],
+    ['US', 'DE', 'GB', 'FR', 'IN', 'BR', 'JP', 'CA', 'NL', 'ES', 'IT', 'SE', 'PL', 'AU', 'MX'][1 + (visitor * 7) % 15],
+    concat('Region ', toString(visitor % 40)),
+    concat('City ', toString(visitor % 400)),
+    if(step_kind >= 85 AND step_kind < 95, 5000 + (visit % 60000), 0),
+    if(step_kind >= 95, map('url', 'https://docs.example.org/guide', 'plan', ['free', 'pro'][1 + visit % 2]), map())
+FROM
+(
+    SELECT number AS n,
+        intDiv(n, 3) AS visit,                         -- about 3 events a visit
+        n % 3 AS step,
+        cityHash64(n) % 100 AS step_kind,
+        intDiv(visit, 1) % 30 AS visit_day,
+        cityHash64(visit) % {visitors_per_day:UInt64} AS visitor
+    FROM numbers({events:UInt64})
+)`
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+
+async function main() {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'analytics-bench-q-'))
+  const config = loadConfig({}, { dataDir })
+  const store = await openStore(config)
+  try {
+    await migrate(store.client)
+    const client = store.client
+    const now = Date.now()
+    const start = Math.floor(now / DAY) * DAY - 29 * DAY
+    await client.command({ query: "INSERT INTO sites (domain, timezone) VALUES ({site:String}, 'UTC')", query_params: { site: SITE } })
+
+    let t = performance.now()
+    await client.command({ query: GENERATE, query_params: { site: SITE, start, events: EVENTS, visitors_per_day: Math.max(100, Math.round(EVENTS / 30 / 6)) } })
+    const generateS = (performance.now() - t) / 1000
+    const policy = loadPolicy(config.policyFile)
+    const job = new RollupJob(client, { get: () => ({ domain: SITE, timezone: 'UTC' }) }, () => policy)
+    t = performance.now()
+    const built = await job.run()
+    const buildS = (performance.now() - t) / 1000
+    const [{ c }] = await (await client.query({ query: 'SELECT count() AS c FROM events', format: 'JSONEachRow' })).json<{ c: number }>()
+    console.log(`\nquery bench: ${Number(c).toLocaleString('en')} events generated in ${generateS.toFixed(1)} s; visits and rollups for ${built.days.length} days built in ${buildS.toFixed(1)} s`)
+
+    const range = resolvePeriod({ period: '30d' }, 'UTC', now)
+    const scope: Scope = { site: SITE, timezone: 'UTC', filters: [], minVisitors: policy.forSite(SITE).minVisitors.dashboard }
+    const filtered: Scope = { ...scope, filters: parseFilters('country==US') }
+    const cards: Metric[] = ['visitors', 'visits', 'pageviews', 'views_per_visit', 'bounce_rate', 'visit_duration']
+    const panel = (name: string, s = scope) => () => breakdown(client, s, range, name, property(name)!, ['visitors'], 10)
+    const queries: [string, () => Promise<unknown>][] = [
+      ['aggregate (metric cards + change)', () => aggregate(client, scope, range, cards)],
+      ['timeseries by day', () => timeseries(client, scope, range, ['visitors', 'pageviews'], 'day')],
+      ...['page', 'entry_page', 'exit_page', 'source', 'referrer', 'channel', 'utm_source', 'utm_medium', 'utm_campaign',
+        'country', 'region', 'city', 'browser', 'browser_version', 'os', 'os_version', 'device', 'screen', 'event', 'outbound', 'download', 'prop:plan',
+      ].map((n) => [`breakdown ${n}`, panel(n)] as [string, () => Promise<unknown>]),
+      ['filtered: aggregate country==US', () => aggregate(client, filtered, range, cards)],
+      ['filtered: breakdown page, country==US', panel('page', filtered)],
+      ['filtered: timeseries by day, country==US', () => timeseries(client, filtered, range, ['visitors'], 'day')],
+    ]
+    const countSql = 'SELECT count() FROM events WHERE site = {site:String} AND ts >= fromUnixTimestamp64Milli({from:Int64}) AND ts < fromUnixTimestamp64Milli({to:Int64})'
+    const timeIt = async (fn: () => Promise<unknown>) => {
+      await fn() // warm
+      const xs: number[] = []
+      for (let i = 0; i < RUNS; i++) {
+        const s = performance.now()
+        await fn()
+        xs.push(performance.now() - s)
+      }
+      return median(xs)
+    }
+    const baseline = await timeIt(async () => (await client.query({ query: countSql, query_params: { site: SITE, from: range.from, to: range.to }, format: 'JSONEachRow' })).json())
+    const results: [string, number][] = []
+    for (const [name, fn] of queries) results.push([name, await timeIt(fn)])
+    const width = Math.max(...results.map(([n]) => n.length), 30)
+    console.log(`\n${'query (30-day range)'.padEnd(width)}  median ms   ratio to count()`)
+    console.log(`${'SELECT count() over the same rows'.padEnd(width)}  ${baseline.toFixed(1).padStart(9)}   1.00`)
+    for (const [name, ms] of results) console.log(`${name.padEnd(width)}  ${ms.toFixed(1).padStart(9)}   ${(ms / baseline).toFixed(2)}`)
+    const worst = Math.max(...results.filter(([n]) => !n.startsWith('filtered')).map(([, ms]) => ms))
+    console.log(`\nslowest dashboard query: ${worst.toFixed(1)} ms (target: under 100 ms at 10 million events)`)
+  } finally {
+    await store.close()
+    fs.rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+main().catch((err) => {
+  console.error(`query bench failed: ${(err as Error).message}`)
+  process.exit(1)
+})

@@ -73,6 +73,14 @@ describe('POST /api/event', () => {
     await flush(app)
     const [r] = await rows<{ c: number }>(app, "SELECT count() c FROM events WHERE pathname = '/noscript'")
     expect(r.c).toBe(1)
+    // a malformed pixel still gets the image, with a status and a reason for the site owner
+    const bad = await app.inject({ url: '/p.gif?d=example.com&u=relative-without-slash', headers: { 'user-agent': UA.firefoxLinux } })
+    expect(bad.statusCode).toBe(400)
+    expect(bad.headers['content-type']).toBe('image/gif')
+    expect(bad.headers['x-analytics-error']).toMatch(/url/)
+    // a dropped one is a plain 200: nothing to fix
+    const dropped = await app.inject({ url: '/p.gif?d=unknown.example.net&u=/x', headers: { 'user-agent': UA.firefoxLinux } })
+    expect(dropped.statusCode).toBe(200)
   })
 
   it('requires the admin token for stats', async () => {

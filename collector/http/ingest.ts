@@ -90,8 +90,11 @@ export async function ingestRoutes(app: FastifyInstance, { runtime }: { runtime:
     }
     const r = await ingest(runtime, req, { name: q.n || 'pageview', url, domain, referrer: q.r, screen_width: q.w })
     if (r.status === 503) reply.header('retry-after', String(RETRY_AFTER_S))
+    // Always the image; the status still tells a site owner looking at the network panel
+    // that a beacon was malformed (400) or not taken (503).
+    if (r.error) reply.header('x-analytics-error', r.error)
     return reply
-      .code(r.status === 503 ? 503 : 200)
+      .code(r.status === 202 ? 200 : r.status)
       .header('cache-control', 'no-store, no-cache, must-revalidate, max-age=0')
       .header('pragma', 'no-cache')
       .header('expires', '0')

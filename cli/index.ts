@@ -6,6 +6,7 @@ import { resolveAdminToken } from '../aggregator/auth.ts'
 import { normaliseDomain } from '../aggregator/sites.ts'
 import { seedOffline } from './seed-offline.ts'
 import { syntheticTraffic } from './seed-traffic.ts'
+import { addTokenCommands } from './tokens.ts'
 
 const program = new Command('analytics').description('Privacy-respecting site analytics')
 
@@ -183,6 +184,8 @@ program
       process.exitCode = 2
     }
   })
+
+addTokenCommands(program, { serverApi, withStore })
 
 program.parseAsync(process.argv).catch((err: Error) => {
   console.error(`analytics: ${err.message}`)

@@ -1,10 +1,14 @@
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify'
+import { decorateAccess } from '../aggregator/access.ts'
 import { adminRoutes } from '../aggregator/http/admin.ts'
 import { siteRoutes } from '../aggregator/http/sites.ts'
 import { statsRoutes } from '../aggregator/http/stats.ts'
+import { tokenRoutes } from '../aggregator/http/tokens.ts'
+import { TokenStore } from '../aggregator/tokens.ts'
 import type { Config } from './config.ts'
 import { adminIngestRoutes } from './http/admin-ingest.ts'
 import { ingestRoutes } from './http/ingest.ts'
+import { registerOpenApi } from './http/openapi.ts'
 import { privacyRoutes } from './http/privacy.ts'
 import { trackerRoutes } from './http/tracker.ts'
 import { openRuntime, type Runtime } from './runtime.ts'
@@ -31,6 +35,8 @@ export function loggerOptions(level: string): FastifyServerOptions['logger'] {
 
 export interface BuildOptions {
   logger?: FastifyServerOptions['logger'] | false
+  /** Sees every route as it is added (the access test walks them all). */
+  onRoute?: (route: RouteOptions) => void
 }
 
 /** The whole server: collector, stats API, dashboards; `listen` is the caller's. */
@@ -42,6 +48,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     bodyLimit: 64 * 1024,
     routerOptions: { maxParamLength: 200 },
   })
+  if (opts.onRoute) app.addHook('onRoute', opts.onRoute)
 
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
@@ -60,9 +67,12 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   })
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'not found' }))
 
+  await registerOpenApi(app)
+
   const runtime = await openRuntime(config, app.log)
   app.decorate('runtime', runtime)
   app.addHook('onClose', async () => runtime.close())
+  decorateAccess(app, new TokenStore(runtime.store.client))
 
   app.get('/healthz', async () => ({
     status: 'ok',
@@ -77,5 +87,6 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(adminIngestRoutes, { runtime })
   await app.register(privacyRoutes, { runtime })
   await app.register(adminRoutes, { runtime })
+  await app.register(tokenRoutes, { runtime })
   return app
 }

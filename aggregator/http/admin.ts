@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import Type, { type Static } from 'typebox'
-import { requireAdmin } from '../auth.ts'
+import { requireAccess } from '../access.ts'
 import { auditStore } from '../audit.ts'
 import type { Runtime } from '../../collector/runtime.ts'
 
@@ -44,7 +44,7 @@ const AuditReportOut = Type.Object({
  */
 export async function adminRoutes(app: FastifyInstance, { runtime }: { runtime: Runtime }) {
   // onRequest: a caller without the token learns nothing, not even what the input should be
-  app.addHook('onRequest', requireAdmin(runtime.adminToken))
+  app.addHook('onRequest', requireAccess({ scope: 'admin' }))
 
   app.post<{ Querystring: Static<typeof PurgeQuery> }>('/api/v1/admin/purge', {
     schema: { querystring: PurgeQuery, response: { 200: PurgeReportOut } },

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import Type, { type Static } from 'typebox'
-import { requireAdmin } from '../auth.ts'
+import { requireAccess } from '../access.ts'
 import { normaliseDomain } from '../sites.ts'
 import type { Runtime } from '../../collector/runtime.ts'
 
@@ -22,7 +22,7 @@ function validTimezone(tz: string): boolean {
 
 /** Site registration: the admin API behind `analytics site add` while a server runs. */
 export async function siteRoutes(app: FastifyInstance, { runtime }: { runtime: Runtime }) {
-  app.addHook('preHandler', requireAdmin(runtime.adminToken))
+  app.addHook('onRequest', requireAccess({ scope: 'admin' }))
 
   app.get('/api/v1/sites', { schema: { response: { 200: Type.Object({ sites: Type.Array(SiteOut) }) } } }, async () => ({
     sites: runtime.sites.list(),

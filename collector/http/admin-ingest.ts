@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import Type, { type Static } from 'typebox'
-import { requireAdmin } from '../../aggregator/auth.ts'
+import { requireAccess } from '../../aggregator/access.ts'
 import { isDrop, runPipeline } from '../pipeline/index.ts'
 import { SaltStore } from '../salts.ts'
 import type { Runtime } from '../runtime.ts'
@@ -23,7 +23,7 @@ const Batch = Type.Object({
  * Admin only. Salts for past days are made for the batch and forgotten with it.
  */
 export async function adminIngestRoutes(app: FastifyInstance, { runtime }: { runtime: Runtime }) {
-  app.addHook('preHandler', requireAdmin(runtime.adminToken))
+  app.addHook('onRequest', requireAccess({ scope: 'admin' }))
   app.post<{ Body: Static<typeof Batch> }>('/api/v1/admin/events', {
     bodyLimit: 16 * 1024 * 1024,
     schema: { body: Batch },

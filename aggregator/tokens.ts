@@ -1,0 +1,279 @@
+import crypto from 'node:crypto'
+import { promisify } from 'node:util'
+import type { ClickHouseClient } from '@clickhouse/client'
+import { LRUCache } from 'lru-cache'
+import { normaliseDomain } from './sites.ts'
+
+/** What a per-site token may be granted; `shared` alone makes a shared dashboard link. */
+export const SCOPES = ['stats', 'export', 'shared'] as const
+export type Scope = (typeof SCOPES)[number]
+/** `pat`: a per-site API token; `shr`: a shared dashboard link (stats only, `shared` audience). */
+export type TokenKind = 'pat' | 'shr'
+
+/** A token as the admin API and the CLI list it: never its secret, never a hash. */
+export interface TokenInfo {
+  id: string
+  kind: TokenKind
+  site: string
+  scopes: Scope[]
+  name: string
+  created_at: string
+  expires_at: string | null
+  has_password: boolean
+}
+
+/** What a presented token proves. */
+export interface VerifiedToken {
+  id: string
+  kind: TokenKind
+  site: string
+  scopes: Scope[]
+  hasPassword: boolean
+}
+
+export type TokenCheck = { ok: true; token: VerifiedToken } | { ok: false; reason: 'invalid token' | 'token revoked' | 'token expired' }
+
+export interface NewToken {
+  site: string
+  scopes: Scope[]
+  name: string
+  /** Shared links only: a passphrase the viewer must send as `x-share-password`. */
+  password?: string
+  expiresAt?: Date
+}
+
+interface TokenRow {
+  id: string
+  site: string
+  scopes: Scope[]
+  name: string
+  secret_hash: string
+  passphrase_hash: string
+  created_ms: number
+  expires_ms: number | null
+  revoked: number
+}
+
+/** `pat_` or `shr_`, 12 hex characters of public id, `_`, a base64url secret (which may itself hold `_`). */
+const TOKEN_FORMAT = /^(pat|shr)_([0-9a-f]{12})_([A-Za-z0-9_-]{32,128})$/
+const ID_FORMAT = /^[0-9a-f]{12}$/
+
+// scrypt's cost for shared-link passphrases: 16 MiB and ~50 ms per check, off the event loop.
+const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 32 }
+const scrypt = promisify(crypto.scrypt) as (password: string, salt: Buffer, keylen: number, options: crypto.ScryptOptions) => Promise<Buffer>
+
+// base64url, not hex: a hash is not personal data, and the privacy audit flags long hex runs.
+const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest()
+const b64 = (b: Buffer) => b.toString('base64url')
+
+export function kindOf(scopes: readonly string[]): TokenKind {
+  return scopes.includes('shared') ? 'shr' : 'pat'
+}
+
+export async function hashPassphrase(password: string): Promise<string> {
+  const salt = crypto.randomBytes(16)
+  const hash = await scrypt(password, salt, SCRYPT.keylen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, maxmem: 64 * 1024 * 1024 })
+  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${b64(salt)}$${b64(hash)}`
+}
+
+export async function passphraseMatches(password: string, stored: string): Promise<boolean> {
+  const parts = stored.split('$')
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return false
+  const [N, r, p] = parts.slice(1, 4).map(Number)
+  const salt = Buffer.from(parts[4], 'base64url')
+  const expected = Buffer.from(parts[5], 'base64url')
+  if (![N, r, p].every(Number.isInteger) || expected.length === 0) return false
+  const actual = await scrypt(password, salt, expected.length, { N, r, p, maxmem: 64 * 1024 * 1024 })
+  return crypto.timingSafeEqual(actual, expected)
+}
+
+/**
+ * Checks an admin's request for a new token, for the HTTP API and the CLI alike; the site
+ * must be registered. Returns the token to create or the reason it cannot be.
+ */
+export function validateNewToken(
+  input: { site: string; scopes: readonly string[]; name?: string; password?: string; expires_at?: string },
+  isKnownSite: (domain: string) => boolean,
+  now = Date.now(),
+): { ok: true; token: NewToken } | { ok: false; error: string } {
+  const site = normaliseDomain(input.site)
+  if (!site) return { ok: false, error: 'site must be a host name such as example.com' }
+  if (!isKnownSite(site)) return { ok: false, error: `unknown site ${site}: register it first (analytics site add ${site})` }
+  const scopes = [...new Set(input.scopes)]
+  if (scopes.length === 0 || scopes.some((s) => !(SCOPES as readonly string[]).includes(s))) {
+    return { ok: false, error: `scopes must be one or more of ${SCOPES.join(', ')}` }
+  }
+  if (scopes.includes('shared') && scopes.length > 1) return { ok: false, error: 'a shared link has the scope shared and no other' }
+  if (input.password !== undefined && !scopes.includes('shared')) return { ok: false, error: 'a password is for shared links only' }
+  if (input.password !== undefined && (input.password.length < 8 || input.password.length > 200)) return { ok: false, error: 'a password must have 8 to 200 characters' }
+  let expiresAt: Date | undefined
+  if (input.expires_at !== undefined) {
+    // A bare date means its first instant, UTC.
+    const ms = /^\d{4}-\d{2}-\d{2}$/.test(input.expires_at) ? Date.parse(`${input.expires_at}T00:00:00Z`) : Date.parse(input.expires_at)
+    if (!Number.isFinite(ms) || !/^\d{4}-\d{2}-\d{2}/.test(input.expires_at)) {
+      return { ok: false, error: 'expires_at must be an ISO date or date-time such as 2027-01-01' }
+    }
+    if (ms <= now) return { ok: false, error: 'expires_at must be in the future' }
+    expiresAt = new Date(ms)
+  }
+  const name = input.name?.trim() || (scopes.includes('shared') ? 'shared link' : 'api token')
+  return { ok: true, token: { site, scopes: scopes as Scope[], name, password: input.password, expiresAt } }
+}
+
+/** ClickHouse's DateTime64 text: `2027-01-01 00:00:00.000`. */
+function chTime(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '')
+}
+
+const MISSING = { missing: true } as const
+type Cached = TokenRow | typeof MISSING
+
+const ROW_COLUMNS = `id, site, scopes, name, secret_hash, passphrase_hash, revoked,
+  toUnixTimestamp64Milli(created_at) AS created_ms,
+  if(isNull(expires_at), NULL, toUnixTimestamp64Milli(assumeNotNull(expires_at))) AS expires_ms`
+
+/**
+ * Per-site API tokens and shared links. The store keeps only hashes; rows are cached in
+ * memory for `refreshMs` (10 s), so a revocation made by another collector applies within it,
+ * and one made here at once.
+ */
+export class TokenStore {
+  private rows: LRUCache<string, Cached>
+  /** Passphrases already checked (keyed by a hash of them): scrypt is slow on purpose. */
+  private passed = new LRUCache<string, true>({ max: 10_000, ttl: 5 * 60_000 })
+
+  constructor(
+    private client: ClickHouseClient,
+    private opts: { refreshMs?: number; now?: () => number } = {},
+  ) {
+    this.rows = new LRUCache<string, Cached>({
+      max: 10_000,
+      ttl: opts.refreshMs ?? 10_000,
+      fetchMethod: async (id) => (await this.load(id)) ?? MISSING,
+    })
+  }
+
+  private now(): number {
+    return (this.opts.now ?? Date.now)()
+  }
+
+  private async load(id: string): Promise<TokenRow | null> {
+    const rs = await this.client.query({
+      query: `SELECT ${ROW_COLUMNS} FROM tokens FINAL WHERE id = {id:String} LIMIT 1`,
+      query_params: { id },
+      format: 'JSONEachRow',
+    })
+    const [row] = await rs.json<TokenRow>()
+    return row ?? null
+  }
+
+  private async write(row: TokenRow): Promise<void> {
+    await this.client.insert({
+      table: 'tokens',
+      format: 'JSONEachRow',
+      values: [{
+        id: row.id,
+        site: row.site,
+        scopes: row.scopes,
+        name: row.name,
+        secret_hash: row.secret_hash,
+        passphrase_hash: row.passphrase_hash,
+        expires_at: row.expires_ms === null ? null : chTime(row.expires_ms),
+        created_at: chTime(row.created_ms),
+        updated_at: chTime(this.now()),
+        revoked: row.revoked,
+      }],
+    })
+    this.rows.set(row.id, row)
+  }
+
+  /** Makes a token; the returned string is the only time its secret exists outside the caller. */
+  async create(input: NewToken): Promise<{ token: string; info: TokenInfo }> {
+    const id = crypto.randomBytes(6).toString('hex')
+    const secret = crypto.randomBytes(24).toString('base64url')
+    const kind = kindOf(input.scopes)
+    const row: TokenRow = {
+      id,
+      site: input.site,
+      scopes: input.scopes,
+      name: input.name,
+      secret_hash: b64(sha256(secret)),
+      passphrase_hash: input.password ? await hashPassphrase(input.password) : '',
+      created_ms: this.now(),
+      expires_ms: input.expiresAt ? input.expiresAt.getTime() : null,
+      revoked: 0,
+    }
+    await this.write(row)
+    return { token: `${kind}_${id}_${secret}`, info: toInfo(row) }
+  }
+
+  /** Tokens not revoked, newest first; `site` narrows to one site. */
+  async list(site?: string): Promise<TokenInfo[]> {
+    const rs = await this.client.query({
+      query: `SELECT ${ROW_COLUMNS} FROM tokens FINAL
+              WHERE revoked = 0 AND ({site:String} = '' OR site = {site:String})
+              ORDER BY created_at DESC, id`,
+      query_params: { site: site ?? '' },
+      format: 'JSONEachRow',
+    })
+    return (await rs.json<TokenRow>()).map(toInfo)
+  }
+
+  /** Revokes a token for good; false when there is no such token. */
+  async revoke(id: string): Promise<boolean> {
+    if (!ID_FORMAT.test(id)) return false
+    const row = await this.load(id)
+    if (!row) return false
+    if (!row.revoked) await this.write({ ...row, revoked: 1 })
+    else this.rows.set(id, row)
+    return true
+  }
+
+  /** What a token string proves, or why it proves nothing. */
+  async check(presented: string): Promise<TokenCheck> {
+    const m = TOKEN_FORMAT.exec(presented)
+    if (!m) return { ok: false, reason: 'invalid token' }
+    const [, kind, id, secret] = m
+    const row = await this.rows.fetch(id)
+    if (!row || 'missing' in row) return { ok: false, reason: 'invalid token' }
+    const expected = Buffer.from(row.secret_hash, 'base64url')
+    const actual = sha256(secret)
+    if (expected.length !== actual.length || !crypto.timingSafeEqual(actual, expected) || kindOf(row.scopes) !== kind) {
+      return { ok: false, reason: 'invalid token' }
+    }
+    if (row.revoked) return { ok: false, reason: 'token revoked' }
+    if (row.expires_ms !== null && row.expires_ms <= this.now()) return { ok: false, reason: 'token expired' }
+    return { ok: true, token: { id, kind: kind as TokenKind, site: row.site, scopes: row.scopes, hasPassword: row.passphrase_hash !== '' } }
+  }
+
+  async verify(presented: string): Promise<VerifiedToken | null> {
+    const r = await this.check(presented)
+    return r.ok ? r.token : null
+  }
+
+  /** Whether `password` opens the shared link `id`; a link without a passphrase needs none. */
+  async verifySharedPassword(id: string, password: string | undefined): Promise<boolean> {
+    const row = await this.rows.fetch(id)
+    if (!row || 'missing' in row) return false
+    if (row.passphrase_hash === '') return true
+    if (!password) return false
+    const key = `${id}:${b64(sha256(`${row.passphrase_hash}\0${password}`))}`
+    if (this.passed.has(key)) return true
+    const ok = await passphraseMatches(password, row.passphrase_hash)
+    if (ok) this.passed.set(key, true)
+    return ok
+  }
+}
+
+function toInfo(row: TokenRow): TokenInfo {
+  return {
+    id: row.id,
+    kind: kindOf(row.scopes),
+    site: row.site,
+    scopes: row.scopes,
+    name: row.name,
+    created_at: new Date(row.created_ms).toISOString(),
+    expires_at: row.expires_ms === null ? null : new Date(row.expires_ms).toISOString(),
+    has_password: row.passphrase_hash !== '',
+  }
+}

@@ -1,6 +1,6 @@
-import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import Type, { type Static } from 'typebox'
-import { requireAdmin } from '../auth.ts'
+import { requireAccess, siteFromQuery } from '../access.ts'
 import { FilterError, parseFilters } from '../stats/filters.ts'
 import { MetricError, parseMetrics, type Metric } from '../stats/metrics.ts'
 import { PeriodError, PERIODS, resolvePeriod } from '../stats/period.ts'
@@ -31,16 +31,20 @@ const Row = Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(),
 
 const DEFAULT_METRICS: Metric[] = ['visitors', 'visits', 'pageviews', 'views_per_visit', 'bounce_rate', 'visit_duration']
 
-class BadRequest extends Error {}
+export class BadRequest extends Error {}
 
-/** Turns the query's site, period, metrics and filters into a scope, or answers 400/404. */
-function scopeOf(runtime: Runtime, q: Static<typeof AggregateQuery>) {
+/**
+ * The query's site, period and filters as a scope, with the minimum group size of whoever
+ * asks (dashboard, shared link or export); null for an unknown site; BadRequest for bad input.
+ */
+export function scopeOf(runtime: Runtime, req: FastifyRequest<{ Querystring: Static<typeof AggregateQuery> }>) {
+  const q = req.query
   const site = runtime.sites.get(q.site.toLowerCase())
   if (!site) return null
   try {
     const range = resolvePeriod(q, site.timezone)
     const filters = parseFilters(q.filters)
-    const scope: Scope = { site: site.domain, timezone: site.timezone, filters, minVisitors: runtime.policy.forSite(site.domain).minVisitors.dashboard }
+    const scope: Scope = { site: site.domain, timezone: site.timezone, filters, minVisitors: runtime.policy.forSite(site.domain).minVisitors[req.audience] }
     return { scope, range }
   } catch (err) {
     if (err instanceof PeriodError || err instanceof FilterError) throw new BadRequest(err.message)
@@ -48,7 +52,7 @@ function scopeOf(runtime: Runtime, q: Static<typeof AggregateQuery>) {
   }
 }
 
-function metricsOf(raw: string | undefined, fallback: Metric[]): Metric[] {
+export function metricsOf(raw: string | undefined, fallback: Metric[]): Metric[] {
   try {
     return parseMetrics(raw, fallback)
   } catch (err) {
@@ -61,7 +65,7 @@ const unknownSite = (reply: FastifyReply) => reply.code(404).send({ error: 'unkn
 
 /** The stats API: statistics only, every number checked against the policy's minimum. */
 export async function statsRoutes(app: FastifyInstance, { runtime }: { runtime: Runtime }) {
-  app.addHook('onRequest', requireAdmin(runtime.adminToken))
+  app.addHook('onRequest', requireAccess({ scope: 'stats', siteFrom: siteFromQuery }))
   app.setErrorHandler((err, _req, reply) => {
     if (err instanceof BadRequest) return reply.code(400).send({ error: err.message })
     throw err
@@ -70,7 +74,7 @@ export async function statsRoutes(app: FastifyInstance, { runtime }: { runtime: 
   app.get<{ Querystring: Static<typeof AggregateQuery> }>('/api/v1/stats/aggregate', {
     schema: { querystring: AggregateQuery, response: { 200: Type.Object({ results: Type.Record(Type.String(), MetricOut), period: Type.String() }), '4xx': ErrorOut } },
   }, async (req, reply) => {
-    const s = scopeOf(runtime, req.query)
+    const s = scopeOf(runtime, req)
     if (!s) return unknownSite(reply)
     const metrics = metricsOf(req.query.metrics, DEFAULT_METRICS)
     return { results: await aggregate(runtime.store.client, s.scope, s.range, metrics), period: s.range.label }
@@ -79,7 +83,7 @@ export async function statsRoutes(app: FastifyInstance, { runtime }: { runtime: 
   app.get<{ Querystring: Static<typeof TimeseriesQuery> }>('/api/v1/stats/timeseries', {
     schema: { querystring: TimeseriesQuery, response: { 200: Type.Object({ results: Type.Array(Row), period: Type.String(), interval: Type.String() }), '4xx': ErrorOut } },
   }, async (req, reply) => {
-    const s = scopeOf(runtime, req.query)
+    const s = scopeOf(runtime, req)
     if (!s) return unknownSite(reply)
     const metrics = metricsOf(req.query.metrics, ['visitors'])
     const days = (s.range.to - s.range.from) / 86_400_000
@@ -96,7 +100,7 @@ export async function statsRoutes(app: FastifyInstance, { runtime }: { runtime: 
       response: { 200: Type.Object({ results: Type.Array(Row), period: Type.String(), folded: Type.Integer(), withheld: Type.Optional(Type.String()) }), '4xx': ErrorOut },
     },
   }, async (req, reply) => {
-    const s = scopeOf(runtime, req.query)
+    const s = scopeOf(runtime, req)
     if (!s) return unknownSite(reply)
     const prop = property(req.query.property)
     if (!prop) throw new BadRequest(`property must be one of ${PROPERTY_NAMES.join(', ')}`)
@@ -114,6 +118,6 @@ export async function statsRoutes(app: FastifyInstance, { runtime }: { runtime: 
   }, async (req, reply) => {
     const site = runtime.sites.get(req.query.site.toLowerCase())
     if (!site) return unknownSite(reply)
-    return realtime(runtime.store.client, site.domain, runtime.policy.forSite(site.domain).minVisitors.dashboard)
+    return realtime(runtime.store.client, site.domain, runtime.policy.forSite(site.domain).minVisitors[req.audience])
   })
 }

@@ -5,8 +5,8 @@ import { migrate } from '../aggregator/store/migrate.ts'
 import { Sites } from '../aggregator/sites.ts'
 import { resolveAdminToken } from '../aggregator/auth.ts'
 import { RetentionSchedule } from '../aggregator/retention-schedule.ts'
-import type { Config } from './config.ts'
 import { RollupJob } from '../aggregator/rollup/job.ts'
+import type { Config } from './config.ts'
 import { GeoLocator } from './geo/geo.ts'
 import { NetworkLocator } from './geo/asn.ts'
 import { UserAgentParser } from './pipeline/parse-user-agent.ts'
@@ -23,11 +23,11 @@ export interface Runtime {
   sites: Sites
   spool: Spool
   writer: SpoolWriter
+  /** Builds visits and daily rollups from events (every ROLLUP_INTERVAL_MS). */
+  rollups: RollupJob
   pipeline: PipelineContext
   adminToken: string
   /** The active policy; replaced on reload. */
-  /** Builds visits and daily rollups from events (every ROLLUP_INTERVAL_MS). */
-  rollups: RollupJob
   policy: Policy
   /** Purges expired events shortly after start, then hourly; `runNow` for `analytics purge`. */
   retention: RetentionSchedule
@@ -56,12 +56,12 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger): Promi
     writer.start()
     const { token: adminToken } = resolveAdminToken(config.adminToken, config.dataDir)
     const salts = new SaltStore(Date.now, new StoreSaltBackend(store.client))
-    const prepareSalts = async (p: Policy) => {
-      for (const site of p.all()) await salts.prepare(site.saltPeriodHours, site.persistSalt)
-    }
     // reads the policy through the runtime, so a reload applies to the next build
     const rollups = new RollupJob(store.client, sites, () => runtime.policy)
     if (config.rollupIntervalMs > 0) rollups.start(config.rollupIntervalMs, (err) => log.warn({ err: err.message }, 'building rollups failed'))
+    const prepareSalts = async (p: Policy) => {
+      for (const site of p.all()) await salts.prepare(site.saltPeriodHours, site.persistSalt)
+    }
     await prepareSalts(policy)
     // Salts are wiped (memory and store) within a minute of their period's end.
     const saltTimer = setInterval(() => {
@@ -79,10 +79,10 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger): Promi
       sites,
       spool,
       writer,
+      rollups,
       adminToken,
       policy,
       retention,
-      rollups,
       pipeline: {
         policy,
         isKnownSite: (d) => sites.has(d),
@@ -107,11 +107,11 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger): Promi
       },
       async close() {
         clearInterval(saltTimer)
+        await rollups.stop()
         await retention.stop()
         sites.stop()
         await spool.close()
         await writer.flush(5_000)
-        await rollups.stop()
         await writer.stop()
         await store.close()
       },

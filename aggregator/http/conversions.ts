@@ -1,13 +1,13 @@
-import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import Type, { type Static } from 'typebox'
-import { requireAdmin } from '../auth.ts'
+import { requireAccess, siteFromQuery } from '../access.ts'
+import { BadRequest, scopeOf } from './stats.ts'
 import { GOAL_ID, GoalStore } from '../goals.ts'
-import { FilterError, parseFilters } from '../stats/filters.ts'
 import { funnel, MAX_STEPS, MIN_STEPS, parseSteps } from '../stats/funnel.ts'
 import { GoalMatchError, type GoalMatch } from '../stats/goal-match.ts'
 import { goalConversions } from '../stats/goals.ts'
 import { pageFlow } from '../stats/page-flow.ts'
-import { PeriodError, PERIODS, resolvePeriod } from '../stats/period.ts'
+import { PERIODS } from '../stats/period.ts'
 import type { StatsQuestion } from '../stats/query.ts'
 import type { Runtime } from '../../collector/runtime.ts'
 
@@ -59,27 +59,20 @@ const PageFlowOut = Type.Object({
 // /api/v1/funnel is outside /api/v1/stats, so it says itself what the OpenAPI document shows.
 const FUNNEL_DOC = { tags: ['stats'], security: [{ bearer: [] }, { bearer: [], sharePassword: [] }] as Record<string, string[]>[] }
 
-class BadRequest extends Error {}
-
-/** The question a request asks (site, period, filters) and the site's k, or null for an unknown site. */
-function questionOf(runtime: Runtime, q: Static<typeof GoalsQuery>) {
-  const site = runtime.sites.get(q.site.toLowerCase())
-  if (!site) return null
-  try {
-    const range = resolvePeriod(q, site.timezone)
-    const question: StatsQuestion = { site: site.domain, timezone: site.timezone, range, filters: parseFilters(q.filters) }
-    return { question, period: range.label, k: runtime.policy.forSite(site.domain).minVisitors.dashboard }
-  } catch (err) {
-    if (err instanceof PeriodError || err instanceof FilterError) throw new BadRequest(err.message)
-    throw err
-  }
+/** The question a request asks (site, period, filters) and the asker's k, or null for an unknown site. */
+function questionOf(runtime: Runtime, req: FastifyRequest<{ Querystring: Static<typeof GoalsQuery> }>) {
+  const s = scopeOf(runtime, req)
+  if (!s) return null
+  const { site, timezone, filters, minVisitors } = s.scope
+  const question: StatsQuestion = { site, timezone, range: s.range, filters }
+  return { question, period: s.range.label, k: minVisitors }
 }
 
 const unknownSite = (reply: FastifyReply) => reply.code(404).send({ error: 'unknown site' })
 
 /** Goal conversions, funnels and page flow: statistics within visits, every number checked against k. */
 export async function conversionRoutes(app: FastifyInstance, { runtime }: { runtime: Runtime }) {
-  app.addHook('onRequest', requireAdmin(runtime.adminToken))
+  app.addHook('onRequest', requireAccess({ scope: 'stats', siteFrom: siteFromQuery }))
   app.setErrorHandler((err, _req, reply) => {
     if (err instanceof BadRequest || err instanceof GoalMatchError) return reply.code(400).send({ error: err.message })
     throw err
@@ -89,7 +82,7 @@ export async function conversionRoutes(app: FastifyInstance, { runtime }: { runt
   app.get<{ Querystring: Static<typeof GoalsQuery> }>('/api/v1/stats/goals', {
     schema: { tags: ['stats'], summary: "Conversions of the site's goals, with conversion_rate", querystring: GoalsQuery, response: { 200: GoalsOut, '4xx': ErrorOut } },
   }, async (req, reply) => {
-    const s = questionOf(runtime, req.query)
+    const s = questionOf(runtime, req)
     if (!s) return unknownSite(reply)
     const saved = await goals.list(s.question.site)
     return { ...(await goalConversions(runtime.store.client, s.question, saved, s.k)), period: s.period }
@@ -98,7 +91,7 @@ export async function conversionRoutes(app: FastifyInstance, { runtime }: { runt
   app.get<{ Querystring: Static<typeof FunnelQuery> }>('/api/v1/funnel', {
     schema: { ...FUNNEL_DOC, summary: 'Visitors through 2 to 8 steps in order within a visit', querystring: FunnelQuery, response: { 200: FunnelOut, '4xx': ErrorOut } },
   }, async (req, reply) => {
-    const s = questionOf(runtime, req.query)
+    const s = questionOf(runtime, req)
     if (!s) return unknownSite(reply)
     const { steps: raw, goals: ids } = req.query
     if ((raw === undefined) === (ids === undefined)) throw new BadRequest('give the funnel either steps (a JSON array) or goals (saved goal ids)')
@@ -120,7 +113,7 @@ export async function conversionRoutes(app: FastifyInstance, { runtime }: { runt
   app.get<{ Querystring: Static<typeof PageFlowQuery> }>('/api/v1/stats/page-flow', {
     schema: { tags: ['stats'], summary: 'The pages viewed just before and after a page within visits', querystring: PageFlowQuery, response: { 200: PageFlowOut, '4xx': ErrorOut } },
   }, async (req, reply) => {
-    const s = questionOf(runtime, req.query)
+    const s = questionOf(runtime, req)
     if (!s) return unknownSite(reply)
     return { ...(await pageFlow(runtime.store.client, s.question, req.query.page, s.k, req.query.limit ?? 10)), period: s.period }
   })

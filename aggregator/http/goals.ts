@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import Type, { type Static } from 'typebox'
-import { requireAdmin } from '../auth.ts'
+import { requireAccess } from '../access.ts'
 import { GOAL_ID, GoalStore, MAX_GOALS_PER_SITE, type Goal } from '../goals.ts'
 import { GoalMatchError, LIMITS, parseGoalMatch } from '../stats/goal-match.ts'
 import type { Runtime } from '../../collector/runtime.ts'
@@ -42,7 +42,7 @@ export function goalOut(g: Goal): Static<typeof GoalOut> {
  * Admin token only for now; the shared access rules will take over this hook.
  */
 export async function goalRoutes(app: FastifyInstance, { runtime }: { runtime: Runtime }) {
-  app.addHook('onRequest', requireAdmin(runtime.adminToken))
+  app.addHook('onRequest', requireAccess({ scope: 'admin' }))
   const goals = new GoalStore(runtime.store.client)
 
   app.get<{ Querystring: Static<typeof ListQuery> }>('/api/v1/goals', {

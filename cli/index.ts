@@ -6,6 +6,7 @@ import { resolveAdminToken } from '../aggregator/auth.ts'
 import { normaliseDomain } from '../aggregator/sites.ts'
 import { seedOffline } from './seed-offline.ts'
 import { syntheticTraffic } from './seed-traffic.ts'
+import { addExportCommand } from './export.ts'
 import { addTokenCommands } from './tokens.ts'
 
 const program = new Command('analytics').description('Privacy-respecting site analytics')
@@ -186,6 +187,7 @@ program
   })
 
 addTokenCommands(program, { serverApi, withStore })
+addExportCommand(program, { withStore })
 
 program.parseAsync(process.argv).catch((err: Error) => {
   console.error(`analytics: ${err.message}`)

@@ -1,10 +1,14 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify'
 import { decorateAccess } from '../aggregator/access.ts'
 import { adminRoutes } from '../aggregator/http/admin.ts'
+import { conversionRoutes } from '../aggregator/http/conversions.ts'
+import { exportRoutes } from '../aggregator/http/export.ts'
+import { goalRoutes } from '../aggregator/http/goals.ts'
 import { siteRoutes } from '../aggregator/http/sites.ts'
 import { statsRoutes } from '../aggregator/http/stats.ts'
 import { tokenRoutes } from '../aggregator/http/tokens.ts'
 import { TokenStore } from '../aggregator/tokens.ts'
+import { dashboardRoutes } from '../dashboards/serve.ts'
 import type { Config } from './config.ts'
 import { adminIngestRoutes } from './http/admin-ingest.ts'
 import { ingestRoutes } from './http/ingest.ts'
@@ -83,10 +87,14 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(ingestRoutes, { runtime })
   await app.register(trackerRoutes)
   await app.register(statsRoutes, { runtime })
+  await app.register(conversionRoutes, { runtime })
+  await app.register(goalRoutes, { runtime })
+  await app.register(exportRoutes, { runtime })
   await app.register(siteRoutes, { runtime })
   await app.register(adminIngestRoutes, { runtime })
   await app.register(privacyRoutes, { runtime })
   await app.register(adminRoutes, { runtime })
   await app.register(tokenRoutes, { runtime })
+  await app.register(dashboardRoutes) // last: the app's client routes never hide a server route
   return app
 }

@@ -135,6 +135,7 @@ export async function querySums(client: ClickHouseClient, q: StatsQuestion): Pro
     ) GROUP BY key, bucket`
   } else {
     // Event properties: filters on the property itself select rows; the others select visits.
+    // Page rows count pageviews, not events, exactly as the rollup does.
     const own = q.filters.filter((f) => f.name === (prop.propKey ? `prop:${prop.propKey}` : prop.dim))
     const expr = prop.propKey ? propExpr(prop.propKey, params) : prop.expr
     const ownConds = own.map((f) => compare(expr, f, params))
@@ -146,7 +147,7 @@ export async function querySums(client: ClickHouseClient, q: StatsQuestion): Pro
     sql = `SELECT key, bucket, ${OUTER} FROM (
       SELECT ${expr} AS key, ${localBucket(q.interval, 'ts', q.timezone, params)} AS bucket,
         uniqExactIf(visitor_id, visitor_id != 0) AS s_visitors, 0 AS s_visits,
-        countIf(name = 'pageview') AS s_pageviews, countIf(name != 'engagement') AS s_events, 0 AS s_bounces, 0 AS s_duration_ms,
+        countIf(name = 'pageview') AS s_pageviews, ${prop.dim === 'page' ? '0' : "countIf(name != 'engagement')"} AS s_events, 0 AS s_bounces, 0 AS s_duration_ms,
         sumIf(engagement_ms, name = 'engagement') AS s_engagement_ms
       FROM events
       WHERE site = {site:String} AND ts >= fromUnixTimestamp64Milli({from:Int64}) AND ts < fromUnixTimestamp64Milli({to:Int64})

@@ -27,6 +27,13 @@ const ACCESS: Record<string, Rule> = {
   'GET /api/v1/stats/timeseries': 'stats',
   'GET /api/v1/stats/breakdown': 'stats',
   'GET /api/v1/stats/realtime': 'stats',
+  'GET /api/v1/export': 'export',
+  'GET /api/v1/stats/goals': 'stats',
+  'GET /api/v1/stats/page-flow': 'stats',
+  'GET /api/v1/funnel': 'stats',
+  'GET /api/v1/goals': 'admin',
+  'POST /api/v1/goals': 'admin',
+  'DELETE /api/v1/goals/:id': 'admin',
   'GET /api/v1/sites': 'admin',
   'POST /api/v1/sites': 'admin',
   'POST /api/v1/admin/events': 'admin',
@@ -43,6 +50,9 @@ const SAMPLE: Record<string, { query?: string; body?: unknown }> = {
   'POST /api/v1/admin/events': { body: { events: [] } },
   'POST /api/v1/sites': { body: { domain: 'example.com' } },
   'POST /api/v1/tokens': { body: { site: 'example.com', scopes: ['stats'], name: 'made by the access walk' } },
+  'GET /api/v1/stats/page-flow': { query: 'page=/' },
+  'GET /api/v1/funnel': { query: 'steps=[{"page":"/"},{"page":"/b"}]' },
+  'POST /api/v1/goals': { body: { site: 'example.com', page: '/walk' } },
 }
 
 const SITE = 'example.com'

@@ -50,8 +50,8 @@ const SAMPLE: Record<string, { query?: string; body?: unknown }> = {
   'POST /api/v1/admin/events': { body: { events: [] } },
   'POST /api/v1/sites': { body: { domain: 'example.com' } },
   'POST /api/v1/tokens': { body: { site: 'example.com', scopes: ['stats'], name: 'made by the access walk' } },
-  'GET /api/v1/stats/page-flow': { query: 'page=/' },
-  'GET /api/v1/funnel': { query: 'steps=[{"page":"/"},{"page":"/b"}]' },
+  'GET /api/v1/stats/page-flow': { query: 'site=example.com&page=/' },
+  'GET /api/v1/funnel': { query: 'site=example.com&steps=' + encodeURIComponent('[{"page":"/"},{"page":"/b"}]') },
   'POST /api/v1/goals': { body: { site: 'example.com', page: '/walk' } },
 }
 

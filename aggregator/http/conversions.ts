@@ -1,25 +1,17 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import Type, { type Static } from 'typebox'
 import { requireAccess, siteFromQuery } from '../access.ts'
-import { BadRequest, scopeOf } from './stats.ts'
+import { BadRequest, Common as StatsCommon, scopeOf } from './stats.ts'
 import { GOAL_ID, GoalStore } from '../goals.ts'
 import { funnel, MAX_STEPS, MIN_STEPS, parseSteps } from '../stats/funnel.ts'
 import { GoalMatchError, type GoalMatch } from '../stats/goal-match.ts'
 import { goalConversions } from '../stats/goals.ts'
 import { pageFlow } from '../stats/page-flow.ts'
-import { PERIODS } from '../stats/period.ts'
 import type { StatsQuestion } from '../stats/query.ts'
 import type { Runtime } from '../../collector/runtime.ts'
 
-// The query parameters of the other stats routes (aggregator/http/stats.ts), less `metrics`.
-const Common = {
-  site: Type.String({ minLength: 1, maxLength: 253 }),
-  period: Type.Optional(Type.Enum(PERIODS)),
-  date: Type.Optional(Type.String({ maxLength: 10 })),
-  from: Type.Optional(Type.String({ maxLength: 10 })),
-  to: Type.Optional(Type.String({ maxLength: 10 })),
-  filters: Type.Optional(Type.String({ maxLength: 2000 })),
-}
+// The query parameters of the other stats routes, less `metrics`.
+const { metrics: _metrics, ...Common } = StatsCommon
 const GoalsQuery = Type.Object(Common)
 const FunnelQuery = Type.Object({
   ...Common,

@@ -10,7 +10,8 @@ import { aggregate, breakdown, timeseries, type Scope } from '../stats/service.t
 import type { Interval } from '../stats/query.ts'
 import type { Runtime } from '../../collector/runtime.ts'
 
-const Common = {
+/** The query parameters every statistics route shares. */
+export const Common = {
   site: Type.String({ minLength: 1, maxLength: 253 }),
   period: Type.Optional(Type.Enum(PERIODS)),
   date: Type.Optional(Type.String({ maxLength: 10 })),

@@ -441,8 +441,10 @@ interface CollectorRun {
   load: LoadResult
   /** Beacons accepted during the warm-up (stored as well). */
   warmAccepted: number
+  /** Filled in by `count()`, once the collector has stopped. */
   stored: number
   storedNote: string
+  count: () => Promise<void>
   peakRssMb: number
   hwmMb: number
   /** RSS once healthy, before the load. */
@@ -525,9 +527,12 @@ async function benchCollector(label: string, extraEnv: Record<string, string>, t
     await stopChild(child)
     const exit = child.proc.exitCode ?? child.proc.signalCode
     if (exit !== 0) throw new Error(`${label}: the collector did not stop cleanly (${exit}). Its output:\n${child.output()}`)
-    const counted = await countStored(dataDir, env)
-    const stored = counted.events
-    const storedNote = `store: ${counted.events} events from ${counted.visitors} visitor hashes; ${apiNote}`
+    // counted later (bench/count-events.ts in a process of its own), in parallel with the other run's count
+    const count = async () => {
+      const counted = await countStored(dataDir, env)
+      run.stored = counted.events
+      run.storedNote = `store: ${counted.events} events from ${counted.visitors} visitor hashes; ${apiNote}`
+    }
 
     let profile: string | undefined
     if (profDir) {
@@ -536,12 +541,13 @@ async function benchCollector(label: string, extraEnv: Record<string, string>, t
         ? formatProfile(`CPU profile of the main thread, ${label}, load window only`, summariseProfile(path.join(profDir, file), 15, [loadFromUs, loadToUs]))
         : `(no CPU profile was written for ${label})`
     }
-    return {
+    const run: CollectorRun = {
       label,
       load,
       warmAccepted,
-      stored,
-      storedNote,
+      stored: NaN,
+      storedNote: '',
+      count,
       peakRssMb: mem.peakRssMb,
       hwmMb: mem.hwmMb,
       idleRssMb,
@@ -551,6 +557,7 @@ async function benchCollector(label: string, extraEnv: Record<string, string>, t
       drainMs,
       profile,
     }
+    return run
   } finally {
     await stopChild(child)
   }
@@ -744,6 +751,8 @@ async function main(): Promise<void> {
     console.log('· collector, SPOOL_FSYNC=0 ...')
     runs.push(await benchCollector('collector (SPOOL_FSYNC=0)', { SPOOL_FSYNC: '0' }, tool))
   }
+  console.log('· counting the stored events ...')
+  await Promise.all(runs.map((r) => r.count()))
   console.log('· bare Fastify route ...')
   const bare = await benchBare(tool)
   console.log(`· pipeline, ${PIPELINE_EVENTS} events in-process ...`)

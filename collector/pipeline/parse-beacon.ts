@@ -105,6 +105,7 @@ export function parseBeacon(input: Incoming, ctx: PipelineContext): PipelineEven
     name: trimmedName,
     kind: KIND_BY_NAME[trimmedName] ?? 'custom',
     url,
+    parsedUrl: parsed,
     referrer,
     props: parsedProps.props,
     screenWidth,

@@ -16,13 +16,15 @@ export function safeDecode(s: string): string {
  * columns), every value scrubbed of PII; the fragment only for hash-routed sites.
  */
 export const scrubUrl: Step = (event) => {
-  const url = new URL(event.url)
+  const url = event.parsedUrl ?? new URL(event.url)
   event.hostname = url.hostname.toLowerCase().replace(/^www\./, '')
   let path = scrubText(safeDecode(url.pathname)) || '/'
   if (event.hashMode && url.hash.length > 1) path += scrubText(safeDecode(url.hash.split('?')[0]))
   event.pathname = path.slice(0, 1024)
   keepQuery(event, url.searchParams)
-  event.url = '' // the full URL, query string included, is not needed past this point
+  // the full URL, query string included, is not needed past this point
+  event.url = ''
+  delete event.parsedUrl
   return event
 }
 

@@ -47,6 +47,8 @@ export interface PipelineEvent {
   name: string
   kind: EventKind
   url: string
+  /** `url` as parseBeacon parsed it, so that it is parsed once. */
+  parsedUrl?: URL
   referrer: string
   props: Record<string, string>
   screenWidth: number

@@ -20,12 +20,21 @@ export interface Segment {
   name: string
   file: string
   bytes: number
+  /**
+   * What this process wrote and acknowledged, still in memory: sent as it is. A segment left
+   * by an earlier process has none and is read back (and checked line by line) from its file.
+   */
+  chunks?: Buffer[]
+  rows?: number
 }
 
 interface Waiter {
   resolve: () => void
   reject: (err: Error) => void
 }
+
+/** How much of the sealed backlog is also kept in memory, to be sent without reading it back. */
+const MEMORY_BYTES = 64 * 1024 * 1024
 
 export class SpoolFullError extends Error {
   constructor() {
@@ -40,13 +49,14 @@ export class SpoolFullError extends Error {
  * deletes each after the store took it.
  */
 export class Spool {
-  private active: { name: string; fd: number; rows: number; bytes: number; openedAt: number } | null = null
+  private active: { name: string; fd: number; rows: number; bytes: number; openedAt: number; chunks: Buffer[] } | null = null
   private sealed: Segment[] = []
   private buffer: string[] = []
   private waiters: Waiter[] = []
   private flushing = false
   private sealTimer: NodeJS.Timeout | null = null
   private sealedBytes = 0
+  private memoryBytes = 0
   private seq = 0
   private listeners: (() => void)[] = []
   private closed = false
@@ -93,7 +103,7 @@ export class Spool {
     // Names sort by creation time; the random part makes each one a unique dedup token.
     const name = `${Date.now().toString().padStart(15, '0')}-${String(this.seq++).padStart(6, '0')}-${crypto.randomBytes(6).toString('hex')}.ndjson`
     const fd = fs.openSync(path.join(this.opts.dir, name), 'a')
-    this.active = { name, fd, rows: 0, bytes: 0, openedAt: Date.now() }
+    this.active = { name, fd, rows: 0, bytes: 0, openedAt: Date.now(), chunks: [] }
     this.sealTimer = setTimeout(() => this.sealSoon(), this.opts.segmentMs)
     this.sealTimer.unref()
   }
@@ -112,6 +122,7 @@ export class Spool {
         if (this.opts.fsync) await new Promise<void>((res, rej) => fs.fdatasync(seg.fd, (e) => (e ? rej(e) : res())))
         seg.rows += lines.length
         seg.bytes += data.length
+        seg.chunks.push(data)
         for (const w of waiters) w.resolve()
         if (seg.rows >= this.opts.segmentRows) this.seal()
       } catch (err) {
@@ -148,7 +159,10 @@ export class Spool {
       fs.rmSync(path.join(this.opts.dir, seg.name), { force: true })
       return
     }
-    this.sealed.push({ name: seg.name, file: path.join(this.opts.dir, seg.name), bytes: seg.bytes })
+    // While the store is down the backlog lives on disk; only the first MEMORY_BYTES stay in memory too.
+    const keep = this.memoryBytes + seg.bytes <= MEMORY_BYTES
+    if (keep) this.memoryBytes += seg.bytes
+    this.sealed.push({ name: seg.name, file: path.join(this.opts.dir, seg.name), bytes: seg.bytes, ...(keep ? { chunks: seg.chunks, rows: seg.rows } : {}) })
     this.sealedBytes += seg.bytes
     for (const l of this.listeners) l()
   }
@@ -185,6 +199,7 @@ export class Spool {
     const i = this.sealed.indexOf(seg)
     if (i >= 0) this.sealed.splice(i, 1)
     this.sealedBytes -= seg.bytes
+    if (seg.chunks) this.memoryBytes -= seg.bytes
   }
 
   /** Waits for pending appends, then seals the active segment. */

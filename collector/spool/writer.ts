@@ -67,18 +67,20 @@ export class SpoolWriter {
   }
 
   private async send(seg: Segment): Promise<void> {
-    const lines = this.spool.read(seg)
-    if (lines.length > 0) {
+    // This process's own segments are sent from memory; a replayed one is read back and checked.
+    const chunks = seg.chunks ?? [Buffer.from(this.spool.read(seg).map((l) => l + '\n').join(''))]
+    const rows = seg.rows ?? chunks[0].toString('utf8').split('\n').length - 1
+    if (rows > 0) {
       // The spooled lines are already JSONEachRow: sent as they are, not parsed and re-encoded.
       const result = await this.client.exec({
         query: `INSERT INTO ${this.table} FORMAT JSONEachRow`,
-        values: Readable.from([Buffer.from(lines.join('\n') + '\n')]),
+        values: Readable.from(chunks),
         clickhouse_settings: { insert_deduplication_token: seg.name },
       })
       result.stream.destroy()
     }
     this.spool.done(seg)
-    this.stats.insertedRows += lines.length
+    this.stats.insertedRows += rows
     this.stats.insertedSegments++
   }
 

@@ -18,6 +18,9 @@
  * sent before each measured load, default 3000),
  * BENCH_FORCE_AUTOCANNON=1 (use the autocannon fallback even when wrk is installed).
  *
+ *  4. the query bench (bench/queries.ts): 10 million events (BENCH_QUERY_EVENTS), rollups, the
+ *     dashboard's queries for a 30-day range against a bare count(); `--no-queries` skips it.
+ *
  * It reports; it does not judge: the exit status is non-zero only when something failed to run.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
@@ -809,6 +812,11 @@ async function main(): Promise<void> {
     `\nratio collector/bare (fsync on) = ${f2(main.load.rps / bare.load.rps)} (first target ≥ 0.5); stored == accepted: ${verdict(main)}` +
       (runs[1] ? `; SPOOL_FSYNC=0 ratio = ${f2(runs[1].load.rps / bare.load.rps)}` : ''),
   )
+  if (!args.has('--no-queries')) {
+    // The query half in its own process: chDB binds one data directory per process.
+    const q = spawnSync(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'queries.ts')], { cwd: ROOT, stdio: 'inherit', env: process.env })
+    if (q.status !== 0) throw new Error('the query bench failed')
+  }
   console.log(`bench took ${((Date.now() - started) / 1000).toFixed(0)} s`)
 }
 

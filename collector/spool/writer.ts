@@ -32,9 +32,11 @@ export class SpoolWriter {
     spool.onSealed(() => this.wake?.())
   }
 
+  /** Starts sending; after stop() it may start again. */
   start(): void {
     if (this.running) return
     this.running = true
+    this.stopped = false
     this.loop = this.run()
   }
 
@@ -99,6 +101,7 @@ export class SpoolWriter {
     this.stopped = true
     this.wake?.()
     await this.loop
+    this.running = false
   }
 }
 

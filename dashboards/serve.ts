@@ -1,0 +1,88 @@
+/**
+ * Serves the built dashboards (dashboards/dist) at `/`: files under /assets/ with a year of
+ * caching (their names carry a hash), every other path the app's index.html so that client
+ * routes such as /sites/example.com or /share/<token> can be bookmarked. Paths that belong to
+ * the server (/api/*, /t.js, /p.gif, /privacy*, /healthz) are never answered here.
+ *
+ * When the build is missing (a fresh clone without `npm install`), the server builds it with
+ * Vite in a child process as soon as it listens, and pages wait for that build.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import fastifyStatic from '@fastify/static'
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import { buildDashboards, DIST, isBuilt } from './build/build.ts'
+import { sharedLinkRoutes } from './shared-link.ts'
+
+/** Paths the server owns: a client route may never hide them. */
+const SERVER_PATHS = /^\/(?:api(?:\/|$)|t\.js$|p\.gif$|privacy|healthz(?:\/|$))/
+
+const PAGE_HEADERS = {
+  'content-type': 'text/html; charset=utf-8',
+  'cache-control': 'no-cache',
+  'x-content-type-options': 'nosniff',
+  // Shared links carry their token in the path: never send it on as a Referer.
+  'referrer-policy': 'no-referrer',
+}
+
+/** Everything from this origin, nothing inline; only shared links may sit in another site's iframe. */
+function contentSecurityPolicy(frameable: boolean): string {
+  return [
+    "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'",
+    "base-uri 'none'", "form-action 'self'", "object-src 'none'", `frame-ancestors ${frameable ? '*' : "'none'"}`,
+  ].join('; ')
+}
+
+function notBuiltPage(reply: FastifyReply, message: string) {
+  return reply.code(503).headers({ ...PAGE_HEADERS, 'retry-after': '5', 'content-security-policy': contentSecurityPolicy(false) })
+    .send(`<!doctype html><meta charset="utf-8"><title>Dashboards</title><p style="font:16px system-ui;margin:3rem">${message}</p>`)
+}
+
+export interface DashboardOptions {
+  /** Where the built app is; dashboards/dist by default. */
+  dist?: string
+  /** Build when the app is missing once the server listens (default true). */
+  buildWhenMissing?: boolean
+}
+
+/** The dashboards at `/`: register last, after every server route. */
+export async function dashboardRoutes(app: FastifyInstance, opts: DashboardOptions = {}) {
+  const dist = opts.dist ?? DIST
+  let buildError: Error | null = null
+  const build = () => {
+    app.log.info('building the dashboards (dashboards/dist is missing)')
+    return buildDashboards(dist).then(
+      (ms) => app.log.info({ ms }, 'dashboards built'),
+      (err: Error) => {
+        buildError = err
+        app.log.error({ err: err.message }, 'dashboards are not available')
+      },
+    )
+  }
+  if (opts.buildWhenMissing !== false) {
+    app.addHook('onListen', async () => {
+      if (!isBuilt(dist)) void build()
+    })
+  }
+
+  await app.register(sharedLinkRoutes)
+  await app.register(fastifyStatic, { root: dist, serve: false })
+
+  app.get('/*', { schema: { hide: true } }, async (req, reply) => {
+    const pathname = req.url.split('?')[0]
+    if (SERVER_PATHS.test(pathname)) return reply.callNotFound()
+    if (!isBuilt(dist)) {
+      if (opts.buildWhenMissing === false) return notBuiltPage(reply, 'The dashboards are not built: run <code>npm run build:dashboards</code>.')
+      await build()
+      if (!isBuilt(dist)) return notBuiltPage(reply, `The dashboards could not be built: ${buildError?.message ?? 'unknown error'}`)
+    }
+    if (pathname.startsWith('/assets/')) {
+      return reply.header('cache-control', 'public, max-age=31536000, immutable').sendFile(pathname.slice(1), { cacheControl: false })
+    }
+    if (/^\/[\w.-]+\.(?:svg|png|ico|txt|webmanifest)$/.test(pathname) && fs.existsSync(path.join(dist, pathname))) {
+      return reply.header('cache-control', 'public, max-age=3600').sendFile(pathname.slice(1), { cacheControl: false })
+    }
+    const html = await fs.promises.readFile(path.join(dist, 'index.html'))
+    return reply.headers({ ...PAGE_HEADERS, 'content-security-policy': contentSecurityPolicy(pathname.startsWith('/share/')) }).send(html)
+  })
+}

@@ -1,0 +1,76 @@
+import { useEffect, useState } from 'preact/hooks'
+import { apiGet, UNAUTHORIZED, type Site } from './lib/api.ts'
+import { navigate, useLocation } from './lib/router.ts'
+import { session } from './lib/session.ts'
+import { ViewContext, type View } from './lib/view.ts'
+import { Dashboard } from './views/dashboard.tsx'
+import { Realtime } from './views/realtime.tsx'
+import { Settings } from './views/settings.tsx'
+import { SharedDashboard } from './views/shared.tsx'
+import { SignIn } from './views/sign-in.tsx'
+import { AddSite, SiteList } from './views/sites.tsx'
+import { useFetch } from './lib/use-fetch.ts'
+import { Shell } from './components/shell.tsx'
+
+export function App() {
+  const loc = useLocation()
+  const [token, setToken] = useState(session.token())
+
+  useEffect(() => {
+    const signOut = () => {
+      session.signOut()
+      setToken(null)
+    }
+    addEventListener(UNAUTHORIZED, signOut)
+    return () => removeEventListener(UNAUTHORIZED, signOut)
+  }, [])
+
+  const share = /^\/share\/([^/]+)\/?(realtime)?$/.exec(loc.path)
+  if (share) return <SharedDashboard link={decodeURIComponent(share[1])} page={share[2] ? 'realtime' : 'dashboard'} loc={loc} />
+
+  if (!token) {
+    return (
+      <SignIn
+        onSignIn={(t) => {
+          session.signIn(t)
+          setToken(t)
+        }}
+      />
+    )
+  }
+  return <Admin token={token} path={loc.path} params={loc.params} onSignOut={() => { session.signOut(); setToken(null); navigate('/') }} />
+}
+
+function Admin({ token, path, params, onSignOut }: { token: string; path: string; params: URLSearchParams; onSignOut: () => void }) {
+  const cred = { token }
+  const sites = useFetch<{ sites: Site[] }>(`sites:${token}`, (signal) => apiGet(cred, '/api/v1/sites', {}, signal))
+  const list = sites.data?.sites ?? []
+
+  if (path === '/sites/new') return <Shell sites={list} onSignOut={onSignOut}><AddSite cred={cred} /></Shell>
+
+  const m = /^\/sites\/([^/]+)(?:\/(realtime|settings))?\/?$/.exec(path)
+  if (!m) {
+    return (
+      <Shell sites={list} onSignOut={onSignOut}>
+        <SiteList sites={list} loading={sites.loading} error={sites.error} />
+      </Shell>
+    )
+  }
+  const domain = decodeURIComponent(m[1])
+  const site = list.find((s) => s.domain === domain)
+  if (!site) {
+    return (
+      <Shell sites={list} onSignOut={onSignOut}>
+        {sites.loading ? <p class="loading-page" aria-busy="true">Loading…</p> : <p class="empty-page">There is no site called <strong>{domain}</strong>. <a href="/">See all sites</a></p>}
+      </Shell>
+    )
+  }
+  const view: View = { cred, site: site.domain, timezone: site.timezone, base: `/sites/${encodeURIComponent(site.domain)}`, readOnly: false, embed: false }
+  return (
+    <ViewContext.Provider value={view}>
+      <Shell sites={list} site={site.domain} page={m[2] ?? 'dashboard'} onSignOut={onSignOut}>
+        {m[2] === 'realtime' ? <Realtime /> : m[2] === 'settings' ? <Settings /> : <Dashboard params={params} />}
+      </Shell>
+    </ViewContext.Provider>
+  )
+}

@@ -1,0 +1,61 @@
+import { apiGet, ApiError } from '../lib/api.ts'
+import { formatMetric } from '../lib/format.ts'
+import { onLinkClick } from '../lib/router.ts'
+import { useFetch } from '../lib/use-fetch.ts'
+import { apiParams, useView, type DashState } from '../lib/view.ts'
+import { ListSkeleton, Withheld } from './breakdown.tsx'
+import type { Tab } from './panel.tsx'
+
+/** GET /api/v1/stats/goals (the aggregator's goal conversions). */
+export interface GoalsAnswer {
+  results: { id: string; goal: string; visitors: number | null; events: number | null; conversion_rate: number | null; withheld?: string }[]
+  visitors: number | null
+  withheld?: string
+}
+
+export function useGoals(state: DashState) {
+  const view = useView()
+  const params = apiParams(view, state)
+  return useFetch<GoalsAnswer>(`goals:${JSON.stringify(params)}`, (signal) => apiGet(view.cred, '/api/v1/stats/goals', params, signal))
+}
+
+function Goals({ state }: { state: DashState }) {
+  const view = useView()
+  const g = useGoals(state)
+  if (g.error instanceof ApiError && g.error.status === 404) return <p class="empty">Goals are not available on this server.</p>
+  if (g.error && !g.data) return <p class="error" role="alert">Could not load goals: {g.error.message}</p>
+  if (!g.data) return <ListSkeleton />
+  if (g.data.withheld) return <Withheld reason={g.data.withheld} />
+  if (!g.data.results.length) {
+    return (
+      <p class="empty">
+        No goals yet.{' '}
+        {!view.readOnly && <>Add a page or event goal in <a href={`${view.base}/settings#goals`} onClick={onLinkClick}>Settings</a>.</>}
+      </p>
+    )
+  }
+  const max = Math.max(...g.data.results.map((r) => r.visitors ?? 0), 1)
+  return (
+    <table class="list">
+      <thead><tr><th scope="col">Goal</th><th scope="col" class="num">Visitors</th><th scope="col" class="num">Events</th><th scope="col" class="num">CR</th></tr></thead>
+      <tbody>
+        {g.data.results.map((r) => (
+          <tr key={r.id} data-value={r.goal}>
+            <td class="bar-cell"><span class="bar" style={{ width: `${((r.visitors ?? 0) / max) * 100}%` }} aria-hidden="true" /><span class="row-label">{r.goal}</span></td>
+            {r.withheld ? (
+              <td class="num withheld-cell" colSpan={3} title={r.withheld}>withheld: {r.withheld}</td>
+            ) : (
+              <>
+                <td class="num">{r.visitors === null ? '–' : formatMetric('visitors', r.visitors)}</td>
+                <td class="num">{r.events === null ? '–' : formatMetric('events', r.events)}</td>
+                <td class="num">{r.conversion_rate === null ? '–' : `${r.conversion_rate}%`}</td>
+              </>
+            )}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  )
+}
+
+export const goalsTab = (state: DashState): Tab => ({ id: 'goals', label: 'Goals', render: () => <Goals state={state} /> })

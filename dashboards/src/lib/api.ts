@@ -1,0 +1,92 @@
+/** The stats API, as the dashboards call it: bearer token from the session, JSON both ways. */
+export interface Credentials {
+  token: string
+  /** A shared link's password, sent as x-share-password. */
+  password?: string
+}
+
+export class ApiError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message)
+  }
+}
+
+export type MetricValue = { value: number; change: number | null; withheld?: undefined } | { value: null; change: null; withheld: string }
+export interface AggregateAnswer {
+  results: Record<string, MetricValue>
+  period: string
+}
+export type BreakdownRow = Record<string, string | number | null>
+export interface BreakdownAnswer {
+  results: BreakdownRow[]
+  folded: number
+  withheld?: string
+  period: string
+}
+export interface TimeseriesAnswer {
+  results: ({ date: string; withheld?: string } & Record<string, number | string | null | undefined>)[]
+  interval: string
+  period: string
+}
+export interface RealtimeAnswer {
+  visitors: number | null
+  pages: { page: string; visitors: number }[]
+  withheld?: string
+}
+export interface Site {
+  domain: string
+  timezone: string
+}
+
+function headers(cred: Credentials, json = false): Record<string, string> {
+  const h: Record<string, string> = { authorization: `Bearer ${cred.token}`, accept: 'application/json' }
+  if (cred.password) h['x-share-password'] = cred.password
+  if (json) h['content-type'] = 'application/json'
+  return h
+}
+
+export function query(params: Record<string, string | number | undefined>): string {
+  const q = new URLSearchParams()
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') q.set(k, String(v))
+  const s = q.toString()
+  return s ? `?${s}` : ''
+}
+
+/** Dispatched when the API refuses the signed-in admin's token (not a shared link's). */
+export const UNAUTHORIZED = 'analytics:unauthorized'
+
+async function answer<T>(res: Response, cred?: Credentials): Promise<T> {
+  if (res.ok) return (await res.json()) as T
+  if (res.status === 401 && cred && !cred.token.startsWith('shr_')) dispatchEvent(new Event(UNAUTHORIZED))
+  let message = res.statusText
+  try {
+    message = ((await res.json()) as { error?: string }).error ?? message
+  } catch {
+    /* not JSON */
+  }
+  throw new ApiError(res.status, message)
+}
+
+export async function apiGet<T>(cred: Credentials, path: string, params: Record<string, string | number | undefined> = {}, signal?: AbortSignal): Promise<T> {
+  return answer<T>(await fetch(path + query(params), { headers: headers(cred), signal, cache: 'no-store' }), cred)
+}
+
+export async function apiSend<T>(cred: Credentials, method: 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  return answer<T>(await fetch(path, { method, headers: headers(cred, body !== undefined), body: body === undefined ? undefined : JSON.stringify(body) }), cred)
+}
+
+/** Downloads a file the API answers (the bearer token cannot ride on a plain link). */
+export async function apiDownload(cred: Credentials, path: string, params: Record<string, string | number | undefined>, fallbackName: string): Promise<void> {
+  const res = await fetch(path + query(params), { headers: headers(cred) })
+  if (!res.ok) await answer(res, cred)
+  const disposition = res.headers.get('content-disposition') ?? ''
+  const name = /filename="?([^";]+)"?/.exec(disposition)?.[1] ?? fallbackName
+  const url = URL.createObjectURL(await res.blob())
+  const a = document.createElement('a')
+  a.href = url
+  a.download = name
+  document.body.append(a)
+  a.click()
+  a.remove()
+  setTimeout(() => URL.revokeObjectURL(url), 10_000)
+}

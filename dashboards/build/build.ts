@@ -9,6 +9,20 @@ export const DIST = path.join(DASHBOARDS_DIR, 'dist')
 
 export const isBuilt = (dist = DIST) => fs.existsSync(path.join(dist, 'index.html'))
 
+function newestMtime(p: string): number {
+  const st = fs.statSync(p)
+  if (!st.isDirectory()) return st.mtimeMs
+  return Math.max(st.mtimeMs, ...fs.readdirSync(p).map((f) => newestMtime(path.join(p, f))))
+}
+
+/** The build is older than a source of it (src/, index.html, public/, vite.config.ts, build/). */
+export function isStale(dist = DIST): boolean {
+  if (!isBuilt(dist)) return true
+  const built = fs.statSync(path.join(dist, 'index.html')).mtimeMs
+  const sources = ['src', 'public', 'index.html', 'vite.config.ts', 'build'].map((f) => path.join(DASHBOARDS_DIR, f)).filter((f) => fs.existsSync(f))
+  return Math.max(...sources.map(newestMtime)) > built
+}
+
 /** Vite's command-line entry, or null when dev dependencies were not installed. */
 export function viteBin(): string | null {
   try {

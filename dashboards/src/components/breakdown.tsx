@@ -2,7 +2,7 @@ import type { ComponentChildren } from 'preact'
 import { useState } from 'preact/hooks'
 import { apiGet, type BreakdownAnswer, type BreakdownRow } from '../lib/api.ts'
 import { filterable, withFilter } from '../lib/filters.ts'
-import { formatFull, formatMetric, propertyLabel } from '../lib/format.ts'
+import { formatFull, formatMetric, propertyLabel, valueLabel } from '../lib/format.ts'
 import { onLinkClick } from '../lib/router.ts'
 import { useFetch } from '../lib/use-fetch.ts'
 import { apiParams, useView, viewHref, type DashState } from '../lib/view.ts'
@@ -95,11 +95,11 @@ export function Breakdown({ spec, state }: { spec: BreakdownSpec; state: DashSta
                   <span class="bar" style={{ width }} aria-hidden="true" />
                   {other ? (
                     <span class="row-label other" title={`Values drawn from fewer than ${k ?? 'k'} visitors are combined here (with the smallest others when needed) so that no small group can be singled out`}>
-                      <em>{OTHER}</em> <span class="muted small">{b.data!.folded} {b.data!.folded === 1 ? 'value' : 'values'} combined: groups under {k ?? 'k'} visitors are never shown alone</span>
+                      <em>{OTHER}</em> <span class="muted small">{b.data!.folded} small {b.data!.folded === 1 ? 'group' : 'groups'} combined</span>
                     </span>
                   ) : filterable(value) ? (
                     <a class="row-label" href={viewHref(view, state, { filters: withFilter(state.filters, filterProperty, value) })} onClick={onLinkClick}
-                      aria-label={`Filter by ${propertyLabel(filterProperty)} ${typeof label === 'string' ? label : value}`}>
+                      aria-label={`Filter by ${propertyLabel(filterProperty).toLowerCase()}: ${valueLabel(filterProperty, value)}`}>
                       {label}
                     </a>
                   ) : (

@@ -13,10 +13,22 @@ export interface GoalsAnswer {
   withheld?: string
 }
 
+// The Goals tab and the funnel builder ask the same question: one request serves both.
+const asked = new Map<string, Promise<GoalsAnswer>>()
+
 export function useGoals(state: DashState) {
   const view = useView()
   const params = apiParams(view, state)
-  return useFetch<GoalsAnswer>(`goals:${JSON.stringify(params)}`, (signal) => apiGet(view.cred, '/api/v1/stats/goals', params, signal))
+  const key = `goals:${JSON.stringify(params)}`
+  return useFetch<GoalsAnswer>(key, () => {
+    let p = asked.get(key)
+    if (!p) {
+      p = apiGet<GoalsAnswer>(view.cred, '/api/v1/stats/goals', params)
+      asked.set(key, p)
+      setTimeout(() => asked.delete(key), 2000)
+    }
+    return p
+  })
 }
 
 function Goals({ state }: { state: DashState }) {

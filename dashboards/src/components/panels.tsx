@@ -10,6 +10,8 @@ import { WorldMap } from './world-map.tsx'
 const str = (row: BreakdownRow, key: string) => String(row[key] ?? '')
 const V = { key: 'visitors', label: 'Visitors' }
 const capitalise = (s: string) => (s.startsWith('(') ? s : s.charAt(0).toUpperCase() + s.slice(1))
+/** Visits without a referrer or campaign: what Plausible calls Direct / None. */
+const direct = (s: string) => (s === '(none)' ? 'Direct / None' : s)
 
 function Country({ code }: { code: string }) {
   return <><span class="flag" aria-hidden="true">{flag(code)}</span>{countryName(code)}</>
@@ -53,9 +55,9 @@ export function SourcesPanel({ state }: { state: DashState }) {
   const withBounce = { metrics: ['visitors', 'bounce_rate'], columns: [V, { key: 'bounce_rate', label: 'Bounce' }] }
   return (
     <Panel id="sources" title="Acquisition" tabs={[
-      tab(state, 'channels', 'Channels', { property: 'channel', title: 'Channel', ...withBounce, label: (r) => capitalise(str(r, 'channel')) }),
-      tab(state, 'sources', 'Sources', { property: 'source', title: 'Source', ...withBounce }),
-      tab(state, 'referrers', 'Referrers', { property: 'referrer', title: 'Referrer', ...withBounce, href: (r) => (str(r, 'referrer').includes('.') ? `https://${str(r, 'referrer')}` : undefined) }),
+      tab(state, 'channels', 'Channels', { property: 'channel', title: 'Channel', ...withBounce, label: (r) => direct(capitalise(str(r, 'channel'))) }),
+      tab(state, 'sources', 'Sources', { property: 'source', title: 'Source', ...withBounce, label: (r) => direct(str(r, 'source')) }),
+      tab(state, 'referrers', 'Referrers', { property: 'referrer', title: 'Referrer', ...withBounce, label: (r) => direct(str(r, 'referrer')), href: (r) => (str(r, 'referrer').includes('.') ? `https://${str(r, 'referrer')}` : undefined) }),
       { id: 'campaigns', label: 'Campaigns', render: () => <Campaigns state={state} /> },
     ]} />
   )

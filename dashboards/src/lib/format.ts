@@ -72,6 +72,7 @@ export function propertyLabel(property: string): string {
 
 /** A filter value as a person reads it (countries by name). */
 export function valueLabel(property: string, value: string): string {
+  if (value === '(none)' && ['source', 'channel', 'referrer'].includes(property)) return 'Direct / None'
   return property === 'country' ? countryName(value) : value
 }
 

@@ -12,6 +12,17 @@ import { goalsTab } from '../components/goals.tsx'
 import { MetricCards } from '../components/metric-cards.tsx'
 import { EventsPanel, LinksPanel, LocationsPanel, PagesPanel, SourcesPanel, TechnologyPanel } from '../components/panels.tsx'
 import { RangePicker } from '../components/range-picker.tsx'
+import { ListSkeleton } from '../components/breakdown.tsx'
+
+function PanelsLoading() {
+  return (
+    <div class="grid" aria-busy="true">
+      {['Acquisition', 'Pages', 'Locations', 'Technology'].map((t) => (
+        <section class="panel" key={t}><header class="panel-head"><h2>{t}</h2></header><div class="panel-body"><ListSkeleton /></div></section>
+      ))}
+    </div>
+  )
+}
 
 /** The main view: range, filters, metric cards, chart and every breakdown, all from the URL. */
 export function Dashboard({ params }: { params: URLSearchParams }) {
@@ -60,6 +71,8 @@ export function Dashboard({ params }: { params: URLSearchParams }) {
         </div>
       </section>
 
+      {/* the panels ask once the cards have their answer: the numbers people look at first come first */}
+      {agg.data === undefined && agg.error === undefined ? <PanelsLoading /> : (
       <div class="grid">
         <SourcesPanel state={state} />
         <PagesPanel state={state} />
@@ -69,6 +82,7 @@ export function Dashboard({ params }: { params: URLSearchParams }) {
         <LinksPanel state={state} />
         <FunnelPanel state={state} />
       </div>
+      )}
     </div>
   )
 }

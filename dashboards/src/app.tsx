@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks'
 import { apiGet, UNAUTHORIZED, type Site } from './lib/api.ts'
 import { navigate, useLocation } from './lib/router.ts'
-import { session } from './lib/session.ts'
+import { session, SITES_CHANGED } from './lib/session.ts'
 import { ViewContext, type View } from './lib/view.ts'
 import { Dashboard } from './views/dashboard.tsx'
 import { Realtime } from './views/realtime.tsx'
@@ -43,8 +43,18 @@ export function App() {
 
 function Admin({ token, path, params, onSignOut }: { token: string; path: string; params: URLSearchParams; onSignOut: () => void }) {
   const cred = { token }
-  const sites = useFetch<{ sites: Site[] }>(`sites:${token}`, (signal) => apiGet(cred, '/api/v1/sites', {}, signal))
-  const list = sites.data?.sites ?? []
+  const [rev, setRev] = useState(0)
+  useEffect(() => {
+    const again = () => setRev((r) => r + 1)
+    addEventListener(SITES_CHANGED, again)
+    return () => removeEventListener(SITES_CHANGED, again)
+  }, [])
+  const sites = useFetch<{ sites: Site[] }>(`sites:${token}:${rev}`, (signal) => apiGet(cred, '/api/v1/sites', {}, signal))
+  // the last list this tab saw (domains and time zones only) draws the dashboard at once on a reload
+  const list = sites.data?.sites ?? session.sites() ?? []
+  useEffect(() => {
+    if (sites.data) session.setSites(sites.data.sites)
+  }, [sites.data])
 
   if (path === '/sites/new') return <Shell sites={list} onSignOut={onSignOut}><AddSite cred={cred} /></Shell>
 

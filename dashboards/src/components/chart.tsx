@@ -43,7 +43,7 @@ function hatchPattern(ctx: CanvasRenderingContext2D): CanvasPattern | null {
 }
 
 /** The time series of the chosen metric; withheld buckets are hatched, never drawn as zero. */
-export function Chart({ data, metric }: { data?: TimeseriesAnswer; metric: Metric }) {
+export function Chart({ data, previous, metric }: { data?: TimeseriesAnswer; previous?: TimeseriesAnswer; metric: Metric }) {
   const box = useRef<HTMLDivElement>(null)
   const tip = useRef<HTMLDivElement>(null)
 
@@ -53,6 +53,9 @@ export function Chart({ data, metric }: { data?: TimeseriesAnswer; metric: Metri
     const rows = data.results
     const xs = rows.map((r) => toSeconds(r.date))
     const ys = rows.map((r) => (r.withheld ? null : ((r[metric] as number | null | undefined) ?? null)))
+    // the previous period, bucket for bucket
+    const before = previous?.results
+    const prev = before ? rows.map((_, i) => (before[i] && !before[i].withheld ? ((before[i][metric] as number | null | undefined) ?? null) : null)) : null
     const label = METRICS.find((m) => m.key === metric)?.label ?? metric
     const step = xs.length > 1 ? xs[1] - xs[0] : 86_400
 
@@ -80,6 +83,7 @@ export function Chart({ data, metric }: { data?: TimeseriesAnswer; metric: Metri
       series: [
         {},
         { label, stroke: ACCENT, width: 2.5, fill: 'rgba(79,70,229,0.09)', points: { show: xs.length <= 40, size: 5, fill: ACCENT }, spanGaps: false },
+        ...(prev ? [{ label: 'Previous period', stroke: '#9ca3af', width: 1.75, dash: [5, 4], points: { show: false }, spanGaps: false }] : []),
       ],
       hooks: {
         drawClear: [
@@ -118,20 +122,28 @@ export function Chart({ data, metric }: { data?: TimeseriesAnswer; metric: Metri
             body.className = 'tip-value'
             body.textContent = r.withheld ? `Withheld: ${r.withheld}` : `${label}: ${value === null ? '–' : formatMetric(metric, value)}`
             t.append(head, body)
+            const b = before?.[i]
+            if (b) {
+              const p = document.createElement('div')
+              p.className = 'tip-prev'
+              const pv = prev?.[i]
+              p.textContent = `${bucketLabel(b.date, data.interval)}: ${b.withheld ? 'withheld' : pv === null || pv === undefined ? '–' : formatMetric(metric, pv)}`
+              t.append(p)
+            }
             const left = u.valToPos(xs[i], 'x') + u.over.offsetLeft
             t.style.left = `${Math.min(Math.max(left, 70), el.clientWidth - 70)}px`
           },
         ],
       },
     }
-    const plot = new uPlot(opts, [xs, ys], el)
+    const plot = new uPlot(opts, prev ? [xs, ys, prev] : [xs, ys], el)
     const resize = new ResizeObserver(() => plot.setSize({ width: el.clientWidth, height: el.clientWidth < 500 ? 200 : 260 }))
     resize.observe(el)
     return () => {
       resize.disconnect()
       plot.destroy()
     }
-  }, [data, metric])
+  }, [data, previous, metric])
 
   const withheld = data?.results.filter((r) => r.withheld) ?? []
   return (

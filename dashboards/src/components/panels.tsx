@@ -1,9 +1,10 @@
 import { useState } from 'preact/hooks'
 import type { BreakdownRow } from '../lib/api.ts'
-import { countryName, flag } from '../lib/format.ts'
+import { countryName } from '../lib/format.ts'
 import { navigate } from '../lib/router.ts'
 import { useView, viewHref, type DashState } from '../lib/view.ts'
 import { Breakdown, type BreakdownSpec } from './breakdown.tsx'
+import { PageFlow } from './page-flow.tsx'
 import { Panel } from './panel.tsx'
 import { WorldMap } from './world-map.tsx'
 
@@ -13,8 +14,13 @@ const capitalise = (s: string) => (s.startsWith('(') ? s : s.charAt(0).toUpperCa
 /** Visits without a referrer or campaign: what Plausible calls Direct / None. */
 const direct = (s: string) => (s === '(none)' ? 'Direct / None' : s)
 
+/** A country code badge (flag emoji are missing on Windows and in many fonts). */
+function Code({ code }: { code: string }) {
+  return /^[A-Z]{2}$/.test(code) ? <span class="cc" aria-hidden="true">{code}</span> : null
+}
+
 function Country({ code }: { code: string }) {
-  return <><span class="flag" aria-hidden="true">{flag(code)}</span>{countryName(code)}</>
+  return <><Code code={code} />{code === '(none)' ? 'Unknown' : countryName(code)}</>
 }
 
 const tab = (state: DashState, id: string, label: string, spec: BreakdownSpec) => ({ id, label, render: () => <Breakdown key={id} spec={spec} state={state} /> })
@@ -27,6 +33,7 @@ export function PagesPanel({ state }: { state: DashState }) {
       tab(state, 'top', 'Top pages', { property: 'page', title: 'Page', metrics: ['visitors', 'pageviews'], columns: [V, { key: 'pageviews', label: 'Pageviews' }], href: (r) => pageHref(str(r, 'page')) }),
       tab(state, 'entry', 'Entry pages', { property: 'entry_page', title: 'Entry page', metrics: ['visitors', 'visits', 'bounce_rate'], columns: [V, { key: 'visits', label: 'Entrances' }, { key: 'bounce_rate', label: 'Bounce' }], href: (r) => pageHref(str(r, 'entry_page')) }),
       tab(state, 'exit', 'Exit pages', { property: 'exit_page', title: 'Exit page', metrics: ['visitors', 'visits'], columns: [V, { key: 'visits', label: 'Exits' }], href: (r) => pageHref(str(r, 'exit_page')) }),
+      { id: 'flow', label: 'Flow', render: () => <PageFlow state={state} /> },
     ]} />
   )
 }
@@ -68,8 +75,8 @@ export function LocationsPanel({ state }: { state: DashState }) {
     <Panel id="locations" title="Locations" tabs={[
       { id: 'map', label: 'Map', render: () => <WorldMap state={state} /> },
       tab(state, 'countries', 'Countries', { property: 'country', title: 'Country', metrics: ['visitors'], columns: [V], label: (r) => <Country code={str(r, 'country')} /> }),
-      tab(state, 'regions', 'Regions', { property: 'region', title: 'Region', metrics: ['visitors'], columns: [V], label: (r) => <><span class="flag" aria-hidden="true">{flag(str(r, 'country'))}</span>{str(r, 'region')}</> }),
-      tab(state, 'cities', 'Cities', { property: 'city', title: 'City', metrics: ['visitors'], columns: [V], label: (r) => <><span class="flag" aria-hidden="true">{flag(str(r, 'country'))}</span>{str(r, 'city')}</> }),
+      tab(state, 'regions', 'Regions', { property: 'region', title: 'Region', metrics: ['visitors'], columns: [V], label: (r) => <><Code code={str(r, 'country')} />{str(r, 'region') === '(none)' ? 'Unknown' : str(r, 'region')}</> }),
+      tab(state, 'cities', 'Cities', { property: 'city', title: 'City', metrics: ['visitors'], columns: [V], label: (r) => <><Code code={str(r, 'country')} />{str(r, 'city') === '(none)' ? 'Unknown' : str(r, 'city')}</> }),
     ]} />
   )
 }

@@ -50,12 +50,6 @@ export function countryName(code: string): string {
   }
 }
 
-/** The flag emoji of an ISO 3166-1 alpha-2 code ('' for anything else). */
-export function flag(code: string): string {
-  if (!/^[A-Z]{2}$/.test(code)) return ''
-  return String.fromCodePoint(...[...code].map((c) => 0x1f1e6 + c.charCodeAt(0) - 65))
-}
-
 export const PROPERTY_LABELS: Record<string, string> = {
   page: 'Page', entry_page: 'Entry page', exit_page: 'Exit page',
   source: 'Source', referrer: 'Referrer', channel: 'Channel',
@@ -73,6 +67,7 @@ export function propertyLabel(property: string): string {
 /** A filter value as a person reads it (countries by name). */
 export function valueLabel(property: string, value: string): string {
   if (value === '(none)' && ['source', 'channel', 'referrer'].includes(property)) return 'Direct / None'
+  if (value === '(none)' && ['country', 'region', 'city'].includes(property)) return 'Unknown'
   return property === 'country' ? countryName(value) : value
 }
 

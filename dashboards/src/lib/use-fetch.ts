@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'preact/hooks'
+import { useLayoutEffect, useRef, useState } from 'preact/hooks'
 import { ApiError } from './api.ts'
 
 export interface Fetched<T> {
@@ -15,7 +15,9 @@ export function useFetch<T>(key: string | null, load: (signal: AbortSignal) => P
   const [state, setState] = useState<Fetched<T>>({ data: undefined, error: undefined, loading: key !== null })
   const loadRef = useRef(load)
   loadRef.current = load
-  useEffect(() => {
+  // A layout effect runs right after the render; Preact runs plain effects after the next
+  // paint, which costs up to 100 ms before a request even starts.
+  useLayoutEffect(() => {
     if (key === null) return
     const controller = new AbortController()
     let timer: ReturnType<typeof setTimeout> | undefined

@@ -30,6 +30,8 @@ export interface DashState {
   prop?: string
   /** saved goal ids making the funnel */
   funnel?: string
+  /** draw the previous period in the chart too */
+  compare?: boolean
 }
 
 const CHART_METRICS: Metric[] = ['visitors', 'visits', 'pageviews', 'views_per_visit', 'bounce_rate', 'visit_duration']
@@ -50,6 +52,7 @@ export function readState(params: URLSearchParams): DashState {
     interval: params.get('interval') ?? undefined,
     prop: params.get('prop') ?? undefined,
     funnel: params.get('funnel') ?? undefined,
+    compare: params.get('compare') === '1',
   }
 }
 
@@ -67,6 +70,7 @@ export function viewHref(view: View, state: DashState, change: Partial<DashState
     interval: rangeChanged ? undefined : s.interval,
     prop: s.prop,
     funnel: s.funnel,
+    compare: s.compare ? '1' : undefined,
     embed: view.embed ? '1' : undefined,
   })
 }

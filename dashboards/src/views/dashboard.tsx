@@ -1,6 +1,6 @@
 import { apiGet, type AggregateAnswer, type TimeseriesAnswer } from '../lib/api.ts'
 import type { Metric } from '../lib/format.ts'
-import { intervalsFor, rangeLabel } from '../lib/range.ts'
+import { intervalsFor, previousPeriod, rangeLabel } from '../lib/range.ts'
 import { navigate } from '../lib/router.ts'
 import { useFetch } from '../lib/use-fetch.ts'
 import { apiParams, readState, useView, viewHref } from '../lib/view.ts'
@@ -38,6 +38,10 @@ export function Dashboard({ params }: { params: URLSearchParams }) {
   const seriesParams = { ...base, metrics: state.metric, interval }
   const series = useFetch<TimeseriesAnswer>(JSON.stringify(seriesParams), (signal) => apiGet(view.cred, '/api/v1/stats/timeseries', seriesParams, signal))
   const totalVisitors = agg.data?.results.visitors?.value ?? null
+  // the previous period, for the chart's dashed line: known once the aggregate names this period
+  const previous = state.compare && agg.data ? previousPeriod(agg.data.period) : null
+  const previousParams = previous ? { ...base, period: 'custom', from: previous.from, to: previous.to, date: undefined, metrics: state.metric, interval } : null
+  const prevSeries = useFetch<TimeseriesAnswer>(previousParams ? JSON.stringify(previousParams) : null, (signal) => apiGet(view.cred, '/api/v1/stats/timeseries', previousParams!, signal))
 
   const selectMetric = (metric: Metric) => navigate(viewHref(view, state, { metric }), { replace: true })
 
@@ -59,15 +63,23 @@ export function Dashboard({ params }: { params: URLSearchParams }) {
       <section class="overview" aria-label="Overview">
         <MetricCards agg={agg.data} metric={state.metric} onSelect={selectMetric} loading={agg.loading} />
         <div id="chart-panel" role="tabpanel" aria-labelledby={`card-${state.metric}`} class="chart-panel">
-          {intervals.length > 1 && (
-            <label class="interval">
-              <span class="visually-hidden">Chart interval</span>
-              <select value={interval} onChange={(e) => navigate(viewHref(view, state, { interval: (e.currentTarget as HTMLSelectElement).value }), { replace: true })}>
-                {intervals.map((i) => <option key={i} value={i}>{i === 'hour' ? 'Hourly' : i === 'day' ? 'Daily' : i === 'week' ? 'Weekly' : 'Monthly'}</option>)}
-              </select>
+          <div class="chart-controls">
+            <label class="compare">
+              <input type="checkbox" checked={!!state.compare} onChange={(e) => navigate(viewHref(view, state, { compare: (e.currentTarget as HTMLInputElement).checked }), { replace: true })} />
+              Compare<span class="compare-long"> with previous period</span>
             </label>
+            {intervals.length > 1 && (
+              <label class="interval">
+                <span class="visually-hidden">Chart interval</span>
+                <select value={interval} onChange={(e) => navigate(viewHref(view, state, { interval: (e.currentTarget as HTMLSelectElement).value }), { replace: true })}>
+                  {intervals.map((i) => <option key={i} value={i}>{i === 'hour' ? 'Hourly' : i === 'day' ? 'Daily' : i === 'week' ? 'Weekly' : 'Monthly'}</option>)}
+                </select>
+              </label>
+            )}
+          </div>
+          {series.error && !series.data ? <p class="error" role="alert">Could not load the chart: {series.error.message}</p> : (
+            <Chart data={series.data} previous={state.compare ? prevSeries.data : undefined} metric={state.metric} />
           )}
-          {series.error && !series.data ? <p class="error" role="alert">Could not load the chart: {series.error.message}</p> : <Chart data={series.data} metric={state.metric} />}
         </div>
       </section>
 

@@ -121,11 +121,11 @@ function Goals() {
       <form class="form inline-grid" onSubmit={add}>
         <label>Goal type
           <select value={kind} onChange={(e) => setKind((e.currentTarget as HTMLSelectElement).value as 'page' | 'event')}>
-            <option value="page">Pageview (path, * as wildcard)</option>
-            <option value="event">Custom event (name)</option>
+            <option value="page">Page visit</option>
+            <option value="event">Custom event</option>
           </select>
         </label>
-        <label>{kind === 'page' ? 'Path' : 'Event name'}<input required value={value} placeholder={kind === 'page' ? '/signup/*' : 'Signup'} onInput={(e) => setValue((e.currentTarget as HTMLInputElement).value)} /></label>
+        <label>{kind === 'page' ? 'Path (* matches anything)' : 'Event name'}<input required value={value} placeholder={kind === 'page' ? '/signup/*' : 'Signup'} onInput={(e) => setValue((e.currentTarget as HTMLInputElement).value)} /></label>
         <button type="submit" class="button primary">Add goal</button>
       </form>
       <p class="error" role="alert">{error}</p>

@@ -1,6 +1,7 @@
 import { useMemo, useState } from 'preact/hooks'
 import { apiSend, ApiError, type Credentials, type Site } from '../lib/api.ts'
 import { onLinkClick } from '../lib/router.ts'
+import { SITES_CHANGED } from '../lib/session.ts'
 import { Snippet } from '../components/snippet.tsx'
 
 export function SiteList({ sites, loading, error }: { sites: Site[]; loading: boolean; error?: Error }) {
@@ -64,7 +65,7 @@ export function AddSite({ cred }: { cred: Credentials }) {
         <h1>{added.domain} is ready</h1>
         <p>Paste this snippet into the <code>&lt;head&gt;</code> of every page of the site. It sets no cookies and stores nothing personal.</p>
         <Snippet domain={added.domain} />
-        <p><a class="button primary" href={`/sites/${encodeURIComponent(added.domain)}`} onClick={() => dispatchEvent(new Event('analytics:sites-changed'))}>Go to the dashboard</a></p>
+        <p><a class="button primary" href={`/sites/${encodeURIComponent(added.domain)}`} onClick={(e) => { dispatchEvent(new Event(SITES_CHANGED)); onLinkClick(e) }}>Go to the dashboard</a></p>
       </div>
     )
   }

@@ -11,7 +11,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import fastifyStatic from '@fastify/static'
 import type { FastifyInstance, FastifyReply } from 'fastify'
-import { buildDashboards, DIST, isBuilt } from './build/build.ts'
+import { buildDashboards, DASHBOARDS_DIR, DIST, isBuilt } from './build/build.ts'
 import { sharedLinkRoutes } from './shared-link.ts'
 
 /** Paths the server owns: a client route may never hide them. */
@@ -49,16 +49,16 @@ export interface DashboardOptions {
 export async function dashboardRoutes(app: FastifyInstance, opts: DashboardOptions = {}) {
   const dist = opts.dist ?? DIST
   let buildError: Error | null = null
-  const build = () => {
+  let building: Promise<void> | null = null
+  const build = () => (building ??= (async () => {
     app.log.info('building the dashboards (dashboards/dist is missing)')
-    return buildDashboards(dist).then(
-      (ms) => app.log.info({ ms }, 'dashboards built'),
-      (err: Error) => {
-        buildError = err
-        app.log.error({ err: err.message }, 'dashboards are not available')
-      },
-    )
-  }
+    try {
+      app.log.info({ ms: await buildDashboards(dist) }, 'dashboards built')
+    } catch (err) {
+      buildError = err as Error
+      app.log.error({ err: buildError.message }, 'dashboards are not available')
+    }
+  })())
   if (opts.buildWhenMissing !== false) {
     app.addHook('onListen', async () => {
       if (!isBuilt(dist)) void build()
@@ -66,7 +66,8 @@ export async function dashboardRoutes(app: FastifyInstance, opts: DashboardOptio
   }
 
   await app.register(sharedLinkRoutes)
-  await app.register(fastifyStatic, { root: dist, serve: false })
+  // the root must exist when registered; files are always sent from `dist`, which may be built later
+  await app.register(fastifyStatic, { root: DASHBOARDS_DIR, serve: false })
 
   app.get('/*', { schema: { hide: true } }, async (req, reply) => {
     const pathname = req.url.split('?')[0]
@@ -77,10 +78,10 @@ export async function dashboardRoutes(app: FastifyInstance, opts: DashboardOptio
       if (!isBuilt(dist)) return notBuiltPage(reply, `The dashboards could not be built: ${buildError?.message ?? 'unknown error'}`)
     }
     if (pathname.startsWith('/assets/')) {
-      return reply.header('cache-control', 'public, max-age=31536000, immutable').sendFile(pathname.slice(1), { cacheControl: false })
+      return reply.header('cache-control', 'public, max-age=31536000, immutable').sendFile(pathname.slice(1), dist, { cacheControl: false })
     }
     if (/^\/[\w.-]+\.(?:svg|png|ico|txt|webmanifest)$/.test(pathname) && fs.existsSync(path.join(dist, pathname))) {
-      return reply.header('cache-control', 'public, max-age=3600').sendFile(pathname.slice(1), { cacheControl: false })
+      return reply.header('cache-control', 'public, max-age=3600').sendFile(pathname.slice(1), dist, { cacheControl: false })
     }
     const html = await fs.promises.readFile(path.join(dist, 'index.html'))
     return reply.headers({ ...PAGE_HEADERS, 'content-security-policy': contentSecurityPolicy(pathname.startsWith('/share/')) }).send(html)

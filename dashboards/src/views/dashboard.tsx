@@ -66,7 +66,7 @@ export function Dashboard({ params }: { params: URLSearchParams }) {
           <div class="chart-controls">
             <label class="compare">
               <input type="checkbox" checked={!!state.compare} onChange={(e) => navigate(viewHref(view, state, { compare: (e.currentTarget as HTMLInputElement).checked }), { replace: true })} />
-              Compare<span class="compare-long"> with previous period</span>
+              <span>Compare<span class="compare-long"> with previous period</span></span>
             </label>
             {intervals.length > 1 && (
               <label class="interval">

@@ -8,6 +8,7 @@ import { siteRoutes } from '../aggregator/http/sites.ts'
 import { statsRoutes } from '../aggregator/http/stats.ts'
 import { tokenRoutes } from '../aggregator/http/tokens.ts'
 import { TokenStore } from '../aggregator/tokens.ts'
+import { dashboardRoutes } from '../dashboards/serve.ts'
 import type { Config } from './config.ts'
 import { adminIngestRoutes } from './http/admin-ingest.ts'
 import { ingestRoutes } from './http/ingest.ts'
@@ -96,5 +97,6 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(privacyRoutes, { runtime })
   await app.register(adminRoutes, { runtime })
   await app.register(tokenRoutes, { runtime })
+  await app.register(dashboardRoutes) // last: the app's client routes never hide a server route
   return app
 }

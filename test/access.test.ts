@@ -29,6 +29,8 @@ const ACCESS: Record<string, Rule> = {
   'GET /api/v1/stats/realtime': 'stats',
   'GET /api/v1/export': 'export',
   'GET /api/v1/stats/goals': 'stats',
+  'GET /api/v1/shared-link': 'stats',
+  'GET /*': 'public',
   'GET /api/v1/stats/page-flow': 'stats',
   'GET /api/v1/funnel': 'stats',
   'GET /api/v1/goals': 'admin',

@@ -63,7 +63,7 @@ describe('persisted salts', () => {
     expect((await rows<{ c: number }>(app, 'SELECT count() c FROM salts WHERE period = {p:UInt64}', { p: period }))[0].c).toBe(0)
     // dropped parts leave the disk within seconds (old_parts_lifetime = 1 on the table)
     let parts = 1
-    for (let i = 0; i < 60 && parts > 0; i++) {
+    for (let i = 0; i < 100 && parts > 0; i++) {
       await new Promise((r) => setTimeout(r, 500))
       parts = (await rows<{ c: number }>(app, "SELECT count() c FROM system.parts WHERE table = 'salts' AND partition_id = {id:String}", { id: `24-${period}` }))[0].c
     }
@@ -71,7 +71,7 @@ describe('persisted salts', () => {
     const storeDir = path.join(app.runtime.config.dataDir, 'clickhouse')
     const partDirs = fs.readdirSync(storeDir, { recursive: true }).map(String).filter((p) => p.includes(`24-${period}_`))
     expect(partDirs).toEqual([])
-  })
+  }, 90_000) // ClickHouse's cleanup thread removes dropped parts within seconds, later on a busy machine
 
   it('the running collector loaded today\'s salt from the store at start', async () => {
     const today = Math.floor(Date.now() / DAY)

@@ -31,9 +31,9 @@ INSERT INTO events (site, ts, name, visitor_id, hostname, pathname, referrer_hos
                     browser, browser_version, os, os_version, device, screen, country, region, city, engagement_ms, props)
 SELECT
     {site:String},
-    fromUnixTimestamp64Milli(toInt64({start:Int64} + visit * 1000 + step * 45000 + (visit_day * 86400000))),
+    fromUnixTimestamp64Milli(toInt64({start:Int64} + at_ms)),
     if(step_kind < 85, 'pageview', if(step_kind < 95, 'engagement', ['Signup', 'Outbound Link: Click', 'File Download'][1 + step_kind % 3])),
-    cityHash64(visitor, visit_day) AS vid,
+    cityHash64(visitor, intDiv(at_ms, 86400000)) AS vid,
     {site:String},
     ['/', '/', '/pricing', '/features', '/blog', '/blog/launch', '/blog/privacy', '/docs', '/docs/install', '/docs/api', '/about', '/signup'][1 + (cityHash64(visit, step) % 12)],
     if(step = 0, ['', '', 'google.com', 'bing.com', 't.co', 'news.ycombinator.com', 'reddit.com', 'blog.example.org'][1 + visit % 8], ''),
@@ -57,8 +57,9 @@ FROM
         intDiv(n, 3) AS visit,                         -- about 3 events a visit
         n % 3 AS step,
         cityHash64(n) % 100 AS step_kind,
-        intDiv(visit, 1) % 30 AS visit_day,
-        cityHash64(visit) % {visitors_per_day:UInt64} AS visitor
+        -- a visit starts anywhere in the 30 days; its events follow 45 s apart
+        (cityHash64(visit) % 2592000) * 1000 + step * 45000 AS at_ms,
+        cityHash64(visit, 1) % {visitors_per_day:UInt64} AS visitor
     FROM numbers({events:UInt64})
 )`
 

@@ -19,8 +19,8 @@ function event(visitor: number, ts: number, pathname: string, extra: Record<stri
 const EVENTS = [
   // 10 visitors from Germany via Google: one visit each, two pages a minute apart
   ...Array.from({ length: 10 }, (_, i) => [
-    event(1000 + i, at(9, i), '/', { country: 'DE', source: 'Google', channel: 'search', referrer_host: 'google.com' }),
-    event(1000 + i, at(9, i, 60), '/pricing', { country: 'DE' }),
+    event(1000 + i, at(9, i), '/', { country: 'DE', source: 'Google', channel: 'search', referrer_host: 'google.com', browser_version: '132' }),
+    event(1000 + i, at(9, i, 60), '/pricing', { country: 'DE', browser_version: '132' }),
   ]).flat(),
   // 3 visitors from France: a single page each (bounces)
   ...Array.from({ length: 3 }, (_, i) => [event(2000 + i, at(10, i), '/blog', { country: 'FR' })]).flat(),
@@ -173,5 +173,18 @@ describe('realtime', () => {
     await settle(app)
     const { body } = await get('/api/v1/stats/realtime?site=example.com')
     expect(body).toEqual({ visitors: 6, pages: [{ page: '(other)', visitors: 6 }] })
+    // filters on what every event carries
+    expect((await get('/api/v1/stats/realtime?site=example.com&filters=page==/live')).body).toEqual({ visitors: 5, pages: [{ page: '/live', visitors: 5 }] })
+    expect((await get('/api/v1/stats/realtime?site=example.com&filters=page==/alone')).body).toMatchObject({ visitors: null, withheld: 'fewer than 5 visitors' })
+    const bad = await get('/api/v1/stats/realtime?site=example.com&filters=source==Google')
+    expect(bad.status).toBe(400)
+    expect(bad.body.error).toMatch(/realtime filters take/)
+  })
+
+  it('a version breakdown row filters the view as it is shown', async () => {
+    const rows2 = await q('breakdown', 'property=browser_version&metrics=visitors')
+    expect(rows2.body.results).toEqual([{ browser_version: 'Firefox 132', visitors: 10 }, { browser_version: '(none)', visitors: 9 }])
+    const { body } = await q('aggregate', `metrics=visitors&filters=${encodeURIComponent('browser_version==Firefox 132')}`)
+    expect(body.results.visitors.value).toBe(10)
   })
 })

@@ -5,7 +5,7 @@ import { FilterError, parseFilters } from '../stats/filters.ts'
 import { MetricError, parseMetrics, type Metric } from '../stats/metrics.ts'
 import { PeriodError, PERIODS, resolvePeriod } from '../stats/period.ts'
 import { property, PROPERTY_NAMES } from '../stats/properties.ts'
-import { realtime } from '../stats/realtime.ts'
+import { realtime, RealtimeFilterError } from '../stats/realtime.ts'
 import { aggregate, breakdown, timeseries, type Scope } from '../stats/service.ts'
 import type { Interval } from '../stats/query.ts'
 import type { Runtime } from '../../collector/runtime.ts'
@@ -23,7 +23,7 @@ export const Common = {
 const AggregateQuery = Type.Object(Common)
 const TimeseriesQuery = Type.Object({ ...Common, interval: Type.Optional(Type.Enum(['minute', 'hour', 'day', 'week', 'month'])) })
 const BreakdownQuery = Type.Object({ ...Common, property: Type.String({ maxLength: 80 }), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) })
-const RealtimeQuery = Type.Object({ site: Common.site })
+const RealtimeQuery = Type.Object({ site: Common.site, filters: Common.filters })
 
 const Nullable = Type.Union([Type.Number(), Type.Null()])
 const MetricOut = Type.Object({ value: Nullable, change: Nullable, withheld: Type.Optional(Type.String()) })
@@ -119,6 +119,11 @@ export async function statsRoutes(app: FastifyInstance, { runtime }: { runtime: 
   }, async (req, reply) => {
     const site = runtime.sites.get(req.query.site.toLowerCase())
     if (!site) return unknownSite(reply)
-    return realtime(runtime.store.client, site.domain, runtime.policy.forSite(site.domain).minVisitors[req.audience])
+    try {
+      return await realtime(runtime.store.client, site.domain, runtime.policy.forSite(site.domain).minVisitors[req.audience], parseFilters(req.query.filters))
+    } catch (err) {
+      if (err instanceof RealtimeFilterError || err instanceof FilterError) throw new BadRequest(err.message)
+      throw err
+    }
   })
 }

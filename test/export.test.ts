@@ -8,6 +8,7 @@ import { EXPORTS_PER_MONTH } from '../aggregator/export/budget.ts'
 import { monthsCovered, ZIP_TABLES } from '../aggregator/export/export.ts'
 import { countNoise, KeyedStream, twoSidedGeometric } from '../aggregator/export/noise.ts'
 import { ADMIN_TOKEN, rows, settle, tempDataDir, testApp } from './helpers.ts'
+import { day, dayBefore, handCountedVisits } from './fixtures.ts'
 
 /**
  * The same small store as test/stats.test.ts, two days ago (UTC), for three sites with one
@@ -19,32 +20,7 @@ import { ADMIN_TOKEN, rows, settle, tempDataDir, testApp } from './helpers.ts'
 const EXACT = 'exact.example.com'
 const LOOSE = 'loose.example.com'
 const NOISY = 'noisy.example.com'
-const DAY = 86_400_000
-const dayStart = Math.floor(Date.now() / DAY) * DAY - 2 * DAY
-const at = (h: number, m = 0, s = 0) => dayStart + ((h * 60 + m) * 60 + s) * 1000
-const day = new Date(dayStart).toISOString().slice(0, 10)
-const dayBefore = new Date(dayStart - DAY).toISOString().slice(0, 10)
-
-function eventsOf(site: string) {
-  const event = (visitor: number, ts: number, pathname: string, extra: Record<string, unknown> = {}) => ({
-    site, ts, name: 'pageview', visitor_id: String(visitor), hostname: site, pathname, browser: 'Firefox', os: 'Linux', device: 'Desktop', props: {}, ...extra,
-  })
-  return [
-    ...Array.from({ length: 10 }, (_, i) => [
-      event(1000 + i, at(9, i), '/', { country: 'DE', source: 'Google', channel: 'search', referrer_host: 'google.com' }),
-      event(1000 + i, at(9, i, 60), '/pricing', { country: 'DE' }),
-    ]).flat(),
-    ...Array.from({ length: 3 }, (_, i) => [event(2000 + i, at(10, i), '/blog', { country: 'FR', region: 'Bretagne', city: 'Rennes' })]).flat(),
-    ...Array.from({ length: 6 }, (_, i) => [
-      event(3000 + i, at(11, i), '/', { country: 'US', utm_source: 'newsletter', source: 'newsletter' }),
-      event(3000 + i, at(11, i, 60), '/pricing', { country: 'US' }),
-      event(3000 + i, at(11, i, 120), '/signup', { country: 'US' }),
-      event(3000 + i, at(11, 42 + i), '/blog', { country: 'US' }),
-    ]).flat(),
-    event(3000, at(11, 0, 130), '/signup', { name: 'Signup', props: { plan: 'pro' } }),
-    event(3000, at(11, 0, 140), '/signup', { name: 'engagement', engagement_ms: 9000 }),
-  ]
-}
+const eventsOf = handCountedVisits
 
 let app: FastifyInstance
 let dir: string

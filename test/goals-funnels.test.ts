@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { likePattern } from '../aggregator/stats/goal-match.ts'
 import { ADMIN_TOKEN, settle, testApp } from './helpers.ts'
+import { at, day, eventRow } from './fixtures.ts'
 
 /**
  * Goals, funnels and page flow over a small store computed here by hand: two days ago (UTC),
@@ -17,13 +18,8 @@ import { ADMIN_TOKEN, settle, testApp } from './helpers.ts'
  */
 const SITE = 'goals.example.com'
 const OTHER_SITE = 'example.com'
-const DAY = 86_400_000
-const dayStart = Math.floor(Date.now() / DAY) * DAY - 2 * DAY
-const at = (h: number, m = 0, s = 0) => dayStart + ((h * 60 + m) * 60 + s) * 1000
-const day = new Date(dayStart).toISOString().slice(0, 10)
-
 function pageview(visitor: number, ts: number, pathname: string, country = 'US') {
-  return { site: SITE, ts, name: 'pageview', visitor_id: String(visitor), hostname: SITE, pathname, country, browser: 'Firefox', os: 'Linux', device: 'Desktop', props: {} }
+  return eventRow(SITE, visitor, ts, pathname, { country })
 }
 function custom(visitor: number, ts: number, name: string, props: Record<string, string>, country = 'US') {
   return { ...pageview(visitor, ts, '/signup/start', country), name, props }

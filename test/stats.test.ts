@@ -1,40 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { ADMIN_TOKEN, DOC_IPS, UA, beacon, rows, settle, testApp } from './helpers.ts'
+import { day, dayBefore, handCountedVisits } from './fixtures.ts'
 
-/**
- * A small store whose statistics are computed here by hand: two days ago (UTC), 19 visitors
- * of stats.example.com in 25 visits. Rows go straight into `events`, as the pipeline writes them.
- */
+/** The hand-counted store of test/fixtures.ts: 19 visitors of stats.example.com in 25 visits. */
 const SITE = 'stats.example.com'
-const DAY = 86_400_000
-const dayStart = Math.floor(Date.now() / DAY) * DAY - 2 * DAY
-const at = (h: number, m = 0, s = 0) => dayStart + ((h * 60 + m) * 60 + s) * 1000
-const day = new Date(dayStart).toISOString().slice(0, 10)
-
-function event(visitor: number, ts: number, pathname: string, extra: Record<string, unknown> = {}) {
-  return { site: SITE, ts, name: 'pageview', visitor_id: String(visitor), hostname: SITE, pathname, browser: 'Firefox', os: 'Linux', device: 'Desktop', props: {}, ...extra }
-}
-
-const EVENTS = [
-  // 10 visitors from Germany via Google: one visit each, two pages a minute apart
-  ...Array.from({ length: 10 }, (_, i) => [
-    event(1000 + i, at(9, i), '/', { country: 'DE', source: 'Google', channel: 'search', referrer_host: 'google.com', browser_version: '132' }),
-    event(1000 + i, at(9, i, 60), '/pricing', { country: 'DE', browser_version: '132' }),
-  ]).flat(),
-  // 3 visitors from France: a single page each (bounces)
-  ...Array.from({ length: 3 }, (_, i) => [event(2000 + i, at(10, i), '/blog', { country: 'FR' })]).flat(),
-  // 6 visitors from the US: three pages over two minutes, then 40 minutes later one more page (a second visit)
-  ...Array.from({ length: 6 }, (_, i) => [
-    event(3000 + i, at(11, i), '/', { country: 'US', utm_source: 'newsletter', source: 'newsletter' }),
-    event(3000 + i, at(11, i, 60), '/pricing', { country: 'US' }),
-    event(3000 + i, at(11, i, 120), '/signup', { country: 'US' }),
-    event(3000 + i, at(11, 42 + i), '/blog', { country: 'US' }),
-  ]).flat(),
-  // a custom event and an engagement ping (not counted as events)
-  event(3000, at(11, 0, 130), '/signup', { name: 'Signup', props: { plan: 'pro' } }),
-  event(3000, at(11, 0, 140), '/signup', { name: 'engagement', engagement_ms: 9000 }),
-]
+const EVENTS = handCountedVisits(SITE)
 
 let app: FastifyInstance
 beforeAll(async () => {
@@ -133,7 +104,7 @@ describe('breakdown', () => {
 
 describe('timeseries', () => {
   it('has one row per day of the range, zero on empty days', async () => {
-    const from = new Date(dayStart - DAY).toISOString().slice(0, 10)
+    const from = dayBefore
     const { body } = await get(`/api/v1/stats/timeseries?site=${SITE}&period=custom&from=${from}&to=${day}&metrics=visitors,pageviews`)
     expect(body.results).toEqual([
       { date: from, visitors: 0, pageviews: 0 },

@@ -11,6 +11,7 @@ import { TokenStore } from '../aggregator/tokens.ts'
 import { dashboardRoutes } from '../dashboards/serve.ts'
 import type { Config } from './config.ts'
 import { adminIngestRoutes } from './http/admin-ingest.ts'
+import { storeErrorSummary } from './spool/writer.ts'
 import { ingestRoutes } from './http/ingest.ts'
 import { registerOpenApi } from './http/openapi.ts'
 import { privacyRoutes } from './http/privacy.ts'
@@ -59,7 +60,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
     if (status >= 500) {
-      req.log.error({ err: err.message }, 'request failed')
+      // a store error may quote the query's values: only its kind and code are logged
+      req.log.error({ err: (err as { type?: string }).type ? storeErrorSummary(err) : err.message }, 'request failed')
       return reply.code(status).send({ error: 'internal error' })
     }
     const message = err.validation

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { ADMIN_TOKEN, DOC_IPS, UA, beacon, rows, settle, testApp } from './helpers.ts'
-import { day, dayBefore, handCountedVisits } from './fixtures.ts'
+import { at, day, dayBefore, eventRow, handCountedVisits } from './fixtures.ts'
 
 /** The hand-counted store of test/fixtures.ts: 19 visitors of stats.example.com in 25 visits. */
 const SITE = 'stats.example.com'
@@ -99,6 +99,20 @@ describe('breakdown', () => {
     ])
     const small = await q('breakdown', 'property=page&filters=country==FR')
     expect(small.body).toMatchObject({ results: [], withheld: 'fewer than 5 visitors' })
+  })
+})
+
+describe('property keys', () => {
+  it('lists the custom-prop keys that at least k visitors sent', async () => {
+    // one visitor sent plan=pro: under k, so not even the key is listed
+    expect((await q('properties', '')).body.keys).toEqual([])
+    // on another site, five visitors send two keys and one sends a third
+    const signup = (v: number, props: Record<string, string>) => eventRow('example.com', v, at(13, 0, v % 60), '/signup', { name: 'Signup', props })
+    const more = [...Array.from({ length: 5 }, (_, i) => signup(4000 + i, { plan: 'team', colour: 'blue' })), signup(4100, { secret_sauce: 'x' })]
+    await app.runtime.store.client.insert({ table: 'events', values: more, format: 'JSONEachRow' })
+    await settle(app)
+    const keys = await get(`/api/v1/stats/properties?site=example.com&period=custom&from=${day}&to=${day}`)
+    expect(keys.body.keys.sort()).toEqual(['colour', 'plan'])
   })
 })
 

@@ -6,7 +6,7 @@ import { MetricError, parseMetrics, type Metric } from '../stats/metrics.ts'
 import { PeriodError, PERIODS, resolvePeriod } from '../stats/period.ts'
 import { property, PROPERTY_NAMES } from '../stats/properties.ts'
 import { realtime, RealtimeFilterError } from '../stats/realtime.ts'
-import { aggregate, breakdown, timeseries, type Scope } from '../stats/service.ts'
+import { aggregate, breakdown, propertyKeys, timeseries, type Scope } from '../stats/service.ts'
 import type { Interval } from '../stats/query.ts'
 import type { Runtime } from '../../collector/runtime.ts'
 
@@ -108,6 +108,14 @@ export async function statsRoutes(app: FastifyInstance, { runtime }: { runtime: 
     const metrics = metricsOf(req.query.metrics, ['visitors'])
     const b = await breakdown(runtime.store.client, s.scope, s.range, req.query.property, prop, metrics, req.query.limit ?? 100)
     return { ...b, period: s.range.label }
+  })
+
+  app.get<{ Querystring: Static<typeof AggregateQuery> }>('/api/v1/stats/properties', {
+    schema: { querystring: AggregateQuery, response: { 200: Type.Object({ keys: Type.Array(Type.String()), period: Type.String() }), '4xx': ErrorOut } },
+  }, async (req, reply) => {
+    const s = scopeOf(runtime, req)
+    if (!s) return unknownSite(reply)
+    return { keys: await propertyKeys(runtime.store.client, s.scope, s.range), period: s.range.label }
   })
 
   app.get<{ Querystring: Static<typeof RealtimeQuery> }>('/api/v1/stats/realtime', {

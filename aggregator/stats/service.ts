@@ -3,7 +3,7 @@ import type { Filter } from './filters.ts'
 import { addSums, metricValue, ZERO, type Metric, type Sums } from './metrics.ts'
 import type { Range } from './period.ts'
 import { present, type Property } from './properties.ts'
-import { querySums, type Interval } from './query.ts'
+import { querySums, rangeDays, type Interval } from './query.ts'
 import { foldSmallRows, OTHER } from './threshold.ts'
 
 export interface Scope {
@@ -117,4 +117,20 @@ export async function breakdown(
       return out
     }),
   }
+}
+
+/**
+ * The custom-prop keys used in the range by at least k visitors, most used first: a key
+ * only a handful of visitors sent is not listed (its name alone could single them out).
+ */
+export async function propertyKeys(client: ClickHouseClient, s: Scope, range: { from: number; to: number }): Promise<string[]> {
+  const days = rangeDays(range, s.timezone)
+  const rs = await client.query({
+    query: `SELECT substring(dim, 6) AS key, sum(visitors) AS v FROM rollup_daily
+            WHERE site = {site:String} AND startsWith(dim, 'prop:') AND day BETWEEN {d0:Date} AND {d1:Date}
+            GROUP BY key HAVING v >= {k:UInt64} ORDER BY v DESC, key LIMIT 100`,
+    query_params: { site: s.site, d0: days.first, d1: days.last, k: s.minVisitors },
+    format: 'JSONEachRow',
+  })
+  return (await rs.json<{ key: string }>()).map((r) => r.key)
 }

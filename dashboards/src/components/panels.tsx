@@ -1,8 +1,9 @@
 import { useState } from 'preact/hooks'
-import type { BreakdownRow } from '../lib/api.ts'
+import { apiGet, type BreakdownRow } from '../lib/api.ts'
 import { countryName } from '../lib/format.ts'
 import { navigate } from '../lib/router.ts'
-import { useView, viewHref, type DashState } from '../lib/view.ts'
+import { useFetch } from '../lib/use-fetch.ts'
+import { apiParams, useView, viewHref, type DashState } from '../lib/view.ts'
 import { Breakdown, type BreakdownSpec } from './breakdown.tsx'
 import { PageFlow } from './page-flow.tsx'
 import { Panel } from './panel.tsx'
@@ -93,13 +94,26 @@ export function TechnologyPanel({ state }: { state: DashState }) {
   )
 }
 
-/** Custom event props: the policy may allow any key, so the person names the one to break down by. */
+/**
+ * Custom event props: the keys sent in the range (by at least k visitors) to pick from, or
+ * one named by hand; the chosen key's values are broken down.
+ */
 function Properties({ state }: { state: DashState }) {
   const view = useView()
   const [draft, setDraft] = useState(state.prop ?? '')
   const key = state.prop && /^[A-Za-z0-9_.:-]{1,64}$/.test(state.prop) ? state.prop : ''
+  const params = apiParams(view, state)
+  const keys = useFetch<{ keys: string[] }>(`props:${JSON.stringify(params)}`, (signal) => apiGet(view.cred, '/api/v1/stats/properties', params, signal))
+  const pick = (k: string) => navigate(viewHref(view, state, { prop: k }), { replace: true })
   return (
     <>
+      {keys.data && keys.data.keys.length > 0 && (
+        <div class="tabs prop-keys" role="group" aria-label="Properties sent with events">
+          {keys.data.keys.map((k) => (
+            <button type="button" key={k} aria-pressed={k === key} onClick={() => pick(k)}>{k}</button>
+          ))}
+        </div>
+      )}
       <form class="inline-form" onSubmit={(e) => { e.preventDefault(); navigate(viewHref(view, state, { prop: draft.trim() || undefined }), { replace: true }) }}>
         <label for="prop-key">Property</label>
         <input id="prop-key" value={draft} placeholder="e.g. plan" pattern="[A-Za-z0-9_.:\-]{1,64}" spellcheck={false}

@@ -29,6 +29,7 @@ const ACCESS: Record<string, Rule> = {
   'GET /api/v1/stats/realtime': 'stats',
   'GET /api/v1/export': 'export',
   'GET /api/v1/stats/goals': 'stats',
+  'GET /api/v1/stats/properties': 'stats',
   'GET /api/v1/shared-link': 'stats',
   'GET /*': 'public',
   'GET /api/v1/stats/page-flow': 'stats',

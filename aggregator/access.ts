@@ -10,7 +10,7 @@ export type Audience = 'dashboard' | 'shared' | 'export'
 /** Who is asking, once `requireAccess` let the request through. */
 export interface Access {
   via: 'admin' | TokenKind
-  /** The one site a token is for; null for the admin token (every site). */
+  /** The one site a token is for; null for the admin token and sessions (every site). */
   site: string | null
   tokenId: string | null
 }
@@ -49,7 +49,8 @@ function deny(reply: FastifyReply, status: 401 | 403, error: string) {
 
 /**
  * The access rules, in one place, as a hook (onRequest, preValidation or preHandler):
- * - the admin token passes every rule;
+ * - the admin token passes every rule, and so does a signed-in user's session (`ses_`) until it
+ *   expires or the user signs out;
  * - a per-site token (`pat_`) passes for its own site and the scopes it was given;
  * - a shared link (`shr_`) passes `stats` for its own site, as the `shared` audience, and
  *   only with its passphrase in `x-share-password` when it has one;
@@ -72,6 +73,11 @@ export function requireAccess(rule: AccessRule) {
     const checked = await tokens.check(presented)
     if (!checked.ok) return deny(reply, 401, checked.reason)
     const token = checked.token
+    if (token.kind === 'ses') {
+      req.access = { via: 'ses', site: null, tokenId: token.id }
+      req.audience = audience
+      return
+    }
     if (rule.scope === 'admin') return deny(reply, 403, 'this route needs the admin token')
     if (token.kind === 'shr' && token.hasPassword) {
       const password = req.headers[SHARE_PASSWORD_HEADER]

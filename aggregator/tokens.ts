@@ -7,8 +7,15 @@ import { normaliseDomain } from './sites.ts'
 /** What a per-site token may be granted; `shared` alone makes a shared dashboard link. */
 export const SCOPES = ['stats', 'export', 'shared'] as const
 export type Scope = (typeof SCOPES)[number]
-/** `pat`: a per-site API token; `shr`: a shared dashboard link (stats only, `shared` audience). */
-export type TokenKind = 'pat' | 'shr'
+/**
+ * `pat`: a per-site API token; `shr`: a shared dashboard link (stats only, `shared` audience);
+ * `ses`: a signed-in user's session (admin rights until it expires or the user signs out).
+ */
+export type TokenKind = 'pat' | 'shr' | 'ses'
+/** The stored scope that marks a session (never granted through the token API). */
+const SESSION_SCOPE = 'session' as Scope
+/** How long a session lasts after sign-in. */
+export const SESSION_TTL_MS = 12 * 3600_000
 
 /** A token as the admin API and the CLI list it: never its secret, never a hash. */
 export interface TokenInfo {
@@ -54,8 +61,8 @@ interface TokenRow {
   revoked: number
 }
 
-/** `pat_` or `shr_`, 12 hex characters of public id, `_`, a base64url secret (which may itself hold `_`). */
-const TOKEN_FORMAT = /^(pat|shr)_([0-9a-f]{12})_([A-Za-z0-9_-]{32,128})$/
+/** `pat_`, `shr_` or `ses_`, 12 hex characters of public id, `_`, a base64url secret (which may itself hold `_`). */
+const TOKEN_FORMAT = /^(pat|shr|ses)_([0-9a-f]{12})_([A-Za-z0-9_-]{32,128})$/
 const ID_FORMAT = /^[0-9a-f]{12}$/
 
 // scrypt's cost for shared-link passphrases: 16 MiB and ~50 ms per check, off the event loop.
@@ -67,6 +74,7 @@ const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest()
 const b64 = (b: Buffer) => b.toString('base64url')
 
 export function kindOf(scopes: readonly string[]): TokenKind {
+  if (scopes.includes(SESSION_SCOPE)) return 'ses'
   return scopes.includes('shared') ? 'shr' : 'pat'
 }
 
@@ -207,13 +215,40 @@ export class TokenStore {
     return { token: `${kind}_${id}_${secret}`, info: toInfo(row) }
   }
 
-  /** Tokens not revoked, newest first; `site` narrows to one site. */
+  /**
+   * Starts a session for a signed-in user: a `ses_` token with admin rights, for
+   * `SESSION_TTL_MS`; the store keeps its hash, the user's name and the expiry only.
+   */
+  async createSession(user: string, ttlMs = SESSION_TTL_MS): Promise<{ token: string; id: string; expires_at: string }> {
+    const id = crypto.randomBytes(6).toString('hex')
+    const secret = crypto.randomBytes(24).toString('base64url')
+    const now = this.now()
+    await this.write({
+      id, site: '', scopes: [SESSION_SCOPE], name: user, secret_hash: b64(sha256(secret)), passphrase_hash: '',
+      created_ms: now, expires_ms: now + ttlMs, revoked: 0,
+    })
+    return { token: `ses_${id}_${secret}`, id, expires_at: new Date(now + ttlMs).toISOString() }
+  }
+
+  /** Ends every session of one user (when the user is removed); how many were open. */
+  async revokeSessions(user: string): Promise<number> {
+    const rs = await this.client.query({
+      query: `SELECT id FROM tokens FINAL WHERE revoked = 0 AND has(scopes, {scope:String}) AND name = {user:String}`,
+      query_params: { scope: SESSION_SCOPE, user },
+      format: 'JSONEachRow',
+    })
+    const ids = (await rs.json<{ id: string }>()).map((r) => r.id)
+    for (const id of ids) await this.revoke(id)
+    return ids.length
+  }
+
+  /** Tokens not revoked, newest first; `site` narrows to one site. Sessions are not listed. */
   async list(site?: string): Promise<TokenInfo[]> {
     const rs = await this.client.query({
       query: `SELECT ${ROW_COLUMNS} FROM tokens FINAL
-              WHERE revoked = 0 AND ({site:String} = '' OR site = {site:String})
+              WHERE revoked = 0 AND NOT has(scopes, {session:String}) AND ({site:String} = '' OR site = {site:String})
               ORDER BY created_at DESC, id`,
-      query_params: { site: site ?? '' },
+      query_params: { site: site ?? '', session: SESSION_SCOPE },
       format: 'JSONEachRow',
     })
     return (await rs.json<TokenRow>()).map(toInfo)

@@ -8,6 +8,7 @@ import { seedOffline } from './seed-offline.ts'
 import { syntheticTraffic } from './seed-traffic.ts'
 import { addExportCommand } from './export.ts'
 import { addTokenCommands } from './tokens.ts'
+import { addUserCommands } from './users.ts'
 
 const program = new Command('analytics').description('Privacy-respecting site analytics')
 
@@ -187,6 +188,7 @@ program
   })
 
 addTokenCommands(program, { serverApi, withStore })
+addUserCommands(program, { serverApi, withStore })
 addExportCommand(program, { withStore })
 
 program.parseAsync(process.argv).catch((err: Error) => {

@@ -7,6 +7,7 @@ import { goalRoutes } from '../aggregator/http/goals.ts'
 import { siteRoutes } from '../aggregator/http/sites.ts'
 import { statsRoutes } from '../aggregator/http/stats.ts'
 import { tokenRoutes } from '../aggregator/http/tokens.ts'
+import { userRoutes } from '../aggregator/http/users.ts'
 import { TokenStore } from '../aggregator/tokens.ts'
 import { dashboardRoutes } from '../dashboards/serve.ts'
 import type { Config } from './config.ts'
@@ -99,6 +100,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(privacyRoutes, { runtime })
   await app.register(adminRoutes, { runtime })
   await app.register(tokenRoutes, { runtime })
+  await app.register(userRoutes, { runtime })
   await app.register(dashboardRoutes) // last: the app's client routes never hide a server route
   return app
 }

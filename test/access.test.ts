@@ -45,6 +45,12 @@ const ACCESS: Record<string, Rule> = {
   'POST /api/v1/tokens': 'admin',
   'GET /api/v1/tokens': 'admin',
   'DELETE /api/v1/tokens/:id': 'admin',
+  // sign-in is open to everyone (rate-limited); signing out needs the session (or admin) token
+  'POST /api/v1/login': 'public',
+  'POST /api/v1/logout': 'admin',
+  'GET /api/v1/users': 'admin',
+  'POST /api/v1/users': 'admin',
+  'DELETE /api/v1/users/:name': 'admin',
 }
 
 /** Inputs that make a call harmless when it is let through (a dry run, an empty batch, an unknown id). */
@@ -56,6 +62,8 @@ const SAMPLE: Record<string, { query?: string; body?: unknown }> = {
   'GET /api/v1/stats/page-flow': { query: 'site=example.com&page=/' },
   'GET /api/v1/funnel': { query: 'site=example.com&steps=' + encodeURIComponent('[{"page":"/"},{"page":"/b"}]') },
   'POST /api/v1/goals': { body: { site: 'example.com', page: '/walk' } },
+  'POST /api/v1/login': { body: {} },
+  'POST /api/v1/users': { body: { name: 'access-walk', password: 'made by the access walk' } },
 }
 
 const SITE = 'example.com'
@@ -99,6 +107,7 @@ beforeAll(async () => {
   const revoked = await token(SITE, ['stats', 'export'])
   t.revoked = revoked.token
   await app.tokens.revoke(revoked.id)
+  t.sessionExpired = (await app.tokens.createSession('access-walk', -1000)).token
 })
 afterAll(async () => {
   await app?.close()
@@ -143,6 +152,7 @@ describe('protected routes', () => {
       expect(revoked.statusCode, `${what} revoked`).toBe(401)
       if (r.method !== 'HEAD') expect(revoked.json()).toEqual({ error: 'token revoked' })
       expect((await call(r, t.expired)).statusCode, `${what} expired`).toBe(401)
+      expect((await call(r, t.sessionExpired)).statusCode, `${what} expired session`).toBe(401)
     }
   })
 
@@ -161,7 +171,9 @@ describe('protected routes', () => {
     for (const r of protectedRoutes()) {
       const what = `${r.method} ${r.url}`
       const rule = ruleOf(r)!
-      const right = rule === 'stats' ? [ADMIN_TOKEN, t.stats, t.both, t.shared] : rule === 'export' ? [ADMIN_TOKEN, t.export, t.both] : [ADMIN_TOKEN]
+      // a signed-in user's session passes as the admin token does (a fresh one: logout ends it)
+      const session = (await app.tokens.createSession('access-walk')).token
+      const right = rule === 'stats' ? [ADMIN_TOKEN, t.stats, t.both, t.shared, session] : rule === 'export' ? [ADMIN_TOKEN, t.export, t.both, session] : [ADMIN_TOKEN, session]
       for (const tok of right) expect([401, 403], `${what} with ${tok.slice(0, 4)}`).not.toContain((await call(r, tok)).statusCode)
     }
   })

@@ -12,7 +12,7 @@ const AREAS: [RegExp, Area][] = [
   [/^\/privacy(?:\.json)?$/, { tag: 'privacy', description: 'The active policy as visitors read it: open to everyone', access: 'public' }],
   [/^\/api\/v1\/(?:stats|export)(?:\/|$)/, { tag: 'stats', description: 'Statistics and exports: the admin token, a per-site token with the stats or export scope, or a shared link (stats)', access: 'stats' }],
   [/^\/api\/v1\/tokens(?:\/|$)/, { tag: 'tokens', description: 'Per-site API tokens and shared links: admin token only', access: 'bearer' }],
-  [/^\/api\/v1\/(?:admin|sites|goals)(?:\/|$)/, { tag: 'admin', description: 'Sites, goals, seeding and store maintenance: admin token only', access: 'bearer' }],
+  [/^\/api\/v1\/(?:admin|sites|goals|users)(?:\/|$)/, { tag: 'admin', description: 'Sites, goals, users, seeding and store maintenance: admin token only', access: 'bearer' }],
 ]
 
 function areaOf(url: string): Area | undefined {

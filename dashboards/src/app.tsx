@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks'
-import { apiGet, UNAUTHORIZED, type Site } from './lib/api.ts'
+import { apiGet, apiSend, UNAUTHORIZED, type Site } from './lib/api.ts'
 import { navigate, useLocation } from './lib/router.ts'
 import { session, SITES_CHANGED } from './lib/session.ts'
 import { ViewContext, type View } from './lib/view.ts'
@@ -38,7 +38,14 @@ export function App() {
       />
     )
   }
-  return <Admin token={token} path={loc.path} params={loc.params} onSignOut={() => { session.signOut(); setToken(null); navigate('/') }} />
+  const signOut = () => {
+    // a user's session ends on the server too; the admin token stays valid
+    if (token.startsWith('ses_')) void apiSend({ token }, 'POST', '/api/v1/logout').catch(() => {})
+    session.signOut()
+    setToken(null)
+    navigate('/')
+  }
+  return <Admin token={token} path={loc.path} params={loc.params} onSignOut={signOut} />
 }
 
 function Admin({ token, path, params, onSignOut }: { token: string; path: string; params: URLSearchParams; onSignOut: () => void }) {

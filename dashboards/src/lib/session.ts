@@ -1,5 +1,5 @@
 /**
- * The admin token lives in sessionStorage only (gone when the tab closes; never a cookie,
+ * The admin token, or a signed-in user's session token, lives in sessionStorage only (gone when the tab closes; never a cookie,
  * never localStorage). A shared link's password likewise, per link.
  */
 import type { Site } from './api.ts'

@@ -191,6 +191,18 @@ addTokenCommands(program, { serverApi, withStore })
 addUserCommands(program, { serverApi, withStore })
 addExportCommand(program, { withStore })
 
+program
+  .command('bench')
+  .description('what `npm run bench` runs: the collector under load against a bare route, then the dashboard queries')
+  .allowUnknownOption()
+  .argument('[options...]', 'passed on, e.g. --no-queries, --no-nofsync, --profile')
+  .action(async (options: string[]) => {
+    const { spawnSync } = await import('node:child_process')
+    const bench = new URL('../bench/index.ts', import.meta.url).pathname
+    const r = spawnSync(process.execPath, ['--import', 'tsx', bench, ...options], { stdio: 'inherit' })
+    process.exitCode = r.status ?? 1
+  })
+
 program.parseAsync(process.argv).catch((err: Error) => {
   console.error(`analytics: ${err.message}`)
   process.exit(1)

@@ -242,9 +242,11 @@ for (let i = 0; i < 100 && !exitedEarly; i++) {
   await new Promise((r) => setTimeout(r, 200))
 }
 let auditFindings = -1
+let auditSample: unknown[] = []
 try {
   const audit = (await (await fetch(`${base}/api/v1/admin/audit`, { headers: admin })).json()) as { findings: unknown[] }
   auditFindings = audit.findings.length
+  auditSample = audit.findings.slice(0, 5)
 } catch {
   // counted as not clean below
 }
@@ -290,6 +292,7 @@ console.log(`  5xx answers           ${fiveXX} (must be 0)
   store                 ${stored.length} events stored; junk rows ${junkRows}; rows with visitor-typed markup kept as text ${markupAsText}; missing tables ${missingTables.length ? missingTables.join(', ') : 'none'}; privacy audit findings ${auditFindings}
   result                ${ok ? 'PASS' : 'FAIL'}`)
 for (const f of failures.filter(Boolean).slice(0, 20)) console.log(`  - ${f}`)
+for (const f of auditSample) console.log(`  audit: ${JSON.stringify(f).slice(0, 400)}`)
 for (const l of serverErrors.slice(0, 10)) console.log(`  server: ${l.slice(0, 300)}`)
 fs.rmSync(dataDir, { recursive: true, force: true })
 process.exit(ok ? 0 : 1)

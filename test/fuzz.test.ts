@@ -94,7 +94,7 @@ describe('POST /api/event', () => {
     expect(statuses.get(413)).toBeGreaterThan(0)
     expect(statuses.get(415)).toBeGreaterThan(0)
     await healthy()
-  })
+  }, 90_000)
 
   it('answers 400 to each field of the wrong type, naming the field but not the value', async () => {
     const good = { n: 'pageview', u: 'https://example.com/a', d: 'example.com', r: 'https://ref.example/', w: 1280, p: { k: 'v' } }
@@ -165,7 +165,7 @@ describe('statistics parameters', () => {
         expect(await ask(`${prop}!=${v}`), `${prop}!=${v}`).toEqual(all)
       }
     }
-  })
+  }, 90_000)
 
   it('the walk finds the statistics routes', () => {
     const urls = statsRoutes().map((r) => r.url)
@@ -202,7 +202,7 @@ describe('statistics parameters', () => {
     console.log(`fuzz: statistics routes, statuses by route ${JSON.stringify(tried)}`)
     for (const [url, s] of Object.entries(tried)) expect(s[200] ?? 0, `${url} answered some random question`).toBeGreaterThan(0)
     await healthy()
-  })
+  }, 90_000)
 
   it('hostile filter values on every property reach no SQL as code and never 5xx', async () => {
     await fc.assert(

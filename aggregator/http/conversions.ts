@@ -93,9 +93,9 @@ export async function conversionRoutes(app: FastifyInstance, { runtime }: { runt
       const list = ids!.split(',').map((id) => id.trim())
       if (list.length < MIN_STEPS || list.length > MAX_STEPS) throw new BadRequest(`a funnel has ${MIN_STEPS} to ${MAX_STEPS} steps, not ${list.length}`)
       const saved = new Map((await goals.list(s.question.site)).map((g) => [g.id, g]))
-      steps = list.map((id) => {
+      steps = list.map((id, i) => {
         const goal = GOAL_ID.test(id) ? saved.get(id) : undefined
-        if (!goal) throw new BadRequest(`no goal ${id.slice(0, 20)} on this site`)
+        if (!goal) throw new BadRequest(`goals: step ${i + 1} is not a saved goal of this site`)
         return goal
       })
     }

@@ -62,6 +62,13 @@ describe('POST /api/event', () => {
     expect(unknown.headers['x-analytics-dropped']).toBe('unknown_site')
     const bot = await beacon(app, { name: 'pageview', url: 'https://example.com/', domain: 'example.com' }, { ua: UA.googlebot })
     expect(bot.headers['x-analytics-dropped']).toBe('bot')
+    // a page on someone else's host does not count for the site; its subdomains and localhost do
+    const foreign = await beacon(app, { name: 'pageview', url: 'https://elsewhere.example.net/', domain: 'example.com' })
+    expect(foreign.headers['x-analytics-dropped']).toBe('foreign_host')
+    for (const url of ['https://shop.example.com/', 'https://www.example.com/', 'http://localhost:3000/', 'http://127.0.0.1/']) {
+      const ok = await beacon(app, { name: 'pageview', url, domain: 'example.com' })
+      expect(ok.headers['x-analytics-dropped'], url).toBeUndefined()
+    }
   })
 
   it('answers the pixel with a GIF that is never cached', async () => {

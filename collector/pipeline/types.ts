@@ -15,6 +15,7 @@ export type DropReason =
   | 'consent_gpc'
   | 'kind_not_allowed'
   | 'excluded_path'
+  | 'foreign_host'
 
 export interface Drop {
   drop: DropReason

@@ -69,6 +69,10 @@ describe('POST /api/event', () => {
       const ok = await beacon(app, { name: 'pageview', url, domain: 'example.com' })
       expect(ok.headers['x-analytics-dropped'], url).toBeUndefined()
     }
+    await flush(app)
+    const hosts = await rows<{ hostname: string }>(app, "SELECT DISTINCT hostname FROM events WHERE site = 'example.com' ORDER BY hostname")
+    expect(hosts.map((h) => h.hostname)).not.toContain('127.0.0.1')
+    expect(hosts.map((h) => h.hostname)).toContain('localhost')
   })
 
   it('answers the pixel with a GIF that is never cached', async () => {

@@ -1,6 +1,6 @@
 import type { Step } from './types.ts'
 
-const LOCAL = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/
+export const LOCAL_HOST = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/
 
 /**
  * Beacons for a domain nobody registered with `analytics site add` are dropped, and so are
@@ -10,6 +10,6 @@ const LOCAL = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/
 export const knownSite: Step = (event, ctx) => {
   if (!ctx.isKnownSite(event.site)) return { drop: 'unknown_site' }
   const host = (event.parsedUrl?.hostname ?? '').toLowerCase().replace(/^www\./, '')
-  if (host && host !== event.site && !host.endsWith(`.${event.site}`) && !LOCAL.test(host)) return { drop: 'foreign_host' }
+  if (host && host !== event.site && !host.endsWith(`.${event.site}`) && !LOCAL_HOST.test(host)) return { drop: 'foreign_host' }
   return event
 }

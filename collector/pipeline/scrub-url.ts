@@ -1,4 +1,5 @@
 import { scrubPair, scrubText } from '../privacy/pii.ts'
+import { LOCAL_HOST } from './known-site.ts'
 import type { PipelineEvent, Step } from './types.ts'
 
 const UTM_KEYS = ['utm_source', 'utm_medium', 'utm_campaign', 'utm_content', 'utm_term'] as const
@@ -17,7 +18,9 @@ export function safeDecode(s: string): string {
  */
 export const scrubUrl: Step = (event) => {
   const url = event.parsedUrl ?? new URL(event.url)
-  event.hostname = url.hostname.toLowerCase().replace(/^www\./, '')
+  // a developer's own machine is `localhost`, however it was addressed (no address is stored)
+  const host = url.hostname.toLowerCase().replace(/^www\./, '')
+  event.hostname = LOCAL_HOST.test(host) ? 'localhost' : host
   let path = scrubText(safeDecode(url.pathname)) || '/'
   if (event.hashMode && url.hash.length > 1) path += scrubText(safeDecode(url.hash.split('?')[0]))
   event.pathname = path.slice(0, 1024)

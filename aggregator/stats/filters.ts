@@ -1,4 +1,4 @@
-import { property, type Property } from './properties.ts'
+import { property, PROPERTY_NAMES, type Property } from './properties.ts'
 
 export type Operator = '==' | '!=' | '~'
 
@@ -28,7 +28,7 @@ export function parseFilters(raw: string | undefined): Filter[] {
     if (!m) throw new FilterError('a filter looks like property==value, property!=value or property~text')
     const [, name, op, rest] = m
     const prop = property(name)
-    if (!prop) throw new FilterError(`unknown filter property "${name.slice(0, 40)}"`)
+    if (!prop) throw new FilterError(`unknown filter property: filters take ${PROPERTY_NAMES.join(", ")}`)
     // `(none)` is how an empty value is shown; it filters for the empty value
     const values = rest.split('|').map((v) => (v.trim() === '(none)' ? '' : v.trim()))
     if (values.length > MAX_VALUES) throw new FilterError(`at most ${MAX_VALUES} alternatives in a filter`)

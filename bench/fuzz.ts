@@ -11,27 +11,18 @@
  */
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import fc from 'fast-check'
 import { openStore } from '../aggregator/store/client.ts'
 import { loadConfig } from '../collector/config.ts'
+import { freePort } from './lib.ts'
 import { GIF_MAGIC, MARKERS, SITES, badUtf8, body, clientIp, contentType, enc, gifQuery, markup, queryFor, userAgent } from '../test/fuzz-inputs.ts'
 
 const SECONDS = Number(process.env.FUZZ_SECONDS ?? 60)
 const CONCURRENCY = Number(process.env.FUZZ_CONCURRENCY ?? 8)
 const TOKEN = 'fuzz-admin-token'
 const root = path.resolve(import.meta.dirname, '..')
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'analytics-fuzz-'))
 const port = await freePort()

@@ -23,16 +23,14 @@
  *
  * It reports; it does not judge: the exit status is non-zero only when something failed to run.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
-import net from 'node:net'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { cleanUpOnExit, fetchJson, freePort, ROOT, sleep, startChild, stopChild, tempDir, track, waitFor } from './lib.ts'
 import { formatProfile, summariseProfile } from './profile.ts'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url))
 const LOAD_S = Number(process.env.BENCH_DURATION || 10)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS || 50)
@@ -42,39 +40,7 @@ const KEEP_PROFILES = process.argv.slice(2).find((a) => a.startsWith('--profile-
 const PROFILE = args.has('--profile') || KEEP_PROFILES !== undefined
 const NOFSYNC_RUN = !args.has('--no-nofsync')
 
-// ---------------------------------------------------------------- cleanup of what we start
-
-const children = new Set<ChildProcess>()
-const tempDirs = new Set<string>()
-
-function killAll(): void {
-  for (const c of children) {
-    if (c.exitCode === null && c.signalCode === null && c.pid) {
-      try {
-        process.kill(c.pid, 'SIGKILL')
-      } catch {
-        // already gone
-      }
-    }
-  }
-  children.clear()
-}
-
-function removeTempDirs(): void {
-  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true })
-  tempDirs.clear()
-}
-
-process.on('exit', () => {
-  killAll()
-  removeTempDirs()
-})
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => {
-    console.error(`\nbench: ${sig}, stopping children and removing temporary directories`)
-    process.exit(130)
-  })
-}
+cleanUpOnExit('bench')
 
 /** Where a CPU profile goes: kept under --profile-dir=<dir>, else a temporary directory. */
 function profileDir(label: string): string {
@@ -91,89 +57,15 @@ function mainThreadProfile(dir: string): string | undefined {
   return files.find((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f)) ?? files[0]
 }
 
-function tempDir(prefix: string): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
-  tempDirs.add(d)
-  return d
-}
 
 // ---------------------------------------------------------------- small helpers
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.unref()
-    s.on('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo
-      s.close(() => resolve(port))
-    })
-  })
-}
 
-interface Child {
-  proc: ChildProcess
-  pid: number
-  output: () => string
-  exited: Promise<number | null>
-}
 
-/** Starts a child whose pid is the serving node process itself (no wrapper). */
-function startChild(cmd: string, argv: string[], env: NodeJS.ProcessEnv): Child {
-  const proc = spawn(cmd, argv, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
-  children.add(proc)
-  let out = ''
-  const keep = (b: Buffer) => {
-    out += b.toString()
-    if (out.length > 64_000) out = out.slice(-32_000)
-  }
-  proc.stdout!.on('data', keep)
-  proc.stderr!.on('data', keep)
-  const exited = new Promise<number | null>((resolve) =>
-    proc.on('exit', (code) => {
-      children.delete(proc)
-      resolve(code)
-    }),
-  )
-  if (!proc.pid) throw new Error(`could not start ${cmd}`)
-  return { proc, pid: proc.pid, output: () => out, exited }
-}
 
-/** SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
-async function stopChild(c: Child, graceMs = 15_000): Promise<void> {
-  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return
-  c.proc.kill('SIGTERM')
-  const done = await Promise.race([c.exited.then(() => true), sleep(graceMs).then(() => false)])
-  if (!done) {
-    c.proc.kill('SIGKILL')
-    await c.exited
-  }
-}
 
-async function fetchJson(url: string, init: RequestInit = {}): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) })
-  const json = (await res.json().catch(() => ({}))) as Record<string, unknown>
-  return { status: res.status, json }
-}
 
-async function waitFor<T>(what: string, child: Child, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (child.proc.exitCode !== null || child.proc.signalCode !== null) {
-      throw new Error(`${what}: the process exited (${child.proc.exitCode ?? child.proc.signalCode}). Its output:\n${child.output()}`)
-    }
-    try {
-      const v = await probe()
-      if (v !== undefined) return v
-    } catch {
-      // not yet
-    }
-    await sleep(100)
-  }
-  throw new Error(`${what}: timed out after ${timeoutMs} ms. Output so far:\n${child.output()}`)
-}
 
 function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   try {
@@ -290,7 +182,7 @@ async function runWrk(url: string): Promise<LoadResult> {
   const argv = ['-t1', `-c${CONNECTIONS}`, `-d${LOAD_S + 1}s`, '--latency', '-s', path.join(BENCH_DIR, 'wrk-script.lua'), url + '/api/event']
   const m0 = machineCpu()
   const proc = spawn('wrk', argv, { env: { ...process.env, BENCH_LOAD_S: String(LOAD_S) }, stdio: ['ignore', 'pipe', 'pipe'] })
-  children.add(proc)
+  track(proc)
   let out = ''
   proc.stdout.on('data', (b: Buffer) => (out += b.toString()))
   proc.stderr.on('data', (b: Buffer) => (out += b.toString()))
@@ -305,7 +197,6 @@ async function runWrk(url: string): Promise<LoadResult> {
   }, 100)
   const code = await new Promise<number | null>((resolve) => proc.on('exit', resolve))
   clearInterval(poll)
-  children.delete(proc)
   const line = out.split('\n').find((l) => l.startsWith('BENCH_RESULT '))
   if (code !== 0 || !line) throw new Error(`wrk failed (exit ${code}):\n${out}`)
   const r = JSON.parse(line.slice('BENCH_RESULT '.length)) as {

@@ -19,100 +19,28 @@
  * Exit status non-zero only when something failed to run, or events were lost or duplicated
  * (or a check above did not hold).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
-import net from 'node:net'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { cleanUpOnExit, fetchJson, freePort, sleep, startChild, stopChild as stopGracefully, tempDir, track, waitFor, type Child } from './lib.ts'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url))
 const LOAD_S = Number(process.env.LOAD_SECONDS || 60)
 const CONNECTIONS = Number(process.env.LOAD_CONNECTIONS || 50)
 const JUNK = Number(process.env.LOAD_JUNK ?? 1000)
 const KILL_LOAD_S = 6
 
-// ---------------------------------------------------------------- cleanup of what we start
+cleanUpOnExit('test:load')
 
-const children = new Set<ChildProcess>()
-const tempDirs = new Set<string>()
 
-process.on('exit', () => {
-  for (const c of children) {
-    if (c.exitCode === null && c.signalCode === null && c.pid) {
-      try {
-        process.kill(c.pid, 'SIGKILL')
-      } catch {
-        // already gone
-      }
-    }
-  }
-  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true })
-})
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => {
-    console.error(`\ntest:load: ${sig}, stopping children and removing temporary directories`)
-    process.exit(130)
-  })
-}
 
-function tempDir(prefix: string): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
-  tempDirs.add(d)
-  return d
-}
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.unref()
-    s.on('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo
-      s.close(() => resolve(port))
-    })
-  })
-}
-
-interface Child {
-  proc: ChildProcess
-  pid: number
-  output: () => string
-  exited: Promise<number | null>
-}
-
-function startChild(cmd: string, argv: string[], env: NodeJS.ProcessEnv): Child {
-  const proc = spawn(cmd, argv, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
-  children.add(proc)
-  let out = ''
-  const keep = (b: Buffer) => {
-    out += b.toString()
-    if (out.length > 256_000) out = out.slice(-128_000)
-  }
-  proc.stdout!.on('data', keep)
-  proc.stderr!.on('data', keep)
-  const exited = new Promise<number | null>((resolve) =>
-    proc.on('exit', (code) => {
-      children.delete(proc)
-      resolve(code)
-    }),
-  )
-  if (!proc.pid) throw new Error(`could not start ${cmd}`)
-  return { proc, pid: proc.pid, output: () => out, exited }
-}
 
 async function stopChild(c: Child, graceMs = 30_000): Promise<void> {
-  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return
-  c.proc.kill('SIGTERM')
-  const done = await Promise.race([c.exited.then(() => true), sleep(graceMs).then(() => false)])
-  if (!done) {
-    c.proc.kill('SIGKILL')
-    await c.exited
-  }
+  await stopGracefully(c, graceMs)
 }
 
 async function kill9(c: Child): Promise<void> {
@@ -120,28 +48,7 @@ async function kill9(c: Child): Promise<void> {
   await c.exited
 }
 
-async function fetchJson(url: string, init: RequestInit = {}): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) })
-  const json = (await res.json().catch(() => ({}))) as Record<string, unknown>
-  return { status: res.status, json }
-}
 
-async function waitFor<T>(what: string, child: Child, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (child.proc.exitCode !== null || child.proc.signalCode !== null) {
-      throw new Error(`${what}: the process exited (${child.proc.exitCode ?? child.proc.signalCode}). Its output:\n${child.output().slice(-4000)}`)
-    }
-    try {
-      const v = await probe()
-      if (v !== undefined) return v
-    } catch {
-      // not yet
-    }
-    await sleep(100)
-  }
-  throw new Error(`${what}: timed out after ${timeoutMs} ms. Output so far:\n${child.output().slice(-4000)}`)
-}
 
 function rssMb(pid: number): number {
   try {
@@ -332,12 +239,12 @@ async function runWrk(url: string, opts: { seconds: number; tag: string; park: b
   const duration = opts.park ? opts.seconds + 2 : opts.seconds + 60
   const argv = ['-t1', `-c${CONNECTIONS}`, `-d${duration}s`, '--latency', '-s', path.join(BENCH_DIR, 'load-script.lua'), url + '/api/event']
   const proc = spawn('wrk', argv, { env: { ...process.env, LOAD_S: String(opts.seconds), LOAD_TAG: opts.tag, LOAD_PARK: opts.park ? '1' : '0' }, stdio: ['ignore', 'pipe', 'pipe'] })
-  children.add(proc)
+  track(proc)
   let out = ''
   proc.stdout.on('data', (b: Buffer) => (out += b.toString()))
   proc.stderr.on('data', (b: Buffer) => (out += b.toString()))
   const t0 = Date.now()
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => (children.delete(proc), resolve(code))))
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)))
   if (opts.interrupt) {
     await opts.interrupt()
     proc.kill('SIGINT')

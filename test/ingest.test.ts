@@ -54,6 +54,9 @@ describe('POST /api/event', () => {
     expect(big.json().error).toMatch(/larger than/)
     const ok = await beacon(app, { n: 'pageview', u: 'https://example.com/short-keys', d: 'example.com' })
     expect(ok.statusCode).toBe(202)
+    // an event named like an Object method is just a custom event
+    const custom = await beacon(app, { n: 'constructor', u: 'https://example.com/', d: 'example.com' })
+    expect(custom.headers['x-analytics-dropped']).toBeUndefined()
   })
 
   it('drops unknown sites and bots with 202', async () => {

@@ -148,6 +148,10 @@ describe('bad input', () => {
 
   it('an unknown property → 400, an unknown site → 404', async () => {
     expect((await q('breakdown', 'property=shoe_size')).status).toBe(400)
+    for (const inherited of ['valueOf', 'constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      expect((await q('breakdown', `property=${inherited}`)).status, inherited).toBe(400)
+      expect((await q('aggregate', `filters=${inherited}==x`)).status, inherited).toBe(400)
+    }
     expect((await get('/api/v1/stats/aggregate?site=nobody.example.net')).status).toBe(404)
   })
 })

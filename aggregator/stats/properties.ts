@@ -62,8 +62,8 @@ const PROP_KEY = /^prop:([A-Za-z0-9_.:-]{1,64})$/
 
 /** A property by name, including `prop:<key>` for custom props; undefined when unknown. */
 export function property(name: string): (Property & { propKey?: string }) | undefined {
-  const known = PROPERTIES[name]
-  if (known) return known
+  // own keys only: `valueOf` or `constructor` is no property
+  if (Object.hasOwn(PROPERTIES, name)) return PROPERTIES[name]
   const m = PROP_KEY.exec(name)
   if (!m) return undefined
   // the key goes into SQL as a parameter, never as text: see `propExpr`

@@ -31,7 +31,7 @@ export class RealtimeFilterError extends Error {}
 export async function realtime(client: ClickHouseClient, site: string, minVisitors: number, filters: Filter[] = [], now = Date.now()) {
   const params = new Params()
   const conds = filters.map((f) => {
-    const column = ON_EVERY_EVENT[f.name]
+    const column = Object.hasOwn(ON_EVERY_EVENT, f.name) ? ON_EVERY_EVENT[f.name] : undefined
     if (!column) throw new RealtimeFilterError(`realtime filters take ${Object.keys(ON_EVERY_EVENT).join(', ')}; not ${f.name}`)
     return compare(column, f, params)
   })

@@ -103,7 +103,7 @@ export function parseBeacon(input: Incoming, ctx: PipelineContext): PipelineEven
     site,
     policy: ctx.policy.forSite(site),
     name: trimmedName,
-    kind: KIND_BY_NAME[trimmedName] ?? 'custom',
+    kind: Object.hasOwn(KIND_BY_NAME, trimmedName) ? KIND_BY_NAME[trimmedName] : 'custom',
     url,
     parsedUrl: parsed,
     referrer,

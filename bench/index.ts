@@ -28,7 +28,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { cleanUpOnExit, fetchJson, freePort, ROOT, sleep, startChild, stopChild, tempDir, track, waitFor } from './lib.ts'
+import { cleanUpOnExit, countStored, fetchJson, freePort, ROOT, sleep, startChild, stopChild, tempDir, track, waitFor } from './lib.ts'
 import { formatProfile, summariseProfile } from './profile.ts'
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url))
@@ -457,18 +457,6 @@ async function benchCollector(label: string, extraEnv: Record<string, string>, t
   }
 }
 
-/** Events of example.com in a stopped collector's store, read by bench/count-events.ts in its own process. */
-async function countStored(dataDir: string, env: NodeJS.ProcessEnv): Promise<{ events: number; visitors: number }> {
-  const child = startChild(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'count-events.ts'), 'example.com'], { ...env, ANALYTICS_DATA_DIR: dataDir })
-  const code = await Promise.race([child.exited, sleep(60_000).then(() => 'timeout' as const)])
-  if (code === 'timeout') {
-    await stopChild(child, 1000)
-    throw new Error('counting stored events timed out')
-  }
-  const line = child.output().split('\n').find((l) => l.startsWith('{'))
-  if (code !== 0 || !line) throw new Error(`counting stored events failed (exit ${code}):\n${child.output()}`)
-  return JSON.parse(line) as { events: number; visitors: number }
-}
 
 async function benchBare(tool: 'wrk' | 'autocannon'): Promise<{ load: LoadResult; cpuUsPerReq: number; peakRssMb: number; threads: string; profile?: string }> {
   const port = await freePort()

@@ -134,3 +134,25 @@ export async function waitFor<T>(what: string, child: Child, timeoutMs: number, 
   }
   throw new Error(`${what}: timed out after ${timeoutMs} ms. Output so far:\n${child.output()}`)
 }
+
+export interface Stored {
+  events: number
+  visitors: number
+  paths: number
+  load_events: number
+  junk: number
+}
+
+/** What a stopped collector's store holds for example.com, counted by bench/count-events.ts in its own process. */
+export async function countStored(dataDir: string, env: NodeJS.ProcessEnv = process.env): Promise<Stored> {
+  const script = fileURLToPath(new URL('./count-events.ts', import.meta.url))
+  const child = startChild(process.execPath, ['--import', 'tsx', script, 'example.com'], { ...env, ANALYTICS_DATA_DIR: dataDir, LOG_LEVEL: 'warn' })
+  const code = await Promise.race([child.exited, sleep(60_000).then(() => 'timeout' as const)])
+  if (code === 'timeout') {
+    await stopChild(child, 1000)
+    throw new Error('counting stored events timed out')
+  }
+  const line = child.output().split('\n').find((l) => l.startsWith('{'))
+  if (code !== 0 || !line) throw new Error(`counting stored events failed (exit ${code}):\n${child.output()}`)
+  return JSON.parse(line) as Stored
+}

@@ -24,7 +24,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { cleanUpOnExit, fetchJson, freePort, sleep, startChild, stopChild as stopGracefully, tempDir, track, waitFor, type Child } from './lib.ts'
+import { cleanUpOnExit, countStored, fetchJson, freePort, sleep, startChild, stopChild as stopGracefully, tempDir, track, waitFor, type Child } from './lib.ts'
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url))
 const LOAD_S = Number(process.env.LOAD_SECONDS || 60)
@@ -117,25 +117,6 @@ async function stopServer(s: Server): Promise<void> {
   if (exit !== 0) throw new Error(`the collector did not stop cleanly (${exit}). Its output:\n${s.child.output().slice(-4000)}`)
 }
 
-interface Stored {
-  events: number
-  paths: number
-  load_events: number
-  junk: number
-}
-
-/** The store of a stopped collector, counted by bench/load-count.ts in a process of its own. */
-async function countStored(dataDir: string): Promise<Stored> {
-  const child = startChild(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'load-count.ts'), 'example.com'], { ...process.env, ANALYTICS_DATA_DIR: dataDir, LOG_LEVEL: 'warn' })
-  const code = await Promise.race([child.exited, sleep(60_000).then(() => 'timeout' as const)])
-  if (code === 'timeout') {
-    await stopChild(child, 1000)
-    throw new Error('counting stored events timed out')
-  }
-  const line = child.output().split('\n').find((l) => l.startsWith('{'))
-  if (code !== 0 || !line) throw new Error(`counting stored events failed (exit ${code}):\n${child.output()}`)
-  return JSON.parse(line) as Stored
-}
 
 // ---------------------------------------------------------------- beacons from this process
 

@@ -11,45 +11,16 @@
 --   "answered 202" can be compared exactly with what the store holds.
 -- * done() prints one line `BENCH_RESULT {json}` that bench/index.ts parses.
 
-local ffi = require("ffi")
-ffi.cdef [[
-  typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
-  int clock_gettime(int clk_id, bench_timespec *tp);
-]]
-local ts = ffi.new("bench_timespec")
-local function now_s()
-  ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
-  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9
-end
+local common = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "wrk-common.lua")
+local now_s = common.now_s
 
 local LOAD_S = tonumber(os.getenv("BENCH_LOAD_S") or "10")
 local POOL = 4096
-
-local agents = {
-  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36 Edg/130.0.0.0",
-  "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
-  "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0",
-  "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
-  "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
-  "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36",
-  "Mozilla/5.0 (Linux; Android 13; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Mobile Safari/537.36",
-}
 
 local paths = {
   "/", "/", "/", "/pricing", "/features", "/blog", "/blog/launch", "/blog/privacy-by-design",
   "/blog/release-notes", "/docs", "/docs/install", "/docs/api", "/about", "/contact", "/signup",
 }
-
-local doc_ranges = { "192.0.2.", "198.51.100.", "203.0.113." }
-local public_prefixes = { "81.2.69.", "89.160.20.", "175.16.199.", "216.160.83." }
-
-local function client_ip()
-  if math.random() < 0.9 then
-    return doc_ranges[math.random(#doc_ranges)] .. math.random(1, 254)
-  end
-  return public_prefixes[math.random(#public_prefixes)] .. math.random(1, 254)
-end
 
 local pool = {}
 local started = nil
@@ -61,16 +32,11 @@ counts = {}
 dropped = 0
 
 function init(args)
-  math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 100000)
+  common.seed()
   for i = 1, POOL do
     local body = '{"n":"pageview","u":"https://example.com' .. paths[math.random(#paths)] ..
       '?utm_source=x","d":"example.com","r":"https://www.google.com/","w":1280}'
-    local headers = {
-      ["Content-Type"] = "text/plain",
-      ["User-Agent"] = agents[math.random(#agents)],
-      ["X-Forwarded-For"] = client_ip(),
-    }
-    pool[i] = wrk.format("POST", "/api/event", headers, body)
+    pool[i] = wrk.format("POST", "/api/event", common.visitor_headers(), body)
   end
 end
 
@@ -112,27 +78,10 @@ function setup(thread)
 end
 
 function done(summary, latency, requests)
-  local total_sent, total_dropped, window = 0, 0, 0
-  local by_status = {}
+  local window = 0
   for _, t in ipairs(threads) do
-    total_sent = total_sent + t:get("sent")
-    total_dropped = total_dropped + t:get("dropped")
     local w = t:get("window")
     if w > window then window = w end
-    for status, n in pairs(t:get("counts")) do
-      by_status[status] = (by_status[status] or 0) + n
-    end
   end
-  local parts = {}
-  for status, n in pairs(by_status) do
-    table.insert(parts, string.format('"%d":%d', status, n))
-  end
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH_RESULT {"sent":%d,"dropped":%d,"window_s":%.6f,"status":{%s},' ..
-    '"completed":%d,"duration_us":%d,"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
-    '"latency_us":{"p50":%d,"p90":%d,"p99":%d,"max":%d,"mean":%.1f}}\n',
-    total_sent, total_dropped, window, table.concat(parts, ","),
-    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean))
+  common.write_result("BENCH_RESULT", threads, summary, latency, string.format('"window_s":%.6f,', window))
 end

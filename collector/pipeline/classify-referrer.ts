@@ -30,7 +30,8 @@ export const classifyReferrer: Step = (event) => {
   }
   event.referrer = ''
   if (!source) {
-    const tagged = event.utm.utm_source || new URLSearchParams(event.query).get('ref') || new URLSearchParams(event.query).get('source') || ''
+    const kept = new URLSearchParams(event.query)
+    const tagged = event.utm.utm_source || kept.get('ref') || kept.get('source') || ''
     if (tagged) {
       source = tagged
       kind = 'referral'

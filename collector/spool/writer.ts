@@ -70,8 +70,9 @@ export class SpoolWriter {
 
   private async send(seg: Segment): Promise<void> {
     // This process's own segments are sent from memory; a replayed one is read back and checked.
-    const chunks = seg.chunks ?? [Buffer.from(this.spool.read(seg).map((l) => l + '\n').join(''))]
-    const rows = seg.rows ?? chunks[0].toString('utf8').split('\n').length - 1
+    const replayed = seg.chunks ? null : this.spool.read(seg)
+    const chunks = seg.chunks ?? [Buffer.from(replayed!.map((l) => l + '\n').join(''))]
+    const rows = seg.rows ?? replayed!.length
     if (rows > 0) {
       // The spooled lines are already JSONEachRow: sent as they are, not parsed and re-encoded.
       const result = await this.client.exec({

@@ -11,6 +11,11 @@ export interface RetentionScheduleOptions {
   log: Pick<FastifyBaseLogger, 'info' | 'warn'>
   everyMs?: number
   firstAfterMs?: number
+  /**
+   * Whether the system clock can be believed (collector/clock.ts): a scheduled purge is put
+   * off while the wall clock has jumped, so that a clock set ahead by mistake deletes nothing.
+   */
+  clockSteady?: () => boolean
   /** The purge itself; tests replace it. */
   run?: (opts: PurgeOptions) => Promise<PurgeReport>
 }
@@ -39,6 +44,11 @@ export class RetentionSchedule {
     if (this.stopped) return
     this.timer = setTimeout(() => {
       this.timer = null
+      if (this.opts.clockSteady && !this.opts.clockSteady()) {
+        this.opts.log.warn('retention: the system clock jumped; the purge waits until the clock is steady or the jump has lasted an hour')
+        this.schedule(this.opts.everyMs ?? 3_600_000)
+        return
+      }
       this.runNow()
         .then((r) => {
           if (r.droppedPartitions.length || r.deletedRowsEstimate) {

@@ -12,7 +12,7 @@ import { TokenStore } from '../aggregator/tokens.ts'
 import { dashboardRoutes } from '../dashboards/serve.ts'
 import type { Config } from './config.ts'
 import { adminIngestRoutes } from './http/admin-ingest.ts'
-import { storeErrorSummary } from './spool/writer.ts'
+import { isStoreUnavailable, storeErrorSummary } from './spool/writer.ts'
 import { ingestRoutes } from './http/ingest.ts'
 import { registerOpenApi } from './http/openapi.ts'
 import { privacyRoutes } from './http/privacy.ts'
@@ -61,6 +61,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
     if (status >= 500) {
+      // a store that cannot be reached (or has not answered since start) is a 503 to retry
+      if (isStoreUnavailable(err) || (app.hasDecorator('runtime') && !app.runtime.storeReady)) {
+        return reply.code(503).header('retry-after', '30').send({ error: 'the store is unavailable; retry later' })
+      }
       // a store error may quote the query's values: only its kind and code are logged
       req.log.error({ err: (err as { type?: string }).type ? storeErrorSummary(err) : err.message }, 'request failed')
       return reply.code(status).send({ error: 'internal error' })
@@ -83,9 +87,12 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.addHook('onClose', async () => runtime.close())
   decorateAccess(app, new TokenStore(runtime.store.client))
 
+  // 200 while beacons are taken; `degraded` says the store is not answering (they are spooled)
   app.get('/healthz', async () => ({
-    status: 'ok',
+    status: runtime.storeReady && runtime.writer.stats.lastFailedAt === null ? 'ok' : 'degraded',
     store: runtime.store.embedded ? 'embedded' : 'server',
+    storeReady: runtime.storeReady,
+    ...(runtime.storeError || runtime.writer.stats.lastFailedAt !== null ? { storeError: runtime.storeError ?? runtime.writer.stats.lastError } : {}),
     spoolBytes: runtime.spool.bytes,
     storeFailures: runtime.writer.stats.failures,
   }))

@@ -55,6 +55,9 @@ export class SaltStore {
         this.salts.set(key, agreed)
         candidate.fill(0)
       }
+    } catch {
+      // The store is down: this collector keeps its candidate, and `prepare` (run again once
+      // the store answers, and every minute) saves it or adopts the one already agreed on.
     } finally {
       this.pending.delete(key)
     }

@@ -27,13 +27,14 @@ export class RollupJob {
   /**
    * Days with more events than their rollups were built from (late events, a replayed spool,
    * a seed). Fewer events never trigger a build: that is retention at work, and the rollups
-   * of a day outlive its purged raw events.
+   * of a day outlive its purged raw events. Builds are compared by their counts, not their
+   * times, so a system clock set back cannot make an old build look like the latest.
    */
   async staleDays(): Promise<string[]> {
     const rs = await this.client.query({
       query: `SELECT toString(e.day) AS day
               FROM (SELECT toDate(ts) AS day, count() AS events FROM events GROUP BY day) AS e
-              LEFT JOIN (SELECT day, argMax(events, built_at) AS events FROM rollup_builds GROUP BY day) AS b ON e.day = b.day
+              LEFT JOIN (SELECT day, max(events) AS events FROM rollup_builds GROUP BY day) AS b ON e.day = b.day
               WHERE e.events > b.events OR b.day = toDate(0)
               ORDER BY day`,
       format: 'JSONEachRow',

@@ -15,26 +15,36 @@ export interface Store {
   /** The database every table lives in. */
   database: string
   embedded: boolean
+  /** Makes sure the database exists (server mode; nothing to do embedded). Safe to repeat. */
+  prepare(): Promise<void>
   close(): Promise<void>
 }
 
 /**
  * The one ClickHouse client of the program: the embedded chDB engine under
  * `$ANALYTICS_DATA_DIR/clickhouse` by default, a server when CLICKHOUSE_URL is set.
+ * With `{ prepare: false }` a server is not contacted yet (the collector starts while it is
+ * down, and calls `prepare` until it answers); otherwise its database is created first.
  */
-export async function openStore(config: Config): Promise<Store> {
+export async function openStore(config: Config, opts: { prepare?: boolean } = {}): Promise<Store> {
+  const store = await createStore(config)
+  if (opts.prepare !== false) await store.prepare()
+  return store
+}
+
+async function createStore(config: Config): Promise<Store> {
   const database = config.clickhouseDatabase
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) throw new Error('CLICKHOUSE_DATABASE must be a plain identifier')
   if (config.clickhouseUrl) {
-    const admin = createClient({
-      url: config.clickhouseUrl,
-      username: config.clickhouseUser,
-      password: config.clickhousePassword,
-      clickhouse_settings: settings,
-      log,
-    })
-    await admin.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` })
-    await admin.close()
+    const url = config.clickhouseUrl
+    const prepare = async () => {
+      const admin = createClient({ url, username: config.clickhouseUser, password: config.clickhousePassword, clickhouse_settings: settings, log })
+      try {
+        await admin.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` })
+      } finally {
+        await admin.close()
+      }
+    }
     const client = createClient({
       url: config.clickhouseUrl,
       username: config.clickhouseUser,
@@ -43,7 +53,7 @@ export async function openStore(config: Config): Promise<Store> {
       clickhouse_settings: settings,
       log,
     })
-    return { client, database, embedded: false, close: () => client.close() }
+    return { client, database, embedded: false, prepare, close: () => client.close() }
   }
   const dir = path.join(config.dataDir, 'clickhouse')
   fs.mkdirSync(dir, { recursive: true })
@@ -55,5 +65,5 @@ export async function openStore(config: Config): Promise<Store> {
     log,
   })
   // The embedded engine belongs to this program alone: its tables live in chDB's `default` database.
-  return { client, database: 'default', embedded: true, close: () => client.close() }
+  return { client, database: 'default', embedded: true, prepare: async () => undefined, close: () => client.close() }
 }

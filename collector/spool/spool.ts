@@ -49,7 +49,7 @@ export class SpoolFullError extends Error {
  * deletes each after the store took it.
  */
 export class Spool {
-  private active: { name: string; fd: number; rows: number; bytes: number; openedAt: number; chunks: Buffer[] } | null = null
+  private active: { name: string; fd: number; rows: number; bytes: number; chunks: Buffer[] } | null = null
   private sealed: Segment[] = []
   private buffer: string[] = []
   private waiters: Waiter[] = []
@@ -58,6 +58,8 @@ export class Spool {
   private sealedBytes = 0
   private memoryBytes = 0
   private seq = 0
+  /** The time part of the newest segment name: names never sort before an older segment's. */
+  private lastStamp = 0
   private listeners: (() => void)[] = []
   private closed = false
 
@@ -73,6 +75,9 @@ export class Spool {
       }
       this.sealed.push({ name, file, bytes })
       this.sealedBytes += bytes
+      // a segment left by an earlier process: ours sort after it, even if the clock went back
+      const stamp = Number(/^(\d+)-/.exec(name)?.[1] ?? 0)
+      if (stamp >= this.lastStamp) this.lastStamp = stamp + 1
     }
   }
 
@@ -100,10 +105,12 @@ export class Spool {
   }
 
   private openSegment() {
-    // Names sort by creation time; the random part makes each one a unique dedup token.
-    const name = `${Date.now().toString().padStart(15, '0')}-${String(this.seq++).padStart(6, '0')}-${crypto.randomBytes(6).toString('hex')}.ndjson`
+    // Names sort in the order segments were made (the time part never goes back, then a
+    // sequence number); the random part makes each one a unique dedup token.
+    this.lastStamp = Math.max(Date.now(), this.lastStamp)
+    const name = `${this.lastStamp.toString().padStart(15, '0')}-${String(this.seq++).padStart(10, '0')}-${crypto.randomBytes(6).toString('hex')}.ndjson`
     const fd = fs.openSync(path.join(this.opts.dir, name), 'a')
-    this.active = { name, fd, rows: 0, bytes: 0, openedAt: Date.now(), chunks: [] }
+    this.active = { name, fd, rows: 0, bytes: 0, chunks: [] }
     this.sealTimer = setTimeout(() => this.sealSoon(), this.opts.segmentMs)
     this.sealTimer.unref()
   }

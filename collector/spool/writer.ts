@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'
 import { Readable } from 'node:stream'
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { FastifyBaseLogger } from 'fastify'
@@ -8,6 +9,8 @@ export interface WriterStats {
   insertedSegments: number
   failures: number
   lastError: string | null
+  /** When the last insert failed, while no insert has succeeded since (ms since the epoch). */
+  lastFailedAt: number | null
 }
 
 /**
@@ -16,7 +19,7 @@ export interface WriterStats {
  * While the store fails, it retries with exponential backoff (up to 30 s) and the spool grows.
  */
 export class SpoolWriter {
-  readonly stats: WriterStats = { insertedRows: 0, insertedSegments: 0, failures: 0, lastError: null }
+  readonly stats: WriterStats = { insertedRows: 0, insertedSegments: 0, failures: 0, lastError: null, lastFailedAt: null }
   private running = false
   private stopped = false
   private wake: (() => void) | null = null
@@ -57,6 +60,7 @@ export class SpoolWriter {
       } catch (err) {
         this.stats.failures++
         this.stats.lastError = storeErrorSummary(err)
+        this.stats.lastFailedAt = Date.now()
         this.backoffMs = Math.min(30_000, this.backoffMs ? this.backoffMs * 2 : 250)
         this.log.warn({ segment: seg.name, retryInMs: this.backoffMs, err: this.stats.lastError }, 'store insert failed; the spool keeps the events')
         await new Promise<void>((resolve) => {
@@ -83,6 +87,7 @@ export class SpoolWriter {
       result.stream.destroy()
     }
     this.spool.done(seg)
+    this.stats.lastFailedAt = null
     this.stats.insertedRows += rows
     this.stats.insertedSegments++
   }
@@ -91,10 +96,10 @@ export class SpoolWriter {
   async flush(timeoutMs = 10_000): Promise<boolean> {
     await this.spool.drainAppends()
     if (this.stopped) return !this.spool.peek()
-    const deadline = Date.now() + timeoutMs
+    const deadline = performance.now() + timeoutMs
     // one early retry, not one per poll: a failing store keeps its backoff
     if (this.backoffMs === 0) this.wake?.()
-    while (this.spool.peek() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+    while (this.spool.peek() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10))
     return !this.spool.peek()
   }
 
@@ -117,4 +122,11 @@ export function storeErrorSummary(err: unknown): string {
   // Connection errors name no data: keep their message (e.g. ECONNREFUSED 127.0.0.1:9)
   const net = typeof e.message === 'string' && /^(?:connect |getaddrinfo |read |write |socket |timeout)/i.test(e.message) ? `: ${e.message.slice(0, 120)}` : ''
   return `${kind}${code}${net}`
+}
+
+/** Whether an error says the store cannot be reached (as opposed to a query it refused). */
+export function isStoreUnavailable(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown }
+  if (typeof e?.code === 'string' && /^(?:ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|UND_ERR_SOCKET)$/.test(e.code)) return true
+  return typeof e?.message === 'string' && /^(?:connect |getaddrinfo |socket hang up|timeout error)/i.test(e.message)
 }

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { clientKey, RateLimiter, tooManyRequests, type Limit } from '../collector/http/rate-limit.ts'
 import { bearer, tokenMatches } from './auth.ts'
 import type { TokenKind, TokenStore } from './tokens.ts'
 
@@ -19,6 +20,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Per-site API tokens and shared links (hashed in the store, cached ~10 s). */
     tokens: TokenStore
+    /** Wrong shared-link passwords per client and link (`SHARE_PASSWORD_LIMIT`). */
+    wrongSharePasswords: RateLimiter
   }
   interface FastifyRequest {
     /** `dashboard` (admin and per-site tokens), `shared` (shared links) or `export` (export routes). */
@@ -33,14 +36,19 @@ export interface AccessRule {
   siteFrom?: (req: FastifyRequest) => string | undefined
 }
 
+/** Wrong passwords each client may send for one shared link in a window (each costs a ~50 ms scrypt). */
+export const SHARE_PASSWORD_LIMIT: Limit = { max: 10, windowMs: 60_000 }
+
 /** Registers `app.tokens`, `req.audience` and `req.access` on the root instance; call once before the routes. */
 export function decorateAccess(app: FastifyInstance, tokens: TokenStore): void {
   app.decorate('tokens', tokens)
+  app.decorate('wrongSharePasswords', new RateLimiter(SHARE_PASSWORD_LIMIT))
   app.decorateRequest('audience', 'dashboard')
   app.decorateRequest('access', null)
 }
 
 export const SHARE_PASSWORD_HEADER = 'x-share-password'
+const TOO_MANY_PASSWORDS = 'too many wrong passwords for this link from this client: try again in a minute'
 
 function deny(reply: FastifyReply, status: 401 | 403, error: string) {
   if (status === 401) reply.header('www-authenticate', 'Bearer')
@@ -82,7 +90,15 @@ export function requireAccess(rule: AccessRule) {
     if (token.kind === 'shr' && token.hasPassword) {
       const password = req.headers[SHARE_PASSWORD_HEADER]
       if (typeof password !== 'string' || password === '') return deny(reply, 401, 'password required')
-      if (!(await tokens.verifySharedPassword(token.id, password))) return deny(reply, 401, 'wrong password')
+      // Past the limit every password is refused, a right one too: no answer tells a guess apart.
+      const wrong = req.server.wrongSharePasswords
+      const key = `${token.id}:${clientKey(req.ip)}`
+      const wait = wrong.blocked(key)
+      if (wait) return tooManyRequests(reply, wait, TOO_MANY_PASSWORDS)
+      // Counted before the scrypt starts, so that guesses sent all at once are counted too.
+      const ok = await tokens.verifySharedPassword(token.id, password, { begin: () => wrong.hit(key) === 0, right: () => wrong.undo(key) })
+      if (ok === 'refused') return tooManyRequests(reply, wrong.blocked(key) || 1, TOO_MANY_PASSWORDS)
+      if (!ok) return deny(reply, 401, 'wrong password')
     }
     // Compared as the routes look sites up (lower case); anything else is another site.
     const site = rule.siteFrom?.(req)?.toLowerCase()

@@ -40,6 +40,14 @@ export interface VerifiedToken {
 
 export type TokenCheck = { ok: true; token: VerifiedToken } | { ok: false; reason: 'invalid token' | 'token revoked' | 'token expired' }
 
+/** A caller's count of password guesses (its rate limit), told of each new scrypt check. */
+export interface PasswordAttempts {
+  /** A password is about to be checked: false refuses the check. */
+  begin(): boolean
+  /** The password was right: it was no wrong guess. */
+  right(): void
+}
+
 export interface NewToken {
   site: string
   scopes: Scope[]
@@ -149,6 +157,8 @@ export class TokenStore {
   private rows: LRUCache<string, Cached>
   /** Passphrases already checked (keyed by a hash of them): scrypt is slow on purpose. */
   private passed = new LRUCache<string, true>({ max: 10_000, ttl: 5 * 60_000 })
+  /** Passphrase checks under way, by the same key. */
+  private checking = new Map<string, Promise<boolean>>()
 
   constructor(
     private client: ClickHouseClient,
@@ -286,17 +296,32 @@ export class TokenStore {
     return r.ok ? r.token : null
   }
 
-  /** Whether `password` opens the shared link `id`; a link without a passphrase needs none. */
-  async verifySharedPassword(id: string, password: string | undefined): Promise<boolean> {
+  /**
+   * Whether `password` opens the shared link `id`; a link without a passphrase needs none.
+   * A password found right in the last minutes is answered from memory, and requests checking
+   * the same password at once share one scrypt (a dashboard asks a dozen questions at once).
+   * `attempts` hears of every other check before it starts, and may refuse it: the answer is
+   * then `'refused'` and no scrypt runs.
+   */
+  async verifySharedPassword(id: string, password: string | undefined, attempts?: PasswordAttempts): Promise<boolean | 'refused'> {
     const row = await this.rows.fetch(id)
     if (!row || 'missing' in row) return false
     if (row.passphrase_hash === '') return true
     if (!password) return false
     const key = `${id}:${b64(sha256(`${row.passphrase_hash}\0${password}`))}`
     if (this.passed.has(key)) return true
-    const ok = await passphraseMatches(password, row.passphrase_hash)
-    if (ok) this.passed.set(key, true)
-    return ok
+    let check = this.checking.get(key)
+    if (!check) {
+      if (attempts && !attempts.begin()) return 'refused'
+      check = passphraseMatches(password, row.passphrase_hash)
+        .then((ok) => (ok && this.passed.set(key, true), ok))
+        .finally(() => this.checking.delete(key))
+      this.checking.set(key, check)
+      const ok = await check
+      if (ok) attempts?.right()
+      return ok
+    }
+    return check
   }
 }
 

@@ -23,13 +23,15 @@ export interface Config {
   /** fsync the spool before answering 202 (group commit); off trades crash-of-machine safety for speed. */
   spoolFsync: boolean
   bodyLimit: number
+  /** Beacons each client (keyed hash of its address) may send a minute; 0 turns the limit off. */
+  ingestRateLimit: number
   /** How often visits and rollups are rebuilt from new events; 0 turns the schedule off. */
   rollupIntervalMs: number
   logLevel: string
 }
 
-function int(name: string, fallback: number): number {
-  const raw = process.env[name]
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name]
   if (raw === undefined || raw === '') return fallback
   const n = Number(raw)
   if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got "${raw}"`)
@@ -47,7 +49,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const dataDir = path.resolve(env.ANALYTICS_DATA_DIR || './data')
   return {
     host: env.HOST || '127.0.0.1',
-    port: int('PORT', 8080),
+    port: int(env, 'PORT', 8080),
     dataDir,
     clickhouseUrl: env.CLICKHOUSE_URL || undefined,
     clickhouseUser: env.CLICKHOUSE_USER || undefined,
@@ -57,12 +59,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     adminToken: env.ANALYTICS_ADMIN_TOKEN || undefined,
     policyFile: path.resolve(env.POLICY_FILE || new URL('../policies/strict.yaml', import.meta.url).pathname),
     geoipDb: env.GEOIP_DB || undefined,
-    spoolCapBytes: int('SPOOL_CAP_BYTES', 1024 * 1024 * 1024),
-    batchRows: int('BATCH_ROWS', 5000),
-    batchMs: int('BATCH_MS', 1000),
+    spoolCapBytes: int(env, 'SPOOL_CAP_BYTES', 1024 * 1024 * 1024),
+    batchRows: int(env, 'BATCH_ROWS', 5000),
+    batchMs: int(env, 'BATCH_MS', 1000),
     spoolFsync: env.SPOOL_FSYNC !== '0' && env.SPOOL_FSYNC !== 'false',
-    bodyLimit: int('BODY_LIMIT', 8 * 1024),
-    rollupIntervalMs: int('ROLLUP_INTERVAL_MS', 60_000),
+    bodyLimit: int(env, 'BODY_LIMIT', 8 * 1024),
+    ingestRateLimit: int(env, 'INGEST_RATE_LIMIT', 1200),
+    rollupIntervalMs: int(env, 'ROLLUP_INTERVAL_MS', 60_000),
     logLevel: env.LOG_LEVEL || 'info',
     ...overrides,
   }

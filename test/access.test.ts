@@ -18,6 +18,9 @@ const ACCESS: Record<string, Rule> = {
   'GET /healthz': 'public',
   'POST /api/event': 'public',
   'OPTIONS *': 'public',
+  // the beacons' CORS preflight
+  'OPTIONS /api/event': 'public',
+  'OPTIONS /p.gif': 'public',
   'GET /p.gif': 'public',
   'GET /t.js': 'public',
   'GET /privacy': 'public',
@@ -181,11 +184,12 @@ describe('protected routes', () => {
   it('ask a password-protected shared link for its password', async () => {
     const stats = seen.filter((r) => ruleOf(r) === 'stats' && r.method === 'GET')
     expect(stats.length).toBeGreaterThan(0)
-    for (const r of stats) {
+    for (const [i, r] of stats.entries()) {
       const none = await call(r, t.sharedLocked)
       expect(none.statusCode).toBe(401)
       expect(none.json()).toEqual({ error: 'password required' })
-      const wrong = await call(r, t.sharedLocked, { 'x-share-password': 'incorrect horse' })
+      // each from its own client: wrong passwords are limited per client and link (test/abuse.test.ts)
+      const wrong = await call(r, t.sharedLocked, { 'x-share-password': 'incorrect horse', 'x-forwarded-for': `203.0.113.${i + 1}` })
       expect(wrong.statusCode).toBe(401)
       expect(wrong.json()).toEqual({ error: 'wrong password' })
       const right = await call(r, t.sharedLocked, { 'x-share-password': PASSWORD })
@@ -199,6 +203,59 @@ describe('public routes', () => {
     for (const r of seen.filter((r) => ruleOf(r) === 'public')) {
       const res = await call(r, undefined, r.method === 'OPTIONS' ? { origin: 'https://example.com', 'access-control-request-method': 'POST' } : {})
       expect([401, 403], `${r.method} ${r.url}`).not.toContain(res.statusCode)
+    }
+  })
+})
+
+/** A page of another site asking. */
+const ORIGIN = 'https://www.example.com'
+/**
+ * Routes another origin may read. The beacons (and their preflight) are made for it; the tracker
+ * and the policy as JSON are public documents (no token, no cookie, nothing per visitor) that a
+ * site may load from its own pages. Nothing else answers with CORS headers.
+ */
+const CORS_OPEN = new Set(['POST /api/event', 'OPTIONS /api/event', 'GET /p.gif', 'OPTIONS /p.gif', 'GET /t.js', 'GET /privacy.json'])
+const corsOpen = (r: { method: string; url: string }) => CORS_OPEN.has(`${r.method === 'HEAD' ? 'GET' : r.method} ${r.url}`)
+
+/** A path that reaches the route `r` (parameters and the catch-all filled in). */
+const pathOf = (r: { url: string }) => (r.url === '*' ? '/api/v1/stats/aggregate' : r.url.replace(/:[A-Za-z_]+/g, '000000000000').replace(/\*$/, 'sites/example.com'))
+
+describe('CORS', () => {
+  it('is open on the beacon routes and their preflight', async () => {
+    for (const [url, method] of [['/api/event', 'POST'], ['/p.gif', 'GET']]) {
+      const pre = await app.inject({ method: 'OPTIONS', url, headers: { origin: ORIGIN, 'access-control-request-method': method, 'access-control-request-headers': 'content-type' } })
+      expect(pre.statusCode, url).toBe(204)
+      expect(pre.headers['access-control-allow-origin'], url).toBe('*')
+      expect(String(pre.headers['access-control-allow-methods'])).toContain(method)
+      expect(pre.headers['access-control-max-age']).toBe('86400')
+    }
+    const event = await app.inject({ method: 'POST', url: '/api/event', headers: { origin: ORIGIN, 'content-type': 'application/json', 'x-forwarded-for': '192.0.2.200' }, payload: { n: 'pageview', u: 'https://example.com/cors', d: SITE } })
+    expect(event.statusCode).toBe(202)
+    expect(event.headers['access-control-allow-origin']).toBe('*')
+    const gif = await app.inject({ url: '/p.gif?d=example.com&u=/cors', headers: { origin: ORIGIN, 'x-forwarded-for': '192.0.2.200' } })
+    expect(gif.statusCode).toBe(200)
+    expect(gif.headers['access-control-allow-origin']).toBe('*')
+  })
+
+  it('answers no other route, nor a preflight for it, with CORS headers', async () => {
+    const others = seen.filter((r) => !corsOpen(r))
+    expect(others.length).toBeGreaterThan(20)
+    for (const r of others) {
+      const what = `${r.method} ${r.url}`
+      if (r.method !== 'OPTIONS') {
+        for (const bearer of [undefined, ADMIN_TOKEN]) {
+          const res = await call(r, bearer, { origin: ORIGIN })
+          expect(res.headers['access-control-allow-origin'], `${what} ${bearer ? 'with' : 'without'} a token`).toBeUndefined()
+        }
+      }
+      const pre = await app.inject({
+        method: 'OPTIONS',
+        url: pathOf(r),
+        headers: { origin: ORIGIN, 'access-control-request-method': r.method === 'OPTIONS' ? 'GET' : r.method, 'access-control-request-headers': 'authorization' },
+      })
+      expect(pre.headers['access-control-allow-origin'], `preflight for ${what}`).toBeUndefined()
+      expect(pre.headers['access-control-allow-methods'], `preflight for ${what}`).toBeUndefined()
+      expect(pre.statusCode, `preflight for ${what}`).toBe(404)
     }
   })
 })

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import Type, { type Static } from 'typebox'
+import { clientKey, RateLimiter, tooManyRequests, type Limit } from '../../collector/http/rate-limit.ts'
 import { requireAccess } from '../access.ts'
 import { Users, validateNewUser } from '../users.ts'
 import type { Runtime } from '../../collector/runtime.ts'
@@ -22,29 +23,18 @@ const NewUser = Type.Object({
 const NameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) })
 
 /** Sign-in attempts each client may make in a window. */
-export const LOGIN_LIMIT = { max: 10, windowMs: 60_000 }
+export const LOGIN_LIMIT: Limit = { max: 10, windowMs: 60_000 }
 /** A failed sign-in answers no sooner than this (plus a little jitter), known user or not. */
 const FAILED_MIN_MS = 250
 
 const WRONG = { error: 'wrong user name or password' }
 
-/**
- * Sign-in attempts per client, in memory only, keyed by a SHA-256 of the client's address:
- * the address itself is never logged or stored.
- */
+/** Sign-in attempts per client, counted in memory by a keyed hash of the client's address. */
 function loginLimiter() {
-  const seen = new Map<string, { count: number; resetAt: number }>()
+  const attempts = new RateLimiter(LOGIN_LIMIT)
   return async function limit(req: FastifyRequest, reply: FastifyReply) {
-    const now = Date.now()
-    if (seen.size > 10_000) for (const [k, v] of seen) if (v.resetAt <= now) seen.delete(k)
-    const key = crypto.createHash('sha256').update(req.ip).digest('base64url')
-    let entry = seen.get(key)
-    if (!entry || entry.resetAt <= now) seen.set(key, (entry = { count: 0, resetAt: now + LOGIN_LIMIT.windowMs }))
-    entry.count++
-    if (entry.count > LOGIN_LIMIT.max) {
-      reply.header('retry-after', String(Math.max(1, Math.ceil((entry.resetAt - now) / 1000))))
-      return reply.code(429).send({ error: 'too many sign-in attempts: try again in a minute' })
-    }
+    const wait = attempts.hit(clientKey(req.ip))
+    if (wait) return tooManyRequests(reply, wait, 'too many sign-in attempts: try again in a minute')
   }
 }
 

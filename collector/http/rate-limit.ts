@@ -1,0 +1,97 @@
+/**
+ * Per-client rate limits, in memory only: beacons (`INGEST_RATE_LIMIT`), sign-in attempts and
+ * wrong shared-link passwords all count here. A client is known by `clientKey`, an HMAC-SHA-256
+ * of its address under a random key made when the process starts: the address itself is never
+ * kept, logged or stored, and without the key (gone with the process) the 2^32 IPv4 addresses
+ * cannot be tried against a hash. An IPv6 client is its /64, the block one subscriber gets.
+ *
+ * Fixed windows: `max` hits per `windowMs` for each key, counters in an LRU of bounded size, so
+ * a flood of new addresses costs memory up to that bound and then only forgets the oldest.
+ */
+import crypto from 'node:crypto'
+import { isIPv6 } from 'node:net'
+import type { FastifyReply } from 'fastify'
+import { LRUCache } from 'lru-cache'
+
+const CLIENT_KEY = crypto.createSecretKey(crypto.randomBytes(32))
+
+/** The part of an address that names one client: IPv4 whole, IPv6 its /64 (an IPv4-mapped IPv6 its IPv4). */
+export function clientPrefix(address: string): string {
+  if (!isIPv6(address)) return address
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)
+  if (mapped) return mapped[1]
+  const [head, tail] = address.split('::')
+  const left = head ? head.split(':') : []
+  // groups to the right of `::`; an embedded IPv4 in them fills two groups
+  const right = tail === undefined ? [] : tail ? tail.split(':').flatMap((g) => (g.includes('.') ? ['0', '0'] : [g])) : []
+  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right]
+  return `${groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`
+}
+
+/** A client's key for the limits: an HMAC of its address's client prefix, never the address. */
+export function clientKey(address: string | undefined): string {
+  return crypto.createHmac('sha256', CLIENT_KEY).update(clientPrefix(address ?? '')).digest('base64url').slice(0, 22)
+}
+
+export interface Limit {
+  /** Hits allowed in one window. */
+  max: number
+  windowMs: number
+}
+
+interface Window {
+  count: number
+  resetAt: number
+}
+
+/** Counts hits per key in fixed windows. */
+export class RateLimiter {
+  private readonly windows: LRUCache<string, Window>
+
+  /** `maxKeys` bounds memory: past it the least recently seen key is forgotten. */
+  constructor(readonly limit: Limit, maxKeys = 100_000) {
+    this.windows = new LRUCache({ max: maxKeys })
+  }
+
+  private window(key: string, now: number): Window {
+    let w = this.windows.get(key)
+    if (!w) this.windows.set(key, (w = { count: 0, resetAt: now + this.limit.windowMs }))
+    else if (w.resetAt <= now) {
+      w.count = 0
+      w.resetAt = now + this.limit.windowMs
+    }
+    return w
+  }
+
+  /** Counts one hit: 0 when it is within the limit, else the seconds until the window ends (for Retry-After). */
+  hit(key: string, now = Date.now()): number {
+    const w = this.window(key, now)
+    return ++w.count > this.limit.max ? retryAfter(w, now) : 0
+  }
+
+  /** Seconds until `key` may try again when it is at its limit now, else 0; counts nothing. */
+  blocked(key: string, now = Date.now()): number {
+    const w = this.windows.get(key)
+    return w && w.resetAt > now && w.count >= this.limit.max ? retryAfter(w, now) : 0
+  }
+
+  /** Takes back one hit of the current window (a check that turned out right). */
+  undo(key: string, now = Date.now()): void {
+    const w = this.windows.get(key)
+    if (w && w.resetAt > now && w.count > 0) w.count--
+  }
+
+  /** The keys held now (tests look: none may be an address). */
+  keys(): string[] {
+    return [...this.windows.keys()]
+  }
+}
+
+function retryAfter(w: Window, now: number): number {
+  return Math.max(1, Math.ceil((w.resetAt - now) / 1000))
+}
+
+/** The JSON answer over a limit: 429, `Retry-After`, and why. */
+export function tooManyRequests(reply: FastifyReply, retryAfterS: number, error: string) {
+  return reply.code(429).header('retry-after', String(retryAfterS)).send({ error })
+}

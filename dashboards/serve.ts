@@ -25,7 +25,7 @@ const PAGE_HEADERS = {
   'referrer-policy': 'no-referrer',
 }
 
-/** Everything from this origin, nothing inline; only shared links may sit in another site's iframe. */
+/** Everything from this origin, nothing inline; only a shared link in embed mode (`?embed=1`) may sit in another site's iframe. */
 function contentSecurityPolicy(frameable: boolean): string {
   return [
     "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'",
@@ -70,7 +70,7 @@ export async function dashboardRoutes(app: FastifyInstance, opts: DashboardOptio
   await app.register(fastifyStatic, { root: DASHBOARDS_DIR, serve: false })
 
   app.get('/*', { schema: { hide: true } }, async (req, reply) => {
-    const pathname = req.url.split('?')[0]
+    const [pathname, search = ''] = req.url.split('?', 2)
     if (SERVER_PATHS.test(pathname)) return reply.callNotFound()
     if (!isBuilt(dist)) {
       if (opts.buildWhenMissing === false) return notBuiltPage(reply, 'The dashboards are not built: run <code>npm run build:dashboards</code>.')
@@ -78,12 +78,13 @@ export async function dashboardRoutes(app: FastifyInstance, opts: DashboardOptio
       if (!isBuilt(dist)) return notBuiltPage(reply, `The dashboards could not be built: ${buildError?.message ?? 'unknown error'}`)
     }
     if (pathname.startsWith('/assets/')) {
-      return reply.header('cache-control', 'public, max-age=31536000, immutable').sendFile(pathname.slice(1), dist, { cacheControl: false })
+      return reply.headers({ 'cache-control': 'public, max-age=31536000, immutable', 'x-content-type-options': 'nosniff' }).sendFile(pathname.slice(1), dist, { cacheControl: false })
     }
     if (/^\/[\w.-]+\.(?:svg|png|ico|txt|webmanifest)$/.test(pathname) && fs.existsSync(path.join(dist, pathname))) {
-      return reply.header('cache-control', 'public, max-age=3600').sendFile(pathname.slice(1), dist, { cacheControl: false })
+      return reply.headers({ 'cache-control': 'public, max-age=3600', 'x-content-type-options': 'nosniff' }).sendFile(pathname.slice(1), dist, { cacheControl: false })
     }
     const html = await fs.promises.readFile(path.join(dist, 'index.html'))
-    return reply.headers({ ...PAGE_HEADERS, 'content-security-policy': contentSecurityPolicy(pathname.startsWith('/share/')) }).send(html)
+    const embedded = pathname.startsWith('/share/') && new URLSearchParams(search).get('embed') === '1'
+    return reply.headers({ ...PAGE_HEADERS, 'content-security-policy': contentSecurityPolicy(embedded) }).send(html)
   })
 }

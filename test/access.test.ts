@@ -260,6 +260,60 @@ describe('CORS', () => {
   })
 })
 
+describe('security headers', () => {
+  const cspOf = (res: { headers: Record<string, unknown> }) => String(res.headers['content-security-policy'] ?? '')
+
+  it('dashboard pages: a CSP without inline script that forbids framing, nosniff, no referrer', async () => {
+    for (const url of ['/', `/sites/${SITE}`, `/sites/${SITE}?embed=1`, '/share/shr_x_y', '/share/shr_x_y?range=7d', '/share/shr_x_y?embed=0', '/share/shr_x_y/realtime']) {
+      const res = await app.inject({ url })
+      expect(res.statusCode, url).toBe(200)
+      expect(res.headers['content-type'], url).toMatch(/text\/html/)
+      const csp = cspOf(res)
+      expect(csp, url).toContain("frame-ancestors 'none'")
+      expect(csp, url).toContain("script-src 'self'")
+      expect(csp, url).not.toContain('unsafe-inline')
+      expect(csp, url).toContain("object-src 'none'")
+      expect(res.headers['x-content-type-options'], url).toBe('nosniff')
+      expect(res.headers['referrer-policy'], url).toBe('no-referrer')
+    }
+  })
+
+  it('a shared link in embed mode may be framed by another site, with the same CSP otherwise', async () => {
+    for (const url of ['/share/shr_x_y?embed=1', '/share/shr_x_y?range=7d&embed=1', '/share/shr_x_y/realtime?embed=1']) {
+      const res = await app.inject({ url })
+      expect(res.statusCode, url).toBe(200)
+      const csp = cspOf(res)
+      expect(csp, url).toContain('frame-ancestors *')
+      expect(csp, url).toContain("script-src 'self'")
+      expect(res.headers['x-content-type-options'], url).toBe('nosniff')
+      expect(res.headers['referrer-policy'], url).toBe('no-referrer')
+    }
+  })
+
+  it('the privacy page and the tracker are nosniff; the privacy page frames nothing and runs nothing', async () => {
+    const page = await app.inject({ url: '/privacy' })
+    expect(page.headers['x-content-type-options']).toBe('nosniff')
+    expect(page.headers['referrer-policy']).toBe('no-referrer')
+    expect(cspOf(page)).toContain("default-src 'none'")
+    expect((await app.inject({ url: '/privacy.json' })).headers['x-content-type-options']).toBe('nosniff')
+  })
+
+  // Fails until collector/app.ts adds `app.addHook('onSend', noSniff)` (collector/http/security-headers.ts)
+  // on the root instance: then make this an `it`.
+  it.fails('every JSON answer of every route, errors and 404 included, is nosniff', async () => {
+    const routes = seen.filter((r) => r.method !== 'OPTIONS')
+    for (const r of routes) {
+      for (const bearer of [undefined, ADMIN_TOKEN]) {
+        const res = await call(r, bearer)
+        if (/json/.test(String(res.headers['content-type']))) expect(res.headers['x-content-type-options'], `${r.method} ${r.url}`).toBe('nosniff')
+      }
+    }
+    for (const url of ['/api/v1/nothing-here', '/healthz', '/t.js', '/p.gif?d=example.com&u=/']) {
+      expect((await app.inject({ url })).headers['x-content-type-options'], url).toBe('nosniff')
+    }
+  })
+})
+
 describe('requireAccess on its own (stats and export rules, audiences)', () => {
   let probe: FastifyInstance
   beforeAll(async () => {

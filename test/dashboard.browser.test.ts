@@ -178,7 +178,8 @@ describe.skipIf(!runs)('dashboards in a real browser', () => {
       expect(res.headers.get('referrer-policy')).toBe('no-referrer')
     }
     expect((await fetch(`${origin}/sites/x`)).headers.get('content-security-policy')).toContain("frame-ancestors 'none'")
-    expect((await fetch(`${origin}/share/shr_x_y`)).headers.get('content-security-policy')).toContain('frame-ancestors *')
+    expect((await fetch(`${origin}/share/shr_x_y`)).headers.get('content-security-policy')).toContain("frame-ancestors 'none'")
+    expect((await fetch(`${origin}/share/shr_x_y?embed=1`)).headers.get('content-security-policy')).toContain('frame-ancestors *')
     const unknownApi = await fetch(`${origin}/api/v1/nothing-here`)
     expect(unknownApi.status).toBe(404)
     expect(await unknownApi.json()).toEqual({ error: 'not found' })

@@ -15,6 +15,7 @@ import { adminIngestRoutes } from './http/admin-ingest.ts'
 import { isStoreUnavailable, storeErrorSummary } from './spool/writer.ts'
 import { ingestRoutes } from './http/ingest.ts'
 import { registerOpenApi } from './http/openapi.ts'
+import { noSniff } from './http/security-headers.ts'
 import { privacyRoutes } from './http/privacy.ts'
 import { trackerRoutes } from './http/tracker.ts'
 import { openRuntime, type Runtime } from './runtime.ts'
@@ -57,6 +58,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     routerOptions: { maxParamLength: 200 },
   })
   if (opts.onRoute) app.addHook('onRoute', opts.onRoute)
+  app.addHook('onSend', noSniff)
 
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500

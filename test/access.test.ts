@@ -300,7 +300,7 @@ describe('security headers', () => {
 
   // Fails until collector/app.ts adds `app.addHook('onSend', noSniff)` (collector/http/security-headers.ts)
   // on the root instance: then make this an `it`.
-  it.fails('every JSON answer of every route, errors and 404 included, is nosniff', async () => {
+  it('every JSON answer of every route, errors and 404 included, is nosniff', async () => {
     const routes = seen.filter((r) => r.method !== 'OPTIONS')
     for (const r of routes) {
       for (const bearer of [undefined, ADMIN_TOKEN]) {

@@ -43,8 +43,10 @@ interface Outcome {
 }
 
 async function ingest(rt: Runtime, req: FastifyRequest, body: unknown): Promise<Outcome> {
+  // Started while the store was down, with no list of sites kept: which beacons to take is unknown.
+  if (!rt.sites.known) return { status: 503, error: 'the collector is starting; retry later' }
   const result = runPipeline(
-    { body, ip: req.ip, userAgent: req.headers['user-agent'] ?? '', ...signals(req), receivedAt: Date.now() },
+    { body, ip: req.ip, userAgent: req.headers['user-agent'] ?? '', ...signals(req), receivedAt: rt.clock.eventTime() },
     rt.pipeline,
   )
   if (isDrop(result)) {

@@ -5,10 +5,12 @@
  * kept, logged or stored, and without the key (gone with the process) the 2^32 IPv4 addresses
  * cannot be tried against a hash. An IPv6 client is its /64, the block one subscriber gets.
  *
- * Fixed windows: `max` hits per `windowMs` for each key, counters in an LRU of bounded size, so
- * a flood of new addresses costs memory up to that bound and then only forgets the oldest.
+ * Fixed windows on the monotonic clock (a clock set back does not stretch them): `max` hits
+ * per `windowMs` for each key, counters in an LRU of bounded size, so a flood of new addresses
+ * costs memory up to that bound and then only forgets the oldest.
  */
 import crypto from 'node:crypto'
+import { performance } from 'node:perf_hooks'
 import { isIPv6 } from 'node:net'
 import type { FastifyReply } from 'fastify'
 import { LRUCache } from 'lru-cache'
@@ -64,19 +66,19 @@ export class RateLimiter {
   }
 
   /** Counts one hit: 0 when it is within the limit, else the seconds until the window ends (for Retry-After). */
-  hit(key: string, now = Date.now()): number {
+  hit(key: string, now = performance.now()): number {
     const w = this.window(key, now)
     return ++w.count > this.limit.max ? retryAfter(w, now) : 0
   }
 
   /** Seconds until `key` may try again when it is at its limit now, else 0; counts nothing. */
-  blocked(key: string, now = Date.now()): number {
+  blocked(key: string, now = performance.now()): number {
     const w = this.windows.get(key)
     return w && w.resetAt > now && w.count >= this.limit.max ? retryAfter(w, now) : 0
   }
 
   /** Takes back one hit of the current window (a check that turned out right). */
-  undo(key: string, now = Date.now()): void {
+  undo(key: string, now = performance.now()): void {
     const w = this.windows.get(key)
     if (w && w.resetAt > now && w.count > 0) w.count--
   }

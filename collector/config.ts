@@ -15,6 +15,8 @@ export interface Config {
   adminToken?: string
   policyFile: string
   geoipDb?: string
+  /** More referrer-spam hosts files (one host per line), added to the built-in list. */
+  referrerSpamFiles: string[]
   /** Refuse beacons with 503 once the spool holds this many bytes. */
   spoolCapBytes: number
   /** A spool segment is sealed and sent after this many rows or this many ms. */
@@ -59,6 +61,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     adminToken: env.ANALYTICS_ADMIN_TOKEN || undefined,
     policyFile: path.resolve(env.POLICY_FILE || new URL('../policies/strict.yaml', import.meta.url).pathname),
     geoipDb: env.GEOIP_DB || undefined,
+    referrerSpamFiles: (env.REFERRER_SPAM_FILES || '').split(path.delimiter).filter(Boolean).map((f) => path.resolve(f)),
     spoolCapBytes: int(env, 'SPOOL_CAP_BYTES', 1024 * 1024 * 1024),
     batchRows: int(env, 'BATCH_ROWS', 5000),
     batchMs: int(env, 'BATCH_MS', 1000),

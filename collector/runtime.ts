@@ -10,6 +10,7 @@ import type { Config } from './config.ts'
 import { GeoLocator } from './geo/geo.ts'
 import { NetworkLocator } from './geo/asn.ts'
 import { UserAgentParser } from './pipeline/parse-user-agent.ts'
+import { ReferrerSpamList } from './pipeline/drop-bots.ts'
 import type { PipelineContext } from './pipeline/types.ts'
 import { loadPolicy, type Policy } from './policy/policy.ts'
 import { SaltStore, StoreSaltBackend } from './salts.ts'
@@ -140,6 +141,7 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger): Promi
         networks: needsNetworks(policy) ? NetworkLocator.open() : null,
         salts,
         userAgents: new UserAgentParser(),
+        referrerSpam: new ReferrerSpamList(config.referrerSpamFiles),
       },
       async reloadPolicy() {
         let next: Policy

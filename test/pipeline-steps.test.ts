@@ -1,4 +1,5 @@
 import fs from 'node:fs'
+import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { GeoLocator, truncateIp } from '../collector/geo/geo.ts'
@@ -6,7 +7,7 @@ import { applyConsentSignals } from '../collector/pipeline/apply-consent.ts'
 import { applyEventPolicy } from '../collector/pipeline/apply-event-policy.ts'
 import { classifyReferrer } from '../collector/pipeline/classify-referrer.ts'
 import { classifyScreen, screenClass } from '../collector/pipeline/classify-screen.ts'
-import { dropBots, isReferrerSpam } from '../collector/pipeline/drop-bots.ts'
+import { ReferrerSpamList, dropBots, isReferrerSpam } from '../collector/pipeline/drop-bots.ts'
 import { hashVisitor } from '../collector/pipeline/hash-visitor.ts'
 import { runPipeline, STEPS } from '../collector/pipeline/index.ts'
 import { keepAllowedDimensions } from '../collector/pipeline/keep-allowed-dimensions.ts'
@@ -19,6 +20,8 @@ import { scrubUrl } from '../collector/pipeline/scrub-url.ts'
 import { isDrop, type Drop, type EventRow, type Incoming, type PipelineContext, type PipelineEvent, type Step } from '../collector/pipeline/types.ts'
 import { buildPolicy, loadPolicy, type Policy } from '../collector/policy/policy.ts'
 import { SaltStore } from '../collector/salts.ts'
+import { loadConfig } from '../collector/config.ts'
+import { tempDataDir } from './helpers.ts'
 
 const UA = {
   chromeWindows: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
@@ -307,6 +310,20 @@ describe('dropBots', () => {
       expect(dropBots(makeEvent({ referrer }), base), referrer).toEqual({ drop: 'referrer_spam' })
     }
     expect(isReferrerSpam('sub.semalt.com')).toBe(true)
+  })
+
+  it('takes more spam hosts from REFERRER_SPAM_FILES (Matomo\'s spammers.txt format)', () => {
+    const file = path.join(tempDataDir(), 'spammers.txt')
+    fs.writeFileSync(file, '# more\nspam-traffic.example.net\n\n  Offers.Example.ORG  \n')
+    const list = new ReferrerSpamList([file])
+    const ctx = { ...base, referrerSpam: list }
+    expect(dropBots(makeEvent({ referrer: 'https://www.spam-traffic.example.net/' }), ctx)).toEqual({ drop: 'referrer_spam' })
+    expect(dropBots(makeEvent({ referrer: 'https://offers.example.org/x' }), ctx)).toEqual({ drop: 'referrer_spam' })
+    expect(list.has('sub.semalt.com')).toBe(true) // the built-in list too
+    expect(list.size).toBe(new ReferrerSpamList().size + 2)
+    const e = makeEvent({ referrer: 'https://www.spam-traffic.example.net/' })
+    expect(dropBots(e, base)).toBe(e) // not in the built-in list
+    expect(loadConfig({ REFERRER_SPAM_FILES: `${file}${path.delimiter}/x/y.txt` }).referrerSpamFiles).toEqual([file, '/x/y.txt'])
   })
 
   it('does not drop a host that merely ends with a spam host’s name', () => {

@@ -1,18 +1,36 @@
 import fs from 'node:fs'
 import type { Step } from './types.ts'
 
-/** Hosts known for referrer spam; one host per line, `#` comments. */
-const spamHosts: ReadonlySet<string> = new Set(
-  fs
-    .readFileSync(new URL('./referrer-spam.txt', import.meta.url), 'utf8')
-    .split('\n')
-    .map((l) => l.replace(/#.*/, '').trim().toLowerCase())
-    .filter(Boolean),
-)
+/** Referrer-spam hosts: one host per line, `#` comments; a host matches itself and its subdomains. */
+export class ReferrerSpamList {
+  private hosts = new Set<string>()
 
-export function isReferrerSpam(host: string): boolean {
-  for (let h = host.toLowerCase(); h.includes('.'); h = h.slice(h.indexOf('.') + 1)) if (spamHosts.has(h)) return true
-  return false
+  /** The built-in list, plus hosts files in the same format (e.g. Matomo's `spammers.txt`). */
+  constructor(extraFiles: string[] = []) {
+    for (const file of [new URL('./referrer-spam.txt', import.meta.url), ...extraFiles]) this.add(fs.readFileSync(file, 'utf8'))
+  }
+
+  private add(text: string): void {
+    for (const line of text.split('\n')) {
+      const host = line.replace(/#.*/, '').trim().toLowerCase()
+      if (host) this.hosts.add(host)
+    }
+  }
+
+  get size(): number {
+    return this.hosts.size
+  }
+
+  has(host: string): boolean {
+    for (let h = host.toLowerCase(); h.includes('.'); h = h.slice(h.indexOf('.') + 1)) if (this.hosts.has(h)) return true
+    return false
+  }
+}
+
+const builtIn = new ReferrerSpamList()
+
+export function isReferrerSpam(host: string, list: ReferrerSpamList = builtIn): boolean {
+  return list.has(host)
 }
 
 /** Crawlers, headless browsers, empty User-Agents and referrer spam never count as visitors. */
@@ -21,7 +39,7 @@ export const dropBots: Step = (event, ctx) => {
   if (ctx.userAgents.parse(event.userAgent ?? '').bot) return { drop: 'bot' }
   if (event.referrer) {
     try {
-      if (isReferrerSpam(new URL(event.referrer).hostname)) return { drop: 'referrer_spam' }
+      if (isReferrerSpam(new URL(event.referrer).hostname, ctx.referrerSpam)) return { drop: 'referrer_spam' }
     } catch {
       // an unparseable referrer is handled (ignored) by classifyReferrer
     }

@@ -4,6 +4,7 @@ import type { GeoLocator } from '../geo/geo.ts'
 import type { NetworkLocator } from '../geo/asn.ts'
 import type { SaltStore } from '../salts.ts'
 import type { UserAgentParser } from './parse-user-agent.ts'
+import type { ReferrerSpamList } from './drop-bots.ts'
 
 /** Why an event was not stored. `invalid` is the client's fault (400); the rest are answered 202. */
 export type DropReason =
@@ -122,6 +123,8 @@ export interface PipelineContext {
   networks?: NetworkLocator | null
   salts: SaltStore
   userAgents: UserAgentParser
+  /** The built-in referrer-spam list when absent; REFERRER_SPAM_FILES adds to it. */
+  referrerSpam?: ReferrerSpamList
 }
 
 export type Step = (event: PipelineEvent, ctx: PipelineContext) => PipelineEvent | Drop

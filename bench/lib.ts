@@ -1,8 +1,9 @@
 /**
- * What the benchmark, the load test and the fuzz run share: child processes and temporary
- * directories that are cleaned up however the run ends, ports, and small waits.
+ * What the benchmark, the load test and the fuzz run share: child processes, temporary
+ * directories and mounts that are cleaned up however the run ends, ports, small waits, a
+ * process's resident memory, and the store of a stopped collector counted.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
@@ -34,11 +35,19 @@ export function track(proc: ChildProcess): void {
 }
 
 export function removeTempDirs(): void {
-  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true })
+  // a mount inside a temporary directory goes first: never delete through a read-only or tmpfs mount
+  unmountAll()
+  for (const d of tempDirs) {
+    try {
+      fs.rmSync(d, { recursive: true, force: true })
+    } catch (err) {
+      console.error(`could not remove ${d}: ${(err as Error).message}`)
+    }
+  }
   tempDirs.clear()
 }
 
-/** Children killed and temporary directories removed on exit and on SIGINT, SIGTERM and SIGHUP. */
+/** Children killed, mounts undone and temporary directories removed on exit and on SIGINT, SIGTERM and SIGHUP. */
 export function cleanUpOnExit(label: string): void {
   process.on('exit', () => {
     killAll()
@@ -59,6 +68,70 @@ export function tempDir(prefix: string): string {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Resident memory of a process in MB (0 once it is gone). */
+export function rssMb(pid: number): number {
+  try {
+    const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m)
+    return m ? Number(m[1]) / 1024 : 0
+  } catch {
+    return 0
+  }
+}
+
+// ---------------------------------------------------------------- mounts (root only)
+
+/** Mount points made by this run, newest last: undone in reverse order, however the run ends. */
+const mounts: string[] = []
+
+function run(cmd: string, argv: string[]): { ok: boolean; err: string } {
+  const r = spawnSync(cmd, argv, { encoding: 'utf8' })
+  return { ok: r.status === 0, err: (r.error?.message ?? r.stderr ?? '').trim() }
+}
+
+/** Why this process cannot mount file systems, or null when it can (a 1 MB tmpfs is tried). */
+export function mountUnavailable(): string | null {
+  if (process.getuid?.() !== 0) return 'needs root to mount'
+  const d = tempDir('mount-probe-')
+  const r = run('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', d])
+  if (!r.ok) return `needs root to mount (mount -t tmpfs: ${r.err.slice(0, 120)})`
+  run('umount', [d])
+  return null
+}
+
+/** A tmpfs of `bytes` mounted at `dir` (which must exist). */
+export function mountTmpfs(dir: string, bytes: number): void {
+  const r = run('mount', ['-t', 'tmpfs', '-o', `size=${Math.ceil(bytes / 1024)}k`, 'tmpfs', dir])
+  if (!r.ok) throw new Error(`mount -t tmpfs at ${dir}: ${r.err}`)
+  mounts.push(dir)
+}
+
+/** `dir` bind-mounted onto itself and remounted read-only: new writes below it fail with EROFS. */
+export function bindReadOnly(dir: string): void {
+  const r = run('mount', ['--bind', dir, dir])
+  if (!r.ok) throw new Error(`mount --bind ${dir}: ${r.err}`)
+  mounts.push(dir)
+  const ro = run('mount', ['-o', 'remount,ro,bind', dir])
+  if (!ro.ok) {
+    unmount(dir)
+    throw new Error(`mount -o remount,ro,bind ${dir}: ${ro.err}`)
+  }
+}
+
+/** Undoes the newest mount at `dir` (lazily if it is busy). */
+export function unmount(dir: string): void {
+  const i = mounts.lastIndexOf(dir)
+  if (i < 0) return
+  if (!run('umount', [dir]).ok) {
+    const lazy = run('umount', ['-l', dir])
+    if (!lazy.ok) console.error(`could not unmount ${dir}: ${lazy.err}`)
+  }
+  mounts.splice(i, 1)
+}
+
+export function unmountAll(): void {
+  while (mounts.length) unmount(mounts[mounts.length - 1])
+}
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -143,10 +216,13 @@ export interface Stored {
   junk: number
 }
 
-/** What a stopped collector's store holds for example.com, counted by bench/count-events.ts in its own process. */
-export async function countStored(dataDir: string, env: NodeJS.ProcessEnv = process.env): Promise<Stored> {
+/** Runs bench/count-events.ts on a stopped collector's data directory; its JSON line. */
+async function runCounter(dataDir: string, argv: string[], env: NodeJS.ProcessEnv): Promise<Record<string, unknown>> {
   const script = fileURLToPath(new URL('./count-events.ts', import.meta.url))
-  const child = startChild(process.execPath, ['--import', 'tsx', script, 'example.com'], { ...env, ANALYTICS_DATA_DIR: dataDir, LOG_LEVEL: 'warn' })
+  // never the collector's own test settings (a preloaded fake clock, a server URL): the store as it is on disk
+  const clean = { ...env }
+  for (const k of ['LD_PRELOAD', 'FAKETIME_TIMESTAMP_FILE', 'CLICKHOUSE_URL']) delete clean[k]
+  const child = startChild(process.execPath, ['--import', 'tsx', script, ...argv], { ...clean, ANALYTICS_DATA_DIR: dataDir, LOG_LEVEL: 'warn' })
   const code = await Promise.race([child.exited, sleep(60_000).then(() => 'timeout' as const)])
   if (code === 'timeout') {
     await stopChild(child, 1000)
@@ -154,5 +230,31 @@ export async function countStored(dataDir: string, env: NodeJS.ProcessEnv = proc
   }
   const line = child.output().split('\n').find((l) => l.startsWith('{'))
   if (code !== 0 || !line) throw new Error(`counting stored events failed (exit ${code}):\n${child.output()}`)
-  return JSON.parse(line) as Stored
+  return JSON.parse(line) as Record<string, unknown>
+}
+
+/** What a stopped collector's store holds for example.com, counted by bench/count-events.ts in its own process. */
+export async function countStored(dataDir: string, env: NodeJS.ProcessEnv = process.env): Promise<Stored> {
+  return (await runCounter(dataDir, ['example.com'], env)) as unknown as Stored
+}
+
+export interface PathCount {
+  /** Rows stored with this path (more than 1: duplicates). */
+  n: number
+  /** The earliest stored `ts` of those rows, ms since the epoch. */
+  ts: number
+}
+
+/** Rows per path of example.com's events whose path starts with `prefix`, in a stopped collector's store. */
+export async function countPaths(dataDir: string, prefix: string, env: NodeJS.ProcessEnv = process.env): Promise<Map<string, PathCount>> {
+  const out = path.join(tempDir('analytics-paths-'), 'paths.tsv')
+  await runCounter(dataDir, ['example.com', '--paths', prefix, out], env)
+  const paths = new Map<string, PathCount>()
+  for (const line of fs.readFileSync(out, 'utf8').split('\n')) {
+    if (!line) continue
+    const [p, n, ts] = line.split('\t')
+    paths.set(p, { n: Number(n), ts: Number(ts) })
+  }
+  fs.rmSync(path.dirname(out), { recursive: true, force: true })
+  return paths
 }

@@ -2,62 +2,93 @@
  * `npm run test:load` (not part of `npm test`): the collector held under load and through
  * faults, with every accepted event accounted for. Ends with one reliability table.
  *
- *  1. Load: LOAD_SECONDS (default 60) of pageview beacons from wrk (-t1 -c50, bench's varied
- *     addresses and browsers, bench/load-script.lua) against the real collector
- *     (`node --import tsx cli/index.ts serve`, fresh data directory, example.com registered),
- *     with ~1000 malformed beacons (LOAD_JUNK) mixed in from this process. Reports req/s,
- *     p50/p99, non-2xx and socket errors, the resident memory curve (every second), and, once
- *     the collector has stopped, the store counted directly: stored == accepted, and
- *     count() == uniqExact(pathname) (every beacon carries a unique path: no duplicates).
- *  2. Faults: (a) kill -9 of the server while wrk is loading it, wrk stopped right after and
- *     its 202s taken, restart on the same data directory: every 202 stored, once;
- *     (b) a torn last spool record (half a line appended after a kill -9): the intact records
- *     stored, the torn one reported in the log; (c) a small SPOOL_CAP_BYTES with nothing sent
- *     to the store (BATCH_MS/BATCH_ROWS huge): 202 up to the cap, then 503 + Retry-After;
- *     a restart drains the spool; (d) clock jumps: not run (the system clock cannot be moved here).
+ * Every collector here is the real server in its own process (`node --import tsx cli/index.ts
+ * serve`, a fresh data directory each, example.com registered) with TRUST_PROXY (beacons carry
+ * X-Forwarded-For from the documentation ranges and real browser User-Agents: bots are dropped)
+ * and INGEST_RATE_LIMIT=0: this measures throughput and durability, not the per-client limiter.
+ * Every beacon has a unique path, so the store, read directly once the collector has stopped
+ * (bench/count-events.ts), shows loss and duplicates path by path.
  *
- * Exit status non-zero only when something failed to run, or events were lost or duplicated
- * (or a check above did not hold).
+ *  1. Load: LOAD_SECONDS (default 60) of pageview beacons from wrk (-t1 -c50,
+ *     bench/load-script.lua) with ~1000 malformed beacons (LOAD_JUNK) mixed in from this
+ *     process. Reports req/s, p50/p99, non-2xx and socket errors; stored == accepted and no
+ *     duplicates. Memory: the server's RSS every second through the load and IDLE_SECONDS
+ *     (20) after it (spool drained, idle): start, peak, end of load, after idle, one value per
+ *     10 s (LOAD_CURVE=1: every second); bounded: the second half of the load peaks at most
+ *     25 % (or 64 MB) above the first. The collector's schedules run as configured: the first
+ *     rollup pass (ROLLUP_INTERVAL_MS, 60 s after start) falls at the load's end, a short peak.
+ *  2. Faults, each on its own data directory, beacons from bench/load-client.ts (keep-alive,
+ *     a ledger of every answer), checked per path: every 202 stored exactly once, no path
+ *     twice, nothing answered 503 stored (a retry would duplicate it); stored beacons whose
+ *     answer was lost (no answer, e.g. the connection reset by a kill) are reported, not errors.
+ *     a. kill -9 under load: 50 beacons in flight from this process, SIGKILL after 6 s,
+ *        restart on the same data directory, drain.
+ *     b. a torn last spool record: half a line appended after a kill -9; the intact records
+ *        stored, the torn one reported in the log.
+ *     c. the spool cap, nothing sent to the store (BATCH_MS/BATCH_ROWS huge): 202 up to a
+ *        small SPOOL_CAP_BYTES, then 503 + Retry-After; a restart drains the spool.
+ *     d. the store refusing connections at start: started once embedded (site registered, the
+ *        site-list snapshot written), then with CLICKHOUSE_URL on a closed port: /healthz
+ *        answers, 202 until the cap, 503 + Retry-After; then restarted embedded on the same data
+ *        directory (no ClickHouse server exists here: the recovery is into the embedded store).
+ *     e. the embedded store's directory full: $DATA/clickhouse is a 32 MB tmpfs, filled with a
+ *        file after start; 202 until the cap, 503 + Retry-After; the file deleted, the spool drains.
+ *     f. the embedded store's directory read-only after start (bind-mounted onto itself,
+ *        remounted ro); 202 until the cap, 503; made writable again, the spool drains.
+ *     g. the same read-only directory before start: the collector should start and spool as in
+ *        d (a row FAILED when it does not, with the engine's error); then writable again (and
+ *        restarted if it has not recovered by itself): nothing acknowledged lost.
+ *     e-g need root (mount); otherwise their rows say "not run: needs root to mount".
+ *     h. clock jumps: the server runs under libfaketime (LD_PRELOAD, FAKETIME_TIMESTAMP_FILE
+ *        rewritten at run time, FAKETIME_NO_CACHE=1, FAKETIME_DONT_FAKE_MONOTONIC=1 so timers
+ *        and the monotonic clock stay real); waves of beacons (each sent after the previous one
+ *        was answered) while its wall clock goes back 2 h, forward 1 day, back to now; the
+ *        server's Date header shows each jump took; every 202 stored once, and the stored ts
+ *        order against the send order (pairs out of order must be 0). Without libfaketime
+ *        (apt-get install faketime) the row says "not run".
+ *
+ * LOAD_ONLY=load,a,...,h runs only those. Exit status non-zero when something failed to run,
+ * events were lost or duplicated, or a check above did not hold.
  */
 import { spawn, spawnSync } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { cleanUpOnExit, countStored, fetchJson, freePort, sleep, startChild, stopChild as stopGracefully, tempDir, track, waitFor, type Child } from './lib.ts'
+import {
+  bindReadOnly,
+  cleanUpOnExit,
+  countPaths,
+  countStored,
+  fetchJson,
+  freePort,
+  mountTmpfs,
+  mountUnavailable,
+  rssMb,
+  sleep,
+  startChild,
+  stopChild,
+  tempDir,
+  track,
+  unmount,
+  waitFor,
+  type Child,
+} from './lib.ts'
+import { BeaconClient, Ledger, letters, outOfOrder, pick, pump, reconcile, sendUntilRefused, visitorHeaders, wave, type CapRun, type Reconciled } from './load-client.ts'
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url))
 const LOAD_S = Number(process.env.LOAD_SECONDS || 60)
+const IDLE_S = Number(process.env.IDLE_SECONDS ?? 20)
 const CONNECTIONS = Number(process.env.LOAD_CONNECTIONS || 50)
 const JUNK = Number(process.env.LOAD_JUNK ?? 1000)
+const ONLY = new Set((process.env.LOAD_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean))
 const KILL_LOAD_S = 6
+/** The spool cap of the store-failing faults: a few hundred beacons. */
+const CAP = 64 * 1024
+/** How long a failing store directory stays failing once an insert has failed. */
+const FAULT_HOLD_MS = 8000
 
 cleanUpOnExit('test:load')
-
-
-
-
-
-
-async function stopChild(c: Child, graceMs = 30_000): Promise<void> {
-  await stopGracefully(c, graceMs)
-}
-
-async function kill9(c: Child): Promise<void> {
-  c.proc.kill('SIGKILL')
-  await c.exited
-}
-
-
-
-function rssMb(pid: number): number {
-  try {
-    const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m)
-    return m ? Number(m[1]) / 1024 : 0
-  } catch {
-    return 0
-  }
-}
 
 // ---------------------------------------------------------------- the collector
 
@@ -67,10 +98,10 @@ interface Server {
   child: Child
   url: string
   dataDir: string
-  env: NodeJS.ProcessEnv
 }
 
-async function startServer(dataDir: string, extraEnv: Record<string, string> = {}): Promise<Server> {
+/** Starts the collector and waits until /healthz answers 200. */
+async function startServer(dataDir: string, extraEnv: Record<string, string> = {}, timeoutMs = 90_000): Promise<Server> {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   const env: NodeJS.ProcessEnv = {
@@ -80,12 +111,39 @@ async function startServer(dataDir: string, extraEnv: Record<string, string> = {
     HOST: '127.0.0.1',
     ANALYTICS_ADMIN_TOKEN: TOKEN,
     TRUST_PROXY: 'true',
+    INGEST_RATE_LIMIT: '0', // throughput and durability are measured here, not the per-client limiter
     LOG_LEVEL: 'warn',
     ...extraEnv,
   }
   const child = startChild(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'serve'], env)
-  await waitFor('collector: GET /healthz', child, 90_000, async () => ((await fetchJson(url + '/healthz')).status === 200 ? true : undefined))
-  return { child, url, dataDir, env }
+  try {
+    await waitFor('collector: GET /healthz', child, timeoutMs, async () => ((await fetchJson(url + '/healthz')).status === 200 ? true : undefined))
+  } catch (err) {
+    await stopChild(child, 2000)
+    throw err
+  }
+  return { child, url, dataDir }
+}
+
+const alive = (c: Child) => c.proc.exitCode === null && c.proc.signalCode === null
+
+function exitOf(c: Child): string {
+  return c.proc.signalCode ? `killed by ${c.proc.signalCode}` : `exited with code ${c.proc.exitCode}`
+}
+
+/** The collector's own error lines (pino JSON, level >= warn: message and error summary) and the engine's, distinct; the data directory written $DATA. */
+function logErrors(c: Child, dataDir: string): string[] {
+  const seen = new Set<string>()
+  for (const line of c.output().split(dataDir).join('$DATA').split('\n')) {
+    if (!line.trim()) continue
+    try {
+      const j = JSON.parse(line) as { level?: number; msg?: string; err?: unknown }
+      if ((j.level ?? 0) >= 40) seen.add(`${j.msg ?? ''}${j.err ? ` (${typeof j.err === 'string' ? j.err : JSON.stringify(j.err).slice(0, 160)})` : ''}`)
+    } catch {
+      seen.add(line.trim().slice(0, 200)) // not the logger's: the engine's own output
+    }
+  }
+  return [...seen]
 }
 
 async function registerSite(s: Server): Promise<void> {
@@ -95,6 +153,10 @@ async function registerSite(s: Server): Promise<void> {
     body: JSON.stringify({ domain: 'example.com', timezone: 'UTC' }),
   })
   if (added.status !== 201) throw new Error(`registering example.com answered ${added.status} ${JSON.stringify(added.json)}`)
+}
+
+async function health(s: Server): Promise<Record<string, unknown>> {
+  return (await fetchJson(s.url + '/healthz')).json
 }
 
 /** Waits until /healthz reports an empty spool twice in a row. */
@@ -112,48 +174,17 @@ async function drain(s: Server, timeoutMs = 120_000): Promise<number> {
 
 /** Stops the collector cleanly (it flushes what is left); throws unless it exits 0. */
 async function stopServer(s: Server): Promise<void> {
-  await stopChild(s.child)
+  await stopChild(s.child, 30_000)
   const exit = s.child.proc.exitCode ?? s.child.proc.signalCode
   if (exit !== 0) throw new Error(`the collector did not stop cleanly (${exit}). Its output:\n${s.child.output().slice(-4000)}`)
 }
 
-
-// ---------------------------------------------------------------- beacons from this process
-
-const AGENTS = [
-  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
-  'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15',
-  'Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0',
-  'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36',
-]
-const DOC_RANGES = ['192.0.2.', '198.51.100.', '203.0.113.']
-const pick = <T>(xs: T[]) => xs[Math.floor(Math.random() * xs.length)]
-
-/** n in the letters g..z, as the wrk script writes its markers (no digits: the URL scrubber keeps it). */
-function letters(n: number): string {
-  let s = ''
-  do {
-    s = String.fromCharCode(103 + (n % 20)) + s
-    n = Math.floor(n / 20)
-  } while (n > 0)
-  return s
+async function kill9(c: Child): Promise<void> {
+  c.proc.kill('SIGKILL')
+  await c.exited
 }
 
-function visitorHeaders(): Record<string, string> {
-  return { 'content-type': 'text/plain', 'user-agent': pick(AGENTS), 'x-forwarded-for': pick(DOC_RANGES) + (1 + Math.floor(Math.random() * 254)) }
-}
-
-/** One beacon with a unique path /load/<tag>/<n>; its status and Retry-After header. */
-async function beacon(url: string, tag: string, n: number): Promise<{ status: number; retryAfter: string | null; dropped: boolean }> {
-  const res = await fetch(url + '/api/event', {
-    method: 'POST',
-    headers: visitorHeaders(),
-    body: JSON.stringify({ n: 'pageview', u: `https://example.com/load/${tag}/${letters(n)}`, d: 'example.com', r: 'https://www.google.com/', w: 1280 }),
-    signal: AbortSignal.timeout(10_000),
-  })
-  await res.arrayBuffer()
-  return { status: res.status, retryAfter: res.headers.get('retry-after'), dropped: res.headers.has('x-analytics-dropped') }
-}
+// ---------------------------------------------------------------- malformed beacons
 
 /** Malformed beacons: what a hostile or broken client sends. Each must be answered 400 or 413. */
 function junkBody(i: number): { body: string | Buffer; type: string } {
@@ -261,7 +292,7 @@ async function runWrk(url: string, opts: { seconds: number; tag: string; park: b
 
 const socketErrors = (e: WrkResult['errors']) => e.connect + e.read + e.write + e.timeout
 
-// ---------------------------------------------------------------- the phases
+// ---------------------------------------------------------------- the table's rows
 
 interface Row {
   what: string
@@ -281,29 +312,104 @@ function check(ok: boolean, what: string): boolean {
   return ok
 }
 
-/** 1. Sustained load with junk mixed in. */
-async function phaseLoad(): Promise<{ rps: number; seconds: number; junk: Awaited<ReturnType<typeof junkBurst>> }> {
-  console.log(`· load: wrk -t1 -c${CONNECTIONS}, ${LOAD_S} s, ${JUNK} malformed beacons mixed in ...`)
+/** The per-path checks every fault shares; false when one did not hold. */
+function ledgerHolds(name: string, r: Reconciled): boolean {
+  return [
+    check(r.lost === 0, `${name}: ${r.lost} beacons answered 202 are not stored`),
+    check(r.duplicates === 0, `${name}: ${r.duplicates} duplicate rows`),
+    check(r.refusedStored === 0, `${name}: ${r.refusedStored} beacons answered 503 were stored (the client's retry would duplicate them)`),
+    check(r.droppedStored === 0, `${name}: ${r.droppedStored} beacons answered as dropped were stored`),
+    check(r.stray === 0, `${name}: ${r.stray} stored paths were never sent`),
+  ].every(Boolean)
+}
+
+function ledgerRow(what: string, ok: boolean, r: Reconciled, detail: string): void {
+  rows.push({ what, result: ok ? 'survived' : 'FAILED', accepted: r.acked, stored: r.storedRows, lost: r.lost, duplicates: r.duplicates, detail })
+}
+
+function notRun(what: string, detail: string): void {
+  rows.push({ what, result: 'not run', accepted: null, stored: null, lost: null, duplicates: null, detail })
+}
+
+const fmtCap = (c: CapRun, ledger: Ledger) =>
+  `202×${c.accepted} up to the cap, then 503×${c.refused} (Retry-After on ${ledger.noRetryAfter === 0 ? 'all' : `all but ${ledger.noRetryAfter}`}${c.acceptedAfterRefusal ? `; ${c.acceptedAfterRefusal} more 202 after the first 503` : ''}${c.other ? `; ${c.other} other answers` : ''})`
+
+function capHolds(name: string, c: CapRun, ledger: Ledger): boolean {
+  return [
+    check(c.accepted > 0 && c.refused > 0, `${name}: 202×${c.accepted}, 503×${c.refused}: the cap was not reached`),
+    check(ledger.noRetryAfter === 0, `${name}: ${ledger.noRetryAfter} answers 503 without Retry-After`),
+    check(c.acceptedAfterRefusal === 0, `${name}: ${c.acceptedAfterRefusal} beacons accepted after the first 503 while the store still failed`),
+    check(c.other === 0, `${name}: other answers ${JSON.stringify(ledger.oddities)}`),
+  ].every(Boolean)
+}
+
+// ---------------------------------------------------------------- 1. load and memory
+
+interface Sample {
+  /** Seconds since the load started. */
+  t: number
+  mb: number
+}
+
+interface Memory {
+  start: number
+  peak: Sample
+  endOfLoad: number
+  afterIdle: number
+  firstHalfPeak: number
+  secondHalfPeak: number
+  /** One value per 10 s, load and idle. */
+  every10s: Sample[]
+  idleSeconds: number
+}
+
+function memoryOf(curve: Sample[], loadS: number): Memory {
+  const peak = curve.reduce((a, b) => (b.mb > a.mb ? b : a))
+  const during = (from: number, to: number) => Math.max(0, ...curve.filter((x) => x.t > from && x.t <= to).map((x) => x.mb))
+  const endOfLoad = curve.filter((x) => x.t <= loadS).at(-1)!.mb
+  const every10s: Sample[] = []
+  for (const x of curve) if (!every10s.length || x.t >= every10s.at(-1)!.t + 10) every10s.push(x)
+  return {
+    start: curve[0].mb,
+    peak,
+    endOfLoad,
+    afterIdle: curve.at(-1)!.mb,
+    firstHalfPeak: during(0, loadS / 2),
+    secondHalfPeak: during(loadS / 2, loadS),
+    every10s,
+    idleSeconds: Math.max(0, curve.at(-1)!.t - loadS),
+  }
+}
+
+const mb = (v: number) => v.toFixed(0)
+
+/** 1. Sustained load with junk mixed in; the server's memory through the load and after it. */
+async function phaseLoad(): Promise<{ rps: number; seconds: number; junk: Awaited<ReturnType<typeof junkBurst>>; memory: Memory }> {
+  console.log(`· load: wrk -t1 -c${CONNECTIONS}, ${LOAD_S} s, ${JUNK} malformed beacons mixed in, then ${IDLE_S} s idle ...`)
   const dataDir = tempDir('analytics-load-')
   const s = await startServer(dataDir)
   await registerSite(s)
-  const curve: number[] = [rssMb(s.child.pid)]
-  const sampler = setInterval(() => curve.push(rssMb(s.child.pid)), 1000)
+  const t0 = Date.now()
+  const curve: Sample[] = [{ t: 0, mb: rssMb(s.child.pid) }]
+  const sampler = setInterval(() => curve.push({ t: (Date.now() - t0) / 1000, mb: rssMb(s.child.pid) }), 1000)
   let load: WrkResult
   let junk: Awaited<ReturnType<typeof junkBurst>>
+  let drainMs: number
   try {
     ;[load, junk] = await Promise.all([runWrk(s.url, { seconds: LOAD_S, tag: 'm', park: true }), sleep(2000).then(() => junkBurst(s.url, JUNK))])
+    drainMs = await drain(s)
+    // idle: nothing sent, the spool empty; does the memory come back down?
+    const idleUntil = Date.now() + IDLE_S * 1000
+    while (Date.now() < idleUntil) await sleep(250)
   } finally {
     clearInterval(sampler)
   }
-  const drainMs = await drain(s)
-  const endRss = rssMb(s.child.pid)
+  curve.push({ t: (Date.now() - t0) / 1000, mb: rssMb(s.child.pid) })
   await stopServer(s)
   const stored = await countStored(dataDir)
 
   const non2xx = Object.entries(load.byStatus).filter(([st]) => Number(st) < 200 || Number(st) > 299)
   const junkOther = Object.entries(junk.byStatus).filter(([st]) => st !== '400' && st !== '413')
-  const peak = Math.max(...curve, endRss)
   const dup = stored.events - stored.paths
   const lost = Math.max(0, load.accepted - stored.load_events)
   const ok = [
@@ -316,12 +422,17 @@ async function phaseLoad(): Promise<{ rps: number; seconds: number; junk: Awaite
     check(stored.junk === 0, `junk: ${stored.junk} junk beacons stored`),
   ].every(Boolean)
 
-  const step = Math.max(1, Math.ceil(curve.length / 12))
+  const m = memoryOf(curve, load.seconds)
+  if (process.env.LOAD_CURVE) console.log(`  RSS MB every second: ${curve.map((x) => `${x.t.toFixed(0)}s ${mb(x.mb)}`).join(' ')}`)
+  const growth = m.secondHalfPeak - m.firstHalfPeak
+  const bounded = check(growth <= Math.max(64, m.firstHalfPeak * 0.25), `memory: the second half of the load peaked at ${mb(m.secondHalfPeak)} MB, ${mb(growth)} MB above the first half's ${mb(m.firstHalfPeak)} MB`)
+
   console.log(`  ${load.rps.toFixed(0)} req/s over ${load.seconds} s; p50 ${load.p50ms.toFixed(2)} ms, p99 ${load.p99ms.toFixed(2)} ms, max ${load.maxMs.toFixed(1)} ms`)
   console.log(`  answered ${load.completed} (${Object.entries(load.byStatus).map(([k, v]) => `${k}×${v}`).join(', ')}), dropped by policy ${load.dropped}, socket errors ${socketErrors(load.errors)}`)
   console.log(`  junk: ${junk.tried} malformed beacons, answered ${Object.entries(junk.byStatus).map(([k, v]) => `${k}×${v}`).join(', ')}; stored junk ${stored.junk}`)
-  console.log(`  RSS MB (every ${step} s): ${curve.filter((_, i) => i % step === 0).map((v) => v.toFixed(0)).join(' ')} | end ${endRss.toFixed(0)}`)
   console.log(`  spool drained ${(drainMs / 1000).toFixed(1)} s after the load; store: ${stored.events} events, ${stored.paths} distinct paths`)
+  console.log(`  RSS MB every 10 s (load ${load.seconds} s, then idle): ${m.every10s.map((x) => `${x.t.toFixed(0)}s ${mb(x.mb)}`).join(' · ')}`)
+  console.log(`  RSS MB: start ${mb(m.start)}, peak ${mb(m.peak.mb)} at ${m.peak.t.toFixed(0)} s, end of load ${mb(m.endOfLoad)}, after ${m.idleSeconds.toFixed(0)} s idle ${mb(m.afterIdle)}; peak of the first half ${mb(m.firstHalfPeak)}, of the second ${mb(m.secondHalfPeak)}`)
 
   rows.push({
     what: `load: wrk -c${CONNECTIONS}, ${load.seconds} s`,
@@ -330,7 +441,16 @@ async function phaseLoad(): Promise<{ rps: number; seconds: number; junk: Awaite
     stored: stored.load_events,
     lost,
     duplicates: dup,
-    detail: `${load.rps.toFixed(0)} req/s, p50 ${load.p50ms.toFixed(1)} ms, p99 ${load.p99ms.toFixed(1)} ms, non-2xx ${non2xx.reduce((a, [, n]) => a + n, 0)}, socket errors ${socketErrors(load.errors)}; RSS MB start ${curve[0].toFixed(0)} peak ${peak.toFixed(0)} end ${endRss.toFixed(0)}`,
+    detail: `${load.rps.toFixed(0)} req/s, p50 ${load.p50ms.toFixed(1)} ms, p99 ${load.p99ms.toFixed(1)} ms, non-2xx ${non2xx.reduce((a, [, n]) => a + n, 0)}, socket errors ${socketErrors(load.errors)}`,
+  })
+  rows.push({
+    what: `memory: RSS, load + ${m.idleSeconds.toFixed(0)} s idle`,
+    result: bounded ? 'held' : 'FAILED',
+    accepted: null,
+    stored: null,
+    lost: null,
+    duplicates: null,
+    detail: `MB start ${mb(m.start)}, peak ${mb(m.peak.mb)} (${m.peak.t.toFixed(0)} s), end of load ${mb(m.endOfLoad)}, idle ${mb(m.afterIdle)}; halves peak ${mb(m.firstHalfPeak)} / ${mb(m.secondHalfPeak)} (${growth >= 0 ? '+' : ''}${mb(growth)})`,
   })
   rows.push({
     what: `bad input: ${junk.tried} malformed beacons mixed in`,
@@ -341,167 +461,450 @@ async function phaseLoad(): Promise<{ rps: number; seconds: number; junk: Awaite
     duplicates: null,
     detail: `answered ${Object.entries(junk.byStatus).map(([k, v]) => `${k}×${v}`).join(', ')}; none stored`,
   })
-  return { rps: load.rps, seconds: load.seconds, junk }
+  return { rps: load.rps, seconds: load.seconds, junk, memory: m }
 }
 
-/** 2a. kill -9 while wrk is loading the server; wrk stopped right after; restart. */
+// ---------------------------------------------------------------- 2. faults
+
+/** Polls /healthz until the store has failed at least once (an insert or the start-up work); its answer, or null. */
+async function storeFailure(s: Server, timeoutMs: number): Promise<Record<string, unknown> | null> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline && alive(s.child)) {
+    try {
+      const h = await health(s)
+      if (Number(h.storeFailures) > 0 || h.storeError || h.storeReady === false) return h
+    } catch {
+      // not answering: the caller sees the process
+    }
+    await sleep(200)
+  }
+  return null
+}
+
+/** `n` waves of 10 beacons; how many were answered 202 (not dropped). */
+async function waves(client: BeaconClient, ledger: Ledger, n: number): Promise<number> {
+  let acked = 0
+  for (let i = 0; i < n; i++) acked += (await wave(client, ledger, 10)).filter((a) => a.status === 202 && !a.dropped).length
+  return acked
+}
+
+/** Stops the collector, counts the store per path and checks the ledger against it. */
+async function settle(s: Server, ledger: Ledger): Promise<Reconciled> {
+  await stopServer(s)
+  return reconcile(ledger, await countPaths(s.dataDir, `/load/${ledger.tag}/`))
+}
+
+/** a. kill -9 while 50 beacons are in flight; restart on the same data directory; every 202 stored once. */
 async function phaseKillUnderLoad(): Promise<void> {
-  console.log(`· fault (a): kill -9 after ${KILL_LOAD_S} s of load, restart on the same data directory ...`)
+  console.log(`· fault a: ${CONNECTIONS} beacons in flight from this process, kill -9 after ${KILL_LOAD_S} s, restart on the same data directory ...`)
   const dataDir = tempDir('analytics-load-kill-')
   const s = await startServer(dataDir)
   await registerSite(s)
-  const load = await runWrk(s.url, {
-    seconds: KILL_LOAD_S,
-    tag: 'k',
-    park: false,
-    interrupt: async () => {
-      await sleep(KILL_LOAD_S * 1000)
-      await kill9(s.child)
-      await sleep(100)
-    },
-  })
-  const spoolFiles = fs.readdirSync(path.join(dataDir, 'spool')).length
+  const ledger = new Ledger('a')
+  const client = new BeaconClient(s.url, CONNECTIONS)
+  let killed = false
+  const pumping = pump(client, ledger, CONNECTIONS, () => killed)
+  await sleep(KILL_LOAD_S * 1000)
+  killed = true
+  await kill9(s.child)
+  await pumping
+  client.close()
+  const spoolFiles = fs.readdirSync(path.join(dataDir, 'spool')).filter((f) => f.endsWith('.ndjson')).length
   const again = await startServer(dataDir)
   const drainMs = await drain(again)
-  await stopServer(again)
-  const stored = await countStored(dataDir)
-  const dup = stored.events - stored.paths
-  const lost = Math.max(0, load.accepted - stored.load_events)
-  // answered 202 by the server but not read by wrk before the kill: stored, not counted as accepted
-  const unread = stored.load_events - load.accepted
+  const r = await settle(again, ledger)
+  const unanswered = ledger.count('failed')
   const ok = [
-    check(lost === 0, `kill -9: ${lost} accepted events lost`),
-    check(dup === 0, `kill -9: ${dup} duplicates`),
-    check(stored.load_events <= load.sent, `kill -9: stored ${stored.load_events} > sent ${load.sent}`),
-    check(Object.keys(load.byStatus).every((st) => st === '202'), `kill -9: statuses ${JSON.stringify(load.byStatus)}`),
+    ledgerHolds('kill -9', r),
+    check(ledger.count('refused') + ledger.count('other') + ledger.count('dropped') === 0, `kill -9: answers other than 202 before the kill: ${ledger.count('refused')}×503, ${ledger.count('dropped')} dropped, ${JSON.stringify(ledger.oddities)}`),
+    check(unanswered <= CONNECTIONS, `kill -9: ${unanswered} beacons without an answer, more than the ${CONNECTIONS} in flight`),
   ].every(Boolean)
-  console.log(`  wrk: sent ${load.sent}, answered 202 ${load.byStatus['202'] ?? 0} before the kill, socket errors after it ${socketErrors(load.errors)}; ${spoolFiles} spool segments left`)
-  console.log(`  restarted, spool drained in ${(drainMs / 1000).toFixed(1)} s; store: ${stored.events} events, ${stored.paths} distinct paths`)
-  rows.push({
-    what: 'fault a: kill -9 under load, restart',
-    result: ok ? 'survived' : 'FAILED',
-    accepted: load.accepted,
-    stored: stored.load_events,
-    lost,
-    duplicates: dup,
-    detail: `wrk sent ${load.sent}; ${unread} more stored: made durable but their 202 was not read before the kill`,
-  })
+  console.log(`  sent ${r.sent}: 202×${r.acked}, no answer ${unanswered} (in flight at the kill: ${JSON.stringify(ledger.oddities)}); ${spoolFiles} spool segments left`)
+  console.log(`  restarted, spool drained in ${(drainMs / 1000).toFixed(1)} s; stored ${r.storedRows} rows: ${r.lost ? `${r.lost} of the 202s MISSING` : 'every 202'}, ${r.duplicates} duplicates, ${r.unansweredStored} of the unanswered stored too`)
+  ledgerRow('fault a: kill -9 under load, per beacon', ok, r, `${r.sent} sent by ${CONNECTIONS} connections, killed at ${KILL_LOAD_S} s; ${unanswered} in flight got no answer, ${r.unansweredStored} of them stored (durable, the 202 lost with the connection)`)
 }
 
-/** 2b. A torn last spool record: half a line appended to the newest segment after a kill -9. */
+/** b. A torn last spool record: half a line appended to the newest segment after a kill -9. */
 async function phaseTorn(): Promise<void> {
-  console.log('· fault (b): torn last spool record ...')
+  console.log('· fault b: torn last spool record ...')
   const dataDir = tempDir('analytics-load-torn-')
   const s = await startServer(dataDir, { BATCH_MS: '600000', BATCH_ROWS: '10000000' })
   await registerSite(s)
-  const N = 200
-  let accepted = 0
-  for (let i = 0; i < N; i += 10) {
-    const rs = await Promise.all(Array.from({ length: 10 }, (_, j) => beacon(s.url, 't', i + j)))
-    accepted += rs.filter((r) => r.status === 202 && !r.dropped).length
-  }
+  const ledger = new Ledger('t')
+  const client = new BeaconClient(s.url, 10)
+  const accepted = await waves(client, ledger, 20)
+  client.close()
   await kill9(s.child)
   const spoolDir = path.join(dataDir, 'spool')
   const segs = fs.readdirSync(spoolDir).filter((f) => f.endsWith('.ndjson')).sort()
   if (!segs.length) throw new Error('torn: no spool segment left after the kill')
   const newest = path.join(spoolDir, segs[segs.length - 1])
   const lines = fs.readFileSync(newest, 'utf8').split('\n').filter(Boolean)
-  // power loss mid-write: the first half of one more record (a copy of the last, marked /load/torn)
-  const record = lines[lines.length - 1].replace(/\/load\/t\/[g-z]+/, '/load/torn/half')
+  // power loss mid-write: the first half of one more record (a copy of the last, its own path)
+  const record = lines[lines.length - 1].replace(/\/load\/t\/[g-z]+/, '/load/t/torn-half')
   fs.appendFileSync(newest, record.slice(0, Math.floor(record.length / 2)))
   const again = await startServer(dataDir)
   await drain(again)
   await sleep(200)
   const log = again.child.output()
-  await stopServer(again)
-  const stored = await countStored(dataDir)
+  const r = await settle(again, ledger)
   const reported = /torn record/.test(log)
-  const dup = stored.events - stored.paths
-  const lost = Math.max(0, accepted - stored.load_events)
   const ok = [
-    check(accepted === N, `torn: only ${accepted} of ${N} beacons accepted`),
-    check(stored.load_events === accepted, `torn: stored ${stored.load_events} != accepted intact ${accepted}`),
+    ledgerHolds('torn record', r),
+    check(accepted === 200, `torn: only ${accepted} of 200 beacons accepted`),
     check(reported, 'torn: the log does not report the torn record'),
-    check(dup === 0, `torn: ${dup} duplicates`),
   ].every(Boolean)
-  console.log(`  ${accepted} accepted, half a record appended to ${segs[segs.length - 1]}; restarted: ${stored.load_events} stored; log reports the torn record: ${reported ? 'yes' : 'NO'}`)
-  rows.push({
-    what: 'fault b: torn last spool record',
-    result: ok ? 'survived' : 'FAILED',
-    accepted,
-    stored: stored.load_events,
-    lost,
-    duplicates: dup,
-    detail: `intact ${accepted} stored; the torn one (never acknowledged) skipped${reported ? ', reported in the log' : ', NOT reported'}`,
-  })
+  console.log(`  ${accepted} accepted, half a record appended to ${segs[segs.length - 1]}; restarted: ${r.storedRows} stored; log reports the torn record: ${reported ? 'yes' : 'NO'}`)
+  ledgerRow('fault b: torn last spool record', ok, r, `intact ${r.acked} stored; the torn one (never acknowledged) skipped${r.stray ? ' but STORED' : ''}${reported ? ', reported in the log' : ', NOT reported'}`)
 }
 
-/** 2c. Spool cap: nothing reaches the store, a small cap; 202 until the cap, then 503 + Retry-After; a restart drains. */
+/** c. Spool cap: nothing reaches the store, a small cap; 202 until the cap, then 503 + Retry-After; a restart drains. */
 async function phaseSpoolCap(): Promise<void> {
-  const cap = 64 * 1024
-  console.log(`· fault (c): SPOOL_CAP_BYTES=${cap}, nothing sent to the store ...`)
+  console.log(`· fault c: SPOOL_CAP_BYTES=${CAP}, nothing sent to the store ...`)
   const dataDir = tempDir('analytics-load-cap-')
-  const s = await startServer(dataDir, { SPOOL_CAP_BYTES: String(cap), BATCH_MS: '600000', BATCH_ROWS: '10000000' })
+  const s = await startServer(dataDir, { SPOOL_CAP_BYTES: String(CAP), BATCH_MS: '600000', BATCH_ROWS: '10000000' })
   await registerSite(s)
-  let accepted = 0
-  let refused = 0
-  let withRetryAfter = 0
-  let acceptedAfterRefusal = 0
-  let other = 0
-  let n = 0
-  while (refused < 50 && n < 20_000) {
-    const rs = await Promise.all(Array.from({ length: 10 }, () => beacon(s.url, 'c', n++)))
-    for (const r of rs) {
-      if (r.status === 202 && !r.dropped) {
-        accepted++
-        if (refused) acceptedAfterRefusal++
-      } else if (r.status === 503) {
-        refused++
-        if (r.retryAfter && Number(r.retryAfter) > 0) withRetryAfter++
-      } else other++
-    }
-  }
-  const health = await fetchJson(s.url + '/healthz')
+  const ledger = new Ledger('c')
+  let client = new BeaconClient(s.url, 10)
+  const cap = await sendUntilRefused(client, ledger, { alive: () => alive(s.child) })
+  const h = await health(s)
+  client.close()
   await kill9(s.child)
   // recovery: a normal restart drains the spool; then beacons are accepted again
   const again = await startServer(dataDir)
   await drain(again)
-  let after = 0
-  for (let i = 0; i < 50; i += 10) {
-    const rs = await Promise.all(Array.from({ length: 10 }, (_, j) => beacon(again.url, 'c', n + i + j)))
-    after += rs.filter((r) => r.status === 202 && !r.dropped).length
-  }
+  client = new BeaconClient(again.url, 10)
+  const after = await waves(client, ledger, 5)
+  client.close()
   await drain(again)
-  await stopServer(again)
-  const stored = await countStored(dataDir)
-  const dup = stored.events - stored.paths
-  const lost = Math.max(0, accepted + after - stored.load_events)
-  const ok = [
-    check(accepted > 0 && refused > 0, `spool cap: accepted ${accepted}, refused ${refused}`),
-    check(withRetryAfter === refused, `spool cap: ${refused - withRetryAfter} 503s without Retry-After`),
-    check(acceptedAfterRefusal === 0, `spool cap: ${acceptedAfterRefusal} accepted after the first 503`),
-    check(other === 0, `spool cap: ${other} other answers`),
-    check(after === 50, `spool cap: only ${after} of 50 accepted after recovery`),
-    check(stored.load_events === accepted + after, `spool cap: stored ${stored.load_events} != accepted ${accepted + after}`),
-    check(dup === 0, `spool cap: ${dup} duplicates`),
-  ].every(Boolean)
-  console.log(`  ${accepted} answered 202 (spool ${health.json.spoolBytes} bytes), then ${refused} answered 503 (Retry-After on ${withRetryAfter}); restarted: drained, ${after}/50 accepted again; stored ${stored.load_events}`)
-  rows.push({
-    what: 'fault c: spool cap, store not written',
-    result: ok ? 'survived' : 'FAILED',
-    accepted: accepted + after,
-    stored: stored.load_events,
-    lost,
-    duplicates: dup,
-    detail: `202×${accepted} up to the cap, then 503×${refused} (Retry-After on all: ${withRetryAfter === refused ? 'yes' : 'NO'}); restart drained the spool, then 202×${after}`,
+  const r = await settle(again, ledger)
+  const ok = [ledgerHolds('spool cap', r), capHolds('spool cap', cap, ledger), check(after === 50, `spool cap: only ${after} of 50 accepted after recovery`)].every(Boolean)
+  console.log(`  ${cap.accepted} answered 202 (spool ${h.spoolBytes} bytes), then ${cap.refused} answered 503; restarted: drained, ${after}/50 accepted again; stored ${r.storedRows}`)
+  ledgerRow('fault c: spool cap, store not written', ok, r, `${fmtCap(cap, ledger)}; restart drained the spool, then 202×${after}`)
+}
+
+/** d. The store refusing connections at start (CLICKHOUSE_URL on a closed port); recovery into the embedded store. */
+async function phaseStoreRefuses(): Promise<void> {
+  const what = 'fault d: store refuses connections at start'
+  console.log(`· fault d: started with CLICKHOUSE_URL on a closed port, SPOOL_CAP_BYTES=${CAP}; then restarted embedded ...`)
+  const dataDir = tempDir('analytics-load-refuse-')
+  const first = await startServer(dataDir)
+  await registerSite(first)
+  await stopServer(first)
+  const snapshot = fs.existsSync(path.join(dataDir, 'sites.json'))
+  const closedPort = await freePort()
+  let s: Server
+  try {
+    s = await startServer(dataDir, { CLICKHOUSE_URL: `http://127.0.0.1:${closedPort}`, SPOOL_CAP_BYTES: String(CAP) }, 30_000)
+  } catch (err) {
+    const why = (err as Error).message.split('\n').find((l) => /Error|ECONNREFUSED|exited/.test(l)) ?? (err as Error).message.split('\n')[0]
+    console.log(`  the collector did not start: ${why.slice(0, 300)}`)
+    check(false, `${what}: the collector did not start with CLICKHOUSE_URL refusing connections`)
+    rows.push({ what, result: 'FAILED', accepted: null, stored: null, lost: null, duplicates: null, detail: `failed to start with the store refusing connections (${why.trim().slice(0, 90)})` })
+    return
+  }
+  const h = await health(s)
+  const ledger = new Ledger('d')
+  let client = new BeaconClient(s.url, 10)
+  const cap = await sendUntilRefused(client, ledger, { alive: () => alive(s.child) })
+  client.close()
+  await stopServer(s)
+  // no ClickHouse server exists on this machine: the spool drains into the embedded store
+  const again = await startServer(dataDir)
+  const drainMs = await drain(again)
+  client = new BeaconClient(again.url, 10)
+  const after = await waves(client, ledger, 5)
+  client.close()
+  await drain(again)
+  const r = await settle(again, ledger)
+  const ok = [ledgerHolds('store refusing', r), capHolds('store refusing', cap, ledger), check(after === 50, `store refusing: only ${after} of 50 accepted after recovery`)].every(Boolean)
+  console.log(`  site snapshot from the first start: ${snapshot ? 'yes' : 'NO'}; /healthz 200 ${JSON.stringify(h)}`)
+  console.log(`  ${fmtCap(cap, ledger)}; restarted embedded: drained in ${(drainMs / 1000).toFixed(1)} s, then 202×${after}; stored ${r.storedRows}`)
+  ledgerRow(what, ok, r, `/healthz 200 (${String(h.status)}); ${fmtCap(cap, ledger)}; restarted on the embedded store (no ClickHouse server here): drained`)
+}
+
+/** Fills the file system holding `file` until it refuses (ENOSPC); bytes written. */
+function fillUp(file: string): number {
+  const fd = fs.openSync(file, 'w')
+  let bytes = 0
+  try {
+    for (const size of [1024 * 1024, 4096]) {
+      const block = Buffer.alloc(size)
+      try {
+        for (;;) bytes += fs.writeSync(fd, block)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err
+      }
+    }
+  } finally {
+    fs.closeSync(fd)
+  }
+  return bytes
+}
+
+interface StoreFault {
+  what: string
+  tag: string
+  /** Before the collector starts (the directory exists, maybe empty). */
+  prepare?: (clickhouseDir: string) => void
+  /** While it runs, after some beacons were stored. */
+  inject: (clickhouseDir: string) => string
+  /** Undoes the fault. */
+  remove: (clickhouseDir: string) => void
+  /** Undone at the end whatever happened (before the temporary directory goes). */
+  cleanUp: (clickhouseDir: string) => void
+}
+
+/**
+ * e/f. The embedded store's directory fails while the collector runs: 202 until the cap,
+ * then 503 + Retry-After; the fault removed, the spool drains, every 202 stored once. If
+ * the collector's process dies, that is reported (the stage, how it ended, its error lines)
+ * and it is restarted to see whether anything acknowledged was lost.
+ */
+async function phaseStoreDirFails(f: StoreFault): Promise<void> {
+  const dataDir = tempDir(`analytics-load-${f.tag}-`)
+  const ch = path.join(dataDir, 'clickhouse')
+  fs.mkdirSync(ch, { recursive: true })
+  const ledger = new Ledger(f.tag)
+  let stage = 'starting'
+  let exitStage: string | null = null
+  let crash: string | null = null
+  const notes: string[] = []
+  try {
+    f.prepare?.(ch)
+    let s = await startServer(dataDir, { SPOOL_CAP_BYTES: String(CAP) })
+    void s.child.exited.then(() => (exitStage ??= stage))
+    await registerSite(s)
+    let client = new BeaconClient(s.url, 10)
+    const before = await waves(client, ledger, 2)
+    await drain(s)
+    stage = 'injecting the fault'
+    notes.push(f.inject(ch))
+    stage = 'sending beacons up to the spool cap'
+    const cap = await sendUntilRefused(client, ledger, { alive: () => alive(s.child) })
+    stage = 'waiting for a failed insert'
+    const failed = alive(s.child) ? await storeFailure(s, 15_000) : null
+    const storeError = failed ? String(failed.storeError ?? failed.lastError ?? '') : ''
+    // the fault held a while: the writer retries with backoff, the engine's background work runs into it too
+    stage = 'holding the fault'
+    await sleep(FAULT_HOLD_MS)
+    const held = alive(s.child) ? await health(s).catch(() => null) : null
+    if (held) notes.push(`${String(held.storeFailures)} failed inserts in ${FAULT_HOLD_MS / 1000} s, still serving`)
+    client.close()
+    stage = 'removing the fault'
+    f.remove(ch)
+    stage = 'draining the spool after the fault'
+    let drainMs = -1
+    if (alive(s.child)) drainMs = await drain(s, 90_000).catch(() => -1)
+    if (!alive(s.child) || drainMs < 0) {
+      crash = alive(s.child) ? `did not drain within 90 s of the fault's removal` : `${exitOf(s.child)} while ${exitStage ?? stage}`
+      const errors = logErrors(s.child, dataDir)
+      console.log(`  the collector ${crash}; its error lines:\n${errors.slice(-8).map((l) => '    ' + l).join('\n')}`)
+      if (alive(s.child)) await stopChild(s.child, 30_000)
+      s = await startServer(dataDir)
+      await drain(s)
+    }
+    stage = 'after recovery'
+    client = new BeaconClient(s.url, 10)
+    const after = await waves(client, ledger, 5)
+    client.close()
+    await drain(s)
+    const r = await settle(s, ledger)
+    const name = f.what.replace(/^fault \w: /, '')
+    const ok = [
+      ledgerHolds(name, r),
+      capHolds(name, cap, ledger),
+      check(before === 20 && after === 50, `${name}: before the fault ${before}/20, after recovery ${after}/50 accepted`),
+      check(failed !== null, `${name}: the store never reported a failure (the fault did not reach it)`),
+      check(crash === null, `${name}: the collector ${crash}`),
+    ].every(Boolean)
+    console.log(`  ${notes.join('; ')}; ${fmtCap(cap, ledger)}; the store's error: ${storeError || 'none reported'}`)
+    console.log(`  the collector's warnings and the engine's output during the fault:\n${logErrors(s.child, dataDir).slice(0, 8).map((l) => '    ' + l.slice(0, 300)).join('\n')}`)
+    console.log(`  ${crash ? `restarted after it ${crash}` : `fault removed: drained in ${(drainMs / 1000).toFixed(1)} s`}, then 202×${after}; stored ${r.storedRows}`)
+    ledgerRow(f.what, ok, r, `${fmtCap(cap, ledger)}; inserts failed (${storeError || 'never'})${held ? ` ×${String(held.storeFailures)}, no crash` : ''}; ${crash ? `collector ${crash}` : 'fault removed, spool drained'}`)
+  } catch (err) {
+    throw new Error(`${f.what} (${stage}): ${(err as Error).message}`)
+  } finally {
+    f.cleanUp(ch)
+  }
+}
+
+/** The engine's error line, shorter: "Code: 76. DB::ErrnoException: Cannot open file F: , errno: 30, strerror: Read-only file system. (CANNOT_OPEN_FILE)" → "Code 76 CANNOT_OPEN_FILE: Cannot open file F: Read-only file system". */
+function engineError(line: string): string {
+  const m = line.match(/Code: (\d+)\. DB::\w+: (.*?)(?:, errno: \d+, strerror: ([^.]*))?\.? \((\w+)\)/)
+  return m ? `Code ${m[1]} ${m[4]}: ${m[2].replace(/:\s*$/, '')}${m[3] ? `: ${m[3]}` : ''}` : line.trim().slice(0, 300)
+}
+
+/** g. The embedded store's directory read-only before the collector starts: what it does, reported; nothing acknowledged lost. */
+async function phaseReadOnlyAtStart(): Promise<void> {
+  const what = 'fault g: store dir read-only before start'
+  console.log('· fault g: the embedded store directory read-only before the collector starts ...')
+  const dataDir = tempDir('analytics-load-rostart-')
+  const ch = path.join(dataDir, 'clickhouse')
+  const ledger = new Ledger('g')
+  try {
+    const first = await startServer(dataDir)
+    await registerSite(first)
+    let client = new BeaconClient(first.url, 10)
+    const before = await waves(client, ledger, 2)
+    client.close()
+    await drain(first)
+    await stopServer(first)
+    bindReadOnly(ch)
+    let s: Server | null = null
+    let startError = ''
+    try {
+      s = await startServer(dataDir, { SPOOL_CAP_BYTES: String(CAP) }, 45_000)
+    } catch (err) {
+      // the engine's own line (e.g. "Code: 76. DB::ErrnoException: Cannot open file …"), else the first one
+      const lines = (err as Error).message.split(dataDir).join('$DATA').split('\n')
+      const engine = lines.find((l) => /Code: \d+\./.test(l))
+      startError = engine ? engineError(engine) : (lines.find((l) => /error|exception|exited|timed out/i.test(l)) ?? lines[0]).trim().slice(0, 300)
+      const exit = lines[0].match(/exited \(([^)]*)\)/)?.[1]
+      if (exit) startError = `exit ${exit}: ${startError}`
+    }
+    let behaviour: string
+    let cap: CapRun | null = null
+    let recovered = 'restart'
+    if (s) {
+      const h = await health(s)
+      client = new BeaconClient(s.url, 10)
+      cap = await sendUntilRefused(client, ledger, { alive: () => alive(s!.child) })
+      client.close()
+      const failed = await storeFailure(s, 10_000)
+      behaviour = `started (/healthz ${String(h.status)}, storeReady ${String(h.storeReady)}; store error: ${String(failed?.storeError ?? 'none')}); ${fmtCap(cap, ledger)}`
+      unmount(ch)
+      // does it recover in place once the directory is writable again?
+      const drained = alive(s.child) ? await drain(s, 45_000).then(() => true, () => false) : false
+      if (drained) recovered = 'in place'
+      else {
+        behaviour += alive(s.child) ? '; did not drain within 45 s of the directory turning writable' : `; ${exitOf(s.child)}`
+        if (alive(s.child)) await stopChild(s.child, 30_000)
+        s = await startServer(dataDir)
+        await drain(s)
+      }
+    } else {
+      behaviour = `refused to start: ${startError || 'no error line'}`
+      unmount(ch)
+      s = await startServer(dataDir)
+      await drain(s)
+    }
+    client = new BeaconClient(s.url, 10)
+    const after = await waves(client, ledger, 5)
+    client.close()
+    await drain(s)
+    const r = await settle(s, ledger)
+    const ok = [
+      ledgerHolds('read-only at start', r),
+      check(cap !== null, `read-only at start: the collector ${behaviour}: no beacon could be taken into the spool`),
+      ...(cap ? [capHolds('read-only at start', cap, ledger)] : []),
+      check(before === 20 && after === 50, `read-only at start: before ${before}/20, after recovery ${after}/50 accepted`),
+    ].every(Boolean)
+    console.log(`  ${behaviour}; writable again: recovered ${recovered}, then 202×${after}; stored ${r.storedRows}`)
+    ledgerRow(what, ok, r, `${behaviour.slice(0, 220)}; writable again: recovered by ${recovered === 'in place' ? 'itself' : 'a restart'}`)
+  } finally {
+    unmount(ch)
+  }
+}
+
+// ---------------------------------------------------------------- h. clock jumps
+
+/** libfaketime.so.1 where Debian and `make install` put it, or FAKETIME_LIB (only that one when set). */
+function faketimeLib(): string | null {
+  const candidates = process.env.FAKETIME_LIB
+    ? [process.env.FAKETIME_LIB]
+    : ['/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/faketime/libfaketime.so.1', '/usr/local/lib/faketime/libfaketime.so.1']
+  return candidates.find((c) => fs.existsSync(c)) ?? null
+}
+
+/** The server's wall clock (its Date header, to the second) minus ours, ms. */
+async function serverClockOffset(s: Server): Promise<number> {
+  const res = await fetch(s.url + '/healthz', { signal: AbortSignal.timeout(10_000) })
+  await res.arrayBuffer()
+  return Date.parse(res.headers.get('date') ?? '') - Date.now()
+}
+
+function fmtOffset(ms: number): string {
+  const sign = ms < 0 ? '−' : '+'
+  const a = Math.abs(ms)
+  return a < 60_000 ? `${sign}${(a / 1000).toFixed(1)} s` : `${sign}${(a / 3_600_000).toFixed(1)} h`
+}
+
+const STAGE_MS = 2500
+
+async function phaseClock(): Promise<void> {
+  const what = 'fault h: clock jumps −2 h, +1 d, back'
+  const lib = faketimeLib()
+  if (!lib) {
+    console.log('· fault h: not run: libfaketime is not installed (apt-get install faketime)')
+    return notRun(what, 'not run: apt-get install faketime')
+  }
+  console.log(`· fault h: the server's wall clock moved under load by libfaketime (${lib}) ...`)
+  const dataDir = tempDir('analytics-load-clock-')
+  const rc = path.join(dataDir, 'faketime.rc')
+  // atomic: the library reads the file on every call (FAKETIME_NO_CACHE) and must never see half of it
+  const setClock = (spec: string) => {
+    fs.writeFileSync(rc + '.tmp', spec + '\n')
+    fs.renameSync(rc + '.tmp', rc)
+  }
+  setClock('+0')
+  const s = await startServer(dataDir, { LD_PRELOAD: lib, FAKETIME_TIMESTAMP_FILE: rc, FAKETIME_NO_CACHE: '1', FAKETIME_DONT_FAKE_MONOTONIC: '1' })
+  await registerSite(s)
+  const ledger = new Ledger('h')
+  const client = new BeaconClient(s.url, 5)
+  const stages: [label: string, spec: string, offsetMs: number][] = [
+    ['now', '+0', 0],
+    ['2 h back', '-2h', -7_200_000],
+    ['1 day ahead', '+1d', 86_400_000],
+    ['back to now', '+0', 0],
+  ]
+  const seen: string[] = []
+  let followed = true
+  for (const [label, spec, offset] of stages) {
+    setClock(spec)
+    await sleep(1100) // the Date header is cached for up to a second
+    const got = await serverClockOffset(s)
+    if (Math.abs(got - offset) > 3000) followed = false
+    seen.push(`${label} ${fmtOffset(got)}`)
+    ledger.stage = label
+    const until = Date.now() + STAGE_MS
+    while (Date.now() < until && alive(s.child)) await wave(client, ledger, 5)
+  }
+  setClock('+0')
+  client.close()
+  await stopServer(s)
+  const stored = await countPaths(dataDir, '/load/h/')
+  const r = reconcile(ledger, stored)
+  if (!followed) {
+    console.log(`  the server's clock did not follow libfaketime (its Date header: ${seen.join(', ')})`)
+    return notRun(what, `not run: libfaketime did not move the server's clock (${seen.join(', ')})`)
+  }
+  const order = outOfOrder(ledger, stored)
+  // per stage: the stored ts against the real time each beacon was sent
+  const perStage = stages.map(([label]) => {
+    const offs = [...ledger.byPath].filter(([p, x]) => x.stage === label && stored.has(p)).map(([p, x]) => stored.get(p)!.ts - x.sentAt).sort((a, b) => a - b)
+    return offs.length ? `${label}: ${fmtOffset(offs[Math.floor(offs.length / 2)])}` : `${label}: -`
   })
+  const ok = [
+    ledgerHolds('clock jumps', r),
+    check(ledger.count('acked') === ledger.sent, `clock jumps: ${ledger.sent - ledger.count('acked')} beacons not accepted (${ledger.count('dropped')} dropped, ${ledger.count('refused')} refused, ${JSON.stringify(ledger.oddities)})`),
+    check(order.pairs === 0, `clock jumps: ${order.pairs} pairs of beacons stored out of send order (${order.beacons} beacons stored before one sent earlier)`),
+  ].every(Boolean)
+  console.log(`  server clock (Date header − real): ${seen.join(', ')}`)
+  console.log(`  ${ledger.sent} beacons in ${ledger.wave} waves of 5; stored ts − real send time (median): ${perStage.join(', ')}`)
+  console.log(`  out of send order: ${order.pairs} pairs (${order.beacons} beacons stored before a beacon sent earlier); ${order.ties} beacons share their ts with one sent earlier (no order between them in the store); stored ${r.storedRows}`)
+  ledgerRow(what, ok, r, `${order.pairs} pairs out of order, ${order.ties} ts ties with an earlier beacon, ${ledger.count('dropped')} dropped; stored ts − real: ${perStage.join(', ')}`)
 }
 
 // ---------------------------------------------------------------- the table
 
 function table(head: string[], body: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)))
-  const fmt = (r: string[]) => r.map((c, i) => (i === 0 || i === r.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')
+  const fmt = (r: string[]) =>
+    r
+      .map((c, i) => (i === 0 || i === r.length - 1 ? c.padEnd(i === r.length - 1 ? 0 : widths[i]) : c.padStart(widths[i])))
+      .join('  ')
+      .trimEnd()
   return [fmt(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(fmt)].join('\n')
 }
 
@@ -510,49 +913,83 @@ async function main(): Promise<void> {
   if (spawnSync('wrk', ['--version'], { stdio: 'ignore' }).error !== undefined) throw new Error('wrk is not installed (apt-get install -y wrk)')
   const [load1] = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').map(Number)
   if (load1 > 1) console.log(`NOTE: load average ${load1} before the run: other work shares the cores, figures will be low and noisy.`)
+  const noMount = mountUnavailable()
 
-  const phases: [string, () => Promise<unknown>][] = [
-    ['load', phaseLoad],
-    ['fault a', phaseKillUnderLoad],
-    ['fault b', phaseTorn],
-    ['fault c', phaseSpoolCap],
+  const phases: [id: string, name: string, run: () => Promise<unknown>][] = [
+    ['load', 'load', phaseLoad],
+    ['a', 'fault a', phaseKillUnderLoad],
+    ['b', 'fault b', phaseTorn],
+    ['c', 'fault c', phaseSpoolCap],
+    ['d', 'fault d', phaseStoreRefuses],
+    [
+      'e',
+      'fault e: store dir full',
+      async () => {
+        if (noMount) return notRun('fault e: store dir full (tmpfs)', `not run: ${noMount}`)
+        console.log(`· fault e: the embedded store's directory on a 32 MB tmpfs, filled up after start, SPOOL_CAP_BYTES=${CAP} ...`)
+        await phaseStoreDirFails({
+          what: 'fault e: store dir full (tmpfs)',
+          tag: 'e',
+          prepare: (dir) => mountTmpfs(dir, 32 * 1024 * 1024),
+          inject: (dir) => `filled with ${(fillUp(path.join(dir, 'filler')) / 1024 / 1024).toFixed(1)} MB`,
+          remove: (dir) => fs.rmSync(path.join(dir, 'filler'), { force: true }),
+          cleanUp: (dir) => unmount(dir),
+        })
+      },
+    ],
+    [
+      'f',
+      'fault f: store dir read-only',
+      async () => {
+        if (noMount) return notRun('fault f: store dir read-only after start', `not run: ${noMount}`)
+        console.log(`· fault f: the embedded store's directory remounted read-only after start, SPOOL_CAP_BYTES=${CAP} ...`)
+        await phaseStoreDirFails({
+          what: 'fault f: store dir read-only after start',
+          tag: 'f',
+          inject: (dir) => {
+            bindReadOnly(dir)
+            return 'remounted read-only'
+          },
+          remove: (dir) => unmount(dir),
+          cleanUp: (dir) => unmount(dir),
+        })
+      },
+    ],
+    ['g', 'fault g: store dir read-only before start', async () => (noMount ? notRun('fault g: store dir read-only before start', `not run: ${noMount}`) : phaseReadOnlyAtStart())],
+    ['h', 'fault h: clock jumps', phaseClock],
   ]
-  let held: { rps: number; seconds: number; junk: { tried: number } } | undefined
-  for (const [name, run] of phases) {
+  let held: Awaited<ReturnType<typeof phaseLoad>> | undefined
+  for (const [id, name, run] of phases) {
+    if (ONLY.size && !ONLY.has(id)) continue
     try {
       const r = await run()
-      if (name === 'load') held = r as typeof held
+      if (id === 'load') held = r as typeof held
     } catch (err) {
       problems.push(`${name} failed to run: ${(err as Error).message.slice(0, 2000)}`)
-      rows.push({ what: name, result: 'FAILED', accepted: null, stored: null, lost: null, duplicates: null, detail: 'failed to run (see above)' })
+      rows.push({ what: name, result: 'FAILED', accepted: null, stored: null, lost: null, duplicates: null, detail: `failed to run: ${(err as Error).message.split('\n')[0].slice(0, 120)}` })
       console.error(`${name} failed to run: ${(err as Error).stack}`)
     }
   }
-  rows.push({
-    what: 'fault d: clock jump',
-    result: 'not run',
-    accepted: null,
-    stored: null,
-    lost: null,
-    duplicates: null,
-    detail: 'the system clock cannot be moved in this environment; not faked',
-  })
 
   const lost = rows.reduce((a, r) => a + (r.lost ?? 0), 0)
   const dups = rows.reduce((a, r) => a + (r.duplicates ?? 0), 0)
   const faults = rows.filter((r) => r.what.startsWith('fault'))
   const survived = faults.filter((r) => r.result === 'survived').length
-  const injected = faults.filter((r) => r.result !== 'not run').length
+  const notRunFaults = faults.filter((r) => r.result === 'not run')
+  const injected = faults.length - notRunFaults.length
   const n = (v: number | null) => (v === null ? '-' : String(v))
 
   console.log(`\n=== npm run test:load: reliability table (${new Date().toISOString().slice(0, 19)}Z, took ${((Date.now() - started) / 1000).toFixed(0)} s) ===`)
   console.log(table(['check', 'result', 'accepted', 'stored', 'lost', 'dups', 'detail'], rows.map((r) => [r.what, r.result, n(r.accepted), n(r.stored), n(r.lost), n(r.duplicates), r.detail])))
   console.log('')
   console.log(`load held:         ${held ? `${held.rps.toFixed(0)} req/s for ${held.seconds} s (wrk -t1 -c${CONNECTIONS}, 127.0.0.1, server and wrk share the cores)` : 'NOT MEASURED'}`)
-  console.log(`faults:            ${injected} injected, ${survived} survived, 1 not run (clock jump)`)
-  console.log(`bad inputs tried:  ${held ? held.junk.tried : 0}`)
-  console.log(`events lost:       ${lost}`)
-  console.log(`duplicates:        ${dups}`)
+  if (held) {
+    const m = held.memory
+    console.log(`memory (RSS MB):   start ${mb(m.start)}, peak ${mb(m.peak.mb)}, end of load ${mb(m.endOfLoad)}, after ${m.idleSeconds.toFixed(0)} s idle ${mb(m.afterIdle)}; every 10 s: ${m.every10s.map((x) => mb(x.mb)).join(' ')}`)
+  }
+  console.log(`faults:            ${injected} injected, ${survived} survived${notRunFaults.length ? `, ${notRunFaults.length} not run (${notRunFaults.map((r) => r.what.replace(/^fault (\w):.*/, '$1')).join(', ')})` : ''}`)
+  console.log(`bad inputs tried:  ${held ? `${held.junk.tried} malformed beacons mixed into the load` : 0}`)
+  console.log(`events lost: ${lost} · duplicates: ${dups}`)
   if (problems.length) {
     console.log('\nDid not hold:')
     for (const p of problems) console.log(`  - ${p}`)

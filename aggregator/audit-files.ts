@@ -35,19 +35,21 @@ function scanText(text: string): [number, string][] {
   return hits
 }
 
-/** Every segment the spool holds now (`$ANALYTICS_DATA_DIR/spool/*.ndjson`). */
+/** Every segment the spool holds now (`$ANALYTICS_DATA_DIR/spool/*.ndjson`), those set aside as rejected too. */
 export function spoolFiles(dataDir: string): AuditFile[] {
-  const dir = path.join(dataDir, 'spool')
-  let names: string[]
-  try {
-    names = fs.readdirSync(dir)
-  } catch {
-    return []
-  }
-  return names
-    .filter((n) => n.endsWith('.ndjson'))
-    .sort()
-    .map((n) => ({ file: path.join(dir, n), label: `spool/${n}`, kind: 'spool' as const }))
+  return ['spool', 'spool/rejected'].flatMap((sub) => {
+    const dir = path.join(dataDir, sub)
+    let names: string[]
+    try {
+      names = fs.readdirSync(dir)
+    } catch {
+      return []
+    }
+    return names
+      .filter((n) => n.endsWith('.ndjson'))
+      .sort()
+      .map((n) => ({ file: path.join(dir, n), label: `${sub}/${n}`, kind: 'spool' as const }))
+  })
 }
 
 /**

@@ -97,6 +97,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     ...(runtime.storeError || runtime.writer.stats.lastFailedAt !== null ? { storeError: runtime.storeError ?? runtime.writer.stats.lastError } : {}),
     spoolBytes: runtime.spool.bytes,
     storeFailures: runtime.writer.stats.failures,
+    ...(runtime.writer.stats.rejectedSegments ? { rejectedSegments: runtime.writer.stats.rejectedSegments } : {}),
   }))
   await app.register(ingestRoutes, { runtime })
   await app.register(trackerRoutes)

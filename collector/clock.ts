@@ -11,10 +11,13 @@ export interface ClockJump {
 }
 
 /**
- * The collector's time. Event times follow the wall clock but never go back: after the
- * system clock is set back, events keep the latest time given until the clock catches up,
- * so a jump neither reorders nor drops events. The monotonic clock tells a jump of the wall
- * clock from time passing; retention asks `steady()` before it deletes anything by date.
+ * The collector's time. The wall clock is compared with the monotonic one on every read: while
+ * they agree (slow drift is absorbed), event times follow the wall clock. After a jump either
+ * way, event times continue on the monotonic clock from where the two last agreed, so events
+ * are neither reordered nor stamped hours off; a jump that has lasted an hour is believed (the
+ * clock was corrected, not broken), and from then on event times follow the wall clock again,
+ * but never go back: after a believed jump back they keep the latest time given until the
+ * clock catches up. Retention asks `steady()` before it deletes anything by date.
  */
 export class Clock {
   private last = 0
@@ -25,34 +28,21 @@ export class Clock {
 
   constructor(
     private onJump: (jump: ClockJump) => void = () => {},
-    private wall: () => number = Date.now,
+    private wall: () => number = () => Date.now(),
     private mono: () => number = () => performance.now(),
   ) {
     this.offset = wall() - mono()
   }
 
-  /** The time for an event received now: the wall clock, never earlier than the last one. */
-  eventTime(): number {
-    const t = this.wall()
-    if (t >= this.last) {
-      this.last = t
-      return t
-    }
-    if (this.last - t > DRIFT_MS) this.steady()
-    return this.last
-  }
-
-  /**
-   * Whether the wall clock agrees with the monotonic one (drift is absorbed). After a jump:
-   * false, until the jump has lasted an hour, then it is believed and this is true again.
-   */
-  steady(): boolean {
+  /** The time to trust now, and whether the wall clock agrees with it. */
+  private observe(): { time: number; steady: boolean } {
     const mono = this.mono()
-    const skew = this.wall() - mono - this.offset
+    const wall = this.wall()
+    const skew = wall - mono - this.offset
     if (Math.abs(skew) <= DRIFT_MS) {
       this.offset += skew
       this.jumpSince = null
-      return true
+      return { time: wall, steady: true }
     }
     if (this.jumpSince === null) {
       this.jumpSince = mono
@@ -61,8 +51,21 @@ export class Clock {
     if (mono - this.jumpSince >= BELIEVE_AFTER_MS) {
       this.offset += skew
       this.jumpSince = null
-      return true
+      return { time: wall, steady: true }
     }
-    return false
+    // whole milliseconds: the store's DateTime64(3) takes no fraction beyond them
+    return { time: Math.floor(this.offset + mono), steady: false }
+  }
+
+  /** The time for an event received now: never earlier than the last one given. */
+  eventTime(): number {
+    const t = Math.max(this.observe().time, this.last)
+    this.last = t
+    return t
+  }
+
+  /** Whether the wall clock can be believed now (false during a jump of under an hour). */
+  steady(): boolean {
+    return this.observe().steady
   }
 }

@@ -25,7 +25,7 @@ function clocks(start = Date.UTC(2026, 10, 29, 12)) {
 }
 
 describe('the collector clock', () => {
-  it('never gives an earlier time after the wall clock is set back, and says so once', () => {
+  it('after the wall clock is set back, goes on with the monotonic clock, and says so once', () => {
     const { t, clock, jumps, pass } = clocks()
     const a = clock.eventTime()
     pass(10)
@@ -35,13 +35,42 @@ describe('the collector clock', () => {
     const c = clock.eventTime()
     pass(10)
     const d = clock.eventTime()
-    expect([a <= b, b <= c, c <= d]).toEqual([true, true, true])
-    expect(c).toBe(b)
+    expect([b - a, c - b, d - c]).toEqual([10, 10, 10])
     expect(jumps).toHaveLength(1)
     expect(jumps[0]).toBeLessThan(-HOUR)
-    // once the wall clock has caught up, event times follow it again
-    pass(2 * HOUR + 1_000)
+    // set right again: the wall clock is followed again, with no step
+    t.wall += 2 * HOUR
+    pass(10)
     expect(clock.eventTime()).toBe(t.wall)
+    expect(clock.eventTime() - d).toBe(10)
+  })
+
+  it('after a jump ahead, goes on with the monotonic clock until the jump has lasted an hour', () => {
+    const { t, clock, pass } = clocks()
+    const a = clock.eventTime()
+    t.wall += DAY
+    pass(60_000)
+    expect(clock.eventTime() - a).toBe(60_000)
+    pass(HOUR)
+    // believed now: the wall clock is followed
+    expect(clock.eventTime()).toBe(t.wall)
+  })
+
+  it('a jump back that lasts is believed, and event times wait for the clock to catch up', () => {
+    const { t, clock, pass } = clocks()
+    const start = clock.eventTime()
+    t.wall -= 2 * HOUR
+    expect(clock.eventTime()).toBe(start) // the jump is seen
+    pass(30 * 60_000)
+    const last = clock.eventTime()
+    expect(last - start).toBe(30 * 60_000) // not believed yet: the monotonic clock goes on
+    pass(31 * 60_000)
+    expect(clock.eventTime()).toBe(last) // believed: the wall clock is behind the last time given
+    pass(HOUR)
+    expect(clock.eventTime()).toBe(last)
+    pass(HOUR)
+    expect(clock.eventTime()).toBe(t.wall) // caught up
+    expect(t.wall).toBeGreaterThan(last)
   })
 
   it('tells a jump ahead from time passing, and believes it after an hour', () => {
@@ -145,8 +174,9 @@ describe('beacons while the clock jumps', () => {
     await app?.close()
   })
 
-  it('are all stored, in the order they came', async () => {
-    const start = Date.now()
+  it('are all stored, in the order they came, at the time they came', async () => {
+    const realStart = Date.now()
+    const start = realStart
     vi.useFakeTimers({ toFake: ['Date'], now: start })
     // each step: how far the wall clock is moved before the next 10 beacons
     const steps = [0, -2 * HOUR, 0, +DAY, 0, -DAY - 2 * HOUR, +5 * 60_000, -30 * 60_000]
@@ -166,8 +196,9 @@ describe('beacons while the clock jumps', () => {
     // in the order they came: each time at or after the one before
     const backwards = stored.filter((r, i) => i > 0 && Number(r.t) < Number(stored[i - 1].t)).map((r) => r.p)
     expect(backwards).toEqual([])
-    // and no time earlier than the first beacon's
+    // none earlier than the first beacon's, none an hour or a day off: the jumps were seen
     expect(Math.min(...stored.map((r) => Number(r.t)))).toBeGreaterThanOrEqual(start)
+    expect(Math.max(...stored.map((r) => Number(r.t)))).toBeLessThan(realStart + 5 * 60_000)
     // the visits and rollups take them in
     await settle(app)
     const [built] = await rows<{ events: number }>(app, 'SELECT sum(events) AS events FROM rollup_builds FINAL')

@@ -63,6 +63,27 @@ describe('spool and writer', () => {
     expect(await count('torn.example.com')).toBe(2)
   })
 
+  it('a segment the store cannot parse is set aside (kept on disk, reported), and the segments after it go on', async () => {
+    const dir = tempDataDir()
+    const spool = new Spool({ dir, fsync: false, segmentRows: 3, segmentMs: 60_000, capBytes: 1e9 })
+    const errors: string[] = []
+    const log = { warn() {}, info() {}, error: (o: { segment: string }, msg: string) => errors.push(`${o.segment}: ${msg}`) } as never
+    // a row the events table cannot take (a time with a fraction of a millisecond)
+    await Promise.all([0, 1, 2].map((i) => spool.append({ ...row('poison.example.com', i), ts: 1795978048455.4731 })))
+    await Promise.all([3, 4, 5].map((i) => spool.append(row('poison.example.com', i))))
+    const bad = spool.peek()!
+    const writer = new SpoolWriter(spool, app.runtime.store.client, log)
+    writer.start()
+    expect(await writer.flush(10_000)).toBe(true)
+    await writer.stop()
+    expect(await count('poison.example.com')).toBe(3) // the good segment, behind the bad one
+    expect(writer.stats.rejectedSegments).toBe(1)
+    expect(fs.readdirSync(path.join(dir, 'rejected'))).toEqual([bad.name])
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toContain(bad.name)
+    expect(errors[0]).not.toMatch(/poison|pageview/) // the log names the file, never its rows
+  })
+
   it('while the store refuses connections the spool keeps everything, up to its cap; recovery drains it', async () => {
     const dir = tempDataDir()
     const spool = new Spool({ dir, fsync: false, segmentRows: 5, segmentMs: 60_000, capBytes: 4000 })

@@ -60,10 +60,46 @@ async function createStore(config: Config): Promise<Store> {
   const { createChdbConnection } = await import('chdb/connection')
   const client = createClient({
     // chdb re-exports the client's Connection type from its own copy of client-common
-    connection: createChdbConnection({ path: dir }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'],
+    connection: new LazyConnection(() => createChdbConnection({ path: dir })) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'],
     clickhouse_settings: settings,
     log,
   })
   // The embedded engine belongs to this program alone: its tables live in chDB's `default` database.
   return { client, database: 'default', embedded: true, prepare: async () => undefined, close: () => client.close() }
+}
+
+type ChdbConnection = ReturnType<typeof import('chdb/connection').createChdbConnection>
+
+/**
+ * The embedded engine, opened on first use rather than at start: a data directory it cannot
+ * open (read-only, say) fails each query, like a server refusing connections, until it can,
+ * and the collector keeps taking beacons into its spool meanwhile.
+ */
+class LazyConnection {
+  private conn: ChdbConnection | null = null
+
+  constructor(private open: () => ChdbConnection) {}
+
+  private get(): ChdbConnection {
+    return (this.conn ??= this.open())
+  }
+
+  query(params: Parameters<ChdbConnection['query']>[0]) {
+    return this.get().query(params)
+  }
+  exec(params: Parameters<ChdbConnection['exec']>[0]) {
+    return this.get().exec(params)
+  }
+  command(params: Parameters<ChdbConnection['command']>[0]) {
+    return this.get().command(params)
+  }
+  insert(params: Parameters<ChdbConnection['insert']>[0]) {
+    return this.get().insert(params)
+  }
+  ping(params: Parameters<ChdbConnection['ping']>[0]) {
+    return this.get().ping(params)
+  }
+  async close() {
+    await this.conn?.close()
+  }
 }

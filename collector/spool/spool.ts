@@ -33,6 +33,9 @@ interface Waiter {
   reject: (err: Error) => void
 }
 
+/** Where segments whose data the store refuses are kept (inside the spool directory). */
+export const REJECTED_DIR = 'rejected'
+
 /** How much of the sealed backlog is also kept in memory, to be sent without reading it back. */
 const MEMORY_BYTES = 64 * 1024 * 1024
 
@@ -203,6 +206,24 @@ export class Spool {
   /** The store has the segment: delete it. */
   done(seg: Segment): void {
     fs.rmSync(seg.file, { force: true })
+    this.forget(seg)
+  }
+
+  /**
+   * The store refuses the segment's data itself (not an outage): it moves to `rejected/` beside
+   * the spool, kept for an operator (moved back into the spool, it is sent again at the next
+   * start), and the segments after it go on.
+   */
+  reject(seg: Segment): string {
+    const dir = path.join(this.opts.dir, REJECTED_DIR)
+    fs.mkdirSync(dir, { recursive: true })
+    const target = path.join(dir, seg.name)
+    fs.renameSync(seg.file, target)
+    this.forget(seg)
+    return target
+  }
+
+  private forget(seg: Segment): void {
     const i = this.sealed.indexOf(seg)
     if (i >= 0) this.sealed.splice(i, 1)
     this.sealedBytes -= seg.bytes

@@ -11,7 +11,12 @@ export interface WriterStats {
   lastError: string | null
   /** When the last insert failed, while no insert has succeeded since (ms since the epoch). */
   lastFailedAt: number | null
+  /** Segments the store refused as data (moved to spool/rejected/). */
+  rejectedSegments: number
 }
+
+/** A segment the store refuses this many times as malformed data is set aside. */
+const REJECT_AFTER = 3
 
 /**
  * Sends sealed spool segments to the store, oldest first, one insert per segment with the
@@ -19,7 +24,9 @@ export interface WriterStats {
  * While the store fails, it retries with exponential backoff (up to 30 s) and the spool grows.
  */
 export class SpoolWriter {
-  readonly stats: WriterStats = { insertedRows: 0, insertedSegments: 0, failures: 0, lastError: null, lastFailedAt: null }
+  readonly stats: WriterStats = { insertedRows: 0, insertedSegments: 0, failures: 0, lastError: null, lastFailedAt: null, rejectedSegments: 0 }
+  /** The segment at the head of the spool and how often the store refused its data. */
+  private refused = { name: '', times: 0 }
   private running = false
   private stopped = false
   private wake: (() => void) | null = null
@@ -61,6 +68,18 @@ export class SpoolWriter {
         this.stats.failures++
         this.stats.lastError = storeErrorSummary(err)
         this.stats.lastFailedAt = Date.now()
+        // One segment the store cannot parse must not hold back every later one: after a few
+        // tries it is set aside on disk (never deleted) and reported; an outage is only retried.
+        if (isRefusedData(err)) {
+          this.refused = this.refused.name === seg.name ? { name: seg.name, times: this.refused.times + 1 } : { name: seg.name, times: 1 }
+          if (this.refused.times >= REJECT_AFTER) {
+            const file = this.spool.reject(seg)
+            this.stats.rejectedSegments++
+            this.backoffMs = 0
+            this.log.error({ segment: seg.name, kept: file, err: this.stats.lastError }, 'the store refuses this spool segment as data: set aside, the segments after it go on')
+            continue
+          }
+        }
         this.backoffMs = Math.min(30_000, this.backoffMs ? this.backoffMs * 2 : 250)
         this.log.warn({ segment: seg.name, retryInMs: this.backoffMs, err: this.stats.lastError }, 'store insert failed; the spool keeps the events')
         await new Promise<void>((resolve) => {
@@ -124,9 +143,15 @@ export function storeErrorSummary(err: unknown): string {
   return `${kind}${code}${net}`
 }
 
-/** Whether an error says the store cannot be reached (as opposed to a query it refused). */
+/** Whether an error says the store cannot be reached or opened (as opposed to a query it refused). */
 export function isStoreUnavailable(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown }
-  if (typeof e?.code === 'string' && /^(?:ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|UND_ERR_SOCKET)$/.test(e.code)) return true
+  if (typeof e?.code === 'string' && /^(?:ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|UND_ERR_SOCKET|CHDB_CONNECTION)$/.test(e.code)) return true
   return typeof e?.message === 'string' && /^(?:connect |getaddrinfo |socket hang up|timeout error)/i.test(e.message)
+}
+
+/** Whether the store refused an insert for its data (a parse or type error), not for being down. */
+export function isRefusedData(err: unknown): boolean {
+  const type = (err as { type?: unknown })?.type
+  return typeof type === 'string' && /^(?:CANNOT_PARSE_\w+|CANNOT_READ_\w+|TYPE_MISMATCH|INCORRECT_DATA|TOO_LARGE_STRING_SIZE|ATTEMPT_TO_READ_AFTER_EOF|CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN)$/.test(type)
 }

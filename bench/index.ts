@@ -28,7 +28,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { cleanUpOnExit, countStored, fetchJson, freePort, ROOT, sleep, startChild, stopChild, tempDir, track, waitFor } from './lib.ts'
+import { cleanUpOnExit, countStored, fetchJson, freePort, procStatusMb, ROOT, sleep, startChild, stopChild, tempDir, track, waitFor } from './lib.ts'
 import { formatProfile, summariseProfile } from './profile.ts'
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url))
@@ -66,15 +66,6 @@ function mainThreadProfile(dir: string): string | undefined {
 
 
 
-
-function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  try {
-    const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'))
-    return m ? Number(m[1]) : 0
-  } catch {
-    return 0
-  }
-}
 
 /** utime + stime of a process (all its threads), in ms. */
 function cpuMs(pid: number, file = `/proc/${pid}/stat`): number {
@@ -137,13 +128,13 @@ function threadCpuPerReq(before: Map<number, { name: string; ms: number }>, afte
 function rssSampler(pid: number) {
   let peak = 0
   const timer = setInterval(() => {
-    peak = Math.max(peak, procStatusKb(pid, 'VmRSS'))
+    peak = Math.max(peak, procStatusMb(pid, 'VmRSS'))
   }, 50)
   return {
     stop: () => {
       clearInterval(timer)
-      peak = Math.max(peak, procStatusKb(pid, 'VmRSS'))
-      return { peakRssMb: peak / 1024, hwmMb: procStatusKb(pid, 'VmHWM') / 1024 }
+      peak = Math.max(peak, procStatusMb(pid, 'VmRSS'))
+      return { peakRssMb: peak, hwmMb: procStatusMb(pid, 'VmHWM') }
     },
   }
 }
@@ -382,7 +373,7 @@ async function benchCollector(label: string, extraEnv: Record<string, string>, t
     if (added.status !== 201) throw new Error(`${label}: registering example.com answered ${added.status} ${JSON.stringify(added.json)}`)
 
     const day = new Date().toISOString().slice(0, 10)
-    const idleRssMb = procStatusKb(child.pid, 'VmRSS') / 1024
+    const idleRssMb = procStatusMb(child.pid, 'VmRSS')
     const warmAccepted = await warmUp(url)
     const rss = rssSampler(child.pid)
     const cpu0 = cpuMs(child.pid)

@@ -71,8 +71,13 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** Resident memory of a process in MB (0 once it is gone). */
 export function rssMb(pid: number): number {
+  return procStatusMb(pid, 'VmRSS')
+}
+
+/** A memory figure of a process from /proc (VmRSS now, VmHWM its peak), in MB; 0 once it is gone. */
+export function procStatusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   try {
-    const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m)
+    const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'))
     return m ? Number(m[1]) / 1024 : 0
   } catch {
     return 0

@@ -10,7 +10,7 @@ import { SHARE_PASSWORD_LIMIT } from '../aggregator/access.ts'
 import { loadConfig } from '../collector/config.ts'
 import { beaconLimiter } from '../collector/http/ingest.ts'
 import { clientKey, clientPrefix, RateLimiter } from '../collector/http/rate-limit.ts'
-import { beacon, flush, rows, testApp, UA } from './helpers.ts'
+import { beacon, captureLogs, flush, rows, testApp, UA } from './helpers.ts'
 
 const SITE = 'example.com'
 /** Small, so that the test crosses it quickly; the default is 1200. */
@@ -18,7 +18,7 @@ const LIMIT = 20
 const PASSWORD = 'correct horse battery'
 
 let app: FastifyInstance
-const logLines: string[] = []
+let logLines: string[] = []
 /** Every address this file sends from: none may appear in a key or a log line. */
 const used = new Set<string>()
 
@@ -33,15 +33,7 @@ const pixel = (ip: string, path: string) =>
 
 beforeAll(async () => {
   app = await testApp({ ingestRateLimit: LIMIT }, [SITE])
-  // the app's own log lines, captured to be searched
-  const log = app.log as unknown as Record<string, (...a: unknown[]) => void>
-  for (const level of ['trace', 'debug', 'info', 'warn', 'error', 'fatal']) {
-    const original = log[level].bind(log)
-    log[level] = (...a: unknown[]) => {
-      logLines.push(JSON.stringify(a))
-      original(...a)
-    }
-  }
+  logLines = captureLogs(app)
 })
 afterAll(async () => {
   await app?.close()

@@ -79,3 +79,17 @@ export function beacon(app: FastifyInstance, body: unknown, opts: { ip?: string;
     payload: typeof body === 'string' ? body : JSON.stringify(body),
   })
 }
+
+/** Every line the app logs from now on (at any level it is set to emit), as JSON, for a test to search. */
+export function captureLogs(app: FastifyInstance): string[] {
+  const lines: string[] = []
+  const log = app.log as unknown as Record<string, (...a: unknown[]) => void>
+  for (const level of ['trace', 'debug', 'info', 'warn', 'error', 'fatal']) {
+    const original = log[level].bind(log)
+    log[level] = (...a: unknown[]) => {
+      lines.push(JSON.stringify(a))
+      original(...a)
+    }
+  }
+  return lines
+}

@@ -10,24 +10,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { auditFiles, spoolFiles } from '../aggregator/audit-files.ts'
 import { auditStore, combineReports } from '../aggregator/audit.ts'
-import { UA, beacon, flush, rows, settle, testApp } from './helpers.ts'
+import { UA, beacon, captureLogs, flush, rows, settle, testApp } from './helpers.ts'
 
 const SITE = 'example.com'
 let app: FastifyInstance
-const logLines: string[] = []
+let logLines: string[] = []
 
 beforeAll(async () => {
   const policyFile = path.resolve(import.meta.dirname, '../policies/example-university.yaml')
   app = await testApp({ policyFile, logLevel: 'info' }, [SITE, 'scpd.example.edu'])
-  // the app's own log lines, captured to be searched too
-  const log = app.log as unknown as { info: (...a: unknown[]) => void; warn: (...a: unknown[]) => void; error: (...a: unknown[]) => void }
-  for (const level of ['info', 'warn', 'error'] as const) {
-    const original = log[level].bind(log)
-    log[level] = (...a: unknown[]) => {
-      logLines.push(JSON.stringify(a))
-      original(...a)
-    }
-  }
+  logLines = captureLogs(app)
 })
 afterAll(async () => {
   await app?.close()

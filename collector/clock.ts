@@ -57,6 +57,11 @@ export class Clock {
     return { time: Math.floor(this.offset + mono), steady: false }
   }
 
+  /** The time to trust now (the wall clock, or the monotonic one while a jump is not believed). */
+  now(): number {
+    return this.observe().time
+  }
+
   /** The time for an event received now: never earlier than the last one given. */
   eventTime(): number {
     const t = Math.max(this.observe().time, this.last)

@@ -63,7 +63,8 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger): Promi
     const clock = new Clock(({ ms }) =>
       log.warn({ jumpMs: ms }, 'the system clock jumped: event times do not go back (they wait for the clock to catch up), and retention waits until the clock is steady'),
     )
-    const salts = new SaltStore(Date.now, new StoreSaltBackend(store.client))
+    // salt periods follow the trusted time: a wall clock jumping ahead does not wipe today's salt early
+    const salts = new SaltStore(() => clock.now(), new StoreSaltBackend(store.client))
     // reads the policy through the runtime, so a reload applies to the next build
     const rollups = new RollupJob(store.client, sites, () => runtime.policy)
     const retention = new RetentionSchedule({

@@ -100,8 +100,11 @@ interface Server {
   dataDir: string
 }
 
-/** Starts the collector and waits until /healthz answers 200. */
-async function startServer(dataDir: string, extraEnv: Record<string, string> = {}, timeoutMs = 90_000): Promise<Server> {
+/**
+ * Starts the collector and waits until /healthz answers 200 (the store is ready), or with
+ * `storeDown` any answer at all (it answers 503 until its store has answered once).
+ */
+async function startServer(dataDir: string, extraEnv: Record<string, string> = {}, timeoutMs = 90_000, storeDown = false): Promise<Server> {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   const env: NodeJS.ProcessEnv = {
@@ -117,7 +120,8 @@ async function startServer(dataDir: string, extraEnv: Record<string, string> = {
   }
   const child = startChild(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'serve'], env)
   try {
-    await waitFor('collector: GET /healthz', child, timeoutMs, async () => ((await fetchJson(url + '/healthz')).status === 200 ? true : undefined))
+    const ready = (status: number) => status === 200 || (storeDown && status === 503)
+    await waitFor('collector: GET /healthz', child, timeoutMs, async () => (ready((await fetchJson(url + '/healthz')).status) ? true : undefined))
   } catch (err) {
     await stopChild(child, 2000)
     throw err
@@ -595,7 +599,7 @@ async function phaseStoreRefuses(): Promise<void> {
   const closedPort = await freePort()
   let s: Server
   try {
-    s = await startServer(dataDir, { CLICKHOUSE_URL: `http://127.0.0.1:${closedPort}`, SPOOL_CAP_BYTES: String(CAP) }, 30_000)
+    s = await startServer(dataDir, { CLICKHOUSE_URL: `http://127.0.0.1:${closedPort}`, SPOOL_CAP_BYTES: String(CAP) }, 30_000, true)
   } catch (err) {
     const why = (err as Error).message.split('\n').find((l) => /Error|ECONNREFUSED|exited/.test(l)) ?? (err as Error).message.split('\n')[0]
     console.log(`  the collector did not start: ${why.slice(0, 300)}`)
@@ -603,7 +607,8 @@ async function phaseStoreRefuses(): Promise<void> {
     rows.push({ what, result: 'FAILED', accepted: null, stored: null, lost: null, duplicates: null, detail: `failed to start with the store refusing connections (${why.trim().slice(0, 90)})` })
     return
   }
-  const h = await health(s)
+  const hr = await fetchJson(s.url + '/healthz')
+  const h = hr.json
   const ledger = new Ledger('d')
   let client = new BeaconClient(s.url, 10)
   const cap = await sendUntilRefused(client, ledger, { alive: () => alive(s.child) })
@@ -618,9 +623,9 @@ async function phaseStoreRefuses(): Promise<void> {
   await drain(again)
   const r = await settle(again, ledger)
   const ok = [ledgerHolds('store refusing', r), capHolds('store refusing', cap, ledger), check(after === 50, `store refusing: only ${after} of 50 accepted after recovery`)].every(Boolean)
-  console.log(`  site snapshot from the first start: ${snapshot ? 'yes' : 'NO'}; /healthz 200 ${JSON.stringify(h)}`)
+  console.log(`  site snapshot from the first start: ${snapshot ? 'yes' : 'NO'}; /healthz ${JSON.stringify(h)}`)
   console.log(`  ${fmtCap(cap, ledger)}; restarted embedded: drained in ${(drainMs / 1000).toFixed(1)} s, then 202×${after}; stored ${r.storedRows}`)
-  ledgerRow(what, ok, r, `/healthz 200 (${String(h.status)}); ${fmtCap(cap, ledger)}; restarted on the embedded store (no ClickHouse server here): drained`)
+  ledgerRow(what, ok && check(hr.status === 503, `store refusing: /healthz answered ${hr.status} before the store was ready`), r, `/healthz ${hr.status} (${String(h.status)}, storeReady ${String(h.storeReady)}); ${fmtCap(cap, ledger)}; restarted on the embedded store (no ClickHouse server here): drained`)
 }
 
 /** Fills the file system holding `file` until it refuses (ENOSPC); bytes written. */
@@ -754,7 +759,7 @@ async function phaseReadOnlyAtStart(): Promise<void> {
     let s: Server | null = null
     let startError = ''
     try {
-      s = await startServer(dataDir, { SPOOL_CAP_BYTES: String(CAP) }, 45_000)
+      s = await startServer(dataDir, { SPOOL_CAP_BYTES: String(CAP) }, 45_000, true)
     } catch (err) {
       // the engine's own line (e.g. "Code: 76. DB::ErrnoException: Cannot open file …"), else the first one
       const lines = (err as Error).message.split(dataDir).join('$DATA').split('\n')

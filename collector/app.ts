@@ -89,16 +89,21 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.addHook('onClose', async () => runtime.close())
   decorateAccess(app, new TokenStore(runtime.store.client))
 
-  // 200 while beacons are taken; `degraded` says the store is not answering (they are spooled)
-  app.get('/healthz', async () => ({
-    status: runtime.storeReady && runtime.writer.stats.lastFailedAt === null ? 'ok' : 'degraded',
-    store: runtime.store.embedded ? 'embedded' : 'server',
-    storeReady: runtime.storeReady,
-    ...(runtime.storeError || runtime.writer.stats.lastFailedAt !== null ? { storeError: runtime.storeError ?? runtime.writer.stats.lastError } : {}),
-    spoolBytes: runtime.spool.bytes,
-    storeFailures: runtime.writer.stats.failures,
-    ...(runtime.writer.stats.rejectedSegments ? { rejectedSegments: runtime.writer.stats.rejectedSegments } : {}),
-  }))
+  // 503 until the store has answered once (beacons are spooled meanwhile), then 200: `ok`, or
+  // `degraded` while inserts fail (the spool holds the events)
+  app.get('/healthz', async (_req, reply) => {
+    const failing = runtime.writer.stats.lastFailedAt !== null
+    if (!runtime.storeReady) reply.code(503).header('retry-after', '5')
+    return {
+      status: runtime.storeReady && !failing ? 'ok' : 'degraded',
+      store: runtime.store.embedded ? 'embedded' : 'server',
+      storeReady: runtime.storeReady,
+      ...(runtime.storeError || failing ? { storeError: runtime.storeError ?? runtime.writer.stats.lastError } : {}),
+      spoolBytes: runtime.spool.bytes,
+      storeFailures: runtime.writer.stats.failures,
+      ...(runtime.writer.stats.rejectedSegments ? { rejectedSegments: runtime.writer.stats.rejectedSegments } : {}),
+    }
+  })
   await app.register(ingestRoutes, { runtime })
   await app.register(trackerRoutes)
   await app.register(statsRoutes, { runtime })

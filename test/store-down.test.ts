@@ -44,8 +44,9 @@ describe('a store that refuses connections at start', () => {
   it('with no list of sites kept yet: starts, and answers beacons 503 with Retry-After', async () => {
     const app = await buildApp(testConfig({ clickhouseUrl: refusing }), { logger: false })
     try {
+      // the design's fixed point: /healthz answers 200 once the store is ready, not before
       const health = await app.inject({ url: '/healthz' })
-      expect(health.statusCode).toBe(200)
+      expect(health.statusCode).toBe(503)
       expect(health.json()).toMatchObject({ status: 'degraded', storeReady: false })
       const res = await send(app, 0)
       expect(res.statusCode).toBe(503)
@@ -59,7 +60,9 @@ describe('a store that refuses connections at start', () => {
   it('with the sites last known: beacons get 202 until the spool cap, then 503 with Retry-After', async () => {
     const app = await buildApp(testConfig({ dataDir, clickhouseUrl: refusing, spoolCapBytes: CAP, batchMs: 20 }), { logger: false })
     try {
-      const health = (await app.inject({ url: '/healthz' })).json()
+      const res = await app.inject({ url: '/healthz' })
+      expect(res.statusCode).toBe(503)
+      const health = res.json()
       expect(health).toMatchObject({ status: 'degraded', store: 'server', storeReady: false })
       expect(health.storeError).toMatch(/ECONNREFUSED/)
       const statuses: number[] = []
@@ -98,7 +101,9 @@ describe('a store that refuses connections at start', () => {
       const byPath = new Map(stored.map((r) => [r.p, Number(r.c)]))
       for (const i of accepted) expect(byPath.get(`/down/${i}`), `/down/${i}`).toBe(1)
       expect(stored.length).toBe(accepted.length)
-      expect((await app.inject({ url: '/healthz' })).json()).toMatchObject({ status: 'ok', storeReady: true, spoolBytes: 0 })
+      const health = await app.inject({ url: '/healthz' })
+      expect(health.statusCode).toBe(200)
+      expect(health.json()).toMatchObject({ status: 'ok', storeReady: true, spoolBytes: 0 })
     } finally {
       await app.close()
     }

@@ -3,6 +3,16 @@ import type { Policy } from '../../collector/policy/policy.ts'
 import type { Sites } from '../sites.ts'
 import { BUILD_EVENT_ROLLUP, BUILD_PROP_ROLLUP, BUILD_VISITS, BUILD_VISIT_ROLLUP } from './sql.ts'
 
+/**
+ * A day's build sorts the day's events by visitor and time: past these sizes the sort and the
+ * grouping spill to disk, so the server's memory stays bounded however busy a day was (a day of
+ * 2 M events: +1.0 GB without them, +0.37 GB with them, in twice the time).
+ */
+const BUILD_SETTINGS = {
+  max_bytes_before_external_sort: String(256 * 1024 * 1024),
+  max_bytes_before_external_group_by: String(256 * 1024 * 1024),
+}
+
 export interface BuildReport {
   days: string[]
   ms: number
@@ -61,7 +71,7 @@ export class RollupJob {
         timeout_ms: this.policy().forSite(site).visitTimeoutMinutes * 60_000,
       }
       for (const query of [BUILD_VISITS, BUILD_VISIT_ROLLUP, BUILD_EVENT_ROLLUP, BUILD_PROP_ROLLUP]) {
-        await c.command({ query, query_params: params })
+        await c.command({ query, query_params: params, clickhouse_settings: BUILD_SETTINGS })
       }
     }
     await c.command({ query: 'ALTER TABLE visits REPLACE PARTITION {day:Date} FROM visits_stage', query_params: { day } })

@@ -16,7 +16,7 @@ import path from 'node:path'
 import fc from 'fast-check'
 import { openStore } from '../aggregator/store/client.ts'
 import { loadConfig } from '../collector/config.ts'
-import { freePort } from './lib.ts'
+import { collectorEnv, freePort } from './lib.ts'
 import { GIF_MAGIC, MARKERS, SITES, badUtf8, body, clientIp, contentType, enc, gifQuery, markup, queryFor, userAgent } from '../test/fuzz-inputs.ts'
 
 const SECONDS = Number(process.env.FUZZ_SECONDS ?? 60)
@@ -27,20 +27,13 @@ const root = path.resolve(import.meta.dirname, '..')
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'analytics-fuzz-'))
 const port = await freePort()
 const base = `http://127.0.0.1:${port}`
-const env = {
-  ...process.env,
-  ANALYTICS_DATA_DIR: dataDir,
-  PORT: String(port),
-  HOST: '127.0.0.1',
-  ANALYTICS_ADMIN_TOKEN: TOKEN,
-  TRUST_PROXY: 'true',
-  LOG_LEVEL: 'warn',
+const env = collectorEnv(dataDir, port, TOKEN, {
   SPOOL_FSYNC: '0',
   ROLLUP_INTERVAL_MS: '5000', // rollups run over the junk too
   // the junk is meant for the pipeline, not the per-client limiter (test/abuse.test.ts covers that):
   // a few addresses send it all, and would mostly get 429
   INGEST_RATE_LIMIT: process.env.INGEST_RATE_LIMIT ?? '0',
-}
+})
 const server = spawn(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'serve'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
 let serverLog = ''
 server.stdout!.on('data', (d) => (serverLog += d))

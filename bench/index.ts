@@ -28,7 +28,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { cleanUpOnExit, countStored, fetchJson, freePort, procStatusMb, ROOT, sleep, startChild, stopChild, tempDir, track, waitFor } from './lib.ts'
+import { cleanUpOnExit, collectorEnv, countStored, fetchJson, freePort, procStatusMb, ROOT, sleep, startChild, stopChild, tempDir, track, waitFor } from './lib.ts'
 import { formatProfile, summariseProfile } from './profile.ts'
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url))
@@ -347,16 +347,7 @@ async function benchCollector(label: string, extraEnv: Record<string, string>, t
   const port = await freePort()
   const token = crypto.randomBytes(24).toString('hex')
   const url = `http://127.0.0.1:${port}`
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    ANALYTICS_DATA_DIR: dataDir,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    ANALYTICS_ADMIN_TOKEN: token,
-    TRUST_PROXY: 'true',
-    LOG_LEVEL: 'warn',
-    ...extraEnv,
-  }
+  const env = collectorEnv(dataDir, port, token, extraEnv)
   const profDir = PROFILE ? profileDir(label) : null
   const nodeArgs = ['--import', 'tsx', ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), 'cli/index.ts', 'serve']
   const t0 = Date.now()

@@ -157,6 +157,24 @@ export interface Child {
   exited: Promise<number | null>
 }
 
+/**
+ * The environment of a collector started by the bench, the load test or the fuzz run: its own
+ * data directory and port on 127.0.0.1, a known admin token, X-Forwarded-For believed (the
+ * load carries documentation-range addresses), warnings only; `extra` on top.
+ */
+export function collectorEnv(dataDir: string, port: number, token: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    ANALYTICS_DATA_DIR: dataDir,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    ANALYTICS_ADMIN_TOKEN: token,
+    TRUST_PROXY: 'true',
+    LOG_LEVEL: 'warn',
+    ...extra,
+  }
+}
+
 /** Starts a child whose pid is the serving node process itself (no wrapper). */
 export function startChild(cmd: string, argv: string[], env: NodeJS.ProcessEnv): Child {
   const proc = spawn(cmd, argv, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })

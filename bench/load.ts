@@ -58,6 +58,7 @@ import { fileURLToPath } from 'node:url'
 import {
   bindReadOnly,
   cleanUpOnExit,
+  collectorEnv,
   countPaths,
   countStored,
   fetchJson,
@@ -107,17 +108,8 @@ interface Server {
 async function startServer(dataDir: string, extraEnv: Record<string, string> = {}, timeoutMs = 90_000, storeDown = false): Promise<Server> {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    ANALYTICS_DATA_DIR: dataDir,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    ANALYTICS_ADMIN_TOKEN: TOKEN,
-    TRUST_PROXY: 'true',
-    INGEST_RATE_LIMIT: '0', // throughput and durability are measured here, not the per-client limiter
-    LOG_LEVEL: 'warn',
-    ...extraEnv,
-  }
+  // throughput and durability are measured here, not the per-client limiter
+  const env = collectorEnv(dataDir, port, TOKEN, { INGEST_RATE_LIMIT: '0', ...extraEnv })
   const child = startChild(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'serve'], env)
   try {
     const ready = (status: number) => status === 200 || (storeDown && status === 503)

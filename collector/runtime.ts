@@ -61,7 +61,7 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger): Promi
     const writer = new SpoolWriter(spool, store.client, log)
     const { token: adminToken } = resolveAdminToken(config.adminToken, config.dataDir)
     const clock = new Clock(({ ms }) =>
-      log.warn({ jumpMs: ms }, 'the system clock jumped: event times do not go back (they wait for the clock to catch up), and retention waits until the clock is steady'),
+      log.warn({ jumpMs: ms }, 'the system clock jumped: event times go on with the monotonic clock, and retention waits, until the clock is back or the jump has lasted an hour'),
     )
     // salt periods follow the trusted time: a wall clock jumping ahead does not wipe today's salt early
     const salts = new SaltStore(() => clock.now(), new StoreSaltBackend(store.client))

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { purge } from '../aggregator/retention.ts'
+import { RollupJob } from '../aggregator/rollup/job.ts'
 import { ADMIN_TOKEN, rows, settle, testApp } from './helpers.ts'
 
 // Strict policy: raw events 30 days, aggregates 25 months, k = 5.
@@ -55,5 +56,23 @@ describe('retention and rollups', () => {
     expect(await app.runtime.rollups.staleDays()).toEqual([iso(today - DAY)])
     await app.runtime.rollups.run()
     expect(await visitorsOn(iso(today - DAY))).toMatchObject({ visitors: { value: 8 } })
+  })
+
+  it('on the schedule, a day is built again only after ten times its last build took', async () => {
+    // a monotonic clock the test moves: each reading is one second after the one before
+    let t = 0
+    const job = new RollupJob(app.runtime.store.client, app.runtime.sites, () => app.runtime.policy, () => (t += 1000))
+    const day = iso(today - 2 * DAY)
+    const add = (visitor: number) =>
+      app.runtime.store.client.insert({ table: 'events', values: visit(visitor, today - 2 * DAY + visitor * 1000), format: 'JSONEachRow' })
+    await add(400)
+    expect((await job.run({ scheduled: true })).days).toEqual([day]) // never built: due; the build "took" 1 s
+    await add(401)
+    expect(await job.staleDays()).toEqual([day])
+    expect((await job.run({ scheduled: true })).days).toEqual([]) // 2 s after the build: not yet
+    expect((await job.run()).days).toEqual([day]) // asked for directly: built at once
+    await add(402)
+    t += 10_000
+    expect((await job.run({ scheduled: true })).days).toEqual([day]) // 10 s on: due again
   })
 })

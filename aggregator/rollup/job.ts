@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { Policy } from '../../collector/policy/policy.ts'
 import type { Sites } from '../sites.ts'
@@ -19,19 +20,30 @@ export interface BuildReport {
 }
 
 /**
+ * On the schedule, a day is built again only once this many times its last build's duration
+ * has passed since that build: a busy day's builds take at most about a tenth of a core (its
+ * statistics lag a little more), where a build every minute would take a whole core at ~10 M
+ * events a day.
+ */
+const SCHEDULE_SHARE = 10
+
+/**
  * Builds visits and daily rollups from events, one UTC day at a time, in staging tables that
  * are then swapped in whole (REPLACE PARTITION): a reader sees the old day or the new one.
- * A day is built again whenever its event count changed, so late events (a replayed spool,
+ * A day is built again whenever its event count grew, so late events (a replayed spool,
  * a seed) are taken in. Runs every minute in the server; tests call `run()` directly.
  */
 export class RollupJob {
   private running: Promise<BuildReport> | null = null
   private timer: NodeJS.Timeout | null = null
+  /** Each day's last build: when it ended and how long it took (monotonic ms). */
+  private lastBuild = new Map<string, { at: number; ms: number }>()
 
   constructor(
     private client: ClickHouseClient,
     private sites: Pick<Sites, 'get'>,
     private policy: () => Policy,
+    private mono: () => number = () => performance.now(),
   ) {}
 
   /**
@@ -84,14 +96,25 @@ export class RollupJob {
     await c.insert({ table: 'rollup_builds', values: [{ day, events }], format: 'JSONEachRow' })
   }
 
-  /** Builds every stale day; concurrent calls share one run. */
-  run(): Promise<BuildReport> {
+  /**
+   * Builds every stale day (`scheduled`: those whose last build is old enough, see
+   * SCHEDULE_SHARE); concurrent calls share one run.
+   */
+  run(opts: { scheduled?: boolean } = {}): Promise<BuildReport> {
     if (!this.running) {
       this.running = (async () => {
-        const t = Date.now()
-        const days = await this.staleDays()
-        for (const day of days) await this.buildDay(day)
-        return { days, ms: Date.now() - t }
+        const t = this.mono()
+        const stale = await this.staleDays()
+        const days = opts.scheduled ? stale.filter((d) => this.due(d)) : stale
+        for (const day of days) {
+          const started = this.mono()
+          await this.buildDay(day)
+          const at = this.mono()
+          this.lastBuild.delete(day) // re-inserted last: the map's oldest entries go first
+          this.lastBuild.set(day, { at, ms: at - started })
+          if (this.lastBuild.size > 64) this.lastBuild.delete(this.lastBuild.keys().next().value!)
+        }
+        return { days, ms: Math.round(this.mono() - t) }
       })().finally(() => {
         this.running = null
       })
@@ -99,8 +122,13 @@ export class RollupJob {
     return this.running
   }
 
+  private due(day: string): boolean {
+    const last = this.lastBuild.get(day)
+    return !last || this.mono() - last.at >= SCHEDULE_SHARE * last.ms
+  }
+
   start(everyMs: number, onError: (err: Error) => void): void {
-    const tick = () => void this.run().catch(onError)
+    const tick = () => void this.run({ scheduled: true }).catch(onError)
     this.timer = setInterval(tick, everyMs)
     this.timer.unref()
     setTimeout(tick, 1_000).unref()

@@ -484,6 +484,18 @@ async function waves(client: BeaconClient, ledger: Ledger, n: number): Promise<n
   return acked
 }
 
+/**
+ * After a fault is removed: 50 more beacons (how many were answered 202), the spool drained,
+ * then the collector stopped and the store checked against the ledger.
+ */
+async function acceptsAgainAndSettle(s: Server, ledger: Ledger): Promise<{ after: number; r: Reconciled }> {
+  const client = new BeaconClient(s.url, 10)
+  const after = await waves(client, ledger, 5)
+  client.close()
+  await drain(s)
+  return { after, r: await settle(s, ledger) }
+}
+
 /** Stops the collector, counts the store per path and checks the ledger against it. */
 async function settle(s: Server, ledger: Ledger): Promise<Reconciled> {
   await stopServer(s)
@@ -561,7 +573,7 @@ async function phaseSpoolCap(): Promise<void> {
   const s = await startServer(dataDir, { SPOOL_CAP_BYTES: String(CAP), BATCH_MS: '600000', BATCH_ROWS: '10000000' })
   await registerSite(s)
   const ledger = new Ledger('c')
-  let client = new BeaconClient(s.url, 10)
+  const client = new BeaconClient(s.url, 10)
   const cap = await sendUntilRefused(client, ledger, { alive: () => alive(s.child) })
   const h = await health(s)
   client.close()
@@ -569,11 +581,7 @@ async function phaseSpoolCap(): Promise<void> {
   // recovery: a normal restart drains the spool; then beacons are accepted again
   const again = await startServer(dataDir)
   await drain(again)
-  client = new BeaconClient(again.url, 10)
-  const after = await waves(client, ledger, 5)
-  client.close()
-  await drain(again)
-  const r = await settle(again, ledger)
+  const { after, r } = await acceptsAgainAndSettle(again, ledger)
   const ok = [ledgerHolds('spool cap', r), capHolds('spool cap', cap, ledger), check(after === 50, `spool cap: only ${after} of 50 accepted after recovery`)].every(Boolean)
   console.log(`  ${cap.accepted} answered 202 (spool ${h.spoolBytes} bytes), then ${cap.refused} answered 503; restarted: drained, ${after}/50 accepted again; stored ${r.storedRows}`)
   ledgerRow('fault c: spool cap, store not written', ok, r, `${fmtCap(cap, ledger)}; restart drained the spool, then 202×${after}`)
@@ -602,18 +610,14 @@ async function phaseStoreRefuses(): Promise<void> {
   const hr = await fetchJson(s.url + '/healthz')
   const h = hr.json
   const ledger = new Ledger('d')
-  let client = new BeaconClient(s.url, 10)
+  const client = new BeaconClient(s.url, 10)
   const cap = await sendUntilRefused(client, ledger, { alive: () => alive(s.child) })
   client.close()
   await stopServer(s)
   // no ClickHouse server exists on this machine: the spool drains into the embedded store
   const again = await startServer(dataDir)
   const drainMs = await drain(again)
-  client = new BeaconClient(again.url, 10)
-  const after = await waves(client, ledger, 5)
-  client.close()
-  await drain(again)
-  const r = await settle(again, ledger)
+  const { after, r } = await acceptsAgainAndSettle(again, ledger)
   const ok = [ledgerHolds('store refusing', r), capHolds('store refusing', cap, ledger), check(after === 50, `store refusing: only ${after} of 50 accepted after recovery`)].every(Boolean)
   console.log(`  site snapshot from the first start: ${snapshot ? 'yes' : 'NO'}; /healthz ${JSON.stringify(h)}`)
   console.log(`  ${fmtCap(cap, ledger)}; restarted embedded: drained in ${(drainMs / 1000).toFixed(1)} s, then 202×${after}; stored ${r.storedRows}`)
@@ -672,7 +676,7 @@ async function phaseStoreDirFails(f: StoreFault): Promise<void> {
     let s = await startServer(dataDir, { SPOOL_CAP_BYTES: String(CAP) })
     void s.child.exited.then(() => (exitStage ??= stage))
     await registerSite(s)
-    let client = new BeaconClient(s.url, 10)
+    const client = new BeaconClient(s.url, 10)
     const before = await waves(client, ledger, 2)
     await drain(s)
     stage = 'injecting the fault'
@@ -702,11 +706,7 @@ async function phaseStoreDirFails(f: StoreFault): Promise<void> {
       await drain(s)
     }
     stage = 'after recovery'
-    client = new BeaconClient(s.url, 10)
-    const after = await waves(client, ledger, 5)
-    client.close()
-    await drain(s)
-    const r = await settle(s, ledger)
+    const { after, r } = await acceptsAgainAndSettle(s, ledger)
     const name = f.what.replace(/^fault \w: /, '')
     const ok = [
       ledgerHolds(name, r),
@@ -786,11 +786,7 @@ async function phaseReadOnlyAtStart(): Promise<void> {
       s = await startServer(dataDir)
       await drain(s)
     }
-    client = new BeaconClient(s.url, 10)
-    const after = await waves(client, ledger, 5)
-    client.close()
-    await drain(s)
-    const r = await settle(s, ledger)
+    const { after, r } = await acceptsAgainAndSettle(s, ledger)
     const ok = [
       ledgerHolds('read-only at start', r),
       check(cap !== null, `read-only at start: the collector ${behaviour}: no beacon could be taken into the spool`),

@@ -130,6 +130,9 @@ export class SpoolWriter {
   }
 }
 
+/** How the messages of connection errors begin (`connect ECONNREFUSED …`, `socket hang up`, `Timeout error.`). */
+const NETWORK_MESSAGE = /^(?:connect |getaddrinfo |read |write |socket |timeout)/i
+
 /**
  * What a failed insert may say in a log: the error's kind and code, never its message,
  * which for a parse error quotes the rows.
@@ -139,7 +142,7 @@ export function storeErrorSummary(err: unknown): string {
   const kind = e.type ?? e.name ?? 'Error'
   const code = e.code !== undefined ? ` ${e.code}` : ''
   // Connection errors name no data: keep their message (e.g. ECONNREFUSED 127.0.0.1:9)
-  const net = typeof e.message === 'string' && /^(?:connect |getaddrinfo |read |write |socket |timeout)/i.test(e.message) ? `: ${e.message.slice(0, 120)}` : ''
+  const net = typeof e.message === 'string' && NETWORK_MESSAGE.test(e.message) ? `: ${e.message.slice(0, 120)}` : ''
   return `${kind}${code}${net}`
 }
 
@@ -147,7 +150,7 @@ export function storeErrorSummary(err: unknown): string {
 export function isStoreUnavailable(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown }
   if (typeof e?.code === 'string' && /^(?:ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|UND_ERR_SOCKET|CHDB_CONNECTION)$/.test(e.code)) return true
-  return typeof e?.message === 'string' && /^(?:connect |getaddrinfo |socket hang up|timeout error)/i.test(e.message)
+  return typeof e?.message === 'string' && NETWORK_MESSAGE.test(e.message)
 }
 
 /** Whether the store refused an insert for its data (a parse or type error), not for being down. */

@@ -11,8 +11,8 @@
  *                                                   (ms), tab-separated; the JSON line says how many
  */
 import fs from 'node:fs'
-import { openStore } from '../aggregator/store/client.ts'
-import { loadConfig } from '../collector/config.ts'
+import { openStore } from '../store/client.ts'
+import { loadConfig } from '../server/config.ts'
 
 const site = process.argv[2] ?? 'example.com'
 const store = await openStore(loadConfig())

@@ -14,10 +14,10 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import fc from 'fast-check'
-import { openStore } from '../aggregator/store/client.ts'
-import { loadConfig } from '../collector/config.ts'
+import { openStore } from '../store/client.ts'
+import { loadConfig } from '../server/config.ts'
 import { collectorEnv, freePort } from './lib.ts'
-import { GIF_MAGIC, MARKERS, SITES, badUtf8, body, clientIp, contentType, enc, gifQuery, markup, queryFor, userAgent } from '../test/fuzz-inputs.ts'
+import { GIF_MAGIC, MARKERS, SITES, badUtf8, body, clientIp, contentType, enc, gifQuery, markup, queryFor, userAgent } from '../test/helpers/fuzz-inputs.ts'
 
 const SECONDS = Number(process.env.FUZZ_SECONDS ?? 60)
 const CONCURRENCY = Number(process.env.FUZZ_CONCURRENCY ?? 8)
@@ -246,7 +246,7 @@ const store = await openStore(loadConfig({ ...env }))
 const q = async <T>(query: string) => (await store.client.query({ query, format: 'JSONEachRow' })).json<T>()
 const tables = (await q<{ name: string }>('SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name')).map((r) => r.name)
 // every table the migrations create
-const migrations = path.join(root, 'aggregator/store/migrations')
+const migrations = path.join(root, 'store/migrations')
 const expectedTables = fs.readdirSync(migrations).flatMap((f) => [...fs.readFileSync(path.join(migrations, f), 'utf8').matchAll(/CREATE TABLE IF NOT EXISTS (\w+)/g)].map((m) => m[1]))
 const missingTables = expectedTables.filter((t) => !tables.includes(t))
 const stored = await q<Record<string, unknown>>('SELECT * FROM events')

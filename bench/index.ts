@@ -478,9 +478,9 @@ async function benchBare(tool: 'wrk' | 'autocannon'): Promise<{ load: LoadResult
 
 async function pipelineTimings(n: number): Promise<{ text: string; rows: object[] }> {
   const { runPipeline, runPipelineTimed, isDrop, STEPS } = await import('../collector/pipeline/index.ts')
-  const { GeoLocator } = await import('../collector/geo/geo.ts')
+  const { GeoLocator } = await import('../collector/lookups/geo.ts')
   const { UserAgentParser } = await import('../collector/pipeline/parse-user-agent.ts')
-  const { loadPolicy } = await import('../collector/policy/policy.ts')
+  const { loadPolicy } = await import('../policy/policy.ts')
   const { SaltStore } = await import('../collector/salts.ts')
   const { syntheticTraffic } = await import('../cli/seed-traffic.ts')
 
@@ -532,9 +532,9 @@ async function pipelineTimings(n: number): Promise<{ text: string; rows: object[
  * insert each, with a deduplication token). CPU counts every thread of this process.
  */
 async function storeInsertTiming(rows: object[], batchRows = 5000): Promise<string> {
-  const { openStore } = await import('../aggregator/store/client.ts')
-  const { migrate } = await import('../aggregator/store/migrate.ts')
-  const { loadConfig } = await import('../collector/config.ts')
+  const { openStore } = await import('../store/client.ts')
+  const { migrate } = await import('../store/migrate.ts')
+  const { loadConfig } = await import('../server/config.ts')
   const { Readable } = await import('node:stream')
   const store = await openStore(loadConfig({ ANALYTICS_DATA_DIR: tempDir('analytics-bench-store-') }))
   try {

@@ -5,9 +5,9 @@ import { pipeline } from 'node:stream/promises'
 import type { ClickHouseClient } from '@clickhouse/client'
 import cliProgress from 'cli-progress'
 import { InvalidArgumentError, type Command } from 'commander'
-import { loadConfig, type Config } from '../collector/config.ts'
-import { runningServer } from '../collector/server.ts'
-import { resolveAdminToken } from '../aggregator/auth.ts'
+import { loadConfig, type Config } from '../server/config.ts'
+import { runningServer } from '../server/listen.ts'
+import { resolveAdminToken } from '../accounts/auth.ts'
 import { EXPORT_FORMATS, type ExportQuery } from '../aggregator/export/export.ts'
 
 /** How index.ts opens the store when no server runs. */
@@ -63,8 +63,8 @@ async function viaServer(config: Config, url: string, q: ExportQuery, output: st
 
 /** With no server: the data directory opened here, rollups brought up to date, the same export code run in-process. */
 async function inProcess(config: Config, io: ExportStoreAccess, q: ExportQuery, output: string | undefined): Promise<string | null> {
-  const { loadPolicy } = await import('../collector/policy/policy.ts')
-  const { Sites } = await import('../aggregator/sites.ts')
+  const { loadPolicy } = await import('../policy/policy.ts')
+  const { Sites } = await import('../accounts/sites.ts')
   const { RollupJob } = await import('../aggregator/rollup/job.ts')
   const { ExportNoiseStore } = await import('../aggregator/export/budget.ts')
   const { planExport, runExport } = await import('../aggregator/export/export.ts')

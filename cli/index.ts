@@ -1,9 +1,9 @@
 import { Command, InvalidArgumentError } from 'commander'
 import cliProgress from 'cli-progress'
-import { loadConfig, type Config } from '../collector/config.ts'
-import { runningServer, serve } from '../collector/server.ts'
-import { resolveAdminToken } from '../aggregator/auth.ts'
-import { normaliseDomain } from '../aggregator/sites.ts'
+import { loadConfig, type Config } from '../server/config.ts'
+import { runningServer, serve } from '../server/listen.ts'
+import { resolveAdminToken } from '../accounts/auth.ts'
+import { normaliseDomain } from '../accounts/sites.ts'
 import { seedOffline } from './seed-offline.ts'
 import { syntheticTraffic } from './seed-traffic.ts'
 import { addExportCommand } from './export.ts'
@@ -37,8 +37,8 @@ function serverApi(config: Config) {
 
 /** Opens the store directly (no server running) for one command, then closes it. */
 async function withStore<T>(config: Config, fn: (client: import('@clickhouse/client').ClickHouseClient) => Promise<T>): Promise<T> {
-  const { openStore } = await import('../aggregator/store/client.ts')
-  const { migrate } = await import('../aggregator/store/migrate.ts')
+  const { openStore } = await import('../store/client.ts')
+  const { migrate } = await import('../store/migrate.ts')
   const store = await openStore(config)
   try {
     await migrate(store.client)
@@ -67,7 +67,7 @@ site
     const api = serverApi(config)
     if (api) await api('POST', '/api/v1/sites', { domain, timezone: opts.timezone })
     else {
-      const { Sites } = await import('../aggregator/sites.ts')
+      const { Sites } = await import('../accounts/sites.ts')
       await withStore(config, (client) => new Sites(client).add(domain, opts.timezone))
     }
     const origin = `http://${config.host}:${config.port}`
@@ -79,7 +79,7 @@ site
   .action(async () => {
     const config = loadConfig()
     const api = serverApi(config)
-    const { Sites } = await import('../aggregator/sites.ts')
+    const { Sites } = await import('../accounts/sites.ts')
     const sites = api
       ? ((await api('GET', '/api/v1/sites')).sites as { domain: string; timezone: string }[])
       : await withStore(config, async (client) => {
@@ -128,13 +128,13 @@ program
   .option('--dry-run', 'count what would be removed, remove nothing')
   .action(async (opts: { dryRun?: boolean }) => {
     const config = loadConfig()
-    const { purge, formatPurgeReport } = await import('../aggregator/retention.ts')
+    const { purge, formatPurgeReport } = await import('../retention/purge.ts')
     const api = serverApi(config)
     const report = api
-      ? ((await api('POST', `/api/v1/admin/purge${opts.dryRun ? '?dryRun=true' : ''}`)) as unknown as import('../aggregator/retention.ts').PurgeReport)
+      ? ((await api('POST', `/api/v1/admin/purge${opts.dryRun ? '?dryRun=true' : ''}`)) as unknown as import('../retention/purge.ts').PurgeReport)
       : await (async () => {
-          const { loadPolicy } = await import('../collector/policy/policy.ts')
-          const { Sites } = await import('../aggregator/sites.ts')
+          const { loadPolicy } = await import('../policy/policy.ts')
+          const { Sites } = await import('../accounts/sites.ts')
           const policy = loadPolicy(config.policyFile)
           return withStore(config, async (client) => {
             const sites = new Sites(client)
@@ -151,17 +151,17 @@ program
   .option('--log <file>', 'also scan this log file')
   .action(async (opts: { log?: string }) => {
     const config = loadConfig()
-    const { auditStore, combineReports, formatAuditReport } = await import('../aggregator/audit.ts')
-    const { auditFiles, spoolFiles } = await import('../aggregator/audit-files.ts')
+    const { auditStore, combineReports, formatAuditReport } = await import('../audit/audit.ts')
+    const { auditFiles, spoolFiles } = await import('../audit/files.ts')
     const progress: { bar?: cliProgress.SingleBar } = {}
     try {
       const fs = await import('node:fs')
       if (opts.log && !fs.statSync(opts.log, { throwIfNoEntry: false })?.isFile()) throw new Error(`--log ${opts.log}: not a file`)
       const api = serverApi(config)
       const store = api
-        ? ((await api('GET', '/api/v1/admin/audit')) as unknown as import('../aggregator/audit.ts').AuditReport)
+        ? ((await api('GET', '/api/v1/admin/audit')) as unknown as import('../audit/audit.ts').AuditReport)
         : await (async () => {
-            const { loadPolicy } = await import('../collector/policy/policy.ts')
+            const { loadPolicy } = await import('../policy/policy.ts')
             const policy = loadPolicy(config.policyFile)
             return withStore(config, (client) =>
               auditStore(client, policy, {

@@ -1,13 +1,13 @@
 import type { ClickHouseClient } from '@clickhouse/client'
-import type { Config } from '../collector/config.ts'
-import { GeoLocator } from '../collector/geo/geo.ts'
-import { NetworkLocator } from '../collector/geo/asn.ts'
+import type { Config } from '../server/config.ts'
+import { GeoLocator } from '../collector/lookups/geo.ts'
+import { NetworkLocator } from '../collector/lookups/asn.ts'
 import { isDrop, runPipeline } from '../collector/pipeline/index.ts'
 import type { EventRow } from '../collector/pipeline/types.ts'
 import { UserAgentParser } from '../collector/pipeline/parse-user-agent.ts'
-import { loadPolicy } from '../collector/policy/policy.ts'
+import { loadPolicy } from '../policy/policy.ts'
 import { SaltStore } from '../collector/salts.ts'
-import { Sites } from '../aggregator/sites.ts'
+import { Sites } from '../accounts/sites.ts'
 import type { SyntheticEvent } from './seed-traffic.ts'
 
 /**

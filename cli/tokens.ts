@@ -1,8 +1,8 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { Command } from 'commander'
-import { loadConfig, type Config } from '../collector/config.ts'
-import { runningServer } from '../collector/server.ts'
-import type { TokenInfo } from '../aggregator/tokens.ts'
+import { loadConfig, type Config } from '../server/config.ts'
+import { runningServer } from '../server/listen.ts'
+import type { TokenInfo } from '../accounts/tokens.ts'
 
 type ServerApi = (method: string, path: string, body?: unknown) => Promise<Record<string, unknown>>
 
@@ -25,8 +25,8 @@ type Created = TokenInfo & { token: string }
 async function createToken(config: Config, io: StoreAccess, input: NewTokenInput): Promise<Created> {
   const api = io.serverApi(config)
   if (api) return (await api('POST', '/api/v1/tokens', input)) as unknown as Created
-  const { Sites } = await import('../aggregator/sites.ts')
-  const { TokenStore, validateNewToken } = await import('../aggregator/tokens.ts')
+  const { Sites } = await import('../accounts/sites.ts')
+  const { TokenStore, validateNewToken } = await import('../accounts/tokens.ts')
   return io.withStore(config, async (client) => {
     const sites = new Sites(client)
     await sites.refresh()
@@ -75,7 +75,7 @@ export function addTokenCommands(program: Command, io: StoreAccess): void {
       const tokens = api
         ? ((await api('GET', `/api/v1/tokens${site ? `?site=${encodeURIComponent(site)}` : ''}`)).tokens as TokenInfo[])
         : await (async () => {
-            const { TokenStore } = await import('../aggregator/tokens.ts')
+            const { TokenStore } = await import('../accounts/tokens.ts')
             return io.withStore(config, (client) => new TokenStore(client).list(site))
           })()
       for (const t of tokens) console.log([t.id, t.kind, t.site, t.scopes.join(','), t.name, t.expires_at ?? '-', t.has_password ? 'password' : '-'].join('\t'))
@@ -88,7 +88,7 @@ export function addTokenCommands(program: Command, io: StoreAccess): void {
       const api = io.serverApi(config)
       if (api) await api('DELETE', `/api/v1/tokens/${encodeURIComponent(id)}`)
       else {
-        const { TokenStore } = await import('../aggregator/tokens.ts')
+        const { TokenStore } = await import('../accounts/tokens.ts')
         if (!(await io.withStore(config, (client) => new TokenStore(client).revoke(id)))) throw new Error(`no such token: ${id}`)
       }
       console.log(`revoked ${id}`)

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
-import { loadConfig } from '../collector/config.ts'
-import type { UserInfo } from '../aggregator/users.ts'
+import { loadConfig } from '../server/config.ts'
+import type { UserInfo } from '../accounts/users.ts'
 import type { StoreAccess } from './tokens.ts'
 
 /** Reads a password: without echo from a terminal, else the first line of standard input. */
@@ -48,13 +48,13 @@ export function addUserCommands(program: Command, io: StoreAccess): void {
     .action(async (name: string, opts: { password?: string }) => {
       const config = loadConfig()
       const password = opts.password ?? (await readPassword(`password for ${name}: `))
-      const { validateNewUser } = await import('../aggregator/users.ts')
+      const { validateNewUser } = await import('../accounts/users.ts')
       const error = validateNewUser(name, password)
       if (error) throw new Error(error)
       const api = io.serverApi(config)
       if (api) await api('POST', '/api/v1/users', { name, password })
       else {
-        const { Users } = await import('../aggregator/users.ts')
+        const { Users } = await import('../accounts/users.ts')
         await io.withStore(config, (client) => new Users(client).create(name, password))
       }
       console.log(`user ${name} can sign in to the dashboards`)
@@ -68,7 +68,7 @@ export function addUserCommands(program: Command, io: StoreAccess): void {
       const users = api
         ? ((await api('GET', '/api/v1/users')).users as UserInfo[])
         : await (async () => {
-            const { Users } = await import('../aggregator/users.ts')
+            const { Users } = await import('../accounts/users.ts')
             return io.withStore(config, (client) => new Users(client).list())
           })()
       for (const u of users) console.log(`${u.name}\t${u.created_at}`)
@@ -81,8 +81,8 @@ export function addUserCommands(program: Command, io: StoreAccess): void {
       const api = io.serverApi(config)
       if (api) await api('DELETE', `/api/v1/users/${encodeURIComponent(name)}`)
       else {
-        const { Users } = await import('../aggregator/users.ts')
-        const { TokenStore } = await import('../aggregator/tokens.ts')
+        const { Users } = await import('../accounts/users.ts')
+        const { TokenStore } = await import('../accounts/tokens.ts')
         const removed = await io.withStore(config, async (client) => {
           const ok = await new Users(client).remove(name)
           if (ok) await new TokenStore(client).revokeSessions(name)

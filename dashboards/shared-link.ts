@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import Type, { type Static } from 'typebox'
-import { requireAccess, siteFromQuery } from '../aggregator/access.ts'
-import { bearer } from '../aggregator/auth.ts'
+import { requireAccess, siteFromQuery } from '../accounts/access.ts'
+import { bearer } from '../accounts/auth.ts'
 
 const Query = Type.Object({
   site: Type.Optional(Type.String({ minLength: 1, maxLength: 253, description: "default: the token's own site (per-site tokens and shared links)" })),

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import type { ClickHouseClient } from '@clickhouse/client'
-import type { Policy } from '../../collector/policy/policy.ts'
-import type { Sites } from '../sites.ts'
+import type { Policy } from '../../policy/policy.ts'
+import type { Sites } from '../../accounts/sites.ts'
 import { BUILD_EVENT_ROLLUP, BUILD_PROP_ROLLUP, BUILD_VISITS, BUILD_VISIT_ROLLUP } from './sql.ts'
 
 /**

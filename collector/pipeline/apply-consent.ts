@@ -1,5 +1,5 @@
 import type { PipelineEvent, Step } from './types.ts'
-import type { ConsentStance } from '../policy/policy.ts'
+import type { ConsentStance } from '../../policy/policy.ts'
 
 function apply(event: PipelineEvent, stance: ConsentStance, reason: 'consent_dnt' | 'consent_gpc') {
   if (stance === 'drop') return { drop: reason }

@@ -1,6 +1,6 @@
 import { parse as parseDomain } from 'tldts'
 import { scrubText } from '../privacy/pii.ts'
-import { channelOf, knownSource } from './referrer-sources.ts'
+import { channelOf, knownSource } from '../lookups/referrer-sources.ts'
 import { safeDecode } from './scrub-url.ts'
 import type { Step } from './types.ts'
 

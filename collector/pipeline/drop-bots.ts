@@ -7,7 +7,7 @@ export class ReferrerSpamList {
 
   /** The built-in list, plus hosts files in the same format (e.g. Matomo's `spammers.txt`). */
   constructor(extraFiles: string[] = []) {
-    for (const file of [new URL('./referrer-spam.txt', import.meta.url), ...extraFiles]) this.add(fs.readFileSync(file, 'utf8'))
+    for (const file of [new URL('../lookups/referrer-spam.txt', import.meta.url), ...extraFiles]) this.add(fs.readFileSync(file, 'utf8'))
   }
 
   private add(text: string): void {

@@ -1,4 +1,4 @@
-import { truncateIp } from '../geo/geo.ts'
+import { truncateIp } from '../lookups/geo.ts'
 import type { Step } from './types.ts'
 
 /**

@@ -1,4 +1,4 @@
-import type { EventKind } from '../policy/schema.ts'
+import type { EventKind } from '../../policy/schema.ts'
 import type { Drop, Incoming, PipelineContext, PipelineEvent } from './types.ts'
 
 export const LIMITS = { name: 120, url: 2048, props: 30, propKey: 64, propValue: 256 } as const

@@ -1,0 +1,61 @@
+import type { FastifyInstance } from 'fastify'
+import Type, { type Static } from 'typebox'
+import { requireAccess } from '../access.ts'
+import { SCOPES, validateNewToken } from '../tokens.ts'
+import type { Runtime } from '../../server/runtime.ts'
+
+const ScopeIn = Type.Enum(SCOPES)
+
+const NewToken = Type.Object({
+  site: Type.String({ minLength: 1, maxLength: 253 }),
+  scopes: Type.Array(ScopeIn, { minItems: 1, maxItems: SCOPES.length, uniqueItems: true }),
+  name: Type.Optional(Type.String({ maxLength: 100 })),
+  password: Type.Optional(Type.String({ minLength: 8, maxLength: 200, description: 'shared links only: the viewer sends it as x-share-password' })),
+  expires_at: Type.Optional(Type.String({ maxLength: 40, description: 'ISO date or date-time; a bare date means 00:00 UTC of that day' })),
+}, { additionalProperties: false })
+
+const TokenOut = Type.Object({
+  id: Type.String(),
+  kind: Type.Enum(['pat', 'shr']),
+  site: Type.String(),
+  scopes: Type.Array(ScopeIn),
+  name: Type.String(),
+  created_at: Type.String(),
+  expires_at: Type.Union([Type.String(), Type.Null()]),
+  has_password: Type.Boolean(),
+})
+
+const CreatedOut = Type.Object({
+  ...TokenOut.properties,
+  token: Type.String({ description: 'shown once; only its hash is stored' }),
+  share_path: Type.Optional(Type.String({ description: 'shared links: the page that shows the dashboard' })),
+})
+
+const ListQuery = Type.Object({ site: Type.Optional(Type.String({ maxLength: 253 })) }, { additionalProperties: false })
+const IdParams = Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{12}$' }) })
+const ErrorOut = Type.Object({ error: Type.String() })
+
+/** Per-site API tokens and shared links: the admin API behind `analytics token` and `analytics share`. */
+export async function tokenRoutes(app: FastifyInstance, { runtime }: { runtime: Runtime }) {
+  app.addHook('onRequest', requireAccess({ scope: 'admin' }))
+
+  app.post<{ Body: Static<typeof NewToken> }>('/api/v1/tokens', {
+    schema: { summary: 'Create a per-site API token or a shared link (the token is shown once)', body: NewToken, response: { 201: CreatedOut, '4xx': ErrorOut } },
+  }, async (req, reply) => {
+    const checked = validateNewToken(req.body, (d) => runtime.sites.has(d))
+    if (!checked.ok) return reply.code(400).send({ error: checked.error })
+    const { token, info } = await app.tokens.create(checked.token)
+    return reply.code(201).send({ ...info, token, ...(info.kind === 'shr' ? { share_path: `/share/${token}` } : {}) })
+  })
+
+  app.get<{ Querystring: Static<typeof ListQuery> }>('/api/v1/tokens', {
+    schema: { summary: 'List tokens that are not revoked (no secrets, no hashes)', querystring: ListQuery, response: { 200: Type.Object({ tokens: Type.Array(TokenOut) }), '4xx': ErrorOut } },
+  }, async (req) => ({ tokens: await app.tokens.list(req.query.site?.toLowerCase()) }))
+
+  app.delete<{ Params: Static<typeof IdParams> }>('/api/v1/tokens/:id', {
+    schema: { summary: 'Revoke a token; it stops working at once here and within 10 s on other collectors', params: IdParams, response: { 200: Type.Object({ id: Type.String(), revoked: Type.Boolean() }), '4xx': ErrorOut } },
+  }, async (req, reply) => {
+    if (!(await app.tokens.revoke(req.params.id))) return reply.code(404).send({ error: 'no such token' })
+    return { id: req.params.id, revoked: true }
+  })
+}

@@ -1,0 +1,84 @@
+import type { FastifyInstance } from 'fastify'
+import Type, { type Static } from 'typebox'
+import { requireAccess } from '../../accounts/access.ts'
+import { GOAL_ID, GoalStore, MAX_GOALS_PER_SITE, type Goal } from '../goal-store.ts'
+import { GoalMatchError, LIMITS, parseGoalMatch } from '../stats/goal-match.ts'
+import type { Runtime } from '../../server/runtime.ts'
+
+const PropIn = Type.Object({
+  key: Type.String({ minLength: 1, maxLength: 64 }),
+  value: Type.String({ minLength: 1, maxLength: LIMITS.propValue }),
+}, { additionalProperties: false })
+
+const NewGoal = Type.Object({
+  site: Type.String({ minLength: 1, maxLength: 253 }),
+  page: Type.Optional(Type.String({ minLength: 1, maxLength: LIMITS.pattern, description: 'a path; * matches any characters (/signup/*)' })),
+  event: Type.Optional(Type.String({ minLength: 1, maxLength: LIMITS.name, description: 'a custom event name' })),
+  prop: Type.Optional(PropIn),
+}, { additionalProperties: false })
+
+export const GoalOut = Type.Object({
+  id: Type.String(),
+  site: Type.String(),
+  label: Type.String(),
+  page: Type.Optional(Type.String()),
+  event: Type.Optional(Type.String()),
+  prop: Type.Optional(Type.Object({ key: Type.String(), value: Type.String() })),
+  created_at: Type.String(),
+})
+
+const ListQuery = Type.Object({ site: Type.String({ minLength: 1, maxLength: 253 }) })
+const IdParams = Type.Object({ id: Type.String({ pattern: GOAL_ID.source }) })
+const ErrorOut = Type.Object({ error: Type.String() })
+
+/** A goal as the API shows it: the same fields it was created with. */
+export function goalOut(g: Goal): Static<typeof GoalOut> {
+  const match = g.kind === 'page' ? { page: g.pattern } : { event: g.name, ...(g.prop ? { prop: g.prop } : {}) }
+  return { id: g.id, site: g.site, label: g.label, ...match, created_at: g.created_at }
+}
+
+/**
+ * Goals per site (`/signup/*` visited, `Signup` sent, `Signup` with plan=pro): the admin API.
+ * Admin token only for now; the shared access rules will take over this hook.
+ */
+export async function goalRoutes(app: FastifyInstance, { runtime }: { runtime: Runtime }) {
+  app.addHook('onRequest', requireAccess({ scope: 'admin' }))
+  const goals = new GoalStore(runtime.store.client)
+
+  app.get<{ Querystring: Static<typeof ListQuery> }>('/api/v1/goals', {
+    schema: { summary: "A site's goals", querystring: ListQuery, response: { 200: Type.Object({ goals: Type.Array(GoalOut) }), '4xx': ErrorOut } },
+  }, async (req, reply) => {
+    const site = runtime.sites.get(req.query.site.toLowerCase())
+    if (!site) return reply.code(404).send({ error: 'unknown site' })
+    return { goals: (await goals.list(site.domain)).map(goalOut) }
+  })
+
+  app.post<{ Body: Static<typeof NewGoal> }>('/api/v1/goals', {
+    schema: {
+      summary: 'Add a goal: {site, page} or {site, event, prop?}; an identical goal is answered with 200 and its id',
+      body: NewGoal,
+      response: { 200: GoalOut, 201: GoalOut, '4xx': ErrorOut },
+    },
+  }, async (req, reply) => {
+    const { site: domain, ...input } = req.body
+    const site = runtime.sites.get(domain.toLowerCase())
+    if (!site) return reply.code(400).send({ error: `unknown site ${domain.slice(0, 253)}: register it first` })
+    let match
+    try {
+      match = parseGoalMatch(input)
+    } catch (err) {
+      if (err instanceof GoalMatchError) return reply.code(400).send({ error: err.message })
+      throw err
+    }
+    const made = await goals.create(site.domain, match)
+    if ('full' in made) return reply.code(400).send({ error: `a site has at most ${MAX_GOALS_PER_SITE} goals` })
+    return reply.code(made.existing ? 200 : 201).send(goalOut(made.goal))
+  })
+
+  app.delete<{ Params: Static<typeof IdParams> }>('/api/v1/goals/:id', {
+    schema: { summary: 'Delete a goal', params: IdParams, response: { 200: Type.Object({ id: Type.String(), deleted: Type.Boolean() }), '4xx': ErrorOut } },
+  }, async (req, reply) => {
+    if (!(await goals.delete(req.params.id))) return reply.code(404).send({ error: 'no such goal' })
+    return { id: req.params.id, deleted: true }
+  })
+}

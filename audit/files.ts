@@ -1,0 +1,113 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import readline from 'node:readline'
+import { mask, PII_PATTERNS } from './patterns.ts'
+import type { AuditFinding } from './audit.ts'
+
+/** A file the audit reads: the spool's segments (JSON lines) or a log (JSON lines or text). */
+export interface AuditFile {
+  file: string
+  /** How the report names it: `spool/<segment>` or the log's path. */
+  label: string
+  kind: 'spool' | 'log'
+}
+
+/** Spool fields that are not text from a visitor: the visitor hash is a decimal number. */
+const SPOOL_SKIPPED_FIELDS = new Set(['visitor_id'])
+/** The server's own addresses (it logs where it listens), not a visitor's. */
+const OWN_ADDRESS = /^(?:127\.\d+\.\d+\.\d+|0\.0\.0\.0|::1?|0:0:0:0:0:0:0:[01])$/
+
+const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/
+
+const PATTERNS = PII_PATTERNS.map((p) => ({ ...p, re: new RegExp(p.source, 'g') }))
+
+/** The first finding of each kind in a text, as [pattern index, the finding]. */
+function scanText(text: string): [number, string][] {
+  const hits: [number, string][] = []
+  PATTERNS.forEach((p, i) => {
+    for (const m of text.matchAll(p.re)) {
+      const found = m[1] ?? m[0]
+      if (p.kind === '[ip]' && OWN_ADDRESS.test(found)) continue
+      hits.push([i, found])
+      break
+    }
+  })
+  return hits
+}
+
+/** Every segment the spool holds now (`$ANALYTICS_DATA_DIR/spool/*.ndjson`), those set aside as rejected too. */
+export function spoolFiles(dataDir: string): AuditFile[] {
+  return ['spool', 'spool/rejected'].flatMap((sub) => {
+    const dir = path.join(dataDir, sub)
+    let names: string[]
+    try {
+      names = fs.readdirSync(dir)
+    } catch {
+      return []
+    }
+    return names
+      .filter((n) => n.endsWith('.ndjson'))
+      .sort()
+      .map((n) => ({ file: path.join(dir, n), label: `${sub}/${n}`, kind: 'spool' as const }))
+  })
+}
+
+/**
+ * The same patterns as the store's scan, in JavaScript, over each string of each JSON line
+ * (keys of nested objects too), or over the whole line when it is not JSON. Counts values.
+ */
+export async function auditFiles(files: AuditFile[], onFile?: (f: AuditFile) => void): Promise<{ findings: AuditFinding[]; files: number }> {
+  const found = new Map<string, AuditFinding>()
+  const record = (where: string, hits: [number, string][]) => {
+    for (const [i, value] of hits) {
+      const p = PII_PATTERNS[i]
+      const key = `${where}\0${i}`
+      const f = found.get(key)
+      if (f) f.count++
+      else found.set(key, { where, kind: p.kind, detail: p.label, count: 1, sample: mask(value) })
+    }
+  }
+  const walk = (value: unknown, where: string) => {
+    if (typeof value === 'string') record(where, scanText(value))
+    else if (Array.isArray(value)) for (const v of value) walk(v, where)
+    else if (value && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) {
+        record(where, scanText(k))
+        walk(v, where)
+      }
+    }
+  }
+  let scanned = 0
+  for (const f of files) {
+    const lines = readline.createInterface({ input: fs.createReadStream(f.file, { encoding: 'utf8' }), crlfDelay: Infinity })
+    try {
+      for await (const line of lines) {
+        if (!line) continue
+        let parsed: unknown = undefined
+        if (line.startsWith('{')) {
+          try {
+            parsed = JSON.parse(line)
+          } catch {
+            // a torn or plain-text line: scanned as text below
+          }
+        }
+        if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
+          for (const [field, value] of Object.entries(parsed)) {
+            if (f.kind === 'spool' && SPOOL_SKIPPED_FIELDS.has(field)) continue
+            const keyHits = scanText(field)
+            // a field's name goes into the report only when it is a plain name, never when it is the finding
+            const where = `${f.label} ${keyHits.length === 0 && FIELD_NAME.test(field) ? field : '(field)'}`
+            record(where, keyHits)
+            walk(value, where)
+          }
+        } else record(f.label, scanText(line))
+      }
+    } catch (err) {
+      // a spool segment sent to the store and deleted while being read: nothing left to audit there
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    }
+    scanned++
+    onFile?.(f)
+  }
+  return { findings: [...found.values()], files: scanned }
+}

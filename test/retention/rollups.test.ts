@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { FastifyInstance } from 'fastify'
+import { purge } from '../../retention/purge.ts'
+import { RollupJob } from '../../aggregator/rollup/job.ts'
+import { ADMIN_TOKEN, rows, settle, testApp } from '../helpers/app.ts'
+
+// Strict policy: raw events 30 days, aggregates 25 months, k = 5.
+const SITE = 'old.example.com'
+const DAY = 86_400_000
+const today = Math.floor(Date.now() / DAY) * DAY
+const oldDay = today - 40 * DAY
+const iso = (t: number) => new Date(t).toISOString().slice(0, 10)
+
+const visit = (visitor: number, t: number) => [
+  { site: SITE, ts: t, name: 'pageview', visitor_id: String(visitor), pathname: '/', country: 'DE', props: {} },
+  { site: SITE, ts: t + 30_000, name: 'pageview', visitor_id: String(visitor), pathname: '/pricing', country: 'DE', props: {} },
+]
+
+let app: FastifyInstance
+beforeAll(async () => {
+  app = await testApp({}, [SITE])
+  const events = [...Array.from({ length: 7 }, (_, i) => visit(100 + i, oldDay + 3_600_000 + i * 1000)).flat(), ...Array.from({ length: 5 }, (_, i) => visit(200 + i, today - DAY + i * 1000)).flat()]
+  await app.runtime.store.client.insert({ table: 'events', values: events, format: 'JSONEachRow' })
+  await settle(app)
+})
+afterAll(async () => {
+  await app?.close()
+})
+
+const visitorsOn = async (d: string) => {
+  const res = await app.inject({ url: `/api/v1/stats/aggregate?site=${SITE}&period=custom&from=${d}&to=${d}&metrics=visitors,pageviews`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+  return res.json().results
+}
+
+describe('retention and rollups', () => {
+  it('purging raw events (and visits) keeps the daily statistics, and the job does not rebuild them from nothing', async () => {
+    expect(await visitorsOn(iso(oldDay))).toMatchObject({ visitors: { value: 7 }, pageviews: { value: 14 } })
+    await purge(app.runtime.store.client, app.runtime.policy, [SITE])
+    const raw = await rows<{ c: number }>(app, 'SELECT count() c FROM events WHERE ts < fromUnixTimestamp64Milli({t:Int64})', { t: today - 30 * DAY })
+    expect(raw[0].c).toBe(0)
+    const visits = await rows<{ c: number }>(app, 'SELECT count() c FROM visits WHERE day = {d:Date}', { d: iso(oldDay) })
+    expect(visits[0].c).toBe(0)
+    expect(await app.runtime.rollups.staleDays()).toEqual([])
+    await app.runtime.rollups.run()
+    expect(await visitorsOn(iso(oldDay))).toMatchObject({ visitors: { value: 7 }, pageviews: { value: 14 } })
+    // the recent day is untouched
+    expect(await visitorsOn(iso(today - DAY))).toMatchObject({ visitors: { value: 5 } })
+    // no staged copy keeps visitor hashes after a build
+    const staged = await rows<{ c: number }>(app, 'SELECT (SELECT count() FROM visits_stage) + (SELECT count() FROM rollup_daily_stage) AS c')
+    expect(staged[0].c).toBe(0)
+  })
+
+  it('late events for a built day are taken in by the next build', async () => {
+    const late = Array.from({ length: 3 }, (_, i) => visit(300 + i, today - DAY + 7_200_000 + i * 1000)).flat()
+    await app.runtime.store.client.insert({ table: 'events', values: late, format: 'JSONEachRow' })
+    expect(await app.runtime.rollups.staleDays()).toEqual([iso(today - DAY)])
+    await app.runtime.rollups.run()
+    expect(await visitorsOn(iso(today - DAY))).toMatchObject({ visitors: { value: 8 } })
+  })
+
+  it('on the schedule, a day is built again only after ten times its last build took', async () => {
+    // a monotonic clock the test moves: each reading is one second after the one before
+    let t = 0
+    const job = new RollupJob(app.runtime.store.client, app.runtime.sites, () => app.runtime.policy, () => (t += 1000))
+    const day = iso(today - 2 * DAY)
+    const add = (visitor: number) =>
+      app.runtime.store.client.insert({ table: 'events', values: visit(visitor, today - 2 * DAY + visitor * 1000), format: 'JSONEachRow' })
+    await add(400)
+    expect((await job.run({ scheduled: true })).days).toEqual([day]) // never built: due; the build "took" 1 s
+    await add(401)
+    expect(await job.staleDays()).toEqual([day])
+    expect((await job.run({ scheduled: true })).days).toEqual([]) // 2 s after the build: not yet
+    expect((await job.run()).days).toEqual([day]) // asked for directly: built at once
+    await add(402)
+    t += 10_000
+    expect((await job.run({ scheduled: true })).days).toEqual([day]) // 10 s on: due again
+  })
+})

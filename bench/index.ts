@@ -479,7 +479,7 @@ async function benchBare(tool: 'wrk' | 'autocannon'): Promise<{ load: LoadResult
 async function pipelineTimings(n: number): Promise<{ text: string; rows: object[] }> {
   const { runPipeline, runPipelineTimed, isDrop, STEPS } = await import('../collector/pipeline/index.ts')
   const { GeoLocator } = await import('../collector/lookups/geo.ts')
-  const { UserAgentParser } = await import('../collector/pipeline/parse-user-agent.ts')
+  const { UserAgentParser } = await import('../collector/lookups/user-agents.ts')
   const { loadPolicy } = await import('../policy/policy.ts')
   const { SaltStore } = await import('../collector/salts.ts')
   const { syntheticTraffic } = await import('../cli/seed-traffic.ts')

@@ -3,8 +3,8 @@ import type { EventKind } from '../../policy/schema.ts'
 import type { GeoLocator } from '../lookups/geo.ts'
 import type { NetworkLocator } from '../lookups/asn.ts'
 import type { SaltStore } from '../salts.ts'
-import type { UserAgentParser } from './parse-user-agent.ts'
-import type { ReferrerSpamList } from './drop-bots.ts'
+import type { UserAgentParser } from '../lookups/user-agents.ts'
+import type { ReferrerSpamList } from '../lookups/referrer-spam.ts'
 
 /** Why an event was not stored. `invalid` is the client's fault (400); the rest are answered 202. */
 export type DropReason =

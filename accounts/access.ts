@@ -18,6 +18,8 @@ export interface Access {
 
 declare module 'fastify' {
   interface FastifyInstance {
+    /** The token that passes every rule (ANALYTICS_ADMIN_TOKEN or the generated one). */
+    adminToken: string
     /** Per-site API tokens and shared links (hashed in the store, cached ~10 s). */
     tokens: TokenStore
     /** Wrong shared-link passwords per client and link (`SHARE_PASSWORD_LIMIT`). */
@@ -39,8 +41,9 @@ export interface AccessRule {
 /** Wrong passwords each client may send for one shared link in a window (each costs a ~50 ms scrypt). */
 export const SHARE_PASSWORD_LIMIT: Limit = { max: 10, windowMs: 60_000 }
 
-/** Registers `app.tokens`, `req.audience` and `req.access` on the root instance; call once before the routes. */
-export function decorateAccess(app: FastifyInstance, tokens: TokenStore): void {
+/** Registers `app.adminToken`, `app.tokens`, `req.audience` and `req.access` on the root instance; call once before the routes. */
+export function decorateAccess(app: FastifyInstance, { adminToken, tokens }: { adminToken: string; tokens: TokenStore }): void {
+  app.decorate('adminToken', adminToken)
   app.decorate('tokens', tokens)
   app.decorate('wrongSharePasswords', new RateLimiter(SHARE_PASSWORD_LIMIT))
   app.decorateRequest('audience', 'dashboard')
@@ -69,8 +72,7 @@ function deny(reply: FastifyReply, status: 401 | 403, error: string) {
 export function requireAccess(rule: AccessRule) {
   const audience: Audience = rule.scope === 'export' ? 'export' : 'dashboard'
   return async function access(req: FastifyRequest, reply: FastifyReply) {
-    const { adminToken } = req.server.runtime
-    const tokens = req.server.tokens
+    const { adminToken, tokens } = req.server
     const presented = bearer(req)
     if (!presented) return deny(reply, 401, 'missing bearer token')
     if (tokenMatches(presented, adminToken)) {

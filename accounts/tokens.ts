@@ -3,17 +3,18 @@ import { promisify } from 'node:util'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { LRUCache } from 'lru-cache'
 import { normaliseDomain } from './sites.ts'
+import { chTime } from '../store/time.ts'
 
 /** What a per-site token may be granted; `shared` alone makes a shared dashboard link. */
 export const SCOPES = ['stats', 'export', 'shared'] as const
-export type Scope = (typeof SCOPES)[number]
+export type TokenScope = (typeof SCOPES)[number]
 /**
  * `pat`: a per-site API token; `shr`: a shared dashboard link (stats only, `shared` audience);
  * `ses`: a signed-in user's session (admin rights until it expires or the user signs out).
  */
 export type TokenKind = 'pat' | 'shr' | 'ses'
 /** The stored scope that marks a session (never granted through the token API). */
-const SESSION_SCOPE = 'session' as Scope
+const SESSION_SCOPE = 'session' as TokenScope
 /** How long a session lasts after sign-in. */
 export const SESSION_TTL_MS = 12 * 3600_000
 
@@ -22,7 +23,7 @@ export interface TokenInfo {
   id: string
   kind: TokenKind
   site: string
-  scopes: Scope[]
+  scopes: TokenScope[]
   name: string
   created_at: string
   expires_at: string | null
@@ -34,7 +35,7 @@ export interface VerifiedToken {
   id: string
   kind: TokenKind
   site: string
-  scopes: Scope[]
+  scopes: TokenScope[]
   hasPassword: boolean
 }
 
@@ -50,7 +51,7 @@ export interface PasswordAttempts {
 
 export interface NewToken {
   site: string
-  scopes: Scope[]
+  scopes: TokenScope[]
   name: string
   /** Shared links only: a passphrase the viewer must send as `x-share-password`. */
   password?: string
@@ -60,7 +61,7 @@ export interface NewToken {
 interface TokenRow {
   id: string
   site: string
-  scopes: Scope[]
+  scopes: TokenScope[]
   name: string
   secret_hash: string
   passphrase_hash: string
@@ -133,12 +134,7 @@ export function validateNewToken(
     expiresAt = new Date(ms)
   }
   const name = input.name?.trim() || (scopes.includes('shared') ? 'shared link' : 'api token')
-  return { ok: true, token: { site, scopes: scopes as Scope[], name, password: input.password, expiresAt } }
-}
-
-/** ClickHouse's DateTime64 text: `2027-01-01 00:00:00.000`. */
-function chTime(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '')
+  return { ok: true, token: { site, scopes: scopes as TokenScope[], name, password: input.password, expiresAt } }
 }
 
 const MISSING = { missing: true } as const

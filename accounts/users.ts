@@ -1,6 +1,7 @@
 import crypto from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { hashPassphrase, passphraseMatches } from './tokens.ts'
+import { chTime } from '../store/time.ts'
 
 /** A user as the admin API and the CLI list one: never a hash. */
 export interface UserInfo {
@@ -17,9 +18,6 @@ export function validateNewUser(name: string, password: string): string | null {
   if (password.length < 8 || password.length > 200) return 'a password must have 8 to 200 characters'
   return null
 }
-
-/** ClickHouse's DateTime64 text. */
-const chTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '')
 
 // Checked against when the user does not exist, so an unknown name costs the same scrypt as a known one.
 let decoy: Promise<string> | null = null

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { goalLabel, type GoalMatch } from './stats/goal-match.ts'
+import { chTime } from '../store/time.ts'
 
 /** A saved goal of one site, as the admin API lists it. */
 export type Goal = GoalMatch & { id: string; site: string; label: string; created_at: string }
@@ -18,7 +19,6 @@ interface GoalRow {
 export const MAX_GOALS_PER_SITE = 100
 export const GOAL_ID = /^[0-9a-f]{12}$/
 
-const chTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '')
 
 const COLUMNS = 'id, site, kind, pattern, prop_key, prop_value, toUnixTimestamp64Milli(created_at) AS created_ms'
 

@@ -2,7 +2,8 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import type { Policy, SitePolicy } from '../policy/policy.ts'
 import { DIMENSIONS, type Dimension } from '../policy/schema.ts'
 import { mask, PII_PATTERNS, piiColumnName } from './patterns.ts'
-import { AGGREGATE_TABLES, chTime, type AggregateTable } from '../retention/purge.ts'
+import { AGGREGATE_TABLES, type AggregateTable } from '../retention/purge.ts'
+import { chTime } from '../store/time.ts'
 
 /**
  * The privacy officer's evidence: every table and text column of the store scanned (by

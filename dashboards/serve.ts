@@ -12,6 +12,7 @@ import path from 'node:path'
 import fastifyStatic from '@fastify/static'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { buildDashboards, DASHBOARDS_DIR, DIST, isBuilt } from './build/build.ts'
+import type { Sites } from '../accounts/sites.ts'
 import { sharedLinkRoutes } from './shared-link.ts'
 
 /** Paths the server owns: a client route may never hide them. */
@@ -43,6 +44,8 @@ export interface DashboardOptions {
   dist?: string
   /** Build when the app is missing once the server listens (default true). */
   buildWhenMissing?: boolean
+  /** The registered sites, for `/api/v1/shared-link` (needs the access decorators); without them that route is left out. */
+  sites?: Sites
 }
 
 /** The dashboards at `/`: register last, after every server route. */
@@ -65,7 +68,7 @@ export async function dashboardRoutes(app: FastifyInstance, opts: DashboardOptio
     })
   }
 
-  await app.register(sharedLinkRoutes)
+  if (opts.sites) await app.register(sharedLinkRoutes, { sites: opts.sites })
   // the root must exist when registered; files are always sent from `dist`, which may be built later
   await app.register(fastifyStatic, { root: DASHBOARDS_DIR, serve: false })
 

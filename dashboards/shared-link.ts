@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import Type, { type Static } from 'typebox'
 import { requireAccess, siteFromQuery } from '../accounts/access.ts'
 import { bearer } from '../accounts/auth.ts'
+import type { Sites } from '../accounts/sites.ts'
 
 const Query = Type.Object({
   site: Type.Optional(Type.String({ minLength: 1, maxLength: 253, description: "default: the token's own site (per-site tokens and shared links)" })),
@@ -15,8 +16,7 @@ const ErrorOut = Type.Object({ error: Type.String() })
  * the `stats` access rule like every statistics route (a shared link's password, expiry and
  * revocation included); without `?site=` it answers for the token's own site.
  */
-export async function sharedLinkRoutes(app: FastifyInstance) {
-  if (!app.hasDecorator('tokens')) return
+export async function sharedLinkRoutes(app: FastifyInstance, { sites }: { sites: Sites }) {
   const ownSite = new WeakMap<FastifyRequest, string>()
 
   app.get<{ Querystring: Static<typeof Query> }>('/api/v1/shared-link', {
@@ -39,7 +39,7 @@ export async function sharedLinkRoutes(app: FastifyInstance) {
   }, async (req, reply) => {
     const domain = req.query.site?.toLowerCase() ?? ownSite.get(req)
     if (!domain) return reply.code(400).send({ error: 'site is required with the admin token' })
-    const site = app.runtime.sites.get(domain)
+    const site = sites.get(domain)
     if (!site) return reply.code(404).send({ error: 'unknown site' })
     return { site: site.domain, timezone: site.timezone }
   })

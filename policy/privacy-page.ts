@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import Type, { type Static } from 'typebox'
 import { normaliseDomain } from '../accounts/sites.ts'
 import { describePolicy, DisclosureSchema, type Disclosure } from './describe.ts'
-import type { Runtime } from '../server/runtime.ts'
+import type { Policy } from './policy.ts'
 
 const PrivacyQuery = Type.Object({
   site: Type.Optional(Type.String({ maxLength: 300 })),
@@ -209,13 +209,13 @@ function sendHtml(reply: FastifyReply, status: number, html: string) {
  * `GET /privacy` and `GET /privacy.json`: the active policy as a disclosure a site can link
  * to from its own privacy policy. The policy is read on every request: a reload shows at once.
  */
-export async function privacyRoutes(app: FastifyInstance, { runtime }: { runtime: Runtime }) {
+export async function privacyRoutes(app: FastifyInstance, { policy }: { policy: () => Policy }) {
   app.get<{ Querystring: PrivacyQuery }>('/privacy', { schema: { querystring: PrivacyQuery } }, async (req, reply) => {
     const site = requestedSite(req.query)
     if (site === undefined) {
       return sendHtml(reply, 400, page('Analytics and your privacy', `<h1>Analytics and your privacy</h1>\n<p>The <code>site</code> parameter must be a host name such as <code>example.com</code>. <a href="privacy">See the default rules.</a></p>`))
     }
-    return sendHtml(reply, 200, renderDisclosureHtml(describePolicy(runtime.policy, site)))
+    return sendHtml(reply, 200, renderDisclosureHtml(describePolicy(policy(), site)))
   })
 
   app.get<{ Querystring: PrivacyQuery }>('/privacy.json', {
@@ -224,6 +224,6 @@ export async function privacyRoutes(app: FastifyInstance, { runtime }: { runtime
     reply.headers({ 'x-content-type-options': 'nosniff', 'cache-control': 'no-cache', 'access-control-allow-origin': '*' })
     const site = requestedSite(req.query)
     if (site === undefined) return reply.code(400).send({ error: SITE_ERROR })
-    return describePolicy(runtime.policy, site)
+    return describePolicy(policy(), site)
   })
 }

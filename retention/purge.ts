@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { Policy } from '../policy/policy.ts'
+import { chTime } from '../store/time.ts'
 
 const DAY = 86_400_000
 
@@ -60,11 +61,6 @@ export function rawEventsCutoff(policy: Policy, site: string, now: Date): Date {
 /** The instant before which a site's aggregates are expired. */
 export function aggregatesCutoff(policy: Policy, site: string, now: Date): Date {
   return new Date(now.getTime() - policy.forSite(site).aggregatesDays * DAY)
-}
-
-/** `2026-05-16 12:00:00.000`: what a {x:DateTime64(3, 'UTC')} parameter takes. */
-export function chTime(d: Date): string {
-  return d.toISOString().replace('T', ' ').replace('Z', '')
 }
 
 function utcDay(d: Date): string {

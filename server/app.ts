@@ -1,6 +1,8 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify'
 import { decorateAccess } from '../accounts/access.ts'
-import { adminRoutes } from './admin-routes.ts'
+import { auditRoutes } from '../audit/routes.ts'
+import { InputError } from '../http/errors.ts'
+import { retentionRoutes } from '../retention/routes.ts'
 import { conversionRoutes } from '../aggregator/routes/conversions.ts'
 import { exportRoutes } from '../aggregator/routes/export.ts'
 import { goalRoutes } from '../aggregator/routes/goals.ts'
@@ -12,7 +14,7 @@ import { TokenStore } from '../accounts/tokens.ts'
 import { dashboardRoutes } from '../dashboards/serve.ts'
 import type { Config } from './config.ts'
 import { adminIngestRoutes } from '../collector/routes/admin-ingest.ts'
-import { isStoreUnavailable, storeErrorSummary } from '../collector/spool/writer.ts'
+import { isStoreUnavailable, storeErrorSummary } from '../store/errors.ts'
 import { ingestRoutes } from '../collector/routes/ingest.ts'
 import { registerOpenApi } from './openapi.ts'
 import { noSniff } from '../http/security-headers.ts'
@@ -61,6 +63,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.addHook('onSend', noSniff)
 
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
+    // the caller's mistake, named by the domain code that found it
+    if (err instanceof InputError) return reply.code(err.statusCode).send({ error: err.message, ...err.details })
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
     if (status >= 500) {
       // a store that cannot be reached (or has not answered since start) is a 503 to retry
@@ -87,7 +91,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const runtime = await openRuntime(config, app.log)
   app.decorate('runtime', runtime)
   app.addHook('onClose', async () => runtime.close())
-  decorateAccess(app, new TokenStore(runtime.store.client))
+  decorateAccess(app, { adminToken: runtime.adminToken, tokens: new TokenStore(runtime.store.client) })
 
   // 503 until the store has answered once (beacons are spooled meanwhile), then 200: `ok`, or
   // `degraded` while inserts fail (the spool holds the events)
@@ -104,18 +108,26 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       ...(runtime.writer.stats.rejectedSegments ? { rejectedSegments: runtime.writer.stats.rejectedSegments } : {}),
     }
   })
-  await app.register(ingestRoutes, { runtime })
+  const { client } = runtime.store
+  const { sites, spool, pipeline } = runtime
+  const policy = () => runtime.policy
+  const stats = { client, sites, policy }
+  // collector: beacons, the tracker, seeding
+  await app.register(ingestRoutes, { sites, pipeline, spool, clock: runtime.clock, bodyLimit: config.bodyLimit, ingestRateLimit: config.ingestRateLimit })
   await app.register(trackerRoutes)
-  await app.register(statsRoutes, { runtime })
-  await app.register(conversionRoutes, { runtime })
-  await app.register(goalRoutes, { runtime })
-  await app.register(exportRoutes, { runtime })
-  await app.register(siteRoutes, { runtime })
-  await app.register(adminIngestRoutes, { runtime })
-  await app.register(privacyRoutes, { runtime })
-  await app.register(adminRoutes, { runtime })
-  await app.register(tokenRoutes, { runtime })
-  await app.register(userRoutes, { runtime })
-  await app.register(dashboardRoutes) // last: the app's client routes never hide a server route
+  await app.register(adminIngestRoutes, { pipeline, spool })
+  // aggregator: statistics, conversions, exports, goals
+  await app.register(statsRoutes, stats)
+  await app.register(conversionRoutes, stats)
+  await app.register(exportRoutes, stats)
+  await app.register(goalRoutes, { client, sites })
+  // accounts, the policy's disclosure, store upkeep
+  await app.register(siteRoutes, { sites })
+  await app.register(tokenRoutes, { sites })
+  await app.register(userRoutes, { client })
+  await app.register(privacyRoutes, { policy })
+  await app.register(retentionRoutes, { retention: runtime.retention })
+  await app.register(auditRoutes, { client, policy })
+  await app.register(dashboardRoutes, { sites }) // last: the app's client routes never hide a server route
   return app
 }

@@ -15,7 +15,8 @@ import type { PipelineContext } from '../collector/pipeline/types.ts'
 import { loadPolicy, type Policy } from '../policy/policy.ts'
 import { SaltStore, StoreSaltBackend } from '../collector/salts.ts'
 import { Spool } from '../collector/spool/spool.ts'
-import { SpoolWriter, storeErrorSummary } from '../collector/spool/writer.ts'
+import { SpoolWriter } from '../collector/spool/writer.ts'
+import { storeErrorSummary } from '../store/errors.ts'
 import { Clock } from '../collector/clock.ts'
 
 /** Everything long-lived the routes share: opened once at start, closed once at the end. */
@@ -29,7 +30,7 @@ export interface Runtime {
   rollups: RollupJob
   pipeline: PipelineContext
   adminToken: string
-  /** The active policy; replaced on reload. */
+  /** The active policy, the one reference to it (the pipeline reads it here); replaced on reload. */
   policy: Policy
   /** Purges expired events shortly after start, then hourly; `runNow` for `analytics purge`. */
   retention: RetentionSchedule
@@ -136,7 +137,10 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger): Promi
       storeReady: false,
       storeError: null,
       pipeline: {
-        policy,
+        // the runtime's policy is the one reference: a reload reaches the next event
+        get policy() {
+          return runtime.policy
+        },
         isKnownSite: (d) => sites.has(d),
         geo,
         networks: needsNetworks(policy) ? NetworkLocator.open() : null,
@@ -154,7 +158,6 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger): Promi
         if (needsNetworks(next) && !runtime.pipeline.networks) runtime.pipeline.networks = NetworkLocator.open()
         // Each event runs the pipeline synchronously: it sees the old policy or the new one, never a mix.
         runtime.policy = next
-        runtime.pipeline.policy = next
         if (runtime.storeReady) await prepareSalts(next)
         return { ok: true, name: next.name }
       },

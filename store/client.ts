@@ -1,7 +1,6 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client'
-import type { Config } from '../server/config.ts'
 
 // Both modes answer 64-bit integers as JSON numbers, so code never sees strings for counts.
 // chDB applies a query's settings to its whole session: the spool writer's deduplication token
@@ -9,6 +8,16 @@ import type { Config } from '../server/config.ts'
 const settings = { output_format_json_quote_64bit_integers: 0, insert_deduplication_token: '' } as const
 // The client's own logger may print failed requests; our callers log a sanitised summary instead.
 const log = { level: ClickHouseLogLevel.OFF }
+
+/** Where the store is: the embedded engine under `dataDir`, or a server (the config's CLICKHOUSE_* settings). */
+export interface StoreConfig {
+  dataDir: string
+  /** A ClickHouse server's URL; undefined means the embedded chDB engine. */
+  clickhouseUrl?: string
+  clickhouseUser?: string
+  clickhousePassword?: string
+  clickhouseDatabase: string
+}
 
 export interface Store {
   client: ClickHouseClient
@@ -26,13 +35,13 @@ export interface Store {
  * With `{ prepare: false }` a server is not contacted yet (the collector starts while it is
  * down, and calls `prepare` until it answers); otherwise its database is created first.
  */
-export async function openStore(config: Config, opts: { prepare?: boolean } = {}): Promise<Store> {
+export async function openStore(config: StoreConfig, opts: { prepare?: boolean } = {}): Promise<Store> {
   const store = await createStore(config)
   if (opts.prepare !== false) await store.prepare()
   return store
 }
 
-async function createStore(config: Config): Promise<Store> {
+async function createStore(config: StoreConfig): Promise<Store> {
   const database = config.clickhouseDatabase
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) throw new Error('CLICKHOUSE_DATABASE must be a plain identifier')
   if (config.clickhouseUrl) {

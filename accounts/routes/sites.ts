@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import Type, { type Static } from 'typebox'
 import { requireAccess } from '../access.ts'
-import { normaliseDomain } from '../sites.ts'
-import type { Runtime } from '../../server/runtime.ts'
+import { normaliseDomain, type Sites } from '../sites.ts'
 
 const NewSite = Type.Object({
   domain: Type.String({ minLength: 1, maxLength: 253 }),
@@ -21,11 +20,11 @@ function validTimezone(tz: string): boolean {
 }
 
 /** Site registration: the admin API behind `analytics site add` while a server runs. */
-export async function siteRoutes(app: FastifyInstance, { runtime }: { runtime: Runtime }) {
+export async function siteRoutes(app: FastifyInstance, { sites }: { sites: Sites }) {
   app.addHook('onRequest', requireAccess({ scope: 'admin' }))
 
   app.get('/api/v1/sites', { schema: { response: { 200: Type.Object({ sites: Type.Array(SiteOut) }) } } }, async () => ({
-    sites: runtime.sites.list(),
+    sites: sites.list(),
   }))
 
   app.post<{ Body: Static<typeof NewSite> }>('/api/v1/sites', {
@@ -35,6 +34,6 @@ export async function siteRoutes(app: FastifyInstance, { runtime }: { runtime: R
     if (!domain) return reply.code(400).send({ error: 'domain must be a host name such as example.com' })
     const timezone = req.body.timezone ?? 'UTC'
     if (!validTimezone(timezone)) return reply.code(400).send({ error: 'timezone must be an IANA time zone such as Europe/Berlin' })
-    return reply.code(201).send(await runtime.sites.add(domain, timezone))
+    return reply.code(201).send(await sites.add(domain, timezone))
   })
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import Type, { type Static } from 'typebox'
 import { requireAccess } from '../access.ts'
 import { SCOPES, validateNewToken } from '../tokens.ts'
-import type { Runtime } from '../../server/runtime.ts'
+import type { Sites } from '../sites.ts'
 
 const ScopeIn = Type.Enum(SCOPES)
 
@@ -36,13 +36,13 @@ const IdParams = Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{12}$' }) })
 const ErrorOut = Type.Object({ error: Type.String() })
 
 /** Per-site API tokens and shared links: the admin API behind `analytics token` and `analytics share`. */
-export async function tokenRoutes(app: FastifyInstance, { runtime }: { runtime: Runtime }) {
+export async function tokenRoutes(app: FastifyInstance, { sites }: { sites: Sites }) {
   app.addHook('onRequest', requireAccess({ scope: 'admin' }))
 
   app.post<{ Body: Static<typeof NewToken> }>('/api/v1/tokens', {
     schema: { summary: 'Create a per-site API token or a shared link (the token is shown once)', body: NewToken, response: { 201: CreatedOut, '4xx': ErrorOut } },
   }, async (req, reply) => {
-    const checked = validateNewToken(req.body, (d) => runtime.sites.has(d))
+    const checked = validateNewToken(req.body, (d) => sites.has(d))
     if (!checked.ok) return reply.code(400).send({ error: checked.error })
     const { token, info } = await app.tokens.create(checked.token)
     return reply.code(201).send({ ...info, token, ...(info.kind === 'shr' ? { share_path: `/share/${token}` } : {}) })

@@ -1,10 +1,10 @@
 import crypto from 'node:crypto'
+import type { ClickHouseClient } from '@clickhouse/client'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import Type, { type Static } from 'typebox'
 import { clientKey, RateLimiter, tooManyRequests, type Limit } from '../../http/rate-limit.ts'
 import { requireAccess } from '../access.ts'
 import { Users, validateNewUser } from '../users.ts'
-import type { Runtime } from '../../server/runtime.ts'
 
 const ErrorOut = Type.Object({ error: Type.String() })
 const Login = Type.Object({
@@ -39,8 +39,8 @@ function loginLimiter() {
 }
 
 /** Dashboard users: sign-in and sign-out for everyone, the user list for the admin. */
-export async function userRoutes(app: FastifyInstance, { runtime }: { runtime: Runtime }) {
-  const users = new Users(runtime.store.client)
+export async function userRoutes(app: FastifyInstance, { client }: { client: ClickHouseClient }) {
+  const users = new Users(client)
 
   app.post<{ Body: Static<typeof Login> }>('/api/v1/login', {
     onRequest: loginLimiter(),

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
+import { InputError } from '../../http/errors.ts'
 
 /**
  * How many distinct noisy exports may touch one calendar month of a site's data: each costs
@@ -15,12 +16,15 @@ export interface BudgetRefusal {
   exports_per_month: number
 }
 
-export class BudgetSpent extends Error {
+/** 403, with the budget that was spent beside the error. */
+export class BudgetSpent extends InputError {
   constructor(readonly refusal: BudgetRefusal) {
     super(
       `the export noise budget of ${refusal.month} is spent (${EXPORTS_PER_MONTH} distinct noisy exports of its data, ε = ${refusal.budget_epsilon} in all); ` +
         'asking an export already given again costs nothing',
     )
+    this.statusCode = 403
+    this.details = { budget: refusal }
   }
 }
 

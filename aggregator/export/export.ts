@@ -3,15 +3,16 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import { zipSync } from 'fflate'
 import type { Policy } from '../../policy/policy.ts'
 import type { Site } from '../../accounts/sites.ts'
-import { FilterError, parseFilters, type Filter } from '../stats/filters.ts'
-import { PeriodError, PERIODS, resolvePeriod, type Range } from '../stats/period.ts'
+import { parseFilters, type Filter } from '../stats/filters.ts'
+import { PERIODS, resolvePeriod, type Range } from '../stats/period.ts'
 import { property as findProperty, PROPERTY_NAMES, type Property } from '../stats/properties.ts'
 import { rangeDays, type Interval } from '../stats/query.ts'
 import type { Scope } from '../stats/service.ts'
-import { BudgetSpent, ExportNoiseStore, type BudgetRefusal } from './budget.ts'
+import { ExportNoiseStore } from './budget.ts'
 import { keyedHash } from './noise.ts'
 import { renderTable, toBuffer, type TableFormat } from './render.ts'
 import { addNoise, breakdownTable, digest, timeseriesTable, type ExportTable } from './tables.ts'
+import { InputError } from '../../http/errors.ts'
 
 export const EXPORT_FORMATS = ['csv', 'json', 'parquet', 'zip'] as const
 export type ExportFormat = (typeof EXPORT_FORMATS)[number]
@@ -68,13 +69,11 @@ export interface ExportQuery {
   interval?: string
 }
 
-export class ExportError extends Error {
-  constructor(
-    readonly status: 400 | 403 | 404,
-    message: string,
-    readonly budget?: BudgetRefusal,
-  ) {
+/** A question an export cannot answer as asked: 400, or 404 for an unknown site. */
+export class ExportError extends InputError {
+  constructor(status: 400 | 404, message: string) {
     super(message)
+    this.statusCode = status
   }
 }
 
@@ -128,15 +127,8 @@ export function planExport(ctx: ExportContext, q: ExportQuery): ExportPlan {
   if (!(EXPORT_INTERVALS as readonly string[]).includes(interval)) throw new ExportError(400, `interval must be one of ${EXPORT_INTERVALS.join(', ')}`)
   if (q.interval && q.property) throw new ExportError(400, 'interval applies to the time series: leave it out with a property')
   if (q.property && format === 'zip') throw new ExportError(400, 'a zip holds every property: leave property out')
-  let range: Range
-  let filters: Filter[]
-  try {
-    range = resolvePeriod(q, site.timezone, ctx.now)
-    filters = parseFilters(q.filters)
-  } catch (err) {
-    if (err instanceof PeriodError || err instanceof FilterError) throw new ExportError(400, err.message)
-    throw err
-  }
+  const range = resolvePeriod(q, site.timezone, ctx.now)
+  const filters = parseFilters(q.filters)
   const property = q.property ? named(q.property) : null
   const days = rangeDays(range, site.timezone)
   const rules = ctx.policy.forSite(site.domain)
@@ -220,12 +212,7 @@ export async function runExport(ctx: ExportContext, plan: ExportPlan, onProgress
     const seeds = plan.tables.map((t, i) => keyedHash(key, ['table', question(plan, t.property), digest(tables[i])]))
     const answer = keyedHash(key, ['answer', plan.format === 'zip' ? 'zip' : 'table', seeds.map((s) => s.toString('base64url'))]).toString('base64url')
     const kind = plan.format === 'zip' ? 'zip' : (plan.property?.name ?? 'timeseries')
-    try {
-      ;({ charged } = await ctx.noise.charge(plan.site.domain, answer, kind, monthsCovered(plan.first, plan.last), epsilon))
-    } catch (err) {
-      if (err instanceof BudgetSpent) throw new ExportError(403, err.message, err.refusal)
-      throw err
-    }
+    ;({ charged } = await ctx.noise.charge(plan.site.domain, answer, kind, monthsCovered(plan.first, plan.last), epsilon))
     tables = tables.map((t, i) => addNoise(t, seeds[i], epsilon))
   }
 

@@ -1,14 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import Type, { type Static } from 'typebox'
 import { requireAccess, siteFromQuery } from '../../accounts/access.ts'
-import { BadRequest, Common as StatsCommon, scopeOf } from './stats.ts'
+import { InputError } from '../../http/errors.ts'
+import { Common as StatsCommon, scopeOf, type StatsDeps } from './stats.ts'
 import { GOAL_ID, GoalStore } from '../goal-store.ts'
 import { funnel, MAX_STEPS, MIN_STEPS, parseSteps } from '../stats/funnel.ts'
-import { GoalMatchError, type GoalMatch } from '../stats/goal-match.ts'
+import type { GoalMatch } from '../stats/goal-match.ts'
 import { goalConversions } from '../stats/goal-conversions.ts'
 import { pageFlow } from '../stats/page-flow.ts'
 import type { StatsQuestion } from '../stats/query.ts'
-import type { Runtime } from '../../server/runtime.ts'
 
 // The query parameters of the other stats routes, less `metrics`.
 const { metrics: _metrics, ...Common } = StatsCommon
@@ -52,8 +52,8 @@ const PageFlowOut = Type.Object({
 const FUNNEL_DOC = { tags: ['stats'], security: [{ bearer: [] }, { bearer: [], sharePassword: [] }] as Record<string, string[]>[] }
 
 /** The question a request asks (site, period, filters) and the asker's k, or null for an unknown site. */
-function questionOf(runtime: Runtime, req: FastifyRequest<{ Querystring: Static<typeof GoalsQuery> }>) {
-  const s = scopeOf(runtime, req)
+function questionOf(deps: StatsDeps, req: FastifyRequest<{ Querystring: Static<typeof GoalsQuery> }>) {
+  const s = scopeOf(deps, req)
   if (!s) return null
   const { site, timezone, filters, minVisitors } = s.scope
   const question: StatsQuestion = { site, timezone, range: s.range, filters }
@@ -63,50 +63,47 @@ function questionOf(runtime: Runtime, req: FastifyRequest<{ Querystring: Static<
 const unknownSite = (reply: FastifyReply) => reply.code(404).send({ error: 'unknown site' })
 
 /** Goal conversions, funnels and page flow: statistics within visits, every number checked against k. */
-export async function conversionRoutes(app: FastifyInstance, { runtime }: { runtime: Runtime }) {
+export async function conversionRoutes(app: FastifyInstance, deps: StatsDeps) {
+  const { client } = deps
   app.addHook('onRequest', requireAccess({ scope: 'stats', siteFrom: siteFromQuery }))
-  app.setErrorHandler((err, _req, reply) => {
-    if (err instanceof BadRequest || err instanceof GoalMatchError) return reply.code(400).send({ error: err.message })
-    throw err
-  })
-  const goals = new GoalStore(runtime.store.client)
+  const goals = new GoalStore(client)
 
   app.get<{ Querystring: Static<typeof GoalsQuery> }>('/api/v1/stats/goals', {
     schema: { tags: ['stats'], summary: "Conversions of the site's goals, with conversion_rate", querystring: GoalsQuery, response: { 200: GoalsOut, '4xx': ErrorOut } },
   }, async (req, reply) => {
-    const s = questionOf(runtime, req)
+    const s = questionOf(deps, req)
     if (!s) return unknownSite(reply)
     const saved = await goals.list(s.question.site)
-    return { ...(await goalConversions(runtime.store.client, s.question, saved, s.k)), period: s.period }
+    return { ...(await goalConversions(client, s.question, saved, s.k)), period: s.period }
   })
 
   app.get<{ Querystring: Static<typeof FunnelQuery> }>('/api/v1/funnel', {
     schema: { ...FUNNEL_DOC, summary: 'Visitors through 2 to 8 steps in order within a visit', querystring: FunnelQuery, response: { 200: FunnelOut, '4xx': ErrorOut } },
   }, async (req, reply) => {
-    const s = questionOf(runtime, req)
+    const s = questionOf(deps, req)
     if (!s) return unknownSite(reply)
     const { steps: raw, goals: ids } = req.query
-    if ((raw === undefined) === (ids === undefined)) throw new BadRequest('give the funnel either steps (a JSON array) or goals (saved goal ids)')
+    if ((raw === undefined) === (ids === undefined)) throw new InputError('give the funnel either steps (a JSON array) or goals (saved goal ids)')
     let steps: GoalMatch[]
     if (raw !== undefined) steps = parseSteps(raw)
     else {
       const list = ids!.split(',').map((id) => id.trim())
-      if (list.length < MIN_STEPS || list.length > MAX_STEPS) throw new BadRequest(`a funnel has ${MIN_STEPS} to ${MAX_STEPS} steps, not ${list.length}`)
+      if (list.length < MIN_STEPS || list.length > MAX_STEPS) throw new InputError(`a funnel has ${MIN_STEPS} to ${MAX_STEPS} steps, not ${list.length}`)
       const saved = new Map((await goals.list(s.question.site)).map((g) => [g.id, g]))
       steps = list.map((id, i) => {
         const goal = GOAL_ID.test(id) ? saved.get(id) : undefined
-        if (!goal) throw new BadRequest(`goals: step ${i + 1} is not a saved goal of this site`)
+        if (!goal) throw new InputError(`goals: step ${i + 1} is not a saved goal of this site`)
         return goal
       })
     }
-    return { ...(await funnel(runtime.store.client, s.question, steps, s.k)), period: s.period }
+    return { ...(await funnel(client, s.question, steps, s.k)), period: s.period }
   })
 
   app.get<{ Querystring: Static<typeof PageFlowQuery> }>('/api/v1/stats/page-flow', {
     schema: { tags: ['stats'], summary: 'The pages viewed just before and after a page within visits', querystring: PageFlowQuery, response: { 200: PageFlowOut, '4xx': ErrorOut } },
   }, async (req, reply) => {
-    const s = questionOf(runtime, req)
+    const s = questionOf(deps, req)
     if (!s) return unknownSite(reply)
-    return { ...(await pageFlow(runtime.store.client, s.question, req.query.page, s.k, req.query.limit ?? 10)), period: s.period }
+    return { ...(await pageFlow(client, s.question, req.query.page, s.k, req.query.limit ?? 10)), period: s.period }
   })
 }

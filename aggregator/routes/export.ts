@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import Type, { type Static } from 'typebox'
-import type { Runtime } from '../../server/runtime.ts'
 import { requireAccess, siteFromQuery } from '../../accounts/access.ts'
 import { ExportNoiseStore } from '../export/budget.ts'
-import { EXPORT_FORMATS, EXPORT_INTERVALS, EXPORT_PERIODS, ExportError, planExport, runExport, type ExportContext } from '../export/export.ts'
+import { EXPORT_FORMATS, EXPORT_INTERVALS, EXPORT_PERIODS, planExport, runExport, type ExportContext } from '../export/export.ts'
+import type { StatsDeps } from './stats.ts'
 
 const ExportQuery = Type.Object({
   site: Type.String({ minLength: 1, maxLength: 253 }),
@@ -29,11 +29,11 @@ const BudgetOut = Type.Object({
  * `GET /api/v1/export`: a time series or one breakdown as CSV, JSON lines or Parquet, or every
  * breakdown as a zip of CSVs, with the policy's export k and (optionally) noise.
  */
-export async function exportRoutes(app: FastifyInstance, { runtime }: { runtime: Runtime }) {
+export async function exportRoutes(app: FastifyInstance, { client, sites, policy }: StatsDeps) {
   // the admin token, or a per-site token with the export scope; onRequest, so a caller without access learns nothing about the input
   app.addHook('onRequest', requireAccess({ scope: 'export', siteFrom: siteFromQuery }))
-  const noise = new ExportNoiseStore(runtime.store.client)
-  const context = (): ExportContext => ({ client: runtime.store.client, site: (d) => runtime.sites.get(d), policy: runtime.policy, noise })
+  const noise = new ExportNoiseStore(client)
+  const context = (): ExportContext => ({ client, site: (d) => sites.get(d), policy: policy(), noise })
 
   app.get<{ Querystring: Static<typeof ExportQuery> }>('/api/v1/export', {
     schema: {
@@ -48,19 +48,14 @@ export async function exportRoutes(app: FastifyInstance, { runtime }: { runtime:
     },
   }, async (req, reply) => {
     const ctx = context()
-    try {
-      const plan = planExport(ctx, req.query)
-      const result = await runExport(ctx, plan)
-      reply
-        .header('content-type', plan.contentType)
-        .header('content-disposition', `attachment; filename="${plan.filename}"`)
-        .header('cache-control', 'no-store')
-      if (plan.epsilon !== null) reply.header('x-analytics-noise-epsilon', String(plan.epsilon))
-      if (result.withheld) reply.header('x-analytics-withheld', result.withheld)
-      return reply.send(result.body)
-    } catch (err) {
-      if (err instanceof ExportError) return reply.code(err.status).send(err.budget ? { error: err.message, budget: err.budget } : { error: err.message })
-      throw err
-    }
+    const plan = planExport(ctx, req.query)
+    const result = await runExport(ctx, plan)
+    reply
+      .header('content-type', plan.contentType)
+      .header('content-disposition', `attachment; filename="${plan.filename}"`)
+      .header('cache-control', 'no-store')
+    if (plan.epsilon !== null) reply.header('x-analytics-noise-epsilon', String(plan.epsilon))
+    if (result.withheld) reply.header('x-analytics-withheld', result.withheld)
+    return reply.send(result.body)
   })
 }

@@ -1,9 +1,10 @@
+import type { ClickHouseClient } from '@clickhouse/client'
 import type { FastifyInstance } from 'fastify'
 import Type, { type Static } from 'typebox'
 import { requireAccess } from '../../accounts/access.ts'
+import type { Sites } from '../../accounts/sites.ts'
 import { GOAL_ID, GoalStore, MAX_GOALS_PER_SITE, type Goal } from '../goal-store.ts'
-import { GoalMatchError, LIMITS, parseGoalMatch } from '../stats/goal-match.ts'
-import type { Runtime } from '../../server/runtime.ts'
+import { LIMITS, parseGoalMatch } from '../stats/goal-match.ts'
 
 const PropIn = Type.Object({
   key: Type.String({ minLength: 1, maxLength: 64 }),
@@ -41,14 +42,14 @@ export function goalOut(g: Goal): Static<typeof GoalOut> {
  * Goals per site (`/signup/*` visited, `Signup` sent, `Signup` with plan=pro): the admin API.
  * Admin token only for now; the shared access rules will take over this hook.
  */
-export async function goalRoutes(app: FastifyInstance, { runtime }: { runtime: Runtime }) {
+export async function goalRoutes(app: FastifyInstance, { client, sites }: { client: ClickHouseClient; sites: Sites }) {
   app.addHook('onRequest', requireAccess({ scope: 'admin' }))
-  const goals = new GoalStore(runtime.store.client)
+  const goals = new GoalStore(client)
 
   app.get<{ Querystring: Static<typeof ListQuery> }>('/api/v1/goals', {
     schema: { summary: "A site's goals", querystring: ListQuery, response: { 200: Type.Object({ goals: Type.Array(GoalOut) }), '4xx': ErrorOut } },
   }, async (req, reply) => {
-    const site = runtime.sites.get(req.query.site.toLowerCase())
+    const site = sites.get(req.query.site.toLowerCase())
     if (!site) return reply.code(404).send({ error: 'unknown site' })
     return { goals: (await goals.list(site.domain)).map(goalOut) }
   })
@@ -61,16 +62,9 @@ export async function goalRoutes(app: FastifyInstance, { runtime }: { runtime: R
     },
   }, async (req, reply) => {
     const { site: domain, ...input } = req.body
-    const site = runtime.sites.get(domain.toLowerCase())
+    const site = sites.get(domain.toLowerCase())
     if (!site) return reply.code(400).send({ error: `unknown site ${domain.slice(0, 253)}: register it first` })
-    let match
-    try {
-      match = parseGoalMatch(input)
-    } catch (err) {
-      if (err instanceof GoalMatchError) return reply.code(400).send({ error: err.message })
-      throw err
-    }
-    const made = await goals.create(site.domain, match)
+    const made = await goals.create(site.domain, parseGoalMatch(input))
     if ('full' in made) return reply.code(400).send({ error: `a site has at most ${MAX_GOALS_PER_SITE} goals` })
     return reply.code(made.existing ? 200 : 201).send(goalOut(made.goal))
   })

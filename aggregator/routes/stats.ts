@@ -1,14 +1,24 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import Type, { type Static } from 'typebox'
+import type { ClickHouseClient } from '@clickhouse/client'
 import { requireAccess, siteFromQuery } from '../../accounts/access.ts'
-import { FilterError, parseFilters } from '../stats/filters.ts'
-import { MetricError, parseMetrics, type Metric } from '../stats/metrics.ts'
-import { PeriodError, PERIODS, resolvePeriod } from '../stats/period.ts'
+import type { Sites } from '../../accounts/sites.ts'
+import { InputError } from '../../http/errors.ts'
+import type { Policy } from '../../policy/policy.ts'
+import { parseFilters } from '../stats/filters.ts'
+import { parseMetrics, type Metric } from '../stats/metrics.ts'
+import { PERIODS, resolvePeriod } from '../stats/period.ts'
 import { property, PROPERTY_NAMES } from '../stats/properties.ts'
-import { realtime, RealtimeFilterError } from '../stats/realtime.ts'
+import { realtime } from '../stats/realtime.ts'
 import { aggregate, breakdown, propertyKeys, timeseries, type Scope } from '../stats/service.ts'
 import type { Interval } from '../stats/query.ts'
-import type { Runtime } from '../../server/runtime.ts'
+
+/** What the statistics routes read: the store, the registered sites, and the policy in force. */
+export interface StatsDeps {
+  client: ClickHouseClient
+  sites: Sites
+  policy: () => Policy
+}
 
 /** The query parameters every statistics route shares. */
 export const Common = {
@@ -32,66 +42,47 @@ const Row = Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(),
 
 const DEFAULT_METRICS: Metric[] = ['visitors', 'visits', 'pageviews', 'views_per_visit', 'bounce_rate', 'visit_duration']
 
-export class BadRequest extends Error {}
-
 /**
  * The query's site, period and filters as a scope, with the minimum group size of whoever
- * asks (dashboard, shared link or export); null for an unknown site; BadRequest for bad input.
+ * asks (dashboard, shared link or export); null for an unknown site; an InputError for bad input.
  */
-export function scopeOf(runtime: Runtime, req: FastifyRequest<{ Querystring: Static<typeof AggregateQuery> }>) {
+export function scopeOf({ sites, policy }: StatsDeps, req: FastifyRequest<{ Querystring: Static<typeof AggregateQuery> }>) {
   const q = req.query
-  const site = runtime.sites.get(q.site.toLowerCase())
+  const site = sites.get(q.site.toLowerCase())
   if (!site) return null
-  try {
-    const range = resolvePeriod(q, site.timezone)
-    const filters = parseFilters(q.filters)
-    const scope: Scope = { site: site.domain, timezone: site.timezone, filters, minVisitors: runtime.policy.forSite(site.domain).minVisitors[req.audience] }
-    return { scope, range }
-  } catch (err) {
-    if (err instanceof PeriodError || err instanceof FilterError) throw new BadRequest(err.message)
-    throw err
-  }
-}
-
-export function metricsOf(raw: string | undefined, fallback: Metric[]): Metric[] {
-  try {
-    return parseMetrics(raw, fallback)
-  } catch (err) {
-    if (err instanceof MetricError) throw new BadRequest(err.message)
-    throw err
-  }
+  const range = resolvePeriod(q, site.timezone)
+  const filters = parseFilters(q.filters)
+  const scope: Scope = { site: site.domain, timezone: site.timezone, filters, minVisitors: policy().forSite(site.domain).minVisitors[req.audience] }
+  return { scope, range }
 }
 
 const unknownSite = (reply: FastifyReply) => reply.code(404).send({ error: 'unknown site' })
 
 /** The stats API: statistics only, every number checked against the policy's minimum. */
-export async function statsRoutes(app: FastifyInstance, { runtime }: { runtime: Runtime }) {
+export async function statsRoutes(app: FastifyInstance, deps: StatsDeps) {
+  const { client, sites, policy } = deps
   app.addHook('onRequest', requireAccess({ scope: 'stats', siteFrom: siteFromQuery }))
-  app.setErrorHandler((err, _req, reply) => {
-    if (err instanceof BadRequest) return reply.code(400).send({ error: err.message })
-    throw err
-  })
 
   app.get<{ Querystring: Static<typeof AggregateQuery> }>('/api/v1/stats/aggregate', {
     schema: { querystring: AggregateQuery, response: { 200: Type.Object({ results: Type.Record(Type.String(), MetricOut), period: Type.String() }), '4xx': ErrorOut } },
   }, async (req, reply) => {
-    const s = scopeOf(runtime, req)
+    const s = scopeOf(deps, req)
     if (!s) return unknownSite(reply)
-    const metrics = metricsOf(req.query.metrics, DEFAULT_METRICS)
-    return { results: await aggregate(runtime.store.client, s.scope, s.range, metrics), period: s.range.label }
+    const metrics = parseMetrics(req.query.metrics, DEFAULT_METRICS)
+    return { results: await aggregate(client, s.scope, s.range, metrics), period: s.range.label }
   })
 
   app.get<{ Querystring: Static<typeof TimeseriesQuery> }>('/api/v1/stats/timeseries', {
     schema: { querystring: TimeseriesQuery, response: { 200: Type.Object({ results: Type.Array(Row), period: Type.String(), interval: Type.String() }), '4xx': ErrorOut } },
   }, async (req, reply) => {
-    const s = scopeOf(runtime, req)
+    const s = scopeOf(deps, req)
     if (!s) return unknownSite(reply)
-    const metrics = metricsOf(req.query.metrics, ['visitors'])
+    const metrics = parseMetrics(req.query.metrics, ['visitors'])
     const days = (s.range.to - s.range.from) / 86_400_000
     const interval: Interval = req.query.interval ?? (req.query.period === 'realtime' ? 'minute' : days <= 1 ? 'hour' : days <= 93 ? 'day' : 'month')
     const buckets = (s.range.to - s.range.from) / { minute: 60_000, hour: 3_600_000, day: 86_400_000, week: 7 * 86_400_000, month: 28 * 86_400_000 }[interval]
-    if (buckets > 5000) throw new BadRequest(`interval ${interval} is too fine for this period`)
-    return { results: await timeseries(runtime.store.client, s.scope, s.range, metrics, interval), period: s.range.label, interval }
+    if (buckets > 5000) throw new InputError(`interval ${interval} is too fine for this period`)
+    return { results: await timeseries(client, s.scope, s.range, metrics, interval), period: s.range.label, interval }
   })
 
   app.get<{ Querystring: Static<typeof BreakdownQuery> }>('/api/v1/stats/breakdown', {
@@ -101,21 +92,21 @@ export async function statsRoutes(app: FastifyInstance, { runtime }: { runtime: 
       response: { 200: Type.Object({ results: Type.Array(Row), period: Type.String(), folded: Type.Integer(), withheld: Type.Optional(Type.String()) }), '4xx': ErrorOut },
     },
   }, async (req, reply) => {
-    const s = scopeOf(runtime, req)
+    const s = scopeOf(deps, req)
     if (!s) return unknownSite(reply)
     const prop = property(req.query.property)
-    if (!prop) throw new BadRequest(`property must be one of ${PROPERTY_NAMES.join(', ')}`)
-    const metrics = metricsOf(req.query.metrics, ['visitors'])
-    const b = await breakdown(runtime.store.client, s.scope, s.range, req.query.property, prop, metrics, req.query.limit ?? 100)
+    if (!prop) throw new InputError(`property must be one of ${PROPERTY_NAMES.join(', ')}`)
+    const metrics = parseMetrics(req.query.metrics, ['visitors'])
+    const b = await breakdown(client, s.scope, s.range, req.query.property, prop, metrics, req.query.limit ?? 100)
     return { ...b, period: s.range.label }
   })
 
   app.get<{ Querystring: Static<typeof AggregateQuery> }>('/api/v1/stats/properties', {
     schema: { querystring: AggregateQuery, response: { 200: Type.Object({ keys: Type.Array(Type.String()), period: Type.String() }), '4xx': ErrorOut } },
   }, async (req, reply) => {
-    const s = scopeOf(runtime, req)
+    const s = scopeOf(deps, req)
     if (!s) return unknownSite(reply)
-    return { keys: await propertyKeys(runtime.store.client, s.scope, s.range), period: s.range.label }
+    return { keys: await propertyKeys(client, s.scope, s.range), period: s.range.label }
   })
 
   app.get<{ Querystring: Static<typeof RealtimeQuery> }>('/api/v1/stats/realtime', {
@@ -125,13 +116,8 @@ export async function statsRoutes(app: FastifyInstance, { runtime }: { runtime: 
       response: { 200: Type.Object({ visitors: Nullable, pages: Type.Array(Row), withheld: Type.Optional(Type.String()) }), '4xx': ErrorOut },
     },
   }, async (req, reply) => {
-    const site = runtime.sites.get(req.query.site.toLowerCase())
+    const site = sites.get(req.query.site.toLowerCase())
     if (!site) return unknownSite(reply)
-    try {
-      return await realtime(runtime.store.client, site.domain, runtime.policy.forSite(site.domain).minVisitors[req.audience], parseFilters(req.query.filters))
-    } catch (err) {
-      if (err instanceof RealtimeFilterError || err instanceof FilterError) throw new BadRequest(err.message)
-      throw err
-    }
+    return realtime(client, site.domain, policy().forSite(site.domain).minVisitors[req.audience], parseFilters(req.query.filters))
   })
 }

@@ -1,4 +1,5 @@
 import { property, PROPERTY_NAMES, type Property } from './properties.ts'
+import { InputError } from '../../http/errors.ts'
 
 export type Operator = '==' | '!=' | '~'
 
@@ -9,7 +10,7 @@ export interface Filter {
   values: string[]
 }
 
-export class FilterError extends Error {}
+export class FilterError extends InputError {}
 
 const MAX_FILTERS = 10
 const MAX_VALUES = 20

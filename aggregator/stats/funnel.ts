@@ -2,7 +2,8 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import { Params } from './filters.ts'
 import { goalCondition, goalLabel, GoalMatchError, parseGoalMatch, type GoalMatch } from './goal-match.ts'
 import type { StatsQuestion } from './query.ts'
-import { baseParams, eventsOfVisits, percent, withheldReason } from './visit-events.ts'
+import { baseParams, eventsOfVisits, percent } from './visit-events.ts'
+import { withheldReason } from './threshold.ts'
 
 export const MIN_STEPS = 2
 export const MAX_STEPS = 8

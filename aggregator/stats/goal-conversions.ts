@@ -2,7 +2,8 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import { Params } from './filters.ts'
 import { goalCondition, goalLabel, type GoalMatch } from './goal-match.ts'
 import type { StatsQuestion } from './query.ts'
-import { baseParams, eventsOfVisits, percent, scopedVisitors, withheldReason } from './visit-events.ts'
+import { baseParams, eventsOfVisits, percent, scopedVisitors } from './visit-events.ts'
+import { withheldReason } from './threshold.ts'
 
 export type GoalResult =
   | { id: string; goal: string; visitors: number; events: number; conversion_rate: number }

@@ -1,4 +1,5 @@
 import type { Params } from './filters.ts'
+import { InputError } from '../../http/errors.ts'
 
 /**
  * What a goal or a funnel step matches: a pageview whose path fits a pattern (`/signup/*`,
@@ -9,7 +10,7 @@ export type GoalMatch =
   | { kind: 'page'; pattern: string }
   | { kind: 'event'; name: string; prop?: { key: string; value: string } }
 
-export class GoalMatchError extends Error {}
+export class GoalMatchError extends InputError {}
 
 export const LIMITS = { pattern: 500, name: 120, propValue: 500 } as const
 const PROP_KEY = /^[A-Za-z0-9_.:-]{1,64}$/

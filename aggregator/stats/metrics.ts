@@ -1,3 +1,4 @@
+import { InputError } from '../../http/errors.ts'
 /** What every query path answers per group: sums that add up across days and rows. */
 export interface Sums {
   visitors: number
@@ -50,7 +51,7 @@ export function metricValue(s: Sums, m: Metric): number {
   }
 }
 
-export class MetricError extends Error {}
+export class MetricError extends InputError {}
 
 export function parseMetrics(raw: string | undefined, fallback: readonly Metric[]): Metric[] {
   if (!raw) return [...fallback]

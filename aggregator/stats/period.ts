@@ -1,3 +1,4 @@
+import { InputError } from '../../http/errors.ts'
 /** A half-open time range [from, to) in UTC milliseconds, plus the one just before it of the same length. */
 export interface Range {
   from: number
@@ -10,7 +11,7 @@ export interface Range {
 export const PERIODS = ['realtime', 'day', '7d', '30d', 'month', '6mo', '12mo', 'custom'] as const
 export type Period = (typeof PERIODS)[number]
 
-export class PeriodError extends Error {}
+export class PeriodError extends InputError {}
 
 const DAY = 86_400_000
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/

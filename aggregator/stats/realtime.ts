@@ -2,6 +2,7 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import { compare, Params, type Filter } from './filters.ts'
 import { foldSmallRows } from './threshold.ts'
 import { ZERO } from './metrics.ts'
+import { InputError } from '../../http/errors.ts'
 
 const WINDOW_MS = 5 * 60_000
 
@@ -25,7 +26,7 @@ const ON_EVERY_EVENT: Record<string, string> = {
   network: 'network',
 }
 
-export class RealtimeFilterError extends Error {}
+export class RealtimeFilterError extends InputError {}
 
 /** Visitors in the last five minutes and the pages they are on, straight from events. */
 export async function realtime(client: ClickHouseClient, site: string, minVisitors: number, filters: Filter[] = [], now = Date.now()) {

@@ -4,7 +4,7 @@ import { addSums, metricValue, ZERO, type Metric, type Sums } from './metrics.ts
 import type { Range } from './period.ts'
 import { present, type Property } from './properties.ts'
 import { querySums, rangeDays, type Interval } from './query.ts'
-import { foldSmallRows, OTHER } from './threshold.ts'
+import { foldSmallRows, OTHER, withheldReason } from './threshold.ts'
 
 export interface Scope {
   site: string
@@ -16,7 +16,6 @@ export interface Scope {
 
 export const NONE = '(none)'
 
-const withheldReason = (k: number) => `fewer than ${k} visitors`
 
 export type MetricValue = { value: number; change: number | null } | { value: null; change: null; withheld: string }
 

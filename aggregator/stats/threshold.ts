@@ -2,6 +2,9 @@ import { addSums, ZERO, type Sums } from './metrics.ts'
 
 export const OTHER = '(other)'
 
+/** Why a number is null: the same words wherever a number is withheld. */
+export const withheldReason = (k: number) => `fewer than ${k} visitors`
+
 export interface Row {
   key: string
   sums: Sums

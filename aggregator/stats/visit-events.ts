@@ -64,7 +64,6 @@ export async function scopedVisitors(client: ClickHouseClient, q: StatsQuestion)
   return Number(row?.visitors ?? 0)
 }
 
-export const withheldReason = (k: number) => `fewer than ${k} visitors`
 
 /** A percentage with one decimal. */
 export const percent = (part: number, whole: number) => (whole > 0 ? Math.round((part / whole) * 1000) / 10 : 0)

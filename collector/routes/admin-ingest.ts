@@ -3,7 +3,8 @@ import Type, { type Static } from 'typebox'
 import { requireAccess } from '../../accounts/access.ts'
 import { isDrop, runPipeline } from '../pipeline/index.ts'
 import { SaltStore } from '../salts.ts'
-import type { Runtime } from '../../server/runtime.ts'
+import type { PipelineContext } from '../pipeline/types.ts'
+import type { Spool } from '../spool/spool.ts'
 
 /** Synthetic traffic from `analytics seed`: each item is a beacon plus the request facts it stands for. */
 const Batch = Type.Object({
@@ -22,13 +23,13 @@ const Batch = Type.Object({
  * The seed path while a server owns the store: the same pipeline and spool as live beacons.
  * Admin only. Salts for past days are made for the batch and forgotten with it.
  */
-export async function adminIngestRoutes(app: FastifyInstance, { runtime }: { runtime: Runtime }) {
+export async function adminIngestRoutes(app: FastifyInstance, { pipeline, spool }: { pipeline: PipelineContext; spool: Spool }) {
   app.addHook('onRequest', requireAccess({ scope: 'admin' }))
   app.post<{ Body: Static<typeof Batch> }>('/api/v1/admin/events', {
     bodyLimit: 16 * 1024 * 1024,
     schema: { body: Batch },
   }, async (req, reply) => {
-    const ctx = { ...runtime.pipeline, salts: new SaltStore(() => 0) }
+    const ctx: PipelineContext = { ...pipeline, salts: new SaltStore(() => 0) }
     let accepted = 0
     const drops: Record<string, number> = {}
     const appends: Promise<void>[] = []
@@ -36,7 +37,7 @@ export async function adminIngestRoutes(app: FastifyInstance, { runtime }: { run
       const r = runPipeline({ body: e.body, ip: e.ip, userAgent: e.userAgent, dnt: false, gpc: false, receivedAt: e.receivedAt }, ctx)
       if (isDrop(r)) drops[r.drop] = (drops[r.drop] ?? 0) + 1
       else {
-        appends.push(runtime.spool.append(r))
+        appends.push(spool.append(r))
         accepted++
       }
     }

@@ -1,8 +1,10 @@
 import cors, { type FastifyCorsOptions } from '@fastify/cors'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import type { Sites } from '../../accounts/sites.ts'
+import type { Clock } from '../clock.ts'
 import { isDrop, runPipeline } from '../pipeline/index.ts'
-import { SpoolFullError } from '../spool/spool.ts'
-import type { Runtime } from '../../server/runtime.ts'
+import type { PipelineContext } from '../pipeline/types.ts'
+import { SpoolFullError, type Spool } from '../spool/spool.ts'
 import { clientKey, RateLimiter, tooManyRequests } from '../../http/rate-limit.ts'
 
 declare module 'fastify' {
@@ -26,6 +28,19 @@ export function parseJsonBody(_req: FastifyRequest, body: string, done: (err: Er
   }
 }
 
+/** What the beacon routes use: the pipeline and the spool it feeds, and their limits. */
+export interface IngestDeps {
+  /** Whether a list of sites is known yet (after a start with the store down, maybe not). */
+  sites: Sites
+  pipeline: PipelineContext
+  spool: Spool
+  /** Event times that never go back. */
+  clock: Clock
+  bodyLimit: number
+  /** Beacons a client may send a minute; 0: no limit. */
+  ingestRateLimit: number
+}
+
 function signals(req: FastifyRequest) {
   return { dnt: req.headers.dnt === '1', gpc: req.headers['sec-gpc'] === '1' }
 }
@@ -42,19 +57,19 @@ interface Outcome {
   lastVisitDay?: boolean
 }
 
-async function ingest(rt: Runtime, req: FastifyRequest, body: unknown): Promise<Outcome> {
+async function ingest(deps: IngestDeps, req: FastifyRequest, body: unknown): Promise<Outcome> {
   // Started while the store was down, with no list of sites kept: which beacons to take is unknown.
-  if (!rt.sites.known) return { status: 503, error: 'the collector is starting; retry later' }
+  if (!deps.sites.known) return { status: 503, error: 'the collector is starting; retry later' }
   const result = runPipeline(
-    { body, ip: req.ip, userAgent: req.headers['user-agent'] ?? '', ...signals(req), receivedAt: rt.clock.eventTime() },
-    rt.pipeline,
+    { body, ip: req.ip, userAgent: req.headers['user-agent'] ?? '', ...signals(req), receivedAt: deps.clock.eventTime() },
+    deps.pipeline,
   )
   if (isDrop(result)) {
     return result.drop === 'invalid' ? { status: 400, error: result.detail ?? 'invalid event' } : { status: 202, dropped: result.drop }
   }
   try {
-    await rt.spool.append(result)
-    return { status: 202, lastVisitDay: rt.policy.forSite(result.site).lastVisitDay }
+    await deps.spool.append(result)
+    return { status: 202, lastVisitDay: deps.pipeline.policy.forSite(result.site).lastVisitDay }
   } catch (err) {
     if (err instanceof SpoolFullError) return { status: 503, error: 'the collector is catching up; retry later' }
     req.log.error({ err: (err as Error).message }, 'spool append failed')
@@ -87,9 +102,9 @@ function pixel(reply: FastifyReply, status: number, error?: string, retryAfterS?
 
 const TOO_MANY_EVENTS = 'too many events from this client: retry later'
 
-/** Each client's beacons a minute, by runtime (one per app; tests look at its keys). */
-const beaconLimiters = new WeakMap<Runtime, RateLimiter>()
-export const beaconLimiter = (runtime: Runtime): RateLimiter | undefined => beaconLimiters.get(runtime)
+/** Each client's beacons a minute, by the spool they feed (one per app; tests look at its keys). */
+const beaconLimiters = new WeakMap<Spool, RateLimiter>()
+export const beaconLimiter = (spool: Spool): RateLimiter | undefined => beaconLimiters.get(spool)
 
 /** An onRequest hook counting the client's beacons; over the limit `over` answers and nothing is ingested. */
 function limitBeacons(limiter: RateLimiter, over: (reply: FastifyReply, retryAfterS: number) => unknown) {
@@ -104,16 +119,16 @@ function limitBeacons(limiter: RateLimiter, over: (reply: FastifyReply, retryAft
 const BEACON_CORS: FastifyCorsOptions = { origin: '*', methods: ['POST', 'GET'], maxAge: 86400 }
 
 /** Beacon routes: open to every origin (CORS), small bodies, JSON or text/plain, a per-client rate limit. */
-export async function ingestRoutes(app: FastifyInstance, { runtime }: { runtime: Runtime }) {
+export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps) {
   // CORS is off unless a route's config turns it on: @fastify/cors's preflight route is `OPTIONS *`,
   // which would otherwise answer a preflight for any path of the server.
   await app.register(cors, { origin: false })
   app.removeAllContentTypeParsers()
-  app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string', bodyLimit: runtime.config.bodyLimit }, parseJsonBody)
+  app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string', bodyLimit: deps.bodyLimit }, parseJsonBody)
 
-  const perMinute = runtime.config.ingestRateLimit
+  const perMinute = deps.ingestRateLimit
   const limiter = perMinute > 0 ? new RateLimiter({ max: perMinute, windowMs: 60_000 }) : undefined
-  if (limiter) beaconLimiters.set(runtime, limiter)
+  if (limiter) beaconLimiters.set(deps.spool, limiter)
   const limitNote = perMinute > 0 ? ` At most ${perMinute} a minute per client (INGEST_RATE_LIMIT), then 429 with Retry-After.` : ''
 
   for (const url of ['/api/event', '/p.gif']) {
@@ -121,7 +136,7 @@ export async function ingestRoutes(app: FastifyInstance, { runtime }: { runtime:
   }
 
   app.post('/api/event', {
-    bodyLimit: runtime.config.bodyLimit,
+    bodyLimit: deps.bodyLimit,
     config: { cors: BEACON_CORS },
     onRequest: limiter ? limitBeacons(limiter, (reply, wait) => tooManyRequests(reply, wait, TOO_MANY_EVENTS)) : undefined,
     schema: {
@@ -132,7 +147,7 @@ export async function ingestRoutes(app: FastifyInstance, { runtime }: { runtime:
         503: { type: 'object', properties: { error: { type: 'string' } } },
       },
     },
-  }, async (req, reply) => answer(reply, await ingest(runtime, req, req.body)))
+  }, async (req, reply) => answer(reply, await ingest(deps, req, req.body)))
 
   app.get<{ Querystring: Record<string, string | undefined> }>('/p.gif', {
     config: { cors: BEACON_CORS },
@@ -151,7 +166,7 @@ export async function ingestRoutes(app: FastifyInstance, { runtime }: { runtime:
         url = undefined
       }
     }
-    const r = await ingest(runtime, req, { name: q.n || 'pageview', url, domain, referrer: q.r, screen_width: q.w })
+    const r = await ingest(deps, req, { name: q.n || 'pageview', url, domain, referrer: q.r, screen_width: q.w })
     return pixel(reply, r.status === 202 ? 200 : r.status, r.error, r.status === 503 ? RETRY_AFTER_S : undefined)
   })
 }

@@ -3,9 +3,8 @@ import Fastify, { type FastifyInstance, type FastifySchema } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { decorateAccess, requireAccess, siteFromQuery } from '../../accounts/access.ts'
 import { auditStore } from '../../audit/audit.ts'
-import type { Scope } from '../../accounts/tokens.ts'
+import type { TokenScope } from '../../accounts/tokens.ts'
 import { buildApp } from '../../server/app.ts'
-import type { Runtime } from '../../server/runtime.ts'
 import { ADMIN_TOKEN, rows, testConfig } from '../helpers/app.ts'
 
 type Rule = 'public' | 'admin' | 'stats' | 'export'
@@ -85,7 +84,7 @@ let app: FastifyInstance
 /** Token strings by what they are for. */
 const t: Record<string, string> = {}
 
-async function token(site: string, scopes: Scope[], extra: { password?: string; expiresAt?: Date } = {}): Promise<{ token: string; id: string }> {
+async function token(site: string, scopes: TokenScope[], extra: { password?: string; expiresAt?: Date } = {}): Promise<{ token: string; id: string }> {
   const { token, info } = await app.tokens.create({ site, scopes, name: 'test', ...extra })
   return { token, id: info.id }
 }
@@ -318,8 +317,7 @@ describe('requireAccess on its own (stats and export rules, audiences)', () => {
   let probe: FastifyInstance
   beforeAll(async () => {
     probe = Fastify()
-    probe.decorate('runtime', { adminToken: ADMIN_TOKEN } as unknown as Runtime)
-    decorateAccess(probe, app.tokens)
+    decorateAccess(probe, { adminToken: ADMIN_TOKEN, tokens: app.tokens })
     for (const scope of ['stats', 'export'] as const) {
       probe.get(`/${scope}`, { onRequest: requireAccess({ scope, siteFrom: siteFromQuery }) }, async (req) => ({ audience: req.audience, access: req.access }))
     }

@@ -165,7 +165,7 @@ describe('wrong shared-link passwords', () => {
 
 describe('what the limits keep', () => {
   it('keys each client by a keyed hash, never by its address', () => {
-    const keys = [...beaconLimiter(app.runtime)!.keys(), ...app.wrongSharePasswords.keys()]
+    const keys = [...beaconLimiter(app.runtime.spool)!.keys(), ...app.wrongSharePasswords.keys()]
     expect(keys.length).toBeGreaterThan(5)
     const addresses = [...used, ...[...used].map(clientPrefix)]
     for (const key of keys) {

@@ -4,7 +4,8 @@ import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RetentionSchedule } from '../../retention/schedule.ts'
-import { chTime, purge, type PurgeReport } from '../../retention/purge.ts'
+import { purge, type PurgeReport } from '../../retention/purge.ts'
+import { chTime } from '../../store/time.ts'
 import { ADMIN_TOKEN, rows, testApp } from '../helpers/app.ts'
 
 const DAY = 86_400_000

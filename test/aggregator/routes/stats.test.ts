@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { ADMIN_TOKEN, DOC_IPS, UA, beacon, rows, settle, testApp } from '../../helpers/app.ts'
 import { at, day, dayBefore, eventRow, handCountedVisits } from '../../helpers/fixtures.ts'
 
-/** The hand-counted store of test/fixtures.ts: 19 visitors of stats.example.com in 25 visits. */
+/** The hand-counted store of test/helpers/fixtures.ts: 19 visitors of stats.example.com in 25 visits. */
 const SITE = 'stats.example.com'
 const EVENTS = handCountedVisits(SITE)
 

@@ -1,0 +1,632 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ROLLUP_DIMENSIONS } from '../../../aggregator/rollup/sql.ts'
+import { parseFilters, Params, type Filter } from '../../../aggregator/stats/filters.ts'
+import { metricValue, type Sums } from '../../../aggregator/stats/metrics.ts'
+import { PROPERTIES, property } from '../../../aggregator/stats/properties.ts'
+import { querySums, rangeDays, rollupAnswers, visitConditions, type Interval, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
+import { DIMENSION_COLUMNS, HOUR, insertEvents, MINUTE, openFixture, type EventSpec, type StoreFixture } from '../store-fixture.ts'
+
+/**
+ * querySums both ways, the daily rollup (no filters) and the visits and events (a filter that
+ * matches everything), on synthetic events of example.com (Berlin, around the end of summer time
+ * on 2030-10-27, a day of 25 hours), each checked against a model computed here from the rows
+ * inserted, written from the definitions in the README rather than from the SQL.
+ */
+const SITE = 'example.com'
+const TZ = 'Europe/Berlin'
+const TIMEOUT = 30 * MINUTE // the strict policy's visit_timeout_minutes
+
+/** Local midnights in Berlin, by hand: summer time (UTC+2) until 01:00 UTC on 2030-10-27, then UTC+1. */
+const MIDNIGHT: Record<string, number> = {
+  '2030-10-26': Date.UTC(2030, 9, 25, 22),
+  '2030-10-27': Date.UTC(2030, 9, 26, 22),
+  '2030-10-28': Date.UTC(2030, 9, 27, 23),
+  '2030-10-29': Date.UTC(2030, 9, 28, 23),
+  '2030-10-30': Date.UTC(2030, 9, 29, 23),
+}
+const GENERATED_DAYS = ['2030-10-26', '2030-10-27', '2030-10-28', '2030-10-29']
+/** Days with hashed events only; the 29th also has events without a visitor hash. */
+const RANGE_A = { from: MIDNIGHT['2030-10-26'], to: MIDNIGHT['2030-10-29'] }
+const RANGE_B = { from: MIDNIGHT['2030-10-29'], to: MIDNIGHT['2030-10-30'] }
+
+// ---- the data ---------------------------------------------------------------------------------
+
+/** mulberry32: the same "random" visits on every run. */
+function prng(seed: number): () => number {
+  let a = seed
+  return () => {
+    a = (a + 0x6d2b79f5) | 0
+    let t = Math.imul(a ^ (a >>> 15), 1 | a)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const rand = prng(20301027)
+const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]
+const between = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo))
+
+const PAGES = ['/', '/pricing', '/docs', '/blog/a', '/blog/b', '/about']
+const PLACES = [
+  { country: 'DE', region: 'Berlin', city: 'Berlin' },
+  { country: 'DE', region: 'Bavaria', city: 'Munich' },
+  { country: 'FR', region: 'Brittany', city: '' },
+  { country: 'US', region: '', city: '' },
+  { country: '', region: '', city: '' },
+]
+const CLIENTS = [
+  { browser: 'Firefox', browser_version: '132', os: 'Linux', os_version: '', device: 'Desktop', screen: 'Desktop' },
+  { browser: 'Chrome', browser_version: '131', os: 'Windows', os_version: '11', device: 'Desktop', screen: 'Laptop' },
+  { browser: 'Safari', browser_version: '18.1', os: 'iOS', os_version: '18.1', device: 'Mobile', screen: 'Mobile' },
+  { browser: 'Chrome', browser_version: '', os: 'Android', os_version: '14', device: 'Mobile', screen: 'Mobile' },
+]
+const ENTRIES = [
+  {},
+  { source: 'Google', channel: 'Organic Search', referrer_host: 'google.com', referrer_path: '/' },
+  { source: 'Newsletter', channel: 'Email', utm_source: 'newsletter', utm_medium: 'email', utm_campaign: 'autumn', utm_content: 'top', utm_term: 'stats' },
+  { source: 'example.net', channel: 'Referral', referrer_host: 'example.net', referrer_path: '/links' },
+]
+const NETWORKS = ['', 'Example Net A', 'Example Net B']
+
+/** One visitor's visits on a local day, generated: the visits are cut again by the model and the SQL alike. */
+function generatedVisitor(visitor: number, day: string): EventSpec[] {
+  const dayStart = MIDNIGHT[day]
+  const client = pick(CLIENTS)
+  const place = pick(PLACES)
+  const network = pick(NETWORKS)
+  const returning = pick([0, 1, 2])
+  const dims = { hostname: SITE, ...client, ...place, network }
+  const out: EventSpec[] = []
+  let t = dayStart + between(0, 12 * 60) * MINUTE + between(0, 60_000)
+  for (let v = 0, visits = between(1, 3); v < visits; v++) {
+    let page = pick(PAGES)
+    out.push({ visitor, ts: t, path: page, dims: { ...dims, ...pick(ENTRIES) }, returning })
+    for (let i = 0, n = between(0, 5); i < n; i++) {
+      t += between(10_000, 25 * MINUTE)
+      const r = rand()
+      const e: EventSpec = { visitor, ts: t, path: page, dims, returning }
+      if (r < 0.55) out.push({ ...e, path: (page = pick(PAGES)) })
+      else if (r < 0.75) out.push({ ...e, name: 'engagement', engagement_ms: between(1_000, 60_000) })
+      else if (r < 0.85) out.push({ ...e, name: 'Signup', props: { plan: pick(['pro', 'free']) } })
+      else if (r < 0.93) out.push({ ...e, name: 'Outbound Link: Click', props: { url: pick(['https://example.org/', 'https://example.net/x']) } })
+      else out.push({ ...e, name: 'File Download', props: { url: 'https://example.com/report.pdf', kind: 'pdf' } })
+    }
+    t += between(31, 180) * MINUTE
+  }
+  return out
+}
+
+const de = { hostname: SITE, country: 'DE', region: 'Berlin', city: 'Berlin', browser: 'Firefox', os: 'Linux', device: 'Desktop' }
+const SPECIAL: EventSpec[] = [
+  // 23:50 to 00:05 in Berlin: one visit over the local midnight (both on the UTC day 2030-10-26)
+  { visitor: 9001, ts: Date.UTC(2030, 9, 26, 21, 50), path: '/', dims: de },
+  { visitor: 9001, ts: Date.UTC(2030, 9, 26, 21, 58), path: '/docs', dims: de },
+  { visitor: 9001, ts: Date.UTC(2030, 9, 26, 22, 5), path: '/pricing', dims: de },
+  // 02:30 summer time, and 02:30 again an hour later in winter time: one local hour, three visits
+  { visitor: 9002, ts: Date.UTC(2030, 9, 27, 0, 30), path: '/', dims: de },
+  { visitor: 9002, ts: Date.UTC(2030, 9, 27, 0, 40), path: '/', name: 'engagement', engagement_ms: 20_000, dims: de },
+  { visitor: 9002, ts: Date.UTC(2030, 9, 27, 1, 20), path: '/docs', dims: de },
+  { visitor: 9003, ts: Date.UTC(2030, 9, 27, 1, 30), path: '/about', dims: de },
+  // the last millisecond of the 27th and the first one of the 28th, in Berlin
+  { visitor: 9004, ts: MIDNIGHT['2030-10-28'] - 1, path: '/blog/a', dims: de },
+  { visitor: 9005, ts: MIDNIGHT['2030-10-28'], path: '/blog/b', dims: de },
+  // two visits of one visitor on one day; only the second has the Signup, the outbound click and the download
+  { visitor: 9006, ts: Date.UTC(2030, 9, 28, 8, 0), path: '/', dims: de },
+  { visitor: 9006, ts: Date.UTC(2030, 9, 28, 10, 0), path: '/pricing', dims: de },
+  { visitor: 9006, ts: Date.UTC(2030, 9, 28, 10, 1), path: '/pricing', name: 'Signup', props: { plan: 'enterprise' }, dims: de },
+  { visitor: 9006, ts: Date.UTC(2030, 9, 28, 10, 2), path: '/pricing', name: 'Outbound Link: Click', props: { url: 'https://example.org/only-9006' }, dims: de },
+  // without a visitor hash (a consent stance), on the 29th only: pageviews and events of no visit
+  { visitor: 0, ts: Date.UTC(2030, 9, 29, 9, 0), path: '/', dims: de },
+  { visitor: 0, ts: Date.UTC(2030, 9, 29, 9, 1), path: '/pricing', dims: de },
+  { visitor: 0, ts: Date.UTC(2030, 9, 29, 9, 2), path: '/pricing', name: 'Signup', props: { plan: 'free' }, dims: de },
+  { visitor: 0, ts: Date.UTC(2030, 9, 29, 9, 3), path: '/pricing', name: 'Outbound Link: Click', props: { url: 'https://example.org/' }, dims: de },
+]
+
+const EVENTS: EventSpec[] = [
+  ...GENERATED_DAYS.flatMap((day, d) => Array.from({ length: 30 }, (_, i) => generatedVisitor(1000 * (d + 1) + i, day)).flat()),
+  ...SPECIAL,
+]
+
+/** A half-hour time zone, whose local hours do not start on UTC hours. */
+const KOLKATA_SITE = 'example.net'
+const KOLKATA_EVENTS: EventSpec[] = [
+  { site: KOLKATA_SITE, visitor: 8001, ts: Date.UTC(2030, 9, 28, 10, 15), path: '/' }, // 15:45 in Kolkata
+  { site: KOLKATA_SITE, visitor: 8002, ts: Date.UTC(2030, 9, 28, 10, 45), path: '/' }, // 16:15
+]
+
+// ---- the model --------------------------------------------------------------------------------
+
+const partsIn = (ms: number, tz: string) =>
+  Object.fromEntries(
+    new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', hourCycle: 'h23' })
+      .formatToParts(new Date(ms))
+      .map((p) => [p.type, p.value]),
+  )
+const localDay = (ms: number, tz = TZ) => {
+  const p = partsIn(ms, tz)
+  return `${p.year}-${p.month}-${p.day}`
+}
+const localHour = (ms: number, tz = TZ) => {
+  const p = partsIn(ms, tz)
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:00:00`
+}
+const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10)
+
+interface Visit {
+  visitor: number
+  first: EventSpec
+  events: EventSpec[]
+  start: number
+  end: number
+  pageviews: number
+  /** Every event but engagement pings. */
+  count: number
+  interactions: number
+  engagement: number
+  entry: string
+  exit: string
+}
+
+/** README: a visitor's run of events (per salt day) with no gap longer than the timeout; unhashed events are in none. */
+function visitsOf(events: EventSpec[]): Visit[] {
+  const runs = new Map<string, EventSpec[]>()
+  for (const e of events.filter((x) => x.visitor !== 0)) {
+    const k = `${e.visitor}/${utcDay(e.ts)}`
+    runs.set(k, [...(runs.get(k) ?? []), e])
+  }
+  const out: Visit[] = []
+  for (const run of runs.values()) {
+    run.sort((a, b) => a.ts - b.ts)
+    let cur: EventSpec[] = []
+    const close = () => {
+      if (!cur.length) return
+      const pvs = cur.filter((e) => (e.name ?? 'pageview') === 'pageview')
+      out.push({
+        visitor: cur[0].visitor,
+        first: cur[0],
+        events: cur,
+        start: cur[0].ts,
+        end: cur[cur.length - 1].ts,
+        pageviews: pvs.length,
+        count: cur.filter((e) => e.name !== 'engagement').length,
+        interactions: cur.filter((e) => !['pageview', 'engagement'].includes(e.name ?? 'pageview')).length,
+        engagement: cur.reduce((s, e) => s + (e.name === 'engagement' ? (e.engagement_ms ?? 0) : 0), 0),
+        entry: pvs[0]?.path ?? '',
+        exit: pvs[pvs.length - 1]?.path ?? '',
+      })
+      cur = []
+    }
+    for (const e of run) {
+      if (cur.length && e.ts - cur[cur.length - 1].ts > TIMEOUT) close()
+      cur.push(e)
+    }
+    close()
+  }
+  return out
+}
+
+const isBounce = (v: Visit) => v.pageviews <= 1 && v.interactions === 0
+const dim = (e: EventSpec, d: (typeof DIMENSION_COLUMNS)[number]) => e.dims?.[d] ?? ''
+
+/** A visit's value of a visit property: the value its first event carried (entry and exit: its first and last pageview). */
+function visitValue(name: string, v: Visit): string {
+  const e = v.first
+  const joined = (parts: string[], last: string) => (last === '' ? '' : parts.join(''))
+  switch (name) {
+    case 'referrer':
+      return joined([dim(e, 'referrer_host'), dim(e, 'referrer_path')], dim(e, 'referrer_host'))
+    case 'region':
+      return joined([dim(e, 'country'), '|', dim(e, 'region')], dim(e, 'region'))
+    case 'city':
+      return joined([dim(e, 'country'), '|', dim(e, 'region'), '|', dim(e, 'city')], dim(e, 'city'))
+    case 'browser_version':
+      return joined([dim(e, 'browser'), ' ', dim(e, 'browser_version')], dim(e, 'browser_version'))
+    case 'os_version':
+      return joined([dim(e, 'os'), ' ', dim(e, 'os_version')], dim(e, 'os_version'))
+    case 'entry_page':
+      return v.entry
+    case 'exit_page':
+      return v.exit
+    case 'new_vs_returning':
+      return e.returning === 0 ? 'new' : e.returning === 1 ? 'returning' : ''
+    default:
+      return dim(e, name as (typeof DIMENSION_COLUMNS)[number])
+  }
+}
+
+/** An event property's value on an event, or undefined when the event does not carry the property. */
+function eventValue(name: string, e: EventSpec): string | undefined {
+  const kind = e.name ?? 'pageview'
+  const isPage = kind === 'pageview' || kind === 'engagement'
+  if (name === 'page') return isPage ? (e.path ?? '/') : undefined
+  if (name === 'event') return isPage ? undefined : kind
+  if (name === 'outbound') return kind === 'Outbound Link: Click' ? (e.props?.url ?? '') : undefined
+  if (name === 'download') return kind === 'File Download' ? (e.props?.url ?? '') : undefined
+  const key = name.slice('prop:'.length)
+  return !isPage && e.props && key in e.props ? e.props[key] : undefined
+}
+
+type Bucket = (ms: number) => string
+const bucketOf = (interval?: Interval, tz = TZ): Bucket => (interval === 'hour' ? (ms) => localHour(ms, tz) : interval === 'day' ? (ms) => localDay(ms, tz) : () => '')
+
+const zero = (): Sums => ({ visitors: 0, visits: 0, pageviews: 0, events: 0, bounces: 0, duration_ms: 0, engagement_ms: 0 })
+
+/**
+ * Sums per (key, bucket). Visitors are distinct hashes per salt (UTC) day and local day, added up
+ * (README: "distinct visitor hashes per day"); a visit counts where it starts; a pageview, an event
+ * or an engagement ping where it happened. A visit property's pageviews are those of its visits.
+ */
+class Tally {
+  constructor(private tz: string) {}
+
+  private groups = new Map<string, { key: string; bucket: string; sums: Sums; visitors: Set<number> }>()
+
+  add(key: string, bucket: string, at: number, visitor: number, add: Partial<Sums>): void {
+    const g = `${key}\u0000${bucket}\u0000${utcDay(at)}\u0000${localDay(at, this.tz)}`
+    let group = this.groups.get(g)
+    if (!group) this.groups.set(g, (group = { key, bucket, sums: zero(), visitors: new Set() }))
+    if (visitor !== 0) group.visitors.add(visitor)
+    for (const [k, n] of Object.entries(add) as [keyof Sums, number][]) group.sums[k] += n
+  }
+
+  rows(): SumsRow[] {
+    const out = new Map<string, SumsRow>()
+    for (const g of this.groups.values()) {
+      const k = `${g.key}\u0000${g.bucket}`
+      const row = out.get(k) ?? { key: g.key, bucket: g.bucket, ...zero() }
+      for (const m of Object.keys(g.sums) as (keyof Sums)[]) row[m] += g.sums[m]
+      row.visitors += g.visitors.size
+      out.set(k, row)
+    }
+    return sorted([...out.values()])
+  }
+}
+
+const visitSums = (v: Visit): Partial<Sums> => ({ visits: 1, bounces: isBounce(v) ? 1 : 0, duration_ms: v.end - v.start })
+const inRange = (ms: number, r: { from: number; to: number }) => ms >= r.from && ms < r.to
+
+/** What querySums should answer, from the inserted events alone. */
+function model(opts: { range: { from: number; to: number }; property?: string; interval?: Interval; visit?: (v: Visit) => boolean; tz?: string; events?: EventSpec[] }): SumsRow[] {
+  const events = opts.events ?? EVENTS
+  const tally = new Tally(opts.tz ?? TZ)
+  const bucket = bucketOf(opts.interval, opts.tz)
+  const visits = visitsOf(events).filter((v) => inRange(v.start, opts.range) && (opts.visit ?? (() => true))(v))
+  const name = opts.property
+  if (name && PROPERTIES[name]?.level === 'visit') {
+    for (const v of visits) tally.add(visitValue(name, v), bucket(v.start), v.start, v.visitor, { ...visitSums(v), pageviews: v.pageviews, events: v.count, engagement_ms: v.engagement })
+  } else if (name) {
+    for (const e of events.filter((x) => inRange(x.ts, opts.range))) {
+      const key = eventValue(name, e)
+      if (key === undefined) continue
+      // a page row holds pageviews and time on page but no events: the definition both paths document
+      tally.add(key, bucket(e.ts), e.ts, e.visitor, {
+        pageviews: e.name === undefined || e.name === 'pageview' ? 1 : 0,
+        events: name === 'page' || e.name === 'engagement' ? 0 : 1,
+        engagement_ms: e.name === 'engagement' ? (e.engagement_ms ?? 0) : 0,
+      })
+    }
+  } else {
+    for (const v of visits) tally.add('', bucket(v.start), v.start, v.visitor, visitSums(v))
+    // with a visit filter, only the events of the visits it selects
+    const chosen = opts.visit ? visits.flatMap((v) => v.events) : events.filter((x) => inRange(x.ts, opts.range))
+    for (const e of chosen) {
+      const kind = e.name ?? 'pageview'
+      tally.add('', bucket(e.ts), e.ts, 0, {
+        pageviews: kind === 'pageview' ? 1 : 0,
+        events: kind === 'engagement' ? 0 : 1,
+        engagement_ms: kind === 'engagement' ? (e.engagement_ms ?? 0) : 0,
+      })
+    }
+  }
+  return tally.rows()
+}
+
+// ---- helpers ----------------------------------------------------------------------------------
+
+function sorted(rows: SumsRow[]): SumsRow[] {
+  return [...rows].sort((a, b) => (a.key === b.key ? (a.bucket < b.bucket ? -1 : 1) : a.key < b.key ? -1 : 1))
+}
+
+/** Matches every stored event and visit: a browser nobody has. */
+const ALL: Filter[] = parseFilters('browser!=Nobody')
+
+const question = (range: { from: number; to: number }, extra: Partial<StatsQuestion> = {}): StatsQuestion => ({
+  site: SITE, timezone: TZ, range, filters: [], ...extra,
+})
+
+/** querySums both ways: through the rollup (no filters) and through visits and events (ALL). */
+async function bothWays(range: { from: number; to: number }, extra: Partial<StatsQuestion> = {}) {
+  const fast = question(range, extra)
+  const raw = question(range, { ...extra, filters: ALL })
+  return {
+    fastUsesRollup: rollupAnswers(fast),
+    rawUsesRollup: rollupAnswers(raw),
+    rollup: sorted(await querySums(fx.client, fast)),
+    filtered: sorted(await querySums(fx.client, raw)),
+  }
+}
+
+const pickSums = (rows: SumsRow[], fields: (keyof Sums)[]) =>
+  rows.map((r) => ({ key: r.key, bucket: r.bucket, ...Object.fromEntries(fields.map((f) => [f, r[f]])) }))
+const VISIT_FIELDS: (keyof Sums)[] = ['visitors', 'visits', 'bounces', 'duration_ms']
+/** The visit sums of the buckets where visits start (a bucket may hold only the later events of a visit). */
+const visitPart = (rows: SumsRow[]) => pickSums(rows.filter((r) => r.visits > 0), VISIT_FIELDS)
+const EVENT_FIELDS: (keyof Sums)[] = ['pageviews', 'events']
+
+let fx: StoreFixture
+beforeAll(async () => {
+  fx = await openFixture({ [SITE]: TZ, [KOLKATA_SITE]: 'Asia/Kolkata' })
+  await insertEvents(fx.client, [...EVENTS, ...KOLKATA_EVENTS])
+  await fx.job.run()
+})
+afterAll(async () => {
+  await fx?.close()
+})
+
+// ---- tests ------------------------------------------------------------------------------------
+
+describe('the data', () => {
+  it('has what the comparisons need: split visits, bounces and not, every kind of event, unhashed events on the 29th only', () => {
+    const visits = visitsOf(EVENTS)
+    expect(visits.length).toBeGreaterThan(150)
+    expect(visits.filter(isBounce).length).toBeGreaterThan(20)
+    expect(visits.filter((v) => !isBounce(v)).length).toBeGreaterThan(20)
+    expect(new Set(visits.map((v) => v.visitor)).size).toBeLessThan(visits.length)
+    for (const name of ['engagement', 'Signup', 'Outbound Link: Click', 'File Download']) expect(EVENTS.some((e) => e.name === name)).toBe(true)
+    expect(EVENTS.filter((e) => e.visitor === 0).every((e) => inRange(e.ts, RANGE_B))).toBe(true)
+    // the visit over local midnight lies inside range A, so totals over A do not depend on where its pageviews count
+    expect(visits.filter((v) => localDay(v.start) !== localDay(v.end)).every((v) => inRange(v.start, RANGE_A) && inRange(v.end, RANGE_A))).toBe(true)
+  })
+})
+
+describe('rangeDays', () => {
+  it('a day of 25 hours (summer time ends in Berlin): one local day, UTC days one either side', () => {
+    const range = { from: Date.UTC(2030, 9, 26, 22), to: Date.UTC(2030, 9, 27, 23) }
+    expect(range.to - range.from).toBe(25 * HOUR)
+    expect(rangeDays(range, 'Europe/Berlin')).toEqual({ first: '2030-10-27', last: '2030-10-27', utcFirst: '2030-10-25', utcLast: '2030-10-28' })
+  })
+
+  it('a day of 23 hours (summer time starts in Berlin)', () => {
+    const range = { from: Date.UTC(2031, 2, 29, 23), to: Date.UTC(2031, 2, 30, 22) }
+    expect(range.to - range.from).toBe(23 * HOUR)
+    expect(rangeDays(range, 'Europe/Berlin')).toEqual({ first: '2031-03-30', last: '2031-03-30', utcFirst: '2031-03-28', utcLast: '2031-03-31' })
+  })
+
+  it('west of Greenwich, several days over a change of offset (Los Angeles, 2030-11-03)', () => {
+    const range = { from: Date.UTC(2030, 10, 2, 7), to: Date.UTC(2030, 10, 5, 8) }
+    expect(rangeDays(range, 'America/Los_Angeles')).toEqual({ first: '2030-11-02', last: '2030-11-04', utcFirst: '2030-11-01', utcLast: '2030-11-06' })
+  })
+
+  it('the UTC days always hold every instant of the range, in zones from UTC−11 to UTC+14', () => {
+    const cases: [string, number, number][] = [
+      ['Pacific/Pago_Pago', Date.UTC(2030, 9, 27, 11), Date.UTC(2030, 9, 28, 11)],
+      ['Pacific/Kiritimati', Date.UTC(2030, 9, 26, 10), Date.UTC(2030, 9, 27, 10)],
+      ['Asia/Kolkata', Date.UTC(2030, 9, 26, 18, 30), Date.UTC(2030, 9, 27, 18, 30)],
+      ['Europe/Berlin', RANGE_A.from, RANGE_A.to],
+    ]
+    for (const [tz, from, to] of cases) {
+      const days = rangeDays({ from, to }, tz)
+      expect(days.first, tz).toBe(localDay(from, tz))
+      expect(days.last, tz).toBe(localDay(to - 1, tz))
+      for (const t of [from, to - 1]) {
+        expect(utcDay(t) >= days.utcFirst && utcDay(t) <= days.utcLast, tz).toBe(true)
+      }
+    }
+  })
+})
+
+describe('rollupAnswers', () => {
+  it('yes without filters, for the whole range or day, week and month buckets, with or without a property', () => {
+    for (const interval of [undefined, 'day', 'week', 'month'] as const) {
+      for (const prop of [undefined, PROPERTIES.country, PROPERTIES.page, property('prop:plan')]) {
+        expect(rollupAnswers(question(RANGE_A, { interval, property: prop })), `${interval} ${prop?.dim}`).toBe(true)
+      }
+    }
+  })
+
+  it('no for minute and hour buckets (rollups hold days), and no with any filter, even one that matches everything', () => {
+    expect(rollupAnswers(question(RANGE_A, { interval: 'hour' }))).toBe(false)
+    expect(rollupAnswers(question(RANGE_A, { interval: 'minute' }))).toBe(false)
+    expect(rollupAnswers(question(RANGE_A, { filters: ALL }))).toBe(false)
+    expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('page==/'), property: PROPERTIES.page }))).toBe(false)
+  })
+
+  it('every property a question can name is a dimension the rollup builds', () => {
+    for (const p of Object.values(PROPERTIES)) expect(ROLLUP_DIMENSIONS as readonly string[], p.dim).toContain(p.dim)
+  })
+
+  // Not listed in issue 11: rollupAnswers' own comment says "whole days", but it never looks at
+  // the range, so a question about part of a day is answered with the whole days of the rollup.
+  // No route asks such a question today (every period is whole days; realtime has its own SQL).
+  it.fails('no for a range that is not whole local days, and querySums then counts only that part', async () => {
+    const range = { from: MIDNIGHT['2030-10-28'] + 8 * HOUR, to: MIDNIGHT['2030-10-28'] + 14 * HOUR }
+    expect(rollupAnswers(question(range))).toBe(false)
+    expect(await querySums(fx.client, question(range))).toEqual(model({ range }))
+  })
+})
+
+describe('visitConditions', () => {
+  it('no filter, no condition; values go in as parameters, never into the SQL text', () => {
+    expect(visitConditions(question(RANGE_A), new Params())).toEqual([])
+    const params = new Params()
+    const conds = visitConditions(question(RANGE_A, { filters: parseFilters("browser==Zq'1;page~/zq2;event!=Zq3") }), params)
+    expect(conds).toHaveLength(3)
+    expect(conds.join(' ')).not.toMatch(/zq/i)
+    expect(Object.values(params.values)).toEqual(expect.arrayContaining([["Zq'1"], ['/zq2'], ['Zq3']]))
+    // the filter a breakdown is about is left to it
+    expect(visitConditions(question(RANGE_A, { filters: parseFilters('browser==Firefox;page==/') }), new Params(), 'page')).toHaveLength(1)
+  })
+
+  const visitHas = (pred: (e: EventSpec) => boolean) => (v: Visit) => v.events.some(pred)
+  const FILTERS: [string, (v: Visit) => boolean][] = [
+    ['browser==Firefox', (v) => dim(v.first, 'browser') === 'Firefox'],
+    ['country!=DE', (v) => dim(v.first, 'country') !== 'DE'],
+    ['country==FR|US', (v) => ['FR', 'US'].includes(dim(v.first, 'country'))],
+    ['region==Bavaria', (v) => dim(v.first, 'region') === 'Bavaria'],
+    ['source~goo', (v) => dim(v.first, 'source').toLowerCase().includes('goo')],
+    ['entry_page==/pricing', (v) => v.entry === '/pricing'],
+    ['page==/docs', visitHas((e) => (e.name ?? 'pageview') === 'pageview' && e.path === '/docs')],
+    ['page!=/docs', (v) => !v.events.some((e) => (e.name ?? 'pageview') === 'pageview' && e.path === '/docs')],
+    ['page~blog', visitHas((e) => (e.name ?? 'pageview') === 'pageview' && (e.path ?? '').includes('blog'))],
+    ['event==Signup', visitHas((e) => e.name === 'Signup')],
+    ['browser==Chrome;page==/', (v) => dim(v.first, 'browser') === 'Chrome' && v.events.some((e) => (e.name ?? 'pageview') === 'pageview' && e.path === '/')],
+  ]
+  for (const [raw, pred] of FILTERS) {
+    it(`${raw}: the visits it selects, with their sums`, async () => {
+      const got = await querySums(fx.client, question(RANGE_A, { filters: parseFilters(raw) }))
+      expect(got).toEqual(model({ range: RANGE_A, visit: pred }))
+    })
+  }
+
+  // Not listed in issue 11: README says "a page or event filter selects the visits that contain such
+  // a pageview or event", but filters on outbound links, downloads and custom props go through an
+  // events subquery on (visitor_id, day) and select every visit of that visitor on that UTC day.
+  // 9006 has two visits on the 28th, only the second with the Signup{plan: enterprise} and the click.
+  for (const [raw, pred] of [
+    ['prop:plan==enterprise', visitHas((e) => e.props?.plan === 'enterprise')],
+    ['outbound==https://example.org/only-9006', visitHas((e) => e.props?.url === 'https://example.org/only-9006')],
+  ] as const) {
+    it.fails(`${raw}: only the visits that contain such an event`, async () => {
+      const got = await querySums(fx.client, question(RANGE_A, { filters: parseFilters(raw) }))
+      expect(got).toEqual(model({ range: RANGE_A, visit: pred }))
+    })
+  }
+})
+
+describe('querySums: rollup and filtered path agree, and equal the model', () => {
+  it('range A: visitors, visits, bounces, durations, pageviews and events of the whole range', async () => {
+    const r = await bothWays(RANGE_A)
+    expect([r.fastUsesRollup, r.rawUsesRollup]).toEqual([true, false])
+    const want = model({ range: RANGE_A })
+    expect(pickSums(r.rollup, [...VISIT_FIELDS, ...EVENT_FIELDS])).toEqual(pickSums(want, [...VISIT_FIELDS, ...EVENT_FIELDS]))
+    expect(pickSums(r.filtered, [...VISIT_FIELDS, ...EVENT_FIELDS])).toEqual(pickSums(want, [...VISIT_FIELDS, ...EVENT_FIELDS]))
+  })
+
+  it('range A: the filtered path counts each engagement ping once', async () => {
+    const r = await bothWays(RANGE_A)
+    expect(pickSums(r.filtered, ['engagement_ms'])).toEqual(pickSums(model({ range: RANGE_A }), ['engagement_ms']))
+  })
+
+  // Bug listed in issue 11: "unfiltered time_on_page counts engagement twice" (the rollup's totals
+  // row adds the visit rollup's and the event rollup's engagement).
+  it.fails('range A: the rollup counts each engagement ping once (time_on_page)', async () => {
+    const r = await bothWays(RANGE_A)
+    expect(pickSums(r.rollup, ['engagement_ms'])).toEqual(pickSums(model({ range: RANGE_A }), ['engagement_ms']))
+    expect(metricValue(r.rollup[0], 'time_on_page')).toBe(metricValue(r.filtered[0], 'time_on_page'))
+  })
+
+  it('per day (over the 25-hour day too): visitors, visits, bounces and durations, each day both ways', async () => {
+    const r = await bothWays(RANGE_A, { interval: 'day' })
+    const want = model({ range: RANGE_A, interval: 'day' })
+    expect(want.map((x) => x.bucket)).toEqual(['2030-10-26', '2030-10-27', '2030-10-28'])
+    expect(visitPart(r.rollup)).toEqual(visitPart(want))
+    expect(visitPart(r.filtered)).toEqual(visitPart(want))
+  })
+
+  it('per day: the rollup counts pageviews and events on the day they happened', async () => {
+    const r = await bothWays(RANGE_A, { interval: 'day' })
+    expect(pickSums(r.rollup, EVENT_FIELDS)).toEqual(pickSums(model({ range: RANGE_A, interval: 'day' }), EVENT_FIELDS))
+  })
+
+  // Not listed in issue 11: the filtered path takes pageviews and events from `visits`, so it puts
+  // all of a visit's pageviews on the day (and hour) the visit started, where the rollup puts each
+  // on the day it happened. 9001's visit from 23:50 to 00:05 in Berlin moves one pageview between
+  // the 26th and the 27th, so a timeseries changes when a filter that selects everything is added.
+  it.fails('per day: the filtered path counts pageviews on the day they happened, as the rollup does', async () => {
+    const r = await bothWays(RANGE_A, { interval: 'day' })
+    expect(pickSums(r.filtered, EVENT_FIELDS)).toEqual(pickSums(r.rollup, EVENT_FIELDS))
+  })
+
+  it('per hour (no rollup: both read visits), over the hour that happens twice on the 27th', async () => {
+    const range = { from: MIDNIGHT['2030-10-27'], to: MIDNIGHT['2030-10-28'] }
+    const unfiltered = sorted(await querySums(fx.client, question(range, { interval: 'hour' })))
+    const filtered = sorted(await querySums(fx.client, question(range, { interval: 'hour', filters: ALL })))
+    const want = model({ range, interval: 'hour' })
+    // 9002's two visits and 9003's: 02:30 summer time and 02:30 winter time are one local hour, 2 visitors
+    const dst = SPECIAL.filter((e) => e.visitor === 9002 || e.visitor === 9003)
+    expect(pickSums(model({ range, interval: 'hour', events: dst }), ['visits', 'visitors'])).toEqual([{ key: '', bucket: '2030-10-27 02:00:00', visits: 3, visitors: 2 }])
+    expect(visitPart(unfiltered)).toEqual(visitPart(want))
+    // both read visits here, so they agree on every sum (pageviews included: see the day test above)
+    expect(filtered).toEqual(unfiltered)
+  })
+
+  // Not listed in issue 11: hour buckets are toStartOfHour(ts) in UTC, then printed in the site's
+  // zone, so in a zone 30 minutes off the hour (India, Iran, Newfoundland, South Australia) a visit
+  // at 16:15 local lands in the bucket "15:00", and 15:45 in "15:00" too.
+  it.fails('per hour in a half-hour time zone: a visit at 16:15 in Kolkata is in the 16:00 bucket', async () => {
+    const range = { from: Date.UTC(2030, 9, 27, 18, 30), to: Date.UTC(2030, 9, 28, 18, 30) }
+    const got = await querySums(fx.client, { site: KOLKATA_SITE, timezone: 'Asia/Kolkata', range, filters: [], interval: 'hour' })
+    const want = model({ range, interval: 'hour', tz: 'Asia/Kolkata', events: KOLKATA_EVENTS })
+    expect(want.map((x) => x.bucket)).toEqual(['2030-10-28 15:00:00', '2030-10-28 16:00:00'])
+    expect(visitPart(sorted(got))).toEqual(visitPart(want))
+  })
+
+  // Not listed in issue 11: README says an event without a visitor hash "counts in pageviews but links
+  // to nothing"; the rollup counts it, but the filtered path reads pageviews and events from `visits`,
+  // where unhashed events are not, so a filter that matches everything drops them (2 pageviews, 4 events on the 29th).
+  it.fails('range B (events without a visitor hash): pageviews and events are the same both ways', async () => {
+    const r = await bothWays(RANGE_B)
+    const want = model({ range: RANGE_B })
+    expect(pickSums(r.rollup, EVENT_FIELDS)).toEqual(pickSums(want, EVENT_FIELDS))
+    expect(pickSums(r.filtered, EVENT_FIELDS)).toEqual(pickSums(want, EVENT_FIELDS))
+  })
+
+  it('range B: visit sums are the same both ways (unhashed events make no visits)', async () => {
+    const r = await bothWays(RANGE_B)
+    const want = model({ range: RANGE_B })
+    expect(visitPart(r.rollup)).toEqual(visitPart(want))
+    expect(visitPart(r.filtered)).toEqual(visitPart(want))
+  })
+})
+
+describe('querySums per property: rollup and filtered path agree, and equal the model', () => {
+  // Bug listed in issue 11: the rollup stores the literal 'v.returning' for returning visitors.
+  const LISTED: Record<string, string> = { new_vs_returning: "issue 11: a new_vs_returning breakdown answers 'v.returning' unfiltered" }
+  const names = [...Object.keys(PROPERTIES), 'prop:plan', 'prop:kind']
+  for (const name of names) {
+    const test = LISTED[name] ? it.fails : it
+    test(`${name} over range A${LISTED[name] ? ` (${LISTED[name]})` : ''}`, async () => {
+      const prop = property(name)!
+      const r = await bothWays(RANGE_A, { property: prop })
+      const want = model({ range: RANGE_A, property: name })
+      expect(want.length).toBeGreaterThan(0)
+      expect(r.rollup).toEqual(want)
+      expect(r.filtered).toEqual(want)
+    })
+  }
+
+  // Not listed in issue 11: the same unhashed events as in range B above. Pages, event names and
+  // outbound links read from the rollup count them; with a filter that matches everything, events
+  // are kept only when their (visitor_id, day) is in `visits`, so the unhashed ones are dropped.
+  it.fails('page, event and outbound over range B (events without a visitor hash) agree', async () => {
+    for (const name of ['page', 'event', 'outbound']) {
+      const r = await bothWays(RANGE_B, { property: property(name)! })
+      const want = model({ range: RANGE_B, property: name })
+      expect(r.rollup, name).toEqual(want)
+      expect(r.filtered, name).toEqual(want)
+    }
+  })
+
+  it('visit properties over range B agree (unhashed events are in no visit either way)', async () => {
+    for (const name of ['browser', 'entry_page', 'country']) {
+      const r = await bothWays(RANGE_B, { property: property(name)! })
+      const want = model({ range: RANGE_B, property: name })
+      expect(r.rollup, name).toEqual(want)
+      expect(r.filtered, name).toEqual(want)
+    }
+  })
+
+  // Bug listed in issue 11: "property=page&metrics=bounce_rate answers 0 for every page". The page
+  // rows carry no visits and no bounces on either path. Correct (Plausible's definition): a page's
+  // bounce rate is that of the visits that entered on it.
+  it.fails('a page’s bounce rate is that of the visits entering on it, both ways', async () => {
+    const r = await bothWays(RANGE_A, { property: PROPERTIES.page })
+    const entries = model({ range: RANGE_A, property: 'entry_page' })
+    const rate = (rows: SumsRow[], page: string) => metricValue(rows.find((x) => x.key === page)!, 'bounce_rate')
+    for (const e of entries.filter((x) => x.key !== '')) {
+      const want = metricValue(e, 'bounce_rate')
+      expect(rate(r.rollup, e.key), e.key).toBe(want)
+      expect(rate(r.filtered, e.key), e.key).toBe(want)
+    }
+  })
+})

@@ -1,0 +1,107 @@
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import type { ClickHouseClient } from '@clickhouse/client'
+import { Sites } from '../../accounts/sites.ts'
+import { RollupJob } from '../../aggregator/rollup/job.ts'
+import { loadPolicy, type Policy } from '../../policy/policy.ts'
+import { loadConfig } from '../../server/config.ts'
+import { migrate } from '../../store/migrate.ts'
+import { openStore, type Store } from '../../store/client.ts'
+
+/**
+ * A fresh embedded store with the schema, the strict policy and a rollup job, without the
+ * server around it: the statistics SQL is tested on its own. One per test file (chDB binds one
+ * data directory per process); `close()` in `afterAll`.
+ */
+export interface StoreFixture {
+  store: Store
+  client: ClickHouseClient
+  sites: Sites
+  policy: Policy
+  job: RollupJob
+  close(): Promise<void>
+}
+
+export async function openFixture(sites: Record<string, string>): Promise<StoreFixture> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aggregator-test-'))
+  const store = await openStore(loadConfig({ ANALYTICS_DATA_DIR: dir }))
+  await migrate(store.client)
+  const registered = new Sites(store.client)
+  for (const [domain, timezone] of Object.entries(sites)) await registered.add(domain, timezone)
+  // resolved from this file, not the working directory, so the test runs from anywhere
+  const policy = loadPolicy(fileURLPath('../../policies/strict.yaml'))
+  const job = new RollupJob(store.client, registered, () => policy)
+  return {
+    store,
+    client: store.client,
+    sites: registered,
+    policy,
+    job,
+    async close() {
+      await job.stop()
+      await store.close()
+      fs.rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+function fileURLPath(relative: string): string {
+  return decodeURIComponent(new URL(relative, import.meta.url).pathname)
+}
+
+/** What a test says about an event; everything else takes the value an empty beacon would leave. */
+export interface EventSpec {
+  site?: string
+  /** UTC milliseconds. */
+  ts: number
+  name?: string
+  /** 0: an event without a visitor hash (a consent stance). */
+  visitor: number
+  path?: string
+  engagement_ms?: number
+  props?: Record<string, string>
+  dims?: Partial<Record<(typeof DIMENSION_COLUMNS)[number], string>>
+  /** 0 new, 1 returning, 2 unknown. */
+  returning?: number
+}
+
+export const DIMENSION_COLUMNS = [
+  'hostname', 'referrer_host', 'referrer_path', 'source', 'channel',
+  'utm_source', 'utm_medium', 'utm_campaign', 'utm_content', 'utm_term',
+  'browser', 'browser_version', 'os', 'os_version', 'device', 'screen',
+  'country', 'region', 'city', 'network',
+] as const
+
+/** An `events` row exactly as the pipeline writes one (no IP, no User-Agent: there is no column for them). */
+export function eventRow(e: EventSpec): Record<string, unknown> {
+  const dims = Object.fromEntries(DIMENSION_COLUMNS.map((d) => [d, e.dims?.[d] ?? '']))
+  return {
+    site: e.site ?? 'example.com',
+    ts: chTime(e.ts),
+    name: e.name ?? 'pageview',
+    visitor_id: e.visitor,
+    pathname: e.path ?? '/',
+    query: '',
+    ...dims,
+    returning: e.returning ?? 2,
+    engagement_ms: e.engagement_ms ?? 0,
+    props: e.props ?? {},
+  }
+}
+
+/** A DateTime64(3) literal in UTC: text, so no reading of a bare number as seconds or ms is relied on. */
+export const chTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '')
+
+export async function insertEvents(client: ClickHouseClient, events: EventSpec[]): Promise<void> {
+  await client.insert({ table: 'events', values: events.map(eventRow), format: 'JSONEachRow' })
+}
+
+export async function rows<T = Record<string, unknown>>(client: ClickHouseClient, query: string, query_params: Record<string, unknown> = {}): Promise<T[]> {
+  const rs = await client.query({ query, query_params, format: 'JSONEachRow' })
+  return rs.json<T>()
+}
+
+export const MINUTE = 60_000
+export const HOUR = 3_600_000
+export const DAY = 86_400_000

@@ -1,6 +1,6 @@
 -- Visitor-hash salts, only for policies with visitor_hash.persist_salt: true, so a restart or a
 -- second collector keeps counting the same visitor. One partition per salt period: an expired
--- salt is removed by dropping its partition, and its files are deleted seconds later.
+-- salt is removed by dropping its partition, and its files are deleted seconds later (see 014).
 CREATE TABLE IF NOT EXISTS salts
 (
     period_hours UInt32,

@@ -297,7 +297,7 @@ describe('security headers', () => {
     expect((await app.inject({ url: '/privacy.json' })).headers['x-content-type-options']).toBe('nosniff')
   })
 
-  // Fails until collector/app.ts adds `app.addHook('onSend', noSniff)` (collector/http/security-headers.ts)
+  // Fails unless server/app.ts adds `app.addHook('onSend', noSniff)` (http/security-headers.ts)
   // on the root instance: then make this an `it`.
   it('every JSON answer of every route, errors and 404 included, is nosniff', async () => {
     const routes = seen.filter((r) => r.method !== 'OPTIONS')

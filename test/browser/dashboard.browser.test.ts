@@ -146,7 +146,7 @@ describe.skipIf(!runs)('dashboards in a real browser', () => {
     // npm install (prepare) builds the app; a source changed since then is built again here
     if (isStale()) await buildDashboards(DIST, { replace: true })
     app = await testApp({}, BIG_EVENTS ? [SITE, BIG] : [SITE])
-    // collector/app.ts registers the dashboards; until it does, the test mounts them itself
+    // server/app.ts registers the dashboards; until it does, the test mounts them itself
     if (!app.hasRoute({ method: 'GET', url: '/*' })) await app.register(dashboardRoutes, { buildWhenMissing: false })
     await app.runtime.store.client.insert({ table: 'events', values: [...syntheticEvents(), ...nowEvents(0, 6)], format: 'JSONEachRow' })
     if (BIG_EVENTS > 0) await insertMany(app, BIG_EVENTS)

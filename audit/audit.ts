@@ -85,7 +85,7 @@ type TextShape = { kind: 'scalar'; expr: string } | { kind: 'arrays'; exprs: str
 function stripWrappers(type: string): string {
   let t = type.trim()
   for (;;) {
-    const m = t.match(/^(?:LowCardinality|Nullable)\((.*)\)$/)
+    const m = t.match(/^(?:LowCardinality|Nullable)\((.*)\)$/) ?? t.match(/^SimpleAggregateFunction\(\w+,\s*(.*)\)$/)
     if (!m) return t
     t = m[1].trim()
   }
@@ -110,11 +110,13 @@ function mapArgs(type: string): [string, string] | null {
 }
 
 function textShape(col: string, type: string): TextShape | null {
-  const plain = /^(?:LowCardinality\()?String\)?$/.test(type)
+  const plain = /^(?:LowCardinality\()?String\)?$/.test(stripWrappers(type))
   if (plain) return { kind: 'scalar', expr: col }
   if (isText(type)) return { kind: 'scalar', expr: `coalesce(toString(${col}), '')` }
   const arr = stripWrappers(type).match(/^Array\((.*)\)$/)
   if (arr && isText(arr[1])) return { kind: 'arrays', exprs: [`arrayMap(x -> coalesce(toString(x), ''), ${col})`] }
+  // a tuple is scanned as its text: `('2026-11-30 10:00:00.000','/pricing')`
+  if (/^Tuple\(.*String.*\)$/.test(stripWrappers(type))) return { kind: 'scalar', expr: `toString(${col})` }
   const map = mapArgs(type)
   if (map) {
     const exprs: string[] = []

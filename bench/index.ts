@@ -18,7 +18,13 @@
  * sent before each measured load, default 3000),
  * BENCH_FORCE_AUTOCANNON=1 (use the autocannon fallback even when wrk is installed).
  *
- *  4. the query bench (bench/queries.ts): 10 million events (BENCH_QUERY_EVENTS), rollups, the
+ *  4. freshness (bench/freshness.ts): a fresh collector on the default settings under a steady
+ *     load (wrk paced at BENCH_FRESHNESS_SHARE, default 25 %, of the req/s measured in 1, or
+ *     BENCH_FRESHNESS_RPS), one probe pageview a second on a probe site, the time from each
+ *     probe's 202 to the stats API counting it; median and worst of BENCH_FRESHNESS_PROBES
+ *     (default 20), a probe not counted within BENCH_FRESHNESS_DEADLINE s (default 90) a
+ *     timeout. `--no-freshness` skips it.
+ *  5. the query bench (bench/queries.ts): 10 million events (BENCH_QUERY_EVENTS), rollups, the
  *     dashboard's queries for a 30-day range against a bare count(); `--no-queries` skips it.
  *
  * It reports; it does not judge: the exit status is non-zero only when something failed to run.
@@ -28,7 +34,8 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { cleanUpOnExit, collectorEnv, countStored, fetchJson, freePort, procStatusMb, ROOT, sleep, startChild, stopChild, tempDir, track, waitFor } from './lib.ts'
+import { benchFreshness, formatFreshness, type FreshnessResult } from './freshness.ts'
+import { cleanUpOnExit, collectorEnv, countStored, fetchJson, freePort, machineCpu, procStatusMb, ROOT, sleep, startChild, stopChild, tempDir, track, waitFor } from './lib.ts'
 import { formatProfile, summariseProfile } from './profile.ts'
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url))
@@ -39,6 +46,11 @@ const args = new Set(process.argv.slice(2))
 const KEEP_PROFILES = process.argv.slice(2).find((a) => a.startsWith('--profile-dir='))?.slice('--profile-dir='.length)
 const PROFILE = args.has('--profile') || KEEP_PROFILES !== undefined
 const NOFSYNC_RUN = !args.has('--no-nofsync')
+const FRESHNESS_RUN = !args.has('--no-freshness')
+const FRESHNESS_PROBES = Number(process.env.BENCH_FRESHNESS_PROBES || 20)
+const FRESHNESS_DEADLINE_S = Number(process.env.BENCH_FRESHNESS_DEADLINE || 90)
+// a steady load well below saturation: a saturated collector would time its own queue
+const FRESHNESS_SHARE = Number(process.env.BENCH_FRESHNESS_SHARE || 0.25)
 
 cleanUpOnExit('bench')
 
@@ -77,14 +89,6 @@ function cpuMs(pid: number, file = `/proc/${pid}/stat`): number {
   } catch {
     return NaN
   }
-}
-
-/** Busy and total jiffies of the whole machine (all cores), from /proc/stat. */
-function machineCpu(): { busy: number; total: number } {
-  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
-  const total = f.reduce((a, b) => a + b, 0)
-  const idle = f[3] + (f[4] ?? 0) // idle + iowait
-  return { busy: total - idle, total }
 }
 
 /** CPU ms of every thread of a process, keyed by thread id, with the thread's name. */
@@ -482,6 +486,7 @@ async function pipelineTimings(n: number): Promise<{ text: string; rows: object[
   const { UserAgentParser } = await import('../collector/lookups/user-agents.ts')
   const { loadPolicy } = await import('../policy/policy.ts')
   const { SaltStore } = await import('../collector/salts.ts')
+  const { VisitTracker } = await import('../collector/visits.ts')
   const { syntheticTraffic } = await import('../cli/seed-traffic.ts')
 
   const ctx = {
@@ -489,6 +494,7 @@ async function pipelineTimings(n: number): Promise<{ text: string; rows: object[
     isKnownSite: () => true,
     geo: await GeoLocator.open(),
     salts: new SaltStore(() => 0),
+    visits: new VisitTracker(),
     userAgents: new UserAgentParser(),
   }
   const events = [...syntheticTraffic({ site: 'example.com', events: n, days: 1, randomSeed: 42 })].flat()
@@ -623,6 +629,12 @@ async function main(): Promise<void> {
   const pipeline = await pipelineTimings(PIPELINE_EVENTS)
   console.log('· store inserts in-process ...')
   const storeTiming = await storeInsertTiming(pipeline.rows)
+  let freshness: FreshnessResult | undefined
+  if (FRESHNESS_RUN) {
+    const rps = Math.max(1, Math.round(Number(process.env.BENCH_FRESHNESS_RPS) || runs[0].load.rps * FRESHNESS_SHARE))
+    console.log(`· freshness, ${FRESHNESS_PROBES} probes under ${rps} req/s (up to ${FRESHNESS_DEADLINE_S} s each) ...`)
+    freshness = await benchFreshness({ rps, probes: FRESHNESS_PROBES, deadlineMs: FRESHNESS_DEADLINE_S * 1000, connections: CONNECTIONS, tool })
+  }
 
   const head = ['server', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'max ms', 'answered', 'accepted', 'stored', 'stored==accepted', 'peak RSS MB', 'CPU µs/req', `${tool} µs/req`, 'cores busy']
   const rows = runs.map((r) => [
@@ -673,6 +685,7 @@ async function main(): Promise<void> {
     `\nratio collector/bare (fsync on) = ${f2(main.load.rps / bare.load.rps)} (first target ≥ 0.5); stored == accepted: ${verdict(main)}` +
       (runs[1] ? `; SPOOL_FSYNC=0 ratio = ${f2(runs[1].load.rps / bare.load.rps)}` : ''),
   )
+  if (freshness) console.log(formatFreshness(freshness).join('\n'))
   if (!args.has('--no-queries')) {
     // The query half in its own process: chDB binds one data directory per process.
     const q = spawnSync(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'queries.ts')], { cwd: ROOT, stdio: 'inherit', env: process.env })

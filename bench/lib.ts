@@ -1,7 +1,7 @@
 /**
  * What the benchmark, the load test and the fuzz run share: child processes, temporary
  * directories and mounts that are cleaned up however the run ends, ports, small waits, a
- * process's resident memory, and the store of a stopped collector counted.
+ * process's resident memory, the machine's CPU, and the store of a stopped collector counted.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
@@ -82,6 +82,14 @@ export function procStatusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   } catch {
     return 0
   }
+}
+
+/** Busy and total jiffies of the whole machine (all cores), from /proc/stat. */
+export function machineCpu(): { busy: number; total: number } {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+  const total = f.reduce((a, b) => a + b, 0)
+  const idle = f[3] + (f[4] ?? 0) // idle + iowait
+  return { busy: total - idle, total }
 }
 
 // ---------------------------------------------------------------- mounts (root only)

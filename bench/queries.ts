@@ -19,6 +19,11 @@ import { parseFilters } from '../aggregator/stats/filters.ts'
 import { property } from '../aggregator/stats/properties.ts'
 import { aggregate, breakdown, timeseries, type Scope } from '../aggregator/stats/service.ts'
 import type { Metric } from '../aggregator/stats/metrics.ts'
+import { goalConversions } from '../aggregator/stats/goal-conversions.ts'
+import { funnel } from '../aggregator/stats/funnel.ts'
+import { parseGoalMatch } from '../aggregator/stats/goal-match.ts'
+import { pageFlow } from '../aggregator/stats/page-flow.ts'
+import type { StatsQuestion } from '../aggregator/stats/query.ts'
 
 const EVENTS = Number(process.env.BENCH_QUERY_EVENTS || 10_000_000)
 const RUNS = Number(process.env.BENCH_QUERY_RUNS || 7)
@@ -27,13 +32,16 @@ const DAY = 86_400_000
 
 /** Synthetic events made by ClickHouse itself: pages, referrers, countries, browsers, visits of 1–6 pages. */
 const GENERATE = `
-INSERT INTO events (site, ts, name, visitor_id, hostname, pathname, referrer_host, source, channel, utm_source, utm_medium, utm_campaign,
+INSERT INTO events (site, ts, name, visitor_id, visit_id, visit_flags, hostname, pathname, referrer_host, source, channel, utm_source, utm_medium, utm_campaign,
                     browser, browser_version, os, os_version, device, screen, country, region, city, engagement_ms, props)
 SELECT
     {site:String},
     fromUnixTimestamp64Milli(toInt64({start:Int64} + at_ms)),
     if(step_kind < 85, 'pageview', if(step_kind < 95, 'engagement', ['Signup', 'Outbound Link: Click', 'File Download'][1 + step_kind % 3])),
     cityHash64(visitor, intDiv(at_ms, 86400000)) AS vid,
+    -- the collector's visit: its first event gives its dimensions, its first pageview its entry page
+    cityHash64(visit, 'visit') AS visit_id,
+    bitOr(if(step = 0, 1, 0), if(step_kind < 85 AND NOT (step >= 1 AND pv0) AND NOT (step >= 2 AND pv1), 2, 0)),
     {site:String},
     ['/', '/', '/pricing', '/features', '/blog', '/blog/launch', '/blog/privacy', '/docs', '/docs/install', '/docs/api', '/about', '/signup'][1 + (cityHash64(visit, step) % 12)],
     if(step = 0, ['', '', 'google.com', 'bing.com', 't.co', 'news.ycombinator.com', 'reddit.com', 'blog.example.org'][1 + visit % 8], ''),
@@ -57,8 +65,10 @@ FROM
         intDiv(n, 3) AS visit,                         -- about 3 events a visit
         n % 3 AS step,
         cityHash64(n) % 100 AS step_kind,
-        -- a visit starts anywhere in the 30 days; its events follow 45 s apart
-        (cityHash64(visit) % 2592000) * 1000 + step * 45000 AS at_ms,
+        cityHash64(visit * 3) % 100 < 85 AS pv0,
+        cityHash64(visit * 3 + 1) % 100 < 85 AS pv1,
+        -- a visit starts on any of the 30 days (never so late that it runs past midnight); its events follow 45 s apart
+        ((cityHash64(visit) % 30) * 86400 + cityHash64(visit, 2) % 86000) * 1000 + step * 45000 AS at_ms,
         cityHash64(visit, 1) % {visitors_per_day:UInt64} AS visitor
     FROM numbers({events:UInt64})
 )`
@@ -66,7 +76,10 @@ FROM
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 async function main() {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'analytics-bench-q-'))
+  // BENCH_QUERY_DIR keeps the generated store for another run (the 100 M one takes a while to make)
+  const kept = process.env.BENCH_QUERY_DIR
+  const dataDir = kept ? path.resolve(kept) : fs.mkdtempSync(path.join(os.tmpdir(), 'analytics-bench-q-'))
+  const reuse = kept !== undefined && fs.existsSync(path.join(dataDir, 'clickhouse'))
   const config = loadConfig({}, { dataDir })
   const store = await openStore(config)
   try {
@@ -74,23 +87,30 @@ async function main() {
     const client = store.client
     const now = Date.now()
     const start = Math.floor(now / DAY) * DAY - 29 * DAY
-    await client.command({ query: "INSERT INTO sites (domain, timezone) VALUES ({site:String}, 'UTC')", query_params: { site: SITE } })
-
     let t = performance.now()
-    await client.command({ query: GENERATE, query_params: { site: SITE, start, events: EVENTS, visitors_per_day: Math.max(100, Math.round(EVENTS / 30 / 6)) } })
+    if (!reuse) {
+      await client.command({ query: "INSERT INTO sites (domain, timezone) VALUES ({site:String}, 'UTC')", query_params: { site: SITE } })
+      await client.command({ query: GENERATE, query_params: { site: SITE, start, events: EVENTS, visitors_per_day: Math.max(100, Math.round(EVENTS / 30 / 6)) } })
+    }
     const generateS = (performance.now() - t) / 1000
     const policy = loadPolicy(config.policyFile)
-    const job = new RollupJob(client, { get: () => ({ domain: SITE, timezone: 'UTC' }) }, () => policy)
+    const job = new RollupJob(client, { get: () => ({ domain: SITE, timezone: 'UTC' }) })
     t = performance.now()
     const built = await job.run()
     const buildS = (performance.now() - t) / 1000
     const [{ c }] = await (await client.query({ query: 'SELECT count() AS c FROM events', format: 'JSONEachRow' })).json<{ c: number }>()
-    console.log(`\nquery bench: ${Number(c).toLocaleString('en')} events generated in ${generateS.toFixed(1)} s; visits and rollups for ${built.days.length} days built in ${buildS.toFixed(1)} s`)
+    const [{ bytes }] = await (await client.query({ query: 'SELECT sum(bytes_on_disk) AS bytes FROM system.parts WHERE active', format: 'JSONEachRow' })).json<{ bytes: number }>()
+    console.log(`\nquery bench: ${Number(c).toLocaleString('en')} events ${reuse ? 'kept from an earlier run' : `generated in ${generateS.toFixed(1)} s`}; rollups for ${built.days.length} days built in ${buildS.toFixed(1)} s; ${(Number(bytes) / 1e9).toFixed(2)} GB on disk`)
 
     const range = resolvePeriod({ period: '30d' }, 'UTC', now)
     const scope: Scope = { site: SITE, timezone: 'UTC', filters: [], minVisitors: policy.forSite(SITE).minVisitors.dashboard }
     const filtered: Scope = { ...scope, filters: parseFilters('country==US') }
     const cards: Metric[] = ['visitors', 'visits', 'pageviews', 'views_per_visit', 'bounce_rate', 'visit_duration']
+    const withFilters = (f: string): Scope => ({ ...scope, filters: parseFilters(f) })
+    const k = scope.minVisitors
+    const question: StatsQuestion = { site: SITE, timezone: 'UTC', range, filters: [] }
+    const goals = [{ id: 'g1', site: SITE, label: 'Visit /signup', created_at: '', ...parseGoalMatch({ page: '/signup' }) }, { id: 'g2', site: SITE, label: 'Signup', created_at: '', ...parseGoalMatch({ event: 'Signup' }) }]
+    const steps = [parseGoalMatch({ page: '/' }), parseGoalMatch({ page: '/pricing' }), parseGoalMatch({ event: 'Signup' })]
     const panel = (name: string, s = scope) => () => breakdown(client, s, range, name, property(name)!, ['visitors'], 10)
     const queries: [string, () => Promise<unknown>][] = [
       ['aggregate (metric cards + change)', () => aggregate(client, scope, range, cards)],
@@ -101,6 +121,14 @@ async function main() {
       ['filtered: aggregate country==US', () => aggregate(client, filtered, range, cards)],
       ['filtered: breakdown page, country==US', panel('page', filtered)],
       ['filtered: timeseries by day, country==US', () => timeseries(client, filtered, range, ['visitors'], 'day')],
+      ['filtered: aggregate country==US;browser==Chrome', () => aggregate(client, withFilters('country==US;browser==Chrome'), range, cards)],
+      ['filtered: breakdown source, page==/pricing', panel('source', withFilters('page==/pricing'))],
+      ['filtered: aggregate event==Signup', () => aggregate(client, withFilters('event==Signup'), range, cards)],
+      ['filtered: breakdown country, outbound~docs', panel('country', withFilters('outbound~docs'))],
+      ['filtered: timeseries by hour, today', () => timeseries(client, scope, resolvePeriod({ period: 'day' }, 'UTC', now), ['visitors', 'pageviews'], 'hour')],
+      ['goals (2 goals)', () => goalConversions(client, question, goals, k)],
+      ['funnel / -> /pricing -> Signup', () => funnel(client, question, steps, k)],
+      ['page flow /pricing', () => pageFlow(client, question, '/pricing', k, 10)],
     ]
     const countSql = 'SELECT count() FROM events WHERE site = {site:String} AND ts >= fromUnixTimestamp64Milli({from:Int64}) AND ts < fromUnixTimestamp64Milli({to:Int64})'
     const timeIt = async (fn: () => Promise<unknown>) => {
@@ -124,7 +152,7 @@ async function main() {
     console.log(`\nslowest dashboard query: ${worst.toFixed(1)} ms (target: under 100 ms at 10 million events)`)
   } finally {
     await store.close()
-    fs.rmSync(dataDir, { recursive: true, force: true })
+    if (!kept) fs.rmSync(dataDir, { recursive: true, force: true })
   }
 }
 

@@ -77,7 +77,7 @@ async function inProcess(config: Config, io: ExportStoreAccess, q: ExportQuery, 
     const bar = output === '-' ? null : new cliProgress.SingleBar({ format: 'exporting {bar} {value}/{total} steps | {label}' }, cliProgress.Presets.shades_classic)
     bar?.start(plan.tables.length * 2 + 1, 0, { label: 'building rollups' })
     try {
-      await new RollupJob(client, sites, () => policy).run()
+      await new RollupJob(client, sites).run()
       const result = await runExport(ctx, plan, (p) => bar?.update(p.done + 1, { label: p.label }))
       const { file, stream } = destination(output, plan.filename)
       await pipeline(Buffer.isBuffer(result.body) ? Readable.from([result.body]) : result.body, stream)

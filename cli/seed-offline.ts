@@ -7,6 +7,7 @@ import type { EventRow } from '../collector/pipeline/types.ts'
 import { UserAgentParser } from '../collector/lookups/user-agents.ts'
 import { loadPolicy } from '../policy/policy.ts'
 import { SaltStore } from '../collector/salts.ts'
+import { VisitTracker } from '../collector/visits.ts'
 import { Sites } from '../accounts/sites.ts'
 import type { SyntheticEvent } from './seed-traffic.ts'
 
@@ -31,6 +32,8 @@ export async function seedOffline(
     isKnownSite: (d: string) => sites.has(d),
     geo: await GeoLocator.open(config.geoipDb),
     salts: new SaltStore(() => 0),
+    // one tracker for the whole run: a visit's events may come in two batches
+    visits: new VisitTracker(),
     userAgents: new UserAgentParser(),
   }
   let stored = 0

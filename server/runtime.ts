@@ -18,6 +18,7 @@ import { Spool } from '../collector/spool/spool.ts'
 import { SpoolWriter } from '../collector/spool/writer.ts'
 import { storeErrorSummary } from '../store/errors.ts'
 import { Clock } from '../collector/clock.ts'
+import { VisitTracker } from '../collector/visits.ts'
 
 /** Everything long-lived the routes share: opened once at start, closed once at the end. */
 export interface Runtime {
@@ -66,8 +67,9 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger): Promi
     )
     // salt periods follow the trusted time: a wall clock jumping ahead does not wipe today's salt early
     const salts = new SaltStore(() => clock.now(), new StoreSaltBackend(store.client))
+    const visits = new VisitTracker()
     // reads the policy through the runtime, so a reload applies to the next build
-    const rollups = new RollupJob(store.client, sites, () => runtime.policy)
+    const rollups = new RollupJob(store.client, sites, () => clock.now())
     const retention = new RetentionSchedule({
       client: store.client,
       policy: () => runtime.policy,
@@ -95,6 +97,8 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger): Promi
       await migrate(store.client)
       await sites.refresh()
       await prepareSalts(runtime.policy)
+      // visits open before a restart go on (those only in the spool's backlog start anew)
+      await visits.restore(store.client, clock.now(), longestVisitTimeout(runtime.policy))
     }
     const whenReady = () => {
       runtime.storeReady = true
@@ -145,6 +149,7 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger): Promi
         geo,
         networks: needsNetworks(policy) ? NetworkLocator.open() : null,
         salts,
+        visits,
         userAgents: new UserAgentParser(),
         referrerSpam: new ReferrerSpamList(config.referrerSpamFiles),
       },
@@ -194,6 +199,10 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger): Promi
     await store.close()
     throw err
   }
+}
+
+function longestVisitTimeout(policy: Policy): number {
+  return Math.max(...policy.all().map((p) => p.visitTimeoutMinutes)) * 60_000
 }
 
 function needsNetworks(policy: Policy): boolean {

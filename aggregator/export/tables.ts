@@ -3,7 +3,7 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import { METRICS, type Metric } from '../stats/metrics.ts'
 import type { Range } from '../stats/period.ts'
 import type { Property } from '../stats/properties.ts'
-import { rollupAnswers, type Interval } from '../stats/query.ts'
+import type { Interval } from '../stats/query.ts'
 import { breakdown, timeseries, type Scope } from '../stats/service.ts'
 import { OTHER } from '../stats/threshold.ts'
 import { countNoise } from './noise.ts'
@@ -71,11 +71,12 @@ export async function breakdownTable(client: ClickHouseClient, scope: Scope, ran
   const b = await breakdown(client, scope, range, name, prop, [...METRICS], EXPORT_ROW_LIMIT)
   const labels = labelColumns(name)
   const zeros = new Set<string>()
-  // By the question's shape (stats/query.ts, rollup/sql.ts), not by the data: event properties
-  // have no visits; of them only pages have pageviews; pages read from the rollup have no events.
-  if (prop.level === 'event') zeros.add('visits')
+  // By the question's shape (stats/query.ts), not by the data: links and custom props have no
+  // visits of their own (pages and event names do: the visits holding them); of the event
+  // properties only pages have pageviews, and pages count pageviews, not events.
+  if (prop.level === 'event' && !prop.visitArray) zeros.add('visits')
   if (prop.level === 'event' && prop.dim !== 'page') zeros.add('pageviews')
-  if (prop.dim === 'page' && rollupAnswers({ site: scope.site, timezone: scope.timezone, range, filters: scope.filters, property: prop })) zeros.add('events')
+  if (prop.dim === 'page') zeros.add('events')
   return {
     columns: [...labels.map((l) => ({ name: l, type: 'String' })), ...METRICS.map((m) => ({ name: m, type: TYPES[m] }))],
     // `(other)` names only the property itself: its other label columns are empty

@@ -1,18 +1,22 @@
-import { performance } from 'node:perf_hooks'
 import type { ClickHouseClient } from '@clickhouse/client'
-import type { Policy } from '../../policy/policy.ts'
 import type { Sites } from '../../accounts/sites.ts'
-import { BUILD_EVENT_ROLLUP, BUILD_PROP_ROLLUP, BUILD_VISITS, BUILD_VISIT_ROLLUP } from './sql.ts'
+import { PROPERTIES, property } from '../stats/properties.ts'
+import { sumsSql, type StatsQuestion } from '../stats/query.ts'
 
 /**
- * A day's build sorts the day's events by visitor and time: past these sizes the sort and the
- * grouping spill to disk, so the server's memory stays bounded however busy a day was (a day of
- * 2 M events: +1.0 GB without them, +0.37 GB with them, in twice the time).
+ * A day's build groups the day's visits and events: past these sizes the grouping spills to
+ * disk, so the server's memory stays bounded however busy a day was.
  */
 const BUILD_SETTINGS = {
   max_bytes_before_external_sort: String(256 * 1024 * 1024),
   max_bytes_before_external_group_by: String(256 * 1024 * 1024),
 }
+
+/** A UTC day is built once it has been over this long (events still in the writer's hands come in meanwhile). */
+const CLOSE_AFTER_MS = 2 * 60_000
+/** Custom-prop keys built per site and day, most used first (the API lists at most 100). */
+const MAX_PROP_KEYS = 200
+const DAY = 86_400_000
 
 export interface BuildReport {
   days: string[]
@@ -20,45 +24,39 @@ export interface BuildReport {
 }
 
 /**
- * On the schedule, a day is built again only once this many times its last build's duration
- * has passed since that build: a busy day's builds take at most about a tenth of a core (its
- * statistics lag a little more), where a build every minute would take a whole core at ~10 M
- * events a day.
- */
-const SCHEDULE_SHARE = 10
-
-/**
- * Builds visits and daily rollups from events, one UTC day at a time, in staging tables that
- * are then swapped in whole (REPLACE PARTITION): a reader sees the old day or the new one.
- * A day is built again whenever its event count grew, so late events (a replayed spool,
- * a seed) are taken in. Runs every minute in the server; tests call `run()` directly.
+ * The daily rollup: for each closed UTC day, every property's values with their sums per
+ * local day of the site, so that long ranges are answered from a few thousand rows. Rows are
+ * made by the very SQL the live path runs (`sumsSql`), so the two cannot disagree.
+ *
+ * Statistics do not wait for it: visits and events are current as soon as they are inserted,
+ * and a day without a current build (today, a day with late events, a seed) is answered from
+ * them (see `querySums`). A day is built once it is over, and again only when its event count
+ * grew (late events, a replayed spool, a seed); a build goes to a staging table and is swapped
+ * in whole (REPLACE PARTITION), so a reader sees the old build or the new one.
  */
 export class RollupJob {
   private running: Promise<BuildReport> | null = null
   private timer: NodeJS.Timeout | null = null
-  /** Each day's last build: when it ended and how long it took (monotonic ms). */
-  private lastBuild = new Map<string, { at: number; ms: number }>()
 
   constructor(
     private client: ClickHouseClient,
     private sites: Pick<Sites, 'get'>,
-    private policy: () => Policy,
-    private mono: () => number = () => performance.now(),
+    private now: () => number = () => Date.now(),
   ) {}
 
   /**
-   * Days with more events than their rollups were built from (late events, a replayed spool,
-   * a seed). Fewer events never trigger a build: that is retention at work, and the rollups
-   * of a day outlive its purged raw events. Builds are compared by their counts, not their
-   * times, so a system clock set back cannot make an old build look like the latest.
+   * Closed days with more events than their rollup was built from. Fewer events never trigger
+   * a build: that is retention at work, and the rollups of a day outlive its purged events.
    */
   async staleDays(): Promise<string[]> {
+    const closedBefore = new Date(this.now() - CLOSE_AFTER_MS - DAY).toISOString().slice(0, 10)
     const rs = await this.client.query({
-      query: `SELECT toString(e.day) AS day
-              FROM (SELECT toDate(ts) AS day, count() AS events FROM events GROUP BY day) AS e
-              LEFT JOIN (SELECT day, max(events) AS events FROM rollup_builds GROUP BY day) AS b ON e.day = b.day
-              WHERE e.events > b.events OR b.day = toDate(0)
+      query: `SELECT toString(c.day) AS day
+              FROM (SELECT day, sum(events) AS n FROM event_counts GROUP BY day) AS c
+              LEFT JOIN (SELECT day, max(events) AS n FROM rollup_builds GROUP BY day) AS b ON c.day = b.day
+              WHERE c.n > b.n AND c.day <= {closedBefore:Date}
               ORDER BY day`,
+      query_params: { closedBefore },
       format: 'JSONEachRow',
     })
     return (await rs.json<{ day: string }>()).map((r) => r.day)
@@ -66,55 +64,48 @@ export class RollupJob {
 
   async buildDay(day: string): Promise<void> {
     const c = this.client
-    const rs = await c.query({
-      query: 'SELECT site, count() AS events FROM events WHERE toDate(ts) = {day:Date} GROUP BY site',
-      query_params: { day },
-      format: 'JSONEachRow',
-    })
-    const perSite = await rs.json<{ site: string; events: number }>()
-    for (const table of ['visits_stage', 'rollup_daily_stage']) {
-      await c.command({ query: `ALTER TABLE ${table} DROP PARTITION {day:Date}`, query_params: { day } })
-    }
-    for (const { site } of perSite) {
-      const params = {
-        site,
-        day,
-        tz: this.sites.get(site)?.timezone ?? 'UTC',
-        timeout_ms: this.policy().forSite(site).visitTimeoutMinutes * 60_000,
+    // counted before the build reads: events coming in meanwhile make the day stale again
+    const counted = await this.select<{ n: number }>('SELECT sum(events) AS n FROM event_counts WHERE day = {day:Date}', { day })
+    const sites = await this.select<{ site: string }>('SELECT DISTINCT site FROM events WHERE toDate(ts) = {day:Date}', { day })
+    await c.command({ query: 'ALTER TABLE rollup_daily_stage DROP PARTITION {day:Date}', query_params: { day } })
+    const from = Date.parse(day)
+    for (const { site } of sites) {
+      const timezone = this.sites.get(site)?.timezone ?? 'UTC'
+      const keys = await this.select<{ key: string }>(
+        `SELECT k AS key FROM events ARRAY JOIN mapKeys(props) AS k
+         WHERE site = {site:String} AND toDate(ts) = {day:Date} AND name NOT IN ('pageview', 'engagement')
+         GROUP BY k ORDER BY count() DESC LIMIT ${MAX_PROP_KEYS}`,
+        { site, day },
+      )
+      const dims: (string | null)[] = [null, ...Object.keys(PROPERTIES), ...keys.map((k) => `prop:${k.key}`)]
+      for (const dim of dims) {
+        const q: StatsQuestion = { site, timezone, range: { from, to: from + DAY }, filters: [], interval: 'day', property: dim ? property(dim) : undefined }
+        const { sql, params } = sumsSql(q, [day])
+        await c.command({
+          query: `INSERT INTO rollup_daily_stage
+                  SELECT {site:String} AS site, {day:Date} AS build_day, toDate(bucket) AS day, {dim:String} AS dim, key AS value,
+                    visitors, visits, pageviews, events, bounces, duration_ms, engagement_ms, entries
+                  FROM (${sql})`,
+          query_params: { ...params, site, day, dim: dim ?? '' },
+          clickhouse_settings: BUILD_SETTINGS,
+        })
       }
-      for (const query of [BUILD_VISITS, BUILD_VISIT_ROLLUP, BUILD_EVENT_ROLLUP, BUILD_PROP_ROLLUP]) {
-        await c.command({ query, query_params: params, clickhouse_settings: BUILD_SETTINGS })
-      }
     }
-    await c.command({ query: 'ALTER TABLE visits REPLACE PARTITION {day:Date} FROM visits_stage', query_params: { day } })
     await c.command({ query: 'ALTER TABLE rollup_daily REPLACE PARTITION {day:Date} FROM rollup_daily_stage', query_params: { day } })
-    // REPLACE copies: the staged copy goes, so visitor hashes live in one place only
-    for (const table of ['visits_stage', 'rollup_daily_stage']) {
-      await c.command({ query: `ALTER TABLE ${table} DROP PARTITION {day:Date}`, query_params: { day } })
-    }
-    const events = perSite.reduce((n, r) => n + Number(r.events), 0)
-    await c.insert({ table: 'rollup_builds', values: [{ day, events }], format: 'JSONEachRow' })
+    await c.command({ query: 'ALTER TABLE rollup_daily_stage DROP PARTITION {day:Date}', query_params: { day } })
+    // one part per closed day: reading its visits with FINAL then merges nothing
+    await c.command({ query: 'OPTIMIZE TABLE visits PARTITION {day:Date} FINAL', query_params: { day }, clickhouse_settings: BUILD_SETTINGS })
+    await c.insert({ table: 'rollup_builds', values: [{ day, events: Number(counted[0]?.n ?? 0) }], format: 'JSONEachRow' })
   }
 
-  /**
-   * Builds every stale day (`scheduled`: those whose last build is old enough, see
-   * SCHEDULE_SHARE); concurrent calls share one run.
-   */
-  run(opts: { scheduled?: boolean } = {}): Promise<BuildReport> {
+  /** Builds every stale closed day; concurrent calls share one run. */
+  run(): Promise<BuildReport> {
     if (!this.running) {
       this.running = (async () => {
-        const t = this.mono()
-        const stale = await this.staleDays()
-        const days = opts.scheduled ? stale.filter((d) => this.due(d)) : stale
-        for (const day of days) {
-          const started = this.mono()
-          await this.buildDay(day)
-          const at = this.mono()
-          this.lastBuild.delete(day) // re-inserted last: the map's oldest entries go first
-          this.lastBuild.set(day, { at, ms: at - started })
-          if (this.lastBuild.size > 64) this.lastBuild.delete(this.lastBuild.keys().next().value!)
-        }
-        return { days, ms: Math.round(this.mono() - t) }
+        const t = Date.now()
+        const days = await this.staleDays()
+        for (const day of days) await this.buildDay(day)
+        return { days, ms: Date.now() - t }
       })().finally(() => {
         this.running = null
       })
@@ -122,13 +113,8 @@ export class RollupJob {
     return this.running
   }
 
-  private due(day: string): boolean {
-    const last = this.lastBuild.get(day)
-    return !last || this.mono() - last.at >= SCHEDULE_SHARE * last.ms
-  }
-
   start(everyMs: number, onError: (err: Error) => void): void {
-    const tick = () => void this.run({ scheduled: true }).catch(onError)
+    const tick = () => void this.run().catch(onError)
     this.timer = setInterval(tick, everyMs)
     this.timer.unref()
     setTimeout(tick, 1_000).unref()
@@ -137,5 +123,10 @@ export class RollupJob {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer)
     await this.running?.catch(() => undefined)
+  }
+
+  private async select<T>(query: string, query_params: Record<string, unknown>): Promise<T[]> {
+    const rs = await this.client.query({ query, query_params, format: 'JSONEachRow' })
+    return rs.json<T>()
   }
 }

@@ -6,6 +6,8 @@ export interface Sums {
   pageviews: number
   events: number
   bounces: number
+  /** The visits a bounce rate is out of: all of them, or for a page those that entered on it. */
+  entries: number
   duration_ms: number
   engagement_ms: number
 }
@@ -13,7 +15,7 @@ export interface Sums {
 export const METRICS = ['visitors', 'visits', 'pageviews', 'views_per_visit', 'bounce_rate', 'visit_duration', 'events', 'time_on_page'] as const
 export type Metric = (typeof METRICS)[number]
 
-export const ZERO: Readonly<Sums> = Object.freeze({ visitors: 0, visits: 0, pageviews: 0, events: 0, bounces: 0, duration_ms: 0, engagement_ms: 0 })
+export const ZERO: Readonly<Sums> = Object.freeze({ visitors: 0, visits: 0, pageviews: 0, events: 0, bounces: 0, entries: 0, duration_ms: 0, engagement_ms: 0 })
 
 export function addSums(a: Sums, b: Sums): Sums {
   return {
@@ -22,6 +24,7 @@ export function addSums(a: Sums, b: Sums): Sums {
     pageviews: a.pageviews + b.pageviews,
     events: a.events + b.events,
     bounces: a.bounces + b.bounces,
+    entries: a.entries + b.entries,
     duration_ms: a.duration_ms + b.duration_ms,
     engagement_ms: a.engagement_ms + b.engagement_ms,
   }
@@ -43,7 +46,7 @@ export function metricValue(s: Sums, m: Metric): number {
     case 'views_per_visit':
       return s.visits ? round(s.pageviews / s.visits, 2) : 0
     case 'bounce_rate':
-      return s.visits ? round((s.bounces / s.visits) * 100) : 0
+      return s.entries ? round((s.bounces / s.entries) * 100) : 0
     case 'visit_duration':
       return s.visits ? round(s.duration_ms / s.visits / 1000) : 0
     case 'time_on_page':

@@ -1,12 +1,18 @@
 /**
- * The properties a breakdown or a filter can name, and where each lives:
- * `visit` properties are columns of `visits` (and rows of the rollup), `event` properties
- * come from events (pages, event names, clicked links, custom props).
+ * The properties a breakdown or a filter can name, and the SQL of each: the one definition
+ * every path uses (the rollup build, the live query, filters), so they cannot disagree.
+ *
+ * `visit` properties are a visit's own (from its first event, or its entry and exit pages);
+ * `event` properties come from events (pages, event names, clicked links, custom props).
+ * An event without a visitor hash belongs to no visit: it stands as a visit of its own, and
+ * `eventExpr` gives a visit property's value for it.
  */
 export interface VisitProperty {
   level: 'visit'
-  /** SQL over a `visits` row giving the value as the rollup stores it. */
+  /** SQL over a visit row (see `VISIT_COLUMNS` in query.ts) giving the value as the rollup stores it. */
   expr: string
+  /** The same over an events row standing as a visit of its own. */
+  eventExpr: string
   /** The rollup's `dim`. */
   dim: string
   /** What a filter compares, where it differs from `expr` (a region filter names the region alone). */
@@ -15,18 +21,23 @@ export interface VisitProperty {
 
 export interface EventProperty {
   level: 'event'
-  /** SQL over an `events` row giving the value; '' means the row has none. */
+  /** SQL over an `events` row giving the value. */
   expr: string
   /** Which events carry it. */
   where: string
   dim: string
-  /** For filters on visits: a condition on the visit's arrays, if one exists. */
+  /**
+   * The visit column listing the values a visit had (pages viewed, event names sent): visit
+   * numbers (visitors, visits, bounce rate, duration) of a value come from the visits holding it.
+   */
   visitArray?: 'pages' | 'event_names'
 }
 
 export type Property = VisitProperty | EventProperty
 
-const visit = (dim: string, expr = dim, filterExpr?: string): VisitProperty => ({ level: 'visit', expr, dim, filterExpr })
+const visit = (dim: string, expr = dim, filterExpr?: string, eventExpr = expr): VisitProperty => ({ level: 'visit', expr, eventExpr, dim, filterExpr })
+/** A one-event visit's entry and exit page: the page it viewed, if it is a pageview. */
+const OWN_PAGE = "if(name = 'pageview', pathname, '')"
 
 export const PROPERTIES: Record<string, Property> = {
   source: visit('source'),
@@ -47,11 +58,11 @@ export const PROPERTIES: Record<string, Property> = {
   device: visit('device'),
   screen: visit('screen'),
   network: visit('network'),
-  entry_page: visit('entry_page'),
-  exit_page: visit('exit_page'),
+  entry_page: visit('entry_page', 'entry_page', undefined, OWN_PAGE),
+  exit_page: visit('exit_page', 'exit_page', undefined, OWN_PAGE),
   new_vs_returning: visit('new_vs_returning', "multiIf(returning = 0, 'new', returning = 1, 'returning', '')"),
   page: { level: 'event', expr: 'pathname', where: "name IN ('pageview', 'engagement')", dim: 'page', visitArray: 'pages' },
-  event: { level: 'event', expr: 'name', where: "name NOT IN ('pageview', 'engagement')", dim: 'event', visitArray: 'event_names' },
+  event: { level: 'event', expr: 'toString(name)', where: "name NOT IN ('pageview', 'engagement')", dim: 'event', visitArray: 'event_names' },
   outbound: { level: 'event', expr: "props['url']", where: "name = 'Outbound Link: Click'", dim: 'outbound' },
   download: { level: 'event', expr: "props['url']", where: "name = 'File Download'", dim: 'download' },
 }

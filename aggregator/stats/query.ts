@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { compare, Params, propExpr, type Filter } from './filters.ts'
-import type { Sums } from './metrics.ts'
-import { calendarDate, type Range } from './period.ts'
+import { addSums, ZERO, type Sums } from './metrics.ts'
+import { calendarDate, midnight, type Range } from './period.ts'
 import type { Property } from './properties.ts'
 
 export type Interval = 'minute' | 'hour' | 'day' | 'week' | 'month'
@@ -22,15 +22,23 @@ export interface SumsRow extends Sums {
 }
 
 const fmtDate = ([y, m, d]: [number, number, number]) => `${y}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}`
+const DAY = 86_400_000
 
 /** The local days a range covers, and the UTC days that may hold its events (one either side). */
 export function rangeDays(range: { from: number; to: number }, tz: string) {
   return {
     first: fmtDate(calendarDate(range.from, tz)),
     last: fmtDate(calendarDate(range.to - 1, tz)),
-    utcFirst: new Date(range.from - 86_400_000).toISOString().slice(0, 10),
-    utcLast: new Date(range.to + 86_400_000).toISOString().slice(0, 10),
+    utcFirst: new Date(range.from - DAY).toISOString().slice(0, 10),
+    utcLast: new Date(range.to + DAY).toISOString().slice(0, 10),
   }
+}
+
+/** Every UTC day from `first` to `last`, as ISO dates. */
+export function utcDays(first: string, last: string): string[] {
+  const out: string[] = []
+  for (let t = Date.parse(first); t <= Date.parse(last); t += DAY) out.push(new Date(t).toISOString().slice(0, 10))
+  return out
 }
 
 function localBucket(interval: Interval | undefined, column: string, tz: string, params: Params): string {
@@ -41,7 +49,8 @@ function localBucket(interval: Interval | undefined, column: string, tz: string,
     case 'minute':
       return `formatDateTime(toStartOfMinute(${column}), '%Y-%m-%d %H:%i:00', ${zone})`
     case 'hour':
-      return `formatDateTime(toStartOfHour(${column}), '%Y-%m-%d %H:00:00', ${zone})`
+      // the hour starts in the site's zone: zones 30 or 45 minutes off UTC have their own hours
+      return `formatDateTime(toStartOfHour(${column}, ${zone}), '%Y-%m-%d %H:00:00', ${zone})`
     case 'day':
       return `toString(toDate(${column}, ${zone}))`
     case 'week':
@@ -66,96 +75,245 @@ function dayBucket(interval: Interval | undefined): string {
   }
 }
 
-const SUMS = `sum(visitors) AS visitors, sum(visits) AS visits, sum(pageviews) AS pageviews, sum(events) AS events,
-    sum(bounces) AS bounces, sum(duration_ms) AS duration_ms, sum(engagement_ms) AS engagement_ms`
-// Inner queries name their sums s_*: an alias equal to a column name would shadow the column.
+/**
+ * The sums every path answers, one definition each. A visit row gives visitors, visits,
+ * bounces (one pageview or none, and no interaction) and durations; its pageviews, events and
+ * engagement are its events'. An event without a visitor hash counts in pageviews, events and
+ * engagement only. Inner queries name their sums s_*: an alias equal to a column would shadow it.
+ */
+const BOUNCE = 'pageviews <= 1 AND interactions = 0'
+const DURATION = 'toUnixTimestamp64Milli(end) - toUnixTimestamp64Milli(start)'
+const VISIT_SUMS = `uniqExact(visitor_id) AS s_visitors, count() AS s_visits, sum(pageviews) AS s_pageviews, sum(events) AS s_events,
+      countIf(${BOUNCE}) AS s_bounces, count() AS s_entries, sum(${DURATION}) AS s_duration_ms, sum(engagement_ms) AS s_engagement_ms`
+/** The totals' visit numbers: their pageviews, events and engagement are counted from events, where they happen. */
+const VISIT_ONLY_SUMS = `uniqExact(visitor_id) AS s_visitors, count() AS s_visits, 0 AS s_pageviews, 0 AS s_events,
+      countIf(${BOUNCE}) AS s_bounces, count() AS s_entries, sum(${DURATION}) AS s_duration_ms, 0 AS s_engagement_ms`
+/**
+ * Visits holding a value of an event property (a page viewed, an event sent): the visit numbers
+ * only. A page's bounce rate is out of the visits that entered on it (as Plausible counts it);
+ * a bounced visit viewed one page, its entry page, so its bounces are those visits' bounces.
+ */
+const holdingVisitSums = (entries: string) => `uniqExact(visitor_id) AS s_visitors, count() AS s_visits, 0 AS s_pageviews, 0 AS s_events,
+      countIf(${BOUNCE}) AS s_bounces, ${entries} AS s_entries, sum(${DURATION}) AS s_duration_ms, 0 AS s_engagement_ms`
+const eventSums = (visitors: boolean, events: boolean) => `${visitors ? 'uniqExactIf(visitor_id, visitor_id != 0)' : '0'} AS s_visitors, 0 AS s_visits,
+      countIf(name = 'pageview') AS s_pageviews, ${events ? "countIf(name != 'engagement')" : '0'} AS s_events, 0 AS s_bounces, 0 AS s_entries,
+      0 AS s_duration_ms, sumIf(engagement_ms, name = 'engagement') AS s_engagement_ms`
 const OUTER = `sum(s_visitors) AS visitors, sum(s_visits) AS visits, sum(s_pageviews) AS pageviews, sum(s_events) AS events,
-    sum(s_bounces) AS bounces, sum(s_duration_ms) AS duration_ms, sum(s_engagement_ms) AS engagement_ms`
+    sum(s_bounces) AS bounces, sum(s_entries) AS entries, sum(s_duration_ms) AS duration_ms, sum(s_engagement_ms) AS engagement_ms`
+const SUMS = `sum(visitors) AS visitors, sum(visits) AS visits, sum(pageviews) AS pageviews, sum(events) AS events,
+    sum(bounces) AS bounces, sum(entries) AS entries, sum(duration_ms) AS duration_ms, sum(engagement_ms) AS engagement_ms`
 
-/** Whether the daily rollup can answer: no filters, whole days, a property it holds. */
-export function rollupAnswers(q: StatsQuestion): boolean {
-  return q.filters.length === 0 && (q.interval === undefined || ['day', 'week', 'month'].includes(q.interval))
+/** A visit row as the property and filter SQL sees it (`visits` merged with FINAL). */
+const VISIT_COLUMNS = `site, day, visitor_id, visit_id, start, end, pageviews, events, interactions, engagement_ms,
+      entry_page, exit.2 AS exit_page, pages, event_names, referrer_host, referrer_path, source, channel,
+      utm_source, utm_medium, utm_campaign, utm_content, utm_term, browser, browser_version, os, os_version,
+      device, screen, country, region, city, network, returning`
+
+const propName = (f: Filter) => f.name
+const nameOf = (p: Property & { propKey?: string }) => (p.propKey ? `prop:${p.propKey}` : p.dim)
+const valueExpr = (p: Property & { propKey?: string }, params: Params) => (p.propKey ? propExpr(p.propKey, params) : p.expr)
+/** Which events carry an event property (a custom prop: the events that have its key). */
+function carriers(p: Property & { propKey?: string }, params: Params): string {
+  if (p.level !== 'event') return '1'
+  return p.propKey ? `${p.where} AND mapContains(props, ${params.add('String', p.propKey)})` : p.where
+}
+const positive = (f: Filter): Filter => ({ ...f, op: f.op === '!=' ? '==' : f.op })
+const negate = (f: Filter, cond: string) => (f.op === '!=' ? `NOT (${cond})` : cond)
+
+/**
+ * The SQL of every statistic, built from the definitions in properties.ts and the sums above.
+ * `days` are the UTC days read (the planner may answer the others from the rollup); every
+ * value enters as a parameter.
+ */
+class SumsQuery {
+  constructor(
+    private q: StatsQuestion,
+    private params: Params,
+  ) {}
+
+  private get site() {
+    return '{site:String}'
+  }
+
+  private inRange(column: string) {
+    return `${column} >= fromUnixTimestamp64Milli({from:Int64}) AND ${column} < fromUnixTimestamp64Milli({to:Int64})`
+  }
+
+  /** A filter as a condition on a visit row. */
+  private visitCondition(f: Filter, days: string): string {
+    const p = f.prop
+    if (p.level === 'visit') return compare(p.filterExpr ?? p.expr, f, this.params)
+    if (p.visitArray) return negate(f, `arrayExists(a -> ${compare('a', positive(f), this.params)}, ${p.visitArray})`)
+    return negate(
+      f,
+      `visit_id IN (SELECT visit_id FROM events WHERE site = ${this.site} AND toDate(ts) IN ${days} AND visit_id != 0
+        AND ${carriers(p, this.params)} AND ${compare(valueExpr(p, this.params), positive(f), this.params)})`,
+    )
+  }
+
+  /** A filter as a condition on an events row without a visit (it stands as a visit of its own). */
+  private ownVisitCondition(f: Filter): string {
+    const p = f.prop
+    if (p.level === 'visit') return compare(p.filterExpr ?? p.eventExpr, f, this.params)
+    // a one-event visit's pages are its pageview's path; its event names, its custom event's name
+    const holds = p.visitArray === 'pages' ? "name = 'pageview'" : carriers(p, this.params)
+    return negate(f, `(${holds} AND ${compare(valueExpr(p, this.params), positive(f), this.params)})`)
+  }
+
+  /** Visits of the site on `days` matching the filters, as a subquery; with `ranged`, only those starting in the range. */
+  visits(days: string, filters: Filter[], ranged: boolean): string {
+    const conds = filters.map((f) => this.visitCondition(f, days))
+    if (ranged) conds.unshift(this.inRange('start'))
+    const merged = `SELECT ${VISIT_COLUMNS} FROM visits FINAL WHERE site = ${this.site} AND day IN ${days}`
+    return conds.length ? `(SELECT * FROM (${merged})\n      WHERE ${conds.join('\n        AND ')})` : `(${merged})`
+  }
+
+  /** Events of the site in the range on `days` whose visit matches the filters (or, without a visit, the event itself). */
+  private eventsInScope(days: string, filters: Filter[]): string {
+    const base = `site = ${this.site} AND toDate(ts) IN ${days} AND ${this.inRange('ts')}`
+    if (filters.length === 0) return base
+    const visitIds = `SELECT visit_id FROM ${this.visits(days, filters, false)}`
+    return `${base} AND (visit_id IN (${visitIds}) OR (visit_id = 0 AND ${filters.map((f) => this.ownVisitCondition(f)).join(' AND ')}))`
+  }
+
+  /** Sums per (key, bucket) over the UTC `days` (ISO dates). */
+  sql(days: string[]): string {
+    const q = this.q
+    const tz = this.params.add('String', q.timezone)
+    const d = this.params.add('Array(Date)', days)
+    const prop = q.property
+    const branches: string[] = []
+    if (!prop) {
+      // The totals: visits where they start, pageviews and events where they happen (as the page rows count them).
+      branches.push(`SELECT '' AS key, ${localBucket(q.interval, 'start', q.timezone, this.params)} AS bucket, ${VISIT_ONLY_SUMS}
+      FROM ${this.visits(d, q.filters, true)}
+      GROUP BY key, bucket, day, toDate(start, ${tz})`)
+      branches.push(`SELECT '' AS key, ${localBucket(q.interval, 'ts', q.timezone, this.params)} AS bucket, ${eventSums(false, true)}
+      FROM events
+      WHERE ${this.eventsInScope(d, q.filters)}
+      GROUP BY key, bucket`)
+    } else if (prop.level === 'visit') {
+      const key = `CAST(${prop.expr} AS String)`
+      const ownKey = `CAST(${prop.eventExpr} AS String)`
+      branches.push(`SELECT ${key} AS key, ${localBucket(q.interval, 'start', q.timezone, this.params)} AS bucket, ${VISIT_SUMS}
+      FROM ${this.visits(d, q.filters, true)}
+      GROUP BY key, bucket, day, toDate(start, ${tz})`)
+      const own = q.filters.length ? ` AND ${q.filters.map((f) => this.ownVisitCondition(f)).join(' AND ')}` : ''
+      branches.push(`SELECT ${ownKey} AS key, ${localBucket(q.interval, 'ts', q.timezone, this.params)} AS bucket, ${eventSums(false, true)}
+      FROM events
+      WHERE site = ${this.site} AND toDate(ts) IN ${d} AND ${this.inRange('ts')} AND visit_id = 0${own}
+      GROUP BY key, bucket`)
+    } else {
+      // Filters on the property itself pick its values; the others pick visits.
+      const name = nameOf(prop)
+      const ownFilters = q.filters.filter((f) => propName(f) === name)
+      const others = q.filters.filter((f) => propName(f) !== name)
+      const value = valueExpr(prop, this.params)
+      if (prop.visitArray) {
+        const keyConds = ownFilters.map((f) => compare('key', f, this.params))
+        branches.push(`SELECT CAST(key AS String) AS key, ${localBucket(q.interval, 'start', q.timezone, this.params)} AS bucket, ${holdingVisitSums(prop.visitArray === 'pages' ? 'countIf(entry_page = key)' : 'count()')}
+      FROM ${this.visits(d, others, true)}
+      ARRAY JOIN ${prop.visitArray} AS key${keyConds.length ? `\n      WHERE ${keyConds.join(' AND ')}` : ''}
+      GROUP BY key, bucket, day, toDate(start, ${tz})`)
+      }
+      const valueConds = ownFilters.map((f) => `AND ${compare(value, f, this.params)}`).join(' ')
+      branches.push(`SELECT CAST(${value} AS String) AS key, ${localBucket(q.interval, 'ts', q.timezone, this.params)} AS bucket,
+        ${eventSums(!prop.visitArray, prop.dim !== 'page')}
+      FROM events
+      WHERE ${this.eventsInScope(d, others)} AND ${carriers(prop, this.params)} ${valueConds}
+      GROUP BY key, bucket, toDate(ts), toDate(ts, ${tz})`)
+    }
+    return `SELECT key, bucket, ${OUTER} FROM (
+      ${branches.join('\n      UNION ALL\n      ')}
+    ) GROUP BY key, bucket`
+  }
+}
+
+/** The query parameters every statement here takes besides those collected in `Params`. */
+export function baseParams(q: StatsQuestion): Record<string, unknown> {
+  return { site: q.site, from: q.range.from, to: q.range.to }
+}
+
+/** The SQL of a question over the given UTC days, with its parameters: for the live path and the rollup build alike. */
+export function sumsSql(q: StatsQuestion, days: string[], params = new Params()): { sql: string; params: Record<string, unknown> } {
+  const sql = new SumsQuery(q, params).sql(days)
+  return { sql, params: { ...baseParams(q), ...params.values } }
 }
 
 /**
- * The visits matching every filter, as SQL conditions on `visits` rows. Filters on event
- * properties go through the visit's arrays (pages, event names) or an events subquery.
+ * Visits of a question (its site, starting in its range, matching its filters), as SQL over
+ * `visits`: for goals, funnels and page flow, which look inside visits.
  */
-export function visitConditions(q: StatsQuestion, params: Params, skip?: string): string[] {
-  const conds: string[] = []
-  for (const f of q.filters) {
-    if (f.name === skip) continue
-    const p = f.prop
-    if (p.level === 'visit') {
-      conds.push(compare(p.filterExpr ?? p.expr, f, params))
-      continue
-    }
-    if (p.visitArray) {
-      const positive = { ...f, op: f.op === '!=' ? ('==' as const) : f.op }
-      const any = `arrayExists(a -> ${compare('a', positive, params)}, ${p.visitArray})`
-      conds.push(f.op === '!=' ? `NOT ${any}` : any)
-      continue
-    }
-    const positive = { ...f, op: f.op === '!=' ? ('==' as const) : f.op }
-    const expr = f.prop.propKey ? propExpr(f.prop.propKey, params) : p.expr
-    const sub = `(visitor_id, day) ${f.op === '!=' ? 'NOT IN' : 'IN'} (
-        SELECT visitor_id, toDate(ts) FROM events
-        WHERE site = {site:String} AND ts >= fromUnixTimestamp64Milli({from:Int64}) AND ts < fromUnixTimestamp64Milli({to:Int64})
-          AND ${p.where} AND ${compare(expr, positive, params)})`
-    conds.push(sub)
-  }
-  return conds
+export function scopedVisitsSql(q: StatsQuestion, params: Params): string {
+  const days = params.add('Array(Date)', utcDays(rangeDays(q.range, q.timezone).utcFirst, rangeDays(q.range, q.timezone).utcLast))
+  return new SumsQuery(q, params).visits(days, q.filters, true)
 }
 
-/** Sums per (key, bucket) for a question, from whichever table answers it fastest. */
+/** Whether the question is whole local days, no filters, and day buckets or none: what the daily rollup holds. */
+export function rollupAnswers(q: StatsQuestion): boolean {
+  if (q.filters.length > 0) return false
+  if (q.interval !== undefined && !['day', 'week', 'month'].includes(q.interval)) return false
+  const first = calendarDate(q.range.from, q.timezone)
+  const last = calendarDate(q.range.to - 1, q.timezone)
+  const next = new Date(Date.UTC(last[0], last[1] - 1, last[2] + 1))
+  return q.range.from === midnight(...first, q.timezone) && q.range.to === midnight(next.getUTCFullYear(), next.getUTCMonth() + 1, next.getUTCDate(), q.timezone)
+}
+
+/**
+ * The UTC days whose rollup holds every event the day has now: built from as many events as
+ * the day counts (event_counts, kept at insert). A day with events but no such build (today,
+ * a day with late events, a seed not yet built) is answered from events and visits instead,
+ * so no answer ever comes from a half-built or outdated state.
+ */
+export async function currentDays(client: ClickHouseClient, first: string, last: string): Promise<Set<string>> {
+  const rs = await client.query({
+    query: `SELECT toString(c.day) AS day
+            FROM (SELECT day, sum(events) AS n FROM event_counts WHERE day BETWEEN {first:Date} AND {last:Date} GROUP BY day) AS c
+            INNER JOIN (SELECT day, max(events) AS n FROM rollup_builds WHERE day BETWEEN {first:Date} AND {last:Date} GROUP BY day) AS b ON c.day = b.day
+            WHERE b.n >= c.n`,
+    query_params: { first, last },
+    format: 'JSONEachRow',
+  })
+  return new Set((await rs.json<{ day: string }>()).map((r) => r.day))
+}
+
+/**
+ * Sums per (key, bucket) for a question: from the daily rollup for the UTC days it holds
+ * completely, from visits and events for the others, added up (visitor hashes change with
+ * the UTC day, so the two parts never share a visitor).
+ */
 export async function querySums(client: ClickHouseClient, q: StatsQuestion): Promise<SumsRow[]> {
-  const params = new Params()
   const days = rangeDays(q.range, q.timezone)
-  const base = { site: q.site, from: q.range.from, to: q.range.to, d0: days.first, d1: days.last, u0: days.utcFirst, u1: days.utcLast }
-  let sql: string
-  const prop = q.property
-  if (rollupAnswers(q)) {
-    const dim = prop ? params.add('String', prop.dim) : "''"
-    sql = `SELECT ${prop ? 'value' : "''"} AS key, ${dayBucket(q.interval)} AS bucket, ${SUMS}
-      FROM rollup_daily
-      WHERE site = {site:String} AND dim = ${dim} AND day BETWEEN {d0:Date} AND {d1:Date}
-      GROUP BY key, bucket`
-  } else if (!prop || prop.level === 'visit') {
-    const conds = visitConditions(q, params)
-    sql = `SELECT key, bucket, ${OUTER} FROM (
-      SELECT ${prop ? prop.expr : "''"} AS key, ${localBucket(q.interval, 'start', q.timezone, params)} AS bucket,
-        uniqExact(visitor_id) AS s_visitors, count() AS s_visits, sum(pageviews) AS s_pageviews, sum(events) AS s_events,
-        countIf(pageviews <= 1 AND interactions = 0) AS s_bounces,
-        sum(toUnixTimestamp64Milli(end) - toUnixTimestamp64Milli(start)) AS s_duration_ms, sum(engagement_ms) AS s_engagement_ms
-      FROM visits
-      WHERE site = {site:String} AND day BETWEEN {u0:Date} AND {u1:Date}
-        AND start >= fromUnixTimestamp64Milli({from:Int64}) AND start < fromUnixTimestamp64Milli({to:Int64})
-        ${conds.map((c) => `AND ${c}`).join('\n        ')}
-      GROUP BY key, bucket, day, toDate(start, ${params.add('String', q.timezone)})
-    ) GROUP BY key, bucket`
-  } else {
-    // Event properties: filters on the property itself select rows; the others select visits.
-    // Page rows count pageviews, not events, exactly as the rollup does.
-    const own = q.filters.filter((f) => f.name === (prop.propKey ? `prop:${prop.propKey}` : prop.dim))
-    const expr = prop.propKey ? propExpr(prop.propKey, params) : prop.expr
-    const ownConds = own.map((f) => compare(expr, f, params))
-    const visitConds = visitConditions(q, params, own[0]?.name)
-    const inVisits = visitConds.length
-      ? `AND (visitor_id, toDate(ts)) IN (SELECT visitor_id, day FROM visits WHERE site = {site:String} AND day BETWEEN {u0:Date} AND {u1:Date} AND ${visitConds.join(' AND ')})`
-      : ''
-    const keyed = prop.propKey ? `AND mapContains(props, ${params.add('String', prop.propKey)})` : ''
-    sql = `SELECT key, bucket, ${OUTER} FROM (
-      SELECT ${expr} AS key, ${localBucket(q.interval, 'ts', q.timezone, params)} AS bucket,
-        uniqExactIf(visitor_id, visitor_id != 0) AS s_visitors, 0 AS s_visits,
-        countIf(name = 'pageview') AS s_pageviews, ${prop.dim === 'page' ? '0' : "countIf(name != 'engagement')"} AS s_events, 0 AS s_bounces, 0 AS s_duration_ms,
-        sumIf(engagement_ms, name = 'engagement') AS s_engagement_ms
-      FROM events
-      WHERE site = {site:String} AND ts >= fromUnixTimestamp64Milli({from:Int64}) AND ts < fromUnixTimestamp64Milli({to:Int64})
-        AND ${prop.where} ${keyed} ${ownConds.map((c) => `AND ${c}`).join(' ')} ${inVisits}
-      GROUP BY key, bucket, toDate(ts), toDate(ts, ${params.add('String', q.timezone)})
-    ) GROUP BY key, bucket`
+  const all = utcDays(days.utcFirst, days.utcLast)
+  const current = rollupAnswers(q) ? await currentDays(client, days.utcFirst, days.utcLast) : new Set<string>()
+  const live = all.filter((d) => !current.has(d))
+  const parts: Promise<SumsRow[]>[] = []
+  if (current.size > 0) {
+    const dim = q.property ? nameOf(q.property) : ''
+    parts.push(
+      rowsOf(client, `SELECT ${q.property ? 'value' : "''"} AS key, ${dayBucket(q.interval)} AS bucket, ${SUMS}
+        FROM rollup_daily
+        WHERE site = {site:String} AND dim = {dim:String} AND build_day IN {built:Array(Date)} AND day BETWEEN {d0:Date} AND {d1:Date}
+        GROUP BY key, bucket`, { site: q.site, dim, built: [...current], d0: days.first, d1: days.last }),
+    )
   }
-  const rs = await client.query({ query: sql, query_params: { ...base, ...params.values }, format: 'JSONEachRow' })
+  if (live.length > 0) {
+    const { sql, params } = sumsSql(q, live)
+    parts.push(rowsOf(client, sql, params))
+  }
+  const merged = new Map<string, SumsRow>()
+  for (const rows of await Promise.all(parts)) {
+    for (const r of rows) {
+      const id = `${r.key}\u0000${r.bucket}`
+      const had = merged.get(id)
+      merged.set(id, had ? { key: r.key, bucket: r.bucket, ...addSums(had, r) } : r)
+    }
+  }
+  return [...merged.values()]
+}
+
+async function rowsOf(client: ClickHouseClient, query: string, query_params: Record<string, unknown>): Promise<SumsRow[]> {
+  const rs = await client.query({ query, query_params, format: 'JSONEachRow' })
   const rows = await rs.json<SumsRow>()
   return rows.map((r) => ({
     key: String(r.key),
@@ -165,9 +323,11 @@ export async function querySums(client: ClickHouseClient, q: StatsQuestion): Pro
     pageviews: Number(r.pageviews),
     events: Number(r.events),
     bounces: Number(r.bounces),
+    entries: Number(r.entries),
     duration_ms: Number(r.duration_ms),
     engagement_ms: Number(r.engagement_ms),
   }))
 }
 
+export { ZERO }
 export type { Range }

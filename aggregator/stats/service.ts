@@ -3,7 +3,7 @@ import type { Filter } from './filters.ts'
 import { addSums, metricValue, ZERO, type Metric, type Sums } from './metrics.ts'
 import type { Range } from './period.ts'
 import { present, type Property } from './properties.ts'
-import { querySums, rangeDays, type Interval } from './query.ts'
+import { currentDays, querySums, rangeDays, rollupAnswers, utcDays, type Interval } from './query.ts'
 import { foldSmallRows, OTHER, withheldReason } from './threshold.ts'
 
 export interface Scope {
@@ -121,14 +121,30 @@ export async function breakdown(
 /**
  * The custom-prop keys used in the range by at least k visitors, most used first: a key
  * only a handful of visitors sent is not listed (its name alone could single them out).
+ * `url` is the link of outbound and download clicks, shown by those properties, not listed.
+ * Like every statistic, from the rollup for the days it holds and from events for the others.
  */
 export async function propertyKeys(client: ClickHouseClient, s: Scope, range: { from: number; to: number }): Promise<string[]> {
   const days = rangeDays(range, s.timezone)
+  const whole = rollupAnswers({ site: s.site, timezone: s.timezone, range, filters: [] })
+  const current = whole ? await currentDays(client, days.utcFirst, days.utcLast) : new Set<string>()
+  const live = utcDays(days.utcFirst, days.utcLast).filter((d) => !current.has(d))
   const rs = await client.query({
-    query: `SELECT substring(dim, 6) AS key, sum(visitors) AS v FROM rollup_daily
-            WHERE site = {site:String} AND startsWith(dim, 'prop:') AND day BETWEEN {d0:Date} AND {d1:Date}
+    query: `SELECT key, sum(v) AS v FROM (
+              SELECT substring(dim, 6) AS key, sum(visitors) AS v FROM rollup_daily
+              WHERE site = {site:String} AND startsWith(dim, 'prop:') AND build_day IN {built:Array(Date)} AND day BETWEEN {d0:Date} AND {d1:Date}
+              GROUP BY key
+              UNION ALL
+              SELECT key, sum(n) AS v FROM (
+                SELECT k AS key, uniqExactIf(visitor_id, visitor_id != 0) AS n FROM events ARRAY JOIN mapKeys(props) AS k
+                WHERE site = {site:String} AND toDate(ts) IN {live:Array(Date)} AND ts >= fromUnixTimestamp64Milli({from:Int64}) AND ts < fromUnixTimestamp64Milli({to:Int64})
+                  AND name NOT IN ('pageview', 'engagement')
+                GROUP BY key, toDate(ts), toDate(ts, {tz:String})
+              ) GROUP BY key
+            )
+            WHERE key != 'url'
             GROUP BY key HAVING v >= {k:UInt64} ORDER BY v DESC, key LIMIT 100`,
-    query_params: { site: s.site, d0: days.first, d1: days.last, k: s.minVisitors },
+    query_params: { site: s.site, built: [...current], live, d0: days.first, d1: days.last, from: range.from, to: range.to, tz: s.timezone, k: s.minVisitors },
     format: 'JSONEachRow',
   })
   return (await rs.json<{ key: string }>()).map((r) => r.key)

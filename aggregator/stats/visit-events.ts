@@ -1,33 +1,21 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { Params } from './filters.ts'
-import { rangeDays, visitConditions, type StatsQuestion } from './query.ts'
+import { baseParams, rangeDays, scopedVisitsSql, utcDays, type StatsQuestion } from './query.ts'
 
 /**
  * SQL for questions about what happened inside one visit (goals, funnels, page flow).
  *
- * Visit membership comes from the `visits` table, not from a second sessionisation here: the
- * rollup job already cut each visitor's UTC day into visits at gaps longer than the policy's
- * timeout, and a visit's [start, end] holds exactly its events (start and end are its first
- * and last event, visits of one visitor never overlap). So an event belongs to the visit of
- * the same visitor hash and UTC day whose [start, end] contains its timestamp: an equi-join on
- * (visitor_id, day) and a range check. The timeout applied is the one the visits were built
- * with, and only days the rollup has built are seen, like every other statistic.
+ * Every event carries its visit (`visit_id`, given by the collector as it takes the event), and
+ * `visits` holds each visit's start, end and dimensions, kept current at insert: an event
+ * belongs to the visits of the question when its visit does.
  */
 
-/** The query parameters every statement here uses: {site}, {from}, {to}, {u0}, {u1}. */
-export function baseParams(q: StatsQuestion): Record<string, unknown> {
-  const days = rangeDays(q.range, q.timezone)
-  return { site: q.site, from: q.range.from, to: q.range.to, u0: days.utcFirst, u1: days.utcLast }
-}
+export { baseParams }
 
 /** The visits a question is about: its site, starting in its range, matching its filters; with the local day they count on. */
 export function scopedVisits(q: StatsQuestion, params: Params): string {
-  const conds = visitConditions(q, params)
-  return `SELECT visitor_id, day, start, end, toDate(start, ${params.add('String', q.timezone)}) AS local_day
-    FROM visits
-    WHERE site = {site:String} AND day BETWEEN {u0:Date} AND {u1:Date}
-      AND start >= fromUnixTimestamp64Milli({from:Int64}) AND start < fromUnixTimestamp64Milli({to:Int64})
-      ${conds.map((c) => `AND ${c}`).join('\n      ')}`
+  return `SELECT visitor_id, visit_id, day, start, end, toDate(start, ${params.add('String', q.timezone)}) AS local_day
+    FROM ${scopedVisitsSql(q, params)}`
 }
 
 /**
@@ -37,16 +25,16 @@ export function scopedVisits(q: StatsQuestion, params: Params): string {
  */
 export function eventsOfVisits(q: StatsQuestion, params: Params, columns: Record<string, string>, where: string): string {
   const own = Object.entries(columns)
+  const days = rangeDays(q.range, q.timezone)
   return `SELECT v.visitor_id AS visitor_id, v.day AS day, v.local_day AS local_day, v.start AS visit_start, e.ts AS ts
       ${own.map(([alias]) => `, e.${alias} AS ${alias}`).join('')}
     FROM
     (
-      SELECT visitor_id, toDate(ts) AS day, ts ${own.map(([alias, expr]) => `, ${expr} AS ${alias}`).join('')}
+      SELECT visit_id, ts ${own.map(([alias, expr]) => `, ${expr} AS ${alias}`).join('')}
       FROM events
-      WHERE site = {site:String} AND toDate(ts) BETWEEN {u0:Date} AND {u1:Date} AND visitor_id != 0 AND (${where})
+      WHERE site = {site:String} AND toDate(ts) IN ${params.add('Array(Date)', utcDays(days.utcFirst, days.utcLast))} AND visit_id != 0 AND (${where})
     ) AS e
-    INNER JOIN (${scopedVisits(q, params)}) AS v ON e.visitor_id = v.visitor_id AND e.day = v.day
-    WHERE e.ts >= v.start AND e.ts <= v.end`
+    INNER JOIN (${scopedVisits(q, params)}) AS v ON e.visit_id = v.visit_id`
 }
 
 /**

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import { applyConsentSignals } from './apply-consent.ts'
 import { applyEventPolicy } from './apply-event-policy.ts'
+import { assignVisit } from './assign-visit.ts'
 import { classifyReferrer } from './classify-referrer.ts'
 import { classifyScreen } from './classify-screen.ts'
 import { dropBots } from './drop-bots.ts'
@@ -32,6 +33,7 @@ export const STEPS: readonly (readonly [string, Step])[] = [
   ['classifyScreen', classifyScreen],
   ['locateIp', locateIp],
   ['hashVisitor', hashVisitor],
+  ['assignVisit', assignVisit],
   ['keepAllowedDimensions', keepAllowedDimensions],
 ]
 

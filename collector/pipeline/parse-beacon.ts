@@ -132,5 +132,7 @@ export function parseBeacon(input: Incoming, ctx: PipelineContext): PipelineEven
     network: '',
     visitorId: '0',
     withoutHash: false,
+    visitId: '0',
+    visitFlags: 0,
   }
 }

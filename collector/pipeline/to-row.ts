@@ -7,6 +7,8 @@ export function toRow(e: PipelineEvent): EventRow {
     ts: e.ts,
     name: e.name,
     visitor_id: e.visitorId,
+    visit_id: e.visitId,
+    visit_flags: e.visitFlags,
     hostname: e.hostname,
     pathname: e.pathname,
     query: e.query,

@@ -5,6 +5,7 @@ import type { NetworkLocator } from '../lookups/asn.ts'
 import type { SaltStore } from '../salts.ts'
 import type { UserAgentParser } from '../lookups/user-agents.ts'
 import type { ReferrerSpamList } from '../lookups/referrer-spam.ts'
+import type { VisitTracker } from '../visits.ts'
 
 /** Why an event was not stored. `invalid` is the client's fault (400); the rest are answered 202. */
 export type DropReason =
@@ -79,6 +80,10 @@ export interface PipelineEvent {
   /** Decimal UInt64; '0' when the consent stance says count without a visitor hash. */
   visitorId: string
   withoutHash: boolean
+  /** Decimal UInt64; '0' for an event without a visitor hash (it belongs to no visit). */
+  visitId: string
+  /** FIRST_EVENT / FIRST_PAGEVIEW bits (collector/visits.ts): what the event is to its visit. */
+  visitFlags: number
 }
 
 /** A row of the `events` table, exactly as spooled and inserted. */
@@ -87,6 +92,8 @@ export interface EventRow {
   ts: number
   name: string
   visitor_id: string
+  visit_id: string
+  visit_flags: number
   hostname: string
   pathname: string
   query: string
@@ -122,6 +129,8 @@ export interface PipelineContext {
   /** Present only when some site's policy allows the `network` dimension. */
   networks?: NetworkLocator | null
   salts: SaltStore
+  /** Cuts visitors' events into visits as they arrive. */
+  visits: VisitTracker
   userAgents: UserAgentParser
   /** The built-in referrer-spam list when absent; REFERRER_SPAM_FILES adds to it. */
   referrerSpam?: ReferrerSpamList

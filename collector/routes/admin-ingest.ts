@@ -3,6 +3,7 @@ import Type, { type Static } from 'typebox'
 import { requireAccess } from '../../accounts/access.ts'
 import { isDrop, runPipeline } from '../pipeline/index.ts'
 import { SaltStore } from '../salts.ts'
+import { VisitTracker } from '../visits.ts'
 import type { PipelineContext } from '../pipeline/types.ts'
 import type { Spool } from '../spool/spool.ts'
 
@@ -25,11 +26,13 @@ const Batch = Type.Object({
  */
 export async function adminIngestRoutes(app: FastifyInstance, { pipeline, spool }: { pipeline: PipelineContext; spool: Spool }) {
   app.addHook('onRequest', requireAccess({ scope: 'admin' }))
+  // past traffic has visits of its own, cut across batches (a visit's events may come in two)
+  const visits = new VisitTracker()
   app.post<{ Body: Static<typeof Batch> }>('/api/v1/admin/events', {
     bodyLimit: 16 * 1024 * 1024,
     schema: { body: Batch },
   }, async (req, reply) => {
-    const ctx: PipelineContext = { ...pipeline, salts: new SaltStore(() => 0) }
+    const ctx: PipelineContext = { ...pipeline, salts: new SaltStore(() => 0), visits }
     let accepted = 0
     const drops: Record<string, number> = {}
     const appends: Promise<void>[] = []

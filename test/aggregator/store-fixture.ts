@@ -8,6 +8,7 @@ import { loadPolicy, type Policy } from '../../policy/policy.ts'
 import { loadConfig } from '../../server/config.ts'
 import { migrate } from '../../store/migrate.ts'
 import { openStore, type Store } from '../../store/client.ts'
+import { withVisits } from '../helpers/fixtures.ts'
 
 /**
  * A fresh embedded store with the schema, the strict policy and a rollup job, without the
@@ -19,11 +20,15 @@ export interface StoreFixture {
   client: ClickHouseClient
   sites: Sites
   policy: Policy
+  /** The rollup job's clock: a day is built only once it is over, so the tests say when "now" is. */
+  clock: { now: number }
   job: RollupJob
+  /** Inserts events as the collector writes them: their visits cut and stamped, in time order. */
+  insert(events: EventSpec[]): Promise<void>
   close(): Promise<void>
 }
 
-export async function openFixture(sites: Record<string, string>): Promise<StoreFixture> {
+export async function openFixture(sites: Record<string, string>, now: number): Promise<StoreFixture> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aggregator-test-'))
   const store = await openStore(loadConfig({ ANALYTICS_DATA_DIR: dir }))
   await migrate(store.client)
@@ -31,13 +36,27 @@ export async function openFixture(sites: Record<string, string>): Promise<StoreF
   for (const [domain, timezone] of Object.entries(sites)) await registered.add(domain, timezone)
   // resolved from this file, not the working directory, so the test runs from anywhere
   const policy = loadPolicy(fileURLPath('../../policies/strict.yaml'))
-  const job = new RollupJob(store.client, registered, () => policy)
+  const clock = { now }
+  const job = new RollupJob(store.client, registered, () => clock.now)
   return {
     store,
     client: store.client,
     sites: registered,
     policy,
+    clock,
     job,
+    async insert(events) {
+      // each site's visits are cut at its own policy's timeout, by the collector's VisitTracker
+      const bySite = new Map<string, EventSpec[]>()
+      for (const e of events) {
+        const site = e.site ?? 'example.com'
+        bySite.set(site, [...(bySite.get(site) ?? []), e])
+      }
+      const stamped = [...bySite].flatMap(([site, es]) =>
+        withVisits(es.map((e) => ({ ...eventRow(e), ts: e.ts })), policy.forSite(site).visitTimeoutMinutes * MINUTE),
+      )
+      await store.client.insert({ table: 'events', values: stamped.map((r) => ({ ...r, ts: chTime(Number(r.ts)) })), format: 'JSONEachRow' })
+    },
     async close() {
       await job.stop()
       await store.close()
@@ -73,7 +92,10 @@ export const DIMENSION_COLUMNS = [
   'country', 'region', 'city', 'network',
 ] as const
 
-/** An `events` row exactly as the pipeline writes one (no IP, no User-Agent: there is no column for them). */
+/**
+ * An `events` row exactly as the pipeline writes one (no IP, no User-Agent: there is no column
+ * for them), before its visit is stamped (see `insert`).
+ */
 export function eventRow(e: EventSpec): Record<string, unknown> {
   const dims = Object.fromEntries(DIMENSION_COLUMNS.map((d) => [d, e.dims?.[d] ?? '']))
   return {
@@ -92,10 +114,6 @@ export function eventRow(e: EventSpec): Record<string, unknown> {
 
 /** A DateTime64(3) literal in UTC: text, so no reading of a bare number as seconds or ms is relied on. */
 export const chTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '')
-
-export async function insertEvents(client: ClickHouseClient, events: EventSpec[]): Promise<void> {
-  await client.insert({ table: 'events', values: events.map(eventRow), format: 'JSONEachRow' })
-}
 
 export async function rows<T = Record<string, unknown>>(client: ClickHouseClient, query: string, query_params: Record<string, unknown> = {}): Promise<T[]> {
   const rs = await client.query({ query, query_params, format: 'JSONEachRow' })

@@ -20,6 +20,7 @@ import { buildDashboards, DIST, isStale } from '../../dashboards/build/build.ts'
 import { dashboardRoutes } from '../../dashboards/serve.ts'
 import { ADMIN_TOKEN, settle, testApp } from '../helpers/app.ts'
 import { browserRuns as runs, launchChromium } from '../helpers/browser.ts'
+import { insertEvents } from '../helpers/fixtures.ts'
 
 const SITE = 'dash.example.com'
 /** The site of DASHBOARD_TIMING_EVENTS generated events, when asked for. */
@@ -80,7 +81,7 @@ async function insertMany(app: FastifyInstance, total: number) {
         os: 'Windows', device: 'Desktop', country: countries[visitor % countries.length], props: {},
       }
     })
-    await app.runtime.store.client.insert({ table: 'events', values: batch, format: 'JSONEachRow' })
+    await insertEvents(app.runtime.store.client, batch)
   }
 }
 
@@ -148,7 +149,7 @@ describe.skipIf(!runs)('dashboards in a real browser', () => {
     app = await testApp({}, BIG_EVENTS ? [SITE, BIG] : [SITE])
     // server/app.ts registers the dashboards; until it does, the test mounts them itself
     if (!app.hasRoute({ method: 'GET', url: '/*' })) await app.register(dashboardRoutes, { buildWhenMissing: false })
-    await app.runtime.store.client.insert({ table: 'events', values: [...syntheticEvents(), ...nowEvents(0, 6)], format: 'JSONEachRow' })
+    await insertEvents(app.runtime.store.client, [...syntheticEvents(), ...nowEvents(0, 6)])
     if (BIG_EVENTS > 0) await insertMany(app, BIG_EVENTS)
     await settle(app)
     await app.listen({ host: '127.0.0.1', port: 0 })
@@ -328,7 +329,7 @@ describe.skipIf(!runs)('dashboards in a real browser', () => {
     await page.goto(`${origin}/sites/${SITE}/realtime`)
     await expect.poll(() => page.locator('[data-realtime-visitors]').textContent()).toBe('6')
     await expect.poll(() => page.locator('[aria-labelledby=current-pages] tbody tr').count()).toBeGreaterThan(0)
-    await app.runtime.store.client.insert({ table: 'events', values: nowEvents(100, 3), format: 'JSONEachRow' })
+    await insertEvents(app.runtime.store.client, nowEvents(100, 3))
     await page.clock.fastForward(10_500)
     await expect.poll(() => page.locator('[data-realtime-visitors]').textContent()).toBe('9')
   })

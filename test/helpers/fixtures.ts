@@ -1,3 +1,6 @@
+import type { ClickHouseClient } from '@clickhouse/client'
+import { VisitTracker } from '../../collector/visits.ts'
+
 /**
  * Synthetic stores whose statistics are computed by hand in the tests. Rows go straight into
  * `events`, as the pipeline writes them; timestamps fall on one UTC day, two days ago.
@@ -38,4 +41,29 @@ export function handCountedVisits(site: string) {
     event(3000, at(11, 0, 130), '/signup', { name: 'Signup', props: { plan: 'pro' } }),
     event(3000, at(11, 0, 140), '/signup', { name: 'engagement', engagement_ms: 9000 }),
   ]
+}
+
+/** The collector's own visit cutting, shared by every insert of a test file: a later insert continues a visit. */
+const visits = new VisitTracker()
+
+/**
+ * Rows as the collector writes them: each stamped, in time order, with its visit (`visit_id`,
+ * `visit_flags`) by the collector's VisitTracker (the strict policy's 30-minute timeout unless
+ * told), then inserted into `events`.
+ */
+export function withVisits(rows: Record<string, unknown>[], timeoutMs = 30 * 60_000) {
+  const out: Record<string, unknown>[] = rows.map((r) => ({ ...r, visit_id: '0', visit_flags: 0 }))
+  const ts = (r: Record<string, unknown>) => Number(r.ts)
+  for (const r of [...out].sort((a, b) => ts(a) - ts(b))) {
+    const visitor = String(r.visitor_id ?? '0')
+    if (visitor === '0') continue
+    const a = visits.assign(String(r.site), visitor, ts(r), timeoutMs, (r.name ?? 'pageview') === 'pageview')
+    r.visit_id = a.visitId
+    r.visit_flags = a.flags
+  }
+  return out
+}
+
+export async function insertEvents(client: ClickHouseClient, rows: Record<string, unknown>[], timeoutMs?: number): Promise<void> {
+  await client.insert({ table: 'events', values: withVisits(rows, timeoutMs), format: 'JSONEachRow' })
 }

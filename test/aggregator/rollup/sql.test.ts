@@ -1,9 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { chTime, HOUR, insertEvents, MINUTE, openFixture, rows, type EventSpec, type StoreFixture } from '../store-fixture.ts'
+import { PROPERTIES, property } from '../../../aggregator/stats/properties.ts'
+import { currentDays, querySums, sumsSql, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
+import { chTime, DAY, HOUR, MINUTE, openFixture, rows, type EventSpec, type StoreFixture } from '../store-fixture.ts'
 
 /**
- * The rollup SQL (aggregator/rollup/sql.ts) as the job runs it, on hand-made events whose
- * visits and daily statistics are counted by hand below. example.com is in New York (UTC−4 in
+ * Visits and the daily rollup, on hand-made events whose visits and daily statistics are counted
+ * by hand below: the collector's VisitTracker stamps each event with its visit (store-fixture.ts),
+ * the store keeps `visits` at insert, and the job (aggregator/rollup/job.ts) builds each closed
+ * UTC day through `sumsSql`, the SQL the live path runs. example.com is in New York (UTC−4 in
  * June), so its events before 04:00 UTC belong to the previous local day; example.org is in UTC.
  * The strict policy's visit timeout is 30 minutes.
  */
@@ -47,11 +51,46 @@ const EVENTS: EventSpec[] = [
   { site: 'example.org', visitor: 3001, ts: at(23, 59), path: '/' },
 ]
 
+/** Whole local days of example.com in New York (midnight is 04:00 UTC in June): D−1 to D+1. */
+const question = (extra: Partial<StatsQuestion> = {}): StatsQuestion => ({
+  site: 'example.com', timezone: 'America/New_York', range: { from: at(-20), to: at(52) }, filters: [], ...extra,
+})
+/** Questions the rollup answers once built: asked before the build (live) and after (rollup). */
+const QUESTIONS: [string, StatsQuestion][] = [
+  ['totals per day', question({ interval: 'day' })],
+  ['totals', question()],
+  ['pages', question({ property: property('page') })],
+  ['entry pages per day', question({ property: property('entry_page'), interval: 'day' })],
+  ['browsers', question({ property: property('browser') })],
+  ['events', question({ property: property('event') })],
+  ['prop:plan per day', question({ property: property('prop:plan'), interval: 'day' })],
+]
+
+const sorted = (rs: SumsRow[]) => [...rs].sort((a, b) => (a.key === b.key ? (a.bucket < b.bucket ? -1 : 1) : a.key < b.key ? -1 : 1))
+
 let fx: StoreFixture
+/** What the job saw at each moment before any build, and what it built. */
+let staleAt: Record<string, string[]>
+let builtEarly: string[]
 let built: string[]
+let visitsBefore: VisitRow[]
+let liveAnswers: SumsRow[][]
+let currentBefore: Set<string>
 beforeAll(async () => {
-  fx = await openFixture({ 'example.com': 'America/New_York', 'example.org': 'UTC' })
-  await insertEvents(fx.client, EVENTS)
+  // a minute into D+1: no day is over yet (a day closes two minutes after its end)
+  fx = await openFixture({ 'example.com': 'America/New_York', 'example.org': 'UTC' }, at(24, 1))
+  await fx.insert(EVENTS)
+  staleAt = {}
+  for (const [label, now] of [['D+1 00:01', at(24, 1)], ['D+1 00:02', at(24, 2)], ['D+2 00:02', at(48, 2)]] as const) {
+    fx.clock.now = now
+    staleAt[label] = await fx.job.staleDays()
+  }
+  fx.clock.now = at(24, 1)
+  builtEarly = (await fx.job.run()).days
+  visitsBefore = await visits()
+  currentBefore = await currentDays(fx.client, DAY_BEFORE, DAY_AFTER)
+  liveAnswers = await Promise.all(QUESTIONS.map(async ([, q]) => sorted(await querySums(fx.client, q))))
+  fx.clock.now = at(48, 2)
   built = (await fx.job.run()).days
 })
 afterAll(async () => {
@@ -75,14 +114,15 @@ interface VisitRow {
   browser: string
 }
 
-const visits = (site = 'example.com') =>
-  rows<VisitRow>(
+async function visits(site = 'example.com'): Promise<VisitRow[]> {
+  return rows<VisitRow>(
     fx.client,
     `SELECT toString(day) AS day, visitor_id, toString(start) AS start, toString(end) AS end, pageviews, events, interactions, engagement_ms,
-       entry_page, exit_page, arraySort(pages) AS pages, arraySort(event_names) AS event_names, source, browser
-     FROM visits WHERE site = {site:String} ORDER BY day, visitor_id, start`,
+       entry_page, exit.2 AS exit_page, arraySort(pages) AS pages, arraySort(event_names) AS event_names, source, browser
+     FROM visits FINAL WHERE site = {site:String} ORDER BY day, visitor_id, start`,
     { site },
   )
+}
 
 interface RollupRow {
   day: string
@@ -92,30 +132,40 @@ interface RollupRow {
   pageviews: number
   events: number
   bounces: number
+  entries: number
   duration_ms: number
   engagement_ms: number
 }
+
+const SUMS = `sum(visitors) AS visitors, sum(visits) AS visits, sum(pageviews) AS pageviews, sum(events) AS events,
+  sum(bounces) AS bounces, sum(entries) AS entries, sum(duration_ms) AS duration_ms, sum(engagement_ms) AS engagement_ms`
 
 /** One dimension's rollup, summed over build days (a local day can draw on two UTC days). */
 const rollup = (dim: string, site = 'example.com') =>
   rows<RollupRow>(
     fx.client,
-    `SELECT toString(day) AS day, value, sum(visitors) AS visitors, sum(visits) AS visits, sum(pageviews) AS pageviews, sum(events) AS events,
-       sum(bounces) AS bounces, sum(duration_ms) AS duration_ms, sum(engagement_ms) AS engagement_ms
+    `SELECT toString(day) AS day, value, ${SUMS}
      FROM rollup_daily WHERE site = {site:String} AND dim = {dim:String}
      GROUP BY day, value ORDER BY day, value`,
     { site, dim },
   )
 
 const r = (day: string, value: string, s: Partial<Omit<RollupRow, 'day' | 'value'>>): RollupRow => ({
-  day, value, visitors: 0, visits: 0, pageviews: 0, events: 0, bounces: 0, duration_ms: 0, engagement_ms: 0, ...s,
+  day, value, visitors: 0, visits: 0, pageviews: 0, events: 0, bounces: 0, entries: 0, duration_ms: 0, engagement_ms: 0, ...s,
 })
 
-describe('visits (BUILD_VISITS)', () => {
-  it('the job builds every UTC day that has events', () => {
-    expect(built).toEqual([DAY_D, DAY_AFTER])
+describe('closing days (RollupJob.staleDays)', () => {
+  it('a UTC day is stale only once it is over and two minutes more: never today, whatever its events', () => {
+    expect(staleAt).toEqual({ 'D+1 00:01': [], 'D+1 00:02': [DAY_D], 'D+2 00:02': [DAY_D, DAY_AFTER] })
+    expect(builtEarly).toEqual([])
   })
 
+  it('the job builds every closed UTC day that has events, once', () => {
+    expect(built).toEqual([DAY_D, DAY_AFTER])
+  })
+})
+
+describe('visits (cut by the collector, kept by the store at insert)', () => {
   it('cuts visits at gaps longer than the timeout, with entry and exit page, pageviews, events, engagement, first-event dimensions', async () => {
     const v = (visitor_id: number, start: number, end: number, s: Partial<VisitRow>, day = DAY_D): VisitRow => ({
       day, visitor_id, start: chTime(start), end: chTime(end), pageviews: 1, events: 1, interactions: 0, engagement_ms: 0,
@@ -136,8 +186,13 @@ describe('visits (BUILD_VISITS)', () => {
     ])
   })
 
+  it('visits are there as soon as their events are inserted, before any build, and a build leaves them as they were', async () => {
+    expect(visitsBefore).toHaveLength(8)
+    expect(await visits()).toEqual(visitsBefore)
+  })
+
   it('events without a visitor hash form no visit', async () => {
-    const [n] = await rows<{ c: number }>(fx.client, 'SELECT count() AS c FROM visits WHERE visitor_id = 0')
+    const [n] = await rows<{ c: number }>(fx.client, 'SELECT count() AS c FROM visits WHERE visitor_id = 0 OR visit_id = 0')
     expect(n.c).toBe(0)
   })
 
@@ -148,38 +203,40 @@ describe('visits (BUILD_VISITS)', () => {
     ])
   })
 
-  it('leaves nothing in the staging tables (visitor hashes live in one place)', async () => {
-    const [n] = await rows<{ c: number }>(fx.client, 'SELECT (SELECT count() FROM visits_stage) + (SELECT count() FROM rollup_daily_stage) AS c')
-    expect(n.c).toBe(0)
+  it('leaves nothing in the staging table, and no staged copy of visits exists any more (visitor hashes live in one place)', async () => {
+    const [n] = await rows<{ c: number; staged_visits: number }>(
+      fx.client,
+      "SELECT (SELECT count() FROM rollup_daily_stage) AS c, (SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'visits_stage') AS staged_visits",
+    )
+    expect(n).toEqual({ c: 0, staged_visits: 0 })
   })
 })
 
-describe('daily rollup (BUILD_VISIT_ROLLUP, BUILD_EVENT_ROLLUP, BUILD_PROP_ROLLUP)', () => {
+describe('daily rollup (sumsSql per closed UTC day)', () => {
   // Local day D in New York: the UTC day D from 04:00 on, plus 2001's visit at 01:00 UTC on D+1.
   // Visits 1001 ×2, 1002, 1003, 1004 (05:00 UTC), 2001: bounces 1001's second, 1002, 1004's second, 2001.
   // Pageviews 4 + 1 + 1 + 1 + 1 hashed + 2 unhashed; events (engagement pings aside) 4 + 1 + 3 + 1 + 1 + 3 unhashed.
-  const TOTALS_D = { visitors: 5, visits: 6, pageviews: 10, events: 13, bounces: 4, duration_ms: 36 * MINUTE + 90_000 + 180_000 }
+  const TOTALS_D = { visitors: 5, visits: 6, pageviews: 10, events: 13, bounces: 4, entries: 6, duration_ms: 36 * MINUTE + 90_000 + 180_000 }
 
   it('site totals fall on the site’s local days, drawn from both UTC days they overlap', async () => {
     const totals = (await rollup('')).map(({ engagement_ms: _, ...rest }) => rest)
     expect(totals).toEqual([
       // 1004's first visit: 22:00 in New York on the evening before
-      { day: DAY_BEFORE, value: '', visitors: 1, visits: 1, pageviews: 2, events: 2, bounces: 0, duration_ms: 10 * MINUTE },
+      { day: DAY_BEFORE, value: '', visitors: 1, visits: 1, pageviews: 2, events: 2, bounces: 0, entries: 1, duration_ms: 10 * MINUTE },
       { day: DAY_D, value: '', ...TOTALS_D },
-      { day: DAY_AFTER, value: '', visitors: 1, visits: 1, pageviews: 2, events: 2, bounces: 0, duration_ms: 20_000 },
+      { day: DAY_AFTER, value: '', visitors: 1, visits: 1, pageviews: 2, events: 2, bounces: 0, entries: 1, duration_ms: 20_000 },
     ])
   })
 
-  // Bug listed in issue 11 ("unfiltered time_on_page counts engagement twice"): the totals row
-  // adds the engagement of the visit rollup and of the event rollup. Correct: 40 s + 90 s once.
-  it.fails('site totals count each engagement ping once', async () => {
+  // issue 11 ("unfiltered time_on_page counts engagement twice"), fixed by the rewrite: 40 s + 90 s once
+  it('site totals count each engagement ping once', async () => {
     const totals = await rollup('')
     expect(totals.find((x) => x.day === DAY_D)?.engagement_ms).toBe(130_000)
   })
 
   it('a UTC site keeps its events on the UTC day', async () => {
     const totals = await rollup('', 'example.org')
-    expect(totals).toEqual([r(DAY_D, '', { visitors: 1, visits: 2, pageviews: 2, events: 2, bounces: 2 })])
+    expect(totals).toEqual([r(DAY_D, '', { visitors: 1, visits: 2, pageviews: 2, events: 2, bounces: 2, entries: 2 })])
   })
 
   it('the local day a row counts on is the visit’s start, its partition the UTC day it was built from', async () => {
@@ -196,14 +253,18 @@ describe('daily rollup (BUILD_VISIT_ROLLUP, BUILD_EVENT_ROLLUP, BUILD_PROP_ROLLU
     ])
   })
 
+  // New definition: an event without a visitor hash stands as a visit of its own, so its pageview
+  // and events count on its own entry page (the unhashed Signup, which viewed no page, on '').
   it('entry pages: visits, bounces (one pageview, no interaction), duration and engagement of the visits entering there', async () => {
     expect(await rollup('entry_page')).toEqual([
-      r(DAY_BEFORE, '/', { visitors: 1, visits: 1, pageviews: 2, events: 2, duration_ms: 10 * MINUTE }),
-      // 1001 ×2 and 1004 on the UTC day D, 2001 on D+1: distinct visitors per UTC day, added up
-      r(DAY_D, '/', { visitors: 3, visits: 4, pageviews: 6, events: 6, bounces: 3, duration_ms: 36 * MINUTE, engagement_ms: 40_000 }),
-      r(DAY_D, '/blog/a', { visitors: 1, visits: 1, pageviews: 1, events: 1, bounces: 1, duration_ms: 90_000, engagement_ms: 90_000 }),
-      r(DAY_D, '/pricing', { visitors: 1, visits: 1, pageviews: 1, events: 3, duration_ms: 3 * MINUTE }),
-      r(DAY_AFTER, '/', { visitors: 1, visits: 1, pageviews: 2, events: 2, duration_ms: 20_000 }),
+      r(DAY_BEFORE, '/', { visitors: 1, visits: 1, pageviews: 2, events: 2, entries: 1, duration_ms: 10 * MINUTE }),
+      r(DAY_D, '', { events: 1 }),
+      // 1001 ×2 and 1004 on the UTC day D, 2001 on D+1: distinct visitors per UTC day, added up; and the unhashed pageview of /
+      r(DAY_D, '/', { visitors: 3, visits: 4, pageviews: 7, events: 7, bounces: 3, entries: 4, duration_ms: 36 * MINUTE, engagement_ms: 40_000 }),
+      r(DAY_D, '/blog/a', { visitors: 1, visits: 1, pageviews: 1, events: 1, bounces: 1, entries: 1, duration_ms: 90_000, engagement_ms: 90_000 }),
+      // 1003's visit and the unhashed pageview of /pricing
+      r(DAY_D, '/pricing', { visitors: 1, visits: 1, pageviews: 2, events: 4, entries: 1, duration_ms: 3 * MINUTE }),
+      r(DAY_AFTER, '/', { visitors: 1, visits: 1, pageviews: 2, events: 2, entries: 1, duration_ms: 20_000 }),
     ])
   })
 
@@ -211,6 +272,8 @@ describe('daily rollup (BUILD_VISIT_ROLLUP, BUILD_EVENT_ROLLUP, BUILD_PROP_ROLLU
     const exits = (await rollup('exit_page')).map((x) => [x.day, x.value, x.visits, x.bounces])
     expect(exits).toEqual([
       [DAY_BEFORE, '/about', 1, 0],
+      // the unhashed Signup: an event on no page, in no visit
+      [DAY_D, '', 0, 0],
       [DAY_D, '/', 3, 3],
       [DAY_D, '/blog/a', 1, 1],
       [DAY_D, '/docs', 1, 0],
@@ -228,29 +291,77 @@ describe('daily rollup (BUILD_VISIT_ROLLUP, BUILD_EVENT_ROLLUP, BUILD_PROP_ROLLU
     ])
   })
 
-  it('pages: pageviews (hashed or not), distinct hashed visitors and time on page per page', async () => {
+  // New definition: a page's visits are the visits that viewed it (visitors, bounces and durations
+  // theirs), its entries those entering on it; its pageviews and time on page are its events'.
+  it('pages: pageviews (hashed or not) and time on page; the visits that viewed it, their visitors, bounces, entries and durations', async () => {
     expect(await rollup('page')).toEqual([
-      r(DAY_BEFORE, '/', { visitors: 1, pageviews: 1 }),
-      r(DAY_BEFORE, '/about', { visitors: 1, pageviews: 1 }),
+      r(DAY_BEFORE, '/', { visitors: 1, visits: 1, pageviews: 1, entries: 1, duration_ms: 10 * MINUTE }),
+      r(DAY_BEFORE, '/about', { visitors: 1, visits: 1, pageviews: 1, duration_ms: 10 * MINUTE }),
       // 1001 twice, 1004, the unhashed one, 2001 (on D+1 in UTC)
-      r(DAY_D, '/', { visitors: 3, pageviews: 5 }),
-      r(DAY_D, '/blog/a', { visitors: 1, pageviews: 1, engagement_ms: 90_000 }),
-      r(DAY_D, '/docs', { visitors: 1, pageviews: 1 }),
-      r(DAY_D, '/pricing', { visitors: 2, pageviews: 3, engagement_ms: 40_000 }),
-      r(DAY_AFTER, '/', { visitors: 1, pageviews: 1 }),
-      r(DAY_AFTER, '/pricing', { visitors: 1, pageviews: 1 }),
+      r(DAY_D, '/', { visitors: 3, visits: 4, pageviews: 5, bounces: 3, entries: 4, duration_ms: 36 * MINUTE }),
+      r(DAY_D, '/blog/a', { visitors: 1, visits: 1, pageviews: 1, bounces: 1, entries: 1, duration_ms: 90_000, engagement_ms: 90_000 }),
+      r(DAY_D, '/docs', { visitors: 1, visits: 1, pageviews: 1, duration_ms: 36 * MINUTE }),
+      // 1001's first visit and 1003's (which entered there); and the unhashed pageview
+      r(DAY_D, '/pricing', { visitors: 2, visits: 2, pageviews: 3, entries: 1, duration_ms: 39 * MINUTE, engagement_ms: 40_000 }),
+      r(DAY_AFTER, '/', { visitors: 1, visits: 1, pageviews: 1, entries: 1, duration_ms: 20_000 }),
+      r(DAY_AFTER, '/pricing', { visitors: 1, visits: 1, pageviews: 1, duration_ms: 20_000 }),
     ])
   })
 
   it('event names, outbound links and custom props count events; the unhashed ones count as events but not as visitors', async () => {
+    // an event name's visits are those that sent it (a bounce rate out of all of them)
     expect(await rollup('event')).toEqual([
-      r(DAY_D, 'Outbound Link: Click', { visitors: 1, events: 1 }),
-      r(DAY_D, 'Signup', { visitors: 1, events: 2 }),
+      r(DAY_D, 'Outbound Link: Click', { visitors: 1, visits: 1, events: 1, entries: 1, duration_ms: 3 * MINUTE }),
+      r(DAY_D, 'Signup', { visitors: 1, visits: 1, events: 2, entries: 1, duration_ms: 3 * MINUTE }),
     ])
     expect(await rollup('outbound')).toEqual([r(DAY_D, 'https://example.org/x', { visitors: 1, events: 1 })])
     expect(await rollup('prop:plan')).toEqual([r(DAY_D, 'free', { visitors: 0, events: 1 }), r(DAY_D, 'pro', { visitors: 1, events: 1 })])
-    // a clicked link's url is the outbound dimension, not a custom prop
-    expect(await rollup('prop:url')).toEqual([])
+  })
+
+  // Changed with the rewrite: the old rollup left `url` out of the custom props while the live path
+  // answered prop:url with the links, so the two disagreed; both now answer it alike (with the link),
+  // and only the key listing (propertyKeys) leaves `url` out.
+  it('prop:url: the rollup answers what the live path answers (the clicked link)', async () => {
+    expect(await rollup('prop:url')).toEqual([r(DAY_D, 'https://example.org/x', { visitors: 1, events: 1 })])
+  })
+
+  it('every row of a build is what sumsSql answers for the closed UTC day it was built from', async () => {
+    const builds = await rows<{ site: string; build_day: string; dim: string }>(
+      fx.client,
+      'SELECT DISTINCT site, toString(build_day) AS build_day, dim FROM rollup_daily ORDER BY site, build_day, dim',
+    )
+    // the totals and every property with values (no file was downloaded), and the prop keys sent
+    const dims = builds.filter((b) => b.site === 'example.com' && b.build_day === DAY_D).map((b) => b.dim)
+    expect(dims).toEqual(['', ...Object.keys(PROPERTIES).filter((p) => p !== 'download'), 'prop:plan', 'prop:url'].sort())
+    for (const { site, build_day, dim } of builds) {
+      const from = Date.parse(build_day)
+      const q: StatsQuestion = {
+        site, timezone: fx.sites.get(site)!.timezone, range: { from, to: from + DAY }, filters: [], interval: 'day', property: dim ? property(dim) : undefined,
+      }
+      const { sql, params } = sumsSql(q, [build_day])
+      const want = await rows(fx.client, `SELECT bucket AS day, key AS value, ${SUMS} FROM (${sql}) GROUP BY day, value ORDER BY day, value`, params)
+      const got = await rows(
+        fx.client,
+        `SELECT toString(day) AS day, value, ${SUMS} FROM rollup_daily
+         WHERE site = {site:String} AND build_day = {build_day:Date} AND dim = {dim:String} GROUP BY day, value ORDER BY day, value`,
+        { site, build_day, dim },
+      )
+      expect(got, `${site} ${build_day} ${dim || 'totals'}`).toEqual(want)
+    }
+  })
+})
+
+describe('which days querySums reads from the rollup (currentDays)', () => {
+  it('none before a build; after it, the UTC days built from every event they have', async () => {
+    expect(currentBefore).toEqual(new Set())
+    expect(await currentDays(fx.client, DAY_BEFORE, DAY_AFTER)).toEqual(new Set([DAY_D, DAY_AFTER]))
+  })
+
+  it('the rollup answers what the live path answered before the build', async () => {
+    for (const [i, [label, q]] of QUESTIONS.entries()) {
+      expect(liveAnswers[i].length, label).toBeGreaterThan(0)
+      expect(sorted(await querySums(fx.client, q)), label).toEqual(liveAnswers[i])
+    }
   })
 })
 
@@ -259,8 +370,7 @@ describe('rebuilding a day', () => {
     visits: await visits(),
     rollup: await rows(
       fx.client,
-      `SELECT site, toString(build_day) AS build_day, toString(day) AS day, dim, value, sum(visitors) AS visitors, sum(visits) AS visits,
-         sum(pageviews) AS pageviews, sum(events) AS events, sum(bounces) AS bounces, sum(duration_ms) AS duration_ms, sum(engagement_ms) AS engagement_ms
+      `SELECT site, toString(build_day) AS build_day, toString(day) AS day, dim, value, ${SUMS}
        FROM rollup_daily GROUP BY site, build_day, day, dim, value ORDER BY site, build_day, day, dim, value`,
     ),
   })
@@ -275,15 +385,31 @@ describe('rebuilding a day', () => {
     expect(await fx.job.staleDays()).toEqual([])
   })
 
-  it('a late event makes its day stale; the rebuild counts it once and the rest as before', async () => {
+  it('a late event makes its day stale and answered live until rebuilt; the rebuild counts it once and the rest as before', async () => {
+    const dayD = question({ range: { from: at(4), to: at(28) } })
     const before = await rollup('')
-    await insertEvents(fx.client, [{ visitor: 1005, ts: at(15, 0), path: '/late' }])
+    const answerBefore = await querySums(fx.client, dayD)
+    await fx.insert([{ visitor: 1005, ts: at(15, 0), path: '/late' }])
     expect(await fx.job.staleDays()).toEqual([DAY_D])
+    // the rollup does not hold it yet, so D is read from visits and events (D+1 still from the rollup)
+    expect(await currentDays(fx.client, DAY_BEFORE, DAY_AFTER)).toEqual(new Set([DAY_AFTER]))
+    expect(await rollup('')).toEqual(before)
+    // one more visitor in one more visit, a bounce of one pageview
+    const plus = <T extends Omit<RollupRow, 'day' | 'value'>>(x: T): T => ({
+      ...x, visitors: x.visitors + 1, visits: x.visits + 1, pageviews: x.pageviews + 1, events: x.events + 1, bounces: x.bounces + 1, entries: x.entries + 1,
+    })
+    const answerLive = await querySums(fx.client, dayD)
+    expect(answerLive).toEqual(answerBefore.map(plus))
     expect((await fx.job.run()).days).toEqual([DAY_D])
+    expect(await currentDays(fx.client, DAY_BEFORE, DAY_AFTER)).toEqual(new Set([DAY_D, DAY_AFTER]))
     const after = await rollup('')
     const d = (rs: RollupRow[]) => rs.find((x) => x.day === DAY_D)!
-    expect(d(after)).toEqual({ ...d(before), visitors: d(before).visitors + 1, visits: d(before).visits + 1, pageviews: d(before).pageviews + 1, events: d(before).events + 1, bounces: d(before).bounces + 1 })
+    expect(d(after)).toEqual(plus(d(before)))
     expect(after.filter((x) => x.day !== DAY_D)).toEqual(before.filter((x) => x.day !== DAY_D))
-    expect((await rollup('page')).find((x) => x.day === DAY_D && x.value === '/late')).toEqual(r(DAY_D, '/late', { visitors: 1, pageviews: 1 }))
+    expect((await rollup('page')).find((x) => x.day === DAY_D && x.value === '/late')).toEqual(
+      r(DAY_D, '/late', { visitors: 1, visits: 1, pageviews: 1, bounces: 1, entries: 1 }),
+    )
+    // read from the rollup again, the same answer as from events
+    expect(await querySums(fx.client, dayD)).toEqual(answerLive)
   })
 })

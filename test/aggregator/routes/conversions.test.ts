@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { likePattern } from '../../../aggregator/stats/goal-match.ts'
 import { ADMIN_TOKEN, settle, testApp } from '../../helpers/app.ts'
-import { at, day, eventRow } from '../../helpers/fixtures.ts'
+import { at, day, eventRow, insertEvents } from '../../helpers/fixtures.ts'
 
 /**
  * Goals, funnels and page flow over a small store computed here by hand: two days ago (UTC),
@@ -58,7 +58,7 @@ const flowOf = (page: string, params = '') => get(`/api/v1/stats/page-flow?site=
 
 beforeAll(async () => {
   app = await testApp({}, [SITE, OTHER_SITE])
-  await app.runtime.store.client.insert({ table: 'events', values: EVENTS, format: 'JSONEachRow' })
+  await insertEvents(app.runtime.store.client, EVENTS)
   await settle(app)
   const goals: [string, unknown][] = [
     ['signup page', { page: '/signup/*' }],

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { ADMIN_TOKEN, DOC_IPS, UA, beacon, rows, settle, testApp } from '../../helpers/app.ts'
-import { at, day, dayBefore, eventRow, handCountedVisits } from '../../helpers/fixtures.ts'
+import { at, day, dayBefore, eventRow, handCountedVisits, insertEvents } from '../../helpers/fixtures.ts'
 
 /** The hand-counted store of test/helpers/fixtures.ts: 19 visitors of stats.example.com in 25 visits. */
 const SITE = 'stats.example.com'
@@ -10,7 +10,7 @@ const EVENTS = handCountedVisits(SITE)
 let app: FastifyInstance
 beforeAll(async () => {
   app = await testApp({}, [SITE, 'example.com'])
-  await app.runtime.store.client.insert({ table: 'events', values: EVENTS, format: 'JSONEachRow' })
+  await insertEvents(app.runtime.store.client, EVENTS)
   await settle(app)
 })
 afterAll(async () => {
@@ -109,7 +109,7 @@ describe('property keys', () => {
     // on another site, five visitors send two keys and one sends a third
     const signup = (v: number, props: Record<string, string>) => eventRow('example.com', v, at(13, 0, v % 60), '/signup', { name: 'Signup', props })
     const more = [...Array.from({ length: 5 }, (_, i) => signup(4000 + i, { plan: 'team', colour: 'blue' })), signup(4100, { secret_sauce: 'x' })]
-    await app.runtime.store.client.insert({ table: 'events', values: more, format: 'JSONEachRow' })
+    await insertEvents(app.runtime.store.client, more)
     await settle(app)
     const keys = await get(`/api/v1/stats/properties?site=example.com&period=custom&from=${day}&to=${day}`)
     expect(keys.body.keys.sort()).toEqual(['colour', 'plan'])

@@ -5,6 +5,7 @@ import { UserAgentParser } from '../../../collector/lookups/user-agents.ts'
 import { parseBeacon } from '../../../collector/pipeline/parse-beacon.ts'
 import { isDrop, type Drop, type EventRow, type Incoming, type PipelineContext, type PipelineEvent, type Step } from '../../../collector/pipeline/types.ts'
 import { SaltStore } from '../../../collector/salts.ts'
+import { VisitTracker } from '../../../collector/visits.ts'
 import { buildPolicy, loadPolicy, type Policy } from '../../../policy/policy.ts'
 
 /**
@@ -53,6 +54,7 @@ beforeAll(async () => {
     isKnownSite: (domain) => domain === 'example.com' || domain === 'shop.example.com',
     geo,
     salts: new SaltStore(() => T0),
+    visits: new VisitTracker(),
     userAgents: new UserAgentParser(),
   }
 })

@@ -1,0 +1,93 @@
+import crypto from 'node:crypto'
+import type { ClickHouseClient } from '@clickhouse/client'
+import { LRUCache } from 'lru-cache'
+
+/** `visit_flags` bits of an events row: what the event is to its visit. */
+export const FIRST_EVENT = 1
+export const FIRST_PAGEVIEW = 2
+
+const DAY_MS = 86_400_000
+
+interface OpenVisit {
+  id: string
+  /** The visit's latest event (ms since the epoch). */
+  last: number
+  /** The UTC day it started on (days since the epoch): a visit never spans two. */
+  day: number
+  pageview: boolean
+}
+
+export interface VisitAssignment {
+  visitId: string
+  /** FIRST_EVENT and FIRST_PAGEVIEW bits. */
+  flags: number
+}
+
+/**
+ * Visits, cut as events arrive (as Plausible's session cache does): an event continues its
+ * visitor's visit when it comes at most the policy's visit timeout after that visit's latest
+ * event, on the same UTC day, and starts a new visit otherwise. The store derives each visit's
+ * numbers from its events as they are inserted (`visits`, a materialised view), so nothing is
+ * rebuilt later. A visit never spans two UTC days: visitor hashes change with the daily salt,
+ * and `visits` is partitioned by UTC day.
+ *
+ * Only a random visit id and the visit's latest time are kept here, for visitors seen recently,
+ * in a bounded LRU; `restore` reloads the visits still open from the store after a restart.
+ * An event older than its visitor's latest one (a seed sending past traffic out of order)
+ * starts a visit of its own rather than joining a later one.
+ */
+export class VisitTracker {
+  private open: LRUCache<string, OpenVisit>
+
+  constructor(maxVisitors = 200_000) {
+    this.open = new LRUCache({ max: maxVisitors })
+  }
+
+  assign(site: string, visitorId: string, ts: number, timeoutMs: number, pageview: boolean): VisitAssignment {
+    const key = `${site}\u0000${visitorId}`
+    const v = this.open.get(key)
+    const day = Math.floor(ts / DAY_MS)
+    if (v && v.day === day && ts >= v.last && ts - v.last <= timeoutMs) {
+      v.last = ts
+      const flags = pageview && !v.pageview ? FIRST_PAGEVIEW : 0
+      if (pageview) v.pageview = true
+      return { visitId: v.id, flags }
+    }
+    const id = newVisitId()
+    // an out-of-order past event leaves the visitor's latest visit open
+    if (!v || ts >= v.last) this.open.set(key, { id, last: ts, day, pageview })
+    return { visitId: id, flags: FIRST_EVENT | (pageview ? FIRST_PAGEVIEW : 0) }
+  }
+
+  get size(): number {
+    return this.open.size
+  }
+
+  /**
+   * The visits that may still be open at `now` (their latest event within `timeoutMs`), from
+   * the store: a restart does not cut its visitors' visits in two.
+   */
+  async restore(client: ClickHouseClient, now: number, timeoutMs: number): Promise<number> {
+    const rs = await client.query({
+      query: `SELECT site, toString(visitor_id) AS visitor_id, toString(argMax(visit_id, end)) AS visit_id,
+                toUnixTimestamp64Milli(max(end)) AS last, argMax(pageviews, end) > 0 AS pageview
+              FROM visits FINAL
+              WHERE day >= toDate(fromUnixTimestamp64Milli({since:Int64})) AND end >= fromUnixTimestamp64Milli({since:Int64})
+              GROUP BY site, visitor_id`,
+      query_params: { since: now - timeoutMs },
+      format: 'JSONEachRow',
+    })
+    const rows = await rs.json<{ site: string; visitor_id: string; visit_id: string; last: number; pageview: number | boolean }>()
+    for (const r of rows) {
+      const last = Number(r.last)
+      this.open.set(`${r.site}\u0000${r.visitor_id}`, { id: r.visit_id, last, day: Math.floor(last / DAY_MS), pageview: Boolean(Number(r.pageview)) })
+    }
+    return rows.length
+  }
+}
+
+/** A random non-zero 63-bit id (0 means "no visit": an event without a visitor hash). */
+function newVisitId(): string {
+  const n = crypto.randomBytes(8).readBigUInt64BE() >> 1n
+  return (n === 0n ? 1n : n).toString()
+}

@@ -6,7 +6,7 @@
  * fresh data directory with the default settings (ROLLUP_INTERVAL_MS unset whatever the
  * caller's environment says) and the strict default policy plus one section for a probe site,
  * probe.example.com, whose dashboard k is 1 so a single probe is not withheld. example.com
- * takes a paced load (wrk with bench/freshness-load.lua, or autocannon's overallRate when wrk
+ * takes a paced load (wrk with bench/wrk-script.lua with BENCH_WRK_RATE, or autocannon's overallRate when wrk
  * is missing); after a few seconds of it, one probe pageview a second goes to the probe site,
  * each from a new visitor (its own /48 of the IPv6 documentation range), while
  * `GET /api/v1/stats/aggregate?site=probe.example.com&period=day&metrics=pageviews` is polled
@@ -97,8 +97,8 @@ interface Load {
 function wrkLoad(url: string, opts: FreshnessOptions): Load {
   // -d only as a backstop: the load is stopped with SIGINT once the probes are done (wrk then reports)
   const maxS = Math.ceil((SETTLE_MS + opts.probes * PROBE_EVERY_MS + opts.deadlineMs) / 1000) + 120
-  const argv = ['-t1', `-c${opts.connections}`, `-d${maxS}s`, '-s', path.join(BENCH_DIR, 'freshness-load.lua'), url + '/api/event']
-  const proc = spawn('wrk', argv, { env: { ...process.env, BENCH_FRESHNESS_RATE: String(opts.rps) }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const argv = ['-t1', `-c${opts.connections}`, `-d${maxS}s`, '-s', path.join(BENCH_DIR, 'wrk-script.lua'), url + '/api/event']
+  const proc = spawn('wrk', argv, { env: { ...process.env, BENCH_WRK_RATE: String(opts.rps), BENCH_LOAD_S: String(maxS + 60) }, stdio: ['ignore', 'pipe', 'pipe'] })
   track(proc)
   let out = ''
   proc.stdout.on('data', (b: Buffer) => (out += b.toString()))
@@ -108,9 +108,9 @@ function wrkLoad(url: string, opts: FreshnessOptions): Load {
     stop: async () => {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGINT')
       const code = await exited
-      const line = out.split('\n').find((l) => l.startsWith('FRESHNESS_LOAD '))
+      const line = out.split('\n').find((l) => l.startsWith('BENCH_RESULT '))
       if (code !== 0 || !line) throw new Error(`wrk (freshness load) failed (exit ${code}):\n${out}`)
-      const r = JSON.parse(line.slice('FRESHNESS_LOAD '.length)) as { status: Record<string, number>; window_s: number; latency_us: { p50: number; p99: number } }
+      const r = JSON.parse(line.slice('BENCH_RESULT '.length)) as { status: Record<string, number>; window_s: number; latency_us: { p50: number; p99: number } }
       const answered = Object.values(r.status).reduce((a, b) => a + b, 0)
       return { rps: answered / Math.max(1e-9, r.window_s), statuses: r.status, tool: 'wrk', p50ms: r.latency_us.p50 / 1000, p99ms: r.latency_us.p99 / 1000 }
     },

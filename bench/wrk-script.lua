@@ -9,12 +9,19 @@
 --   that delay() parks every connection, so every beacon sent gets its answer before wrk
 --   stops (run wrk with -d a second longer). Nothing is in flight when wrk hangs up, so
 --   "answered 202" can be compared exactly with what the store holds.
+-- * Paced (BENCH_WRK_RATE set, for the freshness measurement of bench/freshness.ts): delay()
+--   gives each request the next slot of one schedule, 1/BENCH_WRK_RATE s apart, shared by every
+--   connection of the thread (run wrk with -t1), so the collector is busy but not saturated.
+--   Slots missed in the last CATCH_UP_S (every connection waiting on a slow answer) are made
+--   up; older ones are not, so a long stall is not followed by a flood.
 -- * done() prints one line `BENCH_RESULT {json}` that bench/index.ts parses.
 
 local common = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "wrk-common.lua")
 local now_s = common.now_s
 
 local LOAD_S = tonumber(os.getenv("BENCH_LOAD_S") or "10")
+local RATE = tonumber(os.getenv("BENCH_WRK_RATE") or "")
+local CATCH_UP_S = 0.25
 local POOL = 4096
 
 local paths = {
@@ -25,6 +32,7 @@ local paths = {
 local pool = {}
 local started = nil
 local stop_at = nil
+local next_slot = nil
 -- globals of this thread's Lua state: done() copies them out with thread:get
 sent = 0
 window = 0
@@ -41,10 +49,20 @@ function init(args)
 end
 
 function delay()
-  if stop_at ~= nil and now_s() >= stop_at then
+  local now = now_s()
+  if stop_at ~= nil and now >= stop_at then
     return 60000 -- the load phase is over: park this connection until wrk stops
   end
-  return 0
+  if RATE == nil then return 0 end
+  if next_slot == nil then
+    next_slot = now
+  elseif next_slot < now - CATCH_UP_S then
+    next_slot = now - CATCH_UP_S
+  end
+  local wait = math.max(0, next_slot - now)
+  next_slot = next_slot + 1 / RATE
+  -- wrk takes whole milliseconds: a slot is at most 1 ms early, the average rate is unchanged
+  return math.floor(wait * 1000)
 end
 
 -- wrk calls request() once on the first thread's state to check the script, before any

@@ -85,9 +85,6 @@ const BOUNCE = 'pageviews <= 1 AND interactions = 0'
 const DURATION = 'toUnixTimestamp64Milli(end) - toUnixTimestamp64Milli(start)'
 const VISIT_SUMS = `uniqExact(visitor_id) AS s_visitors, count() AS s_visits, sum(pageviews) AS s_pageviews, sum(events) AS s_events,
       countIf(${BOUNCE}) AS s_bounces, count() AS s_entries, sum(${DURATION}) AS s_duration_ms, sum(engagement_ms) AS s_engagement_ms`
-/** The totals' visit numbers: their pageviews, events and engagement are counted from events, where they happen. */
-const VISIT_ONLY_SUMS = `uniqExact(visitor_id) AS s_visitors, count() AS s_visits, 0 AS s_pageviews, 0 AS s_events,
-      countIf(${BOUNCE}) AS s_bounces, count() AS s_entries, sum(${DURATION}) AS s_duration_ms, 0 AS s_engagement_ms`
 /**
  * Visits holding a value of an event property (a page viewed, an event sent): the visit numbers
  * only. A page's bounce rate is out of the visits that entered on it (as Plausible counts it);
@@ -183,18 +180,12 @@ class SumsQuery {
     const d = this.params.add('Array(Date)', days)
     const prop = q.property
     const branches: string[] = []
-    if (!prop) {
-      // The totals: visits where they start, pageviews and events where they happen (as the page rows count them).
-      branches.push(`SELECT '' AS key, ${localBucket(q.interval, 'start', q.timezone, this.params)} AS bucket, ${VISIT_ONLY_SUMS}
-      FROM ${this.visits(d, q.filters, true)}
-      GROUP BY key, bucket, day, toDate(start, ${tz})`)
-      branches.push(`SELECT '' AS key, ${localBucket(q.interval, 'ts', q.timezone, this.params)} AS bucket, ${eventSums(false, true)}
-      FROM events
-      WHERE ${this.eventsInScope(d, q.filters)}
-      GROUP BY key, bucket`)
-    } else if (prop.level === 'visit') {
-      const key = `CAST(${prop.expr} AS String)`
-      const ownKey = `CAST(${prop.eventExpr} AS String)`
+    if (!prop || prop.level === 'visit') {
+      // The totals are a visit property's rows added up: a visit's pageviews and events count
+      // with the visit, when it starts. (Counting them from events when they happen reads every
+      // event of the range under a filter: seven times slower at ten million events.)
+      const key = prop ? `CAST(${prop.expr} AS String)` : "''"
+      const ownKey = prop ? `CAST(${prop.eventExpr} AS String)` : "''"
       branches.push(`SELECT ${key} AS key, ${localBucket(q.interval, 'start', q.timezone, this.params)} AS bucket, ${VISIT_SUMS}
       FROM ${this.visits(d, q.filters, true)}
       GROUP BY key, bucket, day, toDate(start, ${tz})`)

@@ -335,12 +335,11 @@ function model(opts: {
   const selected = new Set(all.filter(chosen).flatMap((v) => v.events))
   const scoped = events.filter((e) => inRange(e.ts, opts.range) && (e.visitor === 0 ? chosen(ownVisit(e)) : selected.has(e)))
   const name = opts.property
-  if (!name) {
-    for (const v of visits) tally.add('', bucket(v.start), v.start, v.visitor, visitSums(v))
-    for (const e of scoped) tally.add('', bucket(e.ts), e.ts, 0, eventSums(e))
-  } else if (PROPERTIES[name]?.level === 'visit') {
-    for (const v of visits) tally.add(visitValue(name, v), bucket(v.start), v.start, v.visitor, { ...visitSums(v), pageviews: v.pageviews, events: v.count, engagement_ms: v.engagement })
-    for (const e of scoped.filter((x) => x.visitor === 0)) tally.add(visitValue(name, ownVisit(e)), bucket(e.ts), e.ts, 0, eventSums(e))
+  if (!name || PROPERTIES[name]?.level === 'visit') {
+    // the totals are a visit property's rows added up: a visit's pageviews and events count with it, when it starts
+    const value = (v: Visit) => (name ? visitValue(name, v) : '')
+    for (const v of visits) tally.add(value(v), bucket(v.start), v.start, v.visitor, { ...visitSums(v), pageviews: v.pageviews, events: v.count, engagement_ms: v.engagement })
+    for (const e of scoped.filter((x) => x.visitor === 0)) tally.add(value(ownVisit(e)), bucket(e.ts), e.ts, 0, eventSums(e))
   } else {
     // a page's visits are those that viewed it, an event name's those that sent it (entries: for a page, those entering on it)
     const held = name === 'page' ? (v: Visit) => v.pages : name === 'event' ? (v: Visit) => v.names : undefined
@@ -502,7 +501,7 @@ describe('rollupAnswers', () => {
     expect(visitPart(await querySums(fx.client, question(PART_OF_DAY)))).toEqual(visitPart(model({ range: PART_OF_DAY })))
   })
 
-  it('part of a day: querySums counts the pageviews and events that happened in that part', async () => {
+  it('part of a day: querySums counts the pageviews and events of the visits starting in that part', async () => {
     expect(pickSums(await querySums(fx.client, question(PART_OF_DAY)), EVENT_FIELDS)).toEqual(pickSums(model({ range: PART_OF_DAY }), EVENT_FIELDS))
   })
 })
@@ -592,8 +591,8 @@ describe('querySums: rollup and filtered path agree, and equal the model', () =>
     expect(pickSums(r.filtered, EVENT_FIELDS)).toEqual(pickSums(r.rollup, EVENT_FIELDS))
   })
 
-  // 9001's pageview at 00:05 on the 27th counts on the 27th, though its visit started on the 26th
-  it('per day: pageviews and events count on the day they happened, both ways', async () => {
+  // 9001's pageview at 00:05 on the 27th counts on the 26th, with its visit
+  it('per day: a visit\'s pageviews and events count on the day it started, both ways', async () => {
     const r = await bothWays(RANGE_A, { interval: 'day' })
     const want = pickSums(model({ range: RANGE_A, interval: 'day' }), EVENT_FIELDS)
     expect(pickSums(r.rollup, EVENT_FIELDS)).toEqual(want)

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PROPERTIES, property } from '../../../aggregator/stats/properties.ts'
 import { currentDays, querySums, sumsSql, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
 import { chTime, DAY, HOUR, MINUTE, openFixture, rows, type EventSpec, type StoreFixture } from '../store-fixture.ts'
+import type { Sums } from '../../../aggregator/stats/metrics.ts'
 
 /**
  * Visits and the daily rollup, on hand-made events whose visits and daily statistics are counted
@@ -124,17 +125,9 @@ async function visits(site = 'example.com'): Promise<VisitRow[]> {
   )
 }
 
-interface RollupRow {
+interface RollupRow extends Sums {
   day: string
   value: string
-  visitors: number
-  visits: number
-  pageviews: number
-  events: number
-  bounces: number
-  entries: number
-  duration_ms: number
-  engagement_ms: number
 }
 
 const SUMS = `sum(visitors) AS visitors, sum(visits) AS visits, sum(pageviews) AS pageviews, sum(events) AS events,

@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { compare, Params, propExpr, type Filter } from './filters.ts'
-import { addSums, ZERO, type Sums } from './metrics.ts'
+import { addSums, type Sums } from './metrics.ts'
 import { calendarDate, midnight, type Range } from './period.ts'
 import type { Property } from './properties.ts'
 
@@ -106,7 +106,6 @@ const VISIT_COLUMNS = `site, day, visitor_id, visit_id, start, end, pageviews, e
       utm_source, utm_medium, utm_campaign, utm_content, utm_term, browser, browser_version, os, os_version,
       device, screen, country, region, city, network, returning`
 
-const propName = (f: Filter) => f.name
 const nameOf = (p: Property & { propKey?: string }) => (p.propKey ? `prop:${p.propKey}` : p.dim)
 const valueExpr = (p: Property & { propKey?: string }, params: Params) => (p.propKey ? propExpr(p.propKey, params) : p.expr)
 /** Which events carry an event property (a custom prop: the events that have its key). */
@@ -197,8 +196,8 @@ class SumsQuery {
     } else {
       // Filters on the property itself pick its values; the others pick visits.
       const name = nameOf(prop)
-      const ownFilters = q.filters.filter((f) => propName(f) === name)
-      const others = q.filters.filter((f) => propName(f) !== name)
+      const ownFilters = q.filters.filter((f) => f.name === name)
+      const others = q.filters.filter((f) => f.name !== name)
       const value = valueExpr(prop, this.params)
       if (prop.visitArray) {
         const keyConds = ownFilters.map((f) => compare('key', f, this.params))
@@ -236,7 +235,8 @@ export function sumsSql(q: StatsQuestion, days: string[], params = new Params())
  * `visits`: for goals, funnels and page flow, which look inside visits.
  */
 export function scopedVisitsSql(q: StatsQuestion, params: Params): string {
-  const days = params.add('Array(Date)', utcDays(rangeDays(q.range, q.timezone).utcFirst, rangeDays(q.range, q.timezone).utcLast))
+  const { utcFirst, utcLast } = rangeDays(q.range, q.timezone)
+  const days = params.add('Array(Date)', utcDays(utcFirst, utcLast))
   return new SumsQuery(q, params).visits(days, q.filters, true)
 }
 
@@ -320,5 +320,4 @@ async function rowsOf(client: ClickHouseClient, query: string, query_params: Rec
   }))
 }
 
-export { ZERO }
 export type { Range }

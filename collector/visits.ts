@@ -59,6 +59,17 @@ export class VisitTracker {
     return { visitId: id, flags: FIRST_EVENT | (pageview ? FIRST_PAGEVIEW : 0) }
   }
 
+  /** Takes an already stamped events row (a spool's backlog after a restart) as the latest of its visit. */
+  observe(row: Record<string, unknown>): void {
+    const id = String(row.visit_id ?? '0')
+    const ts = Number(row.ts)
+    if (id === '0' || !Number.isFinite(ts)) return
+    const key = `${String(row.site)}\u0000${String(row.visitor_id)}`
+    const v = this.open.get(key)
+    if (v && v.last > ts) return
+    this.open.set(key, { id, last: ts, day: Math.floor(ts / DAY_MS), pageview: row.name === 'pageview' || (v?.id === id && v.pageview) })
+  }
+
   get size(): number {
     return this.open.size
   }
@@ -80,6 +91,8 @@ export class VisitTracker {
     const rows = await rs.json<{ site: string; visitor_id: string; visit_id: string; last: number; pageview: number | boolean }>()
     for (const r of rows) {
       const last = Number(r.last)
+      // the spool's backlog, observed first, may hold a later event of the visitor
+      if ((this.open.get(`${r.site}\u0000${r.visitor_id}`)?.last ?? -Infinity) >= last) continue
       this.open.set(`${r.site}\u0000${r.visitor_id}`, { id: r.visit_id, last, day: Math.floor(last / DAY_MS), pageview: Boolean(Number(r.pageview)) })
     }
     return rows.length

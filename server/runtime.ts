@@ -68,6 +68,8 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger): Promi
     // salt periods follow the trusted time: a wall clock jumping ahead does not wipe today's salt early
     const salts = new SaltStore(() => clock.now(), new StoreSaltBackend(store.client))
     const visits = new VisitTracker()
+    // visits open before a restart go on: first those whose latest events wait in the spool's backlog
+    for (const row of spool.backlogSince(clock.now() - longestVisitTimeout(policy))) visits.observe(row)
     // reads the policy through the runtime, so a reload applies to the next build
     const rollups = new RollupJob(store.client, sites, () => clock.now())
     const retention = new RetentionSchedule({
@@ -97,7 +99,7 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger): Promi
       await migrate(store.client)
       await sites.refresh()
       await prepareSalts(runtime.policy)
-      // visits open before a restart go on (those only in the spool's backlog start anew)
+      // then those the store holds
       await visits.restore(store.client, clock.now(), longestVisitTimeout(runtime.policy))
     }
     const whenReady = () => {

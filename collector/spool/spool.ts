@@ -183,6 +183,20 @@ export class Spool {
   }
 
   /** The oldest sealed segment, if any. */
+  /**
+   * The records of segments an earlier process left, made at or after `sinceMs` (by the time in
+   * their names), oldest first, read as they are (the writer reports torn records when it sends them).
+   */
+  *backlogSince(sinceMs: number): Generator<Record<string, unknown>> {
+    for (const seg of this.sealed) {
+      if (seg.chunks || Number(/^(\d+)-/.exec(seg.name)?.[1] ?? 0) < sinceMs) continue
+      for (const line of fs.readFileSync(seg.file, 'utf8').split('\n')) {
+        const record = parseRecord(line)
+        if (record) yield record
+      }
+    }
+  }
+
   peek(): Segment | undefined {
     return this.sealed[0]
   }
@@ -243,11 +257,15 @@ export class Spool {
 }
 
 function isRecord(line: string): boolean {
+  return parseRecord(line) !== null
+}
+
+function parseRecord(line: string): Record<string, unknown> | null {
   try {
     const v = JSON.parse(line)
-    return typeof v === 'object' && v !== null
+    return typeof v === 'object' && v !== null ? v : null
   } catch {
-    return false
+    return null
   }
 }
 

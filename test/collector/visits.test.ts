@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import path from 'node:path'
+import { Spool } from '../../collector/spool/spool.ts'
 import { FIRST_EVENT, FIRST_PAGEVIEW, VisitTracker } from '../../collector/visits.ts'
-import { beacon, flush, rows, testApp } from '../helpers/app.ts'
+import { beacon, flush, rows, tempDataDir, testApp } from '../helpers/app.ts'
 
 const MIN = 60_000
 const TIMEOUT = 30 * MIN
@@ -57,6 +59,27 @@ describe('VisitTracker', () => {
     const t = new VisitTracker(10)
     for (let i = 1; i <= 50; i++) t.assign('example.com', String(i), T0, TIMEOUT, true)
     expect(t.size).toBe(10)
+  })
+})
+
+describe('visits in a spool\'s backlog', () => {
+  it('go on after a restart: the next event of the visitor continues the visit the backlog holds', async () => {
+    const dir = path.join(tempDataDir(), 'spool')
+    const opts = { dir, fsync: false, segmentRows: 100, segmentMs: 50, capBytes: 1e9 }
+    const before = new Spool(opts)
+    const row = (visitor: string, visit: string, ts: number, name = 'pageview') => ({ site: 'example.com', visitor_id: visitor, visit_id: visit, visit_flags: 0, ts, name })
+    await before.append(row('21', '9001', T0))
+    await before.append(row('21', '9001', T0 + 5 * MIN, 'engagement'))
+    await before.append(row('22', '9002', T0 - 2 * 3_600_000)) // long over
+    await before.close() // a crash: the segment was never sent
+    const after = new Spool(opts)
+    const tracker = new VisitTracker()
+    for (const r of after.backlogSince(0)) tracker.observe(r)
+    expect(tracker.assign('example.com', '21', T0 + 10 * MIN, TIMEOUT, true)).toEqual({ visitId: '9001', flags: 0 })
+    expect(tracker.assign('example.com', '22', T0 + 10 * MIN, TIMEOUT, true).visitId).not.toBe('9002')
+    // segments made before the window are not read at all
+    expect([...after.backlogSince(Date.now() + 60_000)]).toEqual([])
+    await after.close()
   })
 })
 

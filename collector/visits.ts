@@ -44,7 +44,7 @@ export class VisitTracker {
   }
 
   assign(site: string, visitorId: string, ts: number, timeoutMs: number, pageview: boolean): VisitAssignment {
-    const key = `${site}\u0000${visitorId}`
+    const key = keyOf(site, visitorId)
     const v = this.open.get(key)
     const day = Math.floor(ts / DAY_MS)
     if (v && v.day === day && ts >= v.last && ts - v.last <= timeoutMs) {
@@ -64,7 +64,7 @@ export class VisitTracker {
     const id = String(row.visit_id ?? '0')
     const ts = Number(row.ts)
     if (id === '0' || !Number.isFinite(ts)) return
-    const key = `${String(row.site)}\u0000${String(row.visitor_id)}`
+    const key = keyOf(String(row.site), String(row.visitor_id))
     const v = this.open.get(key)
     if (v && v.last > ts) return
     this.open.set(key, { id, last: ts, day: Math.floor(ts / DAY_MS), pageview: row.name === 'pageview' || (v?.id === id && v.pageview) })
@@ -92,12 +92,16 @@ export class VisitTracker {
     for (const r of rows) {
       const last = Number(r.last)
       // the spool's backlog, observed first, may hold a later event of the visitor
-      if ((this.open.get(`${r.site}\u0000${r.visitor_id}`)?.last ?? -Infinity) >= last) continue
-      this.open.set(`${r.site}\u0000${r.visitor_id}`, { id: r.visit_id, last, day: Math.floor(last / DAY_MS), pageview: Boolean(Number(r.pageview)) })
+      const key = keyOf(r.site, r.visitor_id)
+      if ((this.open.get(key)?.last ?? -Infinity) >= last) continue
+      this.open.set(key, { id: r.visit_id, last, day: Math.floor(last / DAY_MS), pageview: Boolean(Number(r.pageview)) })
     }
     return rows.length
   }
 }
+
+/** A visitor of a site (visitor hashes are per site already; the site keeps two sites' hashes apart regardless). */
+const keyOf = (site: string, visitorId: string) => `${site}\u0000${visitorId}`
 
 /** A random non-zero 63-bit id (0 means "no visit": an event without a visitor hash). */
 function newVisitId(): string {

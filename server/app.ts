@@ -63,8 +63,6 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.addHook('onSend', noSniff)
 
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
-    // the caller's mistake, named by the domain code that found it
-    if (err instanceof InputError) return reply.code(err.statusCode).send({ error: err.message, ...err.details })
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
     if (status >= 500) {
       // a store that cannot be reached (or has not answered since start) is a 503 to retry
@@ -82,7 +80,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
         : (err as { code?: string }).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
           ? 'content type must be application/json or text/plain'
           : err.message
-    return reply.code(status).send({ error: message })
+    // an InputError is the caller's mistake, named by the domain code that found it (its statusCode, its details)
+    return reply.code(status).send({ error: message, ...(err instanceof InputError ? err.details : undefined) })
   })
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'not found' }))
 

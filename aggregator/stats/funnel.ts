@@ -1,8 +1,8 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { Params } from './filters.ts'
 import { goalCondition, goalLabel, GoalMatchError, parseGoalMatch, type GoalMatch } from './goal-match.ts'
-import type { StatsQuestion } from './query.ts'
-import { baseParams, eventsOfVisits, percent } from './visit-events.ts'
+import { baseParams, type StatsQuestion } from './query.ts'
+import { eventsOfVisits, percent } from './visit-events.ts'
 import { withheldReason } from './threshold.ts'
 
 export const MIN_STEPS = 2

@@ -1,9 +1,9 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { Params } from './filters.ts'
 import { ZERO } from './metrics.ts'
-import type { StatsQuestion } from './query.ts'
 import { foldSmallRows, OTHER, withheldReason, type Row } from './threshold.ts'
-import { baseParams, eventsOfVisits } from './visit-events.ts'
+import { baseParams, type StatsQuestion } from './query.ts'
+import { eventsOfVisits } from './visit-events.ts'
 
 export const ENTRANCE = '(entrance)'
 export const EXIT = '(exit)'

@@ -10,8 +10,6 @@ import { baseParams, rangeDays, scopedVisitsSql, utcDays, type StatsQuestion } f
  * belongs to the visits of the question when its visit does.
  */
 
-export { baseParams }
-
 /** The visits a question is about: its site, starting in its range, matching its filters; with the local day they count on. */
 export function scopedVisits(q: StatsQuestion, params: Params): string {
   return `SELECT visitor_id, visit_id, day, start, end, toDate(start, ${params.add('String', q.timezone)}) AS local_day

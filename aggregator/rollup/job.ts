@@ -84,7 +84,7 @@ export class RollupJob {
         await c.command({
           query: `INSERT INTO rollup_daily_stage
                   SELECT {site:String} AS site, {day:Date} AS build_day, toDate(bucket) AS day, {dim:String} AS dim, key AS value,
-                    visitors, visits, pageviews, events, bounces, duration_ms, engagement_ms, entries
+                    visitors, networks, visits, pageviews, events, bounces, duration_ms, engagement_ms, entries
                   FROM (${sql})`,
           query_params: { ...params, site, day, dim: dim ?? '' },
           clickhouse_settings: BUILD_SETTINGS,

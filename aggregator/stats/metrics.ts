@@ -2,6 +2,8 @@ import { InputError } from '../../http/errors.ts'
 /** What every query path answers per group: sums that add up across days and rows. */
 export interface Sums {
   visitors: number
+  /** Distinct networks (hashed /24 or /48) behind the visitors: k counts people, not browsers. */
+  networks: number
   visits: number
   pageviews: number
   events: number
@@ -15,11 +17,12 @@ export interface Sums {
 export const METRICS = ['visitors', 'visits', 'pageviews', 'views_per_visit', 'bounce_rate', 'visit_duration', 'events', 'time_on_page'] as const
 export type Metric = (typeof METRICS)[number]
 
-export const ZERO: Readonly<Sums> = Object.freeze({ visitors: 0, visits: 0, pageviews: 0, events: 0, bounces: 0, entries: 0, duration_ms: 0, engagement_ms: 0 })
+export const ZERO: Readonly<Sums> = Object.freeze({ visitors: 0, networks: 0, visits: 0, pageviews: 0, events: 0, bounces: 0, entries: 0, duration_ms: 0, engagement_ms: 0 })
 
 export function addSums(a: Sums, b: Sums): Sums {
   return {
     visitors: a.visitors + b.visitors,
+    networks: a.networks + b.networks,
     visits: a.visits + b.visits,
     pageviews: a.pageviews + b.pageviews,
     events: a.events + b.events,

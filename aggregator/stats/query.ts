@@ -83,25 +83,28 @@ function dayBucket(interval: Interval | undefined): string {
  */
 const BOUNCE = 'pageviews <= 1 AND interactions = 0'
 const DURATION = 'toUnixTimestamp64Milli(end) - toUnixTimestamp64Milli(start)'
-const VISIT_SUMS = `uniqExact(visitor_id) AS s_visitors, count() AS s_visits, sum(pageviews) AS s_pageviews, sum(events) AS s_events,
+/** A visit's network; a visit stored before networks were counted stands for a network of its own. */
+const NETWORK = 'if(network_id = 0, visitor_id, network_id)'
+const VISIT_SUMS = `uniqExact(visitor_id) AS s_visitors, uniqExact(${NETWORK}) AS s_networks, count() AS s_visits, sum(pageviews) AS s_pageviews, sum(events) AS s_events,
       countIf(${BOUNCE}) AS s_bounces, count() AS s_entries, sum(${DURATION}) AS s_duration_ms, sum(engagement_ms) AS s_engagement_ms`
 /**
  * Visits holding a value of an event property (a page viewed, an event sent): the visit numbers
  * only. A page's bounce rate is out of the visits that entered on it (as Plausible counts it);
  * a bounced visit viewed one page, its entry page, so its bounces are those visits' bounces.
  */
-const holdingVisitSums = (entries: string) => `uniqExact(visitor_id) AS s_visitors, count() AS s_visits, 0 AS s_pageviews, 0 AS s_events,
+const holdingVisitSums = (entries: string) => `uniqExact(visitor_id) AS s_visitors, uniqExact(${NETWORK}) AS s_networks, count() AS s_visits, 0 AS s_pageviews, 0 AS s_events,
       countIf(${BOUNCE}) AS s_bounces, ${entries} AS s_entries, sum(${DURATION}) AS s_duration_ms, 0 AS s_engagement_ms`
-const eventSums = (visitors: boolean, events: boolean) => `${visitors ? 'uniqExactIf(visitor_id, visitor_id != 0)' : '0'} AS s_visitors, 0 AS s_visits,
+const eventSums = (visitors: boolean, events: boolean) => `${visitors ? 'uniqExactIf(visitor_id, visitor_id != 0)' : '0'} AS s_visitors,
+      ${visitors ? `uniqExactIf(${NETWORK}, visitor_id != 0)` : '0'} AS s_networks, 0 AS s_visits,
       countIf(name = 'pageview') AS s_pageviews, ${events ? "countIf(name != 'engagement')" : '0'} AS s_events, 0 AS s_bounces, 0 AS s_entries,
       0 AS s_duration_ms, sumIf(engagement_ms, name = 'engagement') AS s_engagement_ms`
-const OUTER = `sum(s_visitors) AS visitors, sum(s_visits) AS visits, sum(s_pageviews) AS pageviews, sum(s_events) AS events,
+const OUTER = `sum(s_visitors) AS visitors, sum(s_networks) AS networks, sum(s_visits) AS visits, sum(s_pageviews) AS pageviews, sum(s_events) AS events,
     sum(s_bounces) AS bounces, sum(s_entries) AS entries, sum(s_duration_ms) AS duration_ms, sum(s_engagement_ms) AS engagement_ms`
-const SUMS = `sum(visitors) AS visitors, sum(visits) AS visits, sum(pageviews) AS pageviews, sum(events) AS events,
+const SUMS = `sum(visitors) AS visitors, sum(networks) AS networks, sum(visits) AS visits, sum(pageviews) AS pageviews, sum(events) AS events,
     sum(bounces) AS bounces, sum(entries) AS entries, sum(duration_ms) AS duration_ms, sum(engagement_ms) AS engagement_ms`
 
 /** A visit row as the property and filter SQL sees it (`visits` merged with FINAL). */
-const VISIT_COLUMNS = `site, day, visitor_id, visit_id, start, end, pageviews, events, interactions, engagement_ms,
+const VISIT_COLUMNS = `site, day, visitor_id, visit_id, network_id, start, end, pageviews, events, interactions, engagement_ms,
       entry_page, exit.2 AS exit_page, pages, event_names, referrer_host, referrer_path, source, channel,
       utm_source, utm_medium, utm_campaign, utm_content, utm_term, browser, browser_version, os, os_version,
       device, screen, country, region, city, network, returning`
@@ -310,6 +313,7 @@ async function rowsOf(client: ClickHouseClient, query: string, query_params: Rec
     key: String(r.key),
     bucket: String(r.bucket),
     visitors: Number(r.visitors),
+    networks: Number(r.networks),
     visits: Number(r.visits),
     pageviews: Number(r.pageviews),
     events: Number(r.events),

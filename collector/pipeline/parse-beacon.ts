@@ -131,6 +131,7 @@ export function parseBeacon(input: Incoming, ctx: PipelineContext): PipelineEven
     city: '',
     network: '',
     visitorId: '0',
+    networkId: '0',
     withoutHash: false,
     visitId: '0',
     visitFlags: 0,

@@ -7,6 +7,7 @@ export function toRow(e: PipelineEvent): EventRow {
     ts: e.ts,
     name: e.name,
     visitor_id: e.visitorId,
+    network_id: e.networkId,
     visit_id: e.visitId,
     visit_flags: e.visitFlags,
     hostname: e.hostname,

@@ -80,6 +80,8 @@ export interface PipelineEvent {
   /** Decimal UInt64; '0' when the consent stance says count without a visitor hash. */
   visitorId: string
   withoutHash: boolean
+  /** Decimal UInt64: the hashed /24 or /48 the event came from (collector/network-hash.ts); '0' without a visitor hash. */
+  networkId: string
   /** Decimal UInt64; '0' for an event without a visitor hash (it belongs to no visit). */
   visitId: string
   /** FIRST_EVENT / FIRST_PAGEVIEW bits (collector/visits.ts): what the event is to its visit. */
@@ -92,6 +94,7 @@ export interface EventRow {
   ts: number
   name: string
   visitor_id: string
+  network_id: string
   visit_id: string
   visit_flags: number
   hostname: string

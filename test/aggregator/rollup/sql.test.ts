@@ -130,7 +130,7 @@ interface RollupRow extends Sums {
   value: string
 }
 
-const SUMS = `sum(visitors) AS visitors, sum(visits) AS visits, sum(pageviews) AS pageviews, sum(events) AS events,
+const SUMS = `sum(visitors) AS visitors, sum(networks) AS networks, sum(visits) AS visits, sum(pageviews) AS pageviews, sum(events) AS events,
   sum(bounces) AS bounces, sum(entries) AS entries, sum(duration_ms) AS duration_ms, sum(engagement_ms) AS engagement_ms`
 
 /** One dimension's rollup, summed over build days (a local day can draw on two UTC days). */
@@ -144,7 +144,8 @@ const rollup = (dim: string, site = 'example.com') =>
   )
 
 const r = (day: string, value: string, s: Partial<Omit<RollupRow, 'day' | 'value'>>): RollupRow => ({
-  day, value, visitors: 0, visits: 0, pageviews: 0, events: 0, bounces: 0, entries: 0, duration_ms: 0, engagement_ms: 0, ...s,
+  // rows without a network (stored as before networks were counted): each visitor is a network of its own
+  day, value, visitors: 0, networks: s.visitors ?? 0, visits: 0, pageviews: 0, events: 0, bounces: 0, entries: 0, duration_ms: 0, engagement_ms: 0, ...s,
 })
 
 describe('closing days (RollupJob.staleDays)', () => {
@@ -212,7 +213,7 @@ describe('daily rollup (sumsSql per closed UTC day)', () => {
   const TOTALS_D = { visitors: 5, visits: 6, pageviews: 10, events: 13, bounces: 4, entries: 6, duration_ms: 36 * MINUTE + 90_000 + 180_000 }
 
   it('site totals fall on the site’s local days, drawn from both UTC days they overlap', async () => {
-    const totals = (await rollup('')).map(({ engagement_ms: _, ...rest }) => rest)
+    const totals = (await rollup('')).map(({ engagement_ms: _, networks: __, ...rest }) => rest)
     expect(totals).toEqual([
       // 1004's first visit: 22:00 in New York on the evening before
       { day: DAY_BEFORE, value: '', visitors: 1, visits: 1, pageviews: 2, events: 2, bounces: 0, entries: 1, duration_ms: 10 * MINUTE },
@@ -389,7 +390,7 @@ describe('rebuilding a day', () => {
     expect(await rollup('')).toEqual(before)
     // one more visitor in one more visit, a bounce of one pageview
     const plus = <T extends Omit<RollupRow, 'day' | 'value'>>(x: T): T => ({
-      ...x, visitors: x.visitors + 1, visits: x.visits + 1, pageviews: x.pageviews + 1, events: x.events + 1, bounces: x.bounces + 1, entries: x.entries + 1,
+      ...x, visitors: x.visitors + 1, networks: x.networks + 1, visits: x.visits + 1, pageviews: x.pageviews + 1, events: x.events + 1, bounces: x.bounces + 1, entries: x.entries + 1,
     })
     const answerLive = await querySums(fx.client, dayD)
     expect(answerLive).toEqual(answerBefore.map(plus))

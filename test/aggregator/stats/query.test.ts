@@ -269,7 +269,7 @@ function eventValue(name: string, e: EventSpec): string | undefined {
 type Bucket = (ms: number) => string
 const bucketOf = (interval?: Interval, tz = TZ): Bucket => (interval === 'hour' ? (ms) => localHour(ms, tz) : interval === 'day' ? (ms) => localDay(ms, tz) : () => '')
 
-const zero = (): Sums => ({ visitors: 0, visits: 0, pageviews: 0, events: 0, bounces: 0, entries: 0, duration_ms: 0, engagement_ms: 0 })
+const zero = (): Sums => ({ visitors: 0, networks: 0, visits: 0, pageviews: 0, events: 0, bounces: 0, entries: 0, duration_ms: 0, engagement_ms: 0 })
 
 /**
  * Sums per (key, bucket). Visitors are distinct hashes per salt (UTC) day and local day, added up
@@ -296,6 +296,8 @@ class Tally {
       const row = out.get(k) ?? { key: g.key, bucket: g.bucket, ...zero() }
       for (const m of Object.keys(g.sums) as (keyof Sums)[]) row[m] += g.sums[m]
       row.visitors += g.visitors.size
+      // these rows carry no network (stored as before networks were counted): each visitor is a network of its own
+      row.networks += g.visitors.size
       out.set(k, row)
     }
     return sorted([...out.values()])

@@ -62,6 +62,7 @@ describe('runPipeline', () => {
       ts: T0,
       name: 'pageview',
       visitor_id: expect.stringMatching(/^[1-9]\d*$/),
+      network_id: expect.stringMatching(/^[1-9]\d*$/),
       visit_id: expect.stringMatching(/^[1-9]\d*$/),
       visit_flags: 3, // the visit's first event and first pageview
       hostname: 'example.com',

@@ -1,0 +1,27 @@
+import crypto from 'node:crypto'
+import ipaddr from 'ipaddr.js'
+
+/**
+ * The network a visitor writes from: its IPv4 /24 or IPv6 /48 (an IPv4-mapped IPv6 address is
+ * its IPv4), the block one household, office or provider's customer usually holds. The
+ * aggregator counts distinct networks beside distinct visitors, so that one address posing as
+ * many browsers cannot fill a group (see README, "What the numbers guarantee").
+ */
+export function networkPrefix(ip: string): string {
+  if (!ipaddr.isValid(ip)) return ''
+  const addr = ipaddr.process(ip)
+  const bytes = addr.toByteArray()
+  return addr.kind() === 'ipv4' ? `4:${bytes.slice(0, 3).join('.')}` : `6:${Buffer.from(bytes.slice(0, 6)).toString('hex')}`
+}
+
+/**
+ * The network's id: a keyed hash under the visitor hash's salt, so it rotates and is forgotten
+ * with it; never the prefix itself. 0 stands for no address (and for rows stored before networks
+ * were counted: each such visitor counts as a network of its own).
+ */
+export function networkHash(salt: Buffer, site: string, ip: string): string {
+  const prefix = networkPrefix(ip)
+  if (!prefix) return '0'
+  const id = crypto.createHmac('sha256', salt).update('network\0').update(site).update('\0').update(prefix).digest().readBigUInt64BE(0)
+  return (id === 0n ? 1n : id).toString()
+}

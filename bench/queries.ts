@@ -23,7 +23,6 @@ import { goalConversions } from '../aggregator/stats/goal-conversions.ts'
 import { funnel } from '../aggregator/stats/funnel.ts'
 import { parseGoalMatch } from '../aggregator/stats/goal-match.ts'
 import { pageFlow } from '../aggregator/stats/page-flow.ts'
-import type { StatsQuestion } from '../aggregator/stats/query.ts'
 
 const EVENTS = Number(process.env.BENCH_QUERY_EVENTS || 10_000_000)
 const RUNS = Number(process.env.BENCH_QUERY_RUNS || 7)
@@ -103,12 +102,10 @@ async function main() {
     console.log(`\nquery bench: ${Number(c).toLocaleString('en')} events ${reuse ? 'kept from an earlier run' : `generated in ${generateS.toFixed(1)} s`}; rollups for ${built.days.length} days built in ${buildS.toFixed(1)} s; ${(Number(bytes) / 1e9).toFixed(2)} GB on disk`)
 
     const range = resolvePeriod({ period: '30d' }, 'UTC', now)
-    const scope: Scope = { site: SITE, timezone: 'UTC', filters: [], minVisitors: policy.forSite(SITE).minVisitors.dashboard }
+    const scope: Scope = { site: SITE, timezone: 'UTC', filters: [], limits: { k: policy.forSite(SITE).minVisitors.dashboard, kn: policy.forSite(SITE).minNetworks.dashboard } }
     const filtered: Scope = { ...scope, filters: parseFilters('country==US') }
     const cards: Metric[] = ['visitors', 'visits', 'pageviews', 'views_per_visit', 'bounce_rate', 'visit_duration']
     const withFilters = (f: string): Scope => ({ ...scope, filters: parseFilters(f) })
-    const k = scope.minVisitors
-    const question: StatsQuestion = { site: SITE, timezone: 'UTC', range, filters: [] }
     const goals = [{ id: 'g1', site: SITE, label: 'Visit /signup', created_at: '', ...parseGoalMatch({ page: '/signup' }) }, { id: 'g2', site: SITE, label: 'Signup', created_at: '', ...parseGoalMatch({ event: 'Signup' }) }]
     const steps = [parseGoalMatch({ page: '/' }), parseGoalMatch({ page: '/pricing' }), parseGoalMatch({ event: 'Signup' })]
     const panel = (name: string, s = scope) => () => breakdown(client, s, range, name, property(name)!, ['visitors'], 10)
@@ -126,9 +123,9 @@ async function main() {
       ['filtered: aggregate event==Signup', () => aggregate(client, withFilters('event==Signup'), range, cards)],
       ['filtered: breakdown country, outbound~docs', panel('country', withFilters('outbound~docs'))],
       ['filtered: timeseries by hour, today', () => timeseries(client, scope, resolvePeriod({ period: 'day' }, 'UTC', now), ['visitors', 'pageviews'], 'hour')],
-      ['goals (2 goals)', () => goalConversions(client, question, goals, k)],
-      ['funnel / -> /pricing -> Signup', () => funnel(client, question, steps, k)],
-      ['page flow /pricing', () => pageFlow(client, question, '/pricing', k, 10)],
+      ['goals (2 goals)', () => goalConversions(client, scope, range, goals)],
+      ['funnel / -> /pricing -> Signup', () => funnel(client, scope, range, steps)],
+      ['page flow /pricing', () => pageFlow(client, scope, range, '/pricing', 10)],
     ]
     const countSql = 'SELECT count() FROM events WHERE site = {site:String} AND ts >= fromUnixTimestamp64Milli({from:Int64}) AND ts < fromUnixTimestamp64Milli({to:Int64})'
     const timeIt = async (fn: () => Promise<unknown>) => {

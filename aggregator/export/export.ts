@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream'
+import type { Limits } from '../stats/disclosure.ts'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { zipSync } from 'fflate'
 import type { Policy } from '../../policy/policy.ts'
@@ -102,7 +103,8 @@ export interface ExportPlan {
   filters: Filter[]
   interval: Interval
   /** The policy's `min_visitors.export`. */
-  k: number
+  /** The export audience's minimum group (policy `min_visitors.export`, `min_networks.export`). */
+  limits: Limits
   /** The policy's `noise.export_epsilon`: null exports exact numbers. */
   epsilon: number | null
   filename: string
@@ -142,7 +144,7 @@ export function planExport(ctx: ExportContext, q: ExportQuery): ExportPlan {
     property,
     filters,
     interval,
-    k: rules.minVisitors.export,
+    limits: { k: rules.minVisitors.export, kn: rules.minNetworks.export },
     epsilon: rules.exportEpsilon,
     filename: `${site.domain}-${days.first}-${days.last}${suffix}.${EXTENSIONS[format]}`,
     contentType: CONTENT_TYPES[format],
@@ -169,7 +171,7 @@ function canonicalFilters(filters: Filter[]): string[][] {
 
 /** Everything the numbers of a table depend on, except the format. */
 function question(plan: ExportPlan, property: Named | null) {
-  return ['export/v1', plan.site.domain, plan.range.from, plan.range.to, property ? property.name : `timeseries:${plan.interval}`, canonicalFilters(plan.filters), plan.k, plan.epsilon]
+  return ['export/v1', plan.site.domain, plan.range.from, plan.range.to, property ? property.name : `timeseries:${plan.interval}`, canonicalFilters(plan.filters), plan.limits.k, plan.limits.kn, plan.epsilon]
 }
 
 export interface ExportProgress {
@@ -193,7 +195,7 @@ export interface ExportResult {
  * noise, the budget check and the noise, then ClickHouse writes the format.
  */
 export async function runExport(ctx: ExportContext, plan: ExportPlan, onProgress?: (p: ExportProgress) => void): Promise<ExportResult> {
-  const scope: Scope = { site: plan.site.domain, timezone: plan.site.timezone, filters: plan.filters, minVisitors: plan.k }
+  const scope: Scope = { site: plan.site.domain, timezone: plan.site.timezone, filters: plan.filters, limits: plan.limits }
   const total = plan.tables.length * 2
   let done = 0
   const step = (label: string) => onProgress?.({ done: ++done, total, label })

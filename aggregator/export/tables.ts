@@ -5,7 +5,7 @@ import type { Range } from '../stats/period.ts'
 import type { Property } from '../stats/properties.ts'
 import type { Interval } from '../stats/query.ts'
 import { breakdown, timeseries, type Scope } from '../stats/service.ts'
-import { OTHER } from '../stats/threshold.ts'
+import { OTHER } from '../stats/disclosure.ts'
 import { countNoise } from './noise.ts'
 
 /** A column of an exported table, with the ClickHouse type it is written with. */

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply } from 'fastify'
 import Type, { type Static } from 'typebox'
 import { requireAccess, siteFromQuery } from '../../accounts/access.ts'
 import { InputError } from '../../http/errors.ts'
@@ -8,7 +8,6 @@ import { funnel, MAX_STEPS, MIN_STEPS, parseSteps } from '../stats/funnel.ts'
 import type { GoalMatch } from '../stats/goal-match.ts'
 import { goalConversions } from '../stats/goal-conversions.ts'
 import { pageFlow } from '../stats/page-flow.ts'
-import type { StatsQuestion } from '../stats/query.ts'
 
 // The query parameters of the other stats routes, less `metrics`.
 const { metrics: _metrics, ...Common } = StatsCommon
@@ -44,21 +43,11 @@ const PageFlowOut = Type.Object({
   visitors: Nullable,
   previous: Type.Array(FlowRow),
   next: Type.Array(FlowRow),
-  folded: Type.Object({ previous: Type.Integer(), next: Type.Integer() }),
   period: Type.String(),
   withheld: Withheld,
 })
 // /api/v1/funnel is outside /api/v1/stats, so it says itself what the OpenAPI document shows.
 const FUNNEL_DOC = { tags: ['stats'], security: [{ bearer: [] }, { bearer: [], sharePassword: [] }] as Record<string, string[]>[] }
-
-/** The question a request asks (site, period, filters) and the asker's k, or null for an unknown site. */
-function questionOf(deps: StatsDeps, req: FastifyRequest<{ Querystring: Static<typeof GoalsQuery> }>) {
-  const s = scopeOf(deps, req)
-  if (!s) return null
-  const { site, timezone, filters, minVisitors } = s.scope
-  const question: StatsQuestion = { site, timezone, range: s.range, filters }
-  return { question, period: s.range.label, k: minVisitors }
-}
 
 const unknownSite = (reply: FastifyReply) => reply.code(404).send({ error: 'unknown site' })
 
@@ -71,16 +60,16 @@ export async function conversionRoutes(app: FastifyInstance, deps: StatsDeps) {
   app.get<{ Querystring: Static<typeof GoalsQuery> }>('/api/v1/stats/goals', {
     schema: { tags: ['stats'], summary: "Conversions of the site's goals, with conversion_rate", querystring: GoalsQuery, response: { 200: GoalsOut, '4xx': ErrorOut } },
   }, async (req, reply) => {
-    const s = questionOf(deps, req)
+    const s = await scopeOf(deps, req)
     if (!s) return unknownSite(reply)
-    const saved = await goals.list(s.question.site)
-    return { ...(await goalConversions(client, s.question, saved, s.k)), period: s.period }
+    const saved = await goals.list(s.scope.site)
+    return { ...(await goalConversions(client, s.scope, s.range, saved)), period: s.range.label }
   })
 
   app.get<{ Querystring: Static<typeof FunnelQuery> }>('/api/v1/funnel', {
     schema: { ...FUNNEL_DOC, summary: 'Visitors through 2 to 8 steps in order within a visit', querystring: FunnelQuery, response: { 200: FunnelOut, '4xx': ErrorOut } },
   }, async (req, reply) => {
-    const s = questionOf(deps, req)
+    const s = await scopeOf(deps, req)
     if (!s) return unknownSite(reply)
     const { steps: raw, goals: ids } = req.query
     if ((raw === undefined) === (ids === undefined)) throw new InputError('give the funnel either steps (a JSON array) or goals (saved goal ids)')
@@ -89,21 +78,21 @@ export async function conversionRoutes(app: FastifyInstance, deps: StatsDeps) {
     else {
       const list = ids!.split(',').map((id) => id.trim())
       if (list.length < MIN_STEPS || list.length > MAX_STEPS) throw new InputError(`a funnel has ${MIN_STEPS} to ${MAX_STEPS} steps, not ${list.length}`)
-      const saved = new Map((await goals.list(s.question.site)).map((g) => [g.id, g]))
+      const saved = new Map((await goals.list(s.scope.site)).map((g) => [g.id, g]))
       steps = list.map((id, i) => {
         const goal = GOAL_ID.test(id) ? saved.get(id) : undefined
         if (!goal) throw new InputError(`goals: step ${i + 1} is not a saved goal of this site`)
         return goal
       })
     }
-    return { ...(await funnel(client, s.question, steps, s.k)), period: s.period }
+    return { ...(await funnel(client, s.scope, s.range, steps)), period: s.range.label }
   })
 
   app.get<{ Querystring: Static<typeof PageFlowQuery> }>('/api/v1/stats/page-flow', {
     schema: { tags: ['stats'], summary: 'The pages viewed just before and after a page within visits', querystring: PageFlowQuery, response: { 200: PageFlowOut, '4xx': ErrorOut } },
   }, async (req, reply) => {
-    const s = questionOf(deps, req)
+    const s = await scopeOf(deps, req)
     if (!s) return unknownSite(reply)
-    return { ...(await pageFlow(client, s.question, req.query.page, s.k, req.query.limit ?? 10)), period: s.period }
+    return { ...(await pageFlow(client, s.scope, s.range, req.query.page, req.query.limit ?? 10)), period: s.range.label }
   })
 }

@@ -4,7 +4,10 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import { requireAccess, siteFromQuery } from '../../accounts/access.ts'
 import type { Sites } from '../../accounts/sites.ts'
 import { InputError } from '../../http/errors.ts'
-import type { Policy } from '../../policy/policy.ts'
+import type { Audience, Policy, SitePolicy } from '../../policy/policy.ts'
+import { ExportNoiseStore } from '../export/budget.ts'
+import { keyedHash } from '../export/noise.ts'
+import { Noise, type Limits } from '../stats/disclosure.ts'
 import { parseFilters } from '../stats/filters.ts'
 import { parseMetrics, type Metric } from '../stats/metrics.ts'
 import { PERIODS, resolvePeriod } from '../stats/period.ts'
@@ -46,14 +49,32 @@ const DEFAULT_METRICS: Metric[] = ['visitors', 'visits', 'pageviews', 'views_per
  * The query's site, period and filters as a scope, with the minimum group size of whoever
  * asks (dashboard, shared link or export); null for an unknown site; an InputError for bad input.
  */
-export function scopeOf({ sites, policy }: StatsDeps, req: FastifyRequest<{ Querystring: Static<typeof AggregateQuery> }>) {
+export async function scopeOf({ client, sites, policy }: StatsDeps, req: FastifyRequest<{ Querystring: Static<typeof AggregateQuery> }>) {
   const q = req.query
   const site = sites.get(q.site.toLowerCase())
   if (!site) return null
   const range = resolvePeriod(q, site.timezone)
   const filters = parseFilters(q.filters)
-  const scope: Scope = { site: site.domain, timezone: site.timezone, filters, minVisitors: policy().forSite(site.domain).minVisitors[req.audience] }
+  const rules = policy().forSite(site.domain)
+  const scope: Scope = { site: site.domain, timezone: site.timezone, filters, limits: limitsOf(rules, req.audience), noise: await noiseOf(client, rules, req.audience, site.domain) }
   return { scope, range }
+}
+
+/** The audience's minimum group: k visitors from kn networks. */
+export const limitsOf = (rules: SitePolicy, audience: Audience): Limits => ({ k: rules.minVisitors[audience], kn: rules.minNetworks[audience] })
+
+const noiseKeys = new WeakMap<ClickHouseClient, ExportNoiseStore>()
+
+/**
+ * The consistent noise of the audience (N1), under a key derived from the site's secret noise
+ * key; none when the policy gives it no ε. Exports add their own noise, with its budget (aggregator/export).
+ */
+async function noiseOf(client: ClickHouseClient, rules: SitePolicy, audience: Audience, site: string): Promise<Noise | undefined> {
+  const epsilon = audience === 'export' ? null : rules.epsilon[audience]
+  if (!epsilon) return undefined
+  let store = noiseKeys.get(client)
+  if (!store) noiseKeys.set(client, (store = new ExportNoiseStore(client)))
+  return new Noise(keyedHash(await store.key(site), 'stats noise'), epsilon)
 }
 
 const unknownSite = (reply: FastifyReply) => reply.code(404).send({ error: 'unknown site' })
@@ -66,7 +87,7 @@ export async function statsRoutes(app: FastifyInstance, deps: StatsDeps) {
   app.get<{ Querystring: Static<typeof AggregateQuery> }>('/api/v1/stats/aggregate', {
     schema: { querystring: AggregateQuery, response: { 200: Type.Object({ results: Type.Record(Type.String(), MetricOut), period: Type.String() }), '4xx': ErrorOut } },
   }, async (req, reply) => {
-    const s = scopeOf(deps, req)
+    const s = await scopeOf(deps, req)
     if (!s) return unknownSite(reply)
     const metrics = parseMetrics(req.query.metrics, DEFAULT_METRICS)
     return { results: await aggregate(client, s.scope, s.range, metrics), period: s.range.label }
@@ -75,7 +96,7 @@ export async function statsRoutes(app: FastifyInstance, deps: StatsDeps) {
   app.get<{ Querystring: Static<typeof TimeseriesQuery> }>('/api/v1/stats/timeseries', {
     schema: { querystring: TimeseriesQuery, response: { 200: Type.Object({ results: Type.Array(Row), period: Type.String(), interval: Type.String() }), '4xx': ErrorOut } },
   }, async (req, reply) => {
-    const s = scopeOf(deps, req)
+    const s = await scopeOf(deps, req)
     if (!s) return unknownSite(reply)
     const metrics = parseMetrics(req.query.metrics, ['visitors'])
     const days = (s.range.to - s.range.from) / 86_400_000
@@ -89,10 +110,10 @@ export async function statsRoutes(app: FastifyInstance, deps: StatsDeps) {
     schema: {
 
       querystring: BreakdownQuery,
-      response: { 200: Type.Object({ results: Type.Array(Row), period: Type.String(), folded: Type.Integer(), withheld: Type.Optional(Type.String()) }), '4xx': ErrorOut },
+      response: { 200: Type.Object({ results: Type.Array(Row), period: Type.String(), withheld: Type.Optional(Type.String()) }), '4xx': ErrorOut },
     },
   }, async (req, reply) => {
-    const s = scopeOf(deps, req)
+    const s = await scopeOf(deps, req)
     if (!s) return unknownSite(reply)
     const prop = property(req.query.property)
     if (!prop) throw new InputError(`property must be one of ${PROPERTY_NAMES.join(', ')}`)
@@ -104,7 +125,7 @@ export async function statsRoutes(app: FastifyInstance, deps: StatsDeps) {
   app.get<{ Querystring: Static<typeof AggregateQuery> }>('/api/v1/stats/properties', {
     schema: { querystring: AggregateQuery, response: { 200: Type.Object({ keys: Type.Array(Type.String()), period: Type.String() }), '4xx': ErrorOut } },
   }, async (req, reply) => {
-    const s = scopeOf(deps, req)
+    const s = await scopeOf(deps, req)
     if (!s) return unknownSite(reply)
     return { keys: await propertyKeys(client, s.scope, s.range), period: s.range.label }
   })
@@ -118,6 +139,7 @@ export async function statsRoutes(app: FastifyInstance, deps: StatsDeps) {
   }, async (req, reply) => {
     const site = sites.get(req.query.site.toLowerCase())
     if (!site) return unknownSite(reply)
-    return realtime(client, site.domain, policy().forSite(site.domain).minVisitors[req.audience], parseFilters(req.query.filters))
+    const rules = policy().forSite(site.domain)
+    return realtime(client, site.domain, limitsOf(rules, req.audience), parseFilters(req.query.filters), await noiseOf(client, rules, req.audience, site.domain))
   })
 }

@@ -1,28 +1,109 @@
 import type { Interval } from './query.ts'
 
-/** Every bucket of the range, in the site's time zone, in order. */
-export function buckets(range: { from: number; to: number }, interval: Interval, tz: string): string[] {
-  const out: string[] = []
-  const step = { minute: 60_000, hour: 3_600_000, day: 3_600_000, week: 3_600_000, month: 3_600_000 }[interval]
-  const seen = new Set<string>()
-  const fmt = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
-  for (let t = range.from; t < range.to; t += step) {
-    const p = Object.fromEntries(fmt.formatToParts(new Date(t)).map((x) => [x.type, x.value]))
-    const date = `${p.year}-${p.month}-${p.day}`
-    let key: string
-    if (interval === 'minute') key = `${date} ${p.hour}:${p.minute}:00`
-    else if (interval === 'hour') key = `${date} ${p.hour}:00:00`
-    else if (interval === 'day') key = date
-    else if (interval === 'month') key = `${p.year}-${p.month}-01`
-    else {
-      const d = new Date(`${date}T00:00:00Z`)
-      d.setUTCDate(d.getUTCDate() - ((d.getUTCDay() + 6) % 7))
-      key = d.toISOString().slice(0, 10)
-    }
-    if (!seen.has(key)) {
-      seen.add(key)
-      out.push(key)
-    }
+/**
+ * The instants a range is sampled at: every minute for minute buckets, every hour for the
+ * others (a bucket is listed when one of these instants falls in it).
+ */
+const SAMPLE_MS: Record<Interval, number> = { minute: 60_000, hour: 3_600_000, day: 3_600_000, week: 3_600_000, month: 3_600_000 }
+
+/** An instant on the site's wall clock: its date and time there, and that clock's offset from UTC. */
+interface Wall {
+  year: number
+  month: number
+  day: number
+  hour: number
+  minute: number
+  offsetMs: number
+}
+
+/** A formatter per time zone (a few hundred at most): making one costs more than a whole answer. */
+const offsetFormats = new Map<string, Intl.DateTimeFormat>()
+
+/**
+ * The wall clock of `tz` at an instant: its offset from one Intl call (the cheapest it answers:
+ * ~1 µs where the date's parts cost ~6), the date and time from the offset.
+ */
+function wallClock(tz: string): (t: number) => Wall {
+  let fmt = offsetFormats.get(tz)
+  if (!fmt) offsetFormats.set(tz, (fmt = new Intl.DateTimeFormat('en-US', { timeZone: tz, timeZoneName: 'longOffset' })))
+  return (t) => {
+    // `GMT` for UTC itself, else `GMT+05:45` (with seconds for a zone's early local mean time)
+    const m = /GMT(?:([+-])(\d\d):(\d\d)(?::(\d\d))?)?/.exec(fmt.format(t))!
+    const offsetMs = m[1] ? (m[1] === '-' ? -1 : 1) * ((Number(m[2]) * 60 + Number(m[3])) * 60 + Number(m[4] ?? 0)) * 1000 : 0
+    const d = new Date(t + offsetMs)
+    return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes(), offsetMs }
   }
-  return out
+}
+
+const pad = (n: number) => String(n).padStart(2, '0')
+const isoDate = (ms: number) => new Date(ms).toISOString().slice(0, 10)
+
+/** The bucket a wall-clock instant falls in, as the stats API names it. */
+function bucketOf(w: Wall, interval: Interval): string {
+  const date = `${w.year}-${pad(w.month)}-${pad(w.day)}`
+  if (interval === 'minute') return `${date} ${pad(w.hour)}:${pad(w.minute)}:00`
+  if (interval === 'hour') return `${date} ${pad(w.hour)}:00:00`
+  if (interval === 'day') return date
+  if (interval === 'month') return `${w.year}-${pad(w.month)}-01`
+  return isoDate(mondayOf(w))
+}
+
+/** The Monday (wall-clock midnight, as a UTC timestamp) of a wall-clock instant's ISO week. */
+function mondayOf(w: Wall): number {
+  const day = Date.UTC(w.year, w.month - 1, w.day)
+  return day - ((new Date(day).getUTCDay() + 6) % 7) * 86_400_000
+}
+
+/** Where the bucket after the one holding `w` starts on the wall clock (as a UTC timestamp). */
+function nextBucketStart(w: Wall, interval: Interval): number {
+  if (interval === 'minute') return Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute + 1)
+  if (interval === 'hour') return Date.UTC(w.year, w.month - 1, w.day, w.hour + 1)
+  if (interval === 'day') return Date.UTC(w.year, w.month - 1, w.day + 1)
+  if (interval === 'month') return Date.UTC(w.year, w.month, 1)
+  return mondayOf(w) + 7 * 86_400_000
+}
+
+/**
+ * Every bucket of the range, in the site's time zone, in order: those holding one of the
+ * range's sample instants (`from`, then every SAMPLE_MS before `to`).
+ *
+ * Linear in the buckets, not the samples: from a bucket's first sample it jumps to the sample
+ * where the next bucket starts, computed from the wall clock's offset, so three years by month
+ * cost 36 steps where walking the hours cost 26,000 Intl calls (0.3 s of the event loop). Where
+ * the offset changed on the way (a daylight-saving change, a zone 30 or 45 minutes off UTC
+ * changing its rules), the landing sample is checked and moved to the first one past the
+ * bucket, so the answer is the walk's, sample for sample.
+ */
+export function buckets(range: { from: number; to: number }, interval: Interval, tz: string): string[] {
+  const step = SAMPLE_MS[interval]
+  const samples = Math.ceil((range.to - range.from) / step)
+  const out: string[] = []
+  if (samples <= 0) return out
+  const wall = wallClock(tz)
+  const at = (i: number) => wall(range.from + i * step)
+  let i = 0
+  let w = at(0)
+  for (;;) {
+    const bucket = bucketOf(w, interval)
+    out.push(bucket)
+    const guess = Math.max(i + 1, Math.ceil((nextBucketStart(w, interval) - w.offsetMs - range.from) / step))
+    // past the range's end the last sample is looked at all the same: the offset may have moved the bucket's end into the range
+    let next = Math.min(guess, samples - 1)
+    if (next <= i) return out
+    let n = at(next)
+    // the clock went back past the guess (or stood in a repeated hour): on to the next bucket
+    while (bucketOf(n, interval) <= bucket) {
+      if (++next >= samples) return out
+      n = at(next)
+    }
+    // the offset changed: an earlier sample may already be past the bucket
+    if (n.offsetMs !== w.offsetMs || guess !== next) {
+      for (let back = at(next - 1); next - 1 > i && bucketOf(back, interval) > bucket; back = at(next - 1)) {
+        next--
+        n = back
+      }
+    }
+    i = next
+    w = n
+  }
 }

@@ -1,9 +1,12 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { Params } from './filters.ts'
 import { goalCondition, goalLabel, GoalMatchError, parseGoalMatch, type GoalMatch } from './goal-match.ts'
-import { baseParams, type StatsQuestion } from './query.ts'
+import { apart, cellOf, minGroup, withheldReason } from './disclosure.ts'
+import { ZERO } from './metrics.ts'
+import type { Range } from './period.ts'
+import { baseParams, NETWORK } from './query.ts'
+import { publishable, questionOf, shown, spanOf, totals, type Scope } from './service.ts'
 import { eventsOfVisits, percent } from './visit-events.ts'
-import { withheldReason } from './threshold.ts'
 
 export const MIN_STEPS = 2
 export const MAX_STEPS = 8
@@ -43,54 +46,58 @@ export function checkStepCount(n: number): void {
  * completes one step at most. (ClickHouse's `windowFunnel` was the first choice, but its
  * window is not needed inside a visit, and with `strict_increase` an event matching both
  * step 1 and step 2 restarts the chain instead of completing it.) `visitors` at a step are
- * those with a visit that reached it, summed over days like every visitor count.
+ * the distinct visitors with a visit that reached it, per day, summed over days.
  *
- * k: a step of 1..k-1 visitors is withheld, and so is every later step (they can only be
- * smaller); when step 1 is under k, the whole funnel is. A step nobody reached shows 0: no
- * visitor stands behind it.
+ * R7 `funnel-step` (disclosure.ts): step 1 is a row of the question's total (R4), each later
+ * step at least k visitors below the one before it and k visitors from kn networks (R1); after
+ * a withheld step every later one is withheld, so a drop-off is only shown between two shown steps.
  */
-export async function funnel(client: ClickHouseClient, q: StatsQuestion, steps: GoalMatch[], k: number): Promise<{ steps: FunnelStep[]; withheld?: string }> {
+export async function funnel(client: ClickHouseClient, s: Scope, range: Range, steps: GoalMatch[]): Promise<{ steps: FunnelStep[]; withheld?: string }> {
   checkStepCount(steps.length)
+  const q = questionOf(s, range)
   const params = new Params()
-  const conds = steps.map((s) => goalCondition(s, params))
+  const conds = steps.map((c) => goalCondition(c, params))
   // bit i of `mask` is set when the event matches step i + 1
   const mask = conds.map((c, i) => `toUInt16(${c}) * ${2 ** i}`).join(' + ')
-  const events = eventsOfVisits(q, params, { mask }, conds.join(' OR '))
-  const sql = `SELECT ${steps.map((_, i) => `sum(s${i}) AS s${i}`).join(', ')}
+  const events = eventsOfVisits(q, params, { mask, net: NETWORK }, conds.join(' OR '))
+  const sql = `SELECT ${steps.map((_, i) => `sum(s${i}) AS s${i}, sum(n${i}) AS n${i}`).join(', ')}
     FROM
     (
-      SELECT ${steps.map((_, i) => `uniqExactIf(visitor_id, level >= ${i + 1}) AS s${i}`).join(', ')}
+      SELECT ${steps.map((_, i) => `uniqExactIf(visitor_id, level >= ${i + 1}) AS s${i}, uniqExactIf(net, level >= ${i + 1}) AS n${i}`).join(', ')}
       FROM
       (
-        SELECT visitor_id, day, local_day,
+        SELECT visitor_id, day, local_day, any(net) AS net,
           arrayFold((level, e) -> level + bitTest(e.2, level), arraySort(groupArray((ts, mask))), toUInt64(0)) AS level
         FROM (${events})
         GROUP BY visitor_id, day, local_day, visit_start
       )
       GROUP BY day, local_day
     )`
-  const rs = await client.query({ query: sql, query_params: { ...baseParams(q), ...params.values }, format: 'JSONEachRow' })
+  const [rs, total] = await Promise.all([
+    client.query({ query: sql, query_params: { ...baseParams(q), ...params.values }, format: 'JSONEachRow' }),
+    totals(client, s, range),
+  ])
   const [row = {}] = await rs.json<Record<string, number>>()
-  const counts = steps.map((_, i) => Number(row[`s${i}`] ?? 0))
-
+  const counts = steps.map((_, i) => ({ ...ZERO, visitors: Number(row[`s${i}`] ?? 0), networks: Number(row[`n${i}`] ?? 0) }))
+  const reason = withheldReason(s.limits.k)
+  const open = await publishable(client, s, range, total)
+  const span = spanOf(range)
   const out: FunnelStep[] = []
-  let hidden = false
+  let hidden = !open
   for (const [i, step] of steps.entries()) {
     const label = goalLabel(step)
-    // step 1 is the funnel's population: under k (even 0) it withholds all, like the aggregate
-    hidden ||= i === 0 ? counts[0] < k : counts[i] > 0 && counts[i] < k
+    const before = i === 0 ? total : counts[i - 1]
+    hidden ||= !minGroup(counts[i], s.limits) || !apart(before.visitors, counts[i].visitors, s.limits)
     if (hidden) {
-      out.push({ label, visitors: null, conversion_rate: null, dropoff: null, dropoff_rate: null, withheld: withheldReason(k) })
+      out.push({ label, visitors: null, conversion_rate: null, dropoff: null, dropoff_rate: null, withheld: reason })
       continue
     }
-    const before = i === 0 ? counts[0] : counts[i - 1]
-    out.push({
-      label,
-      visitors: counts[i],
-      conversion_rate: percent(counts[i], counts[0]),
-      dropoff: before - counts[i],
-      dropoff_rate: percent(before - counts[i], before),
-    })
+    // the cell of a step: the visits that reached it
+    const visitors = (j: number) => shown(s, cellOf(s.filters, span, { name: 'funnel', op: '==', values: steps.slice(0, j + 1).map(goalLabel) }), counts[j]).visitors
+    const now = visitors(i)
+    const first = i === 0 ? now : visitors(0)
+    const prev = i === 0 ? now : visitors(i - 1)
+    out.push({ label, visitors: now, conversion_rate: percent(now, first), dropoff: prev - now, dropoff_rate: percent(prev - now, prev) })
   }
-  return counts[0] < k ? { steps: out, withheld: withheldReason(k) } : { steps: out }
+  return out[0] && out[0].visitors === null ? { steps: out, withheld: reason } : { steps: out }
 }

@@ -1,8 +1,10 @@
 import type { ClickHouseClient } from '@clickhouse/client'
+import { apart, cellOf, minGroup, OTHER, otherAllowed, splitRows, withheldReason, type Row } from './disclosure.ts'
 import { Params } from './filters.ts'
-import { ZERO } from './metrics.ts'
-import { foldSmallRows, OTHER, withheldReason, type Row } from './threshold.ts'
-import { baseParams, type StatsQuestion } from './query.ts'
+import { ZERO, type Sums } from './metrics.ts'
+import type { Range } from './period.ts'
+import { baseParams, NETWORK } from './query.ts'
+import { publishable, questionOf, shown, spanOf, totals, type Scope } from './service.ts'
 import { eventsOfVisits } from './visit-events.ts'
 
 export const ENTRANCE = '(entrance)'
@@ -19,10 +21,11 @@ export interface PageFlow {
   visitors: number | null
   previous: FlowRow[]
   next: FlowRow[]
-  /** How many pages of each list were folded into (other). */
-  folded: { previous: number; next: number }
   withheld?: string
 }
+
+type Direction = 'previous' | 'next'
+const DIRECTIONS: Direction[] = ['previous', 'next']
 
 /**
  * The pages viewed just before and just after `page` within the same visit, by visitors:
@@ -30,42 +33,67 @@ export interface PageFlow {
  * a visitor hash and its start, from the `visits` table: see visit-events.ts). A view that
  * opens the visit comes from `(entrance)`, one that ends it goes to `(exit)`.
  *
- * k: when fewer than k visitors viewed the page nothing is shown; in each list, pages of
- * fewer than k visitors are folded into `(other)` (foldSmallRows).
+ * The page is a row of the question's total and each list's pages rows of the page's
+ * visitors (R1, R4 in disclosure.ts); the pages folded are counted again over their union as "(other)".
  */
-export async function pageFlow(client: ClickHouseClient, q: StatsQuestion, page: string, k: number, limit: number): Promise<PageFlow> {
+export async function pageFlow(client: ClickHouseClient, s: Scope, range: Range, page: string, limit: number): Promise<PageFlow> {
+  const q = questionOf(s, range)
   const params = new Params()
-  const events = eventsOfVisits(q, params, { pathname: 'pathname' }, "name = 'pageview'")
-  const sql = `SELECT direction, key, sum(n) AS visitors
+  const events = eventsOfVisits(q, params, { pathname: 'pathname', net: NETWORK }, "name = 'pageview'")
+  const at = params.add('String', page)
+  /** Distinct visitors and networks per (direction, key), or with `keys` per direction over the keys given. */
+  const flowSql = (keys?: Record<Direction, string>) => `SELECT direction, ${keys ? "''" : 'key'} AS key, sum(n) AS visitors, sum(m) AS networks
     FROM
     (
-      SELECT day, local_day, d.1 AS direction, d.2 AS key, uniqExact(visitor_id) AS n
+      SELECT day, local_day, d.1 AS direction, ${keys ? "''" : 'd.2'} AS key, uniqExact(visitor_id) AS n, uniqExact(net) AS m
       FROM
       (
-        SELECT visitor_id, day, local_day, pathname,
+        SELECT visitor_id, net, day, local_day, pathname,
           lagInFrame(pathname, 1, '${ENTRANCE}') OVER visit AS previous,
           leadInFrame(pathname, 1, '${EXIT}') OVER visit AS next
         FROM (${events})
         WINDOW visit AS (PARTITION BY visitor_id, visit_start ORDER BY ts, pathname ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
       )
       ARRAY JOIN [('page', pathname), ('previous', previous), ('next', next)] AS d
-      WHERE pathname = ${params.add('String', page)}
+      WHERE pathname = ${at}${keys ? ` AND ((d.1 = 'previous' AND d.2 IN ${keys.previous}) OR (d.1 = 'next' AND d.2 IN ${keys.next}))` : ''}
       GROUP BY day, local_day, direction, key
     )
     GROUP BY direction, key`
-  const rs = await client.query({ query: sql, query_params: { ...baseParams(q), ...params.values }, format: 'JSONEachRow' })
-  const rows = (await rs.json<{ direction: string; key: string; visitors: number }>()).map((r) => ({ ...r, visitors: Number(r.visitors) }))
-
-  const visitors = rows.find((r) => r.direction === 'page')?.visitors ?? 0
-  if (visitors < k) return { page, visitors: null, previous: [], next: [], folded: { previous: 0, next: 0 }, withheld: withheldReason(k) }
-  const list = (direction: string) => {
-    const own: Row[] = rows.filter((r) => r.direction === direction).map((r) => ({ key: r.key, sums: { ...ZERO, visitors: r.visitors } }))
-    const folded = foldSmallRows(own, k)
-    const visible = folded.rows.filter((r) => r.key !== OTHER)
-    const other = folded.rows.filter((r) => r.key === OTHER)
-    return { rows: [...visible.slice(0, limit), ...other].map((r) => ({ page: r.key, visitors: r.sums.visitors })), folded: folded.folded }
+  const run = async (sql: string, extra: Record<string, unknown> = {}) => {
+    const rs = await client.query({ query: sql, query_params: { ...baseParams(q), ...params.values, ...extra }, format: 'JSONEachRow' })
+    return (await rs.json<{ direction: string; key: string; visitors: number; networks: number }>()).map((r) => ({
+      direction: r.direction,
+      key: r.key,
+      sums: { ...ZERO, visitors: Number(r.visitors), networks: Number(r.networks) },
+    }))
   }
-  const previous = list('previous')
-  const next = list('next')
-  return { page, visitors, previous: previous.rows, next: next.rows, folded: { previous: previous.folded, next: next.folded } }
+  const [rows, total] = await Promise.all([run(flowSql()), totals(client, s, range)])
+  const viewed = rows.find((r) => r.direction === 'page')?.sums ?? ZERO
+  const nothing: PageFlow = { page, visitors: null, previous: [], next: [], withheld: withheldReason(s.limits.k) }
+  if (!minGroup(viewed, s.limits) || !apart(total.visitors, viewed.visitors, s.limits) || !(await publishable(client, s, range, total))) return nothing
+
+  // each list: its rows (R1, R4 against the page's visitors), then "(other)" over the pages folded
+  const lists = Object.fromEntries(DIRECTIONS.map((d) => [d, splitRows(rows.filter((r) => r.direction === d), viewed.visitors, s.limits)])) as Record<Direction, { shown: Row[]; folded: Row[] }>
+  const others: Partial<Record<Direction, Sums>> = {}
+  for (let tries = 0; tries < 3; tries++) {
+    const pending = DIRECTIONS.filter((d) => lists[d].folded.length > 0 && !others[d])
+    if (pending.length === 0) break
+    const keys = { previous: params.add('Array(String)', lists.previous.folded.map((r) => r.key)), next: params.add('Array(String)', lists.next.folded.map((r) => r.key)) }
+    const union = await run(flowSql(keys))
+    for (const d of pending) {
+      const other = union.find((r) => r.direction === d)?.sums ?? ZERO
+      if (otherAllowed(other, viewed.visitors, s.limits)) others[d] = other
+      else if (lists[d].shown.length > 0) lists[d].folded.push(lists[d].shown.pop()!)
+    }
+  }
+  const span = spanOf(range)
+  const list = (d: Direction): FlowRow[] => {
+    const other = others[d]
+    const cells = [
+      ...lists[d].shown.slice(0, limit).map((r) => ({ page: r.key, sums: r.sums, values: [r.key] })),
+      ...(other ? [{ page: OTHER, sums: other, values: lists[d].shown.map((r) => `!${r.key}`) }] : []),
+    ]
+    return cells.map((c) => ({ page: c.page, visitors: shown(s, cellOf(s.filters, span, { name: `flow:${page}:${d}`, op: '==', values: c.values }), c.sums).visitors }))
+  }
+  return { page, visitors: shown(s, cellOf(s.filters, span, { name: 'page', op: '==', values: [page] }), viewed).visitors, previous: list('previous'), next: list('next') }
 }

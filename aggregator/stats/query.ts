@@ -84,7 +84,7 @@ function dayBucket(interval: Interval | undefined): string {
 const BOUNCE = 'pageviews <= 1 AND interactions = 0'
 const DURATION = 'toUnixTimestamp64Milli(end) - toUnixTimestamp64Milli(start)'
 /** A visit's network; a visit stored before networks were counted stands for a network of its own. */
-const NETWORK = 'if(network_id = 0, visitor_id, network_id)'
+export const NETWORK = 'if(network_id = 0, visitor_id, network_id)'
 const VISIT_SUMS = `uniqExact(visitor_id) AS s_visitors, uniqExact(${NETWORK}) AS s_networks, count() AS s_visits, sum(pageviews) AS s_pageviews, sum(events) AS s_events,
       countIf(${BOUNCE}) AS s_bounces, count() AS s_entries, sum(${DURATION}) AS s_duration_ms, sum(engagement_ms) AS s_engagement_ms`
 /**

@@ -1,7 +1,8 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { compare, Params, type Filter } from './filters.ts'
-import { foldSmallRows } from './threshold.ts'
-import { ZERO } from './metrics.ts'
+import { apart, cellOf, minGroup, OTHER, otherAllowed, splitRows, withheldReason, type Limits, type Noise } from './disclosure.ts'
+import { ZERO, type Sums } from './metrics.ts'
+import { NETWORK } from './query.ts'
 import { InputError } from '../../http/errors.ts'
 
 const WINDOW_MS = 5 * 60_000
@@ -28,36 +29,56 @@ const ON_EVERY_EVENT: Record<string, string> = {
 
 export class RealtimeFilterError extends InputError {}
 
-/** Visitors in the last five minutes and the pages they are on, straight from events. */
-export async function realtime(client: ClickHouseClient, site: string, minVisitors: number, filters: Filter[] = [], now = Date.now()) {
+/**
+ * Visitors in the last five minutes and the pages they are on, straight from events. The same
+ * rules as every statistic (disclosure.ts): the total passes R1 and R3; each page is a row of
+ * the total (R1, R4), the pages folded counted again over their union as "(other)".
+ */
+export async function realtime(client: ClickHouseClient, site: string, limits: Limits, filters: Filter[] = [], noise?: Noise, now = Date.now()) {
   const params = new Params()
   const conds = filters.map((f) => {
     const column = Object.hasOwn(ON_EVERY_EVENT, f.name) ? ON_EVERY_EVENT[f.name] : undefined
     if (!column) throw new RealtimeFilterError(`realtime filters take ${Object.keys(ON_EVERY_EVENT).join(', ')}; not ${f.name}`)
     return compare(column, f, params)
   })
+  const recent = 'site = {site:String} AND ts >= fromUnixTimestamp64Milli({from:Int64})'
   // a visitor counts when any of their recent events matches (a page filter: they viewed it)
-  const matching = conds.length
-    ? `AND visitor_id IN (SELECT visitor_id FROM events WHERE site = {site:String} AND ts >= fromUnixTimestamp64Milli({from:Int64}) AND ${conds.join(' AND ')})`
-    : ''
+  const matching = (cs: string[]) => (cs.length ? `AND visitor_id IN (SELECT visitor_id FROM events WHERE ${recent} AND ${cs.join(' AND ')})` : '')
   const query_params = { site, from: now - WINDOW_MS, ...params.values }
-  const rs = await client.query({
-    query: `SELECT pathname AS page, uniqExactIf(visitor_id, visitor_id != 0) AS visitors
-            FROM events
-            WHERE site = {site:String} AND ts >= fromUnixTimestamp64Milli({from:Int64}) AND name = 'pageview' ${matching}
-            GROUP BY page`,
-    query_params,
-    format: 'JSONEachRow',
-  })
-  const pages = await rs.json<{ page: string; visitors: number }>()
-  const total = await client.query({
-    query: `SELECT uniqExactIf(visitor_id, visitor_id != 0) AS v FROM events
-            WHERE site = {site:String} AND ts >= fromUnixTimestamp64Milli({from:Int64}) ${matching}`,
-    query_params,
-    format: 'JSONEachRow',
-  })
-  const [{ v }] = await total.json<{ v: number }>()
-  if (Number(v) < minVisitors) return { visitors: null, pages: [], withheld: `fewer than ${minVisitors} visitors` }
-  const folded = foldSmallRows(pages.map((p) => ({ key: p.page, sums: { ...ZERO, visitors: Number(p.visitors) } })), minVisitors)
-  return { visitors: Number(v), pages: folded.rows.map((r) => ({ page: r.key, visitors: r.sums.visitors })) }
+  const select = async (query: string, extra: Record<string, unknown> = {}) => {
+    const rs = await client.query({ query, query_params: { ...query_params, ...extra }, format: 'JSONEachRow' })
+    return (await rs.json<{ page: string; visitors: number; networks: number }>()).map((r) => ({ key: r.page, sums: { ...ZERO, visitors: Number(r.visitors), networks: Number(r.networks) } }))
+  }
+  const counts = `uniqExactIf(visitor_id, visitor_id != 0) AS visitors, uniqExactIf(${NETWORK}, visitor_id != 0) AS networks`
+  const totalOf = async (cs: string[]) => (await select(`SELECT '' AS page, ${counts} FROM events WHERE ${recent} ${matching(cs)}`))[0].sums
+  const [pages, total, ...without] = await Promise.all([
+    select(`SELECT pathname AS page, ${counts} FROM events WHERE ${recent} AND name = 'pageview' ${matching(conds)} GROUP BY page`),
+    totalOf(conds),
+    ...conds.map((_, i) => totalOf(conds.filter((__, j) => j !== i))),
+  ])
+  const nothing = { visitors: null, pages: [], withheld: withheldReason(limits.k) }
+  if (!minGroup(total, limits) || without.some((w) => !apart(w.visitors, total.visitors, limits))) return nothing
+  let { shown, folded } = splitRows(pages, total.visitors, limits)
+  let other: Sums | null = null
+  for (let tries = 0; folded.length > 0 && tries < 3; tries++) {
+    const union = await select(
+      `SELECT '' AS page, ${counts} FROM events WHERE ${recent} AND name = 'pageview' AND pathname IN {folded:Array(String)} ${matching(conds)}`,
+      { folded: folded.map((r) => r.key) },
+    )
+    if (otherAllowed(union[0].sums, total.visitors, limits)) {
+      other = union[0].sums
+      break
+    }
+    if (shown.length === 0) break
+    folded = [...folded, shown.pop()!]
+  }
+  const span = `realtime:${now - WINDOW_MS}`
+  const count = (values: string[], sums: Sums) => (noise ? noise.count(cellOf(filters, span, { name: 'page', op: '==', values }), 'visitors', sums.visitors) : sums.visitors)
+  return {
+    visitors: count([], total),
+    pages: [
+      ...shown.map((r) => ({ page: r.key, visitors: count([r.key], r.sums) })),
+      ...(other ? [{ page: OTHER, visitors: count(shown.map((r) => `!${r.key}`), other) }] : []),
+    ],
+  }
 }

@@ -1,6 +1,5 @@
-import type { ClickHouseClient } from '@clickhouse/client'
 import { Params } from './filters.ts'
-import { baseParams, rangeDays, scopedVisitsSql, utcDays, type StatsQuestion } from './query.ts'
+import { rangeDays, scopedVisitsSql, utcDays, type StatsQuestion } from './query.ts'
 
 /**
  * SQL for questions about what happened inside one visit (goals, funnels, page flow).
@@ -34,22 +33,6 @@ export function eventsOfVisits(q: StatsQuestion, params: Params, columns: Record
     ) AS e
     INNER JOIN (${scopedVisits(q, params)}) AS v ON e.visit_id = v.visit_id`
 }
-
-/**
- * Distinct visitors of the question's visits. Like every visitor count here, the sum over
- * days of distinct visitor hashes (hashes rotate daily), so it equals the aggregate's `visitors`.
- */
-export async function scopedVisitors(client: ClickHouseClient, q: StatsQuestion): Promise<number> {
-  const params = new Params()
-  const rs = await client.query({
-    query: `SELECT sum(n) AS visitors FROM (SELECT uniqExact(visitor_id) AS n FROM (${scopedVisits(q, params)}) GROUP BY day, local_day)`,
-    query_params: { ...baseParams(q), ...params.values },
-    format: 'JSONEachRow',
-  })
-  const [row] = await rs.json<{ visitors: number }>()
-  return Number(row?.visitors ?? 0)
-}
-
 
 /** A percentage with one decimal. */
 export const percent = (part: number, whole: number) => (whole > 0 ? Math.round((part / whole) * 1000) / 10 : 0)

@@ -95,7 +95,7 @@ export function Breakdown({ spec, state }: { spec: BreakdownSpec; state: DashSta
                   <span class="bar" style={{ width }} aria-hidden="true" />
                   {other ? (
                     <span class="row-label other" title={`Values drawn from fewer than ${k ?? 'k'} visitors are combined here (with the smallest others when needed) so that no small group can be singled out`}>
-                      <em>{OTHER}</em> <span class="muted small">{b.data!.folded} small {b.data!.folded === 1 ? 'group' : 'groups'} combined</span>
+                      <em>{OTHER}</em> <span class="muted small">small groups combined</span>
                     </span>
                   ) : filterable(value) ? (
                     <a class="row-label" href={viewHref(view, state, { filters: withFilter(state.filters, filterProperty, value) })} onClick={onLinkClick}

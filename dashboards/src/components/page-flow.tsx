@@ -12,11 +12,10 @@ interface PageFlowAnswer {
   visitors: number | null
   previous: { page: string; visitors: number }[]
   next: { page: string; visitors: number }[]
-  folded: { previous: number; next: number }
   withheld?: string
 }
 
-function FlowList({ title, rows, folded, state }: { title: string; rows: { page: string; visitors: number }[]; folded: number; state: DashState }) {
+function FlowList({ title, rows, state }: { title: string; rows: { page: string; visitors: number }[]; state: DashState }) {
   const view = useView()
   const max = Math.max(...rows.map((r) => r.visitors), 1)
   return (
@@ -31,7 +30,7 @@ function FlowList({ title, rows, folded, state }: { title: string; rows: { page:
                 <td class="bar-cell">
                   <span class="bar" style={{ width: `${(r.visitors / max) * 100}%` }} aria-hidden="true" />
                   {r.page === '(other)' || !r.page.startsWith('/') ? (
-                    <span class="row-label">{r.page === '(other)' ? <><em>(other)</em> <span class="muted small">{folded} small groups combined</span></> : r.page}</span>
+                    <span class="row-label">{r.page === '(other)' ? <><em>(other)</em> <span class="muted small">small groups combined</span></> : r.page}</span>
                   ) : (
                     <a class="row-label" href={viewHref(view, state, { filters: withFilter(state.filters, 'page', r.page) })} onClick={onLinkClick} aria-label={`Page flow of ${r.page}`}>{r.page}</a>
                   )}
@@ -62,8 +61,8 @@ export function PageFlow({ state }: { state: DashState }) {
     <div class="flow">
       <p class="flow-page"><strong>{page}</strong> <span class="muted">· {flow.data.visitors === null ? 'withheld' : `${formatFull(flow.data.visitors)} visitors`}</span></p>
       <div class="flow-cols">
-        <FlowList title="Came from" rows={flow.data.previous} folded={flow.data.folded.previous} state={state} />
-        <FlowList title="Went next" rows={flow.data.next} folded={flow.data.folded.next} state={state} />
+        <FlowList title="Came from" rows={flow.data.previous} state={state} />
+        <FlowList title="Went next" rows={flow.data.next} state={state} />
       </div>
     </div>
   )

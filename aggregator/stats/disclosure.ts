@@ -1,0 +1,126 @@
+import { countNoise, keyedHash } from '../export/noise.ts'
+import type { Filter } from './filters.ts'
+import type { Sums } from './metrics.ts'
+
+/**
+ * What may be published: the rules of the k promise, each named as in the README ("What the
+ * numbers guarantee"). Every statistics route asks these functions, never its own comparison.
+ *
+ * - R0 `distinct`: a visitor number is the distinct count over exactly the set it stands for
+ *   (totals and "(other)" are counted again over the union, never added up from rows).
+ * - R1 `min-group`: a set is published only with at least k visitors and kn networks.
+ * - R2 `alike`: an answer about 0 visitors looks exactly like one about 1..k−1 (`WITHHELD`).
+ * - R3 `remove-filter`: each filter must set apart at least k visitors (0 included), or its
+ *   answer with the filter and without it would differ by the few it sets apart.
+ * - R4 `row-vs-total`: a row (a value, a goal, a page before or after) is shown only if at
+ *   least k visitors of the total lack it; the rest are folded into "(other)".
+ * - R5 `bucket`: a time bucket leaves at least k visitors outside it in its parent bucket and in
+ *   the whole range, unless it is the whole range.
+ * - R6 `add-day`: an answer over whole days is withheld when the day just before or just after
+ *   holds 1..k−1 visitors under the same filters (0 is allowed: see the README's open points).
+ * - R7 `funnel-step`: each step is at least k visitors below the one before it.
+ * - R8 `change`: a change is shown only against a previous period that passes R1.
+ * - N1 `noise`: where the policy gives the audience an ε, each published count carries
+ *   consistent noise (`Noise`).
+ */
+
+/** The limits of one audience (dashboard, shared link or export), from the policy. */
+export interface Limits {
+  /** Distinct visitors a published number needs. */
+  k: number
+  /** Distinct networks (hashed /24 or /48) it needs beside them. */
+  kn: number
+}
+
+/** R2: the one reason every withheld number gives, whichever rule withheld it. */
+export const withheldReason = (k: number) => `fewer than ${k} visitors behind this number or its neighbours`
+
+export const OTHER = '(other)'
+
+/** R1 `min-group`. */
+export const minGroup = (s: Pick<Sums, 'visitors' | 'networks'>, l: Limits) => s.visitors >= l.k && s.networks >= l.kn
+
+/**
+ * R3, R4, R5, R7: `part` is a subset of `whole`; at least k visitors of `whole` are outside it.
+ * With `equalAllowed`, `part` may also be all of `whole` (a bucket that is the whole range).
+ * With k = 1 (a policy that publishes single visitors) there is no small difference to hide.
+ */
+export const apart = (whole: number, part: number, l: Limits, equalAllowed = false) =>
+  l.k <= 1 || whole - part >= l.k || (equalAllowed && whole === part)
+
+/** R6 `add-day`: the visitors of an adjacent day are none, or at least k. */
+export const adjacentDayAllows = (visitors: number, l: Limits) => visitors === 0 || visitors >= l.k
+
+export interface Row {
+  key: string
+  sums: Sums
+}
+
+/**
+ * R1 and R4 over the rows of one answer: the rows that may be shown, largest first, and the
+ * keys that must be folded. The caller counts "(other)" over the folded keys (R0) and asks
+ * `otherAllowed`; if it fails, the smallest shown row joins the folded ones (`foldOneMore`).
+ */
+export function splitRows(rows: Row[], total: number, l: Limits): { shown: Row[]; folded: Row[] } {
+  const sorted = [...rows].sort((a, b) => b.sums.visitors - a.sums.visitors || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  const ok = (r: Row) => r.key !== OTHER && minGroup(r.sums, l) && apart(total, r.sums.visitors, l)
+  return { shown: sorted.filter(ok), folded: sorted.filter((r) => !ok(r)) }
+}
+
+/** "(other)" is shown when it passes R1 and leaves k visitors outside it, or is everything. */
+export const otherAllowed = (other: Pick<Sums, 'visitors' | 'networks'>, total: number, l: Limits) => minGroup(other, l) && apart(total, other.visitors, l, true)
+
+/** The identity of a published cell: what it counts, however the question reached it. */
+export interface Cell {
+  /** The filters that select it, with the row's own value as one more (`country==US`). */
+  filters: { name: string; op: string; values: string[] }[]
+  /** Its time span: [from, to) in ms, or a bucket label with its zone. */
+  span: string
+}
+
+export function cellOf(filters: Filter[], span: string, row?: { name: string; op: string; values: string[] }): Cell {
+  const all: Cell['filters'] = filters.map((f) => ({ name: f.name, op: f.op, values: [...f.values].sort() }))
+  if (row) all.push({ ...row, values: [...row.values].sort() })
+  all.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))
+  return { filters: all, span }
+}
+
+/**
+ * N1: consistent noise. The noise of a count is drawn from a keyed stream over the cell's
+ * identity (its filters and row value in a canonical order, its time span), the metric and the
+ * true value: asking again, or reaching the same cell through another question (a day's bucket
+ * of a week, or that day alone; a breakdown row, or the total filtered on it), gives the same
+ * number, so repeating or re-slicing averages nothing away. Two-sided geometric (discrete
+ * Laplace) noise with the policy's ε per count (aggregator/export/noise.ts).
+ */
+export class Noise {
+  constructor(
+    private readonly key: Buffer,
+    readonly epsilon: number,
+  ) {}
+
+  count(cell: Cell, metric: string, value: number): number {
+    if (value === 0) return 0
+    const seed = keyedHash(this.key, [cell, metric, value])
+    return Math.max(0, value + countNoise(seed, '', metric, this.epsilon))
+  }
+
+  /** The sums of a cell with noise on each count; the durations and rates follow the noisy counts. */
+  sums(cell: Cell, s: Sums): Sums {
+    const n = (m: keyof Sums) => this.count(cell, m, s[m])
+    const visits = n('visits')
+    const pageviews = n('pageviews')
+    const scale = (x: number, from: number, to: number) => (from > 0 ? Math.round((x * to) / from) : 0)
+    return {
+      visitors: n('visitors'),
+      networks: s.networks,
+      visits,
+      pageviews,
+      events: n('events'),
+      bounces: scale(s.bounces, s.entries, n('entries')),
+      entries: n('entries'),
+      duration_ms: scale(s.duration_ms, s.visits, visits),
+      engagement_ms: scale(s.engagement_ms, s.pageviews, pageviews),
+    }
+  }
+}

@@ -1,7 +1,8 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { Policy, SitePolicy } from '../policy/policy.ts'
 import { DIMENSIONS, type Dimension } from '../policy/schema.ts'
-import { mask, PII_PATTERNS, piiColumnName } from './patterns.ts'
+import type { KindInfo } from '../identifiers/catalogue.ts'
+import { FindingTally, mask, piiColumnName, policyPatterns, prefilter } from './patterns.ts'
 import { AGGREGATE_TABLES, type AggregateTable } from '../retention/purge.ts'
 import { chTime } from '../store/time.ts'
 
@@ -55,6 +56,13 @@ const SCANNED_ENGINE = /MergeTree$|^(?:Log|TinyLog|StripeLog|Memory)$/
 /** Table names as system.tables gives them; `-` for materialised views' inner tables. Quoted in backticks. */
 const TABLE_NAME = /^[A-Za-z0-9_.-]+$/
 const COLUMN_NAME = /^[A-Za-z0-9_.]+$/
+/**
+ * Columns the server fills with keyed hashes and random keys (`tokens.secret_hash`,
+ * `export_noise_keys.key`, `export_budget.answer`): random-looking by design and never a
+ * visitor's, so a random token there is no finding; every other kind still is.
+ */
+const SERVER_SECRET_COLUMN = /(?:^|_)(?:hash|key|answer)$/
+const randomToken = (kind: KindInfo) => kind.placeholder === '[token]'
 
 /** The events columns each dimension fills (a dimension's own name otherwise). */
 const DIMENSION_COLUMNS: Partial<Record<Dimension, string[]>> = {
@@ -134,26 +142,28 @@ function cannotHoldText(type: string): boolean {
     || /^(?:Array|Map)\(/.test(t) && !/String/.test(t)
 }
 
-/** One query per column: how many rows match each pattern, and the first two characters of one match. */
-function patternQuery(table: string, shape: TextShape): string | null {
-  const parts: string[] = []
-  PII_PATTERNS.forEach((_, i) => {
-    const re = `{p${i}:String}`
-    if (shape.kind === 'scalar') {
-      parts.push(`countIf(match(${shape.expr}, ${re})) AS n${i}`)
-      parts.push(`substringUTF8(anyIf(extract(${shape.expr}, ${re}), match(${shape.expr}, ${re})), 1, 2) AS s${i}`)
-    } else {
-      if (shape.exprs.length === 0) return
-      const hit = shape.exprs.map((a) => `arrayExists(x -> match(x, ${re}), ${a})`).join(' OR ')
-      const first = shape.exprs.map((a) => `extract(arrayFirst(x -> match(x, ${re}), ${a}), ${re})`).join(', ')
-      parts.push(`countIf(${hit}) AS n${i}`)
-      parts.push(`substringUTF8(anyIf(concat(${first}, ''), ${hit}), 1, 2) AS s${i}`)
-    }
-  })
-  return parts.length ? `SELECT ${parts.join(', ')} FROM ${table}` : null
+/**
+ * One query per column: its distinct values that may hold an identifier (the kinds' hints, in
+ * the store's RE2), each with the number of rows (or array elements) holding it, streamed.
+ */
+function candidatesQuery(table: string, shape: TextShape): string | null {
+  if (shape.kind === 'scalar') {
+    return `SELECT v, count() AS n FROM (SELECT ${shape.expr} AS v FROM ${table}) WHERE match(v, {hint:String}) GROUP BY v`
+  }
+  if (shape.exprs.length === 0) return null
+  return `SELECT v, count() AS n FROM ${table} ARRAY JOIN arrayConcat(${shape.exprs.join(', ')}) AS v WHERE match(v, {hint:String}) GROUP BY v`
 }
 
-const PATTERN_PARAMS = Object.fromEntries(PII_PATTERNS.map((p, i) => [`p${i}`, p.source]))
+/** Runs the catalogue over a column's candidates as they stream in. */
+async function scanColumn(client: ClickHouseClient, query: string, hint: string, where: string, tally: FindingTally, ignore?: (kind: KindInfo) => boolean): Promise<void> {
+  const rs = await client.query({ query, query_params: { hint }, format: 'JSONEachRow' })
+  for await (const batch of rs.stream<{ v: string; n: number | string }>()) {
+    for (const row of batch) {
+      const { v, n } = row.json()
+      tally.add(where, v, Number(n), ignore)
+    }
+  }
+}
 
 async function listTables(client: ClickHouseClient): Promise<{ tables: TableInfo[]; notes: string[] }> {
   const notes: string[] = []
@@ -198,6 +208,8 @@ export async function auditStore(client: ClickHouseClient, policy: Policy, opts:
   let done = 0
   const step = (label: string) => opts.onProgress?.({ done: ++done, total, label })
 
+  const site = policyPatterns(policy)
+  const hint = prefilter(site)
   let scannedColumns = 0
   for (const { table, column } of work) {
     const where = `${table.name}.${column.name}`
@@ -223,13 +235,13 @@ export async function auditStore(client: ClickHouseClient, policy: Policy, opts:
       step(where)
       continue
     }
-    const query = table.rows > 0 ? patternQuery(quote(table.name, TABLE_NAME), shape) : null
+    const query = table.rows > 0 ? candidatesQuery(quote(table.name, TABLE_NAME), shape) : null
     if (query) {
-      const [row] = await select<Record<string, number | string>>(client, query, PATTERN_PARAMS)
-      PII_PATTERNS.forEach((p, i) => {
-        const count = Number(row[`n${i}`] ?? 0)
-        if (count > 0) findings.push({ where, kind: p.kind, detail: p.label, count, sample: mask(String(row[`s${i}`] ?? '')) })
-      })
+      const tally = new FindingTally(site)
+      const serverSecret = SERVER_SECRET_COLUMN.test(column.name)
+      if (serverSecret) notes.push(`${where}: keyed hashes or random keys by design; random tokens there are not findings`)
+      await scanColumn(client, query, hint, where, tally, serverSecret ? randomToken : undefined)
+      findings.push(...tally.findings())
       scannedColumns++
     }
     step(where)

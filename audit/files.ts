@@ -1,7 +1,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import readline from 'node:readline'
-import { mask, PII_PATTERNS } from './patterns.ts'
+import type { SitePattern } from '../identifiers/site-patterns.ts'
+import { FindingTally } from './patterns.ts'
 import type { AuditFinding } from './audit.ts'
 
 /** A file the audit reads: the spool's segments (JSON lines) or a log (JSON lines or text). */
@@ -19,21 +20,8 @@ const OWN_ADDRESS = /^(?:127\.\d+\.\d+\.\d+|0\.0\.0\.0|::1?|0:0:0:0:0:0:0:[01])$
 
 const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/
 
-const PATTERNS = PII_PATTERNS.map((p) => ({ ...p, re: new RegExp(p.source, 'g') }))
-
-/** The first finding of each kind in a text, as [pattern index, the finding]. */
-function scanText(text: string): [number, string][] {
-  const hits: [number, string][] = []
-  PATTERNS.forEach((p, i) => {
-    for (const m of text.matchAll(p.re)) {
-      const found = m[1] ?? m[0]
-      if (p.kind === '[ip]' && OWN_ADDRESS.test(found)) continue
-      hits.push([i, found])
-      break
-    }
-  })
-  return hits
-}
+/** The server's own address in its log is not a finding. */
+const ownAddress = (kind: { placeholder: string }, value: string) => kind.placeholder === '[ip]' && OWN_ADDRESS.test(value)
 
 /** Every segment the spool holds now (`$ANALYTICS_DATA_DIR/spool/*.ndjson`), those set aside as rejected too. */
 export function spoolFiles(dataDir: string): AuditFile[] {
@@ -53,26 +41,19 @@ export function spoolFiles(dataDir: string): AuditFile[] {
 }
 
 /**
- * The same patterns as the store's scan, in JavaScript, over each string of each JSON line
- * (keys of nested objects too), or over the whole line when it is not JSON. Counts values.
+ * The catalogue and the policy's own patterns (`site`), as in the store's scan, over each string
+ * of each JSON line (keys of nested objects too), or over the whole line when it is not JSON.
+ * Counts values.
  */
-export async function auditFiles(files: AuditFile[], onFile?: (f: AuditFile) => void): Promise<{ findings: AuditFinding[]; files: number }> {
-  const found = new Map<string, AuditFinding>()
-  const record = (where: string, hits: [number, string][]) => {
-    for (const [i, value] of hits) {
-      const p = PII_PATTERNS[i]
-      const key = `${where}\0${i}`
-      const f = found.get(key)
-      if (f) f.count++
-      else found.set(key, { where, kind: p.kind, detail: p.label, count: 1, sample: mask(value) })
-    }
-  }
+export async function auditFiles(files: AuditFile[], onFile?: (f: AuditFile) => void, site: readonly SitePattern[] = []): Promise<{ findings: AuditFinding[]; files: number }> {
+  const tally = new FindingTally(site)
+  const record = (where: string, text: string) => tally.add(where, text, 1, ownAddress)
   const walk = (value: unknown, where: string) => {
-    if (typeof value === 'string') record(where, scanText(value))
+    if (typeof value === 'string') record(where, value)
     else if (Array.isArray(value)) for (const v of value) walk(v, where)
     else if (value && typeof value === 'object') {
       for (const [k, v] of Object.entries(value)) {
-        record(where, scanText(k))
+        record(where, k)
         walk(v, where)
       }
     }
@@ -94,13 +75,12 @@ export async function auditFiles(files: AuditFile[], onFile?: (f: AuditFile) => 
         if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
           for (const [field, value] of Object.entries(parsed)) {
             if (f.kind === 'spool' && SPOOL_SKIPPED_FIELDS.has(field)) continue
-            const keyHits = scanText(field)
             // a field's name goes into the report only when it is a plain name, never when it is the finding
-            const where = `${f.label} ${keyHits.length === 0 && FIELD_NAME.test(field) ? field : '(field)'}`
-            record(where, keyHits)
+            const where = `${f.label} ${FIELD_NAME.test(field) && !tally.holdsAny(field) ? field : '(field)'}`
+            record(where, field)
             walk(value, where)
           }
-        } else record(f.label, scanText(line))
+        } else record(f.label, line)
       }
     } catch (err) {
       // a spool segment sent to the store and deleted while being read: nothing left to audit there
@@ -109,5 +89,5 @@ export async function auditFiles(files: AuditFile[], onFile?: (f: AuditFile) => 
     scanned++
     onFile?.(f)
   }
-  return { findings: [...found.values()], files: scanned }
+  return { findings: tally.findings(), files: scanned }
 }

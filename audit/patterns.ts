@@ -1,35 +1,64 @@
+import { CATALOGUE, scrubIdentifiers, type KindInfo } from '../identifiers/catalogue.ts'
+import type { SitePattern } from '../identifiers/site-patterns.ts'
+import type { Policy } from '../policy/policy.ts'
+import type { AuditFinding } from './audit.ts'
+
 /**
- * What the audit looks for, written once for both engines: each pattern is valid RE2 (what
- * ClickHouse's `match`/`extract` use: no look-behind) and valid JavaScript, and has exactly one
- * capturing group, around the finding itself (so `extract` answers the finding, not its context).
- * The shapes follow collector/privacy/pii.ts but are kept apart on purpose: the audit checks
- * the scrubber's work, so a mistake in the scrubber must not be copied into its check.
+ * What the audit looks for is what the collector scrubs: the identifier catalogue
+ * (identifiers/catalogue.ts) and every site's own `scrub.patterns`, run by the same code. The
+ * store narrows its rows first with the kinds' hints (RE2, in ClickHouse's `match`); the
+ * catalogue then decides here, checksums included, so the audit and the scrubber cannot drift.
  */
-export interface PiiPattern {
-  /** The scrubber's placeholder for this kind of data, or `[user-agent]`. */
-  kind: '[email]' | '[ip]' | '[card]' | '[token]' | '[id]' | '[user-agent]'
-  label: string
-  source: string
+
+/** Every identifier in a text, as [kind, value], in the order the collector would replace them. */
+export function identifiersIn(text: string, site: readonly SitePattern[]): [KindInfo, string][] {
+  const found: [KindInfo, string][] = []
+  scrubIdentifiers(text, site, (kind, value) => found.push([kind, value]))
+  return found
 }
 
-const OCTET = '(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])'
-const H = '[0-9A-Fa-f]{1,4}'
+/** The own patterns of every site of the policy, each once: a row of most tables names no site. */
+export function policyPatterns(policy: Pick<Policy, 'all'>): SitePattern[] {
+  const seen = new Map<string, SitePattern>()
+  for (const rules of policy.all()) for (const p of rules.scrub) seen.set(`${p.id}\0${p.source}`, p)
+  return [...seen.values()]
+}
 
-export const PII_PATTERNS: readonly PiiPattern[] = [
-  { kind: '[email]', label: 'e-mail address', source: String.raw`([A-Za-z0-9!#$%&'*+=?^_{|}~.-]+(?:@|%40)[A-Za-z0-9.-]+\.[A-Za-z]{2,})` },
-  { kind: '[ip]', label: 'IPv4 address', source: String.raw`\b(${OCTET}(?:\.${OCTET}){3})\b` },
-  {
-    kind: '[ip]',
-    label: 'IPv6 address',
-    // full, or compressed with `::`; not part of a longer run of hex digits and colons
-    source: String.raw`(?:^|[^0-9A-Za-z:])((?:${H}:){7}${H}|(?:${H}:){1,7}:(?:${H}(?::${H}){0,6})?|::(?:${H}:){0,6}${H})(?:[^0-9A-Za-z:]|$)`,
-  },
-  { kind: '[card]', label: 'card-like run of 13-19 digits', source: String.raw`(?:^|[^0-9A-Za-z])([0-9](?:[ -]?[0-9]){12,18})(?:[^0-9A-Za-z]|$)` },
-  { kind: '[token]', label: 'JSON Web Token', source: String.raw`\b(eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*)` },
-  { kind: '[token]', label: 'long hex token', source: String.raw`\b([0-9a-fA-F]{24,})\b` },
-  { kind: '[id]', label: 'UUID', source: String.raw`\b([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\b` },
-  { kind: '[user-agent]', label: 'User-Agent string', source: String.raw`(Mozilla/[0-9]\.[0-9] \(|AppleWebKit/[0-9]|Gecko/[0-9])` },
-]
+/** RE2 that every text holding an identifier matches (the kinds' hints, the site patterns): the store's pre-filter. */
+export function prefilter(site: readonly SitePattern[]): string {
+  return '(?i)' + [...CATALOGUE.map((k) => k.hint), ...site.map((p) => p.source)].map((h) => `(?:${h})`).join('|')
+}
+
+/**
+ * Findings by place and kind: how many values hold one (a value counted once per kind, `weight`
+ * times when it stands for that many rows) and the masked start of the first.
+ */
+export class FindingTally {
+  private readonly found = new Map<string, AuditFinding>()
+
+  constructor(private readonly site: readonly SitePattern[]) {}
+
+  add(where: string, text: string, weight = 1, ignore?: (kind: KindInfo, value: string) => boolean): void {
+    const counted = new Set<string>()
+    for (const [kind, value] of identifiersIn(text, this.site)) {
+      if (counted.has(kind.id) || ignore?.(kind, value)) continue
+      counted.add(kind.id)
+      const key = `${where}\0${kind.id}`
+      const f = this.found.get(key)
+      if (f) f.count += weight
+      else this.found.set(key, { where, kind: kind.placeholder, detail: kind.label, count: weight, sample: mask(value) })
+    }
+  }
+
+  /** Whether `add` would find anything in `text` (a field name that is itself a finding is not printed). */
+  holdsAny(text: string): boolean {
+    return identifiersIn(text, this.site).length > 0
+  }
+
+  findings(): AuditFinding[] {
+    return [...this.found.values()]
+  }
+}
 
 /** The first two characters and an ellipsis: enough to recognise a finding, never the value. */
 export function mask(value: string | null | undefined): string | undefined {

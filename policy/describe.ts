@@ -1,5 +1,6 @@
 import Type, { type Static } from 'typebox'
 import type { ConsentStance, Policy, SitePolicy } from './policy.ts'
+import { scrubbedKinds } from '../identifiers/catalogue.ts'
 
 /**
  * The active policy in plain words, for one site or for the defaults: the one value behind
@@ -71,6 +72,8 @@ export const DisclosureSchema = Type.Object({
     notes: Type.Array(Type.String()),
   }),
   neverCollected: Type.Array(Type.String()),
+  /** Every kind of identifier replaced by a placeholder before anything is stored: the built-in catalogue, then the site's own. */
+  scrubbed: Type.Array(Type.Object({ kind: Type.String(), placeholder: Type.String(), text: Type.String() })),
   retention: Type.Object({ rawEventsDays: Type.Integer(), aggregatesDays: Type.Integer(), text: Type.String() }),
   minVisitors: Type.Object({ dashboard: Type.Integer(), shared: Type.Integer(), export: Type.Integer(), text: Type.String() }),
   noise: Type.Object({ exportEpsilon: Type.Union([Type.Number(), Type.Null()]), text: Type.String() }),
@@ -118,6 +121,7 @@ export function describePolicy(policy: Pick<Policy, 'name' | 'description' | 'so
   const p = policy.forSite(site ?? '')
   const patterns = { ...p.patterns, siteSection: p.ownSection }
   const k = p.minVisitors
+  const n = p.minNetworks
   const allowsAnyProp = patterns.props.includes('*')
   // Without the utm dimension the collector keeps no query parameter at all.
   const keptParams = p.dimensions.has('utm') ? patterns.queryParams : []
@@ -153,7 +157,7 @@ export function describePolicy(policy: Pick<Policy, 'name' | 'description' | 'so
       ? 'Cookies, device identifiers or fingerprints: apart from the date of your last visit (above), nothing is kept on your device, and nothing identifies it on the server.'
       : 'Cookies, device identifiers or fingerprints: nothing is stored on your device and nothing identifies it on the server.',
     `Full page addresses: the query string is cut off${keptParams.length > 0 ? ` except for the allowed parameters (${list(keptParams)})` : ''}, and so is the part after # (unless the site addresses its pages by it).`,
-    'E-mail addresses, phone numbers, card numbers, IP addresses, tokens and similar identifiers found in addresses, event names or properties: they are replaced by placeholders such as [email] before anything is stored.',
+    'E-mail addresses, phone, card and bank account numbers, national identity numbers, IP addresses, tokens and similar identifiers found in page and referrer addresses, campaign tags, event names or properties: they are replaced by placeholders such as [email] before anything is stored (every kind is listed below).',
     'Your name, e-mail address, postal address, phone number, postal code, gender, year of birth, or any account or login information.',
   ]
 
@@ -180,6 +184,7 @@ export function describePolicy(policy: Pick<Policy, 'name' | 'description' | 'so
       notes,
     },
     neverCollected,
+    scrubbed: scrubbedKinds(p.scrub).map(({ id, placeholder, label }) => ({ kind: id, placeholder, text: label })),
     retention: {
       rawEventsDays: p.rawEventsDays,
       aggregatesDays: p.aggregatesDays,
@@ -189,13 +194,17 @@ export function describePolicy(policy: Pick<Policy, 'name' | 'description' | 'so
       dashboard: k.dashboard,
       shared: k.shared,
       export: k.export,
-      text: `A number is shown only when it is drawn from at least ${plural(k.dashboard, 'distinct visitor')} on the site's own dashboards, ${k.shared} on shared dashboard links, and ${k.export} in exports for the public or third parties. A smaller group is withheld, not shown as a small number.`,
+      text:
+        `A number is shown only when it is drawn from at least ${plural(k.dashboard, 'distinct visitor')} on the site's own dashboards, ${k.shared} on shared dashboard links, and ${k.export} in exports for the public or third parties, ` +
+        `coming from at least as many distinct networks (${n.dashboard}, ${n.shared} and ${n.export}: an IPv4 /24 or IPv6 /48 block, counted through a hash that changes daily, never stored), so that one connection posing as many browsers cannot make a group. ` +
+        'A smaller group is withheld exactly as an empty one, and so is a number that differs from a neighbouring question (one filter less, one day more, the total of a row) by fewer than that many visitors.',
     },
     noise: {
       exportEpsilon: p.exportEpsilon,
-      text: p.exportEpsilon === null
-        ? 'Exported numbers are exact (small groups are withheld as above).'
-        : `Random noise is added to exported numbers (differential privacy, ε = ${p.exportEpsilon}), so no export reveals whether one visitor was counted.`,
+      text: [
+        p.epsilon.shared === null ? 'Shared dashboard links show exact numbers.' : `Shared dashboard links add consistent random noise to every count (ε = ${p.epsilon.shared}): the same number always gets the same noise, so asking again reveals nothing more.`,
+        p.exportEpsilon === null ? 'Exported numbers are exact (small groups are withheld as above).' : `Random noise is added to exported numbers (differential privacy, ε = ${p.exportEpsilon}), so no export reveals whether one visitor was counted.`,
+      ].join(' '),
     },
     visitorHash: {
       saltPeriodHours: p.saltPeriodHours,

@@ -1,7 +1,8 @@
 import fs from 'node:fs'
 import YAML from 'yaml'
 import Value from 'typebox/value'
-import { DIMENSIONS, EVENT_KINDS, PolicyFile, type Dimension, type EventKind, type SiteRulesInput } from './schema.ts'
+import { DIMENSIONS, EVENT_KINDS, PolicyFile, type Dimension, type EventKind, type PolicyFileInput, type SiteRulesInput } from './schema.ts'
+import { compileSitePatterns, sitePatternProblem, type SitePattern } from '../identifiers/site-patterns.ts'
 
 export type ConsentStance = 'drop' | 'count_without_hash' | 'ignore'
 export type Audience = 'dashboard' | 'shared' | 'export'
@@ -25,12 +26,18 @@ export interface SitePolicy {
   rawEventsDays: number
   aggregatesDays: number
   minVisitors: Record<Audience, number>
+  /** Distinct networks (hashed /24 or /48) a published number needs beside its visitors: never fewer than minVisitors. */
+  minNetworks: Record<Audience, number>
+  /** The ε of the consistent noise each audience's numbers carry; null: exact. */
+  epsilon: Record<Audience, number | null>
   exportEpsilon: number | null
   visitTimeoutMinutes: number
   /** The pattern lists as written (after merging), for the disclosure. */
   patterns: { customNames: string[]; props: string[]; queryParams: string[]; excludePaths: string[] }
   /** Whether the file has a section of its own for this site (else `defaults` apply). */
   ownSection: boolean
+  /** The site's own identifiers (`scrub.patterns`), scrubbed after the built-in catalogue's. */
+  scrub: readonly SitePattern[]
 }
 
 export interface Policy {
@@ -59,8 +66,10 @@ const BUILT_IN: Required<SiteRulesInput> = {
   exclude_paths: [],
   retention: { raw_events_days: 30, aggregates_days: 760 },
   min_visitors: { dashboard: 5, shared: 5, export: 5 },
-  noise: { export_epsilon: null },
+  min_networks: {},
+  noise: { dashboard_epsilon: null, shared_epsilon: 0.5, export_epsilon: 0.5 },
   visit_timeout_minutes: 30,
+  scrub: { patterns: [] },
 }
 
 export class PolicyError extends Error {}
@@ -96,6 +105,18 @@ function merge(base: SiteRulesInput, over: SiteRulesInput | undefined): SiteRule
   return out as SiteRulesInput
 }
 
+/** Each audience's network rule: its own minimum visitors unless the file raises it; lowering it is an error. */
+function minNetworks(rules: Required<SiteRulesInput>): Record<Audience, number> {
+  const k = rules.min_visitors as Record<Audience, number>
+  const n = rules.min_networks as Partial<Record<Audience, number>>
+  const out = {} as Record<Audience, number>
+  for (const a of Object.keys(k) as Audience[]) {
+    if (n[a] !== undefined && n[a]! < k[a]) throw new PolicyError(`min_networks.${a} (${n[a]}) is below min_visitors.${a} (${k[a]}): the network rule can only raise the minimum`)
+    out[a] = n[a] ?? k[a]
+  }
+  return out
+}
+
 function compile(r: SiteRulesInput, ownSection: boolean): SitePolicy {
   const rules = r as Required<SiteRulesInput>
   return {
@@ -116,6 +137,8 @@ function compile(r: SiteRulesInput, ownSection: boolean): SitePolicy {
     rawEventsDays: rules.retention.raw_events_days!,
     aggregatesDays: rules.retention.aggregates_days!,
     minVisitors: rules.min_visitors as Record<Audience, number>,
+    minNetworks: minNetworks(rules),
+    epsilon: { dashboard: rules.noise.dashboard_epsilon ?? null, shared: rules.noise.shared_epsilon ?? null, export: rules.noise.export_epsilon ?? null },
     exportEpsilon: rules.noise.export_epsilon ?? null,
     visitTimeoutMinutes: rules.visit_timeout_minutes,
     patterns: {
@@ -125,6 +148,18 @@ function compile(r: SiteRulesInput, ownSection: boolean): SitePolicy {
       excludePaths: [...rules.exclude_paths],
     },
     ownSection,
+    scrub: compileSitePatterns(rules.scrub.patterns ?? []),
+  }
+}
+
+/** Every `scrub.patterns` entry must be linear-time RE2 (identifiers/site-patterns.ts); the error names the entry. */
+function checkScrubPatterns(parsed: PolicyFileInput, file: string) {
+  const sections = [['defaults', parsed.defaults], ...Object.entries(parsed.sites ?? {}).map(([site, rules]) => [`sites.${site}`, rules])] as [string, SiteRulesInput | undefined][]
+  for (const [where, rules] of sections) {
+    rules?.scrub?.patterns?.forEach((p, i) => {
+      const problem = sitePatternProblem(p.pattern)
+      if (problem) throw new PolicyError(`policy ${file}: ${where}.scrub.patterns.${i}.pattern ${problem}`)
+    })
   }
 }
 
@@ -145,6 +180,7 @@ export function buildPolicy(parsed: unknown, file = '(inline)'): Policy {
     const message = allowed.length ? `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}` : (first?.message ?? 'is invalid')
     throw new PolicyError(`policy ${file}: ${where} ${message}${extra}`)
   }
+  checkScrubPatterns(parsed, file)
   const defaults = merge(BUILT_IN, parsed.defaults)
   const fallback = compile(defaults, false)
   const perSite = new Map<string, SitePolicy>()

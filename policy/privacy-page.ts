@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import Type, { type Static } from 'typebox'
-import { normaliseDomain } from '../accounts/sites.ts'
+import { normaliseDomain, type Sites } from '../accounts/sites.ts'
 import { describePolicy, DisclosureSchema, type Disclosure } from './describe.ts'
 import type { Policy } from './policy.ts'
 
@@ -134,6 +134,9 @@ ${items(c.notes)}
 <section aria-labelledby="never">
 <h2 id="never">What is never collected</h2>
 ${items(d.neverCollected)}
+<h3>Identifiers removed from text</h3>
+<p>Each of these is replaced by its placeholder wherever it appears, before anything is stored:</p>
+${labelled(d.scrubbed.map((k) => ({ name: k.placeholder, text: k.text })))}
 </section>
 
 <section aria-labelledby="why">
@@ -209,21 +212,26 @@ function sendHtml(reply: FastifyReply, status: number, html: string) {
  * `GET /privacy` and `GET /privacy.json`: the active policy as a disclosure a site can link
  * to from its own privacy policy. The policy is read on every request: a reload shows at once.
  */
-export async function privacyRoutes(app: FastifyInstance, { policy }: { policy: () => Policy }) {
+export async function privacyRoutes(app: FastifyInstance, { policy, sites }: { policy: () => Policy; sites: Pick<Sites, 'has'> }) {
   app.get<{ Querystring: PrivacyQuery }>('/privacy', { schema: { querystring: PrivacyQuery } }, async (req, reply) => {
     const site = requestedSite(req.query)
     if (site === undefined) {
       return sendHtml(reply, 400, page('Analytics and your privacy', `<h1>Analytics and your privacy</h1>\n<p>The <code>site</code> parameter must be a host name such as <code>example.com</code>. <a href="privacy">See the default rules.</a></p>`))
     }
+    // only sites registered here have a page: no page for any name asked about
+    if (site !== null && !sites.has(site)) {
+      return sendHtml(reply, 404, page('Analytics and your privacy', `<h1>Analytics and your privacy</h1>\n<p>No site of that name is measured here. <a href="privacy">See the default rules.</a></p>`))
+    }
     return sendHtml(reply, 200, renderDisclosureHtml(describePolicy(policy(), site)))
   })
 
   app.get<{ Querystring: PrivacyQuery }>('/privacy.json', {
-    schema: { querystring: PrivacyQuery, response: { 200: DisclosureSchema, 400: ErrorOut } },
+    schema: { querystring: PrivacyQuery, response: { 200: DisclosureSchema, 400: ErrorOut, 404: ErrorOut } },
   }, async (req, reply) => {
     reply.headers({ 'x-content-type-options': 'nosniff', 'cache-control': 'no-cache', 'access-control-allow-origin': '*' })
     const site = requestedSite(req.query)
     if (site === undefined) return reply.code(400).send({ error: SITE_ERROR })
+    if (site !== null && !sites.has(site)) return reply.code(404).send({ error: 'no site of that name is measured here' })
     return describePolicy(policy(), site)
   })
 }

@@ -48,10 +48,25 @@ export const SiteRules = Type.Object(
       shared: Type.Optional(Type.Integer({ minimum: 1 })),
       export: Type.Optional(Type.Integer({ minimum: 1 })),
     }, { additionalProperties: false })),
+    min_networks: Type.Optional(Type.Object({
+      dashboard: Type.Optional(Type.Integer({ minimum: 1 })),
+      shared: Type.Optional(Type.Integer({ minimum: 1 })),
+      export: Type.Optional(Type.Integer({ minimum: 1 })),
+    }, { additionalProperties: false })),
     noise: Type.Optional(Type.Object({
+      dashboard_epsilon: Type.Optional(Type.Union([Type.Number({ exclusiveMinimum: 0 }), Type.Null()])),
+      shared_epsilon: Type.Optional(Type.Union([Type.Number({ exclusiveMinimum: 0 }), Type.Null()])),
       export_epsilon: Type.Optional(Type.Union([Type.Number({ exclusiveMinimum: 0 }), Type.Null()])),
     }, { additionalProperties: false })),
     visit_timeout_minutes: Type.Optional(Type.Integer({ minimum: 1, maximum: 24 * 60 })),
+    // the site's own identifiers, scrubbed after the built-in catalogue (identifiers/); RE2, checked at load
+    scrub: Type.Optional(Type.Object({
+      patterns: Type.Optional(Type.Array(Type.Object({
+        name: Type.String({ pattern: '^[a-z][a-z0-9-]{0,31}$' }),
+        pattern: Type.String({ minLength: 1, maxLength: 256 }),
+        label: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+      }, { additionalProperties: false }), { maxItems: 32 })),
+    }, { additionalProperties: false })),
   },
   { additionalProperties: false },
 )

@@ -5,6 +5,7 @@ import { zipSync } from 'fflate'
 import type { Policy } from '../../policy/policy.ts'
 import type { Site } from '../../accounts/sites.ts'
 import { parseFilters, type Filter } from '../stats/filters.ts'
+import { resolveGoalFilters } from '../stats/goal-filter.ts'
 import { PERIODS, resolvePeriod, type Range } from '../stats/period.ts'
 import { property as findProperty, PROPERTY_NAMES, type Property } from '../stats/properties.ts'
 import { rangeDays, type Interval } from '../stats/query.ts'
@@ -195,7 +196,8 @@ export interface ExportResult {
  * noise, the budget check and the noise, then ClickHouse writes the format.
  */
 export async function runExport(ctx: ExportContext, plan: ExportPlan, onProgress?: (p: ExportProgress) => void): Promise<ExportResult> {
-  const scope: Scope = { site: plan.site.domain, timezone: plan.site.timezone, filters: plan.filters, limits: plan.limits }
+  const filters = await resolveGoalFilters(ctx.client, plan.site.domain, plan.filters)
+  const scope: Scope = { site: plan.site.domain, timezone: plan.site.timezone, filters, limits: plan.limits }
   const total = plan.tables.length * 2
   let done = 0
   const step = (label: string) => onProgress?.({ done: ++done, total, label })

@@ -6,6 +6,31 @@ import type { ExportTable } from './tables.ts'
 export const CLICKHOUSE_FORMATS = { csv: 'CSVWithNames', json: 'JSONEachRow', parquet: 'Parquet' } as const
 export type TableFormat = keyof typeof CLICKHOUSE_FORMATS
 
+/** What a spreadsheet reads as the start of a formula (OWASP, CSV injection): `=`, `+`, `-`, `@`, tab, carriage return. */
+const FORMULA_START = /^[=+\-@\t\r]/
+
+/** A text cell a spreadsheet would run as a formula, with a leading `'` that makes it text. */
+export function neutraliseFormula(value: string): string {
+  return FORMULA_START.test(value) ? `'${value}` : value
+}
+
+/**
+ * Event names, UTM values, props and referrers arrive unauthenticated: in a CSV (alone or in
+ * the zip) every text cell that could start a formula is neutralised. JSON and Parquet are
+ * data formats that no spreadsheet evaluates, and stay exact.
+ */
+function neutraliseFormulas(table: ExportTable): ExportTable['rows'] {
+  const text = table.columns.filter((c) => /String/.test(c.type)).map((c) => c.name)
+  return table.rows.map((row) => {
+    const out = { ...row }
+    for (const name of text) {
+      const v = out[name]
+      if (typeof v === 'string') out[name] = neutraliseFormula(v)
+    }
+    return out
+  })
+}
+
 /**
  * Writes a table in one of ClickHouse's own output formats: the rows (already thresholded and
  * noised) go in as a JSONEachRow query parameter, read back by the `format()` table function
@@ -16,8 +41,9 @@ export type TableFormat = keyof typeof CLICKHOUSE_FORMATS
 export async function renderTable(client: ClickHouseClient, table: ExportTable, format: TableFormat): Promise<Readable> {
   // Column names are backquoted inside the structure string (`prop:plan`); properties never hold a backquote.
   const structure = ['_n UInt32', ...table.columns.map((c) => `\`${c.name.replace(/`/g, '')}\` ${c.type}`)].join(', ')
+  const rows = format === 'csv' ? neutraliseFormulas(table) : table.rows
   // format() cannot read an empty input: row 0 is always sent and filtered out again.
-  const data = [{ _n: 0 }, ...table.rows.map((r, i) => ({ ...r, _n: i + 1 }))].map((r) => JSON.stringify(r)).join('\n')
+  const data = [{ _n: 0 }, ...rows.map((r, i) => ({ ...r, _n: i + 1 }))].map((r) => JSON.stringify(r)).join('\n')
   const { stream } = await client.exec({
     query: `SELECT * EXCEPT _n FROM format(JSONEachRow, {structure:String}, {data:String}) WHERE _n > 0 ORDER BY _n
             SETTINGS format_csv_null_representation = '' FORMAT ${CLICKHOUSE_FORMATS[format]}`,

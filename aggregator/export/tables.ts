@@ -29,6 +29,9 @@ export interface ExportTable {
 /** The daily (weekly, monthly) series of an export without a property. */
 export const TIMESERIES_METRICS: Metric[] = ['visitors', 'visits', 'pageviews', 'views_per_visit', 'bounce_rate', 'visit_duration', 'events']
 
+/** The metrics of a breakdown export: all but the conversion rate, which needs a goal filter and is a dashboard's. */
+const EXPORT_METRICS = METRICS.filter((m) => m !== 'conversion_rate')
+
 /** Counts that one visitor changes by a bounded amount: the ones noise is added to. */
 export const NOISED_COUNTS = ['visitors', 'visits', 'pageviews', 'events'] as const
 
@@ -44,6 +47,7 @@ const TYPES: Record<Metric, string> = {
   bounce_rate: 'Float64',
   visit_duration: 'UInt64',
   time_on_page: 'UInt64',
+  conversion_rate: 'Nullable(Float64)',
 }
 
 /** The columns that name a breakdown row: regions and cities carry their country (see `present`). */
@@ -68,7 +72,7 @@ export async function timeseriesTable(client: ClickHouseClient, scope: Scope, ra
 }
 
 export async function breakdownTable(client: ClickHouseClient, scope: Scope, range: Range, name: string, prop: Property & { propKey?: string }): Promise<ExportTable> {
-  const b = await breakdown(client, scope, range, name, prop, [...METRICS], EXPORT_ROW_LIMIT)
+  const b = await breakdown(client, scope, range, name, prop, EXPORT_METRICS, EXPORT_ROW_LIMIT)
   const labels = labelColumns(name)
   const zeros = new Set<string>()
   // By the question's shape (stats/query.ts), not by the data: links and custom props have no
@@ -78,7 +82,7 @@ export async function breakdownTable(client: ClickHouseClient, scope: Scope, ran
   if (prop.level === 'event' && prop.dim !== 'page') zeros.add('pageviews')
   if (prop.dim === 'page') zeros.add('events')
   return {
-    columns: [...labels.map((l) => ({ name: l, type: 'String' })), ...METRICS.map((m) => ({ name: m, type: TYPES[m] }))],
+    columns: [...labels.map((l) => ({ name: l, type: 'String' })), ...EXPORT_METRICS.map((m) => ({ name: m, type: TYPES[m] }))],
     // `(other)` names only the property itself: its other label columns are empty
     rows: b.results.map((r) => ({ ...Object.fromEntries(labels.map((l) => [l, ''])), ...r })),
     keyColumns: labels,

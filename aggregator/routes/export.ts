@@ -3,7 +3,7 @@ import Type, { type Static } from 'typebox'
 import { requireAccess, siteFromQuery } from '../../accounts/access.ts'
 import { ExportNoiseStore } from '../export/budget.ts'
 import { EXPORT_FORMATS, EXPORT_INTERVALS, EXPORT_PERIODS, planExport, runExport, type ExportContext } from '../export/export.ts'
-import type { StatsDeps } from './stats.ts'
+import { refuseUnknownParameters, type StatsDeps } from './stats.ts'
 
 const ExportQuery = Type.Object({
   site: Type.String({ minLength: 1, maxLength: 253 }),
@@ -32,6 +32,7 @@ const BudgetOut = Type.Object({
 export async function exportRoutes(app: FastifyInstance, { client, sites, policy }: StatsDeps) {
   // the admin token, or a per-site token with the export scope; onRequest, so a caller without access learns nothing about the input
   app.addHook('onRequest', requireAccess({ scope: 'export', siteFrom: siteFromQuery }))
+  refuseUnknownParameters(app)
   const noise = new ExportNoiseStore(client)
   const context = (): ExportContext => ({ client, site: (d) => sites.get(d), policy: policy(), noise })
 

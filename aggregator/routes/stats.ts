@@ -9,8 +9,9 @@ import { ExportNoiseStore } from '../export/budget.ts'
 import { keyedHash } from '../export/noise.ts'
 import { Noise, type Limits } from '../stats/disclosure.ts'
 import { parseFilters } from '../stats/filters.ts'
+import { resolveGoalFilters } from '../stats/goal-filter.ts'
 import { parseMetrics, type Metric } from '../stats/metrics.ts'
-import { PERIODS, resolvePeriod } from '../stats/period.ts'
+import { COMPARISONS, comparisonRange, PERIODS, resolvePeriod, type Range } from '../stats/period.ts'
 import { property, PROPERTY_NAMES } from '../stats/properties.ts'
 import { realtime } from '../stats/realtime.ts'
 import { aggregate, breakdown, propertyKeys, timeseries, type Scope } from '../stats/service.ts'
@@ -33,8 +34,15 @@ export const Common = {
   metrics: Type.Optional(Type.String({ maxLength: 500 })),
   filters: Type.Optional(Type.String({ maxLength: 2000 })),
 }
-const AggregateQuery = Type.Object(Common)
-const TimeseriesQuery = Type.Object({ ...Common, interval: Type.Optional(Type.Enum(['minute', 'hour', 'day', 'week', 'month'])) })
+/** What a period is compared with (aggregate and timeseries); `compare` is Plausible's v1 name for it. */
+const Compared = {
+  comparison: Type.Optional(Type.Enum(COMPARISONS)),
+  compare: Type.Optional(Type.Enum(COMPARISONS)),
+  compare_from: Type.Optional(Type.String({ maxLength: 10 })),
+  compare_to: Type.Optional(Type.String({ maxLength: 10 })),
+}
+const AggregateQuery = Type.Object({ ...Common, ...Compared })
+const TimeseriesQuery = Type.Object({ ...Common, ...Compared, interval: Type.Optional(Type.Enum(['minute', 'hour', 'day', 'week', 'month'])) })
 const BreakdownQuery = Type.Object({ ...Common, property: Type.String({ maxLength: 80 }), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) })
 const RealtimeQuery = Type.Object({ site: Common.site, filters: Common.filters })
 
@@ -54,7 +62,7 @@ export async function scopeOf({ client, sites, policy }: StatsDeps, req: Fastify
   const site = sites.get(q.site.toLowerCase())
   if (!site) return null
   const range = resolvePeriod(q, site.timezone)
-  const filters = parseFilters(q.filters)
+  const filters = await resolveGoalFilters(client, site.domain, parseFilters(q.filters))
   const rules = policy().forSite(site.domain)
   const scope: Scope = { site: site.domain, timezone: site.timezone, filters, limits: limitsOf(rules, req.audience), noise: await noiseOf(client, rules, req.audience, site.domain) }
   return { scope, range }
@@ -79,22 +87,56 @@ async function noiseOf(client: ClickHouseClient, rules: SitePolicy, audience: Au
 
 const unknownSite = (reply: FastifyReply) => reply.code(404).send({ error: 'unknown site' })
 
+/** The range asked to compare with (`comparison`, or Plausible's `compare`), or null when none was asked. */
+function comparedRange(q: Static<typeof AggregateQuery>, range: Range, tz: string) {
+  const kind = q.comparison ?? q.compare
+  if (!kind) {
+    if (q.compare_from || q.compare_to) throw new InputError('compare_from and compare_to go with comparison=custom')
+    return null
+  }
+  return comparisonRange(range, kind, tz, { from: q.compare_from, to: q.compare_to })
+}
+
+/** A parameter the route does not know is a 400 naming it, never silently ignored. */
+export function refuseUnknownParameters(app: FastifyInstance): void {
+  app.addHook('preValidation', async (req) => {
+    const known = (req.routeOptions.schema?.querystring as { properties?: Record<string, unknown> } | undefined)?.properties
+    if (!known) return
+    const unknown = Object.keys(req.query as Record<string, unknown>).filter((k) => !Object.hasOwn(known, k))
+    if (unknown.length) throw new InputError(`unknown parameter${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}: this route takes ${Object.keys(known).join(', ')}`)
+  })
+}
+
 /** The stats API: statistics only, every number checked against the policy's minimum. */
 export async function statsRoutes(app: FastifyInstance, deps: StatsDeps) {
   const { client, sites, policy } = deps
   app.addHook('onRequest', requireAccess({ scope: 'stats', siteFrom: siteFromQuery }))
+  refuseUnknownParameters(app)
 
   app.get<{ Querystring: Static<typeof AggregateQuery> }>('/api/v1/stats/aggregate', {
-    schema: { querystring: AggregateQuery, response: { 200: Type.Object({ results: Type.Record(Type.String(), MetricOut), period: Type.String() }), '4xx': ErrorOut } },
+    schema: {
+      querystring: AggregateQuery,
+      response: { 200: Type.Object({ results: Type.Record(Type.String(), MetricOut), period: Type.String(), comparison: Type.Object({ period: Type.String() }) }), '4xx': ErrorOut },
+    },
   }, async (req, reply) => {
     const s = await scopeOf(deps, req)
     if (!s) return unknownSite(reply)
     const metrics = parseMetrics(req.query.metrics, DEFAULT_METRICS)
-    return { results: await aggregate(client, s.scope, s.range, metrics), period: s.range.label }
+    const compared = comparedRange(req.query, s.range, s.scope.timezone) ?? comparisonRange(s.range, 'previous_period', s.scope.timezone)
+    return { results: await aggregate(client, s.scope, s.range, metrics, compared), period: s.range.label, comparison: { period: compared.label } }
   })
 
   app.get<{ Querystring: Static<typeof TimeseriesQuery> }>('/api/v1/stats/timeseries', {
-    schema: { querystring: TimeseriesQuery, response: { 200: Type.Object({ results: Type.Array(Row), period: Type.String(), interval: Type.String() }), '4xx': ErrorOut } },
+    schema: {
+      querystring: TimeseriesQuery,
+      response: {
+        200: Type.Object({
+          results: Type.Array(Row), period: Type.String(), interval: Type.String(),
+          comparison: Type.Optional(Type.Object({ period: Type.String(), results: Type.Array(Row) })),
+        }),
+        '4xx': ErrorOut,
+      },
+    },
   }, async (req, reply) => {
     const s = await scopeOf(deps, req)
     if (!s) return unknownSite(reply)
@@ -103,7 +145,12 @@ export async function statsRoutes(app: FastifyInstance, deps: StatsDeps) {
     const interval: Interval = req.query.interval ?? (req.query.period === 'realtime' ? 'minute' : days <= 1 ? 'hour' : days <= 93 ? 'day' : 'month')
     const buckets = (s.range.to - s.range.from) / { minute: 60_000, hour: 3_600_000, day: 86_400_000, week: 7 * 86_400_000, month: 28 * 86_400_000 }[interval]
     if (buckets > 5000) throw new InputError(`interval ${interval} is too fine for this period`)
-    return { results: await timeseries(client, s.scope, s.range, metrics, interval), period: s.range.label, interval }
+    const compared = comparedRange(req.query, s.range, s.scope.timezone)
+    const results = await timeseries(client, s.scope, s.range, metrics, interval)
+    if (!compared) return { results, period: s.range.label, interval }
+    // the compared series over a span as long as the period's, so its buckets line up with the period's one by one
+    const span = { ...s.range, from: compared.from, to: Math.max(compared.to, compared.from + (s.range.to - s.range.from)) }
+    return { results, period: s.range.label, interval, comparison: { period: compared.label, results: await timeseries(client, s.scope, span, metrics, interval) } }
   })
 
   app.get<{ Querystring: Static<typeof BreakdownQuery> }>('/api/v1/stats/breakdown', {

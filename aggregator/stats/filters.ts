@@ -1,4 +1,5 @@
 import { property, PROPERTY_NAMES, type Property } from './properties.ts'
+import { likePattern, type GoalMatch } from './goal-match.ts'
 import { InputError } from '../../http/errors.ts'
 
 export type Operator = '==' | '!=' | '~'
@@ -8,7 +9,17 @@ export interface Filter {
   prop: Property & { propKey?: string }
   op: Operator
   values: string[]
+  /** A `goal` filter's goals, found by their names among the site's saved goals (see goal-filter.ts). */
+  goals?: GoalMatch[]
+  /** Values compared as they are, `*` included: the aggregator's own filters on row values. */
+  exact?: boolean
 }
+
+/**
+ * `goal==Signup|Visit /pricing`: the visits that completed one of the site's saved goals (by the
+ * name the goals panel shows). Not a breakdown property: the goals panel is that breakdown.
+ */
+export const GOAL: Property = { level: 'event', expr: '', where: '1', dim: 'goal' }
 
 export class FilterError extends InputError {}
 
@@ -28,8 +39,9 @@ export function parseFilters(raw: string | undefined): Filter[] {
     const m = /^([a-z_]+(?::[A-Za-z0-9_.:-]+)?)\s*(==|!=|~)(.*)$/.exec(part.trim())
     if (!m) throw new FilterError('a filter looks like property==value, property!=value or property~text')
     const [, name, op, rest] = m
-    const prop = property(name)
-    if (!prop) throw new FilterError(`unknown filter property: filters take ${PROPERTY_NAMES.join(", ")}`)
+    const prop = name === 'goal' ? GOAL : property(name)
+    if (!prop) throw new FilterError(`unknown filter property: filters take ${[...PROPERTY_NAMES, 'goal'].join(', ')}`)
+    if (name === 'goal' && op === '~') throw new FilterError('a goal filter takes == or != and the names of saved goals')
     // `(none)` is how an empty value is shown; it filters for the empty value
     const values = rest.split('|').map((v) => (v.trim() === '(none)' ? '' : v.trim()))
     if (values.length > MAX_VALUES) throw new FilterError(`at most ${MAX_VALUES} alternatives in a filter`)
@@ -50,12 +62,19 @@ export class Params {
   }
 }
 
-/** `expr` compared with the filter's values. */
+/**
+ * `expr` compared with the filter's values. In `==` and `!=` a `*` matches any run of
+ * characters (`page==/blog/*`), as in goals; other characters stand for themselves.
+ */
 export function compare(expr: string, f: Filter, params: Params): string {
-  const list = params.add('Array(String)', f.values)
-  if (f.op === '==') return `${expr} IN ${list}`
-  if (f.op === '!=') return `${expr} NOT IN ${list}`
-  return `arrayExists(x -> positionCaseInsensitive(${expr}, x) > 0, ${list})`
+  if (f.op === '~') return `arrayExists(x -> positionCaseInsensitive(${expr}, x) > 0, ${params.add('Array(String)', f.values)})`
+  const wild = f.exact ? [] : f.values.filter((v) => v.includes('*'))
+  const exact = f.exact ? f.values : f.values.filter((v) => !v.includes('*'))
+  const parts = []
+  if (exact.length) parts.push(`${expr} IN ${params.add('Array(String)', exact)}`)
+  if (wild.length) parts.push(`arrayExists(x -> ${expr} LIKE x, ${params.add('Array(String)', wild.map(likePattern))})`)
+  const any = parts.length === 1 ? parts[0] : `(${parts.join(' OR ')})`
+  return f.op === '==' ? any : `NOT ${any}`
 }
 
 /** The SQL value of a custom prop on an events row. */

@@ -52,7 +52,7 @@ export function checkStepCount(n: number): void {
  * step at least k visitors below the one before it and k visitors from kn networks (R1); after
  * a withheld step every later one is withheld, so a drop-off is only shown between two shown steps.
  */
-export async function funnel(client: ClickHouseClient, s: Scope, range: Range, steps: GoalMatch[]): Promise<{ steps: FunnelStep[]; withheld?: string }> {
+export async function funnel(client: ClickHouseClient, s: Scope, range: Range, steps: GoalMatch[], windowMinutes: number | null = null): Promise<{ steps: FunnelStep[]; withheld?: string }> {
   checkStepCount(steps.length)
   const q = questionOf(s, range)
   const params = new Params()
@@ -67,7 +67,7 @@ export async function funnel(client: ClickHouseClient, s: Scope, range: Range, s
       FROM
       (
         SELECT visitor_id, day, local_day, any(net) AS net,
-          arrayFold((level, e) -> level + bitTest(e.2, level), arraySort(groupArray((ts, mask))), toUInt64(0)) AS level
+          ${visitLevel('arraySort(groupArray((ts, mask)))', windowMinutes, params)} AS level
         FROM (${events})
         GROUP BY visitor_id, day, local_day, visit_start
       )
@@ -93,7 +93,7 @@ export async function funnel(client: ClickHouseClient, s: Scope, range: Range, s
       continue
     }
     // the cell of a step: the visits that reached it
-    const visitors = (j: number) => shown(s, cellOf(s.filters, span, { name: 'funnel', op: '==', values: steps.slice(0, j + 1).map(goalLabel) }), counts[j]).visitors
+    const visitors = (j: number) => shown(s, cellOf(s.filters, span, { name: 'funnel', op: '==', values: [...steps.slice(0, j + 1).map(goalLabel), ...windowCell(windowMinutes)] }), counts[j]).visitors
     const now = visitors(i)
     const first = i === 0 ? now : visitors(0)
     const prev = i === 0 ? now : visitors(i - 1)
@@ -101,3 +101,24 @@ export async function funnel(client: ClickHouseClient, s: Scope, range: Range, s
   }
   return out[0] && out[0].visitors === null ? { steps: out, withheld: reason } : { steps: out }
 }
+
+// ---- The conversion window of saved funnels (aggregator/funnel-store.ts); kept apart from the rules above.
+
+/**
+ * SQL of a visit's level (how many steps it completed in order) over `events`, its matching
+ * events as a time-sorted array of (ts, mask). Without a window, one fold from the first event:
+ * each event completes the next step at most. With one, every event that completes step 1
+ * starts a chain in which only events within `windowMinutes` of it count, and the visit's level
+ * is the best of those chains (from a given start, taking each next step as early as possible
+ * is best, so the best over all starts is exact).
+ */
+export function visitLevel(events: string, windowMinutes: number | null, params: Params): string {
+  if (windowMinutes === null) return `arrayFold((level, e) -> level + bitTest(e.2, level), ${events}, toUInt64(0))`
+  const windowMs = params.add('Int64', windowMinutes * 60_000)
+  return `arrayMax(arrayMap(i -> if(bitTest(${events}[i].2, 0),
+      arrayFold((level, e) -> level + (bitTest(e.2, level) AND toUnixTimestamp64Milli(e.1) - toUnixTimestamp64Milli(${events}[i].1) <= ${windowMs}), arraySlice(${events}, i), toUInt64(0)),
+      toUInt64(0)), arrayEnumerate(${events})))`
+}
+
+/** A windowed funnel's steps are other sets than the same steps without it: their own cells for the noise. */
+const windowCell = (windowMinutes: number | null) => (windowMinutes === null ? [] : [`(within ${windowMinutes} minutes)`])

@@ -14,7 +14,7 @@ export type GoalResult =
 
 export interface GoalConversions {
   results: GoalResult[]
-  /** Every visitor of the (filtered) range: the conversion rates' denominator. */
+  /** Every visitor of the range the filters other than goal and event keep: the rates' denominator. */
   visitors: number | null
   withheld?: string
 }
@@ -23,7 +23,8 @@ export interface GoalConversions {
  * Conversions of each goal in the visits of a question: `visitors` who completed it in at
  * least one visit (distinct per day, summed over days, like every visitor count), `events`
  * that completed it (matching pageviews, or matching custom events), and `conversion_rate`,
- * the converting visitors in percent of all visitors of the range (one decimal).
+ * the converting visitors in percent of all visitors of the range that the filters other than
+ * `goal` and `event` keep (one decimal).
  *
  * Each goal is a row of the total (disclosure.ts): shown when it passes R1 and R4 (at least k
  * visitors did not convert), else withheld exactly like a goal nobody reached.
@@ -31,10 +32,15 @@ export interface GoalConversions {
 export async function goalConversions(client: ClickHouseClient, s: Scope, range: Range, goals: (GoalMatch & { id: string })[]): Promise<GoalConversions> {
   const reason = withheldReason(s.limits.k)
   const withheld = (g: GoalMatch & { id: string }): GoalResult => ({ id: g.id, goal: goalLabel(g), visitors: null, events: null, conversion_rate: null, withheld: reason })
-  const total = await totals(client, s, range)
-  if (!(await publishable(client, s, range, total))) return { results: goals.map(withheld), visitors: null, withheld: reason }
+  // rates are out of every visitor the other filters keep: filtering by a custom event or a goal
+  // picks the converting visits, it does not shrink what they convert out of
+  const base: Scope = { ...s, filters: s.filters.filter((f) => f.name !== 'goal' && f.name !== 'event') }
+  const [total, scoped] = await Promise.all([totals(client, base, range), base.filters.length === s.filters.length ? null : totals(client, s, range)])
+  if (!(await publishable(client, base, range, total)) || (scoped && !(await publishable(client, s, range, scoped)))) {
+    return { results: goals.map(withheld), visitors: null, withheld: reason }
+  }
   const span = spanOf(range)
-  const visitors = shown(s, cellOf(s.filters, span), total).visitors
+  const visitors = shown(base, cellOf(base.filters, span), total).visitors
   if (goals.length === 0) return { results: [], visitors }
 
   const q = questionOf(s, range)

@@ -14,7 +14,7 @@ export interface Sums {
   engagement_ms: number
 }
 
-export const METRICS = ['visitors', 'visits', 'pageviews', 'views_per_visit', 'bounce_rate', 'visit_duration', 'events', 'time_on_page'] as const
+export const METRICS = ['visitors', 'visits', 'pageviews', 'views_per_visit', 'bounce_rate', 'visit_duration', 'events', 'time_on_page', 'conversion_rate'] as const
 export type Metric = (typeof METRICS)[number]
 
 export const ZERO: Readonly<Sums> = Object.freeze({ visitors: 0, networks: 0, visits: 0, pageviews: 0, events: 0, bounces: 0, entries: 0, duration_ms: 0, engagement_ms: 0 })
@@ -35,8 +35,11 @@ export function addSums(a: Sums, b: Sums): Sums {
 
 const round = (x: number, digits = 0) => Math.round(x * 10 ** digits) / 10 ** digits
 
-/** A metric from sums: rates in percent, durations in seconds. */
-export function metricValue(s: Sums, m: Metric): number {
+/**
+ * A metric from sums: rates in percent, durations in seconds. `conversion_rate` needs the
+ * visitors without the goal filter beside them (`base`); without them it is null.
+ */
+export function metricValue(s: Sums, m: Metric, base?: Sums | null): number | null {
   switch (m) {
     case 'visitors':
       return s.visitors
@@ -54,6 +57,8 @@ export function metricValue(s: Sums, m: Metric): number {
       return s.visits ? round(s.duration_ms / s.visits / 1000) : 0
     case 'time_on_page':
       return s.pageviews ? round(s.engagement_ms / s.pageviews / 1000) : 0
+    case 'conversion_rate':
+      return base ? (base.visitors ? round((s.visitors / base.visitors) * 100, 1) : 0) : null
   }
 }
 

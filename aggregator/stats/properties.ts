@@ -40,6 +40,7 @@ const visit = (dim: string, expr = dim, filterExpr?: string, eventExpr = expr): 
 const OWN_PAGE = "if(name = 'pageview', pathname, '')"
 
 export const PROPERTIES: Record<string, Property> = {
+  hostname: visit('hostname'),
   source: visit('source'),
   referrer: visit('referrer', "if(referrer_host = '', '', concat(referrer_host, referrer_path))"),
   channel: visit('channel'),

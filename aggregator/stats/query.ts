@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { compare, Params, propExpr, type Filter } from './filters.ts'
+import { goalCondition } from './goal-match.ts'
 import { addSums, type Sums } from './metrics.ts'
 import { calendarDate, midnight, type Range } from './period.ts'
 import type { Property } from './properties.ts'
@@ -105,7 +106,7 @@ const SUMS = `sum(visitors) AS visitors, sum(networks) AS networks, sum(visits) 
 
 /** A visit row as the property and filter SQL sees it (`visits` merged with FINAL). */
 const VISIT_COLUMNS = `site, day, visitor_id, visit_id, network_id, start, end, pageviews, events, interactions, engagement_ms,
-      entry_page, exit.2 AS exit_page, pages, event_names, referrer_host, referrer_path, source, channel,
+      entry_page, exit.2 AS exit_page, pages, event_names, hostname, referrer_host, referrer_path, source, channel,
       utm_source, utm_medium, utm_campaign, utm_content, utm_term, browser, browser_version, os, os_version,
       device, screen, country, region, city, network, returning`
 
@@ -138,8 +139,17 @@ class SumsQuery {
     return `${column} >= fromUnixTimestamp64Milli({from:Int64}) AND ${column} < fromUnixTimestamp64Milli({to:Int64})`
   }
 
+  /** A goal filter's condition on an events row: it completes one of the goals. */
+  private goalCondition(f: Filter): string {
+    if (!f.goals) throw new Error('a goal filter reached the query without its goals (resolveGoalFilters)')
+    return `(${f.goals.map((g) => goalCondition(g, this.params)).join(' OR ')})`
+  }
+
   /** A filter as a condition on a visit row. */
   private visitCondition(f: Filter, days: string): string {
+    if (f.name === 'goal') {
+      return negate(f, `visit_id IN (SELECT visit_id FROM events WHERE site = ${this.site} AND toDate(ts) IN ${days} AND visit_id != 0 AND ${this.goalCondition(f)})`)
+    }
     const p = f.prop
     if (p.level === 'visit') return compare(p.filterExpr ?? p.expr, f, this.params)
     if (p.visitArray) return negate(f, `arrayExists(a -> ${compare('a', positive(f), this.params)}, ${p.visitArray})`)
@@ -152,6 +162,7 @@ class SumsQuery {
 
   /** A filter as a condition on an events row without a visit (it stands as a visit of its own). */
   private ownVisitCondition(f: Filter): string {
+    if (f.name === 'goal') return negate(f, this.goalCondition(f))
     const p = f.prop
     if (p.level === 'visit') return compare(p.filterExpr ?? p.eventExpr, f, this.params)
     // a one-event visit's pages are its pageview's path; its event names, its custom event's name

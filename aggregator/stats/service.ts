@@ -4,8 +4,8 @@ import {
   adjacentDayAllows, apart, cellOf, minGroup, Noise, OTHER, otherAllowed, splitRows, withheldReason, type Cell, type Limits, type Row,
 } from './disclosure.ts'
 import type { Filter } from './filters.ts'
-import { addSums, metricValue, ZERO, type Metric, type Sums } from './metrics.ts'
-import { adjacentDays, midnight, type Range } from './period.ts'
+import { addSums, MetricError, metricValue, ZERO, type Metric, type Sums } from './metrics.ts'
+import { adjacentDays, comparisonRange, midnight, type Range } from './period.ts'
 import { present, type Property } from './properties.ts'
 import { currentDays, querySums, rangeDays, rollupAnswers, utcDays, type Interval, type StatsQuestion } from './query.ts'
 
@@ -21,7 +21,7 @@ export interface Scope {
 
 export const NONE = '(none)'
 
-export type MetricValue = { value: number; change: number | null } | { value: null; change: null; withheld: string }
+export type MetricValue = { value: number | null; change: number | null } | { value: null; change: null; withheld: string }
 
 type Span = { from: number; to: number }
 
@@ -56,21 +56,51 @@ export const spanOf = (r: Span) => `${r.from}..${r.to}`
 /** The published sums of a cell: with the audience's noise, if any. */
 export const shown = (s: Scope, cell: Cell, sums: Sums) => (s.noise ? s.noise.sums(cell, sums) : sums)
 
-/** Totals for the range with the change against the previous range of the same length. */
-export async function aggregate(client: ClickHouseClient, s: Scope, range: Range, metrics: Metric[]): Promise<Record<string, MetricValue>> {
-  const [now, before] = await Promise.all([totals(client, s, range), totals(client, s, range.previous)])
+/**
+ * The conversion filters (goal filters) removed: the visitors a conversion rate is out of.
+ * Asking for `conversion_rate` without a goal filter is a 400.
+ */
+function conversionBase(s: Scope, metrics: Metric[]): Scope | null {
+  if (!metrics.includes('conversion_rate')) return null
+  if (!s.filters.some((f) => f.name === 'goal' && f.op === '==')) throw new MetricError('conversion_rate needs a goal filter, e.g. filters=goal==Signup')
+  return { ...s, filters: s.filters.filter((f) => f.name !== 'goal') }
+}
+
+/**
+ * A row's base for its conversion rate: shown when it passes R1 and at least k of its visitors
+ * did not convert (R4, the converting ones are a row of it); else the rate is null.
+ */
+function rateBase(base: Scope, cell: Cell, sums: Sums, converting: Sums): Sums | null {
+  if (!minGroup(sums, base.limits) || !apart(sums.visitors, converting.visitors, base.limits)) return null
+  return shown(base, cell, sums)
+}
+
+/**
+ * Totals for the range with the change against `compared`: by default the period before, like
+ * for like (comparisonRange). The change is shown only when the compared period passes R1 (R8).
+ */
+export async function aggregate(client: ClickHouseClient, s: Scope, range: Range, metrics: Metric[], compared?: Span): Promise<Record<string, MetricValue>> {
+  const against = compared ?? comparisonRange(range, 'previous_period', s.timezone)
+  const base = conversionBase(s, metrics)
+  const [now, before, baseNow, baseBefore] = await Promise.all([
+    totals(client, s, range),
+    totals(client, s, against),
+    base ? totals(client, base, range) : null,
+    base ? totals(client, base, against) : null,
+  ])
   const out: Record<string, MetricValue> = {}
   if (!(await publishable(client, s, range, now))) {
     for (const m of metrics) out[m] = { value: null, change: null, withheld: withheldReason(s.limits.k) }
     return out
   }
   const value = shown(s, cellOf(s.filters, spanOf(range)), now)
-  // R8 `change`: the previous period is published through the change, so it passes R1 too
-  const prev = minGroup(before, s.limits) ? shown(s, cellOf(s.filters, spanOf(range.previous)), before) : null
+  const prev = minGroup(before, s.limits) ? shown(s, cellOf(s.filters, spanOf(against)), before) : null
+  const rateNow = base && baseNow ? rateBase(base, cellOf(base.filters, spanOf(range)), baseNow, now) : null
+  const rateBefore = base && baseBefore && prev ? rateBase(base, cellOf(base.filters, spanOf(against)), baseBefore, before) : null
   for (const m of metrics) {
-    const v = metricValue(value, m)
-    const p = prev ? metricValue(prev, m) : 0
-    out[m] = { value: v, change: p === 0 ? null : Math.round(((v - p) / p) * 1000) / 10 }
+    const v = metricValue(value, m, rateNow)
+    const p = prev ? metricValue(prev, m, rateBefore) : null
+    out[m] = { value: v, change: v === null || !p ? null : Math.round(((v - p) / p) * 1000) / 10 } as MetricValue
   }
   return out
 }
@@ -93,39 +123,58 @@ function bucketSpans(labels: string[], interval: Interval, range: Span, tz: stri
 
 /**
  * One row per bucket. A bucket is shown when the whole answer may be, it passes R1, and R5
- * `bucket` holds; otherwise it looks like an empty bucket: every metric null, `withheld`.
+ * `bucket` holds; otherwise it looks like an empty bucket: every metric null, `withheld`. A
+ * bucket that has not begun is no data yet: its metrics are null, with no reason.
  */
-export async function timeseries(client: ClickHouseClient, s: Scope, range: Range, metrics: Metric[], interval: Interval): Promise<TimeseriesRow[]> {
+export async function timeseries(client: ClickHouseClient, s: Scope, range: Range, metrics: Metric[], interval: Interval, now = Date.now()): Promise<TimeseriesRow[]> {
   const q = { site: s.site, timezone: s.timezone, range, filters: s.filters }
   const parent = PARENT[interval]
-  const [rows, total, parents] = await Promise.all([
+  const base = conversionBase(s, metrics)
+  const [rows, total, parents, bases] = await Promise.all([
     querySums(client, { ...q, interval }),
     totals(client, s, range),
     parent ? querySums(client, { ...q, interval: parent }) : Promise.resolve([]),
+    base ? querySums(client, { ...q, filters: base.filters, interval }) : Promise.resolve([]),
   ])
   const ok = await publishable(client, s, range, total)
   const byBucket = new Map(rows.map((r) => [r.bucket, r]))
   const byParent = new Map(parents.map((r) => [r.bucket, r]))
+  const byBase = new Map(bases.map((r) => [r.bucket, r]))
   const labels = buckets(range, interval, s.timezone)
   const spans = bucketSpans(labels, interval, range, s.timezone)
+  const starts = bucketStarts(labels, interval, s.timezone)
   return labels.map((date, i) => {
     const sums = byBucket.get(date) ?? ZERO
     const row: TimeseriesRow = { date }
     const inParent = parent ? (byParent.get(parentLabel(interval, date)) ?? ZERO).visitors : null
     const visible = ok && minGroup(sums, s.limits) && apart(total.visitors, sums.visitors, s.limits, labels.length === 1) && (inParent === null || apart(inParent, sums.visitors, s.limits))
-    if (!visible) {
+    if (starts[i] > now) {
+      for (const m of metrics) row[m] = null
+    } else if (!visible) {
       for (const m of metrics) row[m] = null
       row.withheld = withheldReason(s.limits.k)
     } else {
       const value = shown(s, cellOf(s.filters, spans[i]), sums)
-      for (const m of metrics) row[m] = metricValue(value, m)
+      const rate = base ? rateBase(base, cellOf(base.filters, spans[i]), byBase.get(date) ?? ZERO, sums) : null
+      for (const m of metrics) row[m] = metricValue(value, m, rate)
     }
     return row
   })
 }
 
+/** When each bucket begins (ms): a bucket after now is the future, not an empty bucket. */
+function bucketStarts(labels: string[], interval: Interval, tz: string): number[] {
+  return labels.map((l) => {
+    const [y, m, d] = l.slice(0, 10).split('-').map(Number)
+    const day = midnight(y, m, d, tz)
+    if (interval !== 'hour' && interval !== 'minute') return day
+    // within the day, by wall-clock offset: exact except in the hour a clock change skips or repeats
+    return day + (Number(l.slice(11, 13)) * 60 + Number(l.slice(14, 16))) * 60_000
+  })
+}
+
 export interface Breakdown {
-  results: Record<string, string | number>[]
+  results: Record<string, string | number | null>[]
   withheld?: string
 }
 
@@ -168,10 +217,13 @@ export async function breakdown(
   limit: number,
 ): Promise<Breakdown> {
   const nothing = { results: [], withheld: withheldReason(s.limits.k) }
-  const [rows, total] = await Promise.all([
+  const base = conversionBase(s, metrics)
+  const [rows, total, bases] = await Promise.all([
     querySums(client, { site: s.site, timezone: s.timezone, range, filters: s.filters, property: prop }),
     totals(client, s, range),
+    base ? querySums(client, { site: s.site, timezone: s.timezone, range, filters: base.filters, property: prop }) : Promise.resolve([]),
   ])
+  const byBase = new Map(bases.map((r) => [r.key, r]))
   if (!(await publishable(client, s, range, total))) return nothing
   let { shown: visible, folded } = splitRows(rows.map((r) => ({ key: r.key, sums: r })), total.visitors, s.limits)
   let other: Sums | null = null
@@ -194,8 +246,11 @@ export async function breakdown(
   ]
   const results = cells.map((c) => {
     const value = shown(s, cellOf(s.filters, span, c.row), c.sums)
-    const out: Record<string, string | number> = { ...c.label }
-    for (const m of metrics) out[m] = metricValue(value, m)
+    // "(other)" has no base of its own: its rate is null
+    const baseRow = base && c.row.op === '==' ? byBase.get(c.row.values[0]) : undefined
+    const rate = base && baseRow ? rateBase(base, cellOf(base.filters, span, c.row), baseRow, c.sums) : null
+    const out: Record<string, string | number | null> = { ...c.label }
+    for (const m of metrics) out[m] = metricValue(value, m, rate)
     return out
   })
   // with noise, the order follows the numbers shown, so it does not tell the true one

@@ -22,9 +22,11 @@ export const classifyReferrer: Step = (event) => {
     if (host && host !== event.hostname && host !== event.site) {
       const registrable = parseDomain(host).domain ?? host
       const known = knownSource(host, registrable)
-      event.referrerHost = host
-      event.referrerPath = scrubText(safeDecode(ref!.pathname)).slice(0, 512)
-      source = known ? known[0] : host
+      // a referrer addressed by an IP literal keeps `[ip]`, like any other text
+      const shown = scrubText(host, event.policy.scrub)
+      event.referrerHost = shown
+      event.referrerPath = scrubText(safeDecode(ref!.pathname), event.policy.scrub).slice(0, 512)
+      source = known ? known[0] : shown
       kind = known ? known[1] : 'referral'
     }
   }

@@ -21,8 +21,9 @@ export const scrubUrl: Step = (event) => {
   // a developer's own machine is `localhost`, however it was addressed (no address is stored)
   const host = url.hostname.toLowerCase().replace(/^www\./, '')
   event.hostname = LOCAL_HOST.test(host) ? 'localhost' : host
-  let path = scrubText(safeDecode(url.pathname)) || '/'
-  if (event.hashMode && url.hash.length > 1) path += scrubText(safeDecode(url.hash.split('?')[0]))
+  const site = event.policy.scrub
+  let path = scrubText(safeDecode(url.pathname), site) || '/'
+  if (event.hashMode && url.hash.length > 1) path += scrubText(safeDecode(url.hash.split('?')[0]), site)
   event.pathname = path.slice(0, 1024)
   keepQuery(event, url.searchParams)
   // the full URL, query string included, is not needed past this point
@@ -35,10 +36,11 @@ function keepQuery(event: PipelineEvent, params: URLSearchParams) {
   const kept: string[] = []
   for (const [key, value] of params) {
     if (!event.policy.queryParam(key)) continue
-    const clean = scrubPair(key, value).slice(0, 256)
+    const clean = scrubPair(key, value, event.policy.scrub).slice(0, 256)
     const k = key.toLowerCase()
     if ((UTM_KEYS as readonly string[]).includes(k)) event.utm[k as (typeof UTM_KEYS)[number]] = clean
-    else kept.push(`${encodeURIComponent(key)}=${encodeURIComponent(clean)}`)
+    // a policy that keeps any parameter (`*`) may meet one whose name is an identifier
+    else kept.push(`${encodeURIComponent(scrubText(key, event.policy.scrub))}=${encodeURIComponent(clean)}`)
   }
   event.query = kept.join('&').slice(0, 512)
 }

@@ -131,7 +131,7 @@ describe('audit after personal data was planted behind the pipeline’s back', (
   })
 
   it('finds the IPv4 address in a prop value', () => {
-    expect(find(report, 'events.props', '[ip]')).toMatchObject({ count: 1, detail: 'IPv4 address', sample: '20…' })
+    expect(find(report, 'events.props', '[ip]')).toMatchObject({ count: 1, detail: 'IP addresses (IPv4)', sample: '20…' })
   })
 
   it('finds the User-Agent string in a referrer path', () => {
@@ -153,7 +153,7 @@ describe('audit after personal data was planted behind the pipeline’s back', (
   it('finds the IP in a spool segment, and in the log (but not the server’s own loopback address)', () => {
     expect(find(report, /^spool\/000000000000001-000000-planted\.ndjson props$/, '[ip]')).toMatchObject({ count: 1, sample: '19…' })
     expect(find(report, 'app.log msg', '[email]')).toMatchObject({ count: 1, sample: 'ma…' })
-    expect(find(report, 'app.log', '[ip]')).toMatchObject({ count: 1, detail: 'IPv6 address' })
+    expect(find(report, 'app.log', '[ip]')).toMatchObject({ count: 1, detail: 'IP addresses (IPv6)' })
     expect(report.findings.filter((f) => f.where.startsWith('app.log') && f.kind === '[ip]')).toHaveLength(1)
   })
 
@@ -254,7 +254,7 @@ describe('analytics audit (the CLI, no server running)', () => {
     fs.writeFileSync(path.join(dataDir, 'spool', '000000000000009-000000-planted.ndjson'), JSON.stringify({ site: 'example.com', pathname: `/from/${SPOOL_IP}` }) + '\n')
     const dirty = await cli(['audit'], dataDir)
     expect(dirty.code, dirty.out).toBe(1)
-    expect(dirty.out).toMatch(/spool\/000000000000009-000000-planted\.ndjson pathname\s+\[ip\] IPv4 address\s+1\s+19…/)
+    expect(dirty.out).toMatch(/spool\/000000000000009-000000-planted\.ndjson pathname\s+\[ip\] IP addresses \(IPv4\)\s+1\s+19…/)
     expect(dirty.out).not.toContain(SPOOL_IP)
 
     const missingLog = await cli(['audit', '--log', path.join(dataDir, 'no-such.log')], dataDir)

@@ -68,7 +68,9 @@ describe('loadPolicy(policies/strict.yaml)', () => {
       rawEventsDays: 30,
       aggregatesDays: 760,
       minVisitors: { dashboard: 5, shared: 5, export: 5 },
-      exportEpsilon: null,
+      minNetworks: { dashboard: 5, shared: 5, export: 5 },
+      epsilon: { dashboard: null, shared: 0.5, export: 0.5 },
+      exportEpsilon: 0.5,
       visitTimeoutMinutes: 30,
     })
     expect(site.excludedPath('/')).toBe(false)
@@ -101,6 +103,13 @@ describe('loadPolicy errors', () => {
   it('names the file and the key of a bad value', () => {
     const file = policyFile('bad.yaml', 'version: 1\ndefaults:\n  min_visitors:\n    export: 0\n')
     expect(policyError(() => loadPolicy(file))).toBe(`policy ${file}: defaults.min_visitors.export must be >= 1`)
+  })
+
+  it('the network rule can raise the minimum, never lower it', () => {
+    const low = policyFile('low-networks.yaml', 'version: 1\ndefaults:\n  min_visitors:\n    shared: 10\n  min_networks:\n    shared: 5\n')
+    expect(policyError(() => loadPolicy(low))).toContain('min_networks.shared (5) is below min_visitors.shared (10)')
+    const high = loadPolicy(policyFile('high-networks.yaml', 'version: 1\ndefaults:\n  min_networks:\n    export: 8\n')).forSite('example.com')
+    expect(high.minNetworks).toEqual({ dashboard: 5, shared: 5, export: 8 })
   })
 
   it('loads a valid file with its own name', () => {

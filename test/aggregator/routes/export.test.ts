@@ -8,12 +8,14 @@ import { EXPORTS_PER_MONTH } from '../../../aggregator/export/budget.ts'
 import { monthsCovered, ZIP_TABLES } from '../../../aggregator/export/export.ts'
 import { countNoise, KeyedStream, twoSidedGeometric } from '../../../aggregator/export/noise.ts'
 import { ADMIN_TOKEN, rows, settle, tempDataDir, testApp } from '../../helpers/app.ts'
-import { day, dayBefore, handCountedVisits, insertEvents } from '../../helpers/fixtures.ts'
+import { day, dayBefore, dayStart, eventRow, handCountedVisits, insertEvents } from '../../helpers/fixtures.ts'
 
 /**
  * The same small store as test/stats.test.ts, two days ago (UTC), for three sites with one
  * policy: 10 visitors from Germany, 3 from France, 6 from the US (19 visitors, 25 visits).
- * - EXACT: k = 5 everywhere, no noise;
+ * Exports carry noise unless the policy says otherwise; this one turns it off by default:
+ * - EXACT: k = 5 everywhere, no noise; two days before (the day between them empty), 5 more
+ *   visitors from GB view /about, so that over three days the pages have rows to show (R4);
  * - LOOSE: dashboards k = 3 (France shows there), exports k = 5 (France must never show);
  * - NOISY: k = 5 and noise.export_epsilon = 1.
  */
@@ -21,6 +23,9 @@ const EXACT = 'exact.example.com'
 const LOOSE = 'loose.example.com'
 const NOISY = 'noisy.example.com'
 const eventsOf = handCountedVisits
+const DAY = 86_400_000
+const twoBefore = new Date(dayStart - 2 * DAY).toISOString().slice(0, 10)
+const EARLIER = Array.from({ length: 5 }, (_, i) => eventRow(EXACT, 7000 + i, dayStart - 2 * DAY + 9 * 3_600_000 + i * 60_000, '/about', { country: 'GB' }))
 
 let app: FastifyInstance
 let dir: string
@@ -34,6 +39,7 @@ beforeAll(async () => {
       'name: export test',
       'defaults:',
       '  min_visitors: { dashboard: 5, shared: 5, export: 5 }',
+      '  noise: { export_epsilon: null }',
       'sites:',
       `  ${LOOSE}:`,
       '    min_visitors: { dashboard: 3, shared: 3, export: 5 }',
@@ -43,7 +49,7 @@ beforeAll(async () => {
     ].join('\n'),
   )
   app = await testApp({ policyFile }, [EXACT, LOOSE, NOISY])
-  await insertEvents(app.runtime.store.client, [EXACT, LOOSE, NOISY].flatMap(eventsOf))
+  await insertEvents(app.runtime.store.client, [...[EXACT, LOOSE, NOISY].flatMap(eventsOf), ...EARLIER])
   await settle(app)
 })
 afterAll(async () => {
@@ -52,6 +58,8 @@ afterAll(async () => {
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` }
 const range = `period=custom&from=${day}&to=${day}`
+/** EXACT's three days, from the GB visitors to the hand-counted day: 24 visitors. */
+const range3 = `period=custom&from=${twoBefore}&to=${day}`
 const exportOf = (site: string, params: string) => app.inject({ url: `/api/v1/export?site=${site}&${params}`, headers: auth })
 const api = async (endpoint: string, site: string, params: string) =>
   (await app.inject({ url: `/api/v1/stats/${endpoint}?site=${site}&${params}`, headers: auth })).json()
@@ -108,17 +116,21 @@ describe('exact exports', () => {
   })
 
   it('the time series (no property) as CSV, JSON lines and Parquet says the same', async () => {
-    const params = `period=custom&from=${dayBefore}&to=${day}`
+    const params = range3
     const csv = parseCsv((await exportOf(EXACT, `${params}&format=csv`)).body)
     expect(csv.header).toEqual(['date', 'visitors', 'visits', 'pageviews', 'views_per_visit', 'bounce_rate', 'visit_duration', 'events', 'withheld'])
     const metrics = csv.header.slice(1, -1)
     const fromApi = (await api('timeseries', EXACT, `${params}&interval=day&metrics=${metrics.join(',')}`)).results
-    expect(csv.rows.map((r) => ({ date: r.date, ...Object.fromEntries(metrics.map((m) => [m, num(r[m])])) }))).toEqual(fromApi)
-    expect(csv.rows[1]).toMatchObject({ date: day, visitors: '19', visits: '25', pageviews: '47', events: '48' })
+    const asApi = (r: Record<string, string>) => ({ date: r.date, ...Object.fromEntries(metrics.map((m) => [m, num(r[m])])), ...(r.withheld ? { withheld: r.withheld } : {}) })
+    expect(csv.rows.map(asApi)).toEqual(fromApi)
+    expect(csv.rows[0]).toMatchObject({ date: twoBefore, visitors: '5', visits: '5', pageviews: '5', events: '5', withheld: '' })
+    // the empty day is withheld like a small one
+    expect(csv.rows[1]).toMatchObject({ date: dayBefore, visitors: '', withheld: 'fewer than 5 visitors behind this number or its neighbours' })
+    expect(csv.rows[2]).toMatchObject({ date: day, visitors: '19', visits: '25', pageviews: '47', events: '48', withheld: '' })
 
     const json = await exportOf(EXACT, `${params}&format=json`)
     expect(json.headers['content-type']).toContain('application/x-ndjson')
-    expect(json.headers['content-disposition']).toContain(`${EXACT}-${dayBefore}-${day}.ndjson`)
+    expect(json.headers['content-disposition']).toContain(`${EXACT}-${twoBefore}-${day}.ndjson`)
     const lines = json.body.trim().split('\n').map((l) => JSON.parse(l))
     expect(lines).toEqual(csv.rows.map((r) => ({ ...Object.fromEntries(Object.entries(r).map(([k, v]) => [k, k === 'date' || k === 'withheld' ? v : num(v)])) })))
 
@@ -128,17 +140,19 @@ describe('exact exports', () => {
     expect(bytes.subarray(0, 4).toString('latin1')).toBe('PAR1')
     expect(bytes.subarray(-4).toString('latin1')).toBe('PAR1')
     const back = await readParquet(bytes)
-    expect(back.rows).toHaveLength(2)
+    expect(back.rows).toHaveLength(3)
     expect(back.columns.map((c) => c.name)).toEqual(csv.header)
     expect(back.columns.find((c) => c.name === 'visitors')!.type).toBe('Nullable(UInt64)')
-    expect(back.rows[1]).toMatchObject({ visitors: 19, visits: 25, pageviews: 47, events: 48 })
+    expect(back.rows[1]).toMatchObject({ visitors: null })
+    expect(back.rows[2]).toMatchObject({ visitors: 19, visits: 25, pageviews: 47, events: 48 })
   })
 
   it('a Parquet breakdown reads back with the right rows', async () => {
-    const res = await exportOf(EXACT, `${range}&property=page&format=parquet`)
+    const res = await exportOf(EXACT, `${range3}&property=page&format=parquet`)
     const back = await readParquet(res.rawPayload)
-    const fromApi = (await api('breakdown', EXACT, `${range}&property=page&metrics=visitors,pageviews`)).results
+    const fromApi = (await api('breakdown', EXACT, `${range3}&property=page&metrics=visitors,pageviews`)).results
     expect(back.rows.map((r) => ({ page: r.page, visitors: Number(r.visitors), pageviews: Number(r.pageviews) }))).toEqual(fromApi)
+    expect(back.rows.map((r) => r.page)).toEqual(['/', '/pricing', '/blog', '/signup', '/about'])
   })
 
   it('the zip holds one CSV per breakdown, each parsable and equal to its single export', async () => {
@@ -193,8 +207,10 @@ describe('exact exports', () => {
   })
 
   it('filters apply to exports', async () => {
-    const csv = parseCsv((await exportOf(EXACT, `${range}&property=page&filters=country==US`)).body)
-    expect(csv.rows.map((r) => [r.page, r.visitors])).toEqual([['/', '6'], ['/blog', '6'], ['/pricing', '6'], ['/signup', '6']])
+    const csv = parseCsv((await exportOf(EXACT, `${range3}&property=page&filters=country!=DE`)).body)
+    expect(csv.rows.map((r) => [r.page, r.visitors])).toEqual([['/blog', '9'], ['/', '6'], ['/pricing', '6'], ['/signup', '6'], ['/about', '5']])
+    // a filter that sets apart fewer than k visitors (here FR's 3) withholds the export (R3)
+    expect(parseCsv((await exportOf(EXACT, `${range}&property=page&filters=country!=FR`)).body).rows).toEqual([])
   })
 })
 
@@ -321,5 +337,58 @@ describe('export noise', () => {
   it('monthsCovered lists every calendar month of a range', () => {
     expect(monthsCovered('2024-11-30', '2025-02-01')).toEqual(['2024-11', '2024-12', '2025-01', '2025-02'])
     expect(monthsCovered('2025-01-10', '2025-01-12')).toEqual(['2025-01'])
+  })
+})
+
+describe('formula injection in exports (OWASP CSV injection)', () => {
+  // unauthenticated text as a spreadsheet would run it: every cell a formula, a DDE call, a tab or a carriage return
+  const EVIL = {
+    event: '=HYPERLINK("https://evil.example/","click")',
+    utm_source: "=cmd|' /C calc'!A0",
+    utm_medium: '+SUM(1,2)',
+    utm_campaign: '-2+3',
+    utm_content: '@SUM(1)',
+    utm_term: '\tTAB',
+    source: '\rCR',
+  } as const
+  // 40 days before the other tests' day: none of their numbers moves, nor their month's export budget
+  const evilStart = dayStart - 40 * 86_400_000
+  const evilDay = new Date(evilStart).toISOString().slice(0, 10)
+  const evilRange = `period=custom&from=${evilDay}&to=${evilDay}`
+  const { event, ...utm } = EVIL
+
+  beforeAll(async () => {
+    const ts = (i: number, s: number) => evilStart + 3_600_000 + i * 60_000 + s * 1000
+    // as many visitors again with plain values, each from a network of its own: no row is withheld or folded
+    const plain = Object.fromEntries(Object.keys(utm).map((k) => [k, 'plain']))
+    await insertEvents(app.runtime.store.client, Array.from({ length: 40 }, (_, i) => [
+      eventRow(EXACT, 5000 + i, ts(i, 0), '/landing', { ...(i < 20 ? utm : plain), network_id: 5000 + i }),
+      eventRow(EXACT, 5000 + i, ts(i, 10), '/landing', { name: i < 20 ? event : 'Plain', network_id: 5000 + i }),
+    ]).flat())
+    await settle(app)
+  })
+
+  it('CSV and zip cells that could start a formula get a leading quote; JSON and Parquet stay raw', async () => {
+    const zip = unzipSync(new Uint8Array((await exportOf(EXACT, `${evilRange}&format=zip`)).rawPayload))
+    const files: Record<keyof typeof EVIL, string> = {
+      event: 'custom_events.csv', utm_source: 'utm_sources.csv', utm_medium: 'utm_mediums.csv', utm_campaign: 'utm_campaigns.csv',
+      utm_content: 'utm_contents.csv', utm_term: 'utm_terms.csv', source: 'sources.csv',
+    }
+    for (const [property, raw] of Object.entries(EVIL) as [keyof typeof EVIL, string][]) {
+      const csv = await exportOf(EXACT, `${evilRange}&property=${property}&format=csv`)
+      expect(csv.statusCode).toBe(200)
+      const cells = parseCsv(csv.body).rows.map((r) => r[property])
+      expect(cells, property).toContain(`'${raw}`)
+      expect(cells, property).not.toContain(raw)
+      expect(parseCsv(Buffer.from(zip[files[property]]).toString('utf8')).rows.map((r) => r[property]), files[property]).toContain(`'${raw}`)
+
+      const json = (await exportOf(EXACT, `${evilRange}&property=${property}&format=json`)).body.trim().split('\n').map((l) => JSON.parse(l))
+      expect(json.map((r) => r[property]), property).toContain(raw)
+      const parquet = await readParquet((await exportOf(EXACT, `${evilRange}&property=${property}&format=parquet`)).rawPayload)
+      expect(parquet.rows.map((r) => r[property]), property).toContain(raw)
+    }
+    // ordinary text and the numbers are untouched
+    const sources = parseCsv((await exportOf(EXACT, `${evilRange}&property=utm_source&format=csv`)).body).rows
+    expect(sources.find((r) => r.utm_source === 'plain')?.visitors).toMatch(/^\d+$/)
   })
 })

@@ -40,8 +40,8 @@ describe('scrubText: phone numbers', () => {
     expect(out).not.toMatch(/\d{3}/)
   })
 
-  it('keeps the parenthesis before a bracketed area code but not the digits', () => {
-    expect(scrubText('tel (202) 555-0143')).toBe('tel ([phone]')
+  it('takes a bracketed area code with the number', () => {
+    expect(scrubText('tel (202) 555-0143')).toBe('tel [phone]')
   })
 })
 
@@ -177,9 +177,11 @@ describe('placeholderForKey', () => {
     ['ip', '[ip]'],
     ['client_ip', '[ip]'],
     ['card', '[card]'],
-    ['iban', '[card]'],
+    ['iban', '[iban]'],
+    ['ssn', '[national-id]'],
     ['token', '[token]'],
-    ['session_id', '[token]'],
+    ['session_id', '[session]'],
+    ['session_token', '[token]'],
     ['password', '[token]'],
     ['api_key', '[token]'],
     ['user', '[id]'],
@@ -193,7 +195,7 @@ describe('placeholderForKey', () => {
 describe('scrubPair', () => {
   it('a secret-looking key loses its value whatever it is', () => {
     expect(scrubPair('email', 'not-an-email')).toBe('[email]')
-    expect(scrubPair('session', 'abc')).toBe('[token]')
+    expect(scrubPair('session', 'abc')).toBe('[session]')
     expect(scrubPair('user_id', '42')).toBe('[id]')
   })
 

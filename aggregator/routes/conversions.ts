@@ -2,8 +2,10 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import Type, { type Static } from 'typebox'
 import { requireAccess, siteFromQuery } from '../../accounts/access.ts'
 import { InputError } from '../../http/errors.ts'
-import { Common as StatsCommon, scopeOf, type StatsDeps } from './stats.ts'
+import { Common as StatsCommon, refuseUnknownParameters, scopeOf, type StatsDeps } from './stats.ts'
 import { GOAL_ID, GoalStore } from '../goal-store.ts'
+import { FunnelStore } from '../funnel-store.ts'
+import { RECORD_ID } from '../site-records.ts'
 import { funnel, MAX_STEPS, MIN_STEPS, parseSteps } from '../stats/funnel.ts'
 import type { GoalMatch } from '../stats/goal-match.ts'
 import { goalConversions } from '../stats/goal-conversions.ts'
@@ -16,6 +18,7 @@ const FunnelQuery = Type.Object({
   ...Common,
   steps: Type.Optional(Type.String({ maxLength: 4000, description: `a JSON array of ${MIN_STEPS} to ${MAX_STEPS} steps: [{"page":"/pricing"},{"event":"Signup","prop":{"key":"plan","value":"pro"}}]` })),
   goals: Type.Optional(Type.String({ maxLength: 200, description: 'saved goal ids as steps, in order: id1,id2,...' })),
+  funnel: Type.Optional(Type.String({ maxLength: 12, description: 'a saved funnel (GET /api/v1/funnels): its steps and conversion window' })),
 })
 const PageFlowQuery = Type.Object({
   ...Common,
@@ -55,7 +58,9 @@ const unknownSite = (reply: FastifyReply) => reply.code(404).send({ error: 'unkn
 export async function conversionRoutes(app: FastifyInstance, deps: StatsDeps) {
   const { client } = deps
   app.addHook('onRequest', requireAccess({ scope: 'stats', siteFrom: siteFromQuery }))
+  refuseUnknownParameters(app)
   const goals = new GoalStore(client)
+  const savedFunnels = new FunnelStore(client)
 
   app.get<{ Querystring: Static<typeof GoalsQuery> }>('/api/v1/stats/goals', {
     schema: { tags: ['stats'], summary: "Conversions of the site's goals, with conversion_rate", querystring: GoalsQuery, response: { 200: GoalsOut, '4xx': ErrorOut } },
@@ -71,10 +76,16 @@ export async function conversionRoutes(app: FastifyInstance, deps: StatsDeps) {
   }, async (req, reply) => {
     const s = await scopeOf(deps, req)
     if (!s) return unknownSite(reply)
-    const { steps: raw, goals: ids } = req.query
-    if ((raw === undefined) === (ids === undefined)) throw new InputError('give the funnel either steps (a JSON array) or goals (saved goal ids)')
+    const { steps: raw, goals: ids, funnel: savedId } = req.query
+    if ([raw, ids, savedId].filter((p) => p !== undefined).length !== 1) throw new InputError('give the funnel one of steps (a JSON array), goals (saved goal ids) or funnel (a saved funnel id)')
     let steps: GoalMatch[]
-    if (raw !== undefined) steps = parseSteps(raw)
+    let windowMinutes: number | null = null
+    if (savedId !== undefined) {
+      const saved = RECORD_ID.test(savedId) ? await savedFunnels.get(s.scope.site, savedId) : null
+      if (!saved) throw new InputError('funnel is not a saved funnel of this site')
+      steps = saved.steps
+      windowMinutes = saved.window_minutes
+    } else if (raw !== undefined) steps = parseSteps(raw)
     else {
       const list = ids!.split(',').map((id) => id.trim())
       if (list.length < MIN_STEPS || list.length > MAX_STEPS) throw new InputError(`a funnel has ${MIN_STEPS} to ${MAX_STEPS} steps, not ${list.length}`)
@@ -85,7 +96,7 @@ export async function conversionRoutes(app: FastifyInstance, deps: StatsDeps) {
         return goal
       })
     }
-    return { ...(await funnel(client, s.scope, s.range, steps)), period: s.range.label }
+    return { ...(await funnel(client, s.scope, s.range, steps, windowMinutes)), period: s.range.label }
   })
 
   app.get<{ Querystring: Static<typeof PageFlowQuery> }>('/api/v1/stats/page-flow', {

@@ -1,9 +1,41 @@
 import fs from 'node:fs'
 import type { ClickHouseClient } from '@clickhouse/client'
+import { InputError } from '../http/errors.ts'
 
 export interface Site {
   domain: string
   timezone: string
+}
+
+/** A site that cannot be registered or changed as asked: a bad time zone (400), an unknown site (404). */
+export class SiteError extends InputError {
+  static unknown(): SiteError {
+    const err = new SiteError('there is no such site')
+    err.statusCode = 404
+    return err
+  }
+}
+
+export const TIMEZONE_ERROR = 'timezone must be an IANA time zone the store knows, such as Europe/Berlin (GET /api/v1/sites/timezones lists them)'
+
+/**
+ * The time zones a site may have: those both halves of the statistics understand, the store's
+ * own list (`system.time_zones`: local days are computed in SQL) and this runtime's `Intl` (a
+ * period's bounds are computed here). A zone only one of them knows (`US/Pacific-New` is in
+ * Node's ICU, not in ClickHouse) would make every question about the site fail.
+ */
+export async function storeTimezones(client: ClickHouseClient): Promise<string[]> {
+  const rs = await client.query({ query: 'SELECT time_zone FROM system.time_zones ORDER BY time_zone', format: 'JSONEachRow' })
+  return (await rs.json<{ time_zone: string }>()).map((r) => r.time_zone).filter(intlKnows)
+}
+
+function intlKnows(timezone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: timezone })
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** A domain as sites are registered: lower case, no scheme, path or leading `www.`. */
@@ -21,6 +53,7 @@ export class Sites {
   private byDomain = new Map<string, Site>()
   private timer: NodeJS.Timeout | null = null
   private saved = ''
+  private timezones: Promise<Set<string>> | null = null
   /** Whether a list is known at all (from the store, or from the snapshot). */
   known = false
 
@@ -63,7 +96,7 @@ export class Sites {
     const text = JSON.stringify(this.list())
     if (text === this.saved) return
     const tmp = `${this.snapshotFile}.tmp`
-    fs.writeFileSync(tmp, text)
+    fs.writeFileSync(tmp, text, { mode: 0o600 })
     fs.renameSync(tmp, this.snapshotFile)
     this.saved = text
   }
@@ -90,10 +123,52 @@ export class Sites {
     return [...this.byDomain.values()]
   }
 
+  /** See `storeTimezones`; read from the store once. */
+  knownTimezones(): Promise<Set<string>> {
+    this.timezones ??= storeTimezones(this.client).then(
+      (zones) => new Set(zones),
+      (err: unknown) => {
+        this.timezones = null
+        throw err
+      },
+    )
+    return this.timezones
+  }
+
+  /** Throws a SiteError (400) unless the store and the runtime both know `timezone`. */
+  async checkTimezone(timezone: string): Promise<void> {
+    if (!(await this.knownTimezones()).has(timezone)) throw new SiteError(TIMEZONE_ERROR)
+  }
+
   async add(domain: string, timezone = 'UTC'): Promise<Site> {
-    const site = { domain, timezone }
+    await this.checkTimezone(timezone)
+    return this.write({ domain, timezone })
+  }
+
+  /** A registered site's new time zone (its daily statistics are then built again: see site-changes.ts). */
+  async setTimezone(domain: string, timezone: string): Promise<Site> {
+    if (!this.has(domain)) throw SiteError.unknown()
+    await this.checkTimezone(timezone)
+    return this.write({ domain, timezone })
+  }
+
+  /**
+   * Unregisters a site: its beacons are dropped from now on, here at once and by other
+   * collectors at their next refresh. False when there is no such site.
+   */
+  async remove(domain: string): Promise<boolean> {
+    const site = this.byDomain.get(domain)
+    if (!site) return false
+    // a later row of the same second replaces an earlier one (ReplacingMergeTree keeps the last inserted)
+    await this.client.insert({ table: 'sites', values: [{ ...site, deleted: 1 }], format: 'JSONEachRow' })
+    this.byDomain.delete(domain)
+    this.save()
+    return true
+  }
+
+  private async write(site: Site): Promise<Site> {
     await this.client.insert({ table: 'sites', values: [{ ...site, deleted: 0 }], format: 'JSONEachRow' })
-    this.byDomain.set(domain, site)
+    this.byDomain.set(site.domain, site)
     this.save()
     return site
   }

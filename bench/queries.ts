@@ -23,6 +23,7 @@ import { goalConversions } from '../aggregator/stats/goal-conversions.ts'
 import { funnel } from '../aggregator/stats/funnel.ts'
 import { parseGoalMatch } from '../aggregator/stats/goal-match.ts'
 import { pageFlow } from '../aggregator/stats/page-flow.ts'
+import { querySums, type StatsQuestion } from '../aggregator/stats/query.ts'
 
 const EVENTS = Number(process.env.BENCH_QUERY_EVENTS || 10_000_000)
 const RUNS = Number(process.env.BENCH_QUERY_RUNS || 7)
@@ -31,13 +32,15 @@ const DAY = 86_400_000
 
 /** Synthetic events made by ClickHouse itself: pages, referrers, countries, browsers, visits of 1–6 pages. */
 const GENERATE = `
-INSERT INTO events (site, ts, name, visitor_id, visit_id, visit_flags, hostname, pathname, referrer_host, source, channel, utm_source, utm_medium, utm_campaign,
+INSERT INTO events (site, ts, name, visitor_id, network_id, visit_id, visit_flags, hostname, pathname, referrer_host, source, channel, utm_source, utm_medium, utm_campaign,
                     browser, browser_version, os, os_version, device, screen, country, region, city, engagement_ms, props)
 SELECT
     {site:String},
     fromUnixTimestamp64Milli(toInt64({start:Int64} + at_ms)),
     if(step_kind < 85, 'pageview', if(step_kind < 95, 'engagement', ['Signup', 'Outbound Link: Click', 'File Download'][1 + step_kind % 3])),
     cityHash64(visitor, intDiv(at_ms, 86400000)) AS vid,
+    -- about three visitors share a network (an address block)
+    cityHash64(intDiv(visitor, 3), intDiv(at_ms, 86400000), 'network'),
     -- the collector's visit: its first event gives its dimensions, its first pageview its entry page
     cityHash64(visit, 'visit') AS visit_id,
     bitOr(if(step = 0, 1, 0), if(step_kind < 85 AND NOT (step >= 1 AND pv0) AND NOT (step >= 2 AND pv1), 2, 0)),
@@ -145,6 +148,21 @@ async function main() {
     console.log(`\n${'query (30-day range)'.padEnd(width)}  median ms   ratio to count()`)
     console.log(`${'SELECT count() over the same rows'.padEnd(width)}  ${baseline.toFixed(1).padStart(9)}   1.00`)
     for (const [name, ms] of results) console.log(`${name.padEnd(width)}  ${ms.toFixed(1).padStart(9)}   ${(ms / baseline).toFixed(2)}`)
+    // What the k promise adds (aggregator/stats/disclosure.ts: neighbours, distinct "(other)",
+    // networks): each published answer against the engine's sums for the same question alone.
+    const sums = (s: Scope, extra: Partial<StatsQuestion> = {}) => () => querySums(client, { site: SITE, timezone: 'UTC', range, filters: s.filters, ...extra })
+    const pairs: [string, () => Promise<unknown>, () => Promise<unknown>][] = [
+      ['aggregate', () => aggregate(client, scope, range, cards), sums(scope)],
+      ['breakdown page', panel('page'), sums(scope, { property: property('page') })],
+      ['breakdown country', panel('country'), sums(scope, { property: property('country') })],
+      ['aggregate country==US', () => aggregate(client, filtered, range, cards), sums(filtered)],
+      ['breakdown page, country==US', panel('page', filtered), sums(filtered, { property: property('page') })],
+    ]
+    console.log(`\n${'cost of the k rules'.padEnd(width)}  published ms   engine sums ms   added ms`)
+    for (const [name, published, engine] of pairs) {
+      const [a, b] = [await timeIt(published), await timeIt(engine)]
+      console.log(`${name.padEnd(width)}  ${a.toFixed(1).padStart(12)}   ${b.toFixed(1).padStart(14)}   ${(a - b).toFixed(1).padStart(8)}`)
+    }
     const worst = Math.max(...results.filter(([n]) => !n.startsWith('filtered')).map(([, ms]) => ms))
     console.log(`\nslowest dashboard query: ${worst.toFixed(1)} ms (target: under 100 ms at 10 million events)`)
   } finally {

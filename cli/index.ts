@@ -1,14 +1,17 @@
 import { Command, InvalidArgumentError } from 'commander'
 import cliProgress from 'cli-progress'
+import type { ClickHouseClient } from '@clickhouse/client'
 import { loadConfig, type Config } from '../server/config.ts'
 import { runningServer, serve } from '../server/listen.ts'
 import { resolveAdminToken } from '../accounts/auth.ts'
-import { normaliseDomain } from '../accounts/sites.ts'
+import { normaliseDomain, type Site, type Sites } from '../accounts/sites.ts'
+import type { SiteChangeDeps } from '../accounts/site-changes.ts'
 import { seedOffline } from './seed-offline.ts'
 import { syntheticTraffic } from './seed-traffic.ts'
 import { addExportCommand } from './export.ts'
 import { addTokenCommands } from './tokens.ts'
 import { addUserCommands } from './users.ts'
+import { printable, readAnswer } from './terminal.ts'
 
 const program = new Command('analytics').description('Privacy-respecting site analytics')
 
@@ -35,10 +38,40 @@ function serverApi(config: Config) {
   }
 }
 
+/** A domain given on the command line, as sites are registered. */
+function registrable(input: string): string {
+  const domain = normaliseDomain(input)
+  if (!domain) throw new InvalidArgumentError('domain must be a host name such as example.com')
+  return domain
+}
+
+/**
+ * Opens the store (no server running) with what changing a site needs: the registered sites, and
+ * a rollup job of its own (no build runs meanwhile, and no spool is being drained: the collector
+ * is not running).
+ */
+async function withSiteChanges<T>(config: Config, fn: (deps: SiteChangeDeps) => Promise<T>): Promise<T> {
+  const { RollupJob } = await import('../aggregator/rollup/job.ts')
+  return withSites(config, (sites, client) => fn({ sites, client, rollups: new RollupJob(client, sites), drainSpool: async () => undefined }))
+}
+
+/** Opens the store (no server running) with the registered sites read. */
+async function withSites<T>(config: Config, fn: (sites: Sites, client: ClickHouseClient) => Promise<T>): Promise<T> {
+  const { Sites } = await import('../accounts/sites.ts')
+  return withStore(config, async (client) => {
+    const sites = new Sites(client)
+    await sites.refresh()
+    return fn(sites, client)
+  })
+}
+
 /** Opens the store directly (no server running) for one command, then closes it. */
-async function withStore<T>(config: Config, fn: (client: import('@clickhouse/client').ClickHouseClient) => Promise<T>): Promise<T> {
+async function withStore<T>(config: Config, fn: (client: ClickHouseClient) => Promise<T>): Promise<T> {
   const { openStore } = await import('../store/client.ts')
   const { migrate } = await import('../store/migrate.ts')
+  const { keepDataDirPrivate } = await import('../server/data-dir.ts')
+  const open = keepDataDirPrivate(config.dataDir)
+  if (open) console.error(`warning: ${config.dataDir} could not be closed to other accounts (${(open as NodeJS.ErrnoException).code})`)
   const store = await openStore(config)
   try {
     await migrate(store.client)
@@ -55,15 +88,14 @@ program
     await serve(loadConfig())
   })
 
-const site = program.command('site').description('register and list sites')
+const site = program.command('site').description('register, list, change and remove sites')
 site
   .command('add <domain>')
-  .option('--timezone <tz>', 'IANA time zone for days and months in reports', 'UTC')
+  .option('--timezone <tz>', 'IANA time zone for days and months in reports (one the store knows: `site timezones`)', 'UTC')
   .description('register a site; beacons for unregistered domains are dropped')
   .action(async (input: string, opts: { timezone: string }) => {
     const config = loadConfig()
-    const domain = normaliseDomain(input)
-    if (!domain) throw new InvalidArgumentError('domain must be a host name such as example.com')
+    const domain = registrable(input)
     const api = serverApi(config)
     if (api) await api('POST', '/api/v1/sites', { domain, timezone: opts.timezone })
     else {
@@ -79,15 +111,55 @@ site
   .action(async () => {
     const config = loadConfig()
     const api = serverApi(config)
-    const { Sites } = await import('../accounts/sites.ts')
     const sites = api
-      ? ((await api('GET', '/api/v1/sites')).sites as { domain: string; timezone: string }[])
-      : await withStore(config, async (client) => {
-          const s = new Sites(client)
-          await s.refresh()
-          return s.list()
-        })
-    for (const s of sites) console.log(`${s.domain}\t${s.timezone}`)
+      ? ((await api('GET', '/api/v1/sites')).sites as Site[])
+      : await withSites(config, async (sites) => sites.list())
+    for (const s of sites) console.log(`${printable(s.domain)}\t${printable(s.timezone)}`)
+  })
+site
+  .command('timezones')
+  .description('the time zones a site may have (those the store knows)')
+  .action(async () => {
+    const config = loadConfig()
+    const api = serverApi(config)
+    const zones = api
+      ? ((await api('GET', '/api/v1/sites/timezones')).timezones as string[])
+      : await withSites(config, async (sites) => [...(await sites.knownTimezones())])
+    for (const z of zones) console.log(printable(z))
+  })
+site
+  .command('timezone <domain> <tz>')
+  .description("change a site's time zone; its daily statistics are built again in it (days whose events are kept)")
+  .action(async (input: string, timezone: string) => {
+    const config = loadConfig()
+    const domain = registrable(input)
+    const api = serverApi(config)
+    if (api) await api('PATCH', `/api/v1/sites/${encodeURIComponent(domain)}`, { timezone })
+    else {
+      const { changeTimezone } = await import('../accounts/site-changes.ts')
+      await withSiteChanges(config, (deps) => changeTimezone(deps, domain, timezone))
+    }
+    console.log(`${domain} now reports in ${printable(timezone)}`)
+  })
+site
+  .command('remove <domain>')
+  .description('remove a site and delete all its data: events, visits, statistics, goals, tokens and shared links')
+  .option('--yes', 'do not ask: the site and its data are deleted at once')
+  .action(async (input: string, opts: { yes?: boolean }) => {
+    const config = loadConfig()
+    const domain = registrable(input)
+    if (!opts.yes) {
+      const typed = await readAnswer(`This deletes ${domain} and all its data, for good. Type the domain to confirm: `)
+      if (normaliseDomain(typed) !== domain) throw new Error('not confirmed: nothing was removed (or pass --yes)')
+    }
+    const api = serverApi(config)
+    const tables = api
+      ? ((await api('DELETE', `/api/v1/sites/${encodeURIComponent(domain)}?confirm=${encodeURIComponent(domain)}`)).tables as string[])
+      : await (async () => {
+          const { removeSite } = await import('../accounts/site-changes.ts')
+          return withSiteChanges(config, (deps) => removeSite(deps, domain))
+        })()
+    console.log(`removed ${domain}${tables.length ? `; its rows were deleted from ${tables.join(', ')}` : ''}`)
   })
 
 program
@@ -176,7 +248,9 @@ program
           })()
       progress.bar?.stop()
       const logs = opts.log ? [{ file: opts.log, label: opts.log, kind: 'log' as const }] : []
-      const files = await auditFiles([...spoolFiles(config.dataDir), ...logs])
+      const { loadPolicy } = await import('../policy/policy.ts')
+      const { policyPatterns } = await import('../audit/patterns.ts')
+      const files = await auditFiles([...spoolFiles(config.dataDir), ...logs], undefined, policyPatterns(loadPolicy(config.policyFile)))
       const report = combineReports(store, files)
       console.log(formatAuditReport(report))
       process.exitCode = report.clean ? 0 : 1
@@ -204,6 +278,6 @@ program
   })
 
 program.parseAsync(process.argv).catch((err: Error) => {
-  console.error(`analytics: ${err.message}`)
+  console.error(`analytics: ${printable(err.message)}`)
   process.exit(1)
 })

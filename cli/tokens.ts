@@ -3,6 +3,7 @@ import type { Command } from 'commander'
 import { loadConfig, type Config } from '../server/config.ts'
 import { runningServer } from '../server/listen.ts'
 import type { TokenInfo } from '../accounts/tokens.ts'
+import { printable, readPassword, warnPasswordInArguments } from './terminal.ts'
 
 type ServerApi = (method: string, path: string, body?: unknown) => Promise<Record<string, unknown>>
 
@@ -43,7 +44,7 @@ function origin(config: Config): string {
 
 function describe(t: TokenInfo): string {
   const extras = [t.expires_at ? `expires ${t.expires_at}` : 'does not expire', ...(t.has_password ? ['password required'] : [])]
-  return `${t.site}, ${t.scopes.join(', ')}, ${extras.join(', ')}`
+  return printable(`${t.site}, ${t.scopes.join(', ')}, ${extras.join(', ')}`)
 }
 
 const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean)
@@ -61,7 +62,7 @@ export function addTokenCommands(program: Command, io: StoreAccess): void {
     .action(async (opts: { site: string; scopes: string; name?: string; expires?: string }) => {
       const config = loadConfig()
       const t = await createToken(config, io, { site: opts.site, scopes: list(opts.scopes), name: opts.name, expires_at: opts.expires })
-      console.log(`token ${t.id} "${t.name}" (${describe(t)}). Shown only now, keep it:\n  ${t.token}`)
+      console.log(`token ${t.id} "${printable(t.name)}" (${describe(t)}). Shown only now, keep it:\n  ${t.token}`)
       console.log(`send it as \`Authorization: Bearer <token>\`, e.g. to ${origin(config)}/api/v1/stats/aggregate?site=${t.site}&period=30d`)
     })
   token
@@ -78,7 +79,7 @@ export function addTokenCommands(program: Command, io: StoreAccess): void {
             const { TokenStore } = await import('../accounts/tokens.ts')
             return io.withStore(config, (client) => new TokenStore(client).list(site))
           })()
-      for (const t of tokens) console.log([t.id, t.kind, t.site, t.scopes.join(','), t.name, t.expires_at ?? '-', t.has_password ? 'password' : '-'].join('\t'))
+      for (const t of tokens) console.log([t.id, t.kind, t.site, t.scopes.join(','), t.name, t.expires_at ?? '-', t.has_password ? 'password' : '-'].map(printable).join('\t'))
     })
   token
     .command('revoke <id>')
@@ -91,7 +92,7 @@ export function addTokenCommands(program: Command, io: StoreAccess): void {
         const { TokenStore } = await import('../accounts/tokens.ts')
         if (!(await io.withStore(config, (client) => new TokenStore(client).revoke(id)))) throw new Error(`no such token: ${id}`)
       }
-      console.log(`revoked ${id}`)
+      console.log(`revoked ${printable(id)}`)
     })
 
   const share = program.command('share').description('shared dashboard links (read-only statistics for one site)')
@@ -99,12 +100,14 @@ export function addTokenCommands(program: Command, io: StoreAccess): void {
     .command('create')
     .description('make a shared link; its token is printed once and only its hash is stored')
     .requiredOption('--site <domain>', 'the site the link shows')
-    .option('--password <password>', 'viewers must also give this password (at least 8 characters)')
+    .option('--password [password]', 'viewers must also give a password (at least 8 characters): asked for without echo, or read from standard input')
     .option('--expires <date>', 'ISO date or date-time after which the link stops working')
     .option('--name <label>', 'who the link is for')
-    .action(async (opts: { site: string; password?: string; expires?: string; name?: string }) => {
+    .action(async (opts: { site: string; password?: string | true; expires?: string; name?: string }) => {
       const config = loadConfig()
-      const t = await createToken(config, io, { site: opts.site, scopes: ['shared'], name: opts.name, password: opts.password, expires_at: opts.expires })
-      console.log(`shared link ${t.id} "${t.name}" (${describe(t)}). Shown only now, keep it:\n  ${origin(config)}/share/${t.token}`)
+      if (typeof opts.password === 'string') warnPasswordInArguments('--password')
+      const password = opts.password === true ? await readPassword('password for the shared link: ') : opts.password
+      const t = await createToken(config, io, { site: opts.site, scopes: ['shared'], name: opts.name, password, expires_at: opts.expires })
+      console.log(`shared link ${t.id} "${printable(t.name)}" (${describe(t)}). Shown only now, keep it:\n  ${origin(config)}/share/${t.token}`)
     })
 }

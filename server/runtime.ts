@@ -7,6 +7,7 @@ import { resolveAdminToken } from '../accounts/auth.ts'
 import { RetentionSchedule } from '../retention/schedule.ts'
 import { RollupJob } from '../aggregator/rollup/job.ts'
 import type { Config } from './config.ts'
+import { keepDataDirPrivate } from './data-dir.ts'
 import { GeoLocator } from '../collector/lookups/geo.ts'
 import { NetworkLocator } from '../collector/lookups/asn.ts'
 import { UserAgentParser } from '../collector/lookups/user-agents.ts'
@@ -47,6 +48,8 @@ export interface Runtime {
 }
 
 export async function openRuntime(config: Config, log: FastifyBaseLogger): Promise<Runtime> {
+  const open = keepDataDirPrivate(config.dataDir)
+  if (open) log.warn({ code: (open as NodeJS.ErrnoException).code }, 'the data directory could not be closed to other accounts; it stays readable by them')
   const policy = loadPolicy(config.policyFile)
   // A server is not contacted here: the collector starts while the store is down.
   const [store, geo] = await Promise.all([openStore(config, { prepare: false }), GeoLocator.open(config.geoipDb)])
@@ -60,7 +63,7 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger): Promi
       capBytes: config.spoolCapBytes,
       onTorn: (segment, offset) => log.error({ segment, offset }, 'spool: a torn record (an interrupted write) was skipped; the intact records are replayed'),
     })
-    const writer = new SpoolWriter(spool, store.client, log)
+    const writer = new SpoolWriter(spool, store.insertBlock, log)
     const { token: adminToken } = resolveAdminToken(config.adminToken, config.dataDir)
     const clock = new Clock(({ ms }) =>
       log.warn({ jumpMs: ms }, 'the system clock jumped: event times go on with the monotonic clock, and retention waits, until the clock is back or the jump has lasted an hour'),
@@ -107,7 +110,7 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger): Promi
       runtime.storeError = null
       writer.start()
       sites.refreshEvery(10_000, (err) => log.warn({ err: storeErrorSummary(err) }, 'refreshing sites failed'))
-      if (config.rollupIntervalMs > 0) rollups.start(config.rollupIntervalMs, (err) => log.warn({ err: storeErrorSummary(err) }, 'building rollups failed'))
+      if (config.rollupIntervalMs > 0) rollups.start(config.rollupIntervalMs, (err, where) => log.warn({ err: storeErrorSummary(err), ...where }, 'building rollups failed'))
       retention.start()
     }
     let retry: NodeJS.Timeout | null = null
@@ -179,6 +182,7 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger): Promi
         if (runtime.storeReady) await writer.flush(5_000)
         await writer.stop()
         await store.close()
+        geo.close()
       },
     }
 

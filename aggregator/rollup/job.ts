@@ -17,9 +17,19 @@ const CLOSE_AFTER_MS = 2 * 60_000
 /** Custom-prop keys built per site and day, most used first (the API lists at most 100). */
 const MAX_PROP_KEYS = 200
 const DAY = 86_400_000
+/** A day one of whose sites could not be built is built again after this long (while the server runs). */
+const RETRY_FAILED_MS = 60 * 60_000
+
+/** A site whose part of a day's build failed (say, a time zone the store does not know): the other sites were built. */
+export interface SiteBuildFailure {
+  day: string
+  site: string
+  error: Error
+}
 
 export interface BuildReport {
   days: string[]
+  failed: SiteBuildFailure[]
   ms: number
 }
 
@@ -33,10 +43,18 @@ export interface BuildReport {
  * them (see `querySums`). A day is built once it is over, and again only when its event count
  * grew (late events, a replayed spool, a seed); a build goes to a staging table and is swapped
  * in whole (REPLACE PARTITION), so a reader sees the old build or the new one.
+ *
+ * Each site is built on its own: a site that fails (its time zone unknown to the store, say)
+ * keeps the rows it had for that day and is reported, while every other site's rows go in and
+ * the next days are built. Its day is tried again an hour later.
  */
 export class RollupJob {
   private running: Promise<BuildReport> | null = null
   private timer: NodeJS.Timeout | null = null
+  /** Builds and site changes, one at a time (see whileIdle). */
+  private lock: Promise<unknown> = Promise.resolve()
+  /** Days with a site left out of their last build, and when to try them again. */
+  private retryAt = new Map<string, number>()
 
   constructor(
     private client: ClickHouseClient,
@@ -62,59 +80,116 @@ export class RollupJob {
     return (await rs.json<{ day: string }>()).map((r) => r.day)
   }
 
-  async buildDay(day: string): Promise<void> {
+  /**
+   * Builds one closed UTC day, site by site, and swaps it in whole. Sites that fail are
+   * answered (and keep their previous rows for the day, as do sites whose events of that day
+   * retention has purged); a failure of the day itself (the store down) throws.
+   */
+  async buildDay(day: string): Promise<SiteBuildFailure[]> {
     const c = this.client
     // counted before the build reads: events coming in meanwhile make the day stale again
     const counted = await this.select<{ n: number }>('SELECT sum(events) AS n FROM event_counts WHERE day = {day:Date}', { day })
     const sites = await this.select<{ site: string }>('SELECT DISTINCT site FROM events WHERE toDate(ts) = {day:Date}', { day })
     await c.command({ query: 'ALTER TABLE rollup_daily_stage DROP PARTITION {day:Date}', query_params: { day } })
-    const from = Date.parse(day)
+    const built: string[] = []
+    const failed: SiteBuildFailure[] = []
     for (const { site } of sites) {
-      const timezone = this.sites.get(site)?.timezone ?? 'UTC'
-      const keys = await this.select<{ key: string }>(
-        `SELECT k AS key FROM events ARRAY JOIN mapKeys(props) AS k
-         WHERE site = {site:String} AND toDate(ts) = {day:Date} AND name NOT IN ('pageview', 'engagement')
-         GROUP BY k ORDER BY count() DESC LIMIT ${MAX_PROP_KEYS}`,
-        { site, day },
-      )
-      const dims: (string | null)[] = [null, ...Object.keys(PROPERTIES), ...keys.map((k) => `prop:${k.key}`)]
-      for (const dim of dims) {
-        const q: StatsQuestion = { site, timezone, range: { from, to: from + DAY }, filters: [], interval: 'day', property: dim ? property(dim) : undefined }
-        const { sql, params } = sumsSql(q, [day])
+      try {
+        await this.buildSite(day, site)
+        built.push(site)
+      } catch (err) {
+        failed.push({ day, site, error: err as Error })
+        // what the site's build staged before it failed
         await c.command({
-          query: `INSERT INTO rollup_daily_stage
-                  SELECT {site:String} AS site, {day:Date} AS build_day, toDate(bucket) AS day, {dim:String} AS dim, key AS value,
-                    visitors, networks, visits, pageviews, events, bounces, duration_ms, engagement_ms, entries
-                  FROM (${sql})`,
-          query_params: { ...params, site, day, dim: dim ?? '' },
-          clickhouse_settings: BUILD_SETTINGS,
+          query: 'ALTER TABLE rollup_daily_stage DELETE WHERE build_day = {day:Date} AND site = {site:String}',
+          query_params: { day, site },
+          clickhouse_settings: { mutations_sync: '2' },
         })
       }
     }
+    await c.command({
+      query: `INSERT INTO rollup_daily_stage SELECT * FROM rollup_daily WHERE build_day = {day:Date} AND site NOT IN {built:Array(String)}`,
+      query_params: { day, built },
+    })
     await c.command({ query: 'ALTER TABLE rollup_daily REPLACE PARTITION {day:Date} FROM rollup_daily_stage', query_params: { day } })
     await c.command({ query: 'ALTER TABLE rollup_daily_stage DROP PARTITION {day:Date}', query_params: { day } })
     // one part per closed day: reading its visits with FINAL then merges nothing
     await c.command({ query: 'OPTIMIZE TABLE visits PARTITION {day:Date} FINAL', query_params: { day }, clickhouse_settings: BUILD_SETTINGS })
     await c.insert({ table: 'rollup_builds', values: [{ day, events: Number(counted[0]?.n ?? 0) }], format: 'JSONEachRow' })
+    return failed
   }
 
-  /** Builds every stale closed day; concurrent calls share one run. */
-  run(): Promise<BuildReport> {
-    if (!this.running) {
-      this.running = (async () => {
-        const t = Date.now()
-        const days = await this.staleDays()
-        for (const day of days) await this.buildDay(day)
-        return { days, ms: Date.now() - t }
-      })().finally(() => {
-        this.running = null
+  /** One site's rows of a day's build, into the staging table. */
+  private async buildSite(day: string, site: string): Promise<void> {
+    const timezone = this.sites.get(site)?.timezone ?? 'UTC'
+    const keys = await this.select<{ key: string }>(
+      `SELECT k AS key FROM events ARRAY JOIN mapKeys(props) AS k
+       WHERE site = {site:String} AND toDate(ts) = {day:Date} AND name NOT IN ('pageview', 'engagement')
+       GROUP BY k ORDER BY count() DESC LIMIT ${MAX_PROP_KEYS}`,
+      { site, day },
+    )
+    const from = Date.parse(day)
+    const dims: (string | null)[] = [null, ...Object.keys(PROPERTIES), ...keys.map((k) => `prop:${k.key}`)]
+    for (const dim of dims) {
+      const q: StatsQuestion = { site, timezone, range: { from, to: from + DAY }, filters: [], interval: 'day', property: dim ? property(dim) : undefined }
+      const { sql, params } = sumsSql(q, [day])
+      await this.client.command({
+        query: `INSERT INTO rollup_daily_stage (site, build_day, day, dim, value, visitors, networks, visits, pageviews, events, bounces, duration_ms, engagement_ms, entries)
+                SELECT {site:String} AS site, {day:Date} AS build_day, toDate(bucket) AS day, {dim:String} AS dim, key AS value,
+                  visitors, networks, visits, pageviews, events, bounces, duration_ms, engagement_ms, entries
+                FROM (${sql})`,
+        query_params: { ...params, site, day, dim: dim ?? '' },
+        clickhouse_settings: BUILD_SETTINGS,
       })
     }
+  }
+
+  /**
+   * Forgets the builds of every day that still has events of `site`, so that they are answered
+   * from events at once and built again at the next run (after a change of its time zone).
+   * Days whose events retention has purged keep their rows: there is nothing to build them from.
+   */
+  async rebuildSite(site: string): Promise<void> {
+    const days = (await this.select<{ day: string }>('SELECT DISTINCT toString(toDate(ts)) AS day FROM events WHERE site = {site:String}', { site })).map((r) => r.day)
+    if (days.length === 0) return
+    await this.client.command({ query: 'DELETE FROM rollup_builds WHERE day IN {days:Array(Date)}', query_params: { days } })
+  }
+
+  /** Runs `fn` once the build in progress (if any) is over; no build starts until `fn` is done. */
+  whileIdle<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.lock.then(fn)
+    this.lock = result.catch(() => undefined)
+    return result
+  }
+
+  /** Builds every stale closed day, and days due for another try; concurrent calls share one run. */
+  run(): Promise<BuildReport> {
+    this.running ??= this.whileIdle(async () => {
+      const t = Date.now()
+      const now = this.now()
+      const due = [...this.retryAt].filter(([, at]) => at <= now).map(([day]) => day)
+      const days = [...new Set([...(await this.staleDays()), ...due])].sort()
+      const failed: SiteBuildFailure[] = []
+      for (const day of days) {
+        const left = await this.buildDay(day)
+        if (left.length > 0) this.retryAt.set(day, now + RETRY_FAILED_MS)
+        else this.retryAt.delete(day)
+        failed.push(...left)
+      }
+      return { days, failed, ms: Date.now() - t }
+    }).finally(() => {
+      this.running = null
+    })
     return this.running
   }
 
-  start(everyMs: number, onError: (err: Error) => void): void {
-    const tick = () => void this.run().catch(onError)
+  /** Builds every `everyMs`; `onError` hears of a failed run, and of each site left out of a day's build. */
+  start(everyMs: number, onError: (err: Error, where?: { site: string; day: string }) => void): void {
+    const tick = () =>
+      void this.run().then(
+        (report) => report.failed.forEach(({ error, site, day }) => onError(error, { site, day })),
+        (err: Error) => onError(err),
+      )
     this.timer = setInterval(tick, everyMs)
     this.timer.unref()
     setTimeout(tick, 1_000).unref()

@@ -75,9 +75,9 @@ describe('policy keys change what is stored', () => {
   it('events.kinds and custom_names: other kinds are dropped with 202', async () => {
     const out = await send('kinds.example.com', { n: 'Outbound Link: Click', p: { url: 'https://other.example.org/' } })
     expect(out.statusCode).toBe(202)
-    expect(out.headers['x-analytics-dropped']).toBe('kind_not_allowed')
-    expect((await send('custom.example.com', { n: 'Newsletter' })).headers['x-analytics-dropped']).toBe('kind_not_allowed')
-    expect((await send('custom.example.com', { n: 'Download brochure', p: { plan: 'pro', colour: 'red' } })).headers['x-analytics-dropped']).toBeUndefined()
+    expect(await stored('kinds.example.com')).toEqual([])
+    expect((await send('custom.example.com', { n: 'Newsletter' })).statusCode).toBe(202)
+    expect((await send('custom.example.com', { n: 'Download brochure', p: { plan: 'pro', colour: 'red' } })).statusCode).toBe(202)
     const r = await stored('custom.example.com')
     expect(r.map((x) => x.name)).toEqual(['Download brochure'])
     expect(r[0].props).toEqual({ plan: 'pro' })
@@ -85,11 +85,12 @@ describe('policy keys change what is stored', () => {
 
   it('consent: DNT counted without a visitor hash, GPC dropped, or both ignored', async () => {
     await send('consent.example.com', {}, { headers: { dnt: '1' } })
-    expect((await send('consent.example.com', {}, { headers: { 'sec-gpc': '1' } })).headers['x-analytics-dropped']).toBe('consent_gpc')
+    expect((await send('consent.example.com', {}, { headers: { 'sec-gpc': '1' } })).statusCode).toBe(202)
     const r = await stored('consent.example.com')
     expect(r).toHaveLength(1)
     expect(r[0].visitor_id).toBe(0)
-    expect((await send('strict.example.com', {}, { headers: { dnt: '1' } })).headers['x-analytics-dropped']).toBe('consent_dnt')
+    expect((await send('strict.example.com', { u: 'https://strict.example.com/dnt' }, { headers: { dnt: '1' } })).statusCode).toBe(202)
+    expect((await stored('strict.example.com')).map((x) => x.pathname)).not.toContain('/dnt')
     await send('ignore.example.com', {}, { headers: { dnt: '1', 'sec-gpc': '1' } })
     const [i] = await stored('ignore.example.com')
     expect(Number(i.visitor_id)).toBeGreaterThan(0)
@@ -115,8 +116,8 @@ describe('policy keys change what is stored', () => {
   })
 
   it('exclude_paths: a section is dropped, its neighbours kept', async () => {
-    expect((await send('excluded.example.com', { u: 'https://excluded.example.com/kids/games' })).headers['x-analytics-dropped']).toBe('excluded_path')
-    expect((await send('excluded.example.com', { u: 'https://excluded.example.com/private/' })).headers['x-analytics-dropped']).toBe('excluded_path')
+    expect((await send('excluded.example.com', { u: 'https://excluded.example.com/kids/games' })).statusCode).toBe(202)
+    expect((await send('excluded.example.com', { u: 'https://excluded.example.com/private/' })).statusCode).toBe(202)
     await send('excluded.example.com', { u: 'https://excluded.example.com/kidswear' })
     expect((await stored('excluded.example.com')).map((r) => r.pathname)).toEqual(['/kidswear'])
   })
@@ -124,7 +125,8 @@ describe('policy keys change what is stored', () => {
   it('bots: keep stores crawlers, drop (the default) does not', async () => {
     await send('bots.example.com', {}, { ua: UA.googlebot })
     expect(await stored('bots.example.com')).toHaveLength(1)
-    expect((await send('strict.example.com', {}, { ua: UA.googlebot })).headers['x-analytics-dropped']).toBe('bot')
+    expect((await send('strict.example.com', { u: 'https://strict.example.com/crawled' }, { ua: UA.googlebot })).statusCode).toBe(202)
+    expect((await stored('strict.example.com')).map((x) => x.pathname)).not.toContain('/crawled')
   })
 
   it('network: the ISP / organisation where allowed (a real public IP proves the lookup)', async () => {

@@ -3,6 +3,7 @@ import { apiGet, apiSend, ApiError } from '../lib/api.ts'
 import { useFetch } from '../lib/use-fetch.ts'
 import { useView } from '../lib/view.ts'
 import { Snippet } from '../components/snippet.tsx'
+import { RemoveSite, TimezoneSetting } from '../components/site-settings.tsx'
 
 interface TokenInfo { id: string; kind: 'pat' | 'shr'; site: string; name: string; created_at: string; expires_at: string | null; has_password: boolean }
 interface GoalInfo { id: string; label: string }
@@ -152,6 +153,15 @@ export function Settings() {
         <h2 id="links-title">Shared links</h2>
         <p class="muted">A read-only dashboard for someone without the admin token. Revoke it any time.</p>
         <SharedLinks />
+      </section>
+      <section class="card" aria-labelledby="timezone-title">
+        <h2 id="timezone-title">Time zone</h2>
+        <p class="muted">Days, weeks and months of every report begin at midnight here.</p>
+        <TimezoneSetting />
+      </section>
+      <section class="card" aria-labelledby="remove-title">
+        <h2 id="remove-title">Remove this site</h2>
+        <RemoveSite />
       </section>
     </div>
   )

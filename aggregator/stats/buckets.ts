@@ -1,3 +1,4 @@
+import { tzOffset } from './period.ts'
 import type { Interval } from './query.ts'
 
 /**
@@ -16,23 +17,11 @@ interface Wall {
   offsetMs: number
 }
 
-/** A formatter per time zone (a few hundred at most): making one costs more than a whole answer. */
-const offsetFormats = new Map<string, Intl.DateTimeFormat>()
-
-/**
- * The wall clock of `tz` at an instant: its offset from one Intl call (the cheapest it answers:
- * ~1 µs where the date's parts cost ~6), the date and time from the offset.
- */
-function wallClock(tz: string): (t: number) => Wall {
-  let fmt = offsetFormats.get(tz)
-  if (!fmt) offsetFormats.set(tz, (fmt = new Intl.DateTimeFormat('en-US', { timeZone: tz, timeZoneName: 'longOffset' })))
-  return (t) => {
-    // `GMT` for UTC itself, else `GMT+05:45` (with seconds for a zone's early local mean time)
-    const m = /GMT(?:([+-])(\d\d):(\d\d)(?::(\d\d))?)?/.exec(fmt.format(t))!
-    const offsetMs = m[1] ? (m[1] === '-' ? -1 : 1) * ((Number(m[2]) * 60 + Number(m[3])) * 60 + Number(m[4] ?? 0)) * 1000 : 0
-    const d = new Date(t + offsetMs)
-    return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes(), offsetMs }
-  }
+/** The wall clock of `tz` at instant `t`: its offset (one cheap Intl call), the date and time from it. */
+function wallClock(t: number, tz: string): Wall {
+  const offsetMs = tzOffset(t, tz)
+  const d = new Date(t + offsetMs)
+  return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes(), offsetMs }
 }
 
 const pad = (n: number) => String(n).padStart(2, '0')
@@ -79,8 +68,7 @@ export function buckets(range: { from: number; to: number }, interval: Interval,
   const samples = Math.ceil((range.to - range.from) / step)
   const out: string[] = []
   if (samples <= 0) return out
-  const wall = wallClock(tz)
-  const at = (i: number) => wall(range.from + i * step)
+  const at = (i: number) => wallClock(range.from + i * step, tz)
   let i = 0
   let w = at(0)
   for (;;) {

@@ -121,6 +121,23 @@ export class Noise {
       entries: n('entries'),
       duration_ms: scale(s.duration_ms, s.visits, visits),
       engagement_ms: scale(s.engagement_ms, s.pageviews, pageviews),
+      // revenue follows its noisy events, as durations follow theirs (its average stays true);
+      // scroll depth is an average, and the visitors behind each are thresholds, decided on true counts
+      ...this.measures(cell, s),
+    }
+  }
+
+  private measures(cell: Cell, s: Sums): Pick<Sums, 'revenue' | 'revenue_events' | 'revenue_visitors' | 'revenue_networks' | 'scroll_sum' | 'scroll_views' | 'scroll_visitors' | 'scroll_networks'> {
+    const revenueEvents = this.count(cell, 'revenue_events', s.revenue_events)
+    return {
+      revenue: s.revenue_events > 0 ? Math.round((s.revenue * revenueEvents) / s.revenue_events) : 0,
+      revenue_events: revenueEvents,
+      revenue_visitors: s.revenue_visitors,
+      revenue_networks: s.revenue_networks,
+      scroll_sum: s.scroll_sum,
+      scroll_views: s.scroll_views,
+      scroll_visitors: s.scroll_visitors,
+      scroll_networks: s.scroll_networks,
     }
   }
 }

@@ -13,6 +13,8 @@ export interface Filter {
   goals?: GoalMatch[]
   /** Values compared as they are, `*` included: the aggregator's own filters on row values. */
   exact?: boolean
+  /** On a goal filter, when revenue is asked: the currency its revenue goals' amounts are summed in (measures.ts). */
+  revenueCurrency?: string
 }
 
 /**

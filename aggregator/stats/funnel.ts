@@ -73,14 +73,15 @@ export async function funnel(client: ClickHouseClient, s: Scope, range: Range, s
       )
       GROUP BY day, local_day
     )`
-  const [rs, total] = await Promise.all([
+  const whole = totals(client, s, range)
+  const [rs, total, open] = await Promise.all([
     client.query({ query: sql, query_params: { ...baseParams(q), ...params.values }, format: 'JSONEachRow' }),
-    totals(client, s, range),
+    whole,
+    publishable(client, s, range, whole),
   ])
   const [row = {}] = await rs.json<Record<string, number>>()
   const counts = steps.map((_, i) => ({ ...ZERO, visitors: Number(row[`s${i}`] ?? 0), networks: Number(row[`n${i}`] ?? 0) }))
   const reason = withheldReason(s.limits.k)
-  const open = await publishable(client, s, range, total)
   const span = spanOf(range)
   const out: FunnelStep[] = []
   let hidden = !open

@@ -4,11 +4,12 @@ import { InputError } from '../../http/errors.ts'
 /**
  * What a goal or a funnel step matches: a pageview whose path fits a pattern (`/signup/*`,
  * `*` matching any run of characters, otherwise the exact path), or a custom event by name,
- * optionally with one custom prop equal to a value.
+ * optionally with one custom prop equal to a value. An event goal with a `currency` is a revenue
+ * goal: it also sums the revenue its events carry in that currency (measures.ts).
  */
 export type GoalMatch =
   | { kind: 'page'; pattern: string }
-  | { kind: 'event'; name: string; prop?: { key: string; value: string } }
+  | { kind: 'event'; name: string; prop?: { key: string; value: string }; currency?: string }
 
 export class GoalMatchError extends InputError {}
 

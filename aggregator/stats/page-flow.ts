@@ -67,10 +67,11 @@ export async function pageFlow(client: ClickHouseClient, s: Scope, range: Range,
       sums: { ...ZERO, visitors: Number(r.visitors), networks: Number(r.networks) },
     }))
   }
-  const [rows, total] = await Promise.all([run(flowSql()), totals(client, s, range)])
+  const whole = totals(client, s, range)
+  const [rows, total, open] = await Promise.all([run(flowSql()), whole, publishable(client, s, range, whole)])
   const viewed = rows.find((r) => r.direction === 'page')?.sums ?? ZERO
   const nothing: PageFlow = { page, visitors: null, previous: [], next: [], withheld: withheldReason(s.limits.k) }
-  if (!minGroup(viewed, s.limits) || !apart(total.visitors, viewed.visitors, s.limits) || !(await publishable(client, s, range, total))) return nothing
+  if (!minGroup(viewed, s.limits) || !apart(total.visitors, viewed.visitors, s.limits) || !open) return nothing
 
   // each list: its rows (R1, R4 against the page's visitors), then "(other)" over the pages folded
   const lists = Object.fromEntries(DIRECTIONS.map((d) => [d, splitRows(rows.filter((r) => r.direction === d), viewed.visitors, s.limits)])) as Record<Direction, { shown: Row[]; folded: Row[] }>

@@ -1,6 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { compare, Params, propExpr, type Filter } from './filters.ts'
 import { goalCondition } from './goal-match.ts'
+import { revenueCondition } from './measures.ts'
 import { addSums, type Sums } from './metrics.ts'
 import { calendarDate, midnight, type Range } from './period.ts'
 import type { Property } from './properties.ts'
@@ -104,6 +105,35 @@ const OUTER = `sum(s_visitors) AS visitors, sum(s_networks) AS networks, sum(s_v
 const SUMS = `sum(visitors) AS visitors, sum(networks) AS networks, sum(visits) AS visits, sum(pageviews) AS pageviews, sum(events) AS events,
     sum(bounces) AS bounces, sum(entries) AS entries, sum(duration_ms) AS duration_ms, sum(engagement_ms) AS engagement_ms`
 
+/*
+ * Revenue and scroll depth (issue 14), beside the sums above. Revenue is that of what a row
+ * counts visitors from: the visits of a visit row or holding a page or an event name, else the
+ * events carrying the value; it is summed only when the question asks it (measures.ts marks
+ * its goal filters, `revenueCondition` says which events pay). Scroll depth is a page's: the
+ * deepest scroll each page view reported (a page within a visit; an event without one stands
+ * alone), and who reported it.
+ */
+const NO_REVENUE = '0 AS s_revenue, 0 AS s_revenue_events, 0 AS s_revenue_visitors, 0 AS s_revenue_networks'
+const NO_SCROLL = '0 AS s_scroll_sum, 0 AS s_scroll_views, 0 AS s_scroll_visitors, 0 AS s_scroll_networks'
+/** Over visit rows joined with their revenue (`r_amount`, `r_events`: SumsQuery.withRevenue). */
+const VISIT_REVENUE = `sum(r_amount) AS s_revenue, sum(r_events) AS s_revenue_events,
+      uniqExactIf(visitor_id, r_events > 0) AS s_revenue_visitors, uniqExactIf(${NETWORK}, r_events > 0) AS s_revenue_networks`
+/** Over events rows, those that pay (`paid`); their visitors when the row counts visitors from events. */
+const eventRevenue = (paid: string, visitors: boolean) => `sumIf(revenue_amount, ${paid}) AS s_revenue, countIf(${paid}) AS s_revenue_events,
+      ${visitors ? `uniqExactIf(visitor_id, ${paid} AND visitor_id != 0)` : '0'} AS s_revenue_visitors,
+      ${visitors ? `uniqExactIf(${NETWORK}, ${paid} AND visitor_id != 0)` : '0'} AS s_revenue_networks`
+const SCROLLED = "name = 'engagement' AND scroll_depth <= 100"
+/** Over a page's events: each page view's deepest scroll (the maximum of its pings), added up. */
+const PAGE_SCROLL = `arraySum((maxMapIf([if(visit_id = 0, cityHash64(ts), visit_id)], [scroll_depth], ${SCROLLED}) AS s_deepest).2) AS s_scroll_sum,
+      length(s_deepest.1) AS s_scroll_views, uniqExactIf(visitor_id, ${SCROLLED} AND visitor_id != 0) AS s_scroll_visitors,
+      uniqExactIf(${NETWORK}, ${SCROLLED} AND visitor_id != 0) AS s_scroll_networks`
+const OUTER_MEASURES = `sum(s_revenue) AS revenue, sum(s_revenue_events) AS revenue_events, sum(s_revenue_visitors) AS revenue_visitors,
+    sum(s_revenue_networks) AS revenue_networks, sum(s_scroll_sum) AS scroll_sum, sum(s_scroll_views) AS scroll_views,
+    sum(s_scroll_visitors) AS scroll_visitors, sum(s_scroll_networks) AS scroll_networks`
+/** The rollup holds no revenue: it is asked with a goal filter, which the rollup never answers (rollupAnswers). */
+const ROLLUP_MEASURES = `0 AS revenue, 0 AS revenue_events, 0 AS revenue_visitors, 0 AS revenue_networks, sum(scroll_sum) AS scroll_sum,
+    sum(scroll_views) AS scroll_views, sum(scroll_visitors) AS scroll_visitors, sum(scroll_networks) AS scroll_networks`
+
 /** A visit row as the property and filter SQL sees it (`visits` merged with FINAL). */
 const VISIT_COLUMNS = `site, day, visitor_id, visit_id, network_id, start, end, pageviews, events, interactions, engagement_ms,
       entry_page, exit.2 AS exit_page, pages, event_names, hostname, referrer_host, referrer_path, source, channel,
@@ -178,6 +208,14 @@ class SumsQuery {
     return conds.length ? `(SELECT * FROM (${merged})\n      WHERE ${conds.join('\n        AND ')})` : `(${merged})`
   }
 
+  /** Visit rows with their revenue (`r_amount`, `r_events`: see VISIT_REVENUE) when the question asks it (`paid`). */
+  private withRevenue(visits: string, days: string, paid: string | null): string {
+    if (!paid) return visits
+    return `(SELECT * FROM ${visits} AS v
+      LEFT JOIN (SELECT visit_id, sum(revenue_amount) AS r_amount, count() AS r_events FROM events
+        WHERE site = ${this.site} AND toDate(ts) IN ${days} AND visit_id != 0 AND ${paid} GROUP BY visit_id) AS r USING (visit_id))`
+  }
+
   /** Events of the site in the range on `days` whose visit matches the filters (or, without a visit, the event itself). */
   private eventsInScope(days: string, filters: Filter[]): string {
     const base = `site = ${this.site} AND toDate(ts) IN ${days} AND ${this.inRange('ts')}`
@@ -193,17 +231,20 @@ class SumsQuery {
     const d = this.params.add('Array(Date)', days)
     const prop = q.property
     const branches: string[] = []
+    const paid = revenueCondition(q.filters, this.params)
     if (!prop || prop.level === 'visit') {
       // The totals are a visit property's rows added up: a visit's pageviews and events count
       // with the visit, when it starts. (Counting them from events when they happen reads every
       // event of the range under a filter: seven times slower at ten million events.)
       const key = prop ? `CAST(${prop.expr} AS String)` : "''"
       const ownKey = prop ? `CAST(${prop.eventExpr} AS String)` : "''"
-      branches.push(`SELECT ${key} AS key, ${localBucket(q.interval, 'start', q.timezone, this.params)} AS bucket, ${VISIT_SUMS}
-      FROM ${this.visits(d, q.filters, true)}
+      branches.push(`SELECT ${key} AS key, ${localBucket(q.interval, 'start', q.timezone, this.params)} AS bucket, ${VISIT_SUMS},
+        ${paid ? VISIT_REVENUE : NO_REVENUE}, ${NO_SCROLL}
+      FROM ${this.withRevenue(this.visits(d, q.filters, true), d, paid)}
       GROUP BY key, bucket, day, toDate(start, ${tz})`)
       const own = q.filters.length ? ` AND ${q.filters.map((f) => this.ownVisitCondition(f)).join(' AND ')}` : ''
-      branches.push(`SELECT ${ownKey} AS key, ${localBucket(q.interval, 'ts', q.timezone, this.params)} AS bucket, ${eventSums(false, true)}
+      branches.push(`SELECT ${ownKey} AS key, ${localBucket(q.interval, 'ts', q.timezone, this.params)} AS bucket, ${eventSums(false, true)},
+        ${paid ? eventRevenue(paid, false) : NO_REVENUE}, ${NO_SCROLL}
       FROM events
       WHERE site = ${this.site} AND toDate(ts) IN ${d} AND ${this.inRange('ts')} AND visit_id = 0${own}
       GROUP BY key, bucket`)
@@ -215,19 +256,21 @@ class SumsQuery {
       const value = valueExpr(prop, this.params)
       if (prop.visitArray) {
         const keyConds = ownFilters.map((f) => compare('key', f, this.params))
-        branches.push(`SELECT CAST(key AS String) AS key, ${localBucket(q.interval, 'start', q.timezone, this.params)} AS bucket, ${holdingVisitSums(prop.visitArray === 'pages' ? 'countIf(entry_page = key)' : 'count()')}
-      FROM ${this.visits(d, others, true)}
+        branches.push(`SELECT CAST(key AS String) AS key, ${localBucket(q.interval, 'start', q.timezone, this.params)} AS bucket, ${holdingVisitSums(prop.visitArray === 'pages' ? 'countIf(entry_page = key)' : 'count()')},
+        ${paid ? VISIT_REVENUE : NO_REVENUE}, ${NO_SCROLL}
+      FROM ${this.withRevenue(this.visits(d, others, true), d, paid)}
       ARRAY JOIN ${prop.visitArray} AS key${keyConds.length ? `\n      WHERE ${keyConds.join(' AND ')}` : ''}
       GROUP BY key, bucket, day, toDate(start, ${tz})`)
       }
       const valueConds = ownFilters.map((f) => `AND ${compare(value, f, this.params)}`).join(' ')
       branches.push(`SELECT CAST(${value} AS String) AS key, ${localBucket(q.interval, 'ts', q.timezone, this.params)} AS bucket,
-        ${eventSums(!prop.visitArray, prop.dim !== 'page')}
+        ${eventSums(!prop.visitArray, prop.dim !== 'page')},
+        ${paid && !prop.visitArray ? eventRevenue(paid, true) : NO_REVENUE}, ${prop.dim === 'page' ? PAGE_SCROLL : NO_SCROLL}
       FROM events
       WHERE ${this.eventsInScope(d, others)} AND ${carriers(prop, this.params)} ${valueConds}
       GROUP BY key, bucket, toDate(ts), toDate(ts, ${tz})`)
     }
-    return `SELECT key, bucket, ${OUTER} FROM (
+    return `SELECT key, bucket, ${OUTER}, ${OUTER_MEASURES} FROM (
       ${branches.join('\n      UNION ALL\n      ')}
     ) GROUP BY key, bucket`
   }
@@ -296,7 +339,7 @@ export async function querySums(client: ClickHouseClient, q: StatsQuestion): Pro
   if (current.size > 0) {
     const dim = q.property ? nameOf(q.property) : ''
     parts.push(
-      rowsOf(client, `SELECT ${q.property ? 'value' : "''"} AS key, ${dayBucket(q.interval)} AS bucket, ${SUMS}
+      rowsOf(client, `SELECT ${q.property ? 'value' : "''"} AS key, ${dayBucket(q.interval)} AS bucket, ${SUMS}, ${ROLLUP_MEASURES}
         FROM rollup_daily
         WHERE site = {site:String} AND dim = {dim:String} AND build_day IN {built:Array(Date)} AND day BETWEEN {d0:Date} AND {d1:Date}
         GROUP BY key, bucket`, { site: q.site, dim, built: [...current], d0: days.first, d1: days.last }),
@@ -332,6 +375,14 @@ async function rowsOf(client: ClickHouseClient, query: string, query_params: Rec
     entries: Number(r.entries),
     duration_ms: Number(r.duration_ms),
     engagement_ms: Number(r.engagement_ms),
+    revenue: Number(r.revenue),
+    revenue_events: Number(r.revenue_events),
+    revenue_visitors: Number(r.revenue_visitors),
+    revenue_networks: Number(r.revenue_networks),
+    scroll_sum: Number(r.scroll_sum),
+    scroll_views: Number(r.scroll_views),
+    scroll_visitors: Number(r.scroll_visitors),
+    scroll_networks: Number(r.scroll_networks),
   }))
 }
 

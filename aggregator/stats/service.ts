@@ -4,6 +4,7 @@ import {
   adjacentDayAllows, apart, cellOf, minGroup, Noise, OTHER, otherAllowed, splitRows, withheldReason, type Cell, type Limits, type Row,
 } from './disclosure.ts'
 import type { Filter } from './filters.ts'
+import { keepMeasures } from './measures.ts'
 import { addSums, MetricError, metricValue, ZERO, type Metric, type Sums } from './metrics.ts'
 import { adjacentDays, comparisonRange, midnight, type Range } from './period.ts'
 import { present, type Property } from './properties.ts'
@@ -35,26 +36,21 @@ export async function totals(client: ClickHouseClient, s: Scope, range: Span, fi
 }
 
 /**
- * The neighbours of a question that a caller gets by changing one thing, checked against its
- * total visitors: R3 `remove-filter` (each filter sets apart at least k visitors) and R6
- * `add-day` (the day before and after hold none or at least k). False withholds the answer.
+ * Whether anything of a question may be published: R1 on its total, then the neighbours a
+ * caller gets by changing one thing, checked against its visitors: R3 `remove-filter` (each
+ * filter sets apart at least k visitors) and R6 `add-day` (the day before and after hold none
+ * or at least k). The neighbours are asked at once, beside the total (pass its promise).
  */
-export async function neighboursAllow(client: ClickHouseClient, s: Scope, range: Span, visitors: number, now = Date.now()): Promise<boolean> {
-  const checks = s.filters.map((_, i) =>
-    totals(client, s, range, s.filters.filter((__, j) => j !== i)).then((without) => apart(without.visitors, visitors, s.limits)),
-  )
-  for (const day of adjacentDays(range, s.timezone, now)) checks.push(totals(client, s, day).then((t) => adjacentDayAllows(t.visitors, s.limits)))
-  return (await Promise.all(checks)).every(Boolean)
-}
-
-/** R1 on the total, then its neighbours: whether anything of the question may be published. */
-export async function publishable(client: ClickHouseClient, s: Scope, range: Span, total: Sums): Promise<boolean> {
-  return minGroup(total, s.limits) && (await neighboursAllow(client, s, range, total.visitors))
+export async function publishable(client: ClickHouseClient, s: Scope, range: Span, total: Sums | Promise<Sums>, now = Date.now()): Promise<boolean> {
+  const without = s.filters.map((_, i) => totals(client, s, range, s.filters.filter((__, j) => j !== i)))
+  const adjacent = adjacentDays(range, s.timezone, now).map((day) => totals(client, s, day))
+  const [t, w, a] = await Promise.all([total, Promise.all(without), Promise.all(adjacent)])
+  return minGroup(t, s.limits) && w.every((x) => apart(x.visitors, t.visitors, s.limits)) && a.every((x) => adjacentDayAllows(x.visitors, s.limits))
 }
 
 export const spanOf = (r: Span) => `${r.from}..${r.to}`
-/** The published sums of a cell: with the audience's noise, if any. */
-export const shown = (s: Scope, cell: Cell, sums: Sums) => (s.noise ? s.noise.sums(cell, sums) : sums)
+/** The published sums of a cell: with the audience's noise, if any; revenue and scroll depth only above k (keepMeasures). */
+export const shown = (s: Scope, cell: Cell, sums: Sums) => keepMeasures(s.noise ? s.noise.sums(cell, sums) : sums, s.limits)
 
 /**
  * The conversion filters (goal filters) removed: the visitors a conversion rate is out of.
@@ -82,14 +78,16 @@ function rateBase(base: Scope, cell: Cell, sums: Sums, converting: Sums): Sums |
 export async function aggregate(client: ClickHouseClient, s: Scope, range: Range, metrics: Metric[], compared?: Span): Promise<Record<string, MetricValue>> {
   const against = compared ?? comparisonRange(range, 'previous_period', s.timezone)
   const base = conversionBase(s, metrics)
-  const [now, before, baseNow, baseBefore] = await Promise.all([
-    totals(client, s, range),
+  const current = totals(client, s, range)
+  const [now, before, baseNow, baseBefore, open] = await Promise.all([
+    current,
     totals(client, s, against),
     base ? totals(client, base, range) : null,
     base ? totals(client, base, against) : null,
+    publishable(client, s, range, current),
   ])
   const out: Record<string, MetricValue> = {}
-  if (!(await publishable(client, s, range, now))) {
+  if (!open) {
     for (const m of metrics) out[m] = { value: null, change: null, withheld: withheldReason(s.limits.k) }
     return out
   }
@@ -130,13 +128,14 @@ export async function timeseries(client: ClickHouseClient, s: Scope, range: Rang
   const q = { site: s.site, timezone: s.timezone, range, filters: s.filters }
   const parent = PARENT[interval]
   const base = conversionBase(s, metrics)
-  const [rows, total, parents, bases] = await Promise.all([
+  const whole = totals(client, s, range)
+  const [rows, total, parents, bases, ok] = await Promise.all([
     querySums(client, { ...q, interval }),
-    totals(client, s, range),
+    whole,
     parent ? querySums(client, { ...q, interval: parent }) : Promise.resolve([]),
     base ? querySums(client, { ...q, filters: base.filters, interval }) : Promise.resolve([]),
+    publishable(client, s, range, whole),
   ])
-  const ok = await publishable(client, s, range, total)
   const byBucket = new Map(rows.map((r) => [r.bucket, r]))
   const byParent = new Map(parents.map((r) => [r.bucket, r]))
   const byBase = new Map(bases.map((r) => [r.bucket, r]))
@@ -193,6 +192,8 @@ async function otherSums(client: ClickHouseClient, s: Scope, range: Span, name: 
   const union: Filter = { name, prop: asShown, op: '==', values: folded.map((r) => r.key) }
   const distinct = await totals(client, s, range, [...s.filters.filter((f) => f.name !== name), union])
   const out: Sums = { ...added, visitors: distinct.visitors, networks: distinct.networks }
+  // revenue and scroll depth are not counted again over the union (R0): "(other)" shows neither
+  out.revenue_visitors = out.scroll_visitors = 0
   if (prop.level === 'event' && prop.visitArray) {
     out.visits = distinct.visits
     out.duration_ms = distinct.duration_ms
@@ -218,13 +219,15 @@ export async function breakdown(
 ): Promise<Breakdown> {
   const nothing = { results: [], withheld: withheldReason(s.limits.k) }
   const base = conversionBase(s, metrics)
-  const [rows, total, bases] = await Promise.all([
+  const whole = totals(client, s, range)
+  const [rows, total, bases, open] = await Promise.all([
     querySums(client, { site: s.site, timezone: s.timezone, range, filters: s.filters, property: prop }),
-    totals(client, s, range),
+    whole,
     base ? querySums(client, { site: s.site, timezone: s.timezone, range, filters: base.filters, property: prop }) : Promise.resolve([]),
+    publishable(client, s, range, whole),
   ])
   const byBase = new Map(bases.map((r) => [r.key, r]))
-  if (!(await publishable(client, s, range, total))) return nothing
+  if (!open) return nothing
   let { shown: visible, folded } = splitRows(rows.map((r) => ({ key: r.key, sums: r })), total.visitors, s.limits)
   let other: Sums | null = null
   for (let tries = 0; folded.length > 0; tries++) {

@@ -30,7 +30,11 @@ const Nullable = Type.Union([Type.Number(), Type.Null()])
 const Withheld = Type.Optional(Type.String())
 const ErrorOut = Type.Object({ error: Type.String() })
 const GoalsOut = Type.Object({
-  results: Type.Array(Type.Object({ id: Type.String(), goal: Type.String(), visitors: Nullable, events: Nullable, conversion_rate: Nullable, withheld: Withheld })),
+  results: Type.Array(Type.Object({
+    id: Type.String(), goal: Type.String(), visitors: Nullable, events: Nullable, conversion_rate: Nullable, withheld: Withheld,
+    // a revenue goal's (goal-conversions.ts)
+    currency: Type.Optional(Type.String()), total_revenue: Type.Optional(Nullable), average_revenue: Type.Optional(Nullable),
+  })),
   visitors: Nullable,
   period: Type.String(),
   withheld: Withheld,

@@ -39,8 +39,22 @@ const ACCESS: Record<string, Rule> = {
   'GET /api/v1/goals': 'admin',
   'POST /api/v1/goals': 'admin',
   'DELETE /api/v1/goals/:id': 'admin',
+  // saved segments, funnels and annotations: read like statistics, changed by admins and users
+  'GET /api/v1/segments': 'stats',
+  'POST /api/v1/segments': 'admin',
+  'PATCH /api/v1/segments/:id': 'admin',
+  'DELETE /api/v1/segments/:id': 'admin',
+  'GET /api/v1/funnels': 'stats',
+  'POST /api/v1/funnels': 'admin',
+  'DELETE /api/v1/funnels/:id': 'admin',
+  'GET /api/v1/annotations': 'stats',
+  'POST /api/v1/annotations': 'admin',
+  'DELETE /api/v1/annotations/:id': 'admin',
   'GET /api/v1/sites': 'admin',
   'POST /api/v1/sites': 'admin',
+  'GET /api/v1/sites/timezones': 'admin',
+  'PATCH /api/v1/sites/:domain': 'admin',
+  'DELETE /api/v1/sites/:domain': 'admin',
   'POST /api/v1/admin/events': 'admin',
   'POST /api/v1/admin/purge': 'admin',
   'GET /api/v1/admin/audit': 'admin',
@@ -53,6 +67,17 @@ const ACCESS: Record<string, Rule> = {
   'GET /api/v1/users': 'admin',
   'POST /api/v1/users': 'admin',
   'DELETE /api/v1/users/:name': 'admin',
+  'DELETE /api/v1/users/:name/sessions': 'admin',
+  'GET /api/v1/sessions': 'admin',
+  'DELETE /api/v1/sessions/:id': 'admin',
+  // Plausible's stats API; reports and alerts; verifying a site's installation
+  'GET /api/v1/stats/realtime/visitors': 'stats',
+  'POST /api/v2/query': 'stats',
+  'GET /api/v1/reports': 'admin',
+  'PUT /api/v1/reports': 'admin',
+  'DELETE /api/v1/reports': 'admin',
+  'POST /api/v1/reports/send': 'admin',
+  'GET /api/v1/sites/:domain/installation': 'admin',
 }
 
 /** Inputs that make a call harmless when it is let through (a dry run, an empty batch, an unknown id). */
@@ -66,6 +91,9 @@ const SAMPLE: Record<string, { query?: string; body?: unknown }> = {
   'POST /api/v1/goals': { body: { site: 'example.com', page: '/walk' } },
   'POST /api/v1/login': { body: {} },
   'POST /api/v1/users': { body: { name: 'access-walk', password: 'made by the access walk' } },
+  'POST /api/v2/query': { body: { site_id: 'example.com', metrics: ['visitors'], date_range: 'day' } },
+  'DELETE /api/v1/reports': { query: 'site=example.com&kind=monthly' },
+  'POST /api/v1/reports/send': { body: { site: 'example.com', to: ['walk@example.com'] } },
 }
 
 const SITE = 'example.com'
@@ -263,7 +291,7 @@ describe('security headers', () => {
   const cspOf = (res: { headers: Record<string, unknown> }) => String(res.headers['content-security-policy'] ?? '')
 
   it('dashboard pages: a CSP without inline script that forbids framing, nosniff, no referrer', async () => {
-    for (const url of ['/', `/sites/${SITE}`, `/sites/${SITE}?embed=1`, '/share/shr_x_y', '/share/shr_x_y?range=7d', '/share/shr_x_y?embed=0', '/share/shr_x_y/realtime']) {
+    for (const url of ['/', `/sites/${SITE}`, `/sites/${SITE}?embed=1`, '/share', '/share?range=7d', '/share?embed=0', '/share/realtime']) {
       const res = await app.inject({ url })
       expect(res.statusCode, url).toBe(200)
       expect(res.headers['content-type'], url).toMatch(/text\/html/)
@@ -278,13 +306,28 @@ describe('security headers', () => {
   })
 
   it('a shared link in embed mode may be framed by another site, with the same CSP otherwise', async () => {
-    for (const url of ['/share/shr_x_y?embed=1', '/share/shr_x_y?range=7d&embed=1', '/share/shr_x_y/realtime?embed=1']) {
+    for (const url of ['/share?embed=1', '/share?range=7d&embed=1', '/share/realtime?embed=1']) {
       const res = await app.inject({ url })
       expect(res.statusCode, url).toBe(200)
       const csp = cspOf(res)
       expect(csp, url).toContain('frame-ancestors *')
       expect(csp, url).toContain("script-src 'self'")
       expect(res.headers['x-content-type-options'], url).toBe('nosniff')
+      expect(res.headers['referrer-policy'], url).toBe('no-referrer')
+    }
+  })
+
+  it('an old shared link, its token in the path, is sent to the token-in-fragment form, cached nowhere', async () => {
+    const cases: [string, string][] = [
+      ['/share/shr_0123456789ab_secret-part_x', '/share#shr_0123456789ab_secret-part_x'],
+      ['/share/shr_0123456789ab_secret/?range=7d&filters=country==DE', '/share?range=7d&filters=country==DE#shr_0123456789ab_secret'],
+      ['/share/shr_0123456789ab_secret/realtime?embed=1', '/share/realtime?embed=1#shr_0123456789ab_secret'],
+    ]
+    for (const [url, location] of cases) {
+      const res = await app.inject({ url })
+      expect(res.statusCode, url).toBe(302)
+      expect(res.headers.location, url).toBe(location)
+      expect(res.headers['cache-control'], url).toBe('no-store')
       expect(res.headers['referrer-policy'], url).toBe('no-referrer')
     }
   })
@@ -331,7 +374,9 @@ describe('requireAccess on its own (stats and export rules, audiences)', () => {
     probe.inject({ url: path, headers: { ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...headers } })
 
   it('tells the route who is asking and for which audience', async () => {
-    expect((await get(`/stats?site=${SITE}`, ADMIN_TOKEN)).json()).toEqual({ audience: 'dashboard', access: { via: 'admin', site: null, tokenId: null } })
+    expect((await get(`/stats?site=${SITE}`, ADMIN_TOKEN)).json()).toEqual({ audience: 'dashboard', access: { via: 'admin', site: null, tokenId: null, user: null } })
+    const session = await app.tokens.createSession('access-walk')
+    expect((await get(`/stats?site=${SITE}`, session.token)).json()).toEqual({ audience: 'dashboard', access: { via: 'ses', site: null, tokenId: session.id, user: 'access-walk' } })
     expect((await get(`/export?site=${SITE}`, ADMIN_TOKEN)).json().audience).toBe('export')
     expect((await get(`/stats?site=${SITE}`, t.stats)).json()).toMatchObject({ audience: 'dashboard', access: { via: 'pat', site: SITE } })
     expect((await get(`/export?site=${SITE}`, t.both)).json()).toMatchObject({ audience: 'export', access: { via: 'pat', site: SITE } })
@@ -377,7 +422,8 @@ describe('token admin API', () => {
     const secret = token.slice(`pat_${id}_`.length)
     const link = await app.inject({ method: 'POST', url: '/api/v1/tokens', headers: admin, payload: { site: SITE, scopes: ['shared'], password: PASSWORD } })
     expect(link.statusCode).toBe(201)
-    expect(link.json()).toMatchObject({ kind: 'shr', has_password: true, share_path: `/share/${link.json().token}` })
+    // the token rides in the fragment, which no request carries: no proxy or server log sees it
+    expect(link.json()).toMatchObject({ kind: 'shr', has_password: true, share_path: `/share#${link.json().token}` })
     const linkSecret = (link.json().token as string).split('_').slice(2).join('_')
 
     const stored = await rows(app, 'SELECT * FROM tokens')

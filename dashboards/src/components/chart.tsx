@@ -1,8 +1,11 @@
-import { useEffect, useRef } from 'preact/hooks'
+import { useEffect, useRef, useState } from 'preact/hooks'
 import uPlot from 'uplot'
 import 'uplot/dist/uPlot.min.css'
-import type { TimeseriesAnswer } from '../lib/api.ts'
-import { formatMetric, METRICS, type Metric } from '../lib/format.ts'
+import type { TimeseriesAnswer, TimeseriesRow } from '../lib/api.ts'
+import { formatMetric, type Metric } from '../lib/format.ts'
+import type { Annotation } from './annotations.tsx'
+import { AnnotationMarks, annotationsPlugin, type Mark } from './chart-annotations.tsx'
+import { timeAxis } from './chart-axis.ts'
 
 const ACCENT = '#4f46e5'
 
@@ -18,12 +21,10 @@ export function bucketLabel(date: string, interval: string): string {
   return interval === 'week' ? `Week of ${day}` : day
 }
 
-function axisLabel(ts: number, interval: string): string {
-  const d = new Date(ts * 1000)
-  const o: Intl.DateTimeFormatOptions = { timeZone: 'UTC' }
-  if (interval === 'minute' || interval === 'hour') return d.toLocaleTimeString('en-GB', { ...o, hour: '2-digit', minute: '2-digit' })
-  if (interval === 'month') return d.toLocaleDateString('en-GB', { ...o, month: 'short', year: '2-digit' })
-  return d.toLocaleDateString('en-GB', { ...o, day: 'numeric', month: 'short' })
+/** A bucket's value as read out: a bucket that has not begun has no value yet, never 0. */
+const readOut = (r: TimeseriesRow, metric: Metric) => {
+  const v = r[metric] as number | null | undefined
+  return r.withheld ? `withheld: ${r.withheld}` : v === null || v === undefined ? 'no data yet' : formatMetric(metric, v)
 }
 
 let hatch: CanvasPattern | null = null
@@ -42,10 +43,18 @@ function hatchPattern(ctx: CanvasRenderingContext2D): CanvasPattern | null {
   return hatch
 }
 
-/** The time series of the chosen metric; withheld buckets are hatched, never drawn as zero. */
-export function Chart({ data, previous, metric }: { data?: TimeseriesAnswer; previous?: TimeseriesAnswer; metric: Metric }) {
+/**
+ * The time series of the chosen metric (`label`); withheld buckets are hatched, never drawn as
+ * zero, and buckets that have not begun are not drawn at all. `previous` is the compared
+ * period's buckets, one for one, drawn dashed. Noted days (annotations) are marked;
+ * `onPickDate` hears the day of a clicked bucket.
+ */
+export function Chart({ data, previous, metric, label, annotations, onPickDate }: { data?: TimeseriesAnswer; previous?: TimeseriesRow[]; metric: Metric; label: string; annotations?: Annotation[]; onPickDate?: (date: string) => void }) {
   const box = useRef<HTMLDivElement>(null)
   const tip = useRef<HTMLDivElement>(null)
+  const [marks, setMarks] = useState<Mark[]>([])
+  const pick = useRef(onPickDate)
+  pick.current = onPickDate
 
   useEffect(() => {
     const el = box.current
@@ -53,10 +62,9 @@ export function Chart({ data, previous, metric }: { data?: TimeseriesAnswer; pre
     const rows = data.results
     const xs = rows.map((r) => toSeconds(r.date))
     const ys = rows.map((r) => (r.withheld ? null : ((r[metric] as number | null | undefined) ?? null)))
-    // the previous period, bucket for bucket
-    const before = previous?.results
+    // the compared period, bucket for bucket
+    const before = previous
     const prev = before ? rows.map((_, i) => (before[i] && !before[i].withheld ? ((before[i][metric] as number | null | undefined) ?? null) : null)) : null
-    const label = METRICS.find((m) => m.key === metric)?.label ?? metric
     const step = xs.length > 1 ? xs[1] - xs[0] : 86_400
 
     const opts: uPlot.Options = {
@@ -67,13 +75,14 @@ export function Chart({ data, previous, metric }: { data?: TimeseriesAnswer; pre
         return new Date(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes())
       },
       legend: { show: false },
+      plugins: [annotationsPlugin({ notes: annotations ?? [], tip: () => tip.current, onMarks: setMarks, onPick: (i) => pick.current?.(rows[i].date.slice(0, 10)) })],
       padding: [12, 22, 0, 4],
       cursor: { drag: { x: false, y: false }, points: { size: 9, fill: ACCENT }, y: false },
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.12 : 1] } },
       axes: [
         {
           stroke: '#6b7280', grid: { show: false }, ticks: { show: false }, font: '12px system-ui, sans-serif', gap: 6,
-          values: (_u, splits) => splits.map((ts) => axisLabel(ts, data.interval)),
+          ...timeAxis(xs, data.interval, (labels) => (el.dataset.xLabels = labels.join('|'))),
         },
         {
           stroke: '#6b7280', grid: { stroke: '#eceef2', width: 1 }, ticks: { show: false }, font: '12px system-ui, sans-serif', size: 56,
@@ -83,7 +92,7 @@ export function Chart({ data, previous, metric }: { data?: TimeseriesAnswer; pre
       series: [
         {},
         { label, stroke: ACCENT, width: 2.5, fill: 'rgba(79,70,229,0.09)', points: { show: xs.length <= 40, size: 5, fill: ACCENT }, spanGaps: false },
-        ...(prev ? [{ label: 'Previous period', stroke: '#9ca3af', width: 1.75, dash: [5, 4], points: { show: false }, spanGaps: false }] : []),
+        ...(prev ? [{ label: 'Compared period', stroke: '#9ca3af', width: 1.75, dash: [5, 4], points: { show: false }, spanGaps: false }] : []),
       ],
       hooks: {
         drawClear: [
@@ -120,7 +129,7 @@ export function Chart({ data, previous, metric }: { data?: TimeseriesAnswer; pre
             head.textContent = bucketLabel(r.date, data.interval)
             const body = document.createElement('div')
             body.className = 'tip-value'
-            body.textContent = r.withheld ? `Withheld: ${r.withheld}` : `${label}: ${value === null ? '–' : formatMetric(metric, value)}`
+            body.textContent = r.withheld ? `Withheld: ${r.withheld}` : `${label}: ${value === null ? 'no data yet' : formatMetric(metric, value)}`
             t.append(head, body)
             const b = before?.[i]
             if (b) {
@@ -143,23 +152,27 @@ export function Chart({ data, previous, metric }: { data?: TimeseriesAnswer; pre
       resize.disconnect()
       plot.destroy()
     }
-  }, [data, previous, metric])
+  }, [data, previous, metric, label, annotations])
 
   const withheld = data?.results.filter((r) => r.withheld) ?? []
   return (
     <div class="chart-wrap">
       <div ref={box} class="chart" aria-hidden="true" />
       <div ref={tip} class="chart-tip" hidden role="presentation" />
+      <AnnotationMarks marks={marks} />
       {withheld.length > 0 && (
         <p class="chart-note"><span class="hatch-swatch" aria-hidden="true" /> {withheld.length} {withheld.length === 1 ? 'period is' : 'periods are'} withheld: {withheld[0].withheld}.</p>
       )}
       {data && (
         <table class="visually-hidden">
-          <caption>{METRICS.find((m) => m.key === metric)?.label} by {data.interval}</caption>
-          <thead><tr><th scope="col">Period</th><th scope="col">Value</th></tr></thead>
+          <caption>{label} by {data.interval}</caption>
+          <thead><tr><th scope="col">Period</th><th scope="col">Value</th>{previous && <><th scope="col">Compared period</th><th scope="col">Compared value</th></>}</tr></thead>
           <tbody>
-            {data.results.map((r) => (
-              <tr key={r.date}><th scope="row">{bucketLabel(r.date, data.interval)}</th><td>{r.withheld ? `withheld: ${r.withheld}` : formatMetric(metric, Number(r[metric] ?? 0))}</td></tr>
+            {data.results.map((r, i) => (
+              <tr key={r.date}>
+                <th scope="row">{bucketLabel(r.date, data.interval)}</th><td>{readOut(r, metric)}</td>
+                {previous && (previous[i] ? <><td>{bucketLabel(previous[i].date, data.interval)}</td><td>{readOut(previous[i], metric)}</td></> : <><td /><td /></>)}
+              </tr>
             ))}
           </tbody>
         </table>

@@ -2,11 +2,20 @@ import { operatorText, withoutFilter } from '../lib/filters.ts'
 import { propertyLabel, valueLabel } from '../lib/format.ts'
 import { onLinkClick } from '../lib/router.ts'
 import { useView, viewHref, type DashState } from '../lib/view.ts'
+import { SegmentMenu } from './segment-menu.tsx'
 
-/** The view's filters as removable chips (links: the URL is the state). */
+/** The saved segments' menu and the view's filters as removable chips (links: the URL is the state). */
 export function FilterBar({ state }: { state: DashState }) {
+  return (
+    <div class="filter-bar">
+      <SegmentMenu state={state} />
+      {state.filters.length > 0 && <Chips state={state} />}
+    </div>
+  )
+}
+
+function Chips({ state }: { state: DashState }) {
   const view = useView()
-  if (!state.filters.length) return null
   return (
     <ul class="filters" aria-label="Filters">
       {state.filters.map((f, i) => {

@@ -11,7 +11,7 @@ export interface View {
   cred: Credentials
   site: string
   timezone: string
-  /** `/sites/example.com` or `/share/<token>`: every link of the view starts here. */
+  /** `/sites/example.com` or `/share` (the token in the fragment): every link of the view starts here. */
   base: string
   readOnly: boolean
   embed: boolean
@@ -30,11 +30,23 @@ export interface DashState {
   prop?: string
   /** saved goal ids making the funnel */
   funnel?: string
-  /** draw the previous period in the chart too */
-  compare?: boolean
+  /** a saved funnel's id (shown instead of a funnel of goals) */
+  savedFunnel?: string
+  /** what the cards' change and the chart's dashed line compare with */
+  comparison: Comparison
+  /** custom comparison only: inclusive ISO dates */
+  compareFrom?: string
+  compareTo?: string
+  /** the page the Flow tab shows when no `page==` filter names one */
+  flow?: string
 }
 
-const CHART_METRICS: Metric[] = ['visitors', 'visits', 'pageviews', 'views_per_visit', 'bounce_rate', 'visit_duration']
+/** The stats API's comparisons, and `off` (no change, no dashed line). */
+export type Comparison = 'off' | 'previous_period' | 'year_over_year' | 'custom'
+const COMPARISONS: Comparison[] = ['off', 'previous_period', 'year_over_year', 'custom']
+const DEFAULT_COMPARISON: Comparison = 'previous_period'
+
+const CHART_METRICS: Metric[] = ['visitors', 'visits', 'pageviews', 'views_per_visit', 'bounce_rate', 'visit_duration', 'conversion_rate']
 
 export function readState(params: URLSearchParams): DashState {
   const key = params.get('range') as RangeKey | null
@@ -45,6 +57,11 @@ export function readState(params: URLSearchParams): DashState {
     if (isIsoDate(from) && isIsoDate(to)) Object.assign(range, { from, to })
   }
   const metric = params.get('metric') as Metric | null
+  const comparison = params.get('comparison') as Comparison | null
+  const compareFrom = params.get('compare_from')
+  const compareTo = params.get('compare_to')
+  // a custom comparison without its two dates falls back to the default
+  const custom = comparison === 'custom' && isIsoDate(compareFrom) && isIsoDate(compareTo) ? { compareFrom, compareTo } : null
   return {
     range,
     filters: parseFilters(params.get('filters')),
@@ -52,7 +69,10 @@ export function readState(params: URLSearchParams): DashState {
     interval: params.get('interval') ?? undefined,
     prop: params.get('prop') ?? undefined,
     funnel: params.get('funnel') ?? undefined,
-    compare: params.get('compare') === '1',
+    savedFunnel: params.get('saved_funnel') ?? undefined,
+    comparison: comparison && COMPARISONS.includes(comparison) && (comparison !== 'custom' || custom) ? comparison : DEFAULT_COMPARISON,
+    ...custom,
+    flow: params.get('flow') ?? undefined,
   }
 }
 
@@ -70,7 +90,11 @@ export function viewHref(view: View, state: DashState, change: Partial<DashState
     interval: rangeChanged ? undefined : s.interval,
     prop: s.prop,
     funnel: s.funnel,
-    compare: s.compare ? '1' : undefined,
+    saved_funnel: s.savedFunnel,
+    comparison: s.comparison === DEFAULT_COMPARISON ? undefined : s.comparison,
+    compare_from: s.comparison === 'custom' ? s.compareFrom : undefined,
+    compare_to: s.comparison === 'custom' ? s.compareTo : undefined,
+    flow: s.flow,
     embed: view.embed ? '1' : undefined,
   })
 }
@@ -80,3 +104,14 @@ export function apiParams(view: View, state: DashState): Record<string, string> 
   const filters = serializeFilters(state.filters)
   return { site: view.site, ...periodParams(state.range, view.timezone), ...(filters ? { filters } : {}) }
 }
+
+/** The stats API's comparison parameters (aggregate and timeseries); none when comparing is off. */
+export function comparisonParams(state: DashState): Record<string, string> {
+  if (state.comparison === 'off') return {}
+  if (state.comparison !== 'custom' || !state.compareFrom || !state.compareTo) return { comparison: state.comparison }
+  const [from, to] = [state.compareFrom, state.compareTo].sort()
+  return { comparison: 'custom', compare_from: from, compare_to: to }
+}
+
+/** The view's goal filter (`goal==Signup`): with one, every number is about converting visitors. */
+export const goalFilter = (state: DashState): Filter | undefined => state.filters.find((f) => f.property === 'goal' && f.op === '==')

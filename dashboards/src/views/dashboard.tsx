@@ -1,15 +1,18 @@
+import { useState } from 'preact/hooks'
 import { apiGet, type AggregateAnswer, type TimeseriesAnswer } from '../lib/api.ts'
 import type { Metric } from '../lib/format.ts'
-import { intervalsFor, previousPeriod, rangeLabel } from '../lib/range.ts'
+import { intervalsFor, rangeLabel } from '../lib/range.ts'
 import { navigate } from '../lib/router.ts'
 import { useFetch } from '../lib/use-fetch.ts'
-import { apiParams, readState, useView, viewHref } from '../lib/view.ts'
+import { apiParams, comparisonParams, goalFilter, readState, useView, viewHref } from '../lib/view.ts'
+import { AnnotationNotes, useAnnotations } from '../components/annotations.tsx'
 import { Chart } from '../components/chart.tsx'
+import { ComparisonPicker } from '../components/comparison-picker.tsx'
 import { ExportMenu } from '../components/export-menu.tsx'
 import { FilterBar } from '../components/filter-bar.tsx'
 import { FunnelPanel } from '../components/funnel.tsx'
 import { goalsTab } from '../components/goals.tsx'
-import { MetricCards } from '../components/metric-cards.tsx'
+import { cardsFor, MetricCards } from '../components/metric-cards.tsx'
 import { EventsPanel, LinksPanel, LocationsPanel, PagesPanel, SourcesPanel, TechnologyPanel } from '../components/panels.tsx'
 import { RangePicker } from '../components/range-picker.tsx'
 import { ListSkeleton } from '../components/breakdown.tsx'
@@ -24,24 +27,31 @@ function PanelsLoading() {
   )
 }
 
-/** The main view: range, filters, metric cards, chart and every breakdown, all from the URL. */
+/**
+ * The main view: range, comparison, filters, metric cards, chart and every breakdown, all from
+ * the URL. With a goal filter the cards and every breakdown are about conversions.
+ */
 export function Dashboard({ params }: { params: URLSearchParams }) {
   const view = useView()
   const state = readState(params)
   const base = apiParams(view, state)
+  const compare = comparisonParams(state)
+  const comparing = state.comparison !== 'off'
   const intervals = intervalsFor(state.range, view.timezone)
   const interval = state.interval && (intervals as string[]).includes(state.interval) ? state.interval : intervals[0]
+  const cards = cardsFor(goalFilter(state) !== undefined)
+  const card = cards.find((c) => c.key === state.metric) ?? cards[0]
 
-  const aggKey = JSON.stringify(base)
-  const agg = useFetch<AggregateAnswer>(aggKey, (signal) =>
-    apiGet(view.cred, '/api/v1/stats/aggregate', { ...base, metrics: 'visitors,visits,pageviews,views_per_visit,bounce_rate,visit_duration' }, signal))
-  const seriesParams = { ...base, metrics: state.metric, interval }
+  const aggParams = { ...base, ...compare, metrics: cards.map((c) => c.key).join(',') }
+  const agg = useFetch<AggregateAnswer>(JSON.stringify(aggParams), (signal) => apiGet(view.cred, '/api/v1/stats/aggregate', aggParams, signal))
+  // one request: the period's buckets and the compared period's, bucket by bucket
+  const seriesParams = { ...base, ...compare, metrics: card.key, interval }
   const series = useFetch<TimeseriesAnswer>(JSON.stringify(seriesParams), (signal) => apiGet(view.cred, '/api/v1/stats/timeseries', seriesParams, signal))
-  const totalVisitors = agg.data?.results.visitors?.value ?? null
-  // the previous period, for the chart's dashed line: known once the aggregate names this period
-  const previous = state.compare && agg.data ? previousPeriod(agg.data.period) : null
-  const previousParams = previous ? { ...base, period: 'custom', from: previous.from, to: previous.to, date: undefined, metrics: state.metric, interval } : null
-  const prevSeries = useFetch<TimeseriesAnswer>(previousParams ? JSON.stringify(previousParams) : null, (signal) => apiGet(view.cred, '/api/v1/stats/timeseries', previousParams!, signal))
+  const comparedPeriod = comparing ? agg.data?.comparison?.period : undefined
+
+  const notes = useAnnotations(state)
+  // the day of a bucket clicked on the chart, for the note form
+  const [pickedDay, setPickedDay] = useState<string>()
 
   const selectMetric = (metric: Metric) => navigate(viewHref(view, state, { metric }), { replace: true })
 
@@ -50,10 +60,14 @@ export function Dashboard({ params }: { params: URLSearchParams }) {
       <div class="toolbar">
         <div class="toolbar-title">
           <h1>{view.site}</h1>
-          <p class="muted small" aria-live="polite">{rangeLabel(state.range)}{agg.data ? ` · ${agg.data.period.replace('..', ' to ')}` : ''}</p>
+          <p class="muted small" aria-live="polite" data-periods>
+            {rangeLabel(state.range)}{agg.data ? ` · ${agg.data.period.replace('..', ' to ')}` : ''}
+            {comparedPeriod ? ` · compared with ${comparedPeriod.replace('..', ' to ')}` : ''}
+          </p>
         </div>
         <div class="toolbar-actions">
           <RangePicker state={state} />
+          <ComparisonPicker state={state} compared={agg.data?.comparison?.period} />
           {!view.readOnly && <ExportMenu params={base} />}
         </div>
       </div>
@@ -61,13 +75,9 @@ export function Dashboard({ params }: { params: URLSearchParams }) {
 
       {agg.error && !agg.data && <p class="error" role="alert">Could not load statistics: {agg.error.message}</p>}
       <section class="overview" aria-label="Overview">
-        <MetricCards agg={agg.data} metric={state.metric} onSelect={selectMetric} loading={agg.loading} />
-        <div id="chart-panel" role="tabpanel" aria-labelledby={`card-${state.metric}`} class="chart-panel">
+        <MetricCards cards={cards} agg={agg.data} metric={card.key} compared={comparedPeriod} onSelect={selectMetric} loading={agg.loading} />
+        <div id="chart-panel" role="tabpanel" aria-labelledby={`card-${card.key}`} class="chart-panel">
           <div class="chart-controls">
-            <label class="compare">
-              <input type="checkbox" checked={!!state.compare} onChange={(e) => navigate(viewHref(view, state, { compare: (e.currentTarget as HTMLInputElement).checked }), { replace: true })} />
-              <span>Compare<span class="compare-long"> with previous period</span></span>
-            </label>
             {intervals.length > 1 && (
               <label class="interval">
                 <span class="visually-hidden">Chart interval</span>
@@ -78,8 +88,10 @@ export function Dashboard({ params }: { params: URLSearchParams }) {
             )}
           </div>
           {series.error && !series.data ? <p class="error" role="alert">Could not load the chart: {series.error.message}</p> : (
-            <Chart data={series.data} previous={state.compare ? prevSeries.data : undefined} metric={state.metric} />
+            <Chart data={series.data} previous={comparing ? series.data?.comparison?.results : undefined} metric={card.key} label={card.label}
+              annotations={notes.list} onPickDate={view.readOnly ? undefined : setPickedDay} />
           )}
+          <AnnotationNotes notes={notes} picked={pickedDay} />
         </div>
       </section>
 
@@ -90,7 +102,7 @@ export function Dashboard({ params }: { params: URLSearchParams }) {
         <PagesPanel state={state} />
         <LocationsPanel state={state} />
         <TechnologyPanel state={state} />
-        <EventsPanel state={state} totalVisitors={totalVisitors} goalsTab={goalsTab(state)} />
+        <EventsPanel state={state} goalsTab={goalsTab(state)} />
         <LinksPanel state={state} />
         <FunnelPanel state={state} />
       </div>

@@ -2,6 +2,7 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import type { Sites } from '../../accounts/sites.ts'
 import { PROPERTIES, property } from '../stats/properties.ts'
 import { sumsSql, type StatsQuestion } from '../stats/query.ts'
+import { backfillVisits } from './backfill-visits.ts'
 
 /**
  * A day's build groups the day's visits and events: past these sizes the grouping spills to
@@ -60,7 +61,12 @@ export class RollupJob {
     private client: ClickHouseClient,
     private sites: Pick<Sites, 'get'>,
     private now: () => number = () => Date.now(),
+    /** The visit timeout events stored before visits were cut at ingest are cut with (backfill-visits.ts). */
+    private visitTimeoutMinutes: () => number = () => 30,
   ) {}
+
+  /** Whether this process has cut the visits of events stored before migration 015 (once, at its first run). */
+  private backfilled = false
 
   /**
    * Closed days with more events than their rollup was built from. Fewer events never trigger
@@ -134,9 +140,11 @@ export class RollupJob {
       const q: StatsQuestion = { site, timezone, range: { from, to: from + DAY }, filters: [], interval: 'day', property: dim ? property(dim) : undefined }
       const { sql, params } = sumsSql(q, [day])
       await this.client.command({
-        query: `INSERT INTO rollup_daily_stage (site, build_day, day, dim, value, visitors, networks, visits, pageviews, events, bounces, duration_ms, engagement_ms, entries)
+        query: `INSERT INTO rollup_daily_stage (site, build_day, day, dim, value, visitors, networks, visits, pageviews, events, bounces, duration_ms, engagement_ms, entries,
+                  scroll_sum, scroll_views, scroll_visitors, scroll_networks)
                 SELECT {site:String} AS site, {day:Date} AS build_day, toDate(bucket) AS day, {dim:String} AS dim, key AS value,
-                  visitors, networks, visits, pageviews, events, bounces, duration_ms, engagement_ms, entries
+                  visitors, networks, visits, pageviews, events, bounces, duration_ms, engagement_ms, entries,
+                  scroll_sum, scroll_views, scroll_visitors, scroll_networks
                 FROM (${sql})`,
         query_params: { ...params, site, day, dim: dim ?? '' },
         clickhouse_settings: BUILD_SETTINGS,
@@ -166,6 +174,10 @@ export class RollupJob {
   run(): Promise<BuildReport> {
     this.running ??= this.whileIdle(async () => {
       const t = Date.now()
+      if (!this.backfilled) {
+        await backfillVisits(this.client, this.visitTimeoutMinutes())
+        this.backfilled = true
+      }
       const now = this.now()
       const due = [...this.retryAt].filter(([, at]) => at <= now).map(([day]) => day)
       const days = [...new Set([...(await this.staleDays()), ...due])].sort()

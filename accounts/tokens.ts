@@ -1,7 +1,7 @@
 import crypto from 'node:crypto'
-import { promisify } from 'node:util'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { LRUCache } from 'lru-cache'
+import { hashPassphrase, passphraseMatches } from './password-hash.ts'
 import { normaliseDomain } from './sites.ts'
 import { chTime } from '../store/time.ts'
 
@@ -28,6 +28,22 @@ export interface TokenInfo {
   created_at: string
   expires_at: string | null
   has_password: boolean
+  /** The user who made it (signed in); null when the admin token or the CLI did. */
+  created_by: string | null
+}
+
+/** A signed-in user's session as the sessions API lists it: never its secret. */
+export interface SessionInfo {
+  id: string
+  user: string
+  created_at: string
+  expires_at: string
+}
+
+/** Who makes a token: a signed-in user, through one of their sessions. */
+export interface Creator {
+  user: string
+  session: string
 }
 
 /** What a presented token proves. */
@@ -37,6 +53,8 @@ export interface VerifiedToken {
   site: string
   scopes: TokenScope[]
   hasPassword: boolean
+  /** A session's user; null for other tokens. */
+  user: string | null
 }
 
 export type TokenCheck = { ok: true; token: VerifiedToken } | { ok: false; reason: 'invalid token' | 'token revoked' | 'token expired' }
@@ -45,7 +63,7 @@ export type TokenCheck = { ok: true; token: VerifiedToken } | { ok: false; reaso
 export interface PasswordAttempts {
   /** A password is about to be checked: false refuses the check. */
   begin(): boolean
-  /** The password was right: it was no wrong guess. */
+  /** It was no wrong guess: the password was right, or never checked (the queue of checks was full). */
   right(): void
 }
 
@@ -56,6 +74,8 @@ export interface NewToken {
   /** Shared links only: a passphrase the viewer must send as `x-share-password`. */
   password?: string
   expiresAt?: Date
+  /** Absent when the admin token or the CLI makes it: it then belongs to no user. */
+  creator?: Creator
 }
 
 interface TokenRow {
@@ -68,15 +88,15 @@ interface TokenRow {
   created_ms: number
   expires_ms: number | null
   revoked: number
+  /** The user who made it ('' for the admin token); a session's own user. */
+  created_by: string
+  /** The session that made it ('' when none did): ending that session revokes it. */
+  created_by_session: string
 }
 
 /** `pat_`, `shr_` or `ses_`, 12 hex characters of public id, `_`, a base64url secret (which may itself hold `_`). */
 const TOKEN_FORMAT = /^(pat|shr|ses)_([0-9a-f]{12})_([A-Za-z0-9_-]{32,128})$/
 const ID_FORMAT = /^[0-9a-f]{12}$/
-
-// scrypt's cost for shared-link passphrases: 16 MiB and ~50 ms per check, off the event loop.
-const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 32 }
-const scrypt = promisify(crypto.scrypt) as (password: string, salt: Buffer, keylen: number, options: crypto.ScryptOptions) => Promise<Buffer>
 
 // base64url, not hex: a hash is not personal data, and the privacy audit flags long hex runs.
 const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest()
@@ -85,23 +105,6 @@ const b64 = (b: Buffer) => b.toString('base64url')
 export function kindOf(scopes: readonly string[]): TokenKind {
   if (scopes.includes(SESSION_SCOPE)) return 'ses'
   return scopes.includes('shared') ? 'shr' : 'pat'
-}
-
-export async function hashPassphrase(password: string): Promise<string> {
-  const salt = crypto.randomBytes(16)
-  const hash = await scrypt(password, salt, SCRYPT.keylen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, maxmem: 64 * 1024 * 1024 })
-  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${b64(salt)}$${b64(hash)}`
-}
-
-export async function passphraseMatches(password: string, stored: string): Promise<boolean> {
-  const parts = stored.split('$')
-  if (parts.length !== 6 || parts[0] !== 'scrypt') return false
-  const [N, r, p] = parts.slice(1, 4).map(Number)
-  const salt = Buffer.from(parts[4], 'base64url')
-  const expected = Buffer.from(parts[5], 'base64url')
-  if (![N, r, p].every(Number.isInteger) || expected.length === 0) return false
-  const actual = await scrypt(password, salt, expected.length, { N, r, p, maxmem: 64 * 1024 * 1024 })
-  return crypto.timingSafeEqual(actual, expected)
 }
 
 /**
@@ -140,7 +143,7 @@ export function validateNewToken(
 const MISSING = { missing: true } as const
 type Cached = TokenRow | typeof MISSING
 
-const ROW_COLUMNS = `id, site, scopes, name, secret_hash, passphrase_hash, revoked,
+const ROW_COLUMNS = `id, site, scopes, name, secret_hash, passphrase_hash, revoked, created_by, created_by_session,
   toUnixTimestamp64Milli(created_at) AS created_ms,
   if(isNull(expires_at), NULL, toUnixTimestamp64Milli(assumeNotNull(expires_at))) AS expires_ms`
 
@@ -181,11 +184,13 @@ export class TokenStore {
     return row ?? null
   }
 
-  private async write(row: TokenRow): Promise<void> {
+  /** Writes rows whole (a revocation writes the row again, revoked, with a newer updated_at). */
+  private async write(rows: TokenRow[]): Promise<void> {
+    const updatedAt = chTime(this.now())
     await this.client.insert({
       table: 'tokens',
       format: 'JSONEachRow',
-      values: [{
+      values: rows.map((row) => ({
         id: row.id,
         site: row.site,
         scopes: row.scopes,
@@ -194,11 +199,25 @@ export class TokenStore {
         passphrase_hash: row.passphrase_hash,
         expires_at: row.expires_ms === null ? null : chTime(row.expires_ms),
         created_at: chTime(row.created_ms),
-        updated_at: chTime(this.now()),
+        updated_at: updatedAt,
         revoked: row.revoked,
-      }],
+        created_by: row.created_by,
+        created_by_session: row.created_by_session,
+      })),
     })
-    this.rows.set(row.id, row)
+    for (const row of rows) this.rows.set(row.id, row)
+  }
+
+  /** Revokes every token not revoked yet that `where` selects (fixed SQL, values in `params`); the rows revoked. */
+  private async revokeWhere(where: string, params: Record<string, unknown>): Promise<TokenRow[]> {
+    const rs = await this.client.query({
+      query: `SELECT ${ROW_COLUMNS} FROM tokens FINAL WHERE revoked = 0 AND (${where})`,
+      query_params: params,
+      format: 'JSONEachRow',
+    })
+    const rows = (await rs.json<TokenRow>()).map((row) => ({ ...row, revoked: 1 }))
+    if (rows.length) await this.write(rows)
+    return rows
   }
 
   /** Makes a token; the returned string is the only time its secret exists outside the caller. */
@@ -216,8 +235,10 @@ export class TokenStore {
       created_ms: this.now(),
       expires_ms: input.expiresAt ? input.expiresAt.getTime() : null,
       revoked: 0,
+      created_by: input.creator?.user ?? '',
+      created_by_session: input.creator?.session ?? '',
     }
-    await this.write(row)
+    await this.write([row])
     return { token: `${kind}_${id}_${secret}`, info: toInfo(row) }
   }
 
@@ -229,23 +250,48 @@ export class TokenStore {
     const id = crypto.randomBytes(6).toString('hex')
     const secret = crypto.randomBytes(24).toString('base64url')
     const now = this.now()
-    await this.write({
+    await this.write([{
       id, site: '', scopes: [SESSION_SCOPE], name: user, secret_hash: b64(sha256(secret)), passphrase_hash: '',
-      created_ms: now, expires_ms: now + ttlMs, revoked: 0,
-    })
+      created_ms: now, expires_ms: now + ttlMs, revoked: 0, created_by: user, created_by_session: '',
+    }])
     return { token: `ses_${id}_${secret}`, id, expires_at: new Date(now + ttlMs).toISOString() }
   }
 
-  /** Ends every session of one user (when the user is removed); how many were open. */
-  async revokeSessions(user: string): Promise<number> {
+  /** Open sessions (not ended, not expired), newest first; `user` narrows to one user's. */
+  async listSessions(user?: string): Promise<SessionInfo[]> {
     const rs = await this.client.query({
-      query: `SELECT id FROM tokens FINAL WHERE revoked = 0 AND has(scopes, {scope:String}) AND name = {user:String}`,
-      query_params: { scope: SESSION_SCOPE, user },
+      query: `SELECT ${ROW_COLUMNS} FROM tokens FINAL
+              WHERE revoked = 0 AND has(scopes, {session:String}) AND ({user:String} = '' OR name = {user:String})
+                AND expires_at > fromUnixTimestamp64Milli({now:Int64})
+              ORDER BY created_at DESC, id`,
+      query_params: { session: SESSION_SCOPE, user: user ?? '', now: this.now() },
       format: 'JSONEachRow',
     })
-    const ids = (await rs.json<{ id: string }>()).map((r) => r.id)
-    for (const id of ids) await this.revoke(id)
-    return ids.length
+    return (await rs.json<TokenRow>()).map((row) => ({
+      id: row.id,
+      user: row.name,
+      created_at: new Date(row.created_ms).toISOString(),
+      expires_at: new Date(row.expires_ms!).toISOString(),
+    }))
+  }
+
+  /**
+   * Ends every open session of one user (a new password, an admin's request), and revokes the
+   * tokens those sessions made, as signing out does; how many sessions were open.
+   */
+  async revokeSessions(user: string): Promise<number> {
+    const sessions = await this.revokeWhere(
+      'has(scopes, {session:String}) AND name = {user:String} AND expires_at > fromUnixTimestamp64Milli({now:Int64})',
+      { session: SESSION_SCOPE, user, now: this.now() },
+    )
+    if (sessions.length) await this.revokeWhere('created_by_session IN {ids:Array(String)}', { ids: sessions.map((s) => s.id) })
+    return sessions.length
+  }
+
+  /** Revokes everything a user made, sessions included (the user is removed). */
+  async revokeCreatedBy(user: string): Promise<void> {
+    // sessions from before tokens recorded their creator carry the user in `name` only
+    await this.revokeWhere('created_by = {user:String} OR (has(scopes, {session:String}) AND name = {user:String})', { user, session: SESSION_SCOPE })
   }
 
   /** Tokens not revoked, newest first; `site` narrows to one site. Sessions are not listed. */
@@ -260,14 +306,26 @@ export class TokenStore {
     return (await rs.json<TokenRow>()).map(toInfo)
   }
 
-  /** Revokes a token for good; false when there is no such token. */
+  /**
+   * Revokes a token for good; false when there is no such token. Revoking a session ends it as
+   * signing out does: the tokens it made are revoked with it.
+   */
   async revoke(id: string): Promise<boolean> {
     if (!ID_FORMAT.test(id)) return false
     const row = await this.load(id)
     if (!row) return false
-    if (!row.revoked) await this.write({ ...row, revoked: 1 })
+    if (!row.revoked) await this.write([{ ...row, revoked: 1 }])
     else this.rows.set(id, row)
+    if (kindOf(row.scopes) === 'ses') await this.revokeWhere('created_by_session = {id:String}', { id })
     return true
+  }
+
+  /** Ends one open session as signing out does (the tokens made through it too); false when `id` is no open session. */
+  async endSession(id: string): Promise<boolean> {
+    if (!ID_FORMAT.test(id)) return false
+    const row = await this.load(id)
+    if (!row || row.revoked || kindOf(row.scopes) !== 'ses' || (row.expires_ms ?? 0) <= this.now()) return false
+    return this.revoke(id)
   }
 
   /** What a token string proves, or why it proves nothing. */
@@ -284,7 +342,10 @@ export class TokenStore {
     }
     if (row.revoked) return { ok: false, reason: 'token revoked' }
     if (row.expires_ms !== null && row.expires_ms <= this.now()) return { ok: false, reason: 'token expired' }
-    return { ok: true, token: { id, kind: kind as TokenKind, site: row.site, scopes: row.scopes, hasPassword: row.passphrase_hash !== '' } }
+    return {
+      ok: true,
+      token: { id, kind: kind as TokenKind, site: row.site, scopes: row.scopes, hasPassword: row.passphrase_hash !== '', user: kind === 'ses' ? row.name : null },
+    }
   }
 
   async verify(presented: string): Promise<VerifiedToken | null> {
@@ -313,7 +374,10 @@ export class TokenStore {
         .then((ok) => (ok && this.passed.set(key, true), ok))
         .finally(() => this.checking.delete(key))
       this.checking.set(key, check)
-      const ok = await check
+      const ok = await check.catch((err: unknown) => {
+        attempts?.right()
+        throw err
+      })
       if (ok) attempts?.right()
       return ok
     }
@@ -331,5 +395,6 @@ function toInfo(row: TokenRow): TokenInfo {
     created_at: new Date(row.created_ms).toISOString(),
     expires_at: row.expires_ms === null ? null : new Date(row.expires_ms).toISOString(),
     has_password: row.passphrase_hash !== '',
+    created_by: row.created_by || null,
   }
 }

@@ -1,7 +1,9 @@
 import crypto from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
-import { hashPassphrase, passphraseMatches } from './tokens.ts'
+import { hashPassphrase, passphraseMatches } from './password-hash.ts'
+import { TokenStore } from './tokens.ts'
 import { chTime } from '../store/time.ts'
+import { eraseFromDisk } from '../retention/erase.ts'
 
 /** A user as the admin API and the CLI list one: never a hash. */
 export interface UserInfo {
@@ -25,12 +27,19 @@ let decoy: Promise<string> | null = null
 /**
  * Users who sign in to the dashboards with a password. The store keeps the password's scrypt
  * hash only (random 16-byte salt, base64url); a check compares with crypto.timingSafeEqual.
+ * A user's sessions and tokens go with them: a new password ends their sessions, removing the
+ * user revokes everything they made.
  */
 export class Users {
+  private tokens: TokenStore
+
+  /** `tokens`: the server's token store, so that revocations apply at once to its cache. */
   constructor(
     private client: ClickHouseClient,
-    private opts: { now?: () => number } = {},
-  ) {}
+    private opts: { now?: () => number; tokens?: TokenStore } = {},
+  ) {
+    this.tokens = opts.tokens ?? new TokenStore(client)
+  }
 
   private now(): number {
     return (this.opts.now ?? Date.now)()
@@ -55,14 +64,18 @@ export class Users {
     })
   }
 
-  /** Adds a user, or sets a new password for one that exists. */
-  async create(name: string, password: string): Promise<{ info: UserInfo; created: boolean }> {
+  /**
+   * Adds a user, or sets a new password for one that exists and ends that user's sessions (and
+   * the tokens they made), so that whoever knew the old password is signed out.
+   */
+  async create(name: string, password: string): Promise<{ info: UserInfo; created: boolean; sessionsEnded: number }> {
     const error = validateNewUser(name, password)
     if (error) throw new Error(error)
     const existing = await this.row(name)
     const createdMs = existing?.created_ms ?? this.now()
     await this.write(name, await hashPassphrase(password), createdMs, 0)
-    return { info: { name, created_at: new Date(createdMs).toISOString() }, created: !existing }
+    const sessionsEnded = existing ? await this.tokens.revokeSessions(name) : 0
+    return { info: { name, created_at: new Date(createdMs).toISOString() }, created: !existing, sessionsEnded }
   }
 
   /** Whether `password` is this user's; an unknown user costs the same work and answers false. */
@@ -84,7 +97,10 @@ export class Users {
     return (await rs.json<{ name: string; created_ms: number }>()).map((r) => ({ name: r.name, created_at: new Date(Number(r.created_ms)).toISOString() }))
   }
 
-  /** Removes a user (the password hash goes with the row); false when there is no such user. */
+  /**
+   * Removes a user (the password hash goes with the row) and revokes every token they made, their
+   * sessions included; false when there is no such user.
+   */
   async remove(name: string): Promise<boolean> {
     if (!USER_NAME.test(name)) return false
     const row = await this.row(name)
@@ -92,6 +108,9 @@ export class Users {
     // the old rows (and the hashes in them) go at once, not at the next merge
     await this.client.command({ query: 'DELETE FROM users WHERE name = {name:String}', query_params: { name } })
     await this.write(name, '', row.created_ms, 1)
+    // and leave the disk: a lightweight delete only hides them
+    await eraseFromDisk(this.client, 'users')
+    await this.tokens.revokeCreatedBy(name)
     return true
   }
 }

@@ -297,3 +297,30 @@ export function outOfOrder(ledger: Ledger, stored: Map<string, PathCount>): { pa
   }
   return { pairs, beacons, ties }
 }
+
+// ---------------------------------------------------------------- paced beacons
+
+/**
+ * Beacons at a steady `rps` for `seconds`, each sent at its own time whatever the earlier ones
+ * still wait for (an open loop, as visitors send them, so a slow server cannot slow the load
+ * down and hide its own delay): the latency of every 202, in ms.
+ */
+export async function paced(client: BeaconClient, ledger: Ledger, rps: number, seconds: number): Promise<number[]> {
+  const latencies: number[] = []
+  const sends: Promise<void>[] = []
+  const t0 = performance.now()
+  for (let i = 0; i < Math.round(rps * seconds); i++) {
+    const wait = t0 + (i * 1000) / rps - performance.now()
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait))
+    const sentAt = performance.now()
+    sends.push(ledger.send(client).then((a) => void (a.status === 202 && latencies.push(performance.now() - sentAt))))
+  }
+  await Promise.all(sends)
+  return latencies
+}
+
+/** The p-th percentile (0-100) of a list of numbers, nearest rank. */
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : NaN
+}

@@ -46,8 +46,15 @@
  *        server's Date header shows each jump took; every 202 stored once, and the stored ts
  *        order against the send order (pairs out of order must be 0). Without libfaketime
  *        (apt-get install faketime) the row says "not run".
+ *  3. i. The stats API flooded through a public shared link: FLOOD_BEACON_RPS (100) beacons a
+ *     second, paced (an open loop: a slow answer does not slow the next beacon), for
+ *     FLOOD_SECONDS (10) alone, then as long again while wrk -c FLOOD_CONNECTIONS (32,
+ *     bench/stats-flood.lua) asks the slowest questions there were (three years by month,
+ *     week and day, breakdowns) with the link. Beacon p50/p99 alone and under the flood, and
+ *     the flood's answers by status; p99 under the flood must stay within 2× of its value
+ *     alone, and every 202 stored exactly once.
  *
- * LOAD_ONLY=load,a,...,h runs only those. Exit status non-zero when something failed to run,
+ * LOAD_ONLY=load,a,...,h,i runs only those. Exit status non-zero when something failed to run,
  * events were lost or duplicated, or a check above did not hold.
  */
 import { spawn, spawnSync } from 'node:child_process'
@@ -75,7 +82,7 @@ import {
   waitFor,
   type Child,
 } from './lib.ts'
-import { BeaconClient, Ledger, letters, outOfOrder, pick, pump, reconcile, sendUntilRefused, visitorHeaders, wave, type CapRun, type Reconciled } from './load-client.ts'
+import { BeaconClient, Ledger, letters, outOfOrder, paced, percentile, pick, pump, reconcile, sendUntilRefused, visitorHeaders, wave, type CapRun, type Reconciled } from './load-client.ts'
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url))
 const LOAD_S = Number(process.env.LOAD_SECONDS || 60)
@@ -889,6 +896,69 @@ async function phaseClock(): Promise<void> {
   ledgerRow(what, ok, r, `${order.pairs} pairs out of order, ${order.ties} ts ties with an earlier beacon, ${ledger.count('dropped')} dropped; stored ts − real: ${perStage.join(', ')}`)
 }
 
+// ---------------------------------------------------------------- 3. the stats API flooded
+
+const FLOOD_S = Number(process.env.FLOOD_SECONDS || 10)
+const FLOOD_BEACON_RPS = Number(process.env.FLOOD_BEACON_RPS || 100)
+const FLOOD_CONNECTIONS = Number(process.env.FLOOD_CONNECTIONS || 32)
+/** Beacon p99 under the flood may be at most this many times its value alone. */
+const FLOOD_P99_RATIO = 2
+
+/** wrk -t1 -c FLOOD_CONNECTIONS with bench/stats-flood.lua for `seconds`, asking with the shared link `token`. */
+async function runStatsFlood(url: string, token: string, seconds: number): Promise<{ sent: number; byStatus: Record<string, number>; rps: number; p50ms: number; p99ms: number }> {
+  // a long timeout: an attacker waits for answers (and a question that timed out would be asked again while the first still runs)
+  const argv = ['-t1', `-c${FLOOD_CONNECTIONS}`, `-d${seconds}s`, '--timeout', '30s', '--latency', '-s', path.join(BENCH_DIR, 'stats-flood.lua'), url]
+  const proc = spawn('wrk', argv, { env: { ...process.env, FLOOD_TOKEN: token, FLOOD_SITE: 'example.com' }, stdio: ['ignore', 'pipe', 'pipe'] })
+  track(proc)
+  let out = ''
+  proc.stdout.on('data', (b: Buffer) => (out += b.toString()))
+  proc.stderr.on('data', (b: Buffer) => (out += b.toString()))
+  const code = await new Promise<number | null>((resolve) => proc.on('exit', resolve))
+  const line = out.split('\n').find((l) => l.startsWith('FLOOD_RESULT '))
+  if (code !== 0 || !line) throw new Error(`wrk (stats flood) failed (exit ${code}):\n${out}`)
+  const r = JSON.parse(line.slice('FLOOD_RESULT '.length)) as { sent: number; status: Record<string, number>; duration_us: number; latency_us: { p50: number; p99: number } }
+  const answered = Object.values(r.status).reduce((a, b) => a + b, 0)
+  return { sent: r.sent, byStatus: r.status, rps: answered / (r.duration_us / 1e6), p50ms: r.latency_us.p50 / 1000, p99ms: r.latency_us.p99 / 1000 }
+}
+
+/** i. Beacons at a steady rate alone, then under a flood of the stats API through a shared link. */
+async function phaseStatsFlood(): Promise<void> {
+  console.log(`· stats flood: ${FLOOD_BEACON_RPS} beacons/s for ${FLOOD_S} s alone, then ${FLOOD_S} s more while wrk -c${FLOOD_CONNECTIONS} asks the stats API through a shared link ...`)
+  const dataDir = tempDir('analytics-load-flood-')
+  const s = await startServer(dataDir)
+  await registerSite(s)
+  const made = await fetchJson(s.url + '/api/v1/tokens', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ site: 'example.com', scopes: ['shared'], name: 'flood' }),
+  })
+  if (made.status !== 201) throw new Error(`creating a shared link answered ${made.status} ${JSON.stringify(made.json)}`)
+  const link = made.json.token as string
+  const ledger = new Ledger('i')
+  const client = new BeaconClient(s.url, CONNECTIONS)
+  await paced(client, ledger, FLOOD_BEACON_RPS, 2) // connections opened, caches warm
+  const alone = await paced(client, ledger, FLOOD_BEACON_RPS, FLOOD_S)
+  const [flooded, flood] = await Promise.all([paced(client, ledger, FLOOD_BEACON_RPS, FLOOD_S), runStatsFlood(s.url, link, FLOOD_S)])
+  client.close()
+  const [p50a, p99a, p50f, p99f] = [percentile(alone, 50), percentile(alone, 99), percentile(flooded, 50), percentile(flooded, 99)]
+  const ratio = p99f / p99a
+  const expected = Math.round(FLOOD_BEACON_RPS * FLOOD_S)
+  const answered = Object.values(flood.byStatus).reduce((a, b) => a + b, 0)
+  // wrk stops with questions still waiting: those were asked but never answered in the window
+  const answers = [...Object.entries(flood.byStatus).map(([k, v]) => `${k}×${v}`), `unanswered ${flood.sent - answered}`].join(', ')
+  console.log(`  beacons alone: p50 ${p50a.toFixed(1)} ms, p99 ${p99a.toFixed(1)} ms; under the flood: p50 ${p50f.toFixed(1)} ms, p99 ${p99f.toFixed(1)} ms (${ratio.toFixed(2)}×)`)
+  console.log(`  flood: ${flood.sent} questions asked, ${flood.rps.toFixed(1)}/s answered (${answers})${answered ? `, p50 ${flood.p50ms.toFixed(0)} ms, p99 ${flood.p99ms.toFixed(0)} ms` : ''}`)
+  await drain(s)
+  const r = await settle(s, ledger)
+  const ok = [
+    ledgerHolds('stats flood', r),
+    check(ratio <= FLOOD_P99_RATIO, `stats flood: beacon p99 ${p99f.toFixed(1)} ms under the flood, ${ratio.toFixed(1)}× its ${p99a.toFixed(1)} ms alone (at most ${FLOOD_P99_RATIO}×)`),
+    check(flooded.length === expected, `stats flood: ${expected - flooded.length} beacons under the flood not answered 202`),
+    check(!Object.keys(flood.byStatus).some((st) => Number(st) >= 500), `stats flood: the flood got server errors: ${answers}`),
+  ].every(Boolean)
+  ledgerRow(`stats flood: wrk -c${FLOOD_CONNECTIONS} on a shared link, ${FLOOD_S} s`, ok, r, `beacon p99 ${p99a.toFixed(1)} → ${p99f.toFixed(1)} ms (${ratio.toFixed(2)}×, at most ${FLOOD_P99_RATIO}×), p50 ${p50a.toFixed(1)} → ${p50f.toFixed(1)} ms; flood of ${flood.sent}: ${answers}`)
+}
+
 // ---------------------------------------------------------------- the table
 
 function table(head: string[], body: string[][]): string {
@@ -950,6 +1020,7 @@ async function main(): Promise<void> {
     ],
     ['g', 'fault g: store dir read-only before start', async () => (noMount ? notRun('fault g: store dir read-only before start', `not run: ${noMount}`) : phaseReadOnlyAtStart())],
     ['h', 'fault h: clock jumps', phaseClock],
+    ['i', 'stats flood', phaseStatsFlood],
   ]
   let held: Awaited<ReturnType<typeof phaseLoad>> | undefined
   for (const [id, name, run] of phases) {

@@ -10,3 +10,14 @@ export class InputError extends Error {
   /** More fields for the answer beside `error` (e.g. the export budget that was spent). */
   details?: Record<string, unknown>
 }
+
+/**
+ * Work the server refuses to take on now (too many password checks waiting, say): the root
+ * error handler answers 503 with `Retry-After` and the message, and logs nothing.
+ */
+export class Overloaded extends Error {
+  readonly statusCode = 503
+  constructor(message: string, readonly retryAfterS: number) {
+    super(message)
+  }
+}

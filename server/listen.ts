@@ -3,15 +3,16 @@ import path from 'node:path'
 import { buildApp } from './app.ts'
 import type { Config } from './config.ts'
 import { PolicyError } from '../policy/policy.ts'
+import type { Role } from './roles.ts'
 
 /** Where a running server says it listens, so the CLI talks to it instead of opening the store. */
 export function serverFile(dataDir: string): string {
   return path.join(dataDir, 'server.json')
 }
 
-export function runningServer(dataDir: string): { url: string; pid: number } | null {
+export function runningServer(dataDir: string): { url: string; pid: number; role?: Role } | null {
   try {
-    const info = JSON.parse(fs.readFileSync(serverFile(dataDir), 'utf8')) as { url: string; pid: number }
+    const info = JSON.parse(fs.readFileSync(serverFile(dataDir), 'utf8')) as { url: string; pid: number; role?: Role }
     process.kill(info.pid, 0)
     return info
   } catch {
@@ -19,14 +20,14 @@ export function runningServer(dataDir: string): { url: string; pid: number } | n
   }
 }
 
-export async function serve(config: Config): Promise<void> {
+export async function serve(config: Config, role: Role = 'all'): Promise<void> {
   const other = runningServer(config.dataDir)
   if (other && other.pid !== process.pid) {
     throw new Error(`another server (pid ${other.pid}) already owns ${config.dataDir}; stop it or set ANALYTICS_DATA_DIR`)
   }
   let app
   try {
-    app = await buildApp(config)
+    app = await buildApp(config, { role })
   } catch (err) {
     if (err instanceof PolicyError) {
       console.error(err.message)
@@ -37,8 +38,8 @@ export async function serve(config: Config): Promise<void> {
   const address = await app.listen({ host: config.host, port: config.port })
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${(app.server.address() as { port: number }).port}`
-  fs.writeFileSync(serverFile(config.dataDir), JSON.stringify({ url, pid: process.pid }))
-  app.log.info(`listening on ${address}; policy "${app.runtime.policy.name}"; store ${app.runtime.store.embedded ? 'embedded at ' + path.join(config.dataDir, 'clickhouse') : 'ClickHouse server'}`)
+  fs.writeFileSync(serverFile(config.dataDir), JSON.stringify({ url, pid: process.pid, role }))
+  app.log.info(`listening on ${address} as ${role === 'all' ? 'collector and aggregator' : role}; policy "${app.runtime.policy.name}"; store ${app.runtime.store.embedded ? 'embedded at ' + path.join(config.dataDir, 'clickhouse') : 'ClickHouse server'}`)
   if (!config.adminToken) app.log.info(`admin token in ${path.join(config.dataDir, 'admin-token')}`)
 
   let stopping = false

@@ -1,11 +1,85 @@
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
-import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client'
+import { ClickHouseLogLevel, createClient, type ClickHouseClient, type QueryParams } from '@clickhouse/client'
+import pLimit from 'p-limit'
+import { InputError, Overloaded } from '../http/errors.ts'
+import { insertFromFile, insertOverHttp, type InsertBlock } from './insert-block.ts'
 
 // Both modes answer 64-bit integers as JSON numbers, so code never sees strings for counts.
 // chDB applies a query's settings to its whole session: the spool writer's deduplication token
 // would stick to every later insert (and silently drop a repeat), so each query resets it.
 const settings = { output_format_json_quote_64bit_integers: 0, insert_deduplication_token: '' } as const
+
+/**
+ * What one question to the stats or export API may cost the store: its time, the rows it reads,
+ * its memory, one thread. Past one the store stops the query and the caller gets 400
+ * (`QuestionTooCostly`). A 10-million-event breakdown takes about a second and ~200 MB here:
+ * ample room for honest questions and none for one that would hold the engine for minutes.
+ */
+// (64-bit settings travel as strings)
+export const QUESTION_LIMITS = { max_execution_time: 30, max_rows_to_read: '500000000', max_memory_usage: String(1024 ** 3), max_threads: 1 }
+// The same settings unlimited (the engine's defaults; 0 threads: as many as cores): chDB keeps a
+// query's settings for the next query, so every query of the embedded engine that is not a question resets them.
+const NO_QUESTION_LIMITS = { max_execution_time: 0, max_rows_to_read: '0', max_memory_usage: '0', max_threads: 0 }
+
+/**
+ * Questions the store works on at once. Embedded, they share this machine's cores with the
+ * beacons, so all cores but one (at least one question); a flood of 32 questions at once held
+ * every core and beacon p99 went 3× up. A server's cores are its own.
+ */
+export const QUESTIONS_AT_ONCE = { embedded: Math.max(1, os.availableParallelism() - 1), server: 8 }
+/** Questions that may wait for their turn; one more is refused with 503 (`StoreBusy`). */
+export const QUESTION_QUEUE = 100
+
+/** What the store says when a question hit one of QUESTION_LIMITS, by ClickHouse error type. */
+const LIMIT_HIT: Record<string, string> = {
+  TIMEOUT_EXCEEDED: 'time',
+  TOO_SLOW: 'time',
+  TOO_MANY_ROWS: 'rows read',
+  TOO_MANY_ROWS_OR_BYTES: 'rows read',
+  MEMORY_LIMIT_EXCEEDED: 'memory',
+}
+
+/** A question the store stopped at one of QUESTION_LIMITS: the caller's to narrow (400). */
+export class QuestionTooCostly extends InputError {
+  constructor(readonly limit: string) {
+    super(`this question needs more ${limit} than the store gives one question: ask about a shorter range`)
+  }
+}
+
+/** QUESTION_QUEUE questions wait already: this one is not asked (503 with Retry-After). */
+export class StoreBusy extends Overloaded {
+  constructor() {
+    super('the store is busy with other questions: try again in a few seconds', 5)
+  }
+}
+
+/**
+ * The client the stats and export routes ask through: the same store, each query under
+ * QUESTION_LIMITS (passed with the query, so nothing else is limited, and over the query's own
+ * settings, so no caller loosens them), QUESTIONS_AT_ONCE at a time; a query stopped by a limit
+ * is thrown as QuestionTooCostly, one past the queue as StoreBusy.
+ */
+export function questionClient(store: Pick<Store, 'client' | 'embedded'>): ClickHouseClient {
+  const { client } = store
+  const turn = pLimit(store.embedded ? QUESTIONS_AT_ONCE.embedded : QUESTIONS_AT_ONCE.server)
+  const query = (params: QueryParams) => {
+    if (turn.pendingCount >= QUESTION_QUEUE) return Promise.reject(new StoreBusy())
+    return turn(() => client.query({ ...params, clickhouse_settings: { ...params.clickhouse_settings, ...QUESTION_LIMITS } })).catch((err: unknown) => {
+      const limit = LIMIT_HIT[(err as { type?: string })?.type ?? '']
+      throw limit ? new QuestionTooCostly(limit) : err
+    })
+  }
+  return new Proxy(client, {
+    get(target, prop) {
+      if (prop === 'query') return query
+      const value = Reflect.get(target, prop) as unknown
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+}
+
 // The client's own logger may print failed requests; our callers log a sanitised summary instead.
 const log = { level: ClickHouseLogLevel.OFF }
 
@@ -24,6 +98,8 @@ export interface Store {
   /** The database every table lives in. */
   database: string
   embedded: boolean
+  /** Inserts a Native block (the spool writer's batches): as a request body to a server, from a file embedded. */
+  insertBlock: InsertBlock
   /** Makes sure the database exists (server mode; nothing to do embedded). Safe to repeat. */
   prepare(): Promise<void>
   close(): Promise<void>
@@ -62,20 +138,43 @@ async function createStore(config: StoreConfig): Promise<Store> {
       clickhouse_settings: settings,
       log,
     })
-    return { client, database, embedded: false, prepare, close: () => client.close() }
+    return { client, database, embedded: false, insertBlock: insertOverHttp(client), prepare, close: () => client.close() }
   }
   const dir = path.join(config.dataDir, 'clickhouse')
   fs.mkdirSync(dir, { recursive: true })
   const { createChdbConnection } = await import('chdb/connection')
+  const { Session } = await import('chdb')
+  // The first connection to a directory starts the engine, with ENGINE_ARGS; the client's shares it.
+  let engine: InstanceType<typeof Session> | null = null
   const client = createClient({
     // chdb re-exports the client's Connection type from its own copy of client-common
-    connection: new LazyConnection(() => createChdbConnection({ path: dir })) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'],
-    clickhouse_settings: settings,
+    connection: new LazyConnection(() => {
+      engine ??= new Session(dir, { connectionArgs: ENGINE_ARGS })
+      return createChdbConnection({ path: dir })
+    }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'],
+    clickhouse_settings: { ...settings, ...NO_QUESTION_LIMITS },
     log,
   })
+  const close = async () => {
+    await client.close()
+    engine?.close()
+  }
   // The embedded engine belongs to this program alone: its tables live in chDB's `default` database.
-  return { client, database: 'default', embedded: true, prepare: async () => undefined, close: () => client.close() }
+  return { client, database: 'default', embedded: true, insertBlock: insertFromFile(client, path.join(dir, 'user_files')), prepare: async () => undefined, close }
 }
+
+/**
+ * The embedded engine's caches, sized for an analytics server on a small machine (ClickHouse's
+ * defaults assume a database server: 5 GiB each for marks, primary indexes and skip-index marks).
+ * The tables here are a few parts a day; these hold every mark of a year of them.
+ */
+export const ENGINE_ARGS = [
+  '--mark_cache_size=67108864',
+  '--primary_index_cache_size=33554432',
+  '--index_mark_cache_size=16777216',
+  '--compiled_expression_cache_size=16777216',
+  '--query_condition_cache_size=16777216',
+]
 
 type ChdbConnection = ReturnType<typeof import('chdb/connection').createChdbConnection>
 
@@ -83,32 +182,45 @@ type ChdbConnection = ReturnType<typeof import('chdb/connection').createChdbConn
  * The embedded engine, opened on first use rather than at start: a data directory it cannot
  * open (read-only, say) fails each query, like a server refusing connections, until it can,
  * and the collector keeps taking beacons into its spool meanwhile.
+ *
+ * Closing waits for the queries still running: the engine closed under one crashed the process
+ * (SIGSEGV, seen when a flood of questions was cut off by a stop). Once closing, new work is
+ * refused as a store that cannot be reached (503).
  */
 class LazyConnection {
   private conn: ChdbConnection | null = null
+  private running = new Set<Promise<unknown>>()
+  private closing = false
 
   constructor(private open: () => ChdbConnection) {}
 
-  private get(): ChdbConnection {
-    return (this.conn ??= this.open())
+  private run<T>(work: (conn: ChdbConnection) => Promise<T>): Promise<T> {
+    if (this.closing) return Promise.reject(Object.assign(new Error('the store is closing'), { code: 'CHDB_CONNECTION' }))
+    const running = work((this.conn ??= this.open()))
+    this.running.add(running)
+    const done = () => void this.running.delete(running)
+    running.then(done, done)
+    return running
   }
 
   query(params: Parameters<ChdbConnection['query']>[0]) {
-    return this.get().query(params)
+    return this.run((c) => c.query(params))
   }
   exec(params: Parameters<ChdbConnection['exec']>[0]) {
-    return this.get().exec(params)
+    return this.run((c) => c.exec(params))
   }
   command(params: Parameters<ChdbConnection['command']>[0]) {
-    return this.get().command(params)
+    return this.run((c) => c.command(params))
   }
   insert(params: Parameters<ChdbConnection['insert']>[0]) {
-    return this.get().insert(params)
+    return this.run((c) => c.insert(params))
   }
   ping(params: Parameters<ChdbConnection['ping']>[0]) {
-    return this.get().ping(params)
+    return this.run((c) => c.ping(params))
   }
   async close() {
+    this.closing = true
+    await Promise.allSettled([...this.running])
     await this.conn?.close()
   }
 }

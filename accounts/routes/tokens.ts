@@ -23,17 +23,24 @@ const TokenOut = Type.Object({
   created_at: Type.String(),
   expires_at: Type.Union([Type.String(), Type.Null()]),
   has_password: Type.Boolean(),
+  created_by: Type.Union([Type.String(), Type.Null()], { description: 'the signed-in user who made it (revoked when the user is removed, or with the session it was made through); null for the admin token' }),
 })
 
 const CreatedOut = Type.Object({
   ...TokenOut.properties,
   token: Type.String({ description: 'shown once; only its hash is stored' }),
-  share_path: Type.Optional(Type.String({ description: 'shared links: the page that shows the dashboard' })),
+  share_path: Type.Optional(Type.String({ description: 'shared links: the page that shows the dashboard, the token in its fragment (never sent to a server)' })),
 })
 
 const ListQuery = Type.Object({ site: Type.Optional(Type.String({ maxLength: 253 })) }, { additionalProperties: false })
 const IdParams = Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{12}$' }) })
 const ErrorOut = Type.Object({ error: Type.String() })
+
+/**
+ * Where a shared link opens its dashboard: the token rides in the fragment, which browsers never
+ * send, so no proxy or server log sees it (old `/share/<token>` links are redirected here).
+ */
+export const sharePath = (token: string) => `/share#${token}`
 
 /** Per-site API tokens and shared links: the admin API behind `analytics token` and `analytics share`. */
 export async function tokenRoutes(app: FastifyInstance, { sites }: { sites: Sites }) {
@@ -44,8 +51,11 @@ export async function tokenRoutes(app: FastifyInstance, { sites }: { sites: Site
   }, async (req, reply) => {
     const checked = validateNewToken(req.body, (d) => sites.has(d))
     if (!checked.ok) return reply.code(400).send({ error: checked.error })
-    const { token, info } = await app.tokens.create(checked.token)
-    return reply.code(201).send({ ...info, token, ...(info.kind === 'shr' ? { share_path: `/share/${token}` } : {}) })
+    // a token made by a signed-in user is theirs, and is revoked when the session it came from ends
+    const { via, user, tokenId } = req.access!
+    const creator = via === 'ses' && user && tokenId ? { user, session: tokenId } : undefined
+    const { token, info } = await app.tokens.create({ ...checked.token, creator })
+    return reply.code(201).send({ ...info, token, ...(info.kind === 'shr' ? { share_path: sharePath(token) } : {}) })
   })
 
   app.get<{ Querystring: Static<typeof ListQuery> }>('/api/v1/tokens', {

@@ -2,7 +2,7 @@ import crypto from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import Type, { type Static } from 'typebox'
-import { clientKey, RateLimiter, tooManyRequests, type Limit } from '../../http/rate-limit.ts'
+import { clientKey, nameKey, RateLimiter, tooManyRequests, type Limit } from '../../http/rate-limit.ts'
 import { requireAccess } from '../access.ts'
 import { Users, validateNewUser } from '../users.ts'
 
@@ -16,14 +16,26 @@ const SessionOut = Type.Object({
   expires_at: Type.String(),
 })
 const UserOut = Type.Object({ name: Type.String(), created_at: Type.String() })
+const UserSet = Type.Object({ ...UserOut.properties, sessions_ended: Type.Integer({ description: 'sessions of the user ended by the new password' }) })
 const NewUser = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 64 }),
   password: Type.String({ minLength: 8, maxLength: 200 }),
 }, { additionalProperties: false })
 const NameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) })
+const SessionInfoOut = Type.Object({
+  id: Type.String(),
+  user: Type.String(),
+  created_at: Type.String(),
+  expires_at: Type.String(),
+  current: Type.Boolean({ description: 'the session that asks' }),
+})
+const SessionsQuery = Type.Object({ user: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) }, { additionalProperties: false })
+const IdParams = Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{12}$' }) })
 
 /** Sign-in attempts each client may make in a window. */
 export const LOGIN_LIMIT: Limit = { max: 10, windowMs: 60_000 }
+/** Wrong passwords for one user name from all clients together: many addresses do not multiply the guesses. */
+export const ACCOUNT_LOGIN_LIMIT: Limit = { max: 30, windowMs: 10 * 60_000 }
 /** A failed sign-in answers no sooner than this (plus a little jitter), known user or not. */
 const FAILED_MIN_MS = 250
 
@@ -38,14 +50,16 @@ function loginLimiter() {
   }
 }
 
-/** Dashboard users: sign-in and sign-out for everyone, the user list for the admin. */
+/** Dashboard users: sign-in and sign-out for everyone; users and sessions for the admin and signed-in users. */
 export async function userRoutes(app: FastifyInstance, { client }: { client: ClickHouseClient }) {
-  const users = new Users(client)
+  const users = new Users(client, { tokens: app.tokens })
+  // by a keyed hash of the name typed, known or not, so that a 429 tells nothing about who exists
+  const accountAttempts = new RateLimiter(ACCOUNT_LOGIN_LIMIT)
 
   app.post<{ Body: Static<typeof Login> }>('/api/v1/login', {
     onRequest: loginLimiter(),
     schema: {
-      summary: 'Sign in with a user name and password: answers a session token (10 attempts a minute per client)',
+      summary: 'Sign in with a user name and password: answers a session token (10 attempts a minute per client, 30 wrong passwords in 10 minutes per user name)',
       tags: ['admin'],
       security: [],
       body: Login,
@@ -54,7 +68,18 @@ export async function userRoutes(app: FastifyInstance, { client }: { client: Cli
   }, async (req, reply) => {
     const started = Date.now()
     const { user, password } = req.body
-    if (await users.verify(user, password)) {
+    // Counted before the scrypt starts, so that guesses sent all at once are counted too; past
+    // the limit a right password is refused as well: no answer tells a guess apart.
+    const account = nameKey(user)
+    const over = accountAttempts.hit(account)
+    if (over) return tooManyRequests(reply, over, 'too many wrong passwords for this user name: try again later')
+    // a check refused for a full queue (503) was no guess
+    const right = await users.verify(user, password).catch((err: unknown) => {
+      accountAttempts.undo(account)
+      throw err
+    })
+    if (right) {
+      accountAttempts.undo(account)
       const session = await app.tokens.createSession(user)
       return { token: session.token, expires_at: session.expires_at }
     }
@@ -66,7 +91,7 @@ export async function userRoutes(app: FastifyInstance, { client }: { client: Cli
   app.post('/api/v1/logout', {
     onRequest: requireAccess({ scope: 'admin' }),
     schema: {
-      summary: 'Sign out: the session token presented stops working at once (the admin token is not affected)',
+      summary: 'Sign out: the session token presented, and every token made through it, stop working at once (the admin token is not affected)',
       tags: ['admin'],
       security: [{ bearer: [] }],
       response: { 200: Type.Object({ signed_out: Type.Boolean() }), '4xx': ErrorOut },
@@ -74,7 +99,7 @@ export async function userRoutes(app: FastifyInstance, { client }: { client: Cli
   }, async (req) => {
     const access = req.access!
     if (access.via !== 'ses' || !access.tokenId) return { signed_out: false }
-    await app.tokens.revoke(access.tokenId)
+    await app.tokens.endSession(access.tokenId)
     return { signed_out: true }
   })
 
@@ -86,20 +111,56 @@ export async function userRoutes(app: FastifyInstance, { client }: { client: Cli
     }, async () => ({ users: await users.list() }))
 
     admin.post<{ Body: Static<typeof NewUser> }>('/api/v1/users', {
-      schema: { summary: 'Add a dashboard user, or set a new password for one (only its scrypt hash is stored)', body: NewUser, response: { 200: UserOut, 201: UserOut, '4xx': ErrorOut } },
+      schema: {
+        summary: "Add a dashboard user, or set a new password for one, which ends that user's sessions (only its scrypt hash is stored)",
+        body: NewUser,
+        response: { 200: UserSet, 201: UserSet, '4xx': ErrorOut },
+      },
     }, async (req, reply) => {
       const error = validateNewUser(req.body.name, req.body.password)
       if (error) return reply.code(400).send({ error })
-      const { info, created } = await users.create(req.body.name, req.body.password)
-      return reply.code(created ? 201 : 200).send(info)
+      const { info, created, sessionsEnded } = await users.create(req.body.name, req.body.password)
+      return reply.code(created ? 201 : 200).send({ ...info, sessions_ended: sessionsEnded })
     })
 
     admin.delete<{ Params: Static<typeof NameParams> }>('/api/v1/users/:name', {
-      schema: { summary: 'Remove a dashboard user and end their sessions', params: NameParams, response: { 200: Type.Object({ name: Type.String(), removed: Type.Boolean() }), '4xx': ErrorOut } },
+      schema: { summary: 'Remove a dashboard user; their sessions and every token they made are revoked', params: NameParams, response: { 200: Type.Object({ name: Type.String(), removed: Type.Boolean() }), '4xx': ErrorOut } },
     }, async (req, reply) => {
       if (!(await users.remove(req.params.name))) return reply.code(404).send({ error: 'no such user' })
-      await app.tokens.revokeSessions(req.params.name)
       return { name: req.params.name, removed: true }
+    })
+
+    admin.delete<{ Params: Static<typeof NameParams> }>('/api/v1/users/:name/sessions', {
+      schema: {
+        summary: "End every session of a user (and revoke the tokens made through them); the user may sign in again",
+        params: NameParams,
+        response: { 200: Type.Object({ name: Type.String(), sessions_ended: Type.Integer() }), '4xx': ErrorOut },
+      },
+    }, async (req) => ({ name: req.params.name, sessions_ended: await app.tokens.revokeSessions(req.params.name) }))
+
+    admin.get<{ Querystring: Static<typeof SessionsQuery> }>('/api/v1/sessions', {
+      schema: {
+        summary: 'Open sessions (never a secret), newest first; `user` narrows to one user\'s',
+        tags: ['admin'],
+        security: [{ bearer: [] }],
+        querystring: SessionsQuery,
+        response: { 200: Type.Object({ sessions: Type.Array(SessionInfoOut) }), '4xx': ErrorOut },
+      },
+    }, async (req) => ({
+      sessions: (await app.tokens.listSessions(req.query.user)).map((s) => ({ ...s, current: s.id === req.access?.tokenId })),
+    }))
+
+    admin.delete<{ Params: Static<typeof IdParams> }>('/api/v1/sessions/:id', {
+      schema: {
+        summary: 'End one session, as signing out does: it and every token made through it stop working at once',
+        tags: ['admin'],
+        security: [{ bearer: [] }],
+        params: IdParams,
+        response: { 200: Type.Object({ id: Type.String(), ended: Type.Boolean() }), '4xx': ErrorOut },
+      },
+    }, async (req, reply) => {
+      if (!(await app.tokens.endSession(req.params.id))) return reply.code(404).send({ error: 'no such session' })
+      return { id: req.params.id, ended: true }
     })
   })
 }

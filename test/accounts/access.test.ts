@@ -169,7 +169,10 @@ describe('every route has an explicit access rule', () => {
   })
 })
 
-describe('protected routes', () => {
+// the walks below send a few hundred requests: give them time on a busy, shared machine
+const WALK = { timeout: 180_000 }
+
+describe('protected routes', WALK, () => {
   const protectedRoutes = () => seen.filter((r) => ruleOf(r) !== 'public')
 
   it('answer 401 without a token, with a made-up one, a revoked one and an expired one', async () => {
@@ -247,7 +250,7 @@ const corsOpen = (r: { method: string; url: string }) => CORS_OPEN.has(`${r.meth
 /** A path that reaches the route `r` (parameters and the catch-all filled in). */
 const pathOf = (r: { url: string }) => (r.url === '*' ? '/api/v1/stats/aggregate' : r.url.replace(/:[A-Za-z_]+/g, '000000000000').replace(/\*$/, 'sites/example.com'))
 
-describe('CORS', () => {
+describe('CORS', WALK, () => {
   it('is open on the beacon routes and their preflight', async () => {
     for (const [url, method] of [['/api/event', 'POST'], ['/p.gif', 'GET']]) {
       const pre = await app.inject({ method: 'OPTIONS', url, headers: { origin: ORIGIN, 'access-control-request-method': method, 'access-control-request-headers': 'content-type' } })
@@ -287,7 +290,7 @@ describe('CORS', () => {
   })
 })
 
-describe('security headers', () => {
+describe('security headers', WALK, () => {
   const cspOf = (res: { headers: Record<string, unknown> }) => String(res.headers['content-security-policy'] ?? '')
 
   it('dashboard pages: a CSP without inline script that forbids framing, nosniff, no referrer', async () => {

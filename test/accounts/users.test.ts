@@ -3,6 +3,8 @@ import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { auditStore } from '../../audit/audit.ts'
+import { SCRYPT_CONCURRENCY, SCRYPT_QUEUE, scryptQueue } from '../../accounts/password-hash.ts'
+import { ACCOUNT_LOGIN_LIMIT } from '../../accounts/routes/users.ts'
 import { TokenStore } from '../../accounts/tokens.ts'
 import { ADMIN_TOKEN, rows, tempDataDir, testApp } from '../helpers/app.ts'
 import { freePort, runCli, startServer } from '../helpers/process.ts'
@@ -141,6 +143,130 @@ describe('sign-in with a user name and password', () => {
     // another client is not held back
     expect((await login(USER, PASSWORD, ip())).statusCode).toBe(200)
   }, 30_000)
+})
+
+describe('sign-in under attack (issue 13, point 1)', () => {
+  const v6 = (n: number) => `2001:db8:${n.toString(16)}::1`
+
+  it(`allows ${ACCOUNT_LOGIN_LIMIT.max} wrong passwords in 10 minutes per user name from all clients together, then 429 for every client, a right password too`, async () => {
+    await app.inject({ method: 'POST', url: '/api/v1/users', headers: admin, payload: { name: 'target', password: PASSWORD } })
+    // each guess from its own /48: no client comes near its own limit; an unknown name is counted alike
+    for (const name of ['target', 'nobody-at-all']) {
+      const guesses = await Promise.all(Array.from({ length: ACCOUNT_LOGIN_LIMIT.max }, (_, i) => login(name, `guess number ${i}`, v6(0x400 + i))))
+      expect(guesses.map((r) => r.statusCode)).toEqual(guesses.map(() => 401))
+      const held = await login(name, PASSWORD, v6(0x4ff))
+      expect(held.statusCode).toBe(429)
+      expect(held.json()).toEqual({ error: 'too many wrong passwords for this user name: try again later' })
+      expect(Number(held.headers['retry-after'])).toBeGreaterThan(60)
+      expect(Number(held.headers['retry-after'])).toBeLessThanOrEqual(600)
+    }
+    // another user, from the same address, is not held back
+    expect((await login(USER, PASSWORD, v6(0x4ff))).statusCode).toBe(200)
+  }, 60_000)
+
+  it('checks passwords one at a time, and answers 503 with Retry-After past the queue rather than queue without end', async () => {
+    let peak = 0
+    const sampler = setInterval(() => (peak = Math.max(peak, scryptQueue().running)), 1)
+    // a flood of sign-ins, each from its own /48 for its own name: no rate limit holds them
+    const answers = await Promise.all(Array.from({ length: SCRYPT_QUEUE + 40 }, (_, i) => login(`flood-${i}`, 'a wrong password', v6(0x500 + i))))
+    clearInterval(sampler)
+    expect(peak).toBe(SCRYPT_CONCURRENCY)
+    const busy = answers.filter((r) => r.statusCode === 503)
+    expect(busy.length).toBeGreaterThan(0)
+    expect(busy[0].json()).toEqual({ error: expect.stringMatching(/too many password checks/) })
+    expect(Number(busy[0].headers['retry-after'])).toBeGreaterThan(0)
+    expect(answers.filter((r) => r.statusCode !== 503).map((r) => r.statusCode)).toEqual(answers.filter((r) => r.statusCode !== 503).map(() => 401))
+    expect(scryptQueue()).toEqual({ running: 0, waiting: 0 })
+  }, 60_000)
+})
+
+describe('sessions and the tokens they make (issue 13, point 6)', () => {
+  const sessionOf = async (user: string, password = PASSWORD) => {
+    const res = await login(user, password, ip())
+    expect(res.statusCode, res.body).toBe(200)
+    const token = (res.json() as { token: string }).token
+    return { token, id: token.split('_')[1] }
+  }
+  const works = async (token: string) => (await app.inject({ url: `/api/v1/stats/aggregate?site=${SITE}&period=day`, headers: bearer(token) })).statusCode
+  const makeToken = async (by: string, scopes: string[]) => {
+    const res = await app.inject({ method: 'POST', url: '/api/v1/tokens', headers: bearer(by), payload: { site: SITE, scopes } })
+    expect(res.statusCode, res.body).toBe(201)
+    return res.json() as { token: string; id: string; created_by: string | null }
+  }
+  const addUser = (name: string, password = PASSWORD) => app.inject({ method: 'POST', url: '/api/v1/users', headers: admin, payload: { name, password } })
+
+  it("ends every session of a user whose password changes, and the tokens those sessions made; the admin's stay", async () => {
+    expect((await addUser('changer')).statusCode).toBe(201)
+    const [one, two] = [await sessionOf('changer'), await sessionOf('changer')]
+    const made = await makeToken(one.token, ['stats'])
+    expect(made.created_by).toBe('changer')
+    const adminMade = await makeToken(ADMIN_TOKEN, ['stats'])
+    expect(adminMade.created_by).toBeNull()
+    for (const t of [one.token, two.token, made.token, adminMade.token]) expect(await works(t)).toBe(200)
+
+    const changed = await addUser('changer', 'a brand new password')
+    expect(changed.statusCode).toBe(200)
+    expect(changed.json()).toMatchObject({ name: 'changer', sessions_ended: 2 })
+    for (const t of [one.token, two.token, made.token]) expect(await works(t)).toBe(401)
+    expect(await works(adminMade.token)).toBe(200)
+    expect((await login('changer', PASSWORD, ip())).statusCode).toBe(401)
+    expect(await works((await sessionOf('changer', 'a brand new password')).token)).toBe(200)
+  })
+
+  it("lists a user's open sessions, never a secret, and ends one or all of them, as the user or an admin", async () => {
+    expect((await addUser('lister')).statusCode).toBe(201)
+    const [a, b] = [await sessionOf('lister'), await sessionOf('lister')]
+    await app.tokens.createSession('lister', -1000) // expired: not listed
+    const mine = await app.inject({ url: '/api/v1/sessions?user=lister', headers: bearer(a.token) })
+    expect(mine.statusCode).toBe(200)
+    const listed = (mine.json() as { sessions: { id: string; user: string; current: boolean; expires_at: string }[] }).sessions
+    expect(listed.map((x) => x.id).sort()).toEqual([a.id, b.id].sort())
+    expect(listed.find((x) => x.id === a.id)).toMatchObject({ user: 'lister', current: true })
+    expect(listed.find((x) => x.id === b.id)?.current).toBe(false)
+    for (const secret of [a.token, b.token].map((t) => t.split('_').slice(2).join('_'))) expect(mine.body).not.toContain(secret)
+    const all = (await app.inject({ url: '/api/v1/sessions', headers: admin })).json() as { sessions: { id: string; user: string; current: boolean }[] }
+    expect(all.sessions.filter((x) => x.user === 'lister')).toHaveLength(2)
+    expect(all.sessions.every((x) => !x.current)).toBe(true)
+
+    // the user ends another of their sessions
+    const ended = await app.inject({ method: 'DELETE', url: `/api/v1/sessions/${b.id}`, headers: bearer(a.token) })
+    expect(ended.json()).toEqual({ id: b.id, ended: true })
+    expect(await works(b.token)).toBe(401)
+    expect(await works(a.token)).toBe(200)
+    expect((await app.inject({ method: 'DELETE', url: `/api/v1/sessions/${b.id}`, headers: admin })).statusCode).toBe(404)
+    expect((await app.inject({ method: 'DELETE', url: '/api/v1/sessions/abcdefabcdef', headers: admin })).statusCode).toBe(404)
+    expect((await app.inject({ method: 'DELETE', url: '/api/v1/sessions/not-an-id', headers: admin })).statusCode).toBe(400)
+    // a token is no session
+    const pat = await makeToken(ADMIN_TOKEN, ['stats'])
+    expect((await app.inject({ method: 'DELETE', url: `/api/v1/sessions/${pat.id}`, headers: admin })).statusCode).toBe(404)
+    expect(await works(pat.token)).toBe(200)
+
+    // an admin ends all of them; the user may sign in again
+    const c = await sessionOf('lister')
+    const out = await app.inject({ method: 'DELETE', url: '/api/v1/users/lister/sessions', headers: admin })
+    expect(out.json()).toEqual({ name: 'lister', sessions_ended: 2 })
+    for (const t of [a.token, c.token]) expect(await works(t)).toBe(401)
+    expect(((await app.inject({ url: '/api/v1/sessions?user=lister', headers: admin })).json() as { sessions: unknown[] }).sessions).toEqual([])
+    expect(await works((await sessionOf('lister')).token)).toBe(200)
+  })
+
+  it('revokes the tokens a session made when it signs out, and everything a user made when the user is removed', async () => {
+    expect((await addUser('maker')).statusCode).toBe(201)
+    const [one, two] = [await sessionOf('maker'), await sessionOf('maker')]
+    const fromOne = await makeToken(one.token, ['stats'])
+    const fromTwo = await makeToken(two.token, ['shared'])
+    const listed = ((await app.inject({ url: `/api/v1/tokens?site=${SITE}`, headers: admin })).json() as { tokens: { id: string; created_by: string | null }[] }).tokens
+    expect(listed.filter((t) => [fromOne.id, fromTwo.id].includes(t.id)).map((t) => t.created_by)).toEqual(['maker', 'maker'])
+
+    expect((await app.inject({ method: 'POST', url: '/api/v1/logout', headers: bearer(one.token) })).json()).toEqual({ signed_out: true })
+    expect(await works(fromOne.token)).toBe(401)
+    expect(await works(fromTwo.token)).toBe(200)
+
+    expect((await app.inject({ method: 'DELETE', url: '/api/v1/users/maker', headers: admin })).json()).toEqual({ name: 'maker', removed: true })
+    for (const t of [two.token, fromTwo.token]) expect(await works(t)).toBe(401)
+    const left = ((await app.inject({ url: `/api/v1/tokens?site=${SITE}`, headers: admin })).json() as { tokens: { created_by: string | null }[] }).tokens
+    expect(left.filter((t) => t.created_by === 'maker')).toEqual([])
+  })
 })
 
 describe('analytics user (no server running)', () => {

@@ -308,7 +308,8 @@ describe.skipIf(!runs)('dashboards in a real browser', () => {
     await page.getByRole('tab', { name: 'Countries' }).click()
     await page.getByRole('link', { name: 'Filter by country: United States' }).click()
     await page.waitForURL(new RegExp(`/share\\?range=7d&filters=country==US#${open.token}$`))
-    expect((await cardsEqualApi(page, 'period=7d&filters=country==US', open.token)).visitors).toBe('9')
+    // a shared link's numbers carry consistent noise: equal to what the API answers the link, not the exact 9
+    await cardsEqualApi(page, 'period=7d&filters=country==US', open.token)
     expect(requested.length).toBeGreaterThan(5)
     expect(requested.filter((u) => u.includes(open.token.split('_')[2]))).toEqual([])
 

@@ -38,7 +38,12 @@ describe('dashboards without a build', () => {
     const asset = await fetch(origin + script)
     expect(asset.status).toBe(200)
     expect(asset.headers.get('cache-control')).toContain('immutable')
-    expect((await fetch(`${origin}/assets/nothing.js`)).status).toBe(404)
+    // a name the build did not make is a 404 that no cache keeps for a year (issue 13, point 8)
+    for (const missing of ['/assets/nothing.js', '/assets/', '/assets/deeper/nothing.js', `${script}.map`]) {
+      const res = await fetch(origin + missing)
+      expect(res.status, missing).toBe(404)
+      expect(res.headers.get('cache-control'), missing).toBe('no-store')
+    }
     expect((await fetch(`${origin}/favicon.svg`)).headers.get('content-type')).toMatch(/svg/)
   }, 60_000)
 

@@ -1,7 +1,8 @@
 /** The dashboards' date ranges and filters, as the browser app turns them into stats API parameters and URLs. */
 import { describe, expect, it } from 'vitest'
 import { parseFilters, serializeFilters, withFilter, filterable } from '../../dashboards/src/lib/filters.ts'
-import { intervalsFor, periodParams, previousPeriod, todayIn } from '../../dashboards/src/lib/range.ts'
+import { tickStride } from '../../dashboards/src/components/chart-axis.ts'
+import { intervalsFor, periodParams, todayIn } from '../../dashboards/src/lib/range.ts'
 
 // 2026-03-01 00:30 UTC: still 28 February in New York, already 1 March in Berlin
 const NOW = Date.UTC(2026, 2, 1, 0, 30)
@@ -33,10 +34,13 @@ describe('date ranges', () => {
     expect(intervalsFor({ key: '12mo' }, 'UTC')[0]).toBe('month')
   })
 
-  it('finds the previous period of the same length as the API compares', () => {
-    expect(previousPeriod('2026-11-01..2026-11-30')).toEqual({ from: '2026-10-02', to: '2026-10-31' })
-    expect(previousPeriod('2026-03-01')).toEqual({ from: '2026-02-28', to: '2026-02-28' })
-    expect(previousPeriod('last 5 minutes')).toBeNull()
+  it('labels the chart every few buckets, at natural strides that fit the width', () => {
+    expect(tickStride(7, 1100, 'day')).toBe(1)
+    expect(tickStride(30, 1100, 'day')).toBe(2)
+    expect(tickStride(30, 340, 'day')).toBe(7)
+    expect(tickStride(365, 1100, 'day')).toBe(28)
+    expect(tickStride(24, 1100, 'hour')).toBe(2)
+    expect(tickStride(12, 1100, 'month')).toBe(1)
   })
 })
 

@@ -21,7 +21,7 @@ export function freePort(): Promise<number> {
 }
 
 export function env(dataDir: string, port: number, extra: Record<string, string> = {}) {
-  return { ...process.env, ANALYTICS_DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', ANALYTICS_ADMIN_TOKEN: ADMIN_TOKEN, TRUST_PROXY: 'true', LOG_LEVEL: 'info', ...extra }
+  return { ...process.env, ANALYTICS_DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', ANALYTICS_ADMIN_TOKEN: ADMIN_TOKEN, TRUST_PROXY: '1', LOG_LEVEL: 'info', ...extra }
 }
 
 /** The real server as users run it, in its own process. */

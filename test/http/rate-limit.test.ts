@@ -1,15 +1,19 @@
 /**
- * Access and abuse (issue 6, point 4): each client may send INGEST_RATE_LIMIT beacons a minute
- * and 10 wrong passwords a minute to one shared link; over that it gets 429 with Retry-After,
- * and nothing over the limit is stored. Clients are counted in memory by a keyed hash of their
- * address, never by the address, and no address reaches a log line.
+ * Access and abuse (issue 6, point 4; issue 13, point 1): each client may send
+ * INGEST_RATE_LIMIT beacons a minute and 10 wrong passwords a minute to one shared link, and all
+ * clients together 30 wrong passwords in 10 minutes to one link; over that they get 429 with
+ * Retry-After, and nothing over the limit is stored. A client is the first address no trusted
+ * proxy wrote (TRUST_PROXY: a hop count or addresses, never `true`), an IPv6 client its /48.
+ * Clients are counted in memory by a keyed hash of their address, never by the address, and no
+ * address reaches a log line.
  */
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { SHARE_PASSWORD_LIMIT } from '../../accounts/access.ts'
-import { loadConfig } from '../../server/config.ts'
+import { SHARE_LINK_PASSWORD_LIMIT, SHARE_PASSWORD_LIMIT } from '../../accounts/access.ts'
+import Fastify from 'fastify'
+import { fastifyTrustProxy, loadConfig, type Config } from '../../server/config.ts'
 import { beaconLimiter } from '../../collector/routes/ingest.ts'
-import { clientKey, clientPrefix, RateLimiter } from '../../http/rate-limit.ts'
+import { clientKey, clientPrefix, nameKey, RateLimiter } from '../../http/rate-limit.ts'
 import { beacon, captureLogs, flush, rows, testApp, UA } from '../helpers/app.ts'
 
 const SITE = 'example.com'
@@ -45,6 +49,44 @@ describe('INGEST_RATE_LIMIT', () => {
     expect(loadConfig({ INGEST_RATE_LIMIT: '0' }).ingestRateLimit).toBe(0)
     expect(loadConfig({ INGEST_RATE_LIMIT: '50' }).ingestRateLimit).toBe(50)
     expect(() => loadConfig({ INGEST_RATE_LIMIT: '-1' })).toThrow(/INGEST_RATE_LIMIT/)
+  })
+})
+
+describe('TRUST_PROXY', () => {
+  it('is a hop count or proxy addresses; `true` (the leftmost address, which the client writes) is refused', () => {
+    expect(() => loadConfig({ TRUST_PROXY: 'true' })).toThrow(/TRUST_PROXY=true .*TRUST_PROXY=1/)
+    expect(loadConfig({}).trustProxy).toBe(false)
+    expect(loadConfig({ TRUST_PROXY: '0' }).trustProxy).toBe(false)
+    expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2)
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.5, 10.1.0.0/16,2001:db8::/32,loopback' }).trustProxy).toEqual(['10.0.0.5', '10.1.0.0/16', '2001:db8::/32', 'loopback'])
+    for (const bad of ['10.0.0.0/33', 'proxy.example.com', '10.0.0.1/8/9', '2001:db8::/129', 'yes', '10.0.0.5,nginx']) {
+      expect(() => loadConfig({ TRUST_PROXY: bad }), bad).toThrow(/TRUST_PROXY must be a hop count/)
+    }
+  })
+
+  it('believes as many hops as it is told, or the proxies it is given, and no further', async () => {
+    const ipWith = async (trust: Config['trustProxy'], xff: string) => {
+      const probe = Fastify({ trustProxy: fastifyTrustProxy(trust) })
+      probe.get('/ip', async (req) => ({ ip: req.ip }))
+      const res = await probe.inject({ url: '/ip', headers: { 'x-forwarded-for': xff } })
+      await probe.close()
+      return (res.json() as { ip: string }).ip
+    }
+    // the client wrote 203.0.113.1 itself; the proxies appended what they saw (inject's socket is 127.0.0.1)
+    expect(await ipWith(1, '203.0.113.1, 192.0.2.5')).toBe('192.0.2.5')
+    expect(await ipWith(2, '203.0.113.1, 192.0.2.5, 198.51.100.9')).toBe('192.0.2.5')
+    expect(await ipWith(['127.0.0.1'], '203.0.113.1, 192.0.2.5')).toBe('192.0.2.5')
+    expect(await ipWith(['loopback', '198.51.100.0/24'], '203.0.113.1, 192.0.2.5, 198.51.100.9')).toBe('192.0.2.5')
+    expect(await ipWith(false, '203.0.113.1')).toBe('127.0.0.1')
+  })
+
+  it('keys the limits on that address: a forged X-Forwarded-For in front of it changes nothing', async () => {
+    // the test app trusts one proxy, which appends the address it saw to what the client sent
+    const real = from('192.0.2.88')
+    for (let i = 0; i < LIMIT; i++) {
+      expect((await beacon(app, pageview(`/forged-${i}`), { ip: `${from(`198.51.100.${100 + i}`)}, ${real}` })).statusCode, `beacon ${i + 1}`).toBe(202)
+    }
+    expect((await beacon(app, pageview('/forged-over'), { ip: `${from('203.0.113.101')}, ${real}` })).statusCode).toBe(429)
   })
 })
 
@@ -90,8 +132,8 @@ describe('beacons over the per-client limit', () => {
     expect((await beacon(app, pageview('/still-over'), { ip: busy })).statusCode).toBe(429)
   })
 
-  it('count an IPv6 client by its /64', async () => {
-    const [a, b, other] = ['2001:db8:0:1::a', '2001:db8:0:1:ffff::b', '2001:db8:0:2::a'].map(from)
+  it('count an IPv6 client by its /48: the 65,536 /64s of one subscriber are one client', async () => {
+    const [a, b, other] = ['2001:db8:1:1::a', '2001:db8:1:ffff::b', '2001:db8:2::a'].map(from)
     for (let i = 0; i < LIMIT; i++) {
       expect((await beacon(app, pageview(`/v6-${i}`), { ip: i % 2 ? a : b })).statusCode).toBe(202)
     }
@@ -153,6 +195,20 @@ describe('wrong shared-link passwords', () => {
     expect(statuses.filter((s) => s === 429)).toHaveLength(15 - SHARE_PASSWORD_LIMIT.max)
   })
 
+  it(`allow ${SHARE_LINK_PASSWORD_LIMIT.max} in 10 minutes to one link from all clients together, then 429 for every client`, async () => {
+    const fourth = (await app.tokens.create({ site: SITE, scopes: ['shared'], name: 'abuse test 4', password: PASSWORD })).token
+    // one guess from each of many /48s: no client comes near its own limit
+    for (let i = 0; i < SHARE_LINK_PASSWORD_LIMIT.max; i++) expect((await stats(fourth, `2001:db8:${(200 + i).toString(16)}::1`, `spread guess ${i}`)).statusCode).toBe(401)
+    // a client never seen before is held back too, with the right password: no answer tells a guess apart
+    const held = await stats(fourth, '2001:db8:999::1', PASSWORD)
+    expect(held.statusCode).toBe(429)
+    expect(held.json()).toEqual({ error: expect.stringMatching(/too many wrong passwords for this link/) })
+    expect(Number(held.headers['retry-after'])).toBeGreaterThan(60)
+    expect(Number(held.headers['retry-after'])).toBeLessThanOrEqual(600)
+    // another link is not
+    expect((await stats(otherLink, '2001:db8:998::1', PASSWORD)).statusCode).toBe(200)
+  }, 30_000)
+
   it('do not count the right password: a dashboard asking many questions at once is let through', async () => {
     const viewer = '203.0.113.93'
     const third = (await app.tokens.create({ site: SITE, scopes: ['shared'], name: 'abuse test 3', password: PASSWORD })).token
@@ -172,13 +228,17 @@ describe('what the limits keep', () => {
       for (const ip of addresses) expect(key).not.toContain(ip)
       expect(key).not.toMatch(/\d+\.\d+\.\d+|2001:db8/i)
     }
-    // the same client (IPv6: the same /64) has one key, another client another
+    // the same client (IPv6: the same /48) has one key, another client another
     expect(clientKey('192.0.2.1')).toBe(clientKey('192.0.2.1'))
     expect(clientKey('192.0.2.1')).not.toBe(clientKey('192.0.2.2'))
-    expect(clientKey('2001:db8:0:1::1')).toBe(clientKey('2001:db8:0:1:abcd::2'))
+    expect(clientKey('2001:db8:1:1::1')).toBe(clientKey('2001:db8:1:abcd::2'))
     expect(clientKey('::ffff:192.0.2.1')).toBe(clientKey('192.0.2.1'))
-    expect(clientKey('2001:db8:0:1::1')).not.toBe(clientKey('2001:db8:0:2::1'))
+    expect(clientKey('2001:db8:1::1')).not.toBe(clientKey('2001:db8:2::1'))
     expect(clientKey('192.0.2.1')).toMatch(/^[\w-]{22}$/)
+    // a user name is keyed the same way, never kept, and never meets an address's key
+    expect(nameKey('anna@example.com')).toMatch(/^[\w-]{22}$/)
+    expect(nameKey('anna@example.com')).not.toBe(nameKey('ben@example.com'))
+    expect(nameKey('192.0.2.1')).not.toBe(clientKey('192.0.2.1'))
   })
 
   it('writes no address to the log', () => {
@@ -213,11 +273,12 @@ describe('RateLimiter', () => {
   it('finds the client prefix of each kind of address', () => {
     expect(clientPrefix('192.0.2.10')).toBe('192.0.2.10')
     expect(clientPrefix('::ffff:192.0.2.10')).toBe('192.0.2.10')
-    expect(clientPrefix('2001:db8::1')).toBe('2001:db8:0:0::/64')
-    expect(clientPrefix('2001:0db8:0001:0002:0003:0004:0005:0006')).toBe('2001:db8:1:2::/64')
-    expect(clientPrefix('2001:db8:1:2:3::')).toBe('2001:db8:1:2::/64')
-    expect(clientPrefix('::1')).toBe('0:0:0:0::/64')
-    expect(clientPrefix('2001:db8::192.0.2.1')).toBe('2001:db8:0:0::/64')
+    expect(clientPrefix('2001:db8::1')).toBe('2001:db8:0::/48')
+    expect(clientPrefix('2001:0db8:0001:0002:0003:0004:0005:0006')).toBe('2001:db8:1::/48')
+    expect(clientPrefix('2001:db8:1:2:3::')).toBe('2001:db8:1::/48')
+    expect(clientPrefix('2001:db8:1:ffff:ffff:ffff:ffff:ffff')).toBe('2001:db8:1::/48')
+    expect(clientPrefix('::1')).toBe('0:0:0::/48')
+    expect(clientPrefix('2001:db8::192.0.2.1')).toBe('2001:db8:0::/48')
     expect(clientPrefix('not an address')).toBe('not an address')
   })
 })

@@ -6,7 +6,9 @@ const notify = () => listeners.forEach((l) => l())
 addEventListener('popstate', notify)
 
 export function navigate(href: string, opts: { replace?: boolean } = {}): void {
-  if (href === location.pathname + location.search) return
+  // a shared link's token rides in the fragment (no request carries it): the shared dashboard's own links keep it
+  if (/^\/share(?:[/?]|$)/.test(href) && !href.includes('#')) href += location.hash
+  if (href === location.pathname + location.search + (href.includes('#') ? location.hash : '')) return
   if (opts.replace) history.replaceState(null, '', href)
   else history.pushState(null, '', href)
   notify()

@@ -1,0 +1,124 @@
+/**
+ * What a question to the stats API may cost (issue 13, point 2): each token (a per-site token,
+ * a shared link, a session) may ask STATS_RATE_LIMIT questions a minute, then gets 429 with
+ * Retry-After and a JSON reason; the admin token is not counted. Every question runs under the
+ * store's QUESTION_LIMITS (time, rows read, memory, one thread), and one past them is the
+ * caller's 400, while no other query of the embedded engine inherits those limits; questions
+ * run QUESTIONS_AT_ONCE at a time, and past QUESTION_QUEUE waiting one is refused with 503.
+ */
+import type { FastifyInstance } from 'fastify'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { InputError, Overloaded } from '../../http/errors.ts'
+import { loadConfig } from '../../server/config.ts'
+import { QUESTION_LIMITS, QUESTION_QUEUE, questionClient, QuestionTooCostly, QUESTIONS_AT_ONCE, StoreBusy } from '../../store/client.ts'
+import { ADMIN_TOKEN, rows, testApp } from '../helpers/app.ts'
+
+const SITE = 'example.com'
+/** Small, so that the test crosses it quickly; the default is 300. */
+const LIMIT = 5
+const PASSWORD = 'correct horse battery'
+
+let app: FastifyInstance
+
+beforeAll(async () => {
+  app = await testApp({ statsRateLimit: LIMIT }, [SITE])
+})
+afterAll(async () => {
+  await app?.close()
+})
+
+const ask = (token: string, headers: Record<string, string> = {}, path = '/api/v1/stats/aggregate') =>
+  app.inject({ url: `${path}?site=${SITE}&period=30d`, headers: { authorization: `Bearer ${token}`, ...headers } })
+
+async function token(scopes: ('stats' | 'export' | 'shared')[], password?: string): Promise<string> {
+  return (await app.tokens.create({ site: SITE, scopes, name: 'limits test', password })).token
+}
+
+describe('STATS_RATE_LIMIT', () => {
+  it('is 300 questions a minute per token by default; 0 turns it off', () => {
+    expect(loadConfig({}).statsRateLimit).toBe(300)
+    expect(loadConfig({ STATS_RATE_LIMIT: '0' }).statsRateLimit).toBe(0)
+    expect(() => loadConfig({ STATS_RATE_LIMIT: 'many' })).toThrow(/STATS_RATE_LIMIT/)
+  })
+
+  it('answers a token past it 429 with Retry-After and why; another token is not held back', async () => {
+    const busy = await token(['stats'])
+    for (let i = 0; i < LIMIT; i++) expect((await ask(busy)).statusCode, `question ${i + 1}`).toBe(200)
+    const over = await ask(busy, {}, '/api/v1/stats/timeseries')
+    expect(over.statusCode).toBe(429)
+    expect(over.json()).toEqual({ error: expect.stringMatching(/too many questions/) })
+    expect(Number(over.headers['retry-after'])).toBeGreaterThanOrEqual(1)
+    expect(Number(over.headers['retry-after'])).toBeLessThanOrEqual(60)
+    expect((await ask(await token(['stats']))).statusCode).toBe(200)
+  })
+
+  it('counts a shared link as one caller, whatever addresses its viewers have, a password-protected one too', async () => {
+    for (const link of [await token(['shared']), await token(['shared'], PASSWORD)]) {
+      const headers = (i: number) => ({ 'x-forwarded-for': `2001:db8:${(0x300 + i).toString(16)}::1`, 'x-share-password': PASSWORD })
+      for (let i = 0; i < LIMIT; i++) expect((await ask(link, headers(i))).statusCode).toBe(200)
+      expect((await ask(link, headers(LIMIT))).statusCode).toBe(429)
+      // the link's own page asks through the same budget
+      expect((await app.inject({ url: '/api/v1/shared-link', headers: { authorization: `Bearer ${link}`, ...headers(LIMIT + 1) } })).statusCode).toBe(429)
+    }
+  })
+
+  it('counts exports, and a session on the stats routes but not on the admin routes; never the admin token', async () => {
+    const exporter = await token(['export'])
+    for (let i = 0; i < LIMIT; i++) expect((await ask(exporter, {}, '/api/v1/export')).statusCode).toBe(200)
+    expect((await ask(exporter, {}, '/api/v1/export')).statusCode).toBe(429)
+
+    const session = (await app.tokens.createSession('limits-test')).token
+    for (let i = 0; i < LIMIT; i++) expect((await ask(session)).statusCode).toBe(200)
+    expect((await ask(session)).statusCode).toBe(429)
+    expect((await app.inject({ url: '/api/v1/sites', headers: { authorization: `Bearer ${session}` } })).statusCode).toBe(200)
+
+    for (let i = 0; i < 3 * LIMIT; i++) expect((await ask(ADMIN_TOKEN)).statusCode).toBe(200)
+  })
+
+  it('keeps token ids as keys only: no secret in memory beyond the store', () => {
+    const keys = app.statsQuestions!.keys()
+    expect(keys.length).toBeGreaterThan(3)
+    for (const key of keys) expect(key).toMatch(/^[0-9a-f]{12}$/)
+  })
+})
+
+describe('the store limits of a question', () => {
+  it('stop a question that would read more rows than QUESTION_LIMITS allow, as the caller’s 400', async () => {
+    const limited = questionClient(app.runtime.store)
+    // the engine estimates the rows before it reads any: with LIMIT 0 nothing is counted
+    const tooMany = { query: 'SELECT count() FROM numbers({n:UInt64}) LIMIT 0', query_params: { n: Number(QUESTION_LIMITS.max_rows_to_read) + 1 }, format: 'JSONEachRow' as const }
+    // a caller's own settings cannot loosen them
+    for (const clickhouse_settings of [{}, { max_rows_to_read: '0' }]) {
+      const err = await limited.query({ ...tooMany, clickhouse_settings }).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(QuestionTooCostly)
+      expect(err).toBeInstanceOf(InputError)
+      expect((err as InputError).statusCode).toBe(400)
+      expect((err as Error).message).toMatch(/rows read/)
+    }
+    // the store's own client is not limited
+    expect(await (await app.runtime.store.client.query(tooMany)).json()).toEqual([])
+  })
+
+  it(`are worked on ${QUESTIONS_AT_ONCE.embedded} at a time; past ${QUESTION_QUEUE} waiting a question is refused with 503`, async () => {
+    const limited = questionClient(app.runtime.store)
+    const asked = Array.from({ length: QUESTIONS_AT_ONCE.embedded + QUESTION_QUEUE + 3 }, (_, i) =>
+      limited.query({ query: 'SELECT {i:UInt32} AS i', query_params: { i }, format: 'JSONEachRow' }).then((rs) => rs.json<{ i: number }>(), (e: unknown) => e))
+    const answers = await Promise.all(asked)
+    const refused = answers.filter((a) => a instanceof StoreBusy)
+    expect(refused).toHaveLength(3)
+    expect(refused[0]).toBeInstanceOf(Overloaded)
+    expect((refused[0] as Overloaded).statusCode).toBe(503)
+    expect(answers.filter((a) => Array.isArray(a))).toHaveLength(QUESTIONS_AT_ONCE.embedded + QUESTION_QUEUE)
+  })
+
+  it('apply to questions only: the engine’s other queries run unlimited after one', async () => {
+    const limited = questionClient(app.runtime.store)
+    const names = Object.keys(QUESTION_LIMITS)
+    const settingsQuery = { query: 'SELECT name, value FROM system.settings WHERE name IN {names:Array(String)} ORDER BY name', query_params: { names }, format: 'JSONEachRow' as const }
+    const during = Object.fromEntries((await (await limited.query(settingsQuery)).json<{ name: string; value: string }>()).map((r) => [r.name, r.value]))
+    expect(during).toEqual(Object.fromEntries(Object.entries(QUESTION_LIMITS).map(([k, v]) => [k, String(v)])))
+    // chDB keeps a query's settings for the next query: the store's own client resets them
+    const after = await rows<{ name: string; value: string }>(app, settingsQuery.query, settingsQuery.query_params)
+    expect(Object.fromEntries(after.map((r) => [r.name, r.value]))).toEqual({ max_execution_time: '0', max_memory_usage: '0', max_rows_to_read: '0', max_threads: expect.stringMatching(/^auto/) })
+  })
+})

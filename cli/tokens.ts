@@ -1,3 +1,4 @@
+import { sharePath } from '../accounts/routes/tokens.ts'
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { Command } from 'commander'
 import { loadConfig, type Config } from '../server/config.ts'
@@ -108,6 +109,6 @@ export function addTokenCommands(program: Command, io: StoreAccess): void {
       if (typeof opts.password === 'string') warnPasswordInArguments('--password')
       const password = opts.password === true ? await readPassword('password for the shared link: ') : opts.password
       const t = await createToken(config, io, { site: opts.site, scopes: ['shared'], name: opts.name, password, expires_at: opts.expires })
-      console.log(`shared link ${t.id} "${printable(t.name)}" (${describe(t)}). Shown only now, keep it:\n  ${origin(config)}/share/${t.token}`)
+      console.log(`shared link ${t.id} "${printable(t.name)}" (${describe(t)}). Shown only now, keep it:\n  ${origin(config)}${sharePath(t.token)}`)
     })
 }

@@ -10,12 +10,14 @@ import { keyedHash } from '../export/noise.ts'
 import { Noise, type Limits } from '../stats/disclosure.ts'
 import { parseFilters } from '../stats/filters.ts'
 import { resolveGoalFilters } from '../stats/goal-filter.ts'
+import { askMeasures } from '../stats/measures.ts'
 import { parseMetrics, type Metric } from '../stats/metrics.ts'
 import { COMPARISONS, comparisonRange, PERIODS, resolvePeriod, type Range } from '../stats/period.ts'
 import { property, PROPERTY_NAMES } from '../stats/properties.ts'
 import { realtime } from '../stats/realtime.ts'
 import { aggregate, breakdown, propertyKeys, timeseries, type Scope } from '../stats/service.ts'
 import type { Interval } from '../stats/query.ts'
+import { acceptPlausibleV1 } from '../plausible/v1.ts'
 
 /** What the statistics routes read: the store, the registered sites, and the policy in force. */
 export interface StatsDeps {
@@ -50,6 +52,10 @@ const Nullable = Type.Union([Type.Number(), Type.Null()])
 const MetricOut = Type.Object({ value: Nullable, change: Nullable, withheld: Type.Optional(Type.String()) })
 const ErrorOut = Type.Object({ error: Type.String() })
 const Row = Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Null()]))
+/** With total_revenue or average_revenue asked: the ISO 4217 currency they are in. */
+const Currency = { currency: Type.Optional(Type.String()) }
+/** Present when revenue is asked (askMeasures). */
+const currencyOf = (currency?: string) => (currency ? { currency } : {})
 
 const DEFAULT_METRICS: Metric[] = ['visitors', 'visits', 'pageviews', 'views_per_visit', 'bounce_rate', 'visit_duration']
 
@@ -77,7 +83,7 @@ const noiseKeys = new WeakMap<ClickHouseClient, ExportNoiseStore>()
  * The consistent noise of the audience (N1), under a key derived from the site's secret noise
  * key; none when the policy gives it no ε. Exports add their own noise, with its budget (aggregator/export).
  */
-async function noiseOf(client: ClickHouseClient, rules: SitePolicy, audience: Audience, site: string): Promise<Noise | undefined> {
+export async function noiseOf(client: ClickHouseClient, rules: SitePolicy, audience: Audience, site: string): Promise<Noise | undefined> {
   const epsilon = audience === 'export' ? null : rules.epsilon[audience]
   if (!epsilon) return undefined
   let store = noiseKeys.get(client)
@@ -110,20 +116,23 @@ export function refuseUnknownParameters(app: FastifyInstance): void {
 /** The stats API: statistics only, every number checked against the policy's minimum. */
 export async function statsRoutes(app: FastifyInstance, deps: StatsDeps) {
   const { client, sites, policy } = deps
+  // Plausible's v1 names and filters (aggregator/plausible/v1.ts), rewritten before access and the parameter check read them
+  acceptPlausibleV1(app, sites)
   app.addHook('onRequest', requireAccess({ scope: 'stats', siteFrom: siteFromQuery }))
   refuseUnknownParameters(app)
 
   app.get<{ Querystring: Static<typeof AggregateQuery> }>('/api/v1/stats/aggregate', {
     schema: {
       querystring: AggregateQuery,
-      response: { 200: Type.Object({ results: Type.Record(Type.String(), MetricOut), period: Type.String(), comparison: Type.Object({ period: Type.String() }) }), '4xx': ErrorOut },
+      response: { 200: Type.Object({ results: Type.Record(Type.String(), MetricOut), period: Type.String(), comparison: Type.Object({ period: Type.String() }), ...Currency }), '4xx': ErrorOut },
     },
   }, async (req, reply) => {
     const s = await scopeOf(deps, req)
     if (!s) return unknownSite(reply)
     const metrics = parseMetrics(req.query.metrics, DEFAULT_METRICS)
+    const { filters, currency } = askMeasures(s.scope.filters, metrics)
     const compared = comparedRange(req.query, s.range, s.scope.timezone) ?? comparisonRange(s.range, 'previous_period', s.scope.timezone)
-    return { results: await aggregate(client, s.scope, s.range, metrics, compared), period: s.range.label, comparison: { period: compared.label } }
+    return { results: await aggregate(client, { ...s.scope, filters }, s.range, metrics, compared), period: s.range.label, comparison: { period: compared.label }, ...currencyOf(currency) }
   })
 
   app.get<{ Querystring: Static<typeof TimeseriesQuery> }>('/api/v1/stats/timeseries', {
@@ -133,6 +142,7 @@ export async function statsRoutes(app: FastifyInstance, deps: StatsDeps) {
         200: Type.Object({
           results: Type.Array(Row), period: Type.String(), interval: Type.String(),
           comparison: Type.Optional(Type.Object({ period: Type.String(), results: Type.Array(Row) })),
+          ...Currency,
         }),
         '4xx': ErrorOut,
       },
@@ -141,23 +151,25 @@ export async function statsRoutes(app: FastifyInstance, deps: StatsDeps) {
     const s = await scopeOf(deps, req)
     if (!s) return unknownSite(reply)
     const metrics = parseMetrics(req.query.metrics, ['visitors'])
+    const { filters, currency } = askMeasures(s.scope.filters, metrics)
+    const scope = { ...s.scope, filters }
     const days = (s.range.to - s.range.from) / 86_400_000
     const interval: Interval = req.query.interval ?? (req.query.period === 'realtime' ? 'minute' : days <= 1 ? 'hour' : days <= 93 ? 'day' : 'month')
     const buckets = (s.range.to - s.range.from) / { minute: 60_000, hour: 3_600_000, day: 86_400_000, week: 7 * 86_400_000, month: 28 * 86_400_000 }[interval]
     if (buckets > 5000) throw new InputError(`interval ${interval} is too fine for this period`)
     const compared = comparedRange(req.query, s.range, s.scope.timezone)
-    const results = await timeseries(client, s.scope, s.range, metrics, interval)
-    if (!compared) return { results, period: s.range.label, interval }
+    const results = await timeseries(client, scope, s.range, metrics, interval)
+    if (!compared) return { results, period: s.range.label, interval, ...currencyOf(currency) }
     // the compared series over a span as long as the period's, so its buckets line up with the period's one by one
     const span = { ...s.range, from: compared.from, to: Math.max(compared.to, compared.from + (s.range.to - s.range.from)) }
-    return { results, period: s.range.label, interval, comparison: { period: compared.label, results: await timeseries(client, s.scope, span, metrics, interval) } }
+    return { results, period: s.range.label, interval, comparison: { period: compared.label, results: await timeseries(client, scope, span, metrics, interval) }, ...currencyOf(currency) }
   })
 
   app.get<{ Querystring: Static<typeof BreakdownQuery> }>('/api/v1/stats/breakdown', {
     schema: {
 
       querystring: BreakdownQuery,
-      response: { 200: Type.Object({ results: Type.Array(Row), period: Type.String(), withheld: Type.Optional(Type.String()) }), '4xx': ErrorOut },
+      response: { 200: Type.Object({ results: Type.Array(Row), period: Type.String(), withheld: Type.Optional(Type.String()), ...Currency }), '4xx': ErrorOut },
     },
   }, async (req, reply) => {
     const s = await scopeOf(deps, req)
@@ -165,8 +177,9 @@ export async function statsRoutes(app: FastifyInstance, deps: StatsDeps) {
     const prop = property(req.query.property)
     if (!prop) throw new InputError(`property must be one of ${PROPERTY_NAMES.join(', ')}`)
     const metrics = parseMetrics(req.query.metrics, ['visitors'])
-    const b = await breakdown(client, s.scope, s.range, req.query.property, prop, metrics, req.query.limit ?? 100)
-    return { ...b, period: s.range.label }
+    const { filters, currency } = askMeasures(s.scope.filters, metrics, req.query.property)
+    const b = await breakdown(client, { ...s.scope, filters }, s.range, req.query.property, prop, metrics, req.query.limit ?? 100)
+    return { ...b, period: s.range.label, ...currencyOf(currency) }
   })
 
   app.get<{ Querystring: Static<typeof AggregateQuery> }>('/api/v1/stats/properties', {

@@ -8,6 +8,27 @@ import { useView } from '../lib/view.ts'
 const errorText = (err: unknown) => (err instanceof ApiError ? err.message : `Could not reach the server: ${(err as Error).message}`)
 const sitePath = (domain: string) => `/api/v1/sites/${encodeURIComponent(domain)}`
 
+/** How long ago, in words, from whole minutes. */
+const ago = (s: number) => (s < 60 ? 'less than a minute ago' : s < 7200 ? `${Math.round(s / 60)} minutes ago` : s < 172_800 ? `${Math.round(s / 3600)} hours ago` : `${Math.round(s / 86_400)} days ago`)
+
+/**
+ * Whether the tag works: beacons arriving lately, and how long ago the last one was; never a
+ * count, so it helps before k visitors exist (GET /api/v1/sites/:domain/installation, refreshed every 30 s).
+ */
+export function InstallationStatus() {
+  const view = useView()
+  const state = useFetch<{ receiving: boolean; last_seen_ago_s: number | null }>(`installation:${view.site}`, (signal) => apiGet(view.cred, `${sitePath(view.site)}/installation`, {}, signal), 30_000)
+  const s = state.data
+  return (
+    <p class="muted" role="status" id="installation-status">
+      {!s ? (state.error ? errorText(state.error) : 'Checking whether beacons arrive…')
+        : s.receiving ? `Receiving beacons: yes, the last one ${ago(s.last_seen_ago_s ?? 0)}.`
+        : s.last_seen_ago_s === null ? 'Receiving beacons: not yet. Load a page with the tag, then look again (a browser sending Do Not Track or GPC may be dropped by the policy).'
+        : `Receiving beacons: not lately; the last one ${ago(s.last_seen_ago_s)}.`}
+    </p>
+  )
+}
+
 /** The site's reporting time zone, chosen from the zones the server's store knows (PATCH /api/v1/sites/:domain). */
 export function TimezoneSetting() {
   const view = useView()

@@ -3,7 +3,7 @@ import { apiGet, apiSend, ApiError } from '../lib/api.ts'
 import { useFetch } from '../lib/use-fetch.ts'
 import { useView } from '../lib/view.ts'
 import { Snippet } from '../components/snippet.tsx'
-import { RemoveSite, TimezoneSetting } from '../components/site-settings.tsx'
+import { InstallationStatus, RemoveSite, TimezoneSetting } from '../components/site-settings.tsx'
 
 interface TokenInfo { id: string; kind: 'pat' | 'shr'; site: string; name: string; created_at: string; expires_at: string | null; has_password: boolean }
 interface GoalInfo { id: string; label: string }
@@ -143,6 +143,7 @@ export function Settings() {
         <h2 id="snippet-title">Tracking snippet</h2>
         <p>Paste into the <code>&lt;head&gt;</code> of every page. No cookies, nothing personal stored. Time zone: {view.timezone}.</p>
         <Snippet domain={view.site} />
+        <InstallationStatus />
       </section>
       <section class="card" id="goals" aria-labelledby="goals-title">
         <h2 id="goals-title">Goals</h2>

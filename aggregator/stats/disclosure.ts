@@ -11,7 +11,9 @@ import type { Sums } from './metrics.ts'
  * - R1 `min-group`: a set is published only with at least k visitors and kn networks.
  * - R2 `alike`: an answer about 0 visitors looks exactly like one about 1..k−1 (`WITHHELD`).
  * - R3 `remove-filter`: each filter must set apart at least k visitors (0 included), or its
- *   answer with the filter and without it would differ by the few it sets apart.
+ *   answer with the filter and without it would differ by the few it sets apart; within each
+ *   breakdown row and time bucket shown it sets apart none or at least k (a filter on the
+ *   broken-down property itself picks rows and is checked on the total only).
  * - R4 `row-vs-total`: a row (a value, a goal, a page before or after) is shown only if at
  *   least k visitors of the total lack it; the rest are folded into "(other)".
  * - R5 `bucket`: a time bucket leaves at least k visitors outside it in its parent bucket and in
@@ -57,13 +59,15 @@ export interface Row {
 }
 
 /**
- * R1 and R4 over the rows of one answer: the rows that may be shown, largest first, and the
+ * R1, R4 and R3 over the rows of one answer: the rows that may be shown, largest first, and the
  * keys that must be folded. The caller counts "(other)" over the folded keys (R0) and asks
  * `otherAllowed`; if it fails, the smallest shown row joins the folded ones (`foldOneMore`).
  */
-export function splitRows(rows: Row[], total: number, l: Limits): { shown: Row[]; folded: Row[] } {
+export function splitRows(rows: Row[], total: number, l: Limits, neighbours: ReadonlyMap<string, Pick<Sums, 'visitors'>>[] = []): { shown: Row[]; folded: Row[] } {
   const sorted = [...rows].sort((a, b) => b.sums.visitors - a.sums.visitors || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-  const ok = (r: Row) => r.key !== OTHER && minGroup(r.sums, l) && apart(total, r.sums.visitors, l)
+  // R3 row by row: the same row without one of the filters (`neighbours`) has k visitors more, or the same
+  const ok = (r: Row) =>
+    r.key !== OTHER && minGroup(r.sums, l) && apart(total, r.sums.visitors, l) && neighbours.every((n) => apart(n.get(r.key)?.visitors ?? 0, r.sums.visitors, l, true))
   return { shown: sorted.filter(ok), folded: sorted.filter((r) => !ok(r)) }
 }
 

@@ -129,13 +129,16 @@ export async function timeseries(client: ClickHouseClient, s: Scope, range: Rang
   const parent = PARENT[interval]
   const base = conversionBase(s, metrics)
   const whole = totals(client, s, range)
-  const [rows, total, parents, bases, ok] = await Promise.all([
+  const [rows, total, parents, bases, ok, ...withouts] = await Promise.all([
     querySums(client, { ...q, interval }),
     whole,
     parent ? querySums(client, { ...q, interval: parent }) : Promise.resolve([]),
     base ? querySums(client, { ...q, filters: base.filters, interval }) : Promise.resolve([]),
     publishable(client, s, range, whole),
+    // R3 bucket by bucket: the series without each filter
+    ...s.filters.map((f) => querySums(client, { ...q, filters: s.filters.filter((x) => x !== f), interval })),
   ])
+  const neighbours = withouts.map((rs) => new Map(rs.map((r) => [r.bucket, r.visitors])))
   const byBucket = new Map(rows.map((r) => [r.bucket, r]))
   const byParent = new Map(parents.map((r) => [r.bucket, r]))
   const byBase = new Map(bases.map((r) => [r.bucket, r]))
@@ -146,7 +149,9 @@ export async function timeseries(client: ClickHouseClient, s: Scope, range: Rang
     const sums = byBucket.get(date) ?? ZERO
     const row: TimeseriesRow = { date }
     const inParent = parent ? (byParent.get(parentLabel(interval, date)) ?? ZERO).visitors : null
-    const visible = ok && minGroup(sums, s.limits) && apart(total.visitors, sums.visitors, s.limits, labels.length === 1) && (inParent === null || apart(inParent, sums.visitors, s.limits))
+    const visible =
+      ok && minGroup(sums, s.limits) && apart(total.visitors, sums.visitors, s.limits, labels.length === 1) && (inParent === null || apart(inParent, sums.visitors, s.limits)) &&
+      neighbours.every((n) => apart(n.get(date) ?? 0, sums.visitors, s.limits, true))
     if (starts[i] > now) {
       for (const m of metrics) row[m] = null
     } else if (!visible) {
@@ -220,23 +225,29 @@ export async function breakdown(
   const nothing = { results: [], withheld: withheldReason(s.limits.k) }
   const base = conversionBase(s, metrics)
   const whole = totals(client, s, range)
-  const [rows, total, bases, open] = await Promise.all([
-    querySums(client, { site: s.site, timezone: s.timezone, range, filters: s.filters, property: prop }),
+  const question = { site: s.site, timezone: s.timezone, range, property: prop }
+  // R3 row by row: the question without each filter on another property
+  const withouts = s.filters.filter((f) => f.name !== name).map((f): Scope => ({ ...s, filters: s.filters.filter((x) => x !== f) }))
+  const [rows, total, bases, open, ...neighbourRows] = await Promise.all([
+    querySums(client, { ...question, filters: s.filters }),
     whole,
-    base ? querySums(client, { site: s.site, timezone: s.timezone, range, filters: base.filters, property: prop }) : Promise.resolve([]),
+    base ? querySums(client, { ...question, filters: base.filters }) : Promise.resolve([]),
     publishable(client, s, range, whole),
+    ...withouts.map((w) => querySums(client, { ...question, filters: w.filters })),
   ])
   const byBase = new Map(bases.map((r) => [r.key, r]))
   if (!open) return nothing
-  let { shown: visible, folded } = splitRows(rows.map((r) => ({ key: r.key, sums: r })), total.visitors, s.limits)
+  const neighbours = neighbourRows.map((rs) => new Map(rs.map((r) => [r.key, r])))
+  let { shown: visible, folded } = splitRows(rows.map((r) => ({ key: r.key, sums: r })), total.visitors, s.limits, neighbours)
   let other: Sums | null = null
   for (let tries = 0; folded.length > 0; tries++) {
     if (tries === OTHER_TRIES) {
       folded = [...folded, ...visible]
       visible = []
     }
-    other = await otherSums(client, s, range, name, prop, folded)
-    if (otherAllowed(other, total.visitors, s.limits)) break
+    const [union, ...unionWithout] = await Promise.all([s, ...withouts].map((scope) => otherSums(client, scope, range, name, prop, folded)))
+    other = union
+    if (otherAllowed(other, total.visitors, s.limits) && unionWithout.every((w) => apart(w.visitors, union.visitors, s.limits, true))) break
     other = null
     if (visible.length === 0) return nothing
     folded = [...folded, visible.pop()!]

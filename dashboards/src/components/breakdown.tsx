@@ -5,7 +5,7 @@ import { filterable, withFilter } from '../lib/filters.ts'
 import { formatFull, formatMetric, propertyLabel, valueLabel } from '../lib/format.ts'
 import { onLinkClick } from '../lib/router.ts'
 import { useFetch } from '../lib/use-fetch.ts'
-import { apiParams, useView, viewHref, type DashState } from '../lib/view.ts'
+import { apiParams, goalFilter, useView, viewHref, type DashState } from '../lib/view.ts'
 import { minVisitorsOf, usePolicy } from '../lib/policy.ts'
 
 export interface Column {
@@ -36,6 +36,12 @@ export interface BreakdownSpec {
 
 const OTHER = '(other)'
 
+/**
+ * With a goal filter every breakdown shows the converting visitors of each row and the API's
+ * conversion rate (out of the row's visitors without the goal filter), whatever it shows otherwise.
+ */
+const CONVERSIONS = { metrics: ['visitors', 'conversion_rate'], columns: [{ key: 'visitors', label: 'Conversions' }, { key: 'conversion_rate', label: 'CR' }] }
+
 /** Withheld is a statement, not an empty list: the numbers exist but stand for too few people. */
 export function Withheld({ reason }: { reason: string }) {
   return (
@@ -58,8 +64,10 @@ export function Breakdown({ spec, state }: { spec: BreakdownSpec; state: DashSta
   const view = useView()
   const [expanded, setExpanded] = useState(false)
   const shown = spec.limit ?? 9
-  const b = useBreakdown(state, spec.property, spec.metrics, expanded ? 100 : shown)
-  const columns: Column[] = spec.columns ?? spec.metrics.map((m) => ({ key: m, label: m }))
+  const { metrics, columns }: { metrics: string[]; columns: Column[] } = goalFilter(state)
+    ? CONVERSIONS
+    : { metrics: spec.metrics, columns: spec.columns ?? spec.metrics.map((m) => ({ key: m, label: m })) }
+  const b = useBreakdown(state, spec.property, metrics, expanded ? 100 : shown)
   const valueOf = spec.valueFrom ?? ((row: BreakdownRow) => String(row[spec.property] ?? ''))
   const filterProperty = spec.filterProperty ?? spec.property
   const k = minVisitorsOf(usePolicy(view.site), view.readOnly)
@@ -69,7 +77,7 @@ export function Breakdown({ spec, state }: { spec: BreakdownSpec; state: DashSta
   if (b.data.withheld) return <Withheld reason={b.data.withheld} />
   const rows = b.data.results
   if (!rows.length) return <p class="empty">{spec.empty ?? 'No data for this period'}</p>
-  const barMetric = spec.metrics[0]
+  const barMetric = metrics[0]
   const max = Math.max(...rows.map((r) => Number(r[barMetric] ?? 0)), 1)
   const visibleCount = rows.filter((r) => valueOf(r) !== OTHER).length
 

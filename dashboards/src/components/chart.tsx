@@ -63,8 +63,7 @@ export function Chart({ data, previous, metric, label, annotations, onPickDate }
     const xs = rows.map((r) => toSeconds(r.date))
     const ys = rows.map((r) => (r.withheld ? null : ((r[metric] as number | null | undefined) ?? null)))
     // the compared period, bucket for bucket
-    const before = previous
-    const prev = before ? rows.map((_, i) => (before[i] && !before[i].withheld ? ((before[i][metric] as number | null | undefined) ?? null) : null)) : null
+    const prev = previous ? rows.map((_, i) => (previous[i] && !previous[i].withheld ? ((previous[i][metric] as number | null | undefined) ?? null) : null)) : null
     const step = xs.length > 1 ? xs[1] - xs[0] : 86_400
 
     const opts: uPlot.Options = {
@@ -131,7 +130,7 @@ export function Chart({ data, previous, metric, label, annotations, onPickDate }
             body.className = 'tip-value'
             body.textContent = r.withheld ? `Withheld: ${r.withheld}` : `${label}: ${value === null ? 'no data yet' : formatMetric(metric, value)}`
             t.append(head, body)
-            const b = before?.[i]
+            const b = previous?.[i]
             if (b) {
               const p = document.createElement('div')
               p.className = 'tip-prev'

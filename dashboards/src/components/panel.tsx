@@ -15,8 +15,11 @@ const remembered = (panel: string) => {
   }
 }
 
-/** A titled card with tabs (an ARIA tab list: arrow keys, Home, End); the chosen tab is remembered. */
-export function Panel({ id, title, tabs, actions, wide }: { id: string; title: string; tabs: Tab[]; actions?: ComponentChildren; wide?: boolean }) {
+/**
+ * A titled card with tabs (an ARIA tab list: arrow keys, Home, End); the chosen tab is remembered.
+ * `lead` goes above every tab's content (it stays put when the tab changes).
+ */
+export function Panel({ id, title, tabs, actions, lead, wide }: { id: string; title: string; tabs: Tab[]; actions?: ComponentChildren; lead?: ComponentChildren; wide?: boolean }) {
   const [active, setActive] = useState(() => {
     const saved = remembered(id)
     return tabs.some((t) => t.id === saved) ? saved! : tabs[0].id
@@ -57,6 +60,7 @@ export function Panel({ id, title, tabs, actions, wide }: { id: string; title: s
         {actions}
       </header>
       <div role="tabpanel" id={`${id}-panel`} aria-labelledby={`${id}-tab-${current.id}`} class="panel-body">
+        {lead}
         {current.render()}
       </div>
     </section>

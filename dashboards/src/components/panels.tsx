@@ -5,6 +5,8 @@ import { navigate } from '../lib/router.ts'
 import { useFetch } from '../lib/use-fetch.ts'
 import { apiParams, useView, viewHref, type DashState } from '../lib/view.ts'
 import { Breakdown, type BreakdownSpec } from './breakdown.tsx'
+import { useGoals } from './goals.tsx'
+import { hostFilter, HostSwitch } from './host-switch.tsx'
 import { PageFlow } from './page-flow.tsx'
 import { Panel } from './panel.tsx'
 import { WorldMap } from './world-map.tsx'
@@ -26,14 +28,21 @@ function Country({ code }: { code: string }) {
 
 const tab = (state: DashState, id: string, label: string, spec: BreakdownSpec) => ({ id, label, render: () => <Breakdown key={id} spec={spec} state={state} /> })
 
+/** Pages, and the hosts visits entered on: subdomains are kept apart, and one click filters by one. */
 export function PagesPanel({ state }: { state: DashState }) {
   const view = useView()
-  const pageHref = (p: string) => (p.startsWith('/') ? `https://${view.site}${p}` : undefined)
+  const host = hostFilter(state)?.values[0] ?? view.site
+  const pageHref = (p: string) => (p.startsWith('/') ? `https://${host}${p}` : undefined)
   return (
-    <Panel id="pages" title="Pages" tabs={[
-      tab(state, 'top', 'Top pages', { property: 'page', title: 'Page', metrics: ['visitors', 'pageviews'], columns: [V, { key: 'pageviews', label: 'Pageviews' }], href: (r) => pageHref(str(r, 'page')) }),
+    <Panel id="pages" title="Pages" lead={<HostSwitch state={state} />} tabs={[
+      tab(state, 'top', 'Top pages', {
+        property: 'page', title: 'Page', metrics: ['visitors', 'pageviews', 'time_on_page', 'scroll_depth'],
+        columns: [V, { key: 'pageviews', label: 'Pageviews' }, { key: 'time_on_page', label: 'Time on page' }, { key: 'scroll_depth', label: 'Scroll depth' }],
+        href: (r) => pageHref(str(r, 'page')),
+      }),
       tab(state, 'entry', 'Entry pages', { property: 'entry_page', title: 'Entry page', metrics: ['visitors', 'visits', 'bounce_rate'], columns: [V, { key: 'visits', label: 'Entrances' }, { key: 'bounce_rate', label: 'Bounce' }], href: (r) => pageHref(str(r, 'entry_page')) }),
       tab(state, 'exit', 'Exit pages', { property: 'exit_page', title: 'Exit page', metrics: ['visitors', 'visits'], columns: [V, { key: 'visits', label: 'Exits' }], href: (r) => pageHref(str(r, 'exit_page')) }),
+      tab(state, 'hostnames', 'Hostnames', { property: 'hostname', title: 'Hostname', metrics: ['visitors', 'pageviews'], columns: [V, { key: 'pageviews', label: 'Pageviews' }], href: (r) => (str(r, 'hostname').includes('.') ? `https://${str(r, 'hostname')}/` : undefined) }),
       { id: 'flow', label: 'Flow', render: () => <PageFlow state={state} /> },
     ]} />
   )
@@ -129,8 +138,11 @@ function Properties({ state }: { state: DashState }) {
   )
 }
 
-export function EventsPanel({ state, totalVisitors, goalsTab }: { state: DashState; totalVisitors: number | null; goalsTab?: { id: string; label: string; render: () => preact.ComponentChildren } }) {
-  const cr = { key: 'conversion_rate', label: 'CR', value: (r: BreakdownRow) => (totalVisitors ? Math.round((Number(r.visitors) / totalVisitors) * 1000) / 10 : null) }
+export function EventsPanel({ state, goalsTab }: { state: DashState; goalsTab?: { id: string; label: string; render: () => preact.ComponentChildren } }) {
+  // out of every visitor the filters other than goal and event keep, as the goals panel counts
+  // (out of the filtered total, filtering by an event would show it converting 100 %)
+  const base = useGoals(state).data?.visitors ?? null
+  const cr = { key: 'conversion_rate', label: 'CR', value: (r: BreakdownRow) => (base ? Math.round((Number(r.visitors) / base) * 1000) / 10 : null) }
   return (
     <Panel id="events" title="Goals & events" tabs={[
       ...(goalsTab ? [goalsTab] : []),

@@ -11,22 +11,28 @@ export class ApiError extends Error {
   }
 }
 
-export type MetricValue = { value: number; change: number | null; withheld?: undefined } | { value: null; change: null; withheld: string }
+/** A null value has a `withheld` reason, except a conversion rate whose non-converting visitors are too few. */
+export type MetricValue = { value: number; change: number | null; withheld?: undefined } | { value: null; change: null; withheld?: string }
 export interface AggregateAnswer {
   results: Record<string, MetricValue>
   period: string
+  /** the period `change` is against */
+  comparison?: { period: string }
 }
 export type BreakdownRow = Record<string, string | number | null>
 export interface BreakdownAnswer {
   results: BreakdownRow[]
-  folded: number
   withheld?: string
   period: string
 }
+/** A bucket; null metrics without `withheld` are a bucket that has not begun. */
+export type TimeseriesRow = { date: string; withheld?: string } & Record<string, number | string | null | undefined>
 export interface TimeseriesAnswer {
-  results: ({ date: string; withheld?: string } & Record<string, number | string | null | undefined>)[]
+  results: TimeseriesRow[]
   interval: string
   period: string
+  /** with `comparison=`: the compared period, bucket by bucket beside `results` */
+  comparison?: { period: string; results: TimeseriesRow[] }
 }
 export interface RealtimeAnswer {
   visitors: number | null
@@ -71,7 +77,7 @@ export async function apiGet<T>(cred: Credentials, path: string, params: Record<
   return answer<T>(await fetch(path + query(params), { headers: headers(cred), signal, cache: 'no-store' }), cred)
 }
 
-export async function apiSend<T>(cred: Credentials, method: 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+export async function apiSend<T>(cred: Credentials, method: 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
   return answer<T>(await fetch(path, { method, headers: headers(cred, body !== undefined), body: body === undefined ? undefined : JSON.stringify(body) }), cred)
 }
 

@@ -1,5 +1,5 @@
 /** How numbers, durations, countries and properties read on screen. */
-export type Metric = 'visitors' | 'visits' | 'pageviews' | 'views_per_visit' | 'bounce_rate' | 'visit_duration' | 'events' | 'time_on_page'
+export type Metric = 'visitors' | 'visits' | 'pageviews' | 'views_per_visit' | 'bounce_rate' | 'visit_duration' | 'events' | 'time_on_page' | 'conversion_rate'
 
 export const METRICS: { key: Metric; label: string; lowerIsBetter?: boolean }[] = [
   { key: 'visitors', label: 'Unique visitors' },
@@ -28,6 +28,7 @@ export function formatMetric(metric: string, value: number): string {
   switch (metric) {
     case 'bounce_rate':
     case 'conversion_rate':
+    case 'scroll_depth':
       return `${value}%`
     case 'visit_duration':
     case 'time_on_page':
@@ -38,6 +39,9 @@ export function formatMetric(metric: string, value: number): string {
       return formatNumber(value)
   }
 }
+
+/** An amount in its currency (ISO 4217), as revenue goals count it: `€1,234.50`. */
+export const formatMoney = (amount: number, currency: string) => new Intl.NumberFormat('en', { style: 'currency', currency }).format(amount)
 
 const regionNames = typeof Intl.DisplayNames === 'function' ? new Intl.DisplayNames(['en'], { type: 'region' }) : null
 
@@ -57,6 +61,7 @@ export const PROPERTY_LABELS: Record<string, string> = {
   country: 'Country', region: 'Region', city: 'City',
   browser: 'Browser', browser_version: 'Browser version', os: 'Operating system', os_version: 'OS version', device: 'Device', screen: 'Screen size',
   event: 'Event', outbound: 'Outbound link', download: 'File download', network: 'Network', new_vs_returning: 'New vs returning',
+  goal: 'Goal', hostname: 'Hostname',
 }
 
 export function propertyLabel(property: string): string {

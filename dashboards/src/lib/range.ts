@@ -88,13 +88,3 @@ export function rangeLabel(range: Range): string {
 export function formatDay(iso: string): string {
   return new Date(`${iso}T12:00:00Z`).toLocaleDateString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' })
 }
-
-/** The period before an answer's period (`2026-11-01..2026-11-30` or one day), of the same number of days, as the API compares. */
-export function previousPeriod(label: string): { from: string; to: string } | null {
-  const m = /^(\d{4}-\d{2}-\d{2})(?:\.\.(\d{4}-\d{2}-\d{2}))?$/.exec(label)
-  if (!m) return null
-  const from = m[1]
-  const to = m[2] ?? m[1]
-  const days = Math.round((Date.parse(to) - Date.parse(from)) / 86_400_000) + 1
-  return { from: addDays(from, -days), to: addDays(from, -1) }
-}

@@ -48,6 +48,8 @@ export function Dashboard({ params }: { params: URLSearchParams }) {
   const seriesParams = { ...base, ...compare, metrics: card.key, interval }
   const series = useFetch<TimeseriesAnswer>(JSON.stringify(seriesParams), (signal) => apiGet(view.cred, '/api/v1/stats/timeseries', seriesParams, signal))
   const comparedPeriod = comparing ? agg.data?.comparison?.period : undefined
+  // the answer on screen while the next loads, unless it is of another metric than the card chosen
+  const shownSeries = series.data && !series.data.results.some((r) => !(card.key in r)) ? series.data : undefined
 
   const notes = useAnnotations(state)
   // the day of a bucket clicked on the chart, for the note form
@@ -88,7 +90,7 @@ export function Dashboard({ params }: { params: URLSearchParams }) {
             )}
           </div>
           {series.error && !series.data ? <p class="error" role="alert">Could not load the chart: {series.error.message}</p> : (
-            <Chart data={series.data} previous={comparing ? series.data?.comparison?.results : undefined} metric={card.key} label={card.label}
+            <Chart data={shownSeries} previous={comparing ? shownSeries?.comparison?.results : undefined} metric={card.key} label={card.label}
               annotations={notes.list} onPickDate={view.readOnly ? undefined : setPickedDay} />
           )}
           <AnnotationNotes notes={notes} picked={pickedDay} />

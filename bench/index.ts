@@ -3,13 +3,16 @@
  *
  *  1. the real collector (`node --import tsx cli/index.ts serve`) on a fresh data directory,
  *     site example.com registered, loaded with wrk (-t1 -c50, 10 s) with realistic pageview
- *     beacons from varied addresses and browsers; req/s, p50/p99, 202s, peak RSS, CPU;
+ *     beacons from varied addresses and browsers; req/s, p50/p99, 202s, CPU by thread, RSS
+ *     idle (before the load), at its peak and 10 s after the drain;
  *     then the spool is drained (GET /healthz spoolBytes), the stats API asked (shown as a
  *     note: it may read rollups built on a schedule), the collector stopped, and its store
  *     counted directly (bench/count-events.ts): stored must equal accepted.
  *     Once with the spool's fsync on (the default), once with SPOOL_FSYNC=0.
  *  2. a bare Fastify server (bench/bare-server.ts) under the identical load.
- *  3. the ingestion pipeline in-process on 50 k synthetic events, ns/event per step.
+ *  3. the ingestion pipeline in-process on 50 k synthetic events, ns/event per step, then what
+ *     a row costs the spool (its JSON line, its Native columns); and the insert cost a row by
+ *     format (JSONEachRow, TSV, RowBinary, Native) into a Null table and into `events`.
  *
  * Options: --profile (CPU-profile the servers and print the hot spots of the load window;
  * --profile-dir=<dir> also keeps the .cpuprofile files),
@@ -37,6 +40,7 @@ import { fileURLToPath } from 'node:url'
 import { benchFreshness, formatFreshness, type FreshnessResult } from './freshness.ts'
 import { cleanUpOnExit, collectorEnv, countStored, fetchJson, freePort, machineCpu, procStatusMb, ROOT, sleep, startChild, stopChild, tempDir, track, waitFor } from './lib.ts'
 import { formatProfile, summariseProfile } from './profile.ts'
+import type { EventRow } from '../collector/pipeline/types.ts'
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url))
 const LOAD_S = Number(process.env.BENCH_DURATION || 10)
@@ -298,6 +302,8 @@ async function runAutocannon(url: string): Promise<LoadResult> {
 const runLoad = (url: string, tool: 'wrk' | 'autocannon') => (tool === 'wrk' ? runWrk(url) : runAutocannon(url))
 
 const WARMUP_REQUESTS = Number(process.env.BENCH_WARMUP ?? 3000)
+/** How long after the drain the collector's RSS is read again. */
+const DRAINED_AFTER_MS = 10_000
 
 /**
  * Before the measured load: WARMUP_REQUESTS beacons, 25 at a time, so both servers are
@@ -338,6 +344,8 @@ interface CollectorRun {
   hwmMb: number
   /** RSS once healthy, before the load. */
   idleRssMb: number
+  /** RSS a few seconds after the spool drained into the store. */
+  drainedRssMb: number
   cpuUsPerReq: number
   /** CPU µs per request by thread name during the load. */
   threads: string
@@ -390,7 +398,9 @@ async function benchCollector(label: string, extraEnv: Record<string, string>, t
       return emptyPolls >= 2 ? true : undefined
     })
     const drainMs = Date.now() - d0
-    await sleep(200)
+    // what the collector holds once the backlog is in the store and the load is over
+    await sleep(DRAINED_AFTER_MS)
+    const drainedRssMb = procStatusMb(child.pid, 'VmRSS')
     // What the stats API says (it may read rollups that are rebuilt on a schedule, so it can lag).
     // `day` is today in the site's zone (UTC); should the run have crossed midnight, 7d covers both days.
     const period = new Date().toISOString().slice(0, 10) === day ? 'day' : '7d'
@@ -431,6 +441,7 @@ async function benchCollector(label: string, extraEnv: Record<string, string>, t
       peakRssMb: mem.peakRssMb,
       hwmMb: mem.hwmMb,
       idleRssMb,
+      drainedRssMb,
       cpuUsPerReq: ((cpu1 - cpu0) * 1000) / Math.max(1, load.completed),
       threads,
       startMs,
@@ -480,7 +491,7 @@ async function benchBare(tool: 'wrk' | 'autocannon'): Promise<{ load: LoadResult
 
 // ---------------------------------------------------------------- the pipeline, step by step
 
-async function pipelineTimings(n: number): Promise<{ text: string; rows: object[] }> {
+async function pipelineTimings(n: number): Promise<{ text: string; rows: EventRow[] }> {
   const { runPipeline, runPipelineTimed, isDrop, STEPS } = await import('../collector/pipeline/index.ts')
   const { GeoLocator } = await import('../collector/lookups/geo.ts')
   const { UserAgentParser } = await import('../collector/lookups/user-agents.ts')
@@ -488,6 +499,7 @@ async function pipelineTimings(n: number): Promise<{ text: string; rows: object[
   const { SaltStore } = await import('../collector/salts.ts')
   const { VisitTracker } = await import('../collector/visits.ts')
   const { syntheticTraffic } = await import('../cli/seed-traffic.ts')
+  const { eventBlock } = await import('../collector/spool/event-block.ts')
 
   const ctx = {
     policy: loadPolicy(path.join(ROOT, 'policies/strict.yaml')),
@@ -508,13 +520,24 @@ async function pipelineTimings(n: number): Promise<{ text: string; rows: object[
     const r = runPipelineTimed(input, ctx, timings)
     if (isDrop(r)) drops.set(r.drop, (drops.get(r.drop) ?? 0) + 1)
   }
-  const rows: object[] = []
-  const t0 = process.hrtime.bigint()
+  const rows: EventRow[] = []
+  const t0 = processCpuUs()
   for (const input of inputs) {
     const r = runPipeline(input, ctx)
     if (!isDrop(r)) rows.push(r)
   }
-  const untimedNs = Number(process.hrtime.bigint() - t0)
+  const untimedNs = (processCpuUs() - t0) * 1000
+  // then, on the main thread too, each row into the spool: its JSON line, and its values into the segment's Native columns
+  const t1 = processCpuUs()
+  for (const r of rows) JSON.stringify(r)
+  const jsonNs = ((processCpuUs() - t1) * 1000) / rows.length
+  const t2 = processCpuUs()
+  for (let i = 0; i < rows.length; i += 5000) {
+    const block = eventBlock()
+    for (const r of rows.slice(i, i + 5000)) block.append(r)
+    block.finish()
+  }
+  const nativeNs = ((processCpuUs() - t2) * 1000) / rows.length
 
   const order = ['parseBeacon', ...STEPS.map(([name]) => name), 'toRow']
   const total = order.reduce((a, k) => a + (timings.get(k) ?? 0), 0)
@@ -527,45 +550,108 @@ async function pipelineTimings(n: number): Promise<{ text: string; rows: object[
     lines.push(`  ${k.padEnd(24)}${(ns / inputs.length).toFixed(0).padStart(10)}${(((100 * ns) / total).toFixed(1) + ' %').padStart(9)}`)
   }
   lines.push(`  ${'total (timed)'.padEnd(24)}${(total / inputs.length).toFixed(0).padStart(10)}`)
-  lines.push(`  ${'runPipeline, untimed'.padEnd(24)}${(untimedNs / inputs.length).toFixed(0).padStart(10)}   = ${((inputs.length * 1e9) / untimedNs / 1000).toFixed(0)} k events/s on one core`)
-  lines.push(`  (each step's figure includes one performance.now() call, ~${measureNowOverheadNs().toFixed(0)} ns; drops: ${[...drops].map(([k, v]) => `${k} ${v}`).join(', ') || 'none'})`)
+  lines.push(`  ${'runPipeline, untimed'.padEnd(24)}${(untimedNs / inputs.length).toFixed(0).padStart(10)}   CPU = ${((inputs.length * 1e9) / untimedNs / 1000).toFixed(0)} k events/s on one core`)
+  lines.push(`  ${'spool: JSON line'.padEnd(24)}${jsonNs.toFixed(0).padStart(10)}   CPU a row (the durable record)`)
+  lines.push(`  ${'spool: Native columns'.padEnd(24)}${nativeNs.toFixed(0).padStart(10)}   CPU a row (the block the writer sends)`)
+  ctx.geo.close()
+  lines.push(`  (each step's figure includes one performance.now() call, ~${measureNowOverheadNs().toFixed(0)} ns; drops: ${[...drops].map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}; steps are wall time, totals CPU)`)
   return { text: lines.join('\n'), rows }
 }
 
+/** CPU of every thread of this process (the store's included), µs. */
+function processCpuUs(): number {
+  const c = process.cpuUsage()
+  return c.user + c.system
+}
+
 /**
- * The store's side of an event, in-process on a fresh embedded store: the pipeline's rows
- * inserted as the spool writer sends them (JSONEachRow segments of BATCH_ROWS lines, one
- * insert each, with a deduplication token). CPU counts every thread of this process.
+ * The store's side of an event, in-process on a fresh embedded store, by insert format: the
+ * pipeline's rows in inserts of a default spool segment's size, each format read from a file by the engine
+ * (`file(…)`, the spool writer's way for Native), CPU of every thread of this process a row.
+ * Into a Null-engine copy of `events` (the format's parsing and conversion alone), and for the
+ * format the writer sends, into `events` itself (parts written, materialised views fed). The
+ * JS columns say what producing the format costs the collector; TSV and RowBinary are exported
+ * by the engine itself, for comparison only.
  */
-async function storeInsertTiming(rows: object[], batchRows = 5000): Promise<string> {
+async function insertCostByFormat(rows: EventRow[]): Promise<string> {
   const { openStore } = await import('../store/client.ts')
   const { migrate } = await import('../store/migrate.ts')
   const { loadConfig } = await import('../server/config.ts')
-  const { Readable } = await import('node:stream')
-  const store = await openStore(loadConfig({ ANALYTICS_DATA_DIR: tempDir('analytics-bench-store-') }))
+  // as large as the spool's segments on the default settings (BATCH_ROWS): an insert's cost depends on its size
+  const batchRows = loadConfig({}).batchRows
+  const { eventBlock } = await import('../collector/spool/event-block.ts')
+  const dir = tempDir('analytics-bench-store-')
+  const store = await openStore(loadConfig({ ANALYTICS_DATA_DIR: dir }))
+  const { client } = store
   try {
-    await migrate(store.client)
-    const lines = rows.map((r) => JSON.stringify(r))
-    const cpu0 = process.cpuUsage()
-    const t0 = process.hrtime.bigint()
-    let batches = 0
-    for (let i = 0; i < lines.length; i += batchRows) {
-      const result = await store.client.exec({
-        query: 'INSERT INTO events FORMAT JSONEachRow',
-        values: Readable.from([Buffer.from(lines.slice(i, i + batchRows).join('\n') + '\n')]),
-        clickhouse_settings: { insert_deduplication_token: `bench-${i}` },
-      })
-      result.stream.destroy()
-      batches++
+    await migrate(client)
+    await client.command({ query: 'CREATE TABLE events_null AS events ENGINE = Null' })
+    const batches: EventRow[][] = []
+    for (let i = 0; i < rows.length; i += batchRows) batches.push(rows.slice(i, i + batchRows))
+    const described = (await (await client.query({ query: 'DESCRIBE TABLE events', format: 'JSONEachRow' })).json<{ name: string; type: string }>()).filter((c) => c.name in rows[0])
+    const structure = described.map((c) => `${c.name} ${c.type}`).join(', ')
+    const columns = described.map((c) => c.name)
+
+    // each format's files, and what making them cost in JS where the collector would make them
+    const files: Record<string, { paths: string[]; encodeUs: number }> = {}
+    const write = (format: string, i: number, data: Buffer | string) => {
+      const file = path.join(dir, `${format}-${i}`)
+      fs.writeFileSync(file, data)
+      ;(files[format] ??= { paths: [], encodeUs: NaN }).paths.push(file)
     }
-    const wallUs = Number(process.hrtime.bigint() - t0) / 1000
-    const cpu = process.cpuUsage(cpu0)
-    const rs = await store.client.query({ query: 'SELECT count() AS n FROM events', format: 'JSONEachRow' })
-    const [{ n }] = await rs.json<{ n: number }>()
-    return (
-      `Store insert, in-process embedded chDB: ${rows.length} pipeline rows in ${batches} inserts of ${batchRows} (as the spool writer sends them), ${n} stored:\n` +
-      `  ${(wallUs / rows.length).toFixed(1)} µs/row wall, ${((cpu.user + cpu.system) / rows.length).toFixed(1)} µs/row CPU (all threads), ${((rows.length * 1e6) / wallUs / 1000).toFixed(0)} k rows/s`
-    )
+    let t = processCpuUs()
+    const json = batches.map((b) => b.map((r) => JSON.stringify(r)).join('\n') + '\n')
+    const jsonUs = processCpuUs() - t
+    json.forEach((text, i) => write('JSONEachRow', i, text))
+    files.JSONEachRow.encodeUs = jsonUs / rows.length
+    t = processCpuUs()
+    const native = batches.map((b) => {
+      const block = eventBlock()
+      for (const r of b) block.append(r)
+      return block.finish()
+    })
+    const nativeUs = processCpuUs() - t
+    native.forEach((block, i) => write('Native', i, block.bytes))
+    files.Native.encodeUs = nativeUs / rows.length
+    // the engine's own TSV and RowBinary of the same rows, from the first insert
+    for (const [i, block] of native.entries()) await store.insertBlock('events', block, `bench-native-${i}`)
+    for (const format of ['TSV', 'RowBinary']) {
+      for (let i = 0; i < batches.length; i++) {
+        const rs = await client.exec({
+          query: `SELECT ${columns.join(', ')} FROM events ORDER BY ts, pathname LIMIT {n:UInt32} OFFSET {off:UInt32} FORMAT ${format}`,
+          query_params: { n: batchRows, off: i * batchRows },
+        })
+        const chunks: Buffer[] = []
+        for await (const c of rs.stream) chunks.push(c as Buffer)
+        write(format, i, Buffer.concat(chunks))
+      }
+    }
+
+    const insertUs = async (table: string, format: string): Promise<number> => {
+      const t0 = processCpuUs()
+      for (const [i, file] of files[format].paths.entries()) {
+        await client.command({
+          query: `INSERT INTO ${table} (${columns.join(', ')}) SELECT * FROM file({file:String}, {format:String}, {structure:String})`,
+          query_params: { file, format, structure },
+          clickhouse_settings: { insert_deduplication_token: `bench-${table}-${format}-${i}-${Date.now()}` },
+        })
+      }
+      return (processCpuUs() - t0) / rows.length
+    }
+    const order = ['JSONEachRow', 'TSV', 'RowBinary', 'Native']
+    const lines = [
+      `Insert cost a row by format: ${rows.length} pipeline rows in inserts of ${batchRows}, in-process embedded chDB, CPU µs a row (every thread):`,
+      `  ${'format'.padEnd(12)}${'JS encode'.padStart(11)}${'into a Null table'.padStart(19)}${'into events'.padStart(13)}`,
+    ]
+    for (const format of order) {
+      await insertUs('events_null', format) // warm: the file in the page cache, the format's code paged in
+      const nullUs = await insertUs('events_null', format)
+      // into events only for the format sent today and the one sent before (JSON lines)
+      const eventsUs = format === 'Native' || format === 'JSONEachRow' ? await insertUs('events', format) : NaN
+      lines.push(`  ${format.padEnd(12)}${f2(files[format].encodeUs).padStart(11)}${f2(nullUs).padStart(19)}${f2(eventsUs).padStart(13)}`)
+    }
+    lines.push('  (the spool writer sends Native; "into events" includes its parts, merges started meanwhile and the visits and event-count views)')
+    return lines.join('\n')
   } finally {
     await store.close()
   }
@@ -604,6 +690,7 @@ function verdict(r: CollectorRun): string {
 }
 
 async function main(): Promise<void> {
+  if (args.has('--collectors')) return (await import('./collectors.ts')).benchCollectors(process.argv.slice(2)) // bench/collectors.ts
   const started = Date.now()
   let tool: 'wrk' | 'autocannon' = 'wrk'
   if (!haveWrk()) {
@@ -627,8 +714,8 @@ async function main(): Promise<void> {
   const bare = await benchBare(tool)
   console.log(`· pipeline, ${PIPELINE_EVENTS} events in-process ...`)
   const pipeline = await pipelineTimings(PIPELINE_EVENTS)
-  console.log('· store inserts in-process ...')
-  const storeTiming = await storeInsertTiming(pipeline.rows)
+  console.log('· store inserts by format, in-process ...')
+  const storeTiming = await insertCostByFormat(pipeline.rows)
   let freshness: FreshnessResult | undefined
   if (FRESHNESS_RUN) {
     const rps = Math.max(1, Math.round(Number(process.env.BENCH_FRESHNESS_RPS) || runs[0].load.rps * FRESHNESS_SHARE))
@@ -636,7 +723,7 @@ async function main(): Promise<void> {
     freshness = await benchFreshness({ rps, probes: FRESHNESS_PROBES, deadlineMs: FRESHNESS_DEADLINE_S * 1000, connections: CONNECTIONS, tool })
   }
 
-  const head = ['server', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'max ms', 'answered', 'accepted', 'stored', 'stored==accepted', 'peak RSS MB', 'CPU µs/req', `${tool} µs/req`, 'cores busy']
+  const head = ['server', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'max ms', 'answered', 'accepted', 'stored', 'stored==accepted', 'RSS MB idle/peak/drained', 'CPU µs/req', `${tool} µs/req`, 'cores busy']
   const rows = runs.map((r) => [
     r.label,
     f0(r.load.rps),
@@ -648,12 +735,12 @@ async function main(): Promise<void> {
     String(totalAccepted(r)),
     String(r.stored),
     verdict(r),
-    f0(r.peakRssMb),
+    `${f0(r.idleRssMb)}/${f0(r.peakRssMb)}/${f0(r.drainedRssMb)}`,
     f0(r.cpuUsPerReq),
     f0(r.load.toolCpuUsPerReq),
     f0(r.load.machineBusyPct) + ' %',
   ])
-  rows.push(['bare Fastify (204)', f0(bare.load.rps), '1.00', f2(bare.load.p50ms), f2(bare.load.p99ms), f1(bare.load.maxMs), String(bare.load.completed), '-', '-', '-', f0(bare.peakRssMb), f0(bare.cpuUsPerReq), f0(bare.load.toolCpuUsPerReq), f0(bare.load.machineBusyPct) + ' %'])
+  rows.push(['bare Fastify (204)', f0(bare.load.rps), '1.00', f2(bare.load.p50ms), f2(bare.load.p99ms), f1(bare.load.maxMs), String(bare.load.completed), '-', '-', '-', `-/${f0(bare.peakRssMb)}/-`, f0(bare.cpuUsPerReq), f0(bare.load.toolCpuUsPerReq), f0(bare.load.machineBusyPct) + ' %'])
 
   console.log('\n' + pipeline.text)
   console.log('\n' + storeTiming)
@@ -677,13 +764,20 @@ async function main(): Promise<void> {
   for (const r of [...runs, { label: 'bare Fastify (204)', threads: bare.threads }]) console.log(`  ${r.label}: CPU µs/req by thread: ${r.threads}`)
   console.log('  (threads: "node" = libuv pool on Node 20 (chDB inserts and queries, spool write/fdatasync) and V8 helpers; ThreadPool, MergeMutate... = chDB\'s own)')
   for (const r of runs) {
-    console.log(`  ${r.label}: start to healthy ${(r.startMs / 1000).toFixed(1)} s; spool drained ${(r.drainMs / 1000).toFixed(1)} s after the load; RSS ${f0(r.idleRssMb)} MB before the load, VmHWM ${f0(r.hwmMb)} MB (whole life)`)
+    console.log(
+      `  ${r.label}: start to healthy ${(r.startMs / 1000).toFixed(1)} s; spool drained ${(r.drainMs / 1000).toFixed(1)} s after the load; ` +
+        `RSS ${f0(r.idleRssMb)} MB before the load, ${f0(r.peakRssMb)} MB at its peak, ${f0(r.drainedRssMb)} MB ${DRAINED_AFTER_MS / 1000} s after the drain; VmHWM ${f0(r.hwmMb)} MB (whole life)`,
+    )
     console.log(`  ${r.label}: ${r.storedNote}`)
   }
   const main = runs[0]
   console.log(
     `\nratio collector/bare (fsync on) = ${f2(main.load.rps / bare.load.rps)} (first target ≥ 0.5); stored == accepted: ${verdict(main)}` +
       (runs[1] ? `; SPOOL_FSYNC=0 ratio = ${f2(runs[1].load.rps / bare.load.rps)}` : ''),
+  )
+  console.log(
+    `targets (fsync on): p99 ${f2(main.load.p99ms)} ms = ${f1(main.load.p99ms / bare.load.p99ms)}× the bare route's (≤ 3×); ` +
+      `CPU ${f0(main.cpuUsPerReq)} µs a beacon, all threads (≤ 60); RSS idle ${f0(main.idleRssMb)} MB (≤ 300), peak ${f0(main.peakRssMb)} MB (≤ 450), ${f0(main.drainedRssMb)} MB after the drain`,
   )
   if (freshness) console.log(formatFreshness(freshness).join('\n'))
   if (!args.has('--no-queries')) {

@@ -11,6 +11,7 @@ import { syntheticTraffic } from './seed-traffic.ts'
 import { addExportCommand } from './export.ts'
 import { addTokenCommands } from './tokens.ts'
 import { addUserCommands } from './users.ts'
+import { addReportCommands } from './report.ts'
 import { printable, readAnswer } from './terminal.ts'
 
 const program = new Command('analytics').description('Privacy-respecting site analytics')
@@ -24,7 +25,8 @@ function positiveInt(v: string): number {
 /** The running server's admin API, when one owns the data directory. */
 function serverApi(config: Config) {
   const server = runningServer(config.dataDir)
-  if (!server) return null
+  // a collector serves no admin API: the command opens the (shared) store itself
+  if (!server || server.role === 'collector') return null
   const { token } = resolveAdminToken(config.adminToken, config.dataDir)
   return async (method: string, path: string, body?: unknown) => {
     const res = await fetch(server.url + path, {
@@ -70,11 +72,12 @@ async function withStore<T>(config: Config, fn: (client: ClickHouseClient) => Pr
   const { openStore } = await import('../store/client.ts')
   const { migrate } = await import('../store/migrate.ts')
   const { keepDataDirPrivate } = await import('../server/data-dir.ts')
+  const { programStore } = await import('../server/runtime.ts')
   const open = keepDataDirPrivate(config.dataDir)
   if (open) console.error(`warning: ${config.dataDir} could not be closed to other accounts (${(open as NodeJS.ErrnoException).code})`)
-  const store = await openStore(config)
+  const { store, migrateOptions } = programStore(await openStore(config), config)
   try {
-    await migrate(store.client)
+    await migrate(store.client, migrateOptions)
     return await fn(store.client)
   } finally {
     await store.close()
@@ -84,8 +87,28 @@ async function withStore<T>(config: Config, fn: (client: ClickHouseClient) => Pr
 program
   .command('serve')
   .description('run the collector, the stats API and the dashboards on HOST:PORT')
-  .action(async () => {
-    await serve(loadConfig())
+  .option('--role <role>', 'all, or only the collector (beacons) or the aggregator (stats API, dashboards, scheduled jobs) over a shared store (CLICKHOUSE_URL)', 'all')
+  .action(async (opts: { role: string }) => {
+    const config = loadConfig()
+    const { checkRole } = await import('../server/roles.ts')
+    await serve(config, checkRole(opts.role, config))
+  })
+
+program
+  .command('store')
+  .description('the store on its own')
+  .command('serve')
+  .description('run the embedded ClickHouse engine (ANALYTICS_DATA_DIR/clickhouse) in this process, served to other processes on 127.0.0.1 as a ClickHouse server (their CLICKHOUSE_URL)')
+  .option('--port <port>', 'port on 127.0.0.1', positiveInt, 8123)
+  .action(async (opts: { port: number }) => {
+    const config = loadConfig()
+    const { keepDataDirPrivate } = await import('../server/data-dir.ts')
+    const { ENGINE_ARGS } = await import('../store/client.ts')
+    const { resolveStorePassword, serveStore } = await import('../store/serve.ts')
+    keepDataDirPrivate(config.dataDir)
+    const { password, file } = resolveStorePassword(config.clickhousePassword, config.dataDir)
+    const { url } = await serveStore({ dataDir: config.dataDir, port: opts.port, user: config.clickhouseUser ?? 'default', password, engineArgs: ENGINE_ARGS, logLevel: config.logLevel })
+    console.log(`collectors and aggregators: CLICKHOUSE_URL=${url} CLICKHOUSE_PASSWORD=${file ? `$(cat ${file})` : '<CLICKHOUSE_PASSWORD>'}`)
   })
 
 const site = program.command('site').description('register, list, change and remove sites')
@@ -263,6 +286,7 @@ program
 
 addTokenCommands(program, { serverApi, withStore })
 addUserCommands(program, { serverApi, withStore })
+addReportCommands(program, { serverApi, withStore })
 addExportCommand(program, { withStore })
 
 program

@@ -16,6 +16,8 @@ export interface RetentionScheduleOptions {
    * off while the wall clock has jumped, so that a clock set ahead by mistake deletes nothing.
    */
   clockSteady?: () => boolean
+  /** Whether this process runs the scheduled purge now (it holds the jobs lease, server/lease.ts); `runNow` runs regardless. */
+  active?: () => boolean
   /** The purge itself; tests replace it. */
   run?: (opts: PurgeOptions) => Promise<PurgeReport>
 }
@@ -44,6 +46,10 @@ export class RetentionSchedule {
     if (this.stopped) return
     this.timer = setTimeout(() => {
       this.timer = null
+      if (this.opts.active && !this.opts.active()) {
+        this.schedule(this.opts.everyMs ?? 3_600_000)
+        return
+      }
       if (this.opts.clockSteady && !this.opts.clockSteady()) {
         this.opts.log.warn('retention: the system clock jumped; the purge waits until the clock is steady or the jump has lasted an hour')
         this.schedule(this.opts.everyMs ?? 3_600_000)

@@ -1,5 +1,6 @@
 import fs from 'node:fs'
 import type { ClickHouseClient } from '@clickhouse/client'
+import { clusterTranslator, type Cluster } from './cluster.ts'
 
 const migrationsDir = new URL('./migrations/', import.meta.url)
 
@@ -19,19 +20,58 @@ export function listMigrations(): { version: number; name: string; statements: s
     })
 }
 
-export async function migrate(client: ClickHouseClient): Promise<number[]> {
-  await client.command({
-    query: `CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, applied_at DateTime DEFAULT now())
-            ENGINE = ReplacingMergeTree ORDER BY version`,
-  })
-  const rs = await client.query({ query: 'SELECT version FROM schema_migrations FINAL', format: 'JSONEachRow' })
-  const done = new Set((await rs.json<{ version: number }>()).map((r) => r.version))
-  const applied: number[] = []
-  for (const m of listMigrations()) {
-    if (done.has(m.version)) continue
-    for (const query of m.statements) await client.command({ query })
-    await client.insert({ table: 'schema_migrations', values: [{ version: m.version, name: m.name }], format: 'JSONEachRow' })
-    applied.push(m.version)
+/**
+ * The tables migrations themselves need, made before any is applied: which versions are
+ * applied, and the leases through which one process at a time applies them (server/lease.ts).
+ */
+export const BOOTSTRAP = [
+  `CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, applied_at DateTime DEFAULT now())
+   ENGINE = ReplacingMergeTree ORDER BY version`,
+  // one row per take, renewal or release of a lease; the newest version of a name says who holds it
+  `CREATE TABLE IF NOT EXISTS leases (name LowCardinality(String), holder String, version UInt64, expires_at DateTime64(3, 'UTC'))
+   ENGINE = ReplacingMergeTree(version) ORDER BY name`,
+]
+
+export interface MigrateOptions {
+  /** A ClickHouse cluster: every statement as `clusterTranslator` makes it (ON CLUSTER, replicated and distributed tables). */
+  cluster?: Cluster
+  /**
+   * Runs the pending migrations while no other process does (a lease in the store); unset, they
+   * run at once (the embedded engine belongs to this process alone).
+   */
+  exclusive?: <T>(fn: () => Promise<T>) => Promise<T>
+}
+
+/** The bootstrap and every migration, as the statements this store runs (a cluster's translated in order). */
+export function migrationPlan(cluster?: Cluster): { bootstrap: string[]; migrations: { version: number; name: string; statements: string[] }[] } {
+  const migrations = listMigrations()
+  if (!cluster) return { bootstrap: BOOTSTRAP, migrations }
+  const translate = clusterTranslator(cluster)
+  return {
+    bootstrap: [`CREATE DATABASE IF NOT EXISTS ${cluster.database} ON CLUSTER ${cluster.name}`, ...BOOTSTRAP.flatMap(translate)],
+    migrations: migrations.map((m) => ({ ...m, statements: m.statements.flatMap(translate) })),
   }
-  return applied
+}
+
+/** Applies the migrations this store lacks; answers their versions. */
+export async function migrate(client: ClickHouseClient, opts: MigrateOptions = {}): Promise<number[]> {
+  const plan = migrationPlan(opts.cluster)
+  for (const query of plan.bootstrap) await client.command({ query })
+  const pending = async () => {
+    const rs = await client.query({ query: 'SELECT version FROM schema_migrations FINAL', format: 'JSONEachRow' })
+    const done = new Set((await rs.json<{ version: number }>()).map((r) => r.version))
+    return plan.migrations.filter((m) => !done.has(m.version))
+  }
+  if ((await pending()).length === 0) return []
+  const apply = async () => {
+    const applied: number[] = []
+    // read again once it is this process's turn: another may have applied them meanwhile
+    for (const m of await pending()) {
+      for (const query of m.statements) await client.command({ query })
+      await client.insert({ table: 'schema_migrations', values: [{ version: m.version, name: m.name }], format: 'JSONEachRow' })
+      applied.push(m.version)
+    }
+    return applied
+  }
+  return opts.exclusive ? opts.exclusive(apply) : apply()
 }

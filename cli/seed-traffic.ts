@@ -72,7 +72,8 @@ export interface SeedOptions {
 
 /**
  * Visits of synthetic visitors spread over the last `days` days: pageviews with time
- * between them, engagement, some outbound clicks, downloads and custom events.
+ * between them, engagement (with scroll depth), some outbound clicks, downloads and custom events
+ * (signups, with revenue for paid plans).
  * Yields batches of events until `events` have been made.
  */
 export function* syntheticTraffic(opts: SeedOptions, batchSize = 5000): Generator<SyntheticEvent[]> {
@@ -107,10 +108,15 @@ export function* syntheticTraffic(opts: SeedOptions, batchSize = 5000): Generato
       const url = origin + page + (i === 0 ? campaign : '')
       ev({ n: 'pageview', u: url, r: i === 0 ? referrer : origin + '/' }, t)
       const dwell = 5_000 + Math.floor(r() * 120_000)
-      if (made < opts.events && r() < 0.7) ev({ n: 'engagement', u: origin + page, e: dwell }, t + dwell)
+      // the longer the stay, the deeper the scroll (no draw of its own: the same seed makes the same visits)
+      if (made < opts.events && r() < 0.7) ev({ n: 'engagement', u: origin + page, e: dwell, sd: Math.min(100, 20 + Math.round(dwell / 1500)) }, t + dwell)
       if (made < opts.events && r() < 0.05) ev({ n: 'Outbound Link: Click', u: origin + page, p: { url: pickFrom(r, ['https://github.com/example/repo', 'https://docs.example.org/guide']) } }, t + dwell / 2)
       if (made < opts.events && page.startsWith('/docs') && r() < 0.1) ev({ n: 'File Download', u: origin + page, p: { url: origin + '/files/guide.pdf' } }, t + dwell / 2)
-      if (made < opts.events && page === '/signup' && r() < 0.4) ev({ n: 'Signup', u: origin + page, p: { plan: pickFrom(r, ['free', 'pro', 'team']) } }, t + dwell / 2)
+      if (made < opts.events && page === '/signup' && r() < 0.4) {
+        const plan = pickFrom(r, ['free', 'pro', 'team'])
+        // a paid plan's first payment, for a revenue goal on Signup in EUR
+        ev({ n: 'Signup', u: origin + page, p: { plan }, ...(plan === 'free' ? {} : { $: { amount: plan === 'pro' ? 19 : 49, currency: 'EUR' } }) }, t + dwell / 2)
+      }
       t += dwell + 1000
       page = pickFrom(r, PAGES)
       if (batch.length >= batchSize) {

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto'
+import { isIPv4 } from 'node:net'
 import ipaddr from 'ipaddr.js'
 
 /**
@@ -8,6 +9,8 @@ import ipaddr from 'ipaddr.js'
  * many browsers cannot fill a group (see README, "What the numbers guarantee").
  */
 export function networkPrefix(ip: string): string {
+  // a dotted quad as net.isIPv4 accepts it (no leading zeros) is already canonical: its first three parts
+  if (isIPv4(ip)) return `4:${ip.slice(0, ip.lastIndexOf('.'))}`
   if (!ipaddr.isValid(ip)) return ''
   const addr = ipaddr.process(ip)
   const bytes = addr.toByteArray()
@@ -22,6 +25,6 @@ export function networkPrefix(ip: string): string {
 export function networkHash(salt: Buffer, site: string, ip: string): string {
   const prefix = networkPrefix(ip)
   if (!prefix) return '0'
-  const id = crypto.createHmac('sha256', salt).update('network\0').update(site).update('\0').update(prefix).digest().readBigUInt64BE(0)
+  const id = crypto.createHmac('sha256', salt).update(`network\0${site}\0${prefix}`).digest().readBigUInt64BE(0)
   return (id === 0n ? 1n : id).toString()
 }

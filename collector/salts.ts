@@ -1,5 +1,6 @@
 import crypto from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
+import { removeReplacedParts } from '../retention/erase.ts'
 
 const HOUR = 3_600_000
 
@@ -99,7 +100,8 @@ export class SaltStore {
 
 /** A keyed hash of site, IP and User-Agent under the period's salt, as a decimal UInt64 (never 0). */
 export function visitorHash(salt: Buffer, site: string, ip: string, userAgent: string): string {
-  const digest = crypto.createHmac('sha256', salt).update(site).update('\0').update(ip).update('\0').update(userAgent).digest()
+  // one update of the whole message: the same HMAC as one update per part, at half the calls into OpenSSL
+  const digest = crypto.createHmac('sha256', salt).update(`${site}\0${ip}\0${userAgent}`).digest()
   const id = digest.readBigUInt64BE(0)
   return (id === 0n ? 1n : id).toString()
 }
@@ -143,6 +145,8 @@ export class StoreSaltBackend implements SaltBackend {
       await this.client.command({ query: 'ALTER TABLE salts DROP PARTITION ID {id:String}', query_params: { id: partition_id } })
       dropped++
     }
+    // a dropped salt's files leave the disk now, not when the engine's cleanup next looks
+    if (dropped > 0) await removeReplacedParts(this.client, 'salts')
     return dropped
   }
 }

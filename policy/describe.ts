@@ -32,7 +32,7 @@ export const DIMENSION_LABELS: Readonly<Record<string, string>> = {
 /** What each event kind records, in plain words. */
 export const EVENT_LABELS: Readonly<Record<string, string>> = {
   pageview: 'Page views: which page was viewed, in which order, and when',
-  engagement: 'Time on page: how long a page was visible in the foreground',
+  engagement: 'Time on page and scroll depth: how long a page was visible in the foreground, and how far down it was scrolled (in percent)',
   outbound: 'Outbound link clicks: the address (host and path only) of a link to another site that was clicked',
   download: 'File downloads: the address (host and path only) of a file link that was clicked',
   click: 'Clicks on page elements the site has marked for counting',
@@ -136,6 +136,7 @@ export function describePolicy(policy: Pick<Policy, 'name' | 'description' | 'so
     notes.push(patterns.customNames.includes('*')
       ? 'Custom events may have any name the site chooses.'
       : `Custom events are kept only when their name matches: ${list(patterns.customNames)}.`)
+    notes.push('A custom event may carry an amount of revenue and its currency (such as the total of an order), never who paid it or how.')
   }
   if (patterns.props.length > 0) {
     notes.push(allowsAnyProp

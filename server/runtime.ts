@@ -18,6 +18,7 @@ import { loadPolicy, type Policy } from '../policy/policy.ts'
 import { SaltStore, StoreSaltBackend } from '../collector/salts.ts'
 import { Spool } from '../collector/spool/spool.ts'
 import { SpoolWriter } from '../collector/spool/writer.ts'
+import { collectGarbage } from '../collector/spool/memory.ts'
 import { storeErrorSummary } from '../store/errors.ts'
 import { Clock } from '../collector/clock.ts'
 import { VisitTracker } from '../collector/visits.ts'
@@ -266,7 +267,8 @@ function collectorParts(
   for (const row of spool.backlogSince(clock.now() - longestVisitTimeout(atStart))) visits.observe(row)
   return {
     spool,
-    writer: new SpoolWriter(spool, store.insertBlock, log),
+    // once a burst is over, the heap it grew is given back
+    writer: new SpoolWriter(spool, store.insertBlock, log, { onIdle: collectGarbage }),
     pipeline: {
       get policy() {
         return shared.policy()

@@ -29,8 +29,11 @@ export interface ExportTable {
 /** The daily (weekly, monthly) series of an export without a property. */
 export const TIMESERIES_METRICS: Metric[] = ['visitors', 'visits', 'pageviews', 'views_per_visit', 'bounce_rate', 'visit_duration', 'events']
 
-/** The metrics of a breakdown export: all but the conversion rate, which needs a goal filter and is a dashboard's. */
-const EXPORT_METRICS = METRICS.filter((m) => m !== 'conversion_rate')
+/**
+ * The metrics of a breakdown export: all but those only some questions can ask (the conversion
+ * rate and revenue need a goal filter, scroll depth the page breakdown), which are a dashboard's.
+ */
+const EXPORT_METRICS = METRICS.filter((m) => !['conversion_rate', 'total_revenue', 'average_revenue', 'scroll_depth'].includes(m))
 
 /** Counts that one visitor changes by a bounded amount: the ones noise is added to. */
 export const NOISED_COUNTS = ['visitors', 'visits', 'pageviews', 'events'] as const
@@ -48,6 +51,9 @@ const TYPES: Record<Metric, string> = {
   visit_duration: 'UInt64',
   time_on_page: 'UInt64',
   conversion_rate: 'Nullable(Float64)',
+  total_revenue: 'Nullable(Float64)',
+  average_revenue: 'Nullable(Float64)',
+  scroll_depth: 'Nullable(Float64)',
 }
 
 /** The columns that name a breakdown row: regions and cities carry their country (see `present`). */

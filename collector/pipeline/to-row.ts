@@ -31,5 +31,8 @@ export function toRow(e: PipelineEvent): EventRow {
     returning: e.returning,
     engagement_ms: e.engagementMs,
     props: e.props,
+    revenue_amount: e.revenueAmount,
+    revenue_currency: e.revenueCurrency,
+    scroll_depth: e.scrollDepth,
   }
 }

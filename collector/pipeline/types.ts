@@ -53,6 +53,8 @@ export interface PipelineEvent {
   /** `url` as parseBeacon parsed it, so that it is parsed once. */
   parsedUrl?: URL
   referrer: string
+  /** `referrer` as the first step to read it parsed it (null: none, or not a URL), so that it is parsed once. */
+  parsedReferrer?: URL | null
   props: Record<string, string>
   screenWidth: number
   engagementMs: number
@@ -86,6 +88,12 @@ export interface PipelineEvent {
   visitId: string
   /** FIRST_EVENT / FIRST_PAGEVIEW bits (collector/visits.ts): what the event is to its visit. */
   visitFlags: number
+  /** Revenue in ten-thousandths of its currency's unit, as a decimal UInt64 ('0': none); see parse-revenue.ts. */
+  revenueAmount: string
+  /** Its ISO 4217 code ('' for none). */
+  revenueCurrency: string
+  /** An engagement ping's deepest scroll of its page view, 0..100; 255 when none is reported (parse-scroll-depth.ts). */
+  scrollDepth: number
 }
 
 /** A row of the `events` table, exactly as spooled and inserted. */
@@ -122,6 +130,9 @@ export interface EventRow {
   returning: number
   engagement_ms: number
   props: Record<string, string>
+  revenue_amount: string
+  revenue_currency: string
+  scroll_depth: number
 }
 
 /** What every step may consult. Long-lived and shared. */

@@ -27,7 +27,7 @@
     lastVisit = localStorage.getItem(LV)
   } catch (_) {}
 
-  // o: { props, callback, u (URL override), e (engagement ms) }
+  // o: { props, revenue, callback, u (URL override), e (engagement ms), sd (scroll depth %) }
   const send = (name, o) => {
     o = o || {}
     let off = local
@@ -38,6 +38,9 @@
     if (!off) {
       const b = { n: name, u: o.u || l.href, d: domain, r: d.referrer, w: w.innerWidth }
       if (o.props) b.p = o.props
+      // Plausible's short keys: `$` revenue {amount, currency}, `sd` scroll depth (undefined is left out)
+      b.$ = o.revenue
+      b.sd = o.sd
       if (o.e) b.e = o.e
       if (hashMode) b.h = 1
       const pv = name == 'pageview'
@@ -56,15 +59,20 @@
     if (o.callback) o.callback()
   }
 
-  // Visible foreground time on the current page.
+  // Visible foreground time on the current page, and how far down it was seen.
   let page // the URL of the current page, for its engagement event
   let last // its path (with the fragment in hash mode): the same path is not a new pageview
   let engaged = 0
   let since = d.hidden ? 0 : Date.now()
+  const root = d.documentElement
+  let seen = 0 // the deepest pixel of the page seen (the viewport's bottom), since its pageview
+  const scrolled = () => (seen = Math.max(seen, w.scrollY + w.innerHeight))
   const engagement = () => {
     if (since) engaged += Date.now() - since
     since = d.hidden ? 0 : Date.now()
-    if (engaged >= 1000 && page) send('engagement', { u: page, e: engaged })
+    scrolled()
+    // the deepest scroll in percent of the page's height now (content loaded later counts)
+    if (engaged >= 1000 && page) send('engagement', { u: page, e: engaged, sd: Math.min(100, Math.round((seen / root.scrollHeight) * 100)) })
     engaged = 0
   }
 
@@ -74,6 +82,8 @@
     if (last != null) engagement()
     last = path
     page = l.href
+    // measured from the next scroll on: a single-page app scrolls the new page to its top after this
+    seen = 0
     send('pageview')
   }
 
@@ -97,6 +107,7 @@
     }
   })
   d.addEventListener('visibilitychange', () => (d.hidden ? engagement() : (since = Date.now())))
+  w.addEventListener('scroll', scrolled)
   w.addEventListener('pagehide', engagement)
 
   // One delegated listener: tagged elements, file downloads, outbound links.
@@ -123,7 +134,8 @@
   d.addEventListener('click', click)
   d.addEventListener('auxclick', click)
 
-  // Custom events: window.analytics('Signup', { props: { plan: 'pro' } }), queued before load.
+  // Custom events: window.analytics('Signup', { props: { plan: 'pro' } }), queued before load;
+  // with revenue: window.analytics('Purchase', { revenue: { amount: 10.5, currency: 'EUR' } }).
   const queued = (w.analytics && w.analytics.q) || []
   w.analytics = send
   pageview()

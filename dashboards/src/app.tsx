@@ -25,8 +25,9 @@ export function App() {
     return () => removeEventListener(UNAUTHORIZED, signOut)
   }, [])
 
-  const share = /^\/share\/([^/]+)\/?(realtime)?$/.exec(loc.path)
-  if (share) return <SharedDashboard link={decodeURIComponent(share[1])} page={share[2] ? 'realtime' : 'dashboard'} loc={loc} />
+  // a shared link's token rides in the fragment, which no request carries (/share#shr_…; URL-safe, nothing to decode)
+  const share = /^\/share(\/realtime)?\/?$/.exec(loc.path)
+  if (share) return <SharedDashboard link={location.hash.slice(1)} page={share[1] ? 'realtime' : 'dashboard'} loc={loc} />
 
   if (!token) {
     return (

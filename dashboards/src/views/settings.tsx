@@ -6,7 +6,7 @@ import { Snippet } from '../components/snippet.tsx'
 import { InstallationStatus, RemoveSite, TimezoneSetting } from '../components/site-settings.tsx'
 
 interface TokenInfo { id: string; kind: 'pat' | 'shr'; site: string; name: string; created_at: string; expires_at: string | null; has_password: boolean }
-interface GoalInfo { id: string; label: string }
+interface GoalInfo { id: string; label: string; currency?: string }
 
 const errorText = (err: unknown) => (err instanceof ApiError ? err.message : `Could not reach the server: ${(err as Error).message}`)
 
@@ -89,13 +89,17 @@ function Goals() {
   const list = useFetch<{ goals: GoalInfo[] }>(`goals-admin:${view.site}:${rev}`, (signal) => apiGet(view.cred, '/api/v1/goals', { site: view.site }, signal))
   const [kind, setKind] = useState<'page' | 'event'>('page')
   const [value, setValue] = useState('')
+  // an event goal with a currency is a revenue goal: it also sums the revenue its events carry
+  const [currency, setCurrency] = useState('')
   const [error, setError] = useState('')
   async function add(e: Event) {
     e.preventDefault()
     setError('')
     try {
-      await apiSend(view.cred, 'POST', '/api/v1/goals', { site: view.site, [kind]: value.trim() })
+      const revenue = kind === 'event' && currency.trim() ? { currency: currency.trim() } : {}
+      await apiSend(view.cred, 'POST', '/api/v1/goals', { site: view.site, [kind]: value.trim(), ...revenue })
       setValue('')
+      setCurrency('')
       setRev(rev + 1)
     } catch (err) {
       setError(errorText(err))
@@ -115,7 +119,7 @@ function Goals() {
       {list.data && (list.data.goals.length ? (
         <ul class="goal-list">
           {list.data.goals.map((g) => (
-            <li key={g.id}><span>{g.label}</span><button type="button" class="button small danger" onClick={() => remove(g)} aria-label={`Delete goal ${g.label}`}>Delete</button></li>
+            <li key={g.id}><span>{g.label}{g.currency && <span class="muted"> · revenue in {g.currency}</span>}</span><button type="button" class="button small danger" onClick={() => remove(g)} aria-label={`Delete goal ${g.label}`}>Delete</button></li>
           ))}
         </ul>
       ) : <p class="muted">No goals yet.</p>)}
@@ -127,6 +131,9 @@ function Goals() {
           </select>
         </label>
         <label>{kind === 'page' ? 'Path (* matches anything)' : 'Event name'}<input required value={value} placeholder={kind === 'page' ? '/signup/*' : 'Signup'} onInput={(e) => setValue((e.currentTarget as HTMLInputElement).value)} /></label>
+        {kind === 'event' && (
+          <label>Revenue currency (optional)<input value={currency} placeholder="EUR" maxLength={3} pattern="[A-Za-z]{3}" spellcheck={false} onInput={(e) => setCurrency((e.currentTarget as HTMLInputElement).value)} /></label>
+        )}
         <button type="submit" class="button primary">Add goal</button>
       </form>
       <p class="error" role="alert">{error}</p>

@@ -13,7 +13,7 @@ type LinkState =
   | { status: 'invalid'; message: string }
   | { status: 'ok'; site: string; timezone: string }
 
-/** `/share/<token>`: a read-only dashboard opened with a shared link as the bearer token. */
+/** `/share#<token>`: a read-only dashboard opened with a shared link as the bearer token. */
 export function SharedDashboard({ link, page, loc }: { link: string; page: 'dashboard' | 'realtime'; loc: Loc }) {
   const [password, setPassword] = useState(session.sharePassword(link))
   const [state, setState] = useState<LinkState>({ status: 'checking' })
@@ -50,7 +50,7 @@ export function SharedDashboard({ link, page, loc }: { link: string; page: 'dash
   if (state.status === 'password') {
     return <PasswordForm wrong={state.wrong} onSubmit={(p) => { session.setSharePassword(link, p); setPassword(p) }} />
   }
-  const view: View = { cred, site: state.site, timezone: state.timezone, base: `/share/${encodeURIComponent(link)}`, readOnly: true, embed }
+  const view: View = { cred, site: state.site, timezone: state.timezone, base: '/share', readOnly: true, embed }
   return (
     <ViewContext.Provider value={view}>
       <SharedShell view={view} page={page} params={loc.params} />

@@ -78,7 +78,7 @@ afterAll(async () => {
   await app?.close()
 })
 
-const WITHHELD = 'fewer than 5 visitors'
+const WITHHELD = 'fewer than 5 visitors behind this number or its neighbours'
 const byGoal = (results: { goal: string }[]) => Object.fromEntries(results.map(({ goal, ...rest }) => [goal, rest]))
 
 describe('goal conversions', () => {
@@ -95,36 +95,44 @@ describe('goal conversions', () => {
       'Signup (plan=pro)': { id: ids.pro, visitors: 6, events: 8, conversion_rate: 19.4 },
       // 2 visitors: withheld, not shown small
       'Signup (plan=free)': { id: ids.free, visitors: null, events: null, conversion_rate: null, withheld: WITHHELD },
-      // `_` is no wildcard: /promoA1 is not /promo_1
-      'Visit /promo_1': { id: ids.promo, visitors: 0, events: 0, conversion_rate: 0 },
-      // everyone but F: 31 - 5
+      // `_` is no wildcard: /promoA1 is not /promo_1 (F 5 + H 2 would show); nobody looks like a few
+      'Visit /promo_1': { id: ids.promo, visitors: null, events: null, conversion_rate: null, withheld: WITHHELD },
+      // everyone but F: 31 - 5, and F's 5 are enough outside it (R4)
       'Visit /pricing': { id: ids.pricing, visitors: 26, events: 26, conversion_rate: 83.9 },
     })
   })
 
   it('apply filters to the population and the conversions', async () => {
-    const { body } = await goalsOf('filters=country==DE')
-    expect(body.visitors).toBe(8)
+    // B 6 + C 5 + D 5 + F 5 + H 2 = 23; nobody of them signs up
+    const { body } = await goalsOf('filters=country!=DE')
+    expect(body.visitors).toBe(23)
     expect(byGoal(body.results)).toMatchObject({
-      'Visit /signup/*': { visitors: 8, conversion_rate: 100 },
-      Signup: { visitors: 8, events: 10, conversion_rate: 100 },
-      'Signup (plan=pro)': { visitors: 6, events: 8, conversion_rate: 75 },
-      'Signup (plan=free)': { visitors: null, withheld: WITHHELD },
-      'Visit /pricing': { visitors: 8, conversion_rate: 100 },
+      'Visit /signup/*': { visitors: 10, events: 10, conversion_rate: 43.5 },
+      Signup: { visitors: null, withheld: WITHHELD },
+      'Signup (plan=pro)': { visitors: null, withheld: WITHHELD },
+      'Visit /pricing': { visitors: 18, events: 18, conversion_rate: 78.3 },
     })
-    // a prop filter selects visits through an events subquery: A0..A5, two of them with two Signups
+    // in DE every goal is reached by all 8 visitors, by all but 2 (pro) or by fewer than k: each is withheld (R4, R1)
+    const de = await goalsOf('filters=country==DE')
+    expect(de.body.visitors).toBe(8)
+    for (const r of de.body.results) expect(r, r.goal).toMatchObject({ visitors: null, withheld: WITHHELD })
+    // a prop filter selects visits through an events subquery: A0..A5, each of whom sent a Signup
     const pro = await goalsOf('filters=prop:plan==pro')
     expect(pro.body.visitors).toBe(6)
-    expect(byGoal(pro.body.results).Signup).toMatchObject({ visitors: 6, events: 8, conversion_rate: 100 })
-    const signedUp = await goalsOf('filters=event==Signup')
-    expect(byGoal(signedUp.body.results)['Visit /signup/*']).toMatchObject({ visitors: 8, conversion_rate: 100 })
+    expect(byGoal(pro.body.results).Signup).toMatchObject({ visitors: null, withheld: WITHHELD })
+    // an event dimension selects visits too: those that hold no view of / (C, both visits of D, F, H)
+    const notHome = await goalsOf('filters=page!=/')
+    expect(notHome.body.visitors).toBe(17)
+    expect(byGoal(notHome.body.results)).toMatchObject({ 'Visit /signup/*': { visitors: 10, conversion_rate: 58.8 }, 'Visit /pricing': { visitors: 12, conversion_rate: 70.6 } })
   })
 
-  it('withhold everything when the population is under k', async () => {
+  it('withhold everything when the population is under k, alike for none and a few', async () => {
     const { body } = await goalsOf('filters=country==FR')
     expect(body).toMatchObject({ visitors: null, withheld: WITHHELD })
     expect(body.results).toHaveLength(6)
     for (const r of body.results) expect(r).toMatchObject({ visitors: null, events: null, conversion_rate: null, withheld: WITHHELD })
+    // A6 and A7 sent plan=free
+    expect((await goalsOf('filters=prop:plan==free')).body).toEqual(body)
   })
 
   it('translate page patterns to LIKE patterns with % and _ escaped', () => {
@@ -185,16 +193,27 @@ describe('goals admin API', () => {
 
 describe('funnels', () => {
   it('count visitors through steps in order, with conversion and drop-off', async () => {
-    const { status, body } = await funnelOf([{ page: '/' }, { page: '/pricing' }, { page: '/signup/*' }, { event: 'Signup' }])
+    // A 8 + B 6 start at /, only A goes on to /signup/*
+    const { status, body } = await funnelOf([{ page: '/' }, { page: '/signup/*' }])
     expect(status).toBe(200)
-    // A 8 + B 6 start at /, both go on to /pricing, only A signs up
     expect(body).toEqual({
       period: day,
       steps: [
         { label: 'Visit /', visitors: 14, conversion_rate: 100, dropoff: 0, dropoff_rate: 0 },
-        { label: 'Visit /pricing', visitors: 14, conversion_rate: 100, dropoff: 0, dropoff_rate: 0 },
         { label: 'Visit /signup/*', visitors: 8, conversion_rate: 57.1, dropoff: 6, dropoff_rate: 42.9 },
-        { label: 'Signup', visitors: 8, conversion_rate: 57.1, dropoff: 0, dropoff_rate: 0 },
+      ],
+    })
+    // both A and B go on from / to /pricing, and A from /signup/* to Signup: a step that loses
+    // fewer than k visitors (none here) is withheld, and every step after it (R7)
+    const hidden = { visitors: null, conversion_rate: null, dropoff: null, dropoff_rate: null, withheld: WITHHELD }
+    const longer = await funnelOf([{ page: '/' }, { page: '/pricing' }, { page: '/signup/*' }, { event: 'Signup' }])
+    expect(longer.body).toEqual({
+      period: day,
+      steps: [
+        { label: 'Visit /', visitors: 14, conversion_rate: 100, dropoff: 0, dropoff_rate: 0 },
+        { label: 'Visit /pricing', ...hidden },
+        { label: 'Visit /signup/*', ...hidden },
+        { label: 'Signup', ...hidden },
       ],
     })
   })
@@ -218,8 +237,9 @@ describe('funnels', () => {
     const saved = await get(`/api/v1/funnel?site=${SITE}&${period}&goals=${ids.pricing},${ids['signup page']}`)
     expect(saved.status).toBe(200)
     expect(saved.body.steps.map((s: { visitors: number }) => s.visitors)).toEqual([26, 8])
-    const de = await funnelOf([{ page: '/pricing' }, { page: '/signup/*' }], 'filters=country==DE')
-    expect(de.body.steps.map((s: { visitors: number }) => s.visitors)).toEqual([8, 8])
+    // outside DE: C 5 + D 5 reach /signup/*, only C goes on to /pricing
+    const notDe = await funnelOf([{ page: '/signup/*' }, { page: '/pricing' }], 'filters=country!=DE')
+    expect(notDe.body.steps.map((s: { visitors: number }) => s.visitors)).toEqual([10, 5])
   })
 
   it('withhold a step under k and every step after it', async () => {
@@ -240,10 +260,13 @@ describe('funnels', () => {
     expect(body.withheld).toBeUndefined()
   })
 
-  it('withhold the whole funnel when step 1 is under k', async () => {
+  it('withhold the whole funnel when step 1 is under k, alike for none and a few', async () => {
     const { body } = await funnelOf([{ event: 'Signup', prop: { key: 'plan', value: 'free' } }, { page: '/' }])
     expect(body.withheld).toBe(WITHHELD)
     for (const s of body.steps) expect(s).toMatchObject({ visitors: null, withheld: WITHHELD })
+    const none = await funnelOf([{ event: 'Signup', prop: { key: 'plan', value: 'none' } }, { page: '/' }])
+    const unlabelled = (b: { steps: { label: string }[] }) => ({ ...b, steps: b.steps.map(({ label: _, ...rest }) => rest) })
+    expect(unlabelled(none.body)).toEqual(unlabelled(body))
   })
 
   it.each([
@@ -287,7 +310,6 @@ describe('page flow', () => {
       previous: [{ page: '/', visitors: 14 }, { page: '(entrance)', visitors: 5 }, { page: '(other)', visitors: 7 }],
       // (exit) B 6 + C 5 + D 5 + H 2; /signup/start A 8
       next: [{ page: '(exit)', visitors: 18 }, { page: '/signup/start', visitors: 8 }],
-      folded: { previous: 2, next: 0 },
     })
     expect(JSON.stringify(body)).not.toContain('promoA1')
   })
@@ -302,11 +324,18 @@ describe('page flow', () => {
   })
 
   it('applies filters and limit; withholds a page of fewer than k visitors', async () => {
-    const de = await flowOf('/pricing', 'filters=country==DE')
-    expect(de.body).toMatchObject({ visitors: 8, previous: [{ page: '/', visitors: 8 }], next: [{ page: '/signup/start', visitors: 8 }] })
+    // outside DE: B 6, C 5, D 5 and H 2 view /pricing, and all of them leave after it
+    const notDe = await flowOf('/pricing', 'filters=country!=DE')
+    expect(notDe.body).toMatchObject({
+      visitors: 18,
+      previous: [{ page: '/', visitors: 6 }, { page: '(entrance)', visitors: 5 }, { page: '(other)', visitors: 7 }],
+      next: [{ page: '(other)', visitors: 18 }],
+    })
     expect((await flowOf('/pricing', 'limit=1')).body.next).toEqual([{ page: '(exit)', visitors: 18 }])
     const none = await flowOf('/nowhere')
-    expect(none.body).toMatchObject({ visitors: null, previous: [], next: [], withheld: WITHHELD })
+    expect(none.body).toEqual({ page: '/nowhere', period: day, visitors: null, previous: [], next: [], withheld: WITHHELD })
+    // a page of 2 visitors looks the same (A6 and A7, who sent plan=free)
+    expect((await flowOf('/signup/start', 'filters=prop:plan==free')).body).toEqual({ ...none.body, page: '/signup/start' })
   })
 
   it('refuses a page that is no path and a bad limit', async () => {

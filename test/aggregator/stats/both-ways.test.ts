@@ -137,8 +137,9 @@ describe('what the API offers', () => {
     expect(listed(p.body.error).sort()).toEqual([...PROPERTIES, 'prop:<key>'].sort())
     const m = await get('aggregate', `${period}&metrics=no_such_metric`)
     expect(m.status).toBe(400)
-    // conversion_rate needs a goal filter, so it is compared in test/aggregator/routes/marketer.test.ts
-    expect(listed(m.body.error).sort()).toEqual([...METRICS, 'conversion_rate'].sort())
+    // conversion_rate needs a goal filter, so it is compared in test/aggregator/routes/marketer.test.ts;
+    // revenue needs one too (routes/revenue.test.ts), scroll depth is the page breakdown's (routes/scroll-depth.test.ts, both ways)
+    expect(listed(m.body.error).sort()).toEqual([...METRICS, 'conversion_rate', 'total_revenue', 'average_revenue', 'scroll_depth'].sort())
   })
 
   it('lists the custom-prop keys sent (k = 1)', async () => {

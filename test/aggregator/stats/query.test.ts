@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseFilters, type Filter } from '../../../aggregator/stats/filters.ts'
-import { metricValue, type Sums } from '../../../aggregator/stats/metrics.ts'
+import { metricValue, ZERO, type Sums } from '../../../aggregator/stats/metrics.ts'
 import { PROPERTIES, property } from '../../../aggregator/stats/properties.ts'
 import { currentDays, querySums, rangeDays, rollupAnswers, sumsSql, type Interval, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
 import { DIMENSION_COLUMNS, HOUR, MINUTE, openFixture, rows, type EventSpec, type StoreFixture } from '../store-fixture.ts'
@@ -269,7 +269,7 @@ function eventValue(name: string, e: EventSpec): string | undefined {
 type Bucket = (ms: number) => string
 const bucketOf = (interval?: Interval, tz = TZ): Bucket => (interval === 'hour' ? (ms) => localHour(ms, tz) : interval === 'day' ? (ms) => localDay(ms, tz) : () => '')
 
-const zero = (): Sums => ({ visitors: 0, networks: 0, visits: 0, pageviews: 0, events: 0, bounces: 0, entries: 0, duration_ms: 0, engagement_ms: 0 })
+const zero = (): Sums => ({ ...ZERO })
 
 /**
  * Sums per (key, bucket). Visitors are distinct hashes per salt (UTC) day and local day, added up

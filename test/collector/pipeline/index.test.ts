@@ -89,6 +89,8 @@ describe('runPipeline', () => {
       engagement_ms: 1234,
       returning: 2, // unknown: the strict policy does not let the tracker keep a last-visit day
       props: { plan: 'pro', contact: '[email]' },
+      revenue_amount: '0', // none carried (a pageview never does)
+      scroll_depth: 255, // none reported (only engagement pings report one)
     }
     expect(row).toMatchObject(expected)
     // columns added since (e.g. dimensions off by default) stay empty

@@ -177,7 +177,7 @@ export function collectorEnv(dataDir: string, port: number, token: string, extra
     PORT: String(port),
     HOST: '127.0.0.1',
     ANALYTICS_ADMIN_TOKEN: token,
-    TRUST_PROXY: 'true',
+    TRUST_PROXY: '1',
     LOG_LEVEL: 'warn',
     ...extra,
   }

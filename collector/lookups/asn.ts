@@ -6,7 +6,8 @@ import { createRequire } from 'node:module'
  * The network (ISP or organisation) an IP belongs to, from the RouteViews + DB-IP ASN
  * ranges shipped in `@ip-location-db/asn` (CC BY 4.0). Ranges are held in typed arrays and
  * found by binary search; IPv6 ranges are compared on their upper 64 bits (allocations are
- * far coarser than /64).
+ * far coarser than /64). The CSV files (32 MB) are parsed as bytes straight into those arrays:
+ * lines and arrays of strings made the heap grow by 200 MB, and kept the files' text alive.
  */
 export class NetworkLocator {
   private constructor(
@@ -29,19 +30,21 @@ export class NetworkLocator {
       }
       return id
     }
-    const v4rows = readRanges(dir + 'asn-ipv4-num.csv')
-    const v4 = { start: new Uint32Array(v4rows.length), end: new Uint32Array(v4rows.length), org: new Uint32Array(v4rows.length) }
-    v4rows.forEach(([s, e, o], i) => {
-      v4.start[i] = Number(s)
-      v4.end[i] = Number(e)
-      v4.org[i] = orgId(o)
+    const v4csv = fs.readFileSync(dir + 'asn-ipv4-num.csv')
+    const v4lines = lineCount(v4csv)
+    const v4 = { start: new Uint32Array(v4lines), end: new Uint32Array(v4lines), org: new Uint32Array(v4lines) }
+    eachRange(v4csv, (i, start, end, org) => {
+      v4.start[i] = Number(start)
+      v4.end[i] = Number(end)
+      v4.org[i] = orgId(org)
     })
-    const v6rows = readRanges(dir + 'asn-ipv6-num.csv')
-    const v6 = { start: new BigUint64Array(v6rows.length), end: new BigUint64Array(v6rows.length), org: new Uint32Array(v6rows.length) }
-    v6rows.forEach(([s, e, o], i) => {
-      v6.start[i] = BigInt(s) >> 64n
-      v6.end[i] = BigInt(e) >> 64n
-      v6.org[i] = orgId(o)
+    const v6csv = fs.readFileSync(dir + 'asn-ipv6-num.csv')
+    const v6lines = lineCount(v6csv)
+    const v6 = { start: new BigUint64Array(v6lines), end: new BigUint64Array(v6lines), org: new Uint32Array(v6lines) }
+    eachRange(v6csv, (i, start, end, org) => {
+      v6.start[i] = BigInt(start) >> 64n
+      v6.end[i] = BigInt(end) >> 64n
+      v6.org[i] = orgId(org)
     })
     return new NetworkLocator(v4, v6, names)
   }
@@ -65,19 +68,32 @@ export class NetworkLocator {
   }
 }
 
-/** `start,end,asn,"organisation"` lines → [start, end, organisation]. */
-function readRanges(file: string): [string, string, string][] {
-  const out: [string, string, string][] = []
-  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-    if (!line) continue
-    const a = line.indexOf(',')
-    const b = line.indexOf(',', a + 1)
-    const c = line.indexOf(',', b + 1)
-    let org = line.slice(c + 1)
-    if (org.startsWith('"')) org = org.slice(1, -1).replace(/""/g, '"')
-    out.push([line.slice(0, a), line.slice(a + 1, b), org])
+const NEWLINE = 0x0a
+const COMMA = 0x2c
+const QUOTE = 0x22
+
+/** Lines of a CSV file (its last line may lack the newline). */
+function lineCount(csv: Buffer): number {
+  let n = 0
+  for (let at = csv.indexOf(NEWLINE); at >= 0; at = csv.indexOf(NEWLINE, at + 1)) n++
+  return csv.length > 0 && csv[csv.length - 1] !== NEWLINE ? n + 1 : n
+}
+
+/** Each `start,end,asn,"organisation"` line: its number, start, end and organisation. */
+function eachRange(csv: Buffer, range: (i: number, start: string, end: string, org: string) => void): void {
+  let i = 0
+  for (let from = 0; from < csv.length; ) {
+    let to = csv.indexOf(NEWLINE, from)
+    if (to < 0) to = csv.length
+    if (to > from) {
+      const a = csv.indexOf(COMMA, from)
+      const b = csv.indexOf(COMMA, a + 1)
+      const c = csv.indexOf(COMMA, b + 1)
+      const org = csv[c + 1] === QUOTE ? csv.toString('utf8', c + 2, to - 1).replace(/""/g, '"') : csv.toString('utf8', c + 1, to)
+      range(i++, csv.toString('latin1', from, a), csv.toString('latin1', a + 1, b), org)
+    }
+    from = to + 1
   }
-  return out
 }
 
 function search<T extends number | bigint>(starts: { length: number; [i: number]: T }, value: T): number {

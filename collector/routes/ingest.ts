@@ -3,11 +3,17 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import type { Sites } from '../../accounts/sites.ts'
 import type { Clock } from '../clock.ts'
 import { isDrop, runPipeline } from '../pipeline/index.ts'
+import { parseBeacon } from '../pipeline/parse-beacon.ts'
 import type { PipelineContext } from '../pipeline/types.ts'
+import type { SitePolicy } from '../../policy/policy.ts'
 import { SpoolFullError, type Spool } from '../spool/spool.ts'
 import { clientKey, RateLimiter, tooManyRequests } from '../../http/rate-limit.ts'
 
 declare module 'fastify' {
+  interface FastifyRequest {
+    /** The client's address, worked out once a request (from X-Forwarded-For as TRUST_PROXY says, each read of `ip` parses it). */
+    clientAddress: string
+  }
   interface FastifyContextConfig {
     /** @fastify/cors's options for this route (merged over the plugin's), read on each request. */
     cors?: boolean | FastifyCorsOptions
@@ -41,6 +47,8 @@ export interface IngestDeps {
   ingestRateLimit: number
 }
 
+const addressOf = (req: FastifyRequest): string => req.clientAddress || (req.clientAddress = req.ip)
+
 function signals(req: FastifyRequest) {
   return { dnt: req.headers.dnt === '1', gpc: req.headers['sec-gpc'] === '1' }
 }
@@ -52,24 +60,34 @@ function signals(req: FastifyRequest) {
 interface Outcome {
   status: number
   error?: string
-  dropped?: string
   /** Whether the site's policy lets the tracker keep a last-visit day on the device. */
   lastVisitDay?: boolean
+}
+
+/**
+ * Whether a 202 lets the tracker keep a last-visit day: the policy for the beacon's domain
+ * allows it and the request sends no consent signal that policy honours by dropping. Decided by
+ * the policy and the request alone, so an accepted beacon and a dropped one (an unknown site, a
+ * bot, an excluded page) are answered alike: the answer says nothing about which sites exist.
+ */
+function keepsLastVisitDay(policy: SitePolicy, { dnt, gpc }: { dnt: boolean; gpc: boolean }): boolean {
+  return policy.lastVisitDay && !(dnt && policy.dnt === 'drop') && !(gpc && policy.gpc === 'drop')
 }
 
 async function ingest(deps: IngestDeps, req: FastifyRequest, body: unknown): Promise<Outcome> {
   // Started while the store was down, with no list of sites kept: which beacons to take is unknown.
   if (!deps.sites.known) return { status: 503, error: 'the collector is starting; retry later' }
-  const result = runPipeline(
-    { body, ip: req.ip, userAgent: req.headers['user-agent'] ?? '', ...signals(req), receivedAt: deps.clock.eventTime() },
-    deps.pipeline,
-  )
+  const incoming = { body, ip: addressOf(req), userAgent: req.headers['user-agent'] ?? '', ...signals(req), receivedAt: deps.clock.eventTime() }
+  const result = runPipeline(incoming, deps.pipeline)
   if (isDrop(result)) {
-    return result.drop === 'invalid' ? { status: 400, error: result.detail ?? 'invalid event' } : { status: 202, dropped: result.drop }
+    if (result.drop === 'invalid') return { status: 400, error: result.detail ?? 'invalid event' }
+    // the drop reason stays here: no header or field tells it (nor so whether the site is registered)
+    const parsed = parseBeacon(incoming, deps.pipeline)
+    return { status: 202, lastVisitDay: !isDrop(parsed) && keepsLastVisitDay(parsed.policy, incoming) }
   }
   try {
     await deps.spool.append(result)
-    return { status: 202, lastVisitDay: deps.pipeline.policy.forSite(result.site).lastVisitDay }
+    return { status: 202, lastVisitDay: keepsLastVisitDay(deps.pipeline.policy.forSite(result.site), incoming) }
   } catch (err) {
     if (err instanceof SpoolFullError) return { status: 503, error: 'the collector is catching up; retry later' }
     req.log.error({ err: (err as Error).message }, 'spool append failed')
@@ -79,7 +97,6 @@ async function ingest(deps: IngestDeps, req: FastifyRequest, body: unknown): Pro
 
 function answer(reply: FastifyReply, r: Outcome) {
   if (r.status === 503) reply.header('retry-after', String(RETRY_AFTER_S))
-  if (r.dropped) reply.header('x-analytics-dropped', r.dropped)
   return reply.code(r.status).send(r.error ? { error: r.error } : r.lastVisitDay ? { ok: true, lv: true } : { ok: true })
 }
 
@@ -109,7 +126,7 @@ export const beaconLimiter = (spool: Spool): RateLimiter | undefined => beaconLi
 /** An onRequest hook counting the client's beacons; over the limit `over` answers and nothing is ingested. */
 function limitBeacons(limiter: RateLimiter, over: (reply: FastifyReply, retryAfterS: number) => unknown) {
   return function beaconLimit(req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
-    const wait = limiter.hit(clientKey(req.ip))
+    const wait = limiter.hit(clientKey(addressOf(req)))
     if (wait === 0) return done()
     over(reply, wait)
   }
@@ -118,11 +135,28 @@ function limitBeacons(limiter: RateLimiter, over: (reply: FastifyReply, retryAft
 /** Only the beacon routes are open to other origins (their preflight too); no other route answers CORS. */
 const BEACON_CORS: FastifyCorsOptions = { origin: '*', methods: ['POST', 'GET'], maxAge: 86400 }
 
+/**
+ * CORS on a beacon itself (not a preflight): any origin, no credentials, no exposed headers, so
+ * one header, set first so that every answer has it (a 400, a 413, a 429). @fastify/cors would
+ * say the same through a generic hook that merges its options on every request.
+ */
+function openToEveryOrigin(_req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
+  reply.header('access-control-allow-origin', '*')
+  done()
+}
+
 /** Beacon routes: open to every origin (CORS), small bodies, JSON or text/plain, a per-client rate limit. */
 export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps) {
-  // CORS is off unless a route's config turns it on: @fastify/cors's preflight route is `OPTIONS *`,
-  // which would otherwise answer a preflight for any path of the server.
-  await app.register(cors, { origin: false })
+  // Preflights are @fastify/cors's, in a context of their own so that its hook runs for them alone.
+  // CORS is off unless a route's config turns it on: its preflight route is `OPTIONS *`, which
+  // would otherwise answer a preflight for any path of the server.
+  await app.register(async (preflights) => {
+    await preflights.register(cors, { origin: false })
+    for (const url of ['/api/event', '/p.gif']) {
+      preflights.options(url, { config: { cors: BEACON_CORS }, schema: { hide: true } }, async (_req, reply) => reply.code(204).send())
+    }
+  })
+  app.decorateRequest('clientAddress', '')
   app.removeAllContentTypeParsers()
   app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string', bodyLimit: deps.bodyLimit }, parseJsonBody)
 
@@ -131,14 +165,9 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps) {
   if (limiter) beaconLimiters.set(deps.spool, limiter)
   const limitNote = perMinute > 0 ? ` At most ${perMinute} a minute per client (INGEST_RATE_LIMIT), then 429 with Retry-After.` : ''
 
-  for (const url of ['/api/event', '/p.gif']) {
-    app.options(url, { config: { cors: BEACON_CORS }, schema: { hide: true } }, async (_req, reply) => reply.code(204).send())
-  }
-
   app.post('/api/event', {
     bodyLimit: deps.bodyLimit,
-    config: { cors: BEACON_CORS },
-    onRequest: limiter ? limitBeacons(limiter, (reply, wait) => tooManyRequests(reply, wait, TOO_MANY_EVENTS)) : undefined,
+    onRequest: limiter ? [openToEveryOrigin, limitBeacons(limiter, (reply, wait) => tooManyRequests(reply, wait, TOO_MANY_EVENTS))] : openToEveryOrigin,
     schema: {
       summary: `One event (JSON or text/plain): 202 once durable or deliberately dropped.${limitNote}`,
       response: {
@@ -150,8 +179,7 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps) {
   }, async (req, reply) => answer(reply, await ingest(deps, req, req.body)))
 
   app.get<{ Querystring: Record<string, string | undefined> }>('/p.gif', {
-    config: { cors: BEACON_CORS },
-    onRequest: limiter ? limitBeacons(limiter, (reply, wait) => pixel(reply, 429, TOO_MANY_EVENTS, wait)) : undefined,
+    onRequest: limiter ? [openToEveryOrigin, limitBeacons(limiter, (reply, wait) => pixel(reply, 429, TOO_MANY_EVENTS, wait))] : openToEveryOrigin,
     schema: { summary: `The tracking pixel: d, u, r, w, n in the query; always a 1×1 GIF, never cached.${limitNote}` },
   }, async (req, reply) => {
     const q = req.query

@@ -1,10 +1,17 @@
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
+import type { NativeBlock, NativeBlockWriter } from '../../store/native-format.ts'
+import type { EventRow } from '../pipeline/types.ts'
+import { eventBlock } from './event-block.ts'
 
 export interface SpoolOptions {
   dir: string
-  /** fdatasync before an append resolves (one sync serves every append waiting at that moment). */
+  /**
+   * Data on disk before an append resolves: segments are opened O_DSYNC, so the one write
+   * that serves every append waiting at that moment returns once it is synced (as write and
+   * fdatasync, in one trip to the thread pool instead of two).
+   */
   fsync: boolean
   /** A segment is sealed after this many records... */
   segmentRows: number
@@ -21,11 +28,11 @@ export interface Segment {
   file: string
   bytes: number
   /**
-   * What this process wrote and acknowledged, still in memory: sent as it is. A segment left
-   * by an earlier process has none and is read back (and checked line by line) from its file.
+   * What this process wrote and acknowledged, already a Native block for the store (built as
+   * the rows were appended). A segment left by an earlier process has none: its file is read
+   * back, checked line by line, and converted once (`toBlock`).
    */
-  chunks?: Buffer[]
-  rows?: number
+  block?: NativeBlock
 }
 
 interface Waiter {
@@ -36,8 +43,11 @@ interface Waiter {
 /** Where segments whose data the store refuses are kept (inside the spool directory). */
 export const REJECTED_DIR = 'rejected'
 
-/** How much of the sealed backlog is also kept in memory, to be sent without reading it back. */
-const MEMORY_BYTES = 64 * 1024 * 1024
+const PRIVATE_DIR = 0o700
+const PRIVATE_FILE = 0o600
+
+/** How much of the sealed backlog (Native bytes) is also kept in memory, to be sent without reading it back. */
+const MEMORY_BYTES = 16 * 1024 * 1024
 
 export class SpoolFullError extends Error {
   constructor() {
@@ -50,11 +60,17 @@ export class SpoolFullError extends Error {
  * scrubbed, one JSON line each) to the active segment file, and an append resolves only once
  * the bytes are on disk. Full or old segments are sealed and handed to the writer, which
  * deletes each after the store took it.
+ *
+ * JSON lines on disk: V8's JSON.stringify is the cheapest way to serialise a row in JS, a torn
+ * line (a crash mid-write) is found and skipped on its own, and the audit and an operator read
+ * the files with any tool. Alongside, the rows made durable go into the segment's Native block
+ * in memory, so the store is sent columns it reads at ~1 µs a row, with no conversion at seal.
  */
 export class Spool {
-  private active: { name: string; fd: number; rows: number; bytes: number; chunks: Buffer[] } | null = null
+  private active: { name: string; fd: number; rows: number; bytes: number; block: NativeBlockWriter<EventRow> | null } | null = null
   private sealed: Segment[] = []
   private buffer: string[] = []
+  private records: object[] = []
   private waiters: Waiter[] = []
   private flushing = false
   private sealTimer: NodeJS.Timeout | null = null
@@ -67,7 +83,8 @@ export class Spool {
   private closed = false
 
   constructor(private opts: SpoolOptions) {
-    fs.mkdirSync(opts.dir, { recursive: true })
+    // scrubbed events, yet this account's alone: explicit modes, whatever the umask
+    fs.mkdirSync(opts.dir, { recursive: true, mode: PRIVATE_DIR })
     // What a previous process left (sealed or not) is replayed first, oldest first.
     for (const name of fs.readdirSync(opts.dir).filter((f) => f.endsWith('.ndjson')).sort()) {
       const file = path.join(opts.dir, name)
@@ -93,12 +110,15 @@ export class Spool {
     return this.bytes >= this.opts.capBytes
   }
 
-  /** Appends one record; resolves once it is durable. Throws SpoolFullError past the cap. */
+  /**
+   * Appends one record (an EventRow: anything else reaches the store only to be refused);
+   * resolves once it is durable. Throws SpoolFullError past the cap.
+   */
   append(record: object): Promise<void> {
     if (this.closed) return Promise.reject(new Error('spool is closed'))
     if (this.full) return Promise.reject(new SpoolFullError())
-    const line = JSON.stringify(record) + '\n'
-    this.buffer.push(line)
+    this.buffer.push(JSON.stringify(record) + '\n')
+    this.records.push(record)
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }))
     if (!this.flushing) {
       this.flushing = true
@@ -112,8 +132,9 @@ export class Spool {
     // sequence number); the random part makes each one a unique dedup token.
     this.lastStamp = Math.max(Date.now(), this.lastStamp)
     const name = `${this.lastStamp.toString().padStart(15, '0')}-${String(this.seq++).padStart(10, '0')}-${crypto.randomBytes(6).toString('hex')}.ndjson`
-    const fd = fs.openSync(path.join(this.opts.dir, name), 'a')
-    this.active = { name, fd, rows: 0, bytes: 0, chunks: [] }
+    const { O_WRONLY, O_CREAT, O_APPEND, O_DSYNC } = fs.constants
+    const fd = fs.openSync(path.join(this.opts.dir, name), O_WRONLY | O_CREAT | O_APPEND | (this.opts.fsync ? O_DSYNC : 0), PRIVATE_FILE)
+    this.active = { name, fd, rows: 0, bytes: 0, block: eventBlock() }
     this.sealTimer = setTimeout(() => this.sealSoon(), this.opts.segmentMs)
     this.sealTimer.unref()
   }
@@ -121,19 +142,26 @@ export class Spool {
   private async flush(): Promise<void> {
     while (this.buffer.length > 0) {
       const lines = this.buffer
+      const records = this.records
       const waiters = this.waiters
       this.buffer = []
+      this.records = []
       this.waiters = []
       try {
         if (!this.active) this.openSegment()
         const seg = this.active!
         const data = Buffer.from(lines.join(''))
         await writeAll(seg.fd, data)
-        if (this.opts.fsync) await new Promise<void>((res, rej) => fs.fdatasync(seg.fd, (e) => (e ? rej(e) : res())))
         seg.rows += lines.length
         seg.bytes += data.length
-        seg.chunks.push(data)
         for (const w of waiters) w.resolve()
+        // only rows on disk enter the block: it holds exactly what the file holds
+        try {
+          for (const r of records) seg.block?.append(r as EventRow)
+        } catch {
+          // a row the block cannot take: the segment is sent from its file, where the store refuses it
+          seg.block = null
+        }
         if (seg.rows >= this.opts.segmentRows) this.seal()
       } catch (err) {
         for (const w of waiters) w.reject(err as Error)
@@ -170,9 +198,10 @@ export class Spool {
       return
     }
     // While the store is down the backlog lives on disk; only the first MEMORY_BYTES stay in memory too.
-    const keep = this.memoryBytes + seg.bytes <= MEMORY_BYTES
-    if (keep) this.memoryBytes += seg.bytes
-    this.sealed.push({ name: seg.name, file: path.join(this.opts.dir, seg.name), bytes: seg.bytes, ...(keep ? { chunks: seg.chunks, rows: seg.rows } : {}) })
+    const block = seg.block && seg.block.rows === seg.rows ? seg.block.finish() : undefined
+    const keep = block !== undefined && this.memoryBytes + block.bytes.length <= MEMORY_BYTES
+    if (keep) this.memoryBytes += block.bytes.length
+    this.sealed.push({ name: seg.name, file: path.join(this.opts.dir, seg.name), bytes: seg.bytes, ...(keep ? { block } : {}) })
     this.sealedBytes += seg.bytes
     for (const l of this.listeners) l()
   }
@@ -182,14 +211,13 @@ export class Spool {
     this.listeners.push(listener)
   }
 
-  /** The oldest sealed segment, if any. */
   /**
    * The records of segments an earlier process left, made at or after `sinceMs` (by the time in
    * their names), oldest first, read as they are (the writer reports torn records when it sends them).
    */
   *backlogSince(sinceMs: number): Generator<Record<string, unknown>> {
     for (const seg of this.sealed) {
-      if (seg.chunks || Number(/^(\d+)-/.exec(seg.name)?.[1] ?? 0) < sinceMs) continue
+      if (seg.block || Number(/^(\d+)-/.exec(seg.name)?.[1] ?? 0) < sinceMs) continue
       for (const line of fs.readFileSync(seg.file, 'utf8').split('\n')) {
         const record = parseRecord(line)
         if (record) yield record
@@ -197,24 +225,43 @@ export class Spool {
     }
   }
 
+  /** The oldest sealed segment, if any. */
   peek(): Segment | undefined {
     return this.sealed[0]
   }
 
-  /** The records of a segment; a torn last line (a crash mid-write) is reported and skipped. */
+  /** The lines of a segment's file; a torn one (a crash mid-write) is reported and skipped. */
   read(seg: Segment): string[] {
+    return this.scan(seg).map(([line]) => line)
+  }
+
+  private scan(seg: Segment): [line: string, record: Record<string, unknown>][] {
     const text = fs.readFileSync(seg.file, 'utf8')
     const lines = text.split('\n')
     const tail = lines.pop() // '' when the file ends with a newline
-    const good: string[] = []
+    const good: [string, Record<string, unknown>][] = []
     let offset = 0
     for (const line of lines) {
-      if (line && isRecord(line)) good.push(line)
+      const record = line ? parseRecord(line) : null
+      if (record) good.push([line, record])
       else if (line) this.opts.onTorn?.(seg.name, offset)
       offset += Buffer.byteLength(line) + 1
     }
     if (tail) this.opts.onTorn?.(seg.name, offset)
     return good
+  }
+
+  /**
+   * The segment as a Native block: the one built as it was written, or its file converted once
+   * (kept for a retry). Throws NativeEncodeError on a record the events table cannot take.
+   */
+  toBlock(seg: Segment): NativeBlock {
+    if (seg.block) return seg.block
+    const block = eventBlock()
+    for (const [, record] of this.scan(seg)) block.append(record as unknown as EventRow)
+    seg.block = block.finish()
+    this.memoryBytes += seg.block.bytes.length
+    return seg.block
   }
 
   /** The store has the segment: delete it. */
@@ -230,7 +277,7 @@ export class Spool {
    */
   reject(seg: Segment): string {
     const dir = path.join(this.opts.dir, REJECTED_DIR)
-    fs.mkdirSync(dir, { recursive: true })
+    fs.mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR })
     const target = path.join(dir, seg.name)
     fs.renameSync(seg.file, target)
     this.forget(seg)
@@ -241,7 +288,7 @@ export class Spool {
     const i = this.sealed.indexOf(seg)
     if (i >= 0) this.sealed.splice(i, 1)
     this.sealedBytes -= seg.bytes
-    if (seg.chunks) this.memoryBytes -= seg.bytes
+    if (seg.block) this.memoryBytes -= seg.block.bytes.length
   }
 
   /** Waits for pending appends, then seals the active segment. */
@@ -254,10 +301,6 @@ export class Spool {
     await this.drainAppends()
     this.closed = true
   }
-}
-
-function isRecord(line: string): boolean {
-  return parseRecord(line) !== null
 }
 
 function parseRecord(line: string): Record<string, unknown> | null {

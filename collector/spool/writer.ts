@@ -1,8 +1,7 @@
 import { performance } from 'node:perf_hooks'
-import { Readable } from 'node:stream'
-import type { ClickHouseClient } from '@clickhouse/client'
 import type { FastifyBaseLogger } from 'fastify'
 import { isRefusedData, storeErrorSummary } from '../../store/errors.ts'
+import type { InsertBlock } from '../../store/insert-block.ts'
 import type { Segment, Spool } from './spool.ts'
 
 export interface WriterStats {
@@ -16,12 +15,24 @@ export interface WriterStats {
   rejectedSegments: number
 }
 
+/** How long the spool stays empty after a send before the writer reports the burst over. */
+const IDLE_MS = 5000
+
 /** A segment the store refuses this many times as malformed data is set aside. */
 const REJECT_AFTER = 3
 
+export interface WriterOptions {
+  /** The table the segments go to. */
+  table?: string
+  /** Called once the spool has stayed empty `idleMs` after the writer sent something: the burst is over. */
+  onIdle?: () => void
+  idleMs?: number
+}
+
 /**
- * Sends sealed spool segments to the store, oldest first, one insert per segment with the
- * segment's name as deduplication token: a segment replayed after a crash is stored once.
+ * Sends sealed spool segments to the store, oldest first, one insert of one Native block per
+ * segment with the segment's name as deduplication token: a segment replayed after a crash is
+ * stored once.
  * While the store fails, it retries with exponential backoff (up to 30 s) and the spool grows.
  */
 export class SpoolWriter {
@@ -33,13 +44,17 @@ export class SpoolWriter {
   private wake: (() => void) | null = null
   private backoffMs = 0
   private loop: Promise<void> | null = null
+  /** When the writer last sent a segment, until it reports the burst over (performance.now()). */
+  private lastSentAt: number | null = null
+  private readonly table: string
 
   constructor(
     private spool: Spool,
-    private client: ClickHouseClient,
+    private insert: InsertBlock,
     private log: FastifyBaseLogger,
-    private table = 'events',
+    private opts: WriterOptions = {},
   ) {
+    this.table = opts.table ?? 'events'
     spool.onSealed(() => this.wake?.())
   }
 
@@ -55,6 +70,10 @@ export class SpoolWriter {
     while (!this.stopped) {
       const seg = this.spool.peek()
       if (!seg) {
+        if (this.lastSentAt !== null && performance.now() - this.lastSentAt >= (this.opts.idleMs ?? IDLE_MS)) {
+          this.lastSentAt = null
+          this.opts.onIdle?.()
+        }
         await new Promise<void>((resolve) => {
           this.wake = resolve
           setTimeout(resolve, 1000).unref()
@@ -93,22 +112,14 @@ export class SpoolWriter {
   }
 
   private async send(seg: Segment): Promise<void> {
-    // This process's own segments are sent from memory; a replayed one is read back and checked.
-    const replayed = seg.chunks ? null : this.spool.read(seg)
-    const chunks = seg.chunks ?? [Buffer.from(replayed!.map((l) => l + '\n').join(''))]
-    const rows = seg.rows ?? replayed!.length
-    if (rows > 0) {
-      // The spooled lines are already JSONEachRow: sent as they are, not parsed and re-encoded.
-      const result = await this.client.exec({
-        query: `INSERT INTO ${this.table} FORMAT JSONEachRow`,
-        values: Readable.from(chunks),
-        clickhouse_settings: { insert_deduplication_token: seg.name },
-      })
-      result.stream.destroy()
-    }
+    // This process's own segments are sent as the block built while they were written; a
+    // replayed one is read back, checked and converted once.
+    const block = this.spool.toBlock(seg)
+    if (block.rows > 0) await this.insert(this.table, block, seg.name)
+    this.lastSentAt = performance.now()
     this.spool.done(seg)
     this.stats.lastFailedAt = null
-    this.stats.insertedRows += rows
+    this.stats.insertedRows += block.rows
     this.stats.insertedSegments++
   }
 

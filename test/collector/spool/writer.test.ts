@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { Spool, SpoolFullError } from '../../../collector/spool/spool.ts'
 import { SpoolWriter } from '../../../collector/spool/writer.ts'
+import { insertOverHttp } from '../../../store/insert-block.ts'
 import { beacon, flush, rows, tempDataDir, testApp } from '../../helpers/app.ts'
 
 const quiet = { warn() {}, error() {}, info() {} } as never
@@ -31,7 +32,7 @@ describe('spool and writer', () => {
     spool.seal()
     const seg = spool.peek()!
     const copy = fs.readFileSync(seg.file)
-    const writer = new SpoolWriter(spool, app.runtime.store.client, quiet)
+    const writer = new SpoolWriter(spool, app.runtime.store.insertBlock, quiet)
     writer.start()
     expect(await writer.flush(5000)).toBe(true)
     await writer.stop()
@@ -40,12 +41,26 @@ describe('spool and writer', () => {
     fs.writeFileSync(seg.file, copy)
     const again = new Spool({ dir, fsync: true, segmentRows: 1000, segmentMs: 60_000, capBytes: 1e9 })
     expect(again.peek()?.name).toBe(seg.name)
-    const writer2 = new SpoolWriter(again, app.runtime.store.client, quiet)
+    const writer2 = new SpoolWriter(again, app.runtime.store.insertBlock, quiet)
     writer2.start()
     expect(await writer2.flush(5000)).toBe(true)
     await writer2.stop()
     expect(await count('replay.example.com')).toBe(10)
     expect(fs.readdirSync(dir)).toEqual([])
+  })
+
+  it('a segment read back after a restart is the very Native block the process built while writing it', async () => {
+    const dir = tempDataDir()
+    const spool = new Spool({ dir, fsync: true, segmentRows: 1000, segmentMs: 60_000, capBytes: 1e9 })
+    const rows = Array.from({ length: 50 }, (_, i) => ({ ...row('block.example.com', i), city: i % 2 ? 'Zürich' : '', props: i % 3 ? {} : { plan: `p${i}` } }))
+    await Promise.all(rows.map((r) => spool.append(r)))
+    spool.seal()
+    const built = spool.peek()!.block!
+    expect(built.rows).toBe(50)
+    const replayed = new Spool({ dir, fsync: true, segmentRows: 1000, segmentMs: 60_000, capBytes: 1e9 })
+    const seg = replayed.peek()!
+    expect(seg.block).toBeUndefined()
+    expect(replayed.toBlock(seg).bytes.equals(built.bytes)).toBe(true)
   })
 
   it('a torn last record is reported and skipped, the intact ones replayed', async () => {
@@ -55,7 +70,7 @@ describe('spool and writer', () => {
     fs.writeFileSync(path.join(dir, name), good + JSON.stringify(row('torn.example.com', 3)).slice(0, 40))
     const torn: string[] = []
     const spool = new Spool({ dir, fsync: false, segmentRows: 1000, segmentMs: 60_000, capBytes: 1e9, onTorn: (s) => torn.push(s) })
-    const writer = new SpoolWriter(spool, app.runtime.store.client, quiet)
+    const writer = new SpoolWriter(spool, app.runtime.store.insertBlock, quiet)
     writer.start()
     expect(await writer.flush(5000)).toBe(true)
     await writer.stop()
@@ -72,7 +87,7 @@ describe('spool and writer', () => {
     await Promise.all([0, 1, 2].map((i) => spool.append({ ...row('poison.example.com', i), ts: 1795978048455.4731 })))
     await Promise.all([3, 4, 5].map((i) => spool.append(row('poison.example.com', i))))
     const bad = spool.peek()!
-    const writer = new SpoolWriter(spool, app.runtime.store.client, log)
+    const writer = new SpoolWriter(spool, app.runtime.store.insertBlock, log)
     writer.start()
     expect(await writer.flush(10_000)).toBe(true)
     await writer.stop()
@@ -88,7 +103,7 @@ describe('spool and writer', () => {
     const dir = tempDataDir()
     const spool = new Spool({ dir, fsync: false, segmentRows: 5, segmentMs: 60_000, capBytes: 4000 })
     const down = createClient({ url: 'http://127.0.0.1:9', request_timeout: 1000 })
-    const writer = new SpoolWriter(spool, down, quiet)
+    const writer = new SpoolWriter(spool, insertOverHttp(down), quiet)
     writer.start()
     let accepted = 0
     let full = false
@@ -111,12 +126,27 @@ describe('spool and writer', () => {
     expect(await count('outage.example.com')).toBe(0)
     // The store is back: a new writer (as after a restart) drains what was kept.
     const again = new Spool({ dir, fsync: false, segmentRows: 5, segmentMs: 60_000, capBytes: 4000 })
-    const writer2 = new SpoolWriter(again, app.runtime.store.client, quiet)
+    const writer2 = new SpoolWriter(again, app.runtime.store.insertBlock, quiet)
     writer2.start()
     expect(await writer2.flush(10_000)).toBe(true)
     await writer2.stop()
     expect(await count('outage.example.com')).toBe(accepted)
   })
+})
+
+it('says once when a burst is over: the spool empty a while after a send', async () => {
+  const spool = new Spool({ dir: tempDataDir(), fsync: false, segmentRows: 3, segmentMs: 60_000, capBytes: 1e9 })
+  let idle = 0
+  const writer = new SpoolWriter(spool, app.runtime.store.insertBlock, quiet, { idleMs: 50, onIdle: () => idle++ })
+  writer.start()
+  await new Promise((r) => setTimeout(r, 1200))
+  expect(idle).toBe(0) // nothing sent yet: no burst
+  await Promise.all([0, 1, 2].map((i) => spool.append(row('idle.example.com', i))))
+  expect(await writer.flush(5000)).toBe(true)
+  await new Promise((r) => setTimeout(r, 2500))
+  await writer.stop()
+  expect(idle).toBe(1)
+  expect(await count('idle.example.com')).toBe(3)
 })
 
 it('flush helper drains the app', async () => {

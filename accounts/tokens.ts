@@ -174,6 +174,11 @@ export class TokenStore {
     return (this.opts.now ?? Date.now)()
   }
 
+  /** Forgets the cached tokens of a removed site (their rows are gone from the store): they stop working at once. */
+  forgetSite(site: string): void {
+    for (const [id, row] of this.rows.entries()) if (!('missing' in row) && row.site === site) this.rows.delete(id)
+  }
+
   private async load(id: string): Promise<TokenRow | null> {
     const rs = await this.client.query({
       query: `SELECT ${ROW_COLUMNS} FROM tokens FINAL WHERE id = {id:String} LIMIT 1`,

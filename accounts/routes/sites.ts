@@ -71,6 +71,8 @@ export async function siteRoutes(app: FastifyInstance, deps: SiteChangeDeps) {
     if (normaliseDomain(req.query.confirm ?? '') !== domain) {
       throw new SiteError('removing a site deletes all its data: repeat its domain in the confirm parameter')
     }
-    return { domain, removed: true, tables: await removeSite(deps, domain) }
+    const tables = await removeSite(deps, domain)
+    req.server.tokens.forgetSite(domain)
+    return { domain, removed: true, tables }
   })
 }

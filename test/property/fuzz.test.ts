@@ -167,6 +167,8 @@ describe('statistics parameters', () => {
     }
     // through the engine's sums (the API would rightly withhold both: a filter that sets apart
     // nobody, or everybody, is under k): the value matches nothing, its negation everything
+    // every beacon the earlier tests sent is in the store first: `all` must not grow meanwhile
+    await flush(app)
     const range = resolvePeriod({ period: 'day' }, 'UTC')
     const sums = async (filters?: string) => {
       const rows = await querySums(app.runtime.store.client, { site: 'example.com', timezone: 'UTC', range, filters: parseFilters(filters) })
@@ -182,7 +184,7 @@ describe('statistics parameters', () => {
     for (const v of HOSTILE.filter((h) => !/[|;*]/.test(h))) {
       for (const prop of Object.keys(columns)) {
         await ask(`${prop}==${v}`)
-        expect((await sums(`${prop}==${v}`)).visitors, `${prop}==${v}`).toBe(0)
+        if (!(await sent(prop, v))) expect((await sums(`${prop}==${v}`)).visitors, `${prop}==${v}`).toBe(0)
         if (!(await sent(prop, v))) expect(await sums(`${prop}!=${v}`), `${prop}!=${v}`).toEqual(all)
       }
     }

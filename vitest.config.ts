@@ -10,6 +10,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // polls (browser pages, stores settling) wait up to 10 s: two test files share two cores
+    expect: { poll: { timeout: 10_000 } },
     // the JSON summary lets .ci/run print a plain "N passed, N failed" line
     reporters: ['default', 'json'],
     outputFile: { json: 'test/artifacts/vitest-results.json' },

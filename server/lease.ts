@@ -105,7 +105,8 @@ export class StoreLease implements Lease {
     if (this.expiry) clearTimeout(this.expiry)
     this.expiry = null
     if (this.held) {
-      this.expiry = setTimeout(() => this.notify(), at - performance.now())
+      // a timer may fire a little before `performance.now()` reaches `at`: then it waits again
+      this.expiry = setTimeout(() => (this.held ? this.until(this.heldUntil) : this.notify()), at - performance.now() + 1)
       this.expiry.unref()
     }
     return this.held

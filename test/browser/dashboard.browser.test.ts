@@ -343,11 +343,12 @@ describe.skipIf(!runs)('dashboards in a real browser', () => {
     const page = await newPage({ token: ADMIN_TOKEN })
     await page.clock.install()
     await page.goto(`${origin}/sites/${SITE}/realtime`)
-    await expect.poll(() => page.locator('[data-realtime-visitors]').textContent()).toBe(before)
-    await expect.poll(() => page.locator('[aria-labelledby=current-pages] tbody tr').count()).toBeGreaterThan(0)
+    // a loaded machine answers slower than expect.poll's default second
+    await expect.poll(() => page.locator('[data-realtime-visitors]').textContent(), { timeout: 15_000 }).toBe(before)
+    await expect.poll(() => page.locator('[aria-labelledby=current-pages] tbody tr').count(), { timeout: 15_000 }).toBeGreaterThan(0)
     await insertEvents(app.runtime.store.client, nowEvents(100, 3))
     await page.clock.fastForward(10_500)
-    await expect.poll(() => page.locator('[data-realtime-visitors]').textContent()).toBe(String(Number(before) + 3))
+    await expect.poll(() => page.locator('[data-realtime-visitors]').textContent(), { timeout: 15_000 }).toBe(String(Number(before) + 3))
   })
 
   it('times the first meaningful render and saves screenshots at desktop and phone width', async () => {

@@ -158,15 +158,20 @@ export function comparisonRange(
   return { from, to, label }
 }
 
+/** Whether a range runs from a local midnight to a local midnight in `tz`. */
+export function wholeDays(range: { from: number; to: number }, tz: string): boolean {
+  return midnight(...calendarDate(range.from, tz), tz) === range.from && midnight(...addDays(calendarDate(range.to - 1, tz), 1), tz) === range.to
+}
+
 /**
  * The local day just before and the one just after a range of whole local days (the days a
  * caller gets by adding one day to the range), leaving out a day that has not begun; none for
  * a range that is not whole days (the last five minutes).
  */
 export function adjacentDays(range: { from: number; to: number }, tz: string, now = Date.now()): { from: number; to: number }[] {
+  if (!wholeDays(range, tz)) return []
   const first = calendarDate(range.from, tz)
   const last = calendarDate(range.to - 1, tz)
-  if (midnight(...first, tz) !== range.from || midnight(...addDays(last, 1), tz) !== range.to) return []
   const out = [{ from: midnight(...addDays(first, -1), tz), to: range.from }]
   if (range.to <= now) out.push({ from: range.to, to: midnight(...addDays(last, 2), tz) })
   return out

@@ -3,7 +3,7 @@ import { compare, Params, propExpr, type Filter } from './filters.ts'
 import { goalCondition } from './goal-match.ts'
 import { revenueCondition } from './measures.ts'
 import { addSums, type Sums } from './metrics.ts'
-import { calendarDate, midnight, type Range } from './period.ts'
+import { calendarDate, wholeDays, type Range } from './period.ts'
 import type { Property } from './properties.ts'
 
 export type Interval = 'minute' | 'hour' | 'day' | 'week' | 'month'
@@ -306,10 +306,7 @@ export function scopedVisitsSql(q: StatsQuestion, params: Params): string {
 export function rollupAnswers(q: StatsQuestion): boolean {
   if (q.filters.length > 0) return false
   if (q.interval !== undefined && !['day', 'week', 'month'].includes(q.interval)) return false
-  const first = calendarDate(q.range.from, q.timezone)
-  const last = calendarDate(q.range.to - 1, q.timezone)
-  const next = new Date(Date.UTC(last[0], last[1] - 1, last[2] + 1))
-  return q.range.from === midnight(...first, q.timezone) && q.range.to === midnight(next.getUTCFullYear(), next.getUTCMonth() + 1, next.getUTCDate(), q.timezone)
+  return wholeDays(q.range, q.timezone)
 }
 
 /**

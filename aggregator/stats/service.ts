@@ -110,13 +110,9 @@ const PARENT: Partial<Record<Interval, Interval>> = { minute: 'hour', hour: 'day
 const parentLabel = (interval: Interval, label: string) => (interval === 'minute' ? `${label.slice(0, 13)}:00:00` : label.slice(0, 10))
 
 /** A bucket's time span for its noise: days, weeks and months as the instants they cover within the range. */
-function bucketSpans(labels: string[], interval: Interval, range: Span, tz: string): string[] {
+function bucketSpans(labels: string[], starts: number[], interval: Interval, range: Span, tz: string): string[] {
   if (interval === 'minute' || interval === 'hour') return labels.map((l) => `${l}@${tz}`)
-  const starts = labels.map((l) => {
-    const [y, m, d] = l.split('-').map(Number)
-    return Math.max(range.from, midnight(y, m, d, tz))
-  })
-  return starts.map((from, i) => spanOf({ from, to: starts[i + 1] ?? range.to }))
+  return starts.map((from, i) => spanOf({ from: Math.max(range.from, from), to: starts[i + 1] ?? range.to }))
 }
 
 /**
@@ -143,8 +139,8 @@ export async function timeseries(client: ClickHouseClient, s: Scope, range: Rang
   const byParent = new Map(parents.map((r) => [r.bucket, r]))
   const byBase = new Map(bases.map((r) => [r.bucket, r]))
   const labels = buckets(range, interval, s.timezone)
-  const spans = bucketSpans(labels, interval, range, s.timezone)
   const starts = bucketStarts(labels, interval, s.timezone)
+  const spans = bucketSpans(labels, starts, interval, range, s.timezone)
   return labels.map((date, i) => {
     const sums = byBucket.get(date) ?? ZERO
     const row: TimeseriesRow = { date }

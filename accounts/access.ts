@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { clientKey, RateLimiter, tooManyRequests, type Limit } from '../http/rate-limit.ts'
 import { bearer, tokenMatches } from './auth.ts'
+import { ALL_SITES, atLeast, roleOn, sitesWith, type Membership, type Memberships, type Role } from './roles.ts'
 import type { TokenKind, TokenStore } from './tokens.ts'
 
 /** What a route needs: the admin token, or a per-site token with this scope. */
@@ -16,6 +17,20 @@ export interface Access {
   tokenId: string | null
   /** A session's signed-in user; null for every other token. */
   user: string | null
+  /** A session's user's roles; null for every other token (the admin token is owner of every site). */
+  memberships: Membership[] | null
+}
+
+/** The role `access` holds on `site`: owner for the admin token, a session's user's role, else none. */
+export function roleOf(access: Access, site: string): Role | null {
+  if (access.via === 'admin') return 'owner'
+  return access.memberships ? roleOn(access.memberships, site) : null
+}
+
+/** The sites on which `access` holds at least `needed`: `all` for the admin token and users with a role on every site. */
+export function sitesOf(access: Access, needed: Role): 'all' | Set<string> {
+  if (access.via === 'admin') return 'all'
+  return access.memberships ? sitesWith(access.memberships, needed) : new Set()
 }
 
 declare module 'fastify' {
@@ -24,6 +39,8 @@ declare module 'fastify' {
     adminToken: string
     /** Per-site API tokens and shared links (hashed in the store, cached ~10 s). */
     tokens: TokenStore
+    /** Users' roles per site (cached ~10 s; a change made here applies at once). */
+    memberships: Memberships
     /** Wrong shared-link passwords per client and link (`SHARE_PASSWORD_LIMIT`). */
     wrongSharePasswords: RateLimiter
     /** Wrong shared-link passwords per link, from every client together (`SHARE_LINK_PASSWORD_LIMIT`). */
@@ -35,13 +52,33 @@ declare module 'fastify' {
     /** `dashboard` (admin and per-site tokens), `shared` (shared links) or `export` (export routes). */
     audience: Audience
     access: Access | null
+    /** A session's rule waiting for the body to name the site (decided before validation). */
+    pendingAccess: AccessRule | null
+    /** Set once the body is parsed: a rule still without a site is decided, not put off. */
+    bodyParsed: boolean
   }
 }
+
+/**
+ * The site a request is about; may look it up (the site of a goal named by id). Undefined when
+ * the request names none: only the admin token and users with a role on every site then pass.
+ */
+export type SiteFrom = (req: FastifyRequest) => string | undefined | Promise<string | undefined>
 
 export interface AccessRule {
   scope: AccessScope
   /** The site the request is about (usually `req.query.site`); a per-site token must be for it. */
-  siteFrom?: (req: FastifyRequest) => string | undefined
+  siteFrom?: SiteFrom
+  /**
+   * The weakest role a signed-in user needs on that site (or on every site when the route names
+   * none): `viewer` for `stats` and `export` by default, `owner` for `admin`; `signed-in` lets
+   * any session through (signing out, who am I).
+   */
+  role?: Role | 'signed-in'
+  /** The role reads (GET, HEAD) need, when weaker than `role` (listing a site's goals). */
+  readRole?: Role
+  /** A list: a read (GET) that names no site lets a user with `role` on any site through, and shows those sites only. */
+  anySite?: boolean
 }
 
 /** Wrong passwords each client may send for one shared link in a window (each costs a ~50 ms scrypt). */
@@ -52,25 +89,57 @@ export const SHARE_LINK_PASSWORD_LIMIT: Limit = { max: 30, windowMs: 10 * 60_000
 export interface AccessOptions {
   adminToken: string
   tokens: TokenStore
+  memberships: Memberships
   /** Questions each token may ask the stats and export API a minute (`STATS_RATE_LIMIT`); 0 turns the limit off. */
   statsRateLimit?: number
 }
 
 /** Registers `app.adminToken`, `app.tokens`, the limiters, `req.audience` and `req.access` on the root instance; call once before the routes. */
-export function decorateAccess(app: FastifyInstance, { adminToken, tokens, statsRateLimit = 0 }: AccessOptions): void {
+export function decorateAccess(app: FastifyInstance, { adminToken, tokens, memberships, statsRateLimit = 0 }: AccessOptions): void {
   app.decorate('adminToken', adminToken)
   app.decorate('tokens', tokens)
+  app.decorate('memberships', memberships)
   app.decorate('wrongSharePasswords', new RateLimiter(SHARE_PASSWORD_LIMIT))
   app.decorate('wrongLinkPasswords', new RateLimiter(SHARE_LINK_PASSWORD_LIMIT))
   app.decorate('statsQuestions', statsRateLimit > 0 ? new RateLimiter({ max: statsRateLimit, windowMs: 60_000 }) : null)
   app.decorateRequest('audience', 'dashboard')
   app.decorateRequest('access', null)
+  app.decorateRequest('pendingAccess', null)
+  app.decorateRequest('bodyParsed', false)
+  // the root's preValidation runs before every route's own, once the body is parsed and before it is validated
+  app.addHook('preValidation', async (req, reply) => {
+    req.bodyParsed = true
+    const rule = req.pendingAccess
+    if (!rule || !req.access?.memberships) return
+    req.pendingAccess = null
+    if (!(await sessionMay(req, rule, req.access.memberships))) return deny(reply, 403, NO_ROLE)
+  })
 }
 
 export const SHARE_PASSWORD_HEADER = 'x-share-password'
 const TOO_MANY_PASSWORDS = 'too many wrong passwords for this link from this client: try again in a minute'
 const TOO_MANY_LINK_PASSWORDS = 'too many wrong passwords for this link: try again later'
 const TOO_MANY_QUESTIONS = 'too many questions with this token: try again in a minute'
+const NO_ROLE = 'your role does not allow this here'
+
+const isRead = (req: FastifyRequest) => req.method === 'GET' || req.method === 'HEAD'
+const hasBody = (req: FastifyRequest) => req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0
+const neededRole = (rule: AccessRule, req: FastifyRequest): Role | 'signed-in' =>
+  (rule.readRole && isRead(req) ? rule.readRole : rule.role) ?? (rule.scope === 'admin' ? 'owner' : 'viewer')
+
+/**
+ * Whether a session's user may: their role on every site, or on the site the request names, or,
+ * for a list naming none, on any site. `'later'` when the site is in a body not parsed yet.
+ */
+async function sessionMay(req: FastifyRequest, rule: AccessRule, memberships: Membership[]): Promise<boolean | 'later'> {
+  const needed = neededRole(rule, req)
+  if (needed === 'signed-in' || atLeast(roleOn(memberships, ALL_SITES), needed)) return true
+  // a body may name the site (or a second one): decided once it is parsed
+  if (rule.siteFrom && !req.bodyParsed && hasBody(req)) return 'later'
+  const site = (await rule.siteFrom?.(req))?.toLowerCase()
+  if (site !== undefined) return atLeast(roleOn(memberships, site), needed)
+  return Boolean(rule.anySite && isRead(req) && memberships.some((m) => atLeast(m.role, needed)))
+}
 
 function deny(reply: FastifyReply, status: 401 | 403, error: string) {
   if (status === 401) reply.header('www-authenticate', 'Bearer')
@@ -88,8 +157,11 @@ function questionWait(req: FastifyRequest, tokenId: string): number {
 
 /**
  * The access rules, in one place, as a hook (onRequest, preValidation or preHandler):
- * - the admin token passes every rule, and so does a signed-in user's session (`ses_`) until it
- *   expires or is ended (signing out, a new password, an admin, the user's removal);
+ * - the admin token passes every rule (it acts as owner of every site);
+ * - a signed-in user's session (`ses_`, until it expires or is ended: signing out, a new password,
+ *   an admin, the user's removal) passes when the user's role on the site the request is about
+ *   (or on every site) is at least the rule's `role`; a site named in the body is checked once
+ *   it is parsed, before it is validated; another site, or too weak a role: 403;
  * - a per-site token (`pat_`) passes for its own site and the scopes it was given;
  * - a shared link (`shr_`) passes `stats` for its own site, as the `shared` audience, and
  *   only with its passphrase in `x-share-password` when it has one;
@@ -107,7 +179,7 @@ export function requireAccess(rule: AccessRule) {
     const presented = bearer(req)
     if (!presented) return deny(reply, 401, 'missing bearer token')
     if (tokenMatches(presented, adminToken)) {
-      req.access = { via: 'admin', site: null, tokenId: null, user: null }
+      req.access = { via: 'admin', site: null, tokenId: null, user: null, memberships: null }
       req.audience = audience
       return
     }
@@ -115,10 +187,14 @@ export function requireAccess(rule: AccessRule) {
     if (!checked.ok) return deny(reply, 401, checked.reason)
     const token = checked.token
     if (token.kind === 'ses') {
+      const memberships = await req.server.memberships.of(token.user!)
+      const may = await sessionMay(req, rule, memberships)
+      if (!may) return deny(reply, 403, NO_ROLE)
       const wait = counted ? questionWait(req, token.id) : 0
       if (wait) return tooManyRequests(reply, wait, TOO_MANY_QUESTIONS)
-      req.access = { via: 'ses', site: null, tokenId: token.id, user: token.user }
+      req.access = { via: 'ses', site: null, tokenId: token.id, user: token.user, memberships }
       req.audience = audience
+      if (may === 'later') req.pendingAccess = rule
       return
     }
     if (rule.scope === 'admin') return deny(reply, 403, 'this route needs the admin token')
@@ -144,19 +220,47 @@ export function requireAccess(rule: AccessRule) {
       if (!ok) return deny(reply, 401, 'wrong password')
     }
     // Compared as the routes look sites up (lower case); anything else is another site.
-    const site = rule.siteFrom?.(req)?.toLowerCase()
+    const site = (await rule.siteFrom?.(req))?.toLowerCase()
     if (site !== token.site) return deny(reply, 403, 'this token is not valid for this site')
     const granted = token.kind === 'shr' ? rule.scope === 'stats' : (token.scopes as string[]).includes(rule.scope)
     if (!granted) return deny(reply, 403, `this token does not grant ${rule.scope}`)
     const wait = questionWait(req, token.id)
     if (wait) return tooManyRequests(reply, wait, TOO_MANY_QUESTIONS)
-    req.access = { via: token.kind, site: token.site, tokenId: token.id, user: null }
+    req.access = { via: token.kind, site: token.site, tokenId: token.id, user: null, memberships: null }
     req.audience = token.kind === 'shr' ? 'shared' : audience
   }
 }
 
+const stringField = (o: unknown, key: string): string | undefined => {
+  const v = (o as Record<string, unknown> | undefined)?.[key]
+  return typeof v === 'string' ? v : undefined
+}
+
 /** `siteFrom` for routes that take `?site=`. */
-export const siteFromQuery = (req: FastifyRequest): string | undefined => {
-  const site = (req.query as { site?: unknown } | undefined)?.site
-  return typeof site === 'string' ? site : undefined
+export const siteFromQuery = (req: FastifyRequest): string | undefined => stringField(req.query, 'site')
+
+/** Names no site: what a request naming two sites is about, so that no role and no token lets it through. */
+const TWO_SITES = '\u0000two sites'
+
+/**
+ * `siteFrom` for routes that take the site in `?site=` or in the body's `site`. A request naming
+ * one site in its query and another in its body is about neither (a route acts on one of them,
+ * and access must be decided on that one).
+ */
+export const siteFromQueryOrBody = (req: FastifyRequest): string | undefined => {
+  const [query, body] = [stringField(req.query, 'site'), stringField(req.body, 'site')]
+  if (query !== undefined && body !== undefined && query.toLowerCase() !== body.toLowerCase()) return TWO_SITES
+  return query ?? body
+}
+
+/** `siteFrom` for routes that name a site in the path (`/api/v1/sites/:domain`). */
+export const siteFromPath = (req: FastifyRequest): string | undefined => stringField(req.params, 'domain')
+
+/**
+ * `siteFrom` for routes that take a site (`?site=`, the body's `site`) or name a record by id
+ * (`/…/:id`): the site of that record, looked up with `lookup`.
+ */
+export const siteFromRequestOr = (lookup: (id: string) => Promise<string | undefined>): SiteFrom => (req) => {
+  const id = stringField(req.params, 'id')
+  return id !== undefined ? lookup(id) : siteFromQueryOrBody(req)
 }

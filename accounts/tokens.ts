@@ -10,7 +10,7 @@ export const SCOPES = ['stats', 'export', 'shared'] as const
 export type TokenScope = (typeof SCOPES)[number]
 /**
  * `pat`: a per-site API token; `shr`: a shared dashboard link (stats only, `shared` audience);
- * `ses`: a signed-in user's session (admin rights until it expires or the user signs out).
+ * `ses`: a signed-in user's session (the user's roles until it expires or the user signs out).
  */
 export type TokenKind = 'pat' | 'shr' | 'ses'
 /** The stored scope that marks a session (never granted through the token API). */
@@ -331,6 +331,13 @@ export class TokenStore {
     const row = await this.load(id)
     if (!row || row.revoked || kindOf(row.scopes) !== 'ses' || (row.expires_ms ?? 0) <= this.now()) return false
     return this.revoke(id)
+  }
+
+  /** The site of a per-site token or shared link `id`; undefined for a session or no such token (an admin of a site may revoke that site's tokens). */
+  async siteOf(id: string): Promise<string | undefined> {
+    if (!ID_FORMAT.test(id)) return undefined
+    const row = await this.load(id)
+    return row && row.site !== '' ? row.site : undefined
   }
 
   /** What a token string proves, or why it proves nothing. */

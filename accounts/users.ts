@@ -1,6 +1,7 @@
 import crypto from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { hashPassphrase, passphraseMatches } from './password-hash.ts'
+import { ALL_SITES, Memberships, type Membership } from './roles.ts'
 import { TokenStore } from './tokens.ts'
 import { chTime } from '../store/time.ts'
 import { eraseFromDisk } from '../retention/erase.ts'
@@ -10,6 +11,9 @@ export interface UserInfo {
   name: string
   created_at: string
 }
+
+/** What a new user may do when nothing else is said: everything, as every user could before roles. */
+export const FIRST_ROLE: Membership = { site: ALL_SITES, role: 'owner' }
 
 /** Names people type: letters, digits, `.`, `_`, `-` and `@`, 1 to 64 characters. */
 export const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/
@@ -28,17 +32,19 @@ let decoy: Promise<string> | null = null
  * Users who sign in to the dashboards with a password. The store keeps the password's scrypt
  * hash only (random 16-byte salt, base64url); a check compares with crypto.timingSafeEqual.
  * A user's sessions and tokens go with them: a new password ends their sessions, removing the
- * user revokes everything they made.
+ * user revokes everything they made and takes their roles away.
  */
 export class Users {
   private tokens: TokenStore
+  private memberships: Memberships
 
-  /** `tokens`: the server's token store, so that revocations apply at once to its cache. */
+  /** `tokens`, `memberships`: the server's, so that changes apply at once to their caches. */
   constructor(
     private client: ClickHouseClient,
-    private opts: { now?: () => number; tokens?: TokenStore } = {},
+    private opts: { now?: () => number; tokens?: TokenStore; memberships?: Memberships } = {},
   ) {
     this.tokens = opts.tokens ?? new TokenStore(client)
+    this.memberships = opts.memberships ?? new Memberships(client)
   }
 
   private now(): number {
@@ -64,16 +70,23 @@ export class Users {
     })
   }
 
+  /** Whether a user of this name exists. */
+  async exists(name: string): Promise<boolean> {
+    return USER_NAME.test(name) && (await this.row(name)) !== null
+  }
+
   /**
-   * Adds a user, or sets a new password for one that exists and ends that user's sessions (and
-   * the tokens they made), so that whoever knew the old password is signed out.
+   * Adds a user with the role `role` (owner of every site unless said), or sets a new password
+   * for one that exists (their roles stay) and ends that user's sessions (and the tokens they
+   * made), so that whoever knew the old password is signed out.
    */
-  async create(name: string, password: string): Promise<{ info: UserInfo; created: boolean; sessionsEnded: number }> {
+  async create(name: string, password: string, role: Membership = FIRST_ROLE): Promise<{ info: UserInfo; created: boolean; sessionsEnded: number }> {
     const error = validateNewUser(name, password)
     if (error) throw new Error(error)
     const existing = await this.row(name)
     const createdMs = existing?.created_ms ?? this.now()
     await this.write(name, await hashPassphrase(password), createdMs, 0)
+    if (!existing) await this.memberships.set(name, role.site, role.role)
     const sessionsEnded = existing ? await this.tokens.revokeSessions(name) : 0
     return { info: { name, created_at: new Date(createdMs).toISOString() }, created: !existing, sessionsEnded }
   }
@@ -98,8 +111,8 @@ export class Users {
   }
 
   /**
-   * Removes a user (the password hash goes with the row) and revokes every token they made, their
-   * sessions included; false when there is no such user.
+   * Removes a user (the password hash goes with the row), revokes every token they made, their
+   * sessions included, and takes their roles away; false when there is no such user.
    */
   async remove(name: string): Promise<boolean> {
     if (!USER_NAME.test(name)) return false
@@ -111,6 +124,7 @@ export class Users {
     // and leave the disk: a lightweight delete only hides them
     await eraseFromDisk(this.client, 'users')
     await this.tokens.revokeCreatedBy(name)
+    await this.memberships.removeUser(name)
     return true
   }
 }

@@ -11,7 +11,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { loadConfig } from '../server/config.ts'
 import { loadPolicy } from '../policy/policy.ts'
-import { openStore } from '../store/client.ts'
+import { openStore, questionClient } from '../store/client.ts'
 import { migrate } from '../store/migrate.ts'
 import { RollupJob } from '../aggregator/rollup/job.ts'
 import { resolvePeriod } from '../aggregator/stats/period.ts'
@@ -163,8 +163,23 @@ async function main() {
       const [a, b] = [await timeIt(published), await timeIt(engine)]
       console.log(`${name.padEnd(width)}  ${a.toFixed(1).padStart(12)}   ${b.toFixed(1).padStart(14)}   ${(a - b).toFixed(1).padStart(8)}`)
     }
-    const worst = Math.max(...results.filter(([n]) => !n.startsWith('filtered')).map(([, ms]) => ms))
-    console.log(`\nslowest dashboard query: ${worst.toFixed(1)} ms (target: under 100 ms at 10 million events)`)
+    // What a marketer waits for: a dashboard's panels asked at once through the stats API's
+    // question client (store/client.ts: its limits, QUESTIONS_AT_ONCE at a time), unfiltered and
+    // with one filter; panels asking the same totals and neighbours share one answer (query.ts `asked`).
+    const asked = questionClient(store)
+    const wholeDashboard = (s: Scope) => () =>
+      Promise.all([
+        aggregate(asked, s, range, cards),
+        timeseries(asked, s, range, ['visitors', 'pageviews'], 'day'),
+        ...['page', 'entry_page', 'exit_page', 'source', 'channel', 'country', 'region', 'city', 'browser', 'os', 'device', 'event'].map((n) =>
+          breakdown(asked, s, range, n, property(n)!, ['visitors'], 10)),
+      ])
+    console.log(`\n${'a whole dashboard at once (14 panels)'.padEnd(width)}  median ms`)
+    for (const [name, s] of [['unfiltered', scope], ['country==US', filtered], ['page==/pricing', withFilters('page==/pricing')]] as const) {
+      console.log(`${name.padEnd(width)}  ${(await timeIt(wholeDashboard(s))).toFixed(1).padStart(9)}`)
+    }
+    const [slowest, worst] = results.reduce((a, b) => (b[1] > a[1] ? b : a))
+    console.log(`\nslowest dashboard query: ${slowest}, ${worst.toFixed(1)} ms (issue 11's target: every one ≤ 50 ms median at 10 million events, ≤ 300 ms at 100 million)`)
   } finally {
     await store.close()
     if (!kept) fs.rmSync(dataDir, { recursive: true, force: true })

@@ -12,6 +12,7 @@ import { addExportCommand } from './export.ts'
 import { addTokenCommands } from './tokens.ts'
 import { addUserCommands } from './users.ts'
 import { addReportCommands } from './report.ts'
+import { addImportCommands } from './import.ts'
 import { printable, readAnswer } from './terminal.ts'
 
 const program = new Command('analytics').description('Privacy-respecting site analytics')
@@ -287,6 +288,7 @@ program
 addTokenCommands(program, { serverApi, withStore })
 addUserCommands(program, { serverApi, withStore })
 addReportCommands(program, { serverApi, withStore })
+addImportCommands(program, { serverApi, withStore })
 addExportCommand(program, { withStore })
 
 program

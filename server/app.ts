@@ -11,6 +11,7 @@ import { funnelRoutes } from '../aggregator/routes/funnels.ts'
 import { segmentRoutes } from '../aggregator/routes/segments.ts'
 import { siteRoutes } from '../accounts/routes/sites.ts'
 import { statsRoutes } from '../aggregator/routes/stats.ts'
+import { importRoutes } from '../aggregator/routes/imports.ts'
 import { plausibleV1Routes } from '../aggregator/routes/plausible-v1.ts'
 import { plausibleV2Routes } from '../aggregator/routes/plausible-v2.ts'
 import { reportRoutes } from '../aggregator/routes/reports.ts'
@@ -18,6 +19,7 @@ import { installationRoutes } from '../accounts/routes/installation.ts'
 import { tokenRoutes } from '../accounts/routes/tokens.ts'
 import { userRoutes } from '../accounts/routes/users.ts'
 import { TokenStore } from '../accounts/tokens.ts'
+import { Memberships } from '../accounts/roles.ts'
 import { dashboardRoutes } from '../dashboards/serve.ts'
 import { fastifyTrustProxy, type Config } from './config.ts'
 import { adminIngestRoutes } from '../collector/routes/admin-ingest.ts'
@@ -103,7 +105,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const runtime = await openRuntime(config, app.log, role)
   app.decorate('runtime', runtime)
   app.addHook('onClose', async () => runtime.close())
-  decorateAccess(app, { adminToken: runtime.adminToken, tokens: new TokenStore(runtime.store.client), statsRateLimit: config.statsRateLimit })
+  decorateAccess(app, { adminToken: runtime.adminToken, tokens: new TokenStore(runtime.store.client), memberships: new Memberships(runtime.store.client), statsRateLimit: config.statsRateLimit })
 
   // 503 until the store has answered once (beacons are spooled meanwhile), then 200: `ok`, or
   // `degraded` while inserts fail (the spool holds the events); an aggregator says whether it runs the scheduled jobs
@@ -148,6 +150,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(plausibleV1Routes, stats)
   await app.register(plausibleV2Routes, stats)
   await app.register(conversionRoutes, stats)
+  await app.register(importRoutes, { ...stats, store: client }) // statistics imported from Plausible's CSV export, shown beside ours
   await app.register(exportRoutes, stats)
   await app.register(goalRoutes, { client, sites })
   // e-mail reports and spike alerts: who gets them, and a report sent now
@@ -161,7 +164,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(siteRoutes, { sites, client, rollups: runtime.rollups, drainSpool })
   await app.register(installationRoutes, { client, sites })
   await app.register(tokenRoutes, { sites })
-  await app.register(userRoutes, { client })
+  await app.register(userRoutes, { client, sites })
   await app.register(retentionRoutes, { retention: runtime.retention })
   await app.register(auditRoutes, { client, policy })
   await app.register(dashboardRoutes, { sites }) // last: the app's client routes never hide a server route

@@ -91,7 +91,7 @@ function translate(c: Cluster, storage: Storage, sql: string): string[] {
     return [`TRUNCATE TABLE IF EXISTS ${table} ${on}`]
   }
   // rows go in through the Distributed tables, as every insert of the program
-  if (/^INSERT INTO \w+ SELECT\s/i.test(sql)) return [sql]
+  if (/^INSERT INTO \w+(?:\s*\([\w\s,]+\))?\s+SELECT\s/i.test(sql)) return [sql]
   throw new Error(`cluster DDL: no translation for a statement beginning ${JSON.stringify(sql.slice(0, 60))}`)
 }
 

@@ -77,6 +77,8 @@ interface Connection {
   database: string
   /** The settings this connection was last set to; a value of null: unknown (a SET that failed). */
   settings: Map<string, string | null>
+  /** The query parameters it holds (`bind`). */
+  params: Set<string>
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/
@@ -115,8 +117,6 @@ export class Engine {
   private waiting: ((c: Connection) => void)[] = []
   private all: Connection[] = []
   private running = new Set<Promise<unknown>>()
-  /** Queries with parameters, one at a time: chDB's binding sets a query's parameters engine-wide (chdb/index.js, `runExclusiveParam`). */
-  private paramTurn: Promise<unknown> = Promise.resolve()
   private known: Set<string> | null = null
   private closing = false
   /** Names the files of inserts' data. */
@@ -140,7 +140,7 @@ export class Engine {
     fs.mkdirSync(inserts, { recursive: true, mode: 0o700 })
     const engine = new Engine(native, inserts)
     for (let i = 0; i < connections; i++) {
-      const conn: Connection = { session: new Session(dir, { connectionArgs: engineArgs }), database: 'default', settings: new Map() }
+      const conn: Connection = { session: new Session(dir, { connectionArgs: engineArgs }), database: 'default', settings: new Map(), params: new Set() }
       engine.all.push(conn)
       engine.idle.push(conn)
     }
@@ -172,9 +172,8 @@ export class Engine {
     await this.use(conn, req.database)
     await this.set(conn, req.settings)
     if (req.data) return this.insert(handle, req.query, req.data)
-    const hasParams = Object.keys(req.params).length > 0
-    const query = () => (hasParams ? this.native.QueryAsyncConnection(handle, req.query, req.format, req.params) : this.native.QueryAsyncConnection(handle, req.query, req.format))
-    const r = hasParams ? await this.oneAtATime(query) : await query()
+    await this.bind(conn, req.params)
+    const r = await this.native.QueryAsyncConnection(handle, req.query, req.format)
     return { bytes: r.bytes, elapsedS: r.elapsed, readRows: r.rowsRead, readBytes: r.bytesRead, writtenRows: 0, writtenBytes: 0 }
   }
 
@@ -194,10 +193,28 @@ export class Engine {
     }
   }
 
-  private oneAtATime<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.paramTurn.then(fn)
-    this.paramTurn = result.catch(() => undefined)
-    return result
+  /**
+   * Gives the connection the request's query parameters, as session parameters (`SET param_x`,
+   * ClickHouse's own way of setting them for the queries of a session): each connection has its
+   * own, so questions run in parallel on several connections. (chDB's per-call parameters are
+   * set engine-wide, and queries passing them must run one at a time: chdb/index.js,
+   * `runExclusiveParam`.) The values arrive in ClickHouse's text form, as a server's HTTP
+   * interface takes them, and reach the engine unchanged inside a string literal. A session
+   * parameter cannot be unset: those an earlier request set and this one does not pass are set
+   * to the empty string, so that no request ever reads another's values.
+   */
+  private async bind(conn: Connection, params: Record<string, string>): Promise<void> {
+    const names = Object.keys(params)
+    if (names.length === 0 && conn.params.size === 0) return
+    const assignments: string[] = []
+    for (const name of names) {
+      if (!IDENTIFIER.test(name)) throw EngineError.named(456, 'UNKNOWN_QUERY_PARAMETER', `Query parameter name '${name.slice(0, 100)}' is not an identifier`)
+      assignments.push(`param_${name} = ${quoteString(params[name])}`)
+    }
+    for (const name of conn.params) if (!(name in params)) assignments.push(`param_${name} = ''`)
+    if (assignments.length === 0) return
+    conn.params = new Set(names)
+    await this.native.QueryAsyncConnection(conn.session.connection, `SET ${assignments.join(', ')}`, 'TabSeparated')
   }
 
   private async use(conn: Connection, database: string): Promise<void> {

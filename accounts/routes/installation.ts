@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { FastifyInstance } from 'fastify'
 import Type, { type Static } from 'typebox'
-import { requireAccess } from '../access.ts'
+import { requireAccess, siteFromPath } from '../access.ts'
 import { normaliseDomain, SiteError, type Sites } from '../sites.ts'
 
 /** Beacons stored this recently mean the tag works. */
@@ -18,10 +18,10 @@ const InstallationOut = Type.Object({
 /**
  * Whether a site's tag works: beacons stored lately, and how long ago the last one was, in whole
  * minutes. No count: it answers before k visitors exist, so it may say nothing that tells
- * visitors apart (a minute holds any number of them). Admin only.
+ * visitors apart (a minute holds any number of them). The site's admins.
  */
 export async function installationRoutes(app: FastifyInstance, { client, sites }: { client: ClickHouseClient; sites: Sites }) {
-  app.addHook('onRequest', requireAccess({ scope: 'admin' }))
+  app.addHook('onRequest', requireAccess({ scope: 'admin', role: 'admin', siteFrom: siteFromPath }))
 
   app.get<{ Params: Static<typeof DomainParams> }>('/api/v1/sites/:domain/installation', {
     schema: {

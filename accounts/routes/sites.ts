@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import Type, { type Static } from 'typebox'
-import { requireAccess } from '../access.ts'
+import { requireAccess, siteFromPath, sitesOf } from '../access.ts'
 import { changeTimezone, removeSite, type SiteChangeDeps } from '../site-changes.ts'
 import { normaliseDomain, SiteError } from '../sites.ts'
 
@@ -29,20 +29,30 @@ function registered(deps: SiteChangeDeps, input: string): string {
   return domain
 }
 
-/** Sites: register, list, change the time zone, remove with their data. Admin only; the API behind `analytics site`. */
+/**
+ * Sites: register, list, change the time zone, remove with their data; the API behind `analytics site`.
+ * Everyone signed in lists the sites they have a role on; a site's admins change its time zone;
+ * owners of every site add sites, a site's owners remove it.
+ */
 export async function siteRoutes(app: FastifyInstance, deps: SiteChangeDeps) {
   const { sites } = deps
-  app.addHook('onRequest', requireAccess({ scope: 'admin' }))
+  const anyRole = requireAccess({ scope: 'admin', role: 'viewer', anySite: true })
 
   app.get('/api/v1/sites', {
-    schema: { summary: 'List registered sites', response: { 200: Type.Object({ sites: Type.Array(SiteOut) }), '4xx': ErrorOut } },
-  }, async () => ({ sites: sites.list() }))
+    onRequest: anyRole,
+    schema: { summary: 'List the registered sites the caller has a role on', response: { 200: Type.Object({ sites: Type.Array(SiteOut) }), '4xx': ErrorOut } },
+  }, async (req) => {
+    const mine = sitesOf(req.access!, 'viewer')
+    return { sites: sites.list().filter((s) => mine === 'all' || mine.has(s.domain)) }
+  })
 
   app.get('/api/v1/sites/timezones', {
+    onRequest: anyRole,
     schema: { summary: 'The time zones a site may have: those the store and the server both know', response: { 200: Type.Object({ timezones: Type.Array(Type.String()) }), '4xx': ErrorOut } },
   }, async () => ({ timezones: [...(await sites.knownTimezones())] }))
 
   app.post<{ Body: Static<typeof NewSite> }>('/api/v1/sites', {
+    onRequest: requireAccess({ scope: 'admin' }),
     schema: { summary: 'Register a site (beacons for other domains are dropped)', body: NewSite, response: { 201: SiteOut, '4xx': ErrorOut } },
   }, async (req, reply) => {
     const domain = normaliseDomain(req.body.domain)
@@ -51,6 +61,7 @@ export async function siteRoutes(app: FastifyInstance, deps: SiteChangeDeps) {
   })
 
   app.patch<{ Params: Static<typeof DomainParams>; Body: Static<typeof SiteChange> }>('/api/v1/sites/:domain', {
+    onRequest: requireAccess({ scope: 'admin', role: 'admin', siteFrom: siteFromPath }),
     schema: {
       summary: "Change a site's time zone; its daily statistics are built again in it",
       params: DomainParams,
@@ -60,6 +71,7 @@ export async function siteRoutes(app: FastifyInstance, deps: SiteChangeDeps) {
   }, async (req) => changeTimezone(deps, registered(deps, req.params.domain), req.body.timezone))
 
   app.delete<{ Params: Static<typeof DomainParams>; Querystring: Static<typeof RemoveQuery> }>('/api/v1/sites/:domain', {
+    onRequest: requireAccess({ scope: 'admin', role: 'owner', siteFrom: siteFromPath }),
     schema: {
       summary: 'Remove a site and delete all its data (events, visits, statistics, goals, tokens and shared links); `confirm` must repeat the domain',
       params: DomainParams,

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import Type, { type Static } from 'typebox'
-import { requireAccess } from '../access.ts'
+import { requireAccess, siteFromRequestOr, sitesOf } from '../access.ts'
 import { SCOPES, validateNewToken } from '../tokens.ts'
 import type { Sites } from '../sites.ts'
 
@@ -42,9 +42,12 @@ const ErrorOut = Type.Object({ error: Type.String() })
  */
 export const sharePath = (token: string) => `/share#${token}`
 
-/** Per-site API tokens and shared links: the admin API behind `analytics token` and `analytics share`. */
+/**
+ * Per-site API tokens and shared links: the admin API behind `analytics token` and `analytics share`.
+ * A site's admins make, list and revoke its tokens (a viewer none); owners of every site all of them.
+ */
 export async function tokenRoutes(app: FastifyInstance, { sites }: { sites: Sites }) {
-  app.addHook('onRequest', requireAccess({ scope: 'admin' }))
+  app.addHook('onRequest', requireAccess({ scope: 'admin', role: 'admin', anySite: true, siteFrom: siteFromRequestOr((id) => app.tokens.siteOf(id)) }))
 
   app.post<{ Body: Static<typeof NewToken> }>('/api/v1/tokens', {
     schema: { summary: 'Create a per-site API token or a shared link (the token is shown once)', body: NewToken, response: { 201: CreatedOut, '4xx': ErrorOut } },
@@ -60,7 +63,11 @@ export async function tokenRoutes(app: FastifyInstance, { sites }: { sites: Site
 
   app.get<{ Querystring: Static<typeof ListQuery> }>('/api/v1/tokens', {
     schema: { summary: 'List tokens that are not revoked (no secrets, no hashes)', querystring: ListQuery, response: { 200: Type.Object({ tokens: Type.Array(TokenOut) }), '4xx': ErrorOut } },
-  }, async (req) => ({ tokens: await app.tokens.list(req.query.site?.toLowerCase()) }))
+  }, async (req) => {
+    const mine = sitesOf(req.access!, 'admin')
+    const tokens = await app.tokens.list(req.query.site?.toLowerCase())
+    return { tokens: mine === 'all' ? tokens : tokens.filter((t) => mine.has(t.site)) }
+  })
 
   app.delete<{ Params: Static<typeof IdParams> }>('/api/v1/tokens/:id', {
     schema: { summary: 'Revoke a token; it stops working at once here and within 10 s on other collectors', params: IdParams, response: { 200: Type.Object({ id: Type.String(), revoked: Type.Boolean() }), '4xx': ErrorOut } },

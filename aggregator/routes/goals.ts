@@ -2,6 +2,7 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import type { FastifyInstance } from 'fastify'
 import Type, { type Static } from 'typebox'
 import { requireAccess } from '../../accounts/access.ts'
+import { siteOfRecord } from '../../accounts/record-site.ts'
 import type { Sites } from '../../accounts/sites.ts'
 import { GOAL_ID, GoalStore, MAX_GOALS_PER_SITE, type Goal } from '../goal-store.ts'
 import { LIMITS, parseGoalMatch } from '../stats/goal-match.ts'
@@ -43,10 +44,10 @@ export function goalOut(g: Goal): Static<typeof GoalOut> {
 
 /**
  * Goals per site (`/signup/*` visited, `Signup` sent, `Signup` with plan=pro): the admin API.
- * Admin token only for now; the shared access rules will take over this hook.
+ * Read by the site's viewers, changed by its admins.
  */
 export async function goalRoutes(app: FastifyInstance, { client, sites }: { client: ClickHouseClient; sites: Sites }) {
-  app.addHook('onRequest', requireAccess({ scope: 'admin' }))
+  app.addHook('onRequest', requireAccess({ scope: 'admin', role: 'admin', readRole: 'viewer', siteFrom: siteOfRecord('goals') }))
   const goals = new GoalStore(client)
 
   app.get<{ Querystring: Static<typeof ListQuery> }>('/api/v1/goals', {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import Type, { type Static } from 'typebox'
-import { requireAccess } from '../../accounts/access.ts'
+import { requireAccess, siteFromQueryOrBody } from '../../accounts/access.ts'
 import { SiteError } from '../../accounts/sites.ts'
 import { sendReport, type ReportDeps } from '../reports/send.ts'
 import { checkRecipients, checkSetting, MAX_RECIPIENTS, REPORT_KINDS, ReportError, ReportStore, type ReportKind } from '../reports/store.ts'
@@ -34,11 +34,11 @@ const DOC = { tags: ['admin'], security: [{ bearer: [] }] as Record<string, stri
 
 /**
  * E-mail reports and spike alerts (aggregator/reports/): who gets them, and a report sent now.
- * Admin only: the addresses are the only personal data the server keeps on purpose.
+ * The site's admins only: the addresses are the only personal data the server keeps on purpose.
  */
 export async function reportRoutes(app: FastifyInstance, deps: ReportDeps) {
   const store = new ReportStore(deps.client)
-  app.addHook('onRequest', requireAccess({ scope: 'admin' }))
+  app.addHook('onRequest', requireAccess({ scope: 'admin', role: 'admin', siteFrom: siteFromQueryOrBody }))
   const registered = (site: string) => {
     const domain = site.toLowerCase()
     if (!deps.sites.has(domain)) throw SiteError.unknown()

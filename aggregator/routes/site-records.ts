@@ -1,20 +1,21 @@
 import type { FastifyReply } from 'fastify'
 import Type from 'typebox'
 import { requireAccess, siteFromQuery } from '../../accounts/access.ts'
+import { siteOfRecord } from '../../accounts/record-site.ts'
 import type { Sites } from '../../accounts/sites.ts'
 import { RECORD_ID } from '../site-records.ts'
 
 /**
  * What the segments, funnels and annotations routes share. Reading: whoever may read the site's
  * statistics (the admin token, a session, a per-site token with `stats`, the site's shared link),
- * the site named by `?site=`. Changing: the admin token and signed-in users.
+ * the site named by `?site=`. Changing: the site's admins.
  */
 export const READ = {
   onRequest: requireAccess({ scope: 'stats', siteFrom: siteFromQuery }),
   doc: { tags: ['stats'], security: [{ bearer: [] }, { bearer: [], sharePassword: [] }] as Record<string, string[]>[] },
 }
 export const WRITE = {
-  onRequest: requireAccess({ scope: 'admin' }),
+  onRequest: requireAccess({ scope: 'admin', role: 'admin', siteFrom: siteOfRecord() }),
   doc: { tags: ['admin'], security: [{ bearer: [] }] as Record<string, string[]>[] },
 }
 

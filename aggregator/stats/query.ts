@@ -302,12 +302,26 @@ export function scopedVisitsSql(q: StatsQuestion, params: Params): string {
   return new SumsQuery(q, params).visits(days, q.filters, true)
 }
 
-/** Whether the question is whole local days, no filters, and day buckets or none: what the daily rollup holds. */
-export function rollupAnswers(q: StatsQuestion): boolean {
-  if (q.filters.length > 0) return false
-  if (q.interval !== undefined && !['day', 'week', 'month'].includes(q.interval)) return false
-  return wholeDays(q.range, q.timezone)
+/**
+ * The rows of the daily rollup that answer a question, if any: whole local days, day buckets
+ * or none, and either no filter (the rows of its property, or the totals) or one filter
+ * `visit-property==value` and no property (the rows of that value: a visit property's row is
+ * exactly the visits the filter keeps, their pageviews and events with them, and the visitors
+ * of one UTC day are distinct in it). Several values, a pattern or a negation would add rows up
+ * and count twice a visitor with visits of two values, so those are asked of visits and events.
+ */
+export function rollupSlice(q: StatsQuestion): { dim: string; value: string | null } | null {
+  if (q.interval !== undefined && !['day', 'week', 'month'].includes(q.interval)) return null
+  if (!wholeDays(q.range, q.timezone)) return null
+  if (q.filters.length === 0) return { dim: q.property ? nameOf(q.property) : '', value: null }
+  const [f] = q.filters
+  const one = q.filters.length === 1 && !q.property && f.op === '==' && f.values.length === 1 && !f.goals
+  if (!one || f.prop.level !== 'visit' || f.prop.filterExpr !== undefined || (!f.exact && f.values[0].includes('*'))) return null
+  return { dim: f.prop.dim, value: f.values[0] }
 }
+
+/** Whether the daily rollup answers the question's whole days (rollupSlice). */
+export const rollupAnswers = (q: StatsQuestion): boolean => rollupSlice(q) !== null
 
 /**
  * The UTC days whose rollup holds every event the day has now: built from as many events as
@@ -316,6 +330,11 @@ export function rollupAnswers(q: StatsQuestion): boolean {
  * so no answer ever comes from a half-built or outdated state.
  */
 export async function currentDays(client: ClickHouseClient, first: string, last: string): Promise<Set<string>> {
+  const days = await asked(client, `current days ${first} ${last}`, () => currentDayList(client, first, last))
+  return new Set(days)
+}
+
+async function currentDayList(client: ClickHouseClient, first: string, last: string): Promise<string[]> {
   const rs = await client.query({
     query: `SELECT toString(c.day) AS day
             FROM (SELECT day, sum(events) AS n FROM event_counts WHERE day BETWEEN {first:Date} AND {last:Date} GROUP BY day) AS c
@@ -324,7 +343,7 @@ export async function currentDays(client: ClickHouseClient, first: string, last:
     query_params: { first, last },
     format: 'JSONEachRow',
   })
-  return new Set((await rs.json<{ day: string }>()).map((r) => r.day))
+  return (await rs.json<{ day: string }>()).map((r) => r.day)
 }
 
 /**
@@ -335,16 +354,17 @@ export async function currentDays(client: ClickHouseClient, first: string, last:
 export async function querySums(client: ClickHouseClient, q: StatsQuestion): Promise<SumsRow[]> {
   const days = rangeDays(q.range, q.timezone)
   const all = utcDays(days.utcFirst, days.utcLast)
-  const current = rollupAnswers(q) ? await currentDays(client, days.utcFirst, days.utcLast) : new Set<string>()
+  const slice = rollupSlice(q)
+  const current = slice ? await currentDays(client, days.utcFirst, days.utcLast) : new Set<string>()
   const live = all.filter((d) => !current.has(d))
   const parts: Promise<SumsRow[]>[] = []
-  if (current.size > 0) {
-    const dim = q.property ? nameOf(q.property) : ''
+  if (slice && current.size > 0) {
+    const { dim, value } = slice
     parts.push(
       rowsOf(client, `SELECT ${q.property ? 'value' : "''"} AS key, ${dayBucket(q.interval)} AS bucket, ${SUMS}, ${ROLLUP_MEASURES}
         FROM rollup_daily
-        WHERE site = {site:String} AND dim = {dim:String} AND build_day IN {built:Array(Date)} AND day BETWEEN {d0:Date} AND {d1:Date}
-        GROUP BY key, bucket`, { site: q.site, dim, built: [...current], d0: days.first, d1: days.last }),
+        WHERE site = {site:String} AND dim = {dim:String} AND build_day IN {built:Array(Date)} AND day BETWEEN {d0:Date} AND {d1:Date}${value === null ? '' : ' AND value = {value:String}'}
+        GROUP BY key, bucket`, { site: q.site, dim, built: [...current], d0: days.first, d1: days.last, ...(value === null ? {} : { value }) }),
     )
   }
   if (live.length > 0) {
@@ -362,7 +382,32 @@ export async function querySums(client: ClickHouseClient, q: StatsQuestion): Pro
   return [...merged.values()]
 }
 
-async function rowsOf(client: ClickHouseClient, query: string, query_params: Record<string, unknown>): Promise<SumsRow[]> {
+/** Questions being asked of each store now, by their text and values (see `asked`). */
+const asking = new WeakMap<ClickHouseClient, Map<string, Promise<unknown>>>()
+
+/**
+ * One answer for the same question asked while it is being answered: a dashboard's panels ask
+ * the same totals and neighbours at once (every breakdown's total, the days either side), and
+ * the store works them out once. Nothing is kept once answered, so no answer is older than the
+ * question. Callers get their own copy of the rows.
+ */
+async function asked<T>(client: ClickHouseClient, key: string, ask: () => Promise<T[]>): Promise<T[]> {
+  let running = asking.get(client)
+  if (!running) asking.set(client, (running = new Map()))
+  let answer = running.get(key) as Promise<T[]> | undefined
+  if (!answer) {
+    const mine = running
+    answer = ask().finally(() => mine.delete(key))
+    running.set(key, answer)
+  }
+  return (await answer).map((r) => (typeof r === 'object' && r !== null ? { ...r } : r))
+}
+
+function rowsOf(client: ClickHouseClient, query: string, query_params: Record<string, unknown>): Promise<SumsRow[]> {
+  return asked(client, `${query}\u0000${JSON.stringify(query_params)}`, () => readRows(client, query, query_params))
+}
+
+async function readRows(client: ClickHouseClient, query: string, query_params: Record<string, unknown>): Promise<SumsRow[]> {
   const rs = await client.query({ query, query_params, format: 'JSONEachRow' })
   const rows = await rs.json<SumsRow>()
   return rows.map((r) => ({

@@ -8,6 +8,8 @@ import { Realtime } from './views/realtime.tsx'
 import { Settings } from './views/settings.tsx'
 import { SharedDashboard } from './views/shared.tsx'
 import { SignIn } from './views/sign-in.tsx'
+import { AcceptInvitation } from './views/accept.tsx'
+import { atLeast, roleOn, useRoles } from './lib/roles.ts'
 import { AddSite, SiteList } from './views/sites.tsx'
 import { useFetch } from './lib/use-fetch.ts'
 import { Shell } from './components/shell.tsx'
@@ -29,6 +31,12 @@ export function App() {
   const share = /^\/share(\/realtime)?\/?$/.exec(loc.path)
   if (share) return <SharedDashboard link={location.hash.slice(1)} page={share[1] ? 'realtime' : 'dashboard'} loc={loc} />
 
+  const signIn = (t: string) => {
+    session.signIn(t)
+    setToken(t)
+  }
+  // an invitation's token rides in the fragment too (/accept#inv_…)
+  if (loc.path === '/accept') return <AcceptInvitation onSignIn={signIn} />
   if (!token) {
     return (
       <SignIn
@@ -58,6 +66,8 @@ function Admin({ token, path, params, onSignOut }: { token: string; path: string
     return () => removeEventListener(SITES_CHANGED, again)
   }, [])
   const sites = useFetch<{ sites: Site[] }>(`sites:${token}:${rev}`, (signal) => apiGet(cred, '/api/v1/sites', {}, signal))
+  // a viewer gets the dashboards without the controls of those who manage the site
+  const roles = useRoles(cred) ?? []
   // the last list this tab saw (domains and time zones only) draws the dashboard at once on a reload
   const list = sites.data?.sites ?? session.sites() ?? []
   useEffect(() => {
@@ -70,7 +80,7 @@ function Admin({ token, path, params, onSignOut }: { token: string; path: string
   if (!m) {
     return (
       <Shell sites={list} onSignOut={onSignOut}>
-        <SiteList sites={list} loading={sites.loading} error={sites.error} />
+        <SiteList sites={list} loading={sites.loading} error={sites.error} canAdd={roleOn(roles, '*') === 'owner'} />
       </Shell>
     )
   }
@@ -83,10 +93,11 @@ function Admin({ token, path, params, onSignOut }: { token: string; path: string
       </Shell>
     )
   }
-  const view: View = { cred, site: site.domain, timezone: site.timezone, base: `/sites/${encodeURIComponent(site.domain)}`, readOnly: false, embed: false }
+  const manage = atLeast(roleOn(roles, site.domain), 'admin')
+  const view: View = { cred, site: site.domain, timezone: site.timezone, base: `/sites/${encodeURIComponent(site.domain)}`, readOnly: !manage, embed: false }
   return (
     <ViewContext.Provider value={view}>
-      <Shell sites={list} site={site.domain} page={m[2] ?? 'dashboard'} onSignOut={onSignOut}>
+      <Shell sites={list} site={site.domain} page={m[2] ?? 'dashboard'} onSignOut={onSignOut} manage={manage}>
         {m[2] === 'realtime' ? <Realtime /> : m[2] === 'settings' ? <Settings /> : <Dashboard params={params} />}
       </Shell>
     </ViewContext.Provider>

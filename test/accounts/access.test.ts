@@ -70,6 +70,20 @@ const ACCESS: Record<string, Rule> = {
   'DELETE /api/v1/users/:name/sessions': 'admin',
   'GET /api/v1/sessions': 'admin',
   'DELETE /api/v1/sessions/:id': 'admin',
+  // roles: who am I, a user's role on a site, invitations (accepting one is open to the link's holder)
+  'GET /api/v1/me': 'admin',
+  'PUT /api/v1/users/:name/roles': 'admin',
+  'DELETE /api/v1/users/:name/roles': 'admin',
+  'POST /api/v1/invitations': 'admin',
+  'GET /api/v1/invitations': 'admin',
+  'DELETE /api/v1/invitations/:id': 'admin',
+  'POST /api/v1/invitations/accept': 'public',
+  // statistics imported from another tool: read like statistics, imported and removed by admins
+  'GET /api/v1/stats/imported': 'stats',
+  'GET /api/v1/stats/imported/breakdown': 'stats',
+  'POST /api/v1/imports': 'admin',
+  'GET /api/v1/imports': 'admin',
+  'DELETE /api/v1/imports/:id': 'admin',
   // Plausible's stats API; reports and alerts; verifying a site's installation
   'GET /api/v1/stats/realtime/visitors': 'stats',
   'POST /api/v2/query': 'stats',
@@ -91,6 +105,8 @@ const SAMPLE: Record<string, { query?: string; body?: unknown }> = {
   'POST /api/v1/goals': { body: { site: 'example.com', page: '/walk' } },
   'POST /api/v1/login': { body: {} },
   'POST /api/v1/users': { body: { name: 'access-walk', password: 'made by the access walk' } },
+  'PUT /api/v1/users/:name/roles': { body: { site: 'example.com', role: 'viewer' } },
+  'POST /api/v1/invitations': { body: { name: 'walk-invitee', site: 'example.com', role: 'viewer' } },
   'POST /api/v2/query': { body: { site_id: 'example.com', metrics: ['visitors'], date_range: 'day' } },
   'DELETE /api/v1/reports': { query: 'site=example.com&kind=monthly' },
   'POST /api/v1/reports/send': { body: { site: 'example.com', to: ['walk@example.com'] } },
@@ -138,6 +154,8 @@ beforeAll(async () => {
   t.revoked = revoked.token
   await app.tokens.revoke(revoked.id)
   t.sessionExpired = (await app.tokens.createSession('access-walk', -1000)).token
+  // the walk's user is an owner of every site, as users made before roles are (roles-access.test.ts walks the roles)
+  await app.memberships.set('access-walk', '*', 'owner')
 })
 afterAll(async () => {
   await app?.close()
@@ -204,7 +222,7 @@ describe('protected routes', WALK, () => {
     for (const r of protectedRoutes()) {
       const what = `${r.method} ${r.url}`
       const rule = ruleOf(r)!
-      // a signed-in user's session passes as the admin token does (a fresh one: logout ends it)
+      // an owner's session passes as the admin token does (a fresh one: logout ends it)
       const session = (await app.tokens.createSession('access-walk')).token
       const right = rule === 'stats' ? [ADMIN_TOKEN, t.stats, t.both, t.shared, session] : rule === 'export' ? [ADMIN_TOKEN, t.export, t.both, session] : [ADMIN_TOKEN, session]
       for (const tok of right) expect([401, 403], `${what} with ${tok.slice(0, 4)}`).not.toContain((await call(r, tok)).statusCode)
@@ -363,7 +381,7 @@ describe('requireAccess on its own (stats and export rules, audiences)', () => {
   let probe: FastifyInstance
   beforeAll(async () => {
     probe = Fastify()
-    decorateAccess(probe, { adminToken: ADMIN_TOKEN, tokens: app.tokens })
+    decorateAccess(probe, { adminToken: ADMIN_TOKEN, tokens: app.tokens, memberships: app.memberships })
     for (const scope of ['stats', 'export'] as const) {
       probe.get(`/${scope}`, { onRequest: requireAccess({ scope, siteFrom: siteFromQuery }) }, async (req) => ({ audience: req.audience, access: req.access }))
     }
@@ -377,9 +395,9 @@ describe('requireAccess on its own (stats and export rules, audiences)', () => {
     probe.inject({ url: path, headers: { ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...headers } })
 
   it('tells the route who is asking and for which audience', async () => {
-    expect((await get(`/stats?site=${SITE}`, ADMIN_TOKEN)).json()).toEqual({ audience: 'dashboard', access: { via: 'admin', site: null, tokenId: null, user: null } })
+    expect((await get(`/stats?site=${SITE}`, ADMIN_TOKEN)).json()).toEqual({ audience: 'dashboard', access: { via: 'admin', site: null, tokenId: null, user: null, memberships: null } })
     const session = await app.tokens.createSession('access-walk')
-    expect((await get(`/stats?site=${SITE}`, session.token)).json()).toEqual({ audience: 'dashboard', access: { via: 'ses', site: null, tokenId: session.id, user: 'access-walk' } })
+    expect((await get(`/stats?site=${SITE}`, session.token)).json()).toEqual({ audience: 'dashboard', access: { via: 'ses', site: null, tokenId: session.id, user: 'access-walk', memberships: [{ site: '*', role: 'owner' }] } })
     expect((await get(`/export?site=${SITE}`, ADMIN_TOKEN)).json().audience).toBe('export')
     expect((await get(`/stats?site=${SITE}`, t.stats)).json()).toMatchObject({ audience: 'dashboard', access: { via: 'pat', site: SITE } })
     expect((await get(`/export?site=${SITE}`, t.both)).json()).toMatchObject({ audience: 'export', access: { via: 'pat', site: SITE } })

@@ -77,6 +77,16 @@ describe('analytics store serve: ClickHouse over HTTP for @clickhouse/client', (
     expect(row).toEqual({ s, a: ["it's", 'b\\c'], d: '2026-11-29', n: 9007199254740991, big: 18446744073709551615, t: '2026-11-29 12:00:00.125' })
   })
 
+  it("gives each request its own parameters, however many run at once, and none of another's", async () => {
+    const echo = (i: number) => one<{ s: string; n: number }>(store.client, 'SELECT {s:String} AS s, {n:UInt32} AS n, count() AS c FROM numbers(200000) WHERE number % 7 = {n:UInt32} % 7', { s: `site-${i}.example.com`, n: i })
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => echo(i)))
+    expect(answers.map((a) => [a.s, a.n])).toEqual(Array.from({ length: 40 }, (_, i) => [`site-${i}.example.com`, i]))
+    // a parameter an earlier request set is not there for a later one that does not pass it
+    await one(store.client, 'SELECT {secret:String} AS s', { secret: 'earlier request' })
+    const later = await Promise.all(Array.from({ length: 8 }, () => one<{ s: string }>(store.client, 'SELECT {secret:String} AS s').then((r) => r.s, () => 'refused')))
+    expect(later).not.toContain('earlier request')
+  })
+
   it("applies a request's settings to that request alone, however many run at once", async () => {
     const threads = (limit: boolean) => one<{ v: string }>(store.client, "SELECT getSetting('max_threads') AS v", {}, limit ? { max_threads: 1 } : {})
     const answers = await Promise.all(Array.from({ length: 24 }, (_, i) => threads(i % 2 === 0).then((r) => ({ limit: i % 2 === 0, v: String(r.v) }))))

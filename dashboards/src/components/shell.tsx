@@ -33,7 +33,7 @@ function SiteSwitcher({ sites, site }: { sites: Site[]; site?: string }) {
   )
 }
 
-export function Shell({ sites, site, page, onSignOut, children }: { sites: Site[]; site?: string; page?: string; onSignOut: () => void; children: ComponentChildren }) {
+export function Shell({ sites, site, page, onSignOut, manage = true, children }: { sites: Site[]; site?: string; page?: string; onSignOut: () => void; manage?: boolean; children: ComponentChildren }) {
   const base = site ? `/sites/${encodeURIComponent(site)}` : ''
   const keep = page === 'dashboard' || page === 'realtime' ? location.search : ''
   return (
@@ -49,7 +49,7 @@ export function Shell({ sites, site, page, onSignOut, children }: { sites: Site[
               <>
                 <a href={base + keep} onClick={onLinkClick} aria-current={page === 'dashboard' ? 'page' : undefined}>Dashboard</a>
                 <a href={`${base}/realtime`} onClick={onLinkClick} aria-current={page === 'realtime' ? 'page' : undefined}>Realtime</a>
-                <a href={`${base}/settings`} onClick={onLinkClick} aria-current={page === 'settings' ? 'page' : undefined}>Settings</a>
+                {manage && <a href={`${base}/settings`} onClick={onLinkClick} aria-current={page === 'settings' ? 'page' : undefined}>Settings</a>}
               </>
             )}
             <button type="button" class="link-button" onClick={onSignOut}>Sign out</button>

@@ -77,7 +77,7 @@ export async function apiGet<T>(cred: Credentials, path: string, params: Record<
   return answer<T>(await fetch(path + query(params), { headers: headers(cred), signal, cache: 'no-store' }), cred)
 }
 
-export async function apiSend<T>(cred: Credentials, method: 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
+export async function apiSend<T>(cred: Credentials, method: 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
   return answer<T>(await fetch(path, { method, headers: headers(cred, body !== undefined), body: body === undefined ? undefined : JSON.stringify(body) }), cred)
 }
 

@@ -16,6 +16,7 @@ import { cardsFor, MetricCards } from '../components/metric-cards.tsx'
 import { EventsPanel, LinksPanel, LocationsPanel, PagesPanel, SourcesPanel, TechnologyPanel } from '../components/panels.tsx'
 import { RangePicker } from '../components/range-picker.tsx'
 import { ListSkeleton } from '../components/breakdown.tsx'
+import { ImportedSection } from '../components/imported.tsx'
 
 function PanelsLoading() {
   return (
@@ -109,6 +110,7 @@ export function Dashboard({ params }: { params: URLSearchParams }) {
         <FunnelPanel state={state} />
       </div>
       )}
+      {agg.data !== undefined && <ImportedSection state={state} />}
     </div>
   )
 }

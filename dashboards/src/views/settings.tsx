@@ -4,6 +4,8 @@ import { useFetch } from '../lib/use-fetch.ts'
 import { useView } from '../lib/view.ts'
 import { Snippet } from '../components/snippet.tsx'
 import { InstallationStatus, RemoveSite, TimezoneSetting } from '../components/site-settings.tsx'
+import { ImportUpload } from '../components/import-upload.tsx'
+import { atLeast, grantable, roleOn, useRoles, type Membership, type Role } from '../lib/roles.ts'
 
 interface TokenInfo { id: string; kind: 'pat' | 'shr'; site: string; name: string; created_at: string; expires_at: string | null; has_password: boolean }
 interface GoalInfo { id: string; label: string; currency?: string }
@@ -141,8 +143,113 @@ function Goals() {
   )
 }
 
+interface UserInfo { name: string; roles: Membership[] }
+
+/** The site's people and invitations (POST /api/v1/invitations, PUT and DELETE /api/v1/users/:name/roles): for its admins. */
+function People({ mine }: { mine: Role }) {
+  const view = useView()
+  const roles = useRoles(view.cred) ?? []
+  const [rev, setRev] = useState(0)
+  const list = useFetch<{ users: UserInfo[] }>(`users:${view.site}:${rev}`, (signal) => apiGet(view.cred, '/api/v1/users', { site: view.site }, signal))
+  const [name, setName] = useState('')
+  const [role, setRole] = useState<Role>('viewer')
+  const [everySite, setEverySite] = useState(false)
+  const [link, setLink] = useState<string | null>(null)
+  const [error, setError] = useState('')
+  const onEverySite = atLeast(roleOn(roles, '*'), 'admin')
+
+  async function invite(e: Event) {
+    e.preventDefault()
+    setError('')
+    try {
+      const made = await apiSend<{ accept_path: string }>(view.cred, 'POST', '/api/v1/invitations', { name: name.trim(), role, site: everySite ? '*' : view.site })
+      setLink(`${location.origin}${made.accept_path}`)
+      setName('')
+      setRev(rev + 1)
+    } catch (err) {
+      setError(errorText(err))
+    }
+  }
+  async function change(user: string, site: string, to: Role) {
+    setError('')
+    try {
+      await apiSend(view.cred, 'PUT', `/api/v1/users/${encodeURIComponent(user)}/roles`, { site, role: to })
+      setRev(rev + 1)
+    } catch (err) {
+      setError(errorText(err))
+    }
+  }
+  async function remove(user: string, site: string) {
+    if (!confirm(`Take ${user}'s role on ${site === '*' ? 'every site' : site} away?`)) return
+    try {
+      await apiSend(view.cred, 'DELETE', `/api/v1/users/${encodeURIComponent(user)}/roles?site=${encodeURIComponent(site)}`)
+      setRev(rev + 1)
+    } catch (err) {
+      setError(errorText(err))
+    }
+  }
+  // a role the caller may change: not above their own, and on every site only with a role on every site
+  const people = (list.data?.users ?? []).flatMap((u) => u.roles.filter((m) => m.site === view.site || m.site === '*').map((m) => ({ name: u.name, ...m, managed: atLeast(mine, m.role) && (m.site !== '*' || onEverySite) })))
+  return (
+    <>
+      {people.length > 0 && (
+        <table class="list plain">
+          <thead><tr><th scope="col">User</th><th scope="col">Role</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+          <tbody>
+            {people.map((p) => (
+              <tr key={`${p.name}:${p.site}`}>
+                <td>{p.name}</td>
+                <td>
+                  {p.managed ? (
+                    <select aria-label={`Role of ${p.name}`} value={p.role} onChange={(e) => change(p.name, p.site, (e.currentTarget as HTMLSelectElement).value as Role)}>
+                      {grantable(mine).map((r) => <option key={r} value={r}>{r}</option>)}
+                    </select>
+                  ) : p.role}
+                  {p.site === '*' ? ' (every site)' : ''}
+                </td>
+                <td>{p.managed && <button type="button" class="link-button small" onClick={() => remove(p.name, p.site)}>Remove</button>}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {link && (
+        <div class="notice" role="status">
+          <p><strong>Invitation created.</strong> Send this link to the person: it works once, for 7 days, and is shown only now.</p>
+          <div class="snippet"><pre><code data-invitation-link>{link}</code></pre><button type="button" class="button" onClick={() => navigator.clipboard?.writeText(link)}>Copy</button></div>
+        </div>
+      )}
+      <form class="form inline-form" onSubmit={invite} aria-label="Invite someone">
+        <label for="invite-name">User name</label>
+        <input id="invite-name" required value={name} autoComplete="off" spellcheck={false} onInput={(e) => setName((e.currentTarget as HTMLInputElement).value)} />
+        <label for="invite-role">Role</label>
+        <select id="invite-role" value={role} onChange={(e) => setRole((e.currentTarget as HTMLSelectElement).value as Role)}>
+          <option value="viewer">Viewer: reads the dashboards</option>
+          <option value="admin">Admin: also manages this site</option>
+          {mine === 'owner' && <option value="owner">Owner: everything</option>}
+        </select>
+        {onEverySite && (
+          <label class="checkbox"><input type="checkbox" checked={everySite} onChange={(e) => setEverySite((e.currentTarget as HTMLInputElement).checked)} /> On every site</label>
+        )}
+        <button type="submit" class="button primary">Invite</button>
+      </form>
+      <p class="error" role="alert">{error}</p>
+    </>
+  )
+}
+
 export function Settings() {
   const view = useView()
+  const mine = roleOn(useRoles(view.cred) ?? [], view.site)
+  // a viewer reads the dashboards only: no control here would be let through
+  if (view.readOnly) {
+    return (
+      <div class="page narrow settings">
+        <h1>Settings · {view.site}</h1>
+        <p class="muted">You can view this site's statistics. Its admins manage its settings.</p>
+      </div>
+    )
+  }
   return (
     <div class="page narrow settings">
       <h1>Settings · {view.site}</h1>
@@ -167,10 +274,24 @@ export function Settings() {
         <p class="muted">Days, weeks and months of every report begin at midnight here.</p>
         <TimezoneSetting />
       </section>
-      <section class="card" aria-labelledby="remove-title">
-        <h2 id="remove-title">Remove this site</h2>
-        <RemoveSite />
+      <section class="card" aria-labelledby="import-title">
+        <h2 id="import-title">Import from Plausible</h2>
+        <p class="muted">Bring past statistics along: shown beside the collected ones, never added to them.</p>
+        <ImportUpload />
       </section>
+      {mine && atLeast(mine, 'admin') && (
+        <section class="card" aria-labelledby="people-title">
+          <h2 id="people-title">People</h2>
+          <p class="muted">Who may see or manage this site. Invite someone by the user name they will sign in with.</p>
+          <People mine={mine} />
+        </section>
+      )}
+      {mine === 'owner' && (
+        <section class="card" aria-labelledby="remove-title">
+          <h2 id="remove-title">Remove this site</h2>
+          <RemoveSite />
+        </section>
+      )}
     </div>
   )
 }

@@ -4,12 +4,13 @@ import { onLinkClick } from '../lib/router.ts'
 import { SITES_CHANGED } from '../lib/session.ts'
 import { Snippet } from '../components/snippet.tsx'
 
-export function SiteList({ sites, loading, error }: { sites: Site[]; loading: boolean; error?: Error }) {
+/** The sites the signed-in user has a role on; `canAdd` for owners of every site (who alone add sites). */
+export function SiteList({ sites, loading, error, canAdd = true }: { sites: Site[]; loading: boolean; error?: Error; canAdd?: boolean }) {
   return (
     <div class="page narrow">
       <div class="page-head">
         <h1>Your sites</h1>
-        <a class="button primary" href="/sites/new" onClick={onLinkClick}>+ Add a site</a>
+        {canAdd && <a class="button primary" href="/sites/new" onClick={onLinkClick}>+ Add a site</a>}
       </div>
       {error && <p class="error" role="alert">{error.message}</p>}
       {loading && !sites.length ? <p aria-busy="true" class="muted">Loading…</p> : !sites.length ? (

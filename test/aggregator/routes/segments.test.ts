@@ -24,6 +24,8 @@ beforeAll(async () => {
   tok.exportOnly = (await app.tokens.create({ site: SITE, scopes: ['export'], name: 'export' })).token
   tok.shared = (await app.tokens.create({ site: SITE, scopes: ['shared'], name: 'partner' })).token
   tok.sharedOther = (await app.tokens.create({ site: OTHER, scopes: ['shared'], name: 'partner' })).token
+  // a signed-in user who administers the site (roles: accounts/roles.ts)
+  await app.memberships.set('marketing', SITE, 'admin')
   tok.session = (await app.tokens.createSession('marketing')).token
 })
 afterAll(async () => {

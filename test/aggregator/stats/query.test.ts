@@ -508,6 +508,55 @@ describe('rollupAnswers', () => {
   })
 })
 
+describe('one filter on a visit property: answered from the rollup, as the raw path answers it', () => {
+  const names = Object.entries(PROPERTIES).filter(([, p]) => p.level === 'visit' && p.filterExpr === undefined).map(([n]) => n)
+
+  it('the rollup answers `visit-property==value` alone; not several values, a pattern, a negation, a second filter or a property', () => {
+    for (const name of names) expect(rollupAnswers(question(RANGE_A, { filters: parseFilters(`${name}==x`) })), name).toBe(true)
+    for (const raw of ['country==DE|FR', 'country==D*', 'country!=DE', 'country~D', 'country==DE;browser==Firefox', 'region==Berlin', 'page==/']) {
+      expect(rollupAnswers(question(RANGE_A, { filters: parseFilters(raw) })), raw).toBe(false)
+    }
+    expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('country==DE'), property: PROPERTIES.page }))).toBe(false)
+  })
+
+  for (const name of names) {
+    it(`${name}: every value's totals and days, rollup and raw path alike`, async () => {
+      const values = model({ range: RANGE_A, property: name }).map((r) => r.key)
+      expect(values.length).toBeGreaterThan(0)
+      for (const value of [...values, 'no such value']) {
+        for (const interval of [undefined, 'day'] as const) {
+          const filters = parseFilters(`${name}==${value}`)
+          const fast = sorted(await querySums(fx.client, question(RANGE_A, { filters, interval })))
+          const raw = sorted(await querySums(fx.client, question(RANGE_A, { filters: [...filters, ...ALL], interval })))
+          expect(fast, `${name}==${value} ${interval}`).toEqual(raw)
+        }
+      }
+    })
+  }
+})
+
+describe('the same question asked at once', () => {
+  it('is asked of the store once, and each caller gets rows of its own', async () => {
+    const asked: string[] = []
+    const counting = new Proxy(fx.client, {
+      get(target, prop) {
+        if (prop === 'query') return (params: { query: string }) => (asked.push(params.query), target.query(params as never))
+        const value = Reflect.get(target, prop) as unknown
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+    const q = question(RANGE_A, { filters: ALL, property: PROPERTIES.country })
+    const answers = await Promise.all(Array.from({ length: 6 }, () => querySums(counting, q)))
+    expect(asked).toHaveLength(1)
+    expect(answers.every((a) => JSON.stringify(sorted(a)) === JSON.stringify(sorted(answers[0])))).toBe(true)
+    answers[0][0].visitors = -1
+    expect(answers[1].some((r) => r.visitors === -1)).toBe(false)
+    // once answered, it is asked again
+    await querySums(counting, q)
+    expect(asked).toHaveLength(2)
+  })
+})
+
 describe('filters (sumsSql)', () => {
   it('values go in as parameters, never into the SQL text; no filter, no filter value', () => {
     const plain = sumsSql(question(RANGE_A), ['2030-10-27'])

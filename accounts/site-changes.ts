@@ -14,6 +14,8 @@ export interface SiteChangeDeps {
     whileIdle<T>(fn: () => Promise<T>): Promise<T>
     /** Has the site's days built again (those whose events are still kept), here in its new time zone. */
     rebuildSite(site: string): Promise<void>
+    /** Makes every process forget the rollup rows it read (their builds get new ids): after rows were erased. */
+    renewBuilds(): Promise<void>
   }
   /** Sends what the collector already accepted to the store, so that nothing of the site arrives after its data are deleted. */
   drainSpool(): Promise<unknown>
@@ -36,5 +38,9 @@ export async function changeTimezone(deps: SiteChangeDeps, domain: string, timez
 export async function removeSite(deps: SiteChangeDeps, domain: string): Promise<string[]> {
   if (!(await deps.sites.remove(domain))) throw SiteError.unknown()
   await deps.drainSpool()
-  return deps.rollups.whileIdle(() => eraseSiteData(deps.client, domain))
+  return deps.rollups.whileIdle(async () => {
+    const tables = await eraseSiteData(deps.client, domain)
+    await deps.rollups.renewBuilds()
+    return tables
+  })
 }

@@ -1,6 +1,6 @@
-import crypto from 'node:crypto'
 import { isIPv4 } from 'node:net'
 import ipaddr from 'ipaddr.js'
+import { keyedId } from './salts.ts'
 
 /**
  * The network a visitor writes from: its IPv4 /24 or IPv6 /48 (an IPv4-mapped IPv6 address is
@@ -25,6 +25,5 @@ export function networkPrefix(ip: string): string {
 export function networkHash(salt: Buffer, site: string, ip: string): string {
   const prefix = networkPrefix(ip)
   if (!prefix) return '0'
-  const id = crypto.createHmac('sha256', salt).update(`network\0${site}\0${prefix}`).digest().readBigUInt64BE(0)
-  return (id === 0n ? 1n : id).toString()
+  return keyedId(salt, `network\0${site}\0${prefix}`)
 }

@@ -100,11 +100,27 @@ export class SaltStore {
 
 /** A keyed hash of site, IP and User-Agent under the period's salt, as a decimal UInt64 (never 0). */
 export function visitorHash(salt: Buffer, site: string, ip: string, userAgent: string): string {
-  // one update of the whole message: the same HMAC as one update per part, at half the calls into OpenSSL
-  const digest = crypto.createHmac('sha256', salt).update(`${site}\0${ip}\0${userAgent}`).digest()
-  const id = digest.readBigUInt64BE(0)
+  return keyedId(salt, `${site}\0${ip}\0${userAgent}`)
+}
+
+/**
+ * A keyed hash as a decimal UInt64 (never 0): SHA-256 of the salt followed by the message, its
+ * first 8 bytes. A secret prefix rather than an HMAC: with the digest cut to 64 bits a length
+ * extension has nothing to extend, and one one-shot hash costs about half an HMAC object (whose
+ * two hashes and key set-up were a tenth of the pipeline). The message is copied after the salt
+ * into one scratch buffer, zeroed after use, so no copy of the salt (nor the address) outlives the call.
+ */
+export function keyedId(salt: Buffer, message: string): string {
+  const need = salt.length + Buffer.byteLength(message)
+  if (scratch.length < need) scratch = Buffer.alloc(Math.max(need, 2 * scratch.length))
+  salt.copy(scratch, 0)
+  const end = salt.length + scratch.write(message, salt.length)
+  const id = crypto.hash('sha256', scratch.subarray(0, end), 'buffer').readBigUInt64BE(0)
+  scratch.fill(0, 0, end)
   return (id === 0n ? 1n : id).toString()
 }
+
+let scratch = Buffer.alloc(1024)
 
 /** Salts in the store's `salts` table (migration 004), one partition per period. */
 export class StoreSaltBackend implements SaltBackend {

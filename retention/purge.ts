@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client'
+import { renewRollupBuilds } from '../aggregator/rollup/job.ts'
 import type { Policy } from '../policy/policy.ts'
 import { chTime } from '../store/time.ts'
 
@@ -239,6 +240,7 @@ async function purgeAggregate(
     if (t.site !== null) siteEntry(report, policy, t.site, now).aggregateRows += n
     if (!dryRun) await client.command({ query: `DELETE FROM ${table} WHERE ${where}`, query_params: params })
   }
+  if (total > 0 && !dryRun && agg.table === 'rollup_daily') await renewRollupBuilds(client)
   return total
 }
 

@@ -163,6 +163,11 @@ export class RollupJob {
     await this.client.command({ query: 'DELETE FROM rollup_builds WHERE day IN {days:Array(Date)}', query_params: { days } })
   }
 
+  /** After a site's rows are erased: see renewRollupBuilds. */
+  renewBuilds(): Promise<void> {
+    return renewRollupBuilds(this.client)
+  }
+
   /** Runs `fn` once the build in progress (if any) is over; no build starts until `fn` is done. */
   whileIdle<T>(fn: () => Promise<T>): Promise<T> {
     const result = this.lock.then(fn)
@@ -216,4 +221,14 @@ export class RollupJob {
     const rs = await this.client.query({ query, query_params, format: 'JSONEachRow' })
     return rs.json<T>()
   }
+}
+
+/**
+ * Gives every built day new build ids, the same builds otherwise: the statistics of every
+ * process keep the rollup rows they read while the builds behind them are current
+ * (aggregator/stats/query.ts), so once rows were erased (a site removed, rows past retention)
+ * none of them may be answered again from what was kept.
+ */
+export async function renewRollupBuilds(client: ClickHouseClient): Promise<void> {
+  await client.command({ query: 'INSERT INTO rollup_builds (day, events) SELECT day, max(events) FROM rollup_builds GROUP BY day' })
 }

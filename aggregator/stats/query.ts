@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client'
+import { LRUCache } from 'lru-cache'
 import { compare, Params, propExpr, type Filter } from './filters.ts'
 import { goalCondition } from './goal-match.ts'
 import { revenueCondition } from './measures.ts'
@@ -330,20 +331,58 @@ export const rollupAnswers = (q: StatsQuestion): boolean => rollupSlice(q) !== n
  * so no answer ever comes from a half-built or outdated state.
  */
 export async function currentDays(client: ClickHouseClient, first: string, last: string): Promise<Set<string>> {
-  const days = await asked(client, `current days ${first} ${last}`, () => currentDayList(client, first, last))
-  return new Set(days)
+  return new Set((await currentBuilds(client, first, last)).keys())
 }
 
-async function currentDayList(client: ClickHouseClient, first: string, last: string): Promise<string[]> {
+/** The current days (currentDays) with the ids of the builds behind each: a rebuild changes them. */
+async function currentBuilds(client: ClickHouseClient, first: string, last: string): Promise<Map<string, string>> {
+  const days = await asked(client, `current days ${first} ${last}`, () => currentBuildList(client, first, last))
+  return new Map(days.map((d) => [d.day, d.builds]))
+}
+
+async function currentBuildList(client: ClickHouseClient, first: string, last: string): Promise<{ day: string; builds: string }[]> {
   const rs = await client.query({
-    query: `SELECT toString(c.day) AS day
+    query: `SELECT toString(c.day) AS day, b.builds AS builds
             FROM (SELECT day, sum(events) AS n FROM event_counts WHERE day BETWEEN {first:Date} AND {last:Date} GROUP BY day) AS c
-            INNER JOIN (SELECT day, max(events) AS n FROM rollup_builds WHERE day BETWEEN {first:Date} AND {last:Date} GROUP BY day) AS b ON c.day = b.day
+            INNER JOIN (SELECT day, max(events) AS n, arrayStringConcat(arraySort(groupArray(toString(build_id))), ',') AS builds
+                        FROM rollup_builds WHERE day BETWEEN {first:Date} AND {last:Date} GROUP BY day) AS b ON c.day = b.day
             WHERE b.n >= c.n`,
     query_params: { first, last },
     format: 'JSONEachRow',
   })
-  return (await rs.json<{ day: string }>()).map((r) => r.day)
+  return rs.json<{ day: string; builds: string }>()
+}
+
+/**
+ * Rollup rows already read, per store, by question and by the builds they came from: a day's
+ * build never changes (a rebuild is another build), so the rows stay right while those builds
+ * are the current ones, and a dashboard asked again reads none of the rollup's parts (one per
+ * day). Bounded by rows; an entry unused for ten minutes goes (a purge, a removed site).
+ */
+const rollupRowsKept = new WeakMap<ClickHouseClient, LRUCache<string, SumsRow[]>>()
+export const ROLLUP_ROWS_KEPT = 100_000
+
+async function rollupRows(client: ClickHouseClient, key: string, read: () => Promise<SumsRow[]>): Promise<SumsRow[]> {
+  let kept = rollupRowsKept.get(client)
+  if (!kept) rollupRowsKept.set(client, (kept = new LRUCache<string, SumsRow[]>({ maxSize: ROLLUP_ROWS_KEPT, sizeCalculation: (rows) => rows.length + 1, ttl: 10 * 60_000 })))
+  let rows = kept.get(key)
+  if (!rows) {
+    rows = await read()
+    kept.set(key, rows)
+  }
+  return rows.map((r) => ({ ...r }))
+}
+
+const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10)
+
+/**
+ * The UTC days a question reads: those its instants fall on (the visits starting in the range
+ * and the events in it are there), and with filters the day before, where the visit of an event
+ * just after midnight may have started. Never the day after: reading it (today, for a range
+ * ending yesterday) only finds rows the range leaves out.
+ */
+export function readDays(q: StatsQuestion): string[] {
+  return utcDays(isoDay(q.range.from - (q.filters.length > 0 ? DAY : 0)), isoDay(q.range.to - 1))
 }
 
 /**
@@ -353,19 +392,22 @@ async function currentDayList(client: ClickHouseClient, first: string, last: str
  */
 export async function querySums(client: ClickHouseClient, q: StatsQuestion): Promise<SumsRow[]> {
   const days = rangeDays(q.range, q.timezone)
-  const all = utcDays(days.utcFirst, days.utcLast)
+  const all = readDays(q)
   const slice = rollupSlice(q)
-  const current = slice ? await currentDays(client, days.utcFirst, days.utcLast) : new Set<string>()
+  const current = slice ? await currentBuilds(client, days.utcFirst, days.utcLast) : new Map<string, string>()
   const live = all.filter((d) => !current.has(d))
   const parts: Promise<SumsRow[]>[] = []
   if (slice && current.size > 0) {
     const { dim, value } = slice
-    parts.push(
-      rowsOf(client, `SELECT ${q.property ? 'value' : "''"} AS key, ${dayBucket(q.interval)} AS bucket, ${SUMS}, ${ROLLUP_MEASURES}
+    const sql = `SELECT ${q.property ? 'value' : "''"} AS key, ${dayBucket(q.interval)} AS bucket, ${SUMS}, ${ROLLUP_MEASURES}
         FROM rollup_daily
         WHERE site = {site:String} AND dim = {dim:String} AND build_day IN {built:Array(Date)} AND day BETWEEN {d0:Date} AND {d1:Date}${value === null ? '' : ' AND value = {value:String}'}
-        GROUP BY key, bucket`, { site: q.site, dim, built: [...current], d0: days.first, d1: days.last, ...(value === null ? {} : { value }) }),
-    )
+        GROUP BY key, bucket`
+    // (in day order: the store lists them in any order)
+    const built = [...current.keys()].sort()
+    const params = { site: q.site, dim, built, d0: days.first, d1: days.last, ...(value === null ? {} : { value }) }
+    const key = `${sql}\u0000${JSON.stringify(params)}\u0000${built.map((d) => current.get(d)).join(';')}`
+    parts.push(rollupRows(client, key, () => rowsOf(client, sql, params)))
   }
   if (live.length > 0) {
     const { sql, params } = sumsSql(q, live)

@@ -43,7 +43,7 @@ interface Waiter {
 /** Where segments whose data the store refuses are kept (inside the spool directory). */
 export const REJECTED_DIR = 'rejected'
 
-const AB = process.env.SPOOL_AB ?? 'odsync'
+const DBG: [number, number][] = []
 const PRIVATE_DIR = 0o700
 const PRIVATE_FILE = 0o600
 
@@ -134,7 +134,7 @@ export class Spool {
     this.lastStamp = Math.max(Date.now(), this.lastStamp)
     const name = `${this.lastStamp.toString().padStart(15, '0')}-${String(this.seq++).padStart(10, '0')}-${crypto.randomBytes(6).toString('hex')}.ndjson`
     const { O_WRONLY, O_CREAT, O_APPEND, O_DSYNC } = fs.constants
-    const fd = fs.openSync(path.join(this.opts.dir, name), O_WRONLY | O_CREAT | O_APPEND | (this.opts.fsync && AB === 'odsync' ? O_DSYNC : 0), PRIVATE_FILE)
+    const fd = fs.openSync(path.join(this.opts.dir, name), O_WRONLY | O_CREAT | O_APPEND | (this.opts.fsync ? O_DSYNC : 0), PRIVATE_FILE)
     this.active = { name, fd, rows: 0, bytes: 0, block: eventBlock() }
     this.sealTimer = setTimeout(() => this.sealSoon(), this.opts.segmentMs)
     this.sealTimer.unref()
@@ -152,15 +152,9 @@ export class Spool {
         if (!this.active) this.openSegment()
         const seg = this.active!
         const data = Buffer.from(lines.join(''))
-        if (AB === 'odsync') await writeAll(seg.fd, data)
-        else if (AB === 'fdatasync') {
-          await writeAll(seg.fd, data)
-          if (this.opts.fsync) await new Promise<void>((res, rej) => fs.fdatasync(seg.fd, (e) => (e ? rej(e) : res())))
-        } else {
-          let off = 0
-          while (off < data.length) off += fs.writeSync(seg.fd, data, off, data.length - off)
-          if (this.opts.fsync) await new Promise<void>((res, rej) => fs.fdatasync(seg.fd, (e) => (e ? rej(e) : res())))
-        }
+        const tw = performance.now()
+        await writeAll(seg.fd, data)
+        DBG.push([lines.length, performance.now() - tw])
         seg.rows += lines.length
         seg.bytes += data.length
         for (const w of waiters) w.resolve()
@@ -307,6 +301,7 @@ export class Spool {
   }
 
   async close(): Promise<void> {
+    if (process.env.SPOOL_DBG) { const ms = DBG.map((d) => d[1]).sort((a, b) => a - b); const rows = DBG.reduce((a, d) => a + d[0], 0); fs.writeFileSync(process.env.SPOOL_DBG, `writes ${DBG.length} rows ${rows} avg batch ${(rows / DBG.length).toFixed(1)} p50 ${ms[ms.length >> 1]?.toFixed(2)} p90 ${ms[Math.floor(ms.length * 0.9)]?.toFixed(2)} p99 ${ms[Math.floor(ms.length * 0.99)]?.toFixed(2)} max ${ms[ms.length - 1]?.toFixed(2)}\n`, { flag: 'a' }) }
     await this.drainAppends()
     this.closed = true
   }

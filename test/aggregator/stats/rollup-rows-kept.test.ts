@@ -1,0 +1,72 @@
+import type { ClickHouseClient } from '@clickhouse/client'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { renewRollupBuilds } from '../../../aggregator/rollup/job.ts'
+import { PROPERTIES } from '../../../aggregator/stats/properties.ts'
+import { querySums, type StatsQuestion } from '../../../aggregator/stats/query.ts'
+import { eraseSiteData } from '../../../retention/erase.ts'
+import { DAY, HOUR, openFixture, type EventSpec, type StoreFixture } from '../store-fixture.ts'
+
+/**
+ * The rollup rows a question read are kept while the builds they came from are current
+ * (aggregator/stats/query.ts, `rollupRows`): asked again, the rollup is not read; a rebuild
+ * (late events), a site's removal or a purge makes every process read it again.
+ */
+
+const SITE = 'example.com'
+const OTHER = 'example.org'
+const D1 = Date.UTC(2030, 9, 1)
+const D2 = D1 + DAY
+const RANGE = { from: D1, to: D2 + DAY }
+
+let fx: StoreFixture
+let asked: string[]
+let counting: ClickHouseClient
+
+const views = (site: string, day: number, visitors: number[], path = '/'): EventSpec[] => visitors.map((v, i) => ({ site, ts: day + 10 * HOUR + i * 60_000, visitor: v, path }))
+const q = (site: string): StatsQuestion => ({ site, timezone: 'UTC', range: RANGE, filters: [], property: PROPERTIES.country })
+const pageviews = async (site: string) => (await querySums(counting, q(site))).reduce((n, r) => n + r.pageviews, 0)
+const rollupReads = () => asked.filter((sql) => sql.includes('FROM rollup_daily')).length
+
+beforeAll(async () => {
+  fx = await openFixture({ [SITE]: 'UTC', [OTHER]: 'UTC' }, D2 + 2 * DAY)
+  await fx.insert([...views(SITE, D1, [1, 2, 3]), ...views(SITE, D2, [4, 5]), ...views(OTHER, D1, [6, 7])])
+  await fx.job.run()
+  asked = []
+  counting = new Proxy(fx.client, {
+    get(target, prop) {
+      if (prop === 'query') return (params: { query: string }) => (asked.push(params.query), target.query(params as never))
+      const value = Reflect.get(target, prop) as unknown
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+})
+afterAll(async () => {
+  await fx?.close()
+})
+
+describe('rollup rows kept while their builds are current', () => {
+  it('are read once, then answered from what was kept, alike', async () => {
+    expect(await pageviews(SITE)).toBe(5)
+    expect(rollupReads(), asked.join('\n---\n')).toBe(1)
+    expect(await pageviews(SITE)).toBe(5)
+    expect(rollupReads()).toBe(1)
+  })
+
+  it('a late event makes its day live, and its rebuild is read again', async () => {
+    await fx.insert(views(SITE, D1, [8]))
+    expect(await pageviews(SITE)).toBe(6)
+    await fx.job.run()
+    const before = rollupReads()
+    expect(await pageviews(SITE)).toBe(6)
+    expect(rollupReads()).toBe(before + 1)
+  })
+
+  it("once a site's rows are erased and the builds renewed, nothing kept of them is answered", async () => {
+    expect(await pageviews(OTHER)).toBe(2)
+    await eraseSiteData(fx.client, OTHER)
+    await renewRollupBuilds(fx.client)
+    expect(await pageviews(OTHER)).toBe(0)
+    // the other site's numbers are the same, read again
+    expect(await pageviews(SITE)).toBe(6)
+  })
+})

@@ -59,7 +59,8 @@ export async function funnel(client: ClickHouseClient, s: Scope, range: Range, s
   const conds = steps.map((c) => goalCondition(c, params))
   // bit i of `mask` is set when the event matches step i + 1
   const mask = conds.map((c, i) => `toUInt16(${c}) * ${2 ** i}`).join(' + ')
-  const events = eventsOfVisits(q, params, { mask, net: NETWORK }, conds.join(' OR '))
+  // a visit that never completed step 1 reaches no step
+  const events = eventsOfVisits(q, params, { mask, net: NETWORK }, conds.join(' OR '), conds[0])
   const sql = `SELECT ${steps.map((_, i) => `sum(s${i}) AS s${i}, sum(n${i}) AS n${i}`).join(', ')}
     FROM
     (

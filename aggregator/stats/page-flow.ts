@@ -39,8 +39,8 @@ const DIRECTIONS: Direction[] = ['previous', 'next']
 export async function pageFlow(client: ClickHouseClient, s: Scope, range: Range, page: string, limit: number): Promise<PageFlow> {
   const q = questionOf(s, range)
   const params = new Params()
-  const events = eventsOfVisits(q, params, { pathname: 'pathname', net: NETWORK }, "name = 'pageview'")
   const at = params.add('String', page)
+  const events = eventsOfVisits(q, params, { pathname: 'pathname', net: NETWORK }, "name = 'pageview'", `name = 'pageview' AND pathname = ${at}`)
   /** Distinct visitors and networks per (direction, key), or with `keys` per direction over the keys given. */
   const flowSql = (keys?: Record<Direction, string>) => `SELECT direction, ${keys ? "''" : 'key'} AS key, sum(n) AS visitors, sum(m) AS networks
     FROM

@@ -18,20 +18,25 @@ export function scopedVisits(q: StatsQuestion, params: Params): string {
 /**
  * Events of those visits for which `where` holds (SQL over an `events` row), one row each:
  * visitor_id, day (UTC), local_day, visit_start (with visitor_id, the visit), ts, and the
- * `columns` given (alias → SQL over the events row).
+ * `columns` given (alias → SQL over the events row). With `visitsWith` (SQL over an `events`
+ * row), only the visits holding such an event: the visits a question can count (those that
+ * reached a funnel's first step, completed a goal, viewed the page), found first in events so
+ * that the other visits of the range are neither joined nor looked into.
  */
-export function eventsOfVisits(q: StatsQuestion, params: Params, columns: Record<string, string>, where: string): string {
+export function eventsOfVisits(q: StatsQuestion, params: Params, columns: Record<string, string>, where: string, visitsWith?: string): string {
   const own = Object.entries(columns)
   const days = rangeDays(q.range, q.timezone)
+  const inDays = `site = {site:String} AND toDate(ts) IN ${params.add('Array(Date)', utcDays(days.utcFirst, days.utcLast))} AND visit_id != 0`
+  const chosen = visitsWith ? ` AND visit_id IN (SELECT visit_id FROM events WHERE ${inDays} AND (${visitsWith}))` : ''
   return `SELECT v.visitor_id AS visitor_id, v.day AS day, v.local_day AS local_day, v.start AS visit_start, e.ts AS ts
       ${own.map(([alias]) => `, e.${alias} AS ${alias}`).join('')}
     FROM
     (
       SELECT visit_id, ts ${own.map(([alias, expr]) => `, ${expr} AS ${alias}`).join('')}
       FROM events
-      WHERE site = {site:String} AND toDate(ts) IN ${params.add('Array(Date)', utcDays(days.utcFirst, days.utcLast))} AND visit_id != 0 AND (${where})
+      WHERE ${inDays} AND (${where})${chosen}
     ) AS e
-    INNER JOIN (${scopedVisits(q, params)}) AS v ON e.visit_id = v.visit_id`
+    INNER JOIN (SELECT * FROM (${scopedVisits(q, params)}) WHERE 1${chosen}) AS v ON e.visit_id = v.visit_id`
 }
 
 /** A percentage with one decimal. */

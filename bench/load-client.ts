@@ -52,8 +52,6 @@ export interface Answer {
   /** 0 when there was no answer (refused connection, reset, timeout). */
   status: number
   retryAfter: string | null
-  /** The collector's x-analytics-dropped reason: answered 202 but deliberately not stored. */
-  dropped: string | null
   /** The server's Date header: its wall clock, to the second. */
   date: string | null
   error?: string
@@ -81,15 +79,14 @@ export class BeaconClient {
             resolve({
               status: res.statusCode ?? 0,
               retryAfter: (res.headers['retry-after'] as string | undefined) ?? null,
-              dropped: (res.headers['x-analytics-dropped'] as string | undefined) ?? null,
               date: res.headers.date ?? null,
             }),
           )
-          res.on('error', (err) => resolve({ status: 0, retryAfter: null, dropped: null, date: null, error: err.message }))
+          res.on('error', (err) => resolve({ status: 0, retryAfter: null, date: null, error: err.message }))
         },
       )
       req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')))
-      req.on('error', (err) => resolve({ status: 0, retryAfter: null, dropped: null, date: null, error: (err as NodeJS.ErrnoException).code ?? err.message }))
+      req.on('error', (err) => resolve({ status: 0, retryAfter: null, date: null, error: (err as NodeJS.ErrnoException).code ?? err.message }))
       req.end(body)
     })
   }
@@ -101,7 +98,7 @@ export class BeaconClient {
 
 // ---------------------------------------------------------------- the ledger
 
-export type Outcome = 'acked' | 'dropped' | 'refused' | 'failed' | 'other'
+export type Outcome = 'acked' | 'refused' | 'failed' | 'other'
 
 export interface Sent {
   seq: number
@@ -136,7 +133,7 @@ export class Ledger {
     this.byPath.set(path, entry)
     const a = await client.send(path)
     entry.status = a.status
-    if (a.status === 202) entry.outcome = a.dropped ? 'dropped' : 'acked'
+    if (a.status === 202) entry.outcome = 'acked'
     else if (a.status === 503) {
       entry.outcome = 'refused'
       if (!(Number(a.retryAfter) > 0)) this.noRetryAfter++
@@ -200,7 +197,7 @@ export async function sendUntilRefused(client: BeaconClient, ledger: Ledger, opt
     const answers = await wave(client, ledger, 10)
     n += answers.length
     for (const a of answers) {
-      if (a.status === 202 && !a.dropped) {
+      if (a.status === 202) {
         if (r.refused) r.acceptedAfterRefusal++
         else r.accepted++
       } else if (a.status === 503) r.refused++
@@ -225,15 +222,13 @@ export interface Reconciled {
   unansweredStored: number
   /** Answered 503 (the client would retry: a duplicate in the making), yet stored. */
   refusedStored: number
-  /** Answered 202 with x-analytics-dropped, yet stored. */
-  droppedStored: number
   /** Stored under the prefix but never sent. */
   stray: number
 }
 
 /** The ledger against the rows stored per path (countPaths with the prefix `/load/<tag>/`). */
 export function reconcile(ledger: Ledger, stored: Map<string, PathCount>): Reconciled {
-  const r: Reconciled = { sent: ledger.sent, acked: 0, lost: 0, duplicates: 0, storedRows: 0, unansweredStored: 0, refusedStored: 0, droppedStored: 0, stray: 0 }
+  const r: Reconciled = { sent: ledger.sent, acked: 0, lost: 0, duplicates: 0, storedRows: 0, unansweredStored: 0, refusedStored: 0, stray: 0 }
   for (const [path, s] of ledger.byPath) {
     const n = stored.get(path)?.n ?? 0
     if (s.outcome === 'acked') {
@@ -241,7 +236,6 @@ export function reconcile(ledger: Ledger, stored: Map<string, PathCount>): Recon
       if (n === 0) r.lost++
     } else if (n > 0) {
       if (s.outcome === 'refused') r.refusedStored++
-      else if (s.outcome === 'dropped') r.droppedStored++
       else r.unansweredStored++
     }
   }

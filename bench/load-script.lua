@@ -37,7 +37,6 @@ local stop_at = nil
 -- globals of this thread's Lua state: done() copies them out with thread:get
 sent = 0
 counts = {}
-dropped = 0
 id = 0
 
 function init(args)
@@ -75,7 +74,6 @@ end
 
 function response(status, headers, body)
   counts[status] = (counts[status] or 0) + 1
-  if headers["x-analytics-dropped"] ~= nil then dropped = dropped + 1 end
 end
 
 local threads = {}

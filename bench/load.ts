@@ -233,7 +233,6 @@ async function junkBurst(url: string, total: number, concurrency = 4): Promise<{
 
 interface WrkResult {
   sent: number
-  dropped: number
   byStatus: Record<string, number>
   completed: number
   seconds: number
@@ -269,7 +268,6 @@ async function runWrk(url: string, opts: { seconds: number; tag: string; park: b
   if (code !== 0 || !line) throw new Error(`wrk failed (exit ${code}):\n${out}`)
   const r = JSON.parse(line.slice('LOAD_RESULT '.length)) as {
     sent: number
-    dropped: number
     status: Record<string, number>
     completed: number
     duration_us: number
@@ -280,7 +278,6 @@ async function runWrk(url: string, opts: { seconds: number; tag: string; park: b
   const seconds = opts.park ? opts.seconds : (Date.now() - t0) / 1000
   return {
     sent: r.sent,
-    dropped: r.dropped,
     byStatus: r.status,
     completed: answered,
     seconds,
@@ -289,7 +286,7 @@ async function runWrk(url: string, opts: { seconds: number; tag: string; park: b
     p99ms: r.latency_us.p99 / 1000,
     maxMs: r.latency_us.max / 1000,
     rps: answered / seconds,
-    accepted: (r.status['202'] ?? 0) - r.dropped,
+    accepted: r.status['202'] ?? 0,
   }
 }
 
@@ -321,7 +318,6 @@ function ledgerHolds(name: string, r: Reconciled): boolean {
     check(r.lost === 0, `${name}: ${r.lost} beacons answered 202 are not stored`),
     check(r.duplicates === 0, `${name}: ${r.duplicates} duplicate rows`),
     check(r.refusedStored === 0, `${name}: ${r.refusedStored} beacons answered 503 were stored (the client's retry would duplicate them)`),
-    check(r.droppedStored === 0, `${name}: ${r.droppedStored} beacons answered as dropped were stored`),
     check(r.stray === 0, `${name}: ${r.stray} stored paths were never sent`),
   ].every(Boolean)
 }
@@ -431,7 +427,7 @@ async function phaseLoad(): Promise<{ rps: number; seconds: number; junk: Awaite
   const bounded = check(growth <= Math.max(64, m.firstHalfPeak * 0.25), `memory: the second half of the load peaked at ${mb(m.secondHalfPeak)} MB, ${mb(growth)} MB above the first half's ${mb(m.firstHalfPeak)} MB`)
 
   console.log(`  ${load.rps.toFixed(0)} req/s over ${load.seconds} s; p50 ${load.p50ms.toFixed(2)} ms, p99 ${load.p99ms.toFixed(2)} ms, max ${load.maxMs.toFixed(1)} ms`)
-  console.log(`  answered ${load.completed} (${Object.entries(load.byStatus).map(([k, v]) => `${k}×${v}`).join(', ')}), dropped by policy ${load.dropped}, socket errors ${socketErrors(load.errors)}`)
+  console.log(`  answered ${load.completed} (${Object.entries(load.byStatus).map(([k, v]) => `${k}×${v}`).join(', ')}), socket errors ${socketErrors(load.errors)}`)
   console.log(`  junk: ${junk.tried} malformed beacons, answered ${Object.entries(junk.byStatus).map(([k, v]) => `${k}×${v}`).join(', ')}; stored junk ${stored.junk}`)
   console.log(`  spool drained ${(drainMs / 1000).toFixed(1)} s after the load; store: ${stored.events} events, ${stored.paths} distinct paths`)
   console.log(`  RSS MB every 10 s (load ${load.seconds} s, then idle): ${m.every10s.map((x) => `${x.t.toFixed(0)}s ${mb(x.mb)}`).join(' · ')}`)
@@ -484,10 +480,10 @@ async function storeFailure(s: Server, timeoutMs: number): Promise<Record<string
   return null
 }
 
-/** `n` waves of 10 beacons; how many were answered 202 (not dropped). */
+/** `n` waves of 10 beacons; how many were answered 202. */
 async function waves(client: BeaconClient, ledger: Ledger, n: number): Promise<number> {
   let acked = 0
-  for (let i = 0; i < n; i++) acked += (await wave(client, ledger, 10)).filter((a) => a.status === 202 && !a.dropped).length
+  for (let i = 0; i < n; i++) acked += (await wave(client, ledger, 10)).filter((a) => a.status === 202).length
   return acked
 }
 
@@ -531,7 +527,7 @@ async function phaseKillUnderLoad(): Promise<void> {
   const unanswered = ledger.count('failed')
   const ok = [
     ledgerHolds('kill -9', r),
-    check(ledger.count('refused') + ledger.count('other') + ledger.count('dropped') === 0, `kill -9: answers other than 202 before the kill: ${ledger.count('refused')}×503, ${ledger.count('dropped')} dropped, ${JSON.stringify(ledger.oddities)}`),
+    check(ledger.count('refused') + ledger.count('other') === 0, `kill -9: answers other than 202 before the kill: ${ledger.count('refused')}×503, ${JSON.stringify(ledger.oddities)}`),
     check(unanswered <= CONNECTIONS, `kill -9: ${unanswered} beacons without an answer, more than the ${CONNECTIONS} in flight`),
   ].every(Boolean)
   console.log(`  sent ${r.sent}: 202×${r.acked}, no answer ${unanswered} (in flight at the kill: ${JSON.stringify(ledger.oddities)}); ${spoolFiles} spool segments left`)
@@ -887,13 +883,13 @@ async function phaseClock(): Promise<void> {
   })
   const ok = [
     ledgerHolds('clock jumps', r),
-    check(ledger.count('acked') === ledger.sent, `clock jumps: ${ledger.sent - ledger.count('acked')} beacons not accepted (${ledger.count('dropped')} dropped, ${ledger.count('refused')} refused, ${JSON.stringify(ledger.oddities)})`),
+    check(ledger.count('acked') === ledger.sent, `clock jumps: ${ledger.sent - ledger.count('acked')} beacons not accepted (${ledger.count('refused')} refused, ${JSON.stringify(ledger.oddities)})`),
     check(order.pairs === 0, `clock jumps: ${order.pairs} pairs of beacons stored out of send order (${order.beacons} beacons stored before one sent earlier)`),
   ].every(Boolean)
   console.log(`  server clock (Date header − real): ${seen.join(', ')}`)
   console.log(`  ${ledger.sent} beacons in ${ledger.wave} waves of 5; stored ts − real send time (median): ${perStage.join(', ')}`)
   console.log(`  out of send order: ${order.pairs} pairs (${order.beacons} beacons stored before a beacon sent earlier); ${order.ties} beacons share their ts with one sent earlier (no order between them in the store); stored ${r.storedRows}`)
-  ledgerRow(what, ok, r, `${order.pairs} pairs out of order, ${order.ties} ts ties with an earlier beacon, ${ledger.count('dropped')} dropped; stored ts − real: ${perStage.join(', ')}`)
+  ledgerRow(what, ok, r, `${order.pairs} pairs out of order, ${order.ties} ts ties with an earlier beacon; stored ts − real: ${perStage.join(', ')}`)
 }
 
 // ---------------------------------------------------------------- 3. the stats API flooded

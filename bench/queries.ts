@@ -174,14 +174,15 @@ async function main() {
     // question client (store/client.ts: its limits, QUESTIONS_AT_ONCE at a time), unfiltered and
     // with one filter; panels asking the same totals and neighbours share one answer (query.ts `asked`).
     const asked = questionClient(store)
+    // the dashboard's first view: cards, chart, and each panel's first tab (dashboards/src/components/panels.tsx)
     const wholeDashboard = (s: Scope) => (c: ClickHouseClient) =>
       Promise.all([
         aggregate(c, s, range, cards),
         timeseries(c, s, range, ['visitors', 'pageviews'], 'day'),
-        ...['page', 'entry_page', 'exit_page', 'source', 'channel', 'country', 'region', 'city', 'browser', 'os', 'device', 'event'].map((n) =>
-          breakdown(c, s, range, n, property(n)!, ['visitors'], 10)),
+        goalConversions(c, s, range, goals),
+        ...['page', 'channel', 'country', 'browser', 'outbound'].map((n) => breakdown(c, s, range, n, property(n)!, ['visitors'], 10)),
       ])
-    console.log(`\n${'a whole dashboard at once (14 panels)'.padEnd(width)}  warm ms   cold ms`)
+    console.log(`\n${'a whole dashboard at once (8 questions)'.padEnd(width)}  warm ms   cold ms`)
     for (const [name, s] of [['unfiltered', scope], ['country==US', filtered], ['page==/pricing', withFilters('page==/pricing')]] as const) {
       const [warm, cold] = [await timeIt(() => wholeDashboard(s)(asked)), await timeIt(() => wholeDashboard(s)(questionClient(store)))]
       console.log(`${name.padEnd(width)}  ${warm.toFixed(1).padStart(7)}   ${cold.toFixed(1).padStart(7)}`)

@@ -22,7 +22,6 @@ local QUESTIONS = {
 -- globals of this thread's Lua state: done() copies them out with thread:get
 sent = 0
 counts = {}
-dropped = 0
 local headers = { ["Authorization"] = "Bearer " .. TOKEN, ["Accept"] = "application/json" }
 
 function request()

@@ -51,14 +51,13 @@ function M.visitor_headers()
   }
 end
 
--- `<LABEL> {json}`: requests sent, dropped, answers by status, wrk's counts and latency;
+-- `<LABEL> {json}`: requests sent, answers by status, wrk's counts and latency;
 -- `extra` is more JSON fields (with a trailing comma) from the script
 function M.write_result(label, threads, summary, latency, extra)
-  local total_sent, total_dropped = 0, 0
+  local total_sent = 0
   local by_status = {}
   for _, t in ipairs(threads) do
     total_sent = total_sent + t:get("sent")
-    total_dropped = total_dropped + t:get("dropped")
     for status, n in pairs(t:get("counts")) do
       by_status[status] = (by_status[status] or 0) + n
     end
@@ -69,10 +68,10 @@ function M.write_result(label, threads, summary, latency, extra)
   end
   local e = summary.errors
   io.write(string.format(
-    '%s {"sent":%d,"dropped":%d,%s"status":{%s},' ..
+    '%s {"sent":%d,%s"status":{%s},' ..
     '"completed":%d,"duration_us":%d,"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
     '"latency_us":{"p50":%d,"p90":%d,"p99":%d,"max":%d,"mean":%.1f}}\n',
-    label, total_sent, total_dropped, extra or "", table.concat(parts, ","),
+    label, total_sent, extra or "", table.concat(parts, ","),
     summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean))
 end

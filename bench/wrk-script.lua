@@ -37,7 +37,6 @@ local next_slot = nil
 sent = 0
 window = 0
 counts = {}
-dropped = 0
 
 function init(args)
   common.seed()
@@ -86,7 +85,6 @@ end
 function response(status, headers, body)
   window = now_s() - started
   counts[status] = (counts[status] or 0) + 1
-  if headers["x-analytics-dropped"] ~= nil then dropped = dropped + 1 end
 end
 
 local threads = {}

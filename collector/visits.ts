@@ -40,7 +40,8 @@ export class VisitTracker {
   private open: LRUCache<string, OpenVisit>
 
   constructor(maxVisitors = 200_000) {
-    this.open = new LRUCache({ max: maxVisitors })
+    // bounded by size, not `max`: `max` allocates its arrays for every entry up front (5 MB here, at idle too)
+    this.open = new LRUCache({ maxSize: maxVisitors, sizeCalculation: () => 1 })
   }
 
   assign(site: string, visitorId: string, ts: number, timeoutMs: number, pageview: boolean): VisitAssignment {

@@ -69,7 +69,8 @@ export class RateLimiter {
 
   /** `maxKeys` bounds memory: past it the least recently seen key is forgotten. */
   constructor(readonly limit: Limit, maxKeys = 100_000) {
-    this.windows = new LRUCache({ max: maxKeys })
+    // bounded by size, not `max`: `max` allocates its arrays for every key up front (2.5 MB a limiter, at idle too)
+    this.windows = new LRUCache({ maxSize: maxKeys, sizeCalculation: () => 1 })
   }
 
   private window(key: string, now: number): Window {

@@ -18,7 +18,7 @@ import { loadPolicy, type Policy } from '../policy/policy.ts'
 import { SaltStore, StoreSaltBackend } from '../collector/salts.ts'
 import { Spool } from '../collector/spool/spool.ts'
 import { SpoolWriter } from '../collector/spool/writer.ts'
-import { collectGarbage } from '../collector/spool/memory.ts'
+import { releaseMemory } from '../collector/spool/memory.ts'
 import { storeErrorSummary } from '../store/errors.ts'
 import { Clock } from '../collector/clock.ts'
 import { VisitTracker } from '../collector/visits.ts'
@@ -267,8 +267,8 @@ function collectorParts(
   for (const row of spool.backlogSince(clock.now() - longestVisitTimeout(atStart))) visits.observe(row)
   return {
     spool,
-    // once a burst is over, the heap it grew is given back
-    writer: new SpoolWriter(spool, store.insertBlock, log, { onIdle: collectGarbage }),
+    // once a burst is over, the memory it grew (V8's heap, the embedded engine's) is given back
+    writer: new SpoolWriter(spool, store.insertBlock, log, { onIdle: () => void releaseMemory(store) }),
     pipeline: {
       get policy() {
         return shared.policy()

@@ -1,5 +1,6 @@
 import v8 from 'node:v8'
 import vm from 'node:vm'
+import type { Store } from '../../store/client.ts'
 
 let gc: (() => void) | null = null
 
@@ -16,4 +17,20 @@ export function collectGarbage(): void {
     gc = vm.runInNewContext('gc') as () => void
   }
   gc()
+}
+
+/**
+ * What a burst leaves, given back once it is over: V8's heap (`collectGarbage`) and, for the
+ * embedded engine, the pages its allocator (jemalloc) keeps for reuse after the inserts and
+ * merges: ~100 MB after a burst, returned only after its decay time otherwise. A ClickHouse
+ * server is left alone: its memory is its own.
+ */
+export async function releaseMemory(store: Pick<Store, 'embedded' | 'client'>): Promise<void> {
+  collectGarbage()
+  if (!store.embedded) return
+  try {
+    await store.client.command({ query: 'SYSTEM JEMALLOC PURGE' })
+  } catch {
+    // an engine without jemalloc, or one shutting down: its pages are returned on its own schedule
+  }
 }

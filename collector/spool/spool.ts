@@ -43,7 +43,6 @@ interface Waiter {
 /** Where segments whose data the store refuses are kept (inside the spool directory). */
 export const REJECTED_DIR = 'rejected'
 
-const DBG: [number, number][] = []
 const PRIVATE_DIR = 0o700
 const PRIVATE_FILE = 0o600
 
@@ -152,9 +151,7 @@ export class Spool {
         if (!this.active) this.openSegment()
         const seg = this.active!
         const data = Buffer.from(lines.join(''))
-        const tw = performance.now()
         await writeAll(seg.fd, data)
-        DBG.push([lines.length, performance.now() - tw])
         seg.rows += lines.length
         seg.bytes += data.length
         for (const w of waiters) w.resolve()
@@ -301,7 +298,6 @@ export class Spool {
   }
 
   async close(): Promise<void> {
-    if (process.env.SPOOL_DBG) { const ms = DBG.map((d) => d[1]).sort((a, b) => a - b); const rows = DBG.reduce((a, d) => a + d[0], 0); fs.writeFileSync(process.env.SPOOL_DBG, `writes ${DBG.length} rows ${rows} avg batch ${(rows / DBG.length).toFixed(1)} p50 ${ms[ms.length >> 1]?.toFixed(2)} p90 ${ms[Math.floor(ms.length * 0.9)]?.toFixed(2)} p99 ${ms[Math.floor(ms.length * 0.99)]?.toFixed(2)} max ${ms[ms.length - 1]?.toFixed(2)}\n`, { flag: 'a' }) }
     await this.drainAppends()
     this.closed = true
   }

@@ -1,5 +1,10 @@
+import fs from 'node:fs'
 import { expect, it } from 'vitest'
-import { collectGarbage } from '../../../collector/spool/memory.ts'
+import { collectGarbage, releaseMemory } from '../../../collector/spool/memory.ts'
+import { openStore } from '../../../store/client.ts'
+import { tempDataDir } from '../../helpers/app.ts'
+
+const rssMb = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1]) / 1024
 
 it('collectGarbage gives back the heap that garbage holds, with no command-line flag', () => {
   let burst: object[] = Array.from({ length: 300_000 }, (_, i) => ({ i, text: `event ${i}` }))
@@ -10,3 +15,19 @@ it('collectGarbage gives back the heap that garbage holds, with no command-line 
   collectGarbage() // a second call reuses V8's collector
   expect(process.memoryUsage().heapUsed).toBeLessThan(before - 10 * 1024 * 1024)
 })
+
+it('releaseMemory also gives back the pages the embedded engine kept after a burst of inserts', async () => {
+  const store = await openStore({ dataDir: tempDataDir(), clickhouseDatabase: 'analytics' })
+  try {
+    await store.client.command({ query: 'CREATE TABLE burst (a UInt64, b String) ENGINE = MergeTree ORDER BY a' })
+    for (let i = 0; i < 6; i++) {
+      await store.client.command({ query: "INSERT INTO burst SELECT number, repeat('x', 200) FROM numbers(100000)" })
+    }
+    collectGarbage() // the heap's share first: what is left to give back is the engine's
+    const before = rssMb()
+    await releaseMemory(store)
+    expect(rssMb()).toBeLessThan(before - 20)
+  } finally {
+    await store.close()
+  }
+}, 60_000)

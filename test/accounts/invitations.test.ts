@@ -1,10 +1,9 @@
-import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import { simpleParser, type ParsedMail } from 'mailparser'
-import { SMTPServer } from 'smtp-server'
+import type { ParsedMail } from 'mailparser'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { INVITATION_TTL_MS } from '../../accounts/invitations.ts'
 import { ADMIN_TOKEN, rows, testApp, visitorIp } from '../helpers/app.ts'
+import { startMailServer, type MailServer } from '../helpers/smtp.ts'
 
 /**
  * Invitations through the whole app on the embedded store: a link is good once and for 7 days, a
@@ -18,27 +17,15 @@ const OTHER = 'other.example.com'
 interface Made { id: string; token: string; accept_path: string; emailed: boolean; created_at: string; expires_at: string }
 
 const inbox: ParsedMail[] = []
-let smtp: SMTPServer
+let mailServer: MailServer
 let app: FastifyInstance
 beforeAll(async () => {
-  smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData(stream, _session, done) {
-      simpleParser(stream).then((mail) => {
-        inbox.push(mail)
-        done()
-      }, done)
-    },
-  })
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve))
-  const { port } = smtp.server.address() as AddressInfo
-  app = await testApp({ smtp: { url: `smtp://127.0.0.1:${port}`, from: 'analytics@example.com' } }, [SITE, OTHER])
+  mailServer = await startMailServer(inbox)
+  app = await testApp({ smtp: mailServer.settings }, [SITE, OTHER])
 })
 afterAll(async () => {
   await app?.close()
-  await new Promise<void>((resolve) => (smtp ? smtp.close(resolve) : resolve()))
+  await mailServer?.close()
 })
 beforeEach(() => {
   inbox.length = 0

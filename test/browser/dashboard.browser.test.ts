@@ -12,14 +12,12 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
-import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildDashboards, DIST, isStale } from '../../dashboards/build/build.ts'
-import { dashboardRoutes } from '../../dashboards/serve.ts'
+import { DIST } from '../../dashboards/build/build.ts'
 import { ADMIN_TOKEN, settle, testApp } from '../helpers/app.ts'
-import { browserRuns as runs, launchChromium } from '../helpers/browser.ts'
+import { ARTIFACTS, browserRuns as runs, closeAll, serveDashboards } from '../helpers/browser.ts'
 import { insertEvents } from '../helpers/fixtures.ts'
 
 const SITE = 'dash.example.com'
@@ -29,7 +27,6 @@ const BIG_EVENTS = Number(process.env.DASHBOARD_TIMING_EVENTS ?? 0)
 const DAY = 86_400_000
 const today = Math.floor(Date.now() / DAY) * DAY // the site's time zone is UTC
 const daysAgo = (n: number, h = 10, m = 0) => today - n * DAY + (h * 60 + m) * 60_000
-const ARTIFACTS = path.join(import.meta.dirname, '..', 'artifacts')
 
 interface Visitor { country: string; days: number; pages: string[]; browser: string; os: string; device: string; source?: string; channel?: string; extra?: { name: string; props: Record<string, string> } }
 
@@ -148,24 +145,16 @@ async function cardsEqualApi(page: Page, query: string, token?: string, password
 
 describe.skipIf(!runs)('dashboards in a real browser', () => {
   beforeAll(async () => {
-    // npm install (prepare) builds the app; a source changed since then is built again here
-    if (isStale()) await buildDashboards(DIST, { replace: true })
     app = await testApp({}, BIG_EVENTS ? [SITE, BIG] : [SITE])
-    // server/app.ts registers the dashboards; until it does, the test mounts them itself
-    if (!app.hasRoute({ method: 'GET', url: '/*' })) await app.register(dashboardRoutes, { buildWhenMissing: false })
     await insertEvents(app.runtime.store.client, [...syntheticEvents(), ...nowEvents(0, 6)])
     if (BIG_EVENTS > 0) await insertMany(app, BIG_EVENTS)
     await settle(app)
-    await app.listen({ host: '127.0.0.1', port: 0 })
-    origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
-    browser = await launchChromium()
-    fs.mkdirSync(ARTIFACTS, { recursive: true })
+    ;({ origin, browser } = await serveDashboards(app))
   }, 240_000)
 
   afterAll(async () => {
     for (const c of contexts) await c.close().catch(() => {})
-    await browser?.close()
-    await app?.close()
+    await closeAll(browser, app)
   })
 
   it('keeps the initial JavaScript under 150 KB gzipped', () => {

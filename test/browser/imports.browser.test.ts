@@ -7,18 +7,14 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildDashboards, DIST, isStale } from '../../dashboards/build/build.ts'
-import { dashboardRoutes } from '../../dashboards/serve.ts'
 import { ADMIN_TOKEN, tempDataDir, testApp } from '../helpers/app.ts'
-import { browserRuns as runs, launchChromium } from '../helpers/browser.ts'
+import { ARTIFACTS, browserRuns as runs, closeAll, serveDashboards } from '../helpers/browser.ts'
 import { plausibleCsvs, zipOf, type WorldDay } from '../aggregator/imports/plausible-export.ts'
 
 const SITE = 'example.com'
-const ARTIFACTS = path.join(import.meta.dirname, '..', 'artifacts')
 const WORLD: WorldDay[] = [
   { date: '2024-03-01', visitors: 40, pages: { '/': 25, '/pricing': 15 }, sources: { Google: 30, '': 10 }, countries: { DE: 30, FR: 10 }, devices: { Desktop: 30, Mobile: 10 } },
   { date: '2024-03-02', visitors: 60, pages: { '/': 40, '/pricing': 20 }, sources: { Google: 45, '': 15 }, countries: { DE: 40, FR: 20 }, devices: { Desktop: 40, Mobile: 20 } },
@@ -40,24 +36,16 @@ async function signedIn(): Promise<Page & { problems: string[] }> {
 
 describe.skipIf(!runs)('importing from Plausible in a real browser', () => {
   beforeAll(async () => {
-    if (isStale()) await buildDashboards(DIST, { replace: true })
     app = await testApp({}, [SITE])
-    if (!app.hasRoute({ method: 'GET', url: '/*' })) await app.register(dashboardRoutes, { buildWhenMissing: false })
-    await app.listen({ host: '127.0.0.1', port: 0 })
-    origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+    ;({ origin, browser } = await serveDashboards(app))
     files = tempDataDir('plausible-upload-')
     fs.writeFileSync(path.join(files, 'example_com_20240302.zip'), zipOf(plausibleCsvs(WORLD)))
     const bad = plausibleCsvs([{ date: '2024-05-01', visitors: 9 }], ['visitors'])
     const [[name, text]] = bad
     fs.writeFileSync(path.join(files, name), text.replace('2024-05-01,9', '2024-05-01,nine'))
-    browser = await launchChromium()
-    fs.mkdirSync(ARTIFACTS, { recursive: true })
   }, 240_000)
 
-  afterAll(async () => {
-    await browser?.close()
-    await app?.close()
-  })
+  afterAll(() => closeAll(browser, app))
 
   it('uploads the zip in settings and shows the imported section on the dashboard', async () => {
     const page = await signedIn()

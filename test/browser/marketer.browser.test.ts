@@ -8,21 +8,16 @@
  * and campaign rows show their bounce rate and conversion rate. Each compares the screen with
  * the API's own answer and leaves a screenshot in test/artifacts/.
  */
-import fs from 'node:fs'
 import path from 'node:path'
-import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildDashboards, DIST, isStale } from '../../dashboards/build/build.ts'
-import { dashboardRoutes } from '../../dashboards/serve.ts'
 import { ADMIN_TOKEN, settle, testApp, UA, visitorIp } from '../helpers/app.ts'
-import { browserRuns as runs, launchChromium } from '../helpers/browser.ts'
+import { ARTIFACTS, browserRuns as runs, closeAll, serveDashboards } from '../helpers/browser.ts'
 import { seedPast, type PastBeacon } from '../helpers/seed.ts'
 
 const SITE = 'marketer.example.com'
 const DOCS = `docs.${SITE}`
-const ARTIFACTS = path.join(import.meta.dirname, '..', 'artifacts')
 const DAY = 86_400_000
 const TODAY0 = Math.floor(Date.now() / DAY) * DAY // the site's time zone is UTC
 const at = (daysAgo: number, h: number, m = 0, s = 0) => TODAY0 - daysAgo * DAY + ((h * 60 + m) * 60 + s) * 1000
@@ -103,23 +98,17 @@ const chartTable = (page: Page) =>
 
 describe.skipIf(!runs)("a marketer's questions in a real browser", { timeout: 240_000 }, () => {
   beforeAll(async () => {
-    if (isStale()) await buildDashboards(DIST, { replace: true })
     app = await testApp({}, [SITE])
-    if (!app.hasRoute({ method: 'GET', url: '/*' })) await app.register(dashboardRoutes, { buildWhenMissing: false })
     await seedPast(app, traffic())
     await settle(app)
     const goal = await app.inject({ method: 'POST', url: '/api/v1/goals', headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, payload: { site: SITE, event: 'Signup' } })
     expect(goal.statusCode, goal.body).toBe(201)
-    await app.listen({ host: '127.0.0.1', port: 0 })
-    origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
-    browser = await launchChromium()
-    fs.mkdirSync(ARTIFACTS, { recursive: true })
+    ;({ origin, browser } = await serveDashboards(app))
   }, 240_000)
 
   afterAll(async () => {
     for (const c of contexts) await c.close().catch(() => {})
-    await browser?.close()
-    await app?.close()
+    await closeAll(browser, app)
   })
 
   it('a click on a goal filters the whole view by it: the cards and every panel show conversions', async () => {

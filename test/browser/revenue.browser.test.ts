@@ -8,16 +8,12 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildDashboards, DIST, isStale } from '../../dashboards/build/build.ts'
-import { dashboardRoutes } from '../../dashboards/serve.ts'
 import { ADMIN_TOKEN, UA, flush, rows, tempDataDir, testApp } from '../helpers/app.ts'
-import { browserRuns, launchChromium, servePages } from '../helpers/browser.ts'
+import { ARTIFACTS, browserRuns, closeAll, serveDashboards, servePages } from '../helpers/browser.ts'
 
-const ARTIFACTS = path.join(import.meta.dirname, '..', 'artifacts')
 
 let app: FastifyInstance
 let browser: Browser
@@ -27,28 +23,19 @@ let site = ''
 
 describe.skipIf(!browserRuns)('revenue goals in the dashboards', () => {
   beforeAll(async () => {
-    if (isStale()) await buildDashboards(DIST, { replace: true })
     const policy = path.join(tempDataDir(), 'policy.yaml')
     fs.writeFileSync(policy, 'version: 1\ndefaults:\n  min_visitors: { dashboard: 1, shared: 1, export: 1 }\n')
     app = await testApp({ policyFile: policy })
-    if (!app.hasRoute({ method: 'GET', url: '/*' })) await app.register(dashboardRoutes, { buildWhenMissing: false })
-    await app.listen({ host: '127.0.0.1', port: 0 })
-    origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+    ;({ origin, browser } = await serveDashboards(app))
     const shop = `<!doctype html><html><head><meta charset="utf-8"><title>Shop</title>
       <script defer data-domain="example.com" src="${origin}/t.js"></script></head>
       <body><button id="buy" onclick="analytics('Purchase', { revenue: { amount: '49.90', currency: 'EUR' } })">Buy</button></body></html>`
     const served = await servePages(new Map([['/shop', shop]]))
     pageServer = served.server
     site = `http://www.example.com:${served.port}`
-    browser = await launchChromium()
-    fs.mkdirSync(ARTIFACTS, { recursive: true })
   }, 240_000)
 
-  afterAll(async () => {
-    await browser?.close()
-    await new Promise((r) => (pageServer ? pageServer.close(r) : r(undefined)))
-    await app?.close()
-  })
+  afterAll(() => closeAll(browser, pageServer, app))
 
   it('makes a revenue goal in Settings, counts a purchase sent by the tracker, and shows its revenue', async () => {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } })

@@ -4,24 +4,19 @@
  * in, and sees that one site only, without settings controls; the admin makes a viewer an admin in
  * the People list. Screenshots go to test/artifacts/.
  */
-import fs from 'node:fs'
 import path from 'node:path'
-import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildDashboards, DIST, isStale } from '../../dashboards/build/build.ts'
-import { dashboardRoutes } from '../../dashboards/serve.ts'
 import { Users } from '../../accounts/users.ts'
 import { testApp } from '../helpers/app.ts'
-import { browserRuns as runs, launchChromium } from '../helpers/browser.ts'
+import { ARTIFACTS, browserRuns as runs, closeAll, serveDashboards } from '../helpers/browser.ts'
 
 const SITE_A = 'example.com'
 const SITE_B = 'other.example.com'
 const ADMIN = { name: 'site-admin', password: 'the admin of site A' }
 const VIEWER = { name: 'new-viewer', password: 'the viewer of site A' }
 const PROMOTED = { name: 'promoted', password: 'a viewer made an admin' }
-const ARTIFACTS = path.join(import.meta.dirname, '..', 'artifacts')
 
 let app: FastifyInstance
 let browser: Browser
@@ -45,20 +40,12 @@ async function signIn(page: Page, who: { name: string; password: string }) {
 
 describe.skipIf(!runs)('roles in a real browser', () => {
   beforeAll(async () => {
-    if (isStale()) await buildDashboards(DIST, { replace: true })
     app = await testApp({}, [SITE_A, SITE_B])
-    if (!app.hasRoute({ method: 'GET', url: '/*' })) await app.register(dashboardRoutes, { buildWhenMissing: false })
     await new Users(app.runtime.store.client, { tokens: app.tokens, memberships: app.memberships }).create(ADMIN.name, ADMIN.password, { site: SITE_A, role: 'admin' })
-    await app.listen({ host: '127.0.0.1', port: 0 })
-    origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
-    browser = await launchChromium()
-    fs.mkdirSync(ARTIFACTS, { recursive: true })
+    ;({ origin, browser } = await serveDashboards(app))
   }, 240_000)
 
-  afterAll(async () => {
-    await browser?.close()
-    await app?.close()
-  })
+  afterAll(() => closeAll(browser, app))
 
   it('an admin invites a viewer for one site, who joins and sees that site only, without settings', { timeout: 120_000 }, async () => {
     // the admin of site A: their site only, and its settings with the people in it

@@ -5,20 +5,15 @@
  * under the chart is marked on it with its note, and a shared link shows all three read-only.
  * Screenshots go to test/artifacts/.
  */
-import fs from 'node:fs'
 import path from 'node:path'
-import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildDashboards, DIST, isStale } from '../../dashboards/build/build.ts'
-import { dashboardRoutes } from '../../dashboards/serve.ts'
 import { ADMIN_TOKEN, settle, testApp } from '../helpers/app.ts'
-import { browserRuns as runs, launchChromium } from '../helpers/browser.ts'
+import { ARTIFACTS, browserRuns as runs, closeAll, serveDashboards } from '../helpers/browser.ts'
 import { at, day, eventRow, insertEvents } from '../helpers/fixtures.ts'
 
 const SITE = 'saved.example.com'
-const ARTIFACTS = path.join(import.meta.dirname, '..', 'artifacts')
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
 const view = (visitor: number, ts: number, pathname: string, country: string) => eventRow(SITE, visitor, ts, pathname, { country })
 
@@ -68,21 +63,15 @@ const visitorsCard = (page: Page) => page.locator('[data-metric=visitors] .card-
 
 describe.skipIf(!runs)('saved segments, funnels and annotations in a real browser', () => {
   beforeAll(async () => {
-    if (isStale()) await buildDashboards(DIST, { replace: true })
     app = await testApp({}, [SITE])
-    if (!app.hasRoute({ method: 'GET', url: '/*' })) await app.register(dashboardRoutes, { buildWhenMissing: false })
     await insertEvents(app.runtime.store.client, EVENTS)
     await settle(app)
-    await app.listen({ host: '127.0.0.1', port: 0 })
-    origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
-    browser = await launchChromium()
-    fs.mkdirSync(ARTIFACTS, { recursive: true })
+    ;({ origin, browser } = await serveDashboards(app))
   }, 240_000)
 
   afterAll(async () => {
     for (const c of contexts) await c.close()
-    await browser?.close()
-    await app?.close()
+    await closeAll(browser, app)
   })
 
   it('applies a saved segment with one click, and saves the filters on screen as another', async () => {

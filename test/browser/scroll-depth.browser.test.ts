@@ -9,16 +9,12 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildDashboards, DIST, isStale } from '../../dashboards/build/build.ts'
-import { dashboardRoutes } from '../../dashboards/serve.ts'
 import { ADMIN_TOKEN, UA, flush, rows, tempDataDir, testApp } from '../helpers/app.ts'
-import { browserRuns, launchChromium, servePages } from '../helpers/browser.ts'
+import { ARTIFACTS, browserRuns, closeAll, serveDashboards, servePages } from '../helpers/browser.ts'
 
-const ARTIFACTS = path.join(import.meta.dirname, '..', 'artifacts')
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 let app: FastifyInstance
@@ -44,13 +40,10 @@ async function pings(n: number): Promise<{ pathname: string; scroll_depth: numbe
 
 describe.skipIf(!browserRuns)('scroll depth through the real tracker', () => {
   beforeAll(async () => {
-    if (isStale()) await buildDashboards(DIST, { replace: true })
     const policy = path.join(tempDataDir(), 'policy.yaml')
     fs.writeFileSync(policy, 'version: 1\ndefaults:\n  min_visitors: { dashboard: 1, shared: 1, export: 1 }\n')
     app = await testApp({ policyFile: policy })
-    if (!app.hasRoute({ method: 'GET', url: '/*' })) await app.register(dashboardRoutes, { buildWhenMissing: false })
-    await app.listen({ host: '127.0.0.1', port: 0 })
-    origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+    ;({ origin, browser } = await serveDashboards(app))
     const tracker = `<script defer data-domain="example.com" src="${origin}/t.js"></script>`
     const doc = (body: string) => `<!doctype html><html><head><meta charset="utf-8"><title>Scroll</title>${tracker}</head><body style="margin:0">${body}</body></html>`
     pages.set('/long', doc('<h1>A long article</h1><div style="height:5000px">text</div>'))
@@ -58,15 +51,9 @@ describe.skipIf(!browserRuns)('scroll depth through the real tracker', () => {
     const served = await servePages(pages)
     pageServer = served.server
     site = `http://www.example.com:${served.port}`
-    browser = await launchChromium()
-    fs.mkdirSync(ARTIFACTS, { recursive: true })
   }, 240_000)
 
-  afterAll(async () => {
-    await browser?.close()
-    await new Promise((r) => (pageServer ? pageServer.close(r) : r(undefined)))
-    await app?.close()
-  })
+  afterAll(() => closeAll(browser, pageServer, app))
 
   it('reports the deepest scroll of each page view, stores it, and the API and the pages panel show it', async () => {
     const ctx = await browser.newContext({ userAgent: UA.chromeWindows, viewport: { width: 1280, height: 720 } })

@@ -3,22 +3,17 @@
  * its time zone is changed from the zones the store knows, and the site is removed with its
  * data only once its domain is typed again. Screenshots go to test/artifacts/.
  */
-import fs from 'node:fs'
 import path from 'node:path'
-import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildDashboards, DIST, isStale } from '../../dashboards/build/build.ts'
-import { dashboardRoutes } from '../../dashboards/serve.ts'
 import { ADMIN_TOKEN, rows, settle, testApp } from '../helpers/app.ts'
-import { browserRuns as runs, launchChromium } from '../helpers/browser.ts'
+import { ARTIFACTS, browserRuns as runs, closeAll, serveDashboards } from '../helpers/browser.ts'
 import { at, eventRow, insertEvents } from '../helpers/fixtures.ts'
 
 const MOVED = 'moved.example.com'
 const GONE = 'gone.example.com'
 const KEPT = 'kept.example.com'
-const ARTIFACTS = path.join(import.meta.dirname, '..', 'artifacts')
 
 let app: FastifyInstance
 let browser: Browser
@@ -38,21 +33,13 @@ async function signedIn(): Promise<Page> {
 
 describe.skipIf(!runs)('site settings in a real browser', () => {
   beforeAll(async () => {
-    if (isStale()) await buildDashboards(DIST, { replace: true })
     app = await testApp({}, [MOVED, GONE, KEPT])
-    if (!app.hasRoute({ method: 'GET', url: '/*' })) await app.register(dashboardRoutes, { buildWhenMissing: false })
     await insertEvents(app.runtime.store.client, [GONE, KEPT].flatMap((site) => Array.from({ length: 5 }, (_, i) => eventRow(site, 100 + i, at(10, i), '/'))))
     await settle(app)
-    await app.listen({ host: '127.0.0.1', port: 0 })
-    origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
-    browser = await launchChromium()
-    fs.mkdirSync(ARTIFACTS, { recursive: true })
+    ;({ origin, browser } = await serveDashboards(app))
   }, 240_000)
 
-  afterAll(async () => {
-    await browser?.close()
-    await app?.close()
-  })
+  afterAll(() => closeAll(browser, app))
 
   it("changes a site's time zone to one the store knows", async () => {
     const page = await signedIn()

@@ -4,13 +4,12 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import type { AddressInfo } from 'node:net'
 import type http from 'node:http'
 import type { FastifyInstance } from 'fastify'
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { UA, flush, rows, tempDataDir, testApp } from '../helpers/app.ts'
-import { browserRuns, launchChromium, servePages } from '../helpers/browser.ts'
+import { browserRuns, closeAll, launchChromium, listenLocally, servePages } from '../helpers/browser.ts'
 
 let app: FastifyInstance
 let browser: Browser
@@ -33,19 +32,14 @@ describe.skipIf(!browserRuns)('last-visit day', () => {
     const policy = path.join(tempDataDir(), 'policy.yaml')
     fs.writeFileSync(policy, 'version: 1\nsites:\n  example.com:\n    last_visit_day: true\n')
     app = await testApp({ policyFile: policy }, ['example.com', 'example.org'])
-    await app.listen({ host: '127.0.0.1', port: 0 })
-    const collector = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+    const collector = await listenLocally(app)
     pages.set('/com', `<!doctype html><script defer data-domain="example.com" src="${collector}/t.js"></script>`)
     pages.set('/org', `<!doctype html><script defer data-domain="example.org" src="${collector}/t.js"></script>`)
     ;({ server: pageServer, port } = await servePages(pages))
     browser = await launchChromium(['www.example.com', 'www.example.org'])
   })
 
-  afterAll(async () => {
-    await browser?.close()
-    await new Promise((r) => (pageServer ? pageServer.close(r) : r(undefined)))
-    await app?.close()
-  })
+  afterAll(() => closeAll(browser, pageServer, app))
 
   it('is kept where the policy allows it, and makes the next day\'s visit returning', async () => {
     const ctx = await browser.newContext({ userAgent: UA.chromeWindows })

@@ -13,7 +13,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { UA, flush, rows, testApp } from '../helpers/app.ts'
-import { browserRuns as runs, launchChromium } from '../helpers/browser.ts'
+import { browserRuns as runs, closeAll, launchChromium, listenLocally } from '../helpers/browser.ts'
 
 interface TrackerWindow {
   analytics: ((name: string, opts?: { props?: Record<string, string>; callback?: () => void }) => void) & { q?: unknown[] }
@@ -92,8 +92,7 @@ function recordBeacons(page: Page): string[] {
 describe.skipIf(!runs)('tracker in a real browser', () => {
   beforeAll(async () => {
     app = await testApp()
-    await app.listen({ host: '127.0.0.1', port: 0 })
-    collector = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+    collector = await listenLocally(app)
 
     pageServer = http.createServer((req, res) => {
       const path = new URL(req.url ?? '/', 'http://x').pathname
@@ -127,11 +126,7 @@ describe.skipIf(!runs)('tracker in a real browser', () => {
     browser = await launchChromium()
   })
 
-  afterAll(async () => {
-    await browser?.close()
-    await new Promise((r) => (pageServer ? pageServer.close(r) : r(undefined)))
-    await app?.close()
-  })
+  afterAll(() => closeAll(browser, pageServer, app))
 
   it('counts the pageview, replays queued events, follows SPA navigation and keeps nothing on the device', async () => {
     const ctx = await newContext()

@@ -1,13 +1,18 @@
 import fs from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
+import path from 'node:path'
+import type { FastifyInstance } from 'fastify'
 import { chromium, type Browser } from 'playwright-core'
+import { buildDashboards, DIST, isStale } from '../../dashboards/build/build.ts'
 import { UA } from './app.ts'
 
 /** Debian's Chromium, installed by .ci/run; never a downloaded browser. */
 export const CHROMIUM = '/usr/bin/chromium'
 /** Browser tests skip only on a machine without Chromium outside CI; in CI a missing browser fails the launch. */
 export const browserRuns = fs.existsSync(CHROMIUM) || !!process.env.CI
+/** Where browser tests save screenshots for review. */
+export const ARTIFACTS = path.join(import.meta.dirname, '..', 'artifacts')
 
 /**
  * Headless Chromium as a desktop Chrome (the collector drops "HeadlessChrome" as a bot),
@@ -35,4 +40,35 @@ export async function servePages(pages: Map<string, string>): Promise<{ server: 
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   return { server, port: (server.address() as AddressInfo).port }
+}
+
+/** Listens on a free port of 127.0.0.1; the app's origin, `http://127.0.0.1:<port>`. */
+export async function listenLocally(app: FastifyInstance): Promise<string> {
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+}
+
+/**
+ * The dashboards of a test app (server/app.ts serves them) on 127.0.0.1, and a Chromium to open
+ * them. npm install builds the dashboards; a source changed since then is built again here, so a
+ * test never clicks through a stale app. Makes the screenshot folder, ARTIFACTS.
+ */
+export async function serveDashboards(app: FastifyInstance): Promise<{ origin: string; browser: Browser }> {
+  if (isStale()) await buildDashboards(DIST, { replace: true })
+  const origin = await listenLocally(app)
+  const browser = await launchChromium()
+  fs.mkdirSync(ARTIFACTS, { recursive: true })
+  return { origin, browser }
+}
+
+/**
+ * Closes a browser test's browser, then its servers in the order given (page servers before the
+ * app); any of them may be missing when the set-up failed part way.
+ */
+export async function closeAll(browser: Browser | undefined, ...servers: (http.Server | FastifyInstance | undefined)[]): Promise<void> {
+  await browser?.close()
+  for (const server of servers) {
+    if (server instanceof http.Server) await new Promise((resolve) => server.close(resolve))
+    else await server?.close()
+  }
 }

@@ -1,8 +1,6 @@
 import fs from 'node:fs'
-import type { AddressInfo } from 'node:net'
 import path from 'node:path'
-import { simpleParser, type ParsedMail } from 'mailparser'
-import { SMTPServer } from 'smtp-server'
+import type { ParsedMail } from 'mailparser'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { lastWeek } from '../../../aggregator/reports/content.ts'
@@ -11,6 +9,7 @@ import { auditStore } from '../../../audit/audit.ts'
 import { sendReport } from '../../../aggregator/reports/send.ts'
 import { ADMIN_TOKEN, settle, tempDataDir, testApp } from '../../helpers/app.ts'
 import { eventRow, insertEvents } from '../../helpers/fixtures.ts'
+import { startMailServer, type MailServer } from '../../helpers/smtp.ts'
 
 /**
  * E-mail reports and the spike alert, sent through a real SMTP server this test starts
@@ -39,25 +38,13 @@ const EVENTS = [
 ]
 
 const inbox: ParsedMail[] = []
-let smtp: SMTPServer
+let mailServer: MailServer
 let app: FastifyInstance
 beforeAll(async () => {
-  smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData(stream, _session, done) {
-      simpleParser(stream).then((mail) => {
-        inbox.push(mail)
-        done()
-      }, done)
-    },
-  })
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve))
-  const { port } = smtp.server.address() as AddressInfo
+  mailServer = await startMailServer(inbox)
   const policyFile = path.join(tempDataDir('analytics-reports-'), 'policy.yaml')
   fs.writeFileSync(policyFile, ['version: 1', 'defaults:', '  min_visitors: { dashboard: 5, shared: 10, export: 5 }', '  noise: { shared_epsilon: null }', ''].join('\n'))
-  app = await testApp({ policyFile, smtp: { url: `smtp://127.0.0.1:${port}`, from: 'analytics@example.com' } }, [SITE])
+  app = await testApp({ policyFile, smtp: mailServer.settings }, [SITE])
   await insertEvents(app.runtime.store.client, EVENTS)
   await settle(app)
   const goal = await api('POST', '/api/v1/goals', { site: SITE, event: 'Signup' })
@@ -65,7 +52,7 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await app?.close()
-  await new Promise<void>((resolve) => (smtp ? smtp.close(resolve) : resolve()))
+  await mailServer?.close()
 })
 beforeEach(() => {
   inbox.length = 0

@@ -59,8 +59,7 @@ export async function funnel(client: ClickHouseClient, s: Scope, range: Range, s
   const conds = steps.map((c) => goalCondition(c, params))
   // bit i of `mask` is set when the event matches step i + 1
   const mask = conds.map((c, i) => `toUInt16(${c}) * ${2 ** i}`).join(' + ')
-  // a visit that never completed step 1 reaches no step
-  const events = eventsOfVisits(q, params, { mask, net: NETWORK }, conds.join(' OR '), conds[0])
+  const events = eventsOfVisits(q, params, { mask, net: NETWORK }, conds.join(' OR '))
   const sql = `SELECT ${steps.map((_, i) => `sum(s${i}) AS s${i}, sum(n${i}) AS n${i}`).join(', ')}
     FROM
     (

@@ -69,7 +69,7 @@ export async function goalConversions(client: ClickHouseClient, s: Scope, range:
   const paying = goals.flatMap((g, i) => (currencyOf(g) ? [{ i, paid: `g${i} AND rc = ${params.add('String', currencyOf(g)!)}` }] : []))
   const revenueColumns: Record<string, string> = paying.length ? { ra: 'revenue_amount', rc: 'revenue_currency' } : {}
   const anyGoal = Object.values(flags).join(' OR ')
-  const events = eventsOfVisits(q, params, { ...flags, net: NETWORK, ...revenueColumns }, anyGoal, anyGoal)
+  const events = eventsOfVisits(q, params, { ...flags, net: NETWORK, ...revenueColumns }, anyGoal)
   const sql = `SELECT ${goals.map((_, i) => `sum(v${i}) AS v${i}, sum(n${i}) AS n${i}, sum(e${i}) AS e${i}`).join(', ')}
       ${paying.map(({ i }) => `, sum(r${i}) AS r${i}, sum(re${i}) AS re${i}, sum(rv${i}) AS rv${i}, sum(rn${i}) AS rn${i}`).join('')}
     FROM

@@ -26,21 +26,22 @@ export interface SumsRow extends Sums {
 
 const fmtDate = ([y, m, d]: [number, number, number]) => `${y}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}`
 const DAY = 86_400_000
+const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10)
 
 /** The local days a range covers, and the UTC days that may hold its events (one either side). */
 export function rangeDays(range: { from: number; to: number }, tz: string) {
   return {
     first: fmtDate(calendarDate(range.from, tz)),
     last: fmtDate(calendarDate(range.to - 1, tz)),
-    utcFirst: new Date(range.from - DAY).toISOString().slice(0, 10),
-    utcLast: new Date(range.to + DAY).toISOString().slice(0, 10),
+    utcFirst: isoDay(range.from - DAY),
+    utcLast: isoDay(range.to + DAY),
   }
 }
 
 /** Every UTC day from `first` to `last`, as ISO dates. */
 export function utcDays(first: string, last: string): string[] {
   const out: string[] = []
-  for (let t = Date.parse(first); t <= Date.parse(last); t += DAY) out.push(new Date(t).toISOString().slice(0, 10))
+  for (let t = Date.parse(first); t <= Date.parse(last); t += DAY) out.push(isoDay(t))
   return out
 }
 
@@ -360,7 +361,7 @@ async function currentBuildList(client: ClickHouseClient, first: string, last: s
  * day). Bounded by rows; an entry unused for ten minutes goes (a purge, a removed site).
  */
 const rollupRowsKept = new WeakMap<ClickHouseClient, LRUCache<string, SumsRow[]>>()
-export const ROLLUP_ROWS_KEPT = 100_000
+const ROLLUP_ROWS_KEPT = 100_000
 
 async function rollupRows(client: ClickHouseClient, key: string, read: () => Promise<SumsRow[]>): Promise<SumsRow[]> {
   let kept = rollupRowsKept.get(client)
@@ -372,8 +373,6 @@ async function rollupRows(client: ClickHouseClient, key: string, read: () => Pro
   }
   return rows.map((r) => ({ ...r }))
 }
-
-const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10)
 
 /**
  * The UTC days a question reads: those its instants fall on (the visits starting in the range

@@ -2,7 +2,7 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import type { Site } from '../../accounts/sites.ts'
 import type { Policy } from '../../policy/policy.ts'
 import { GoalStore } from '../goal-store.ts'
-import { limitsOf, noiseOf } from '../routes/stats.ts'
+import { disclosureOf } from '../routes/stats.ts'
 import { withheldReason } from '../stats/disclosure.ts'
 import { goalConversions } from '../stats/goal-conversions.ts'
 import { calendarDate, midnight, resolvePeriod, type Range } from '../stats/period.ts'
@@ -76,7 +76,7 @@ export function reportPeriod(kind: ReportKind, tz: string, now = Date.now()): { 
 /** The scope of a report: the site with no filters, under the `shared` audience's limits and noise. */
 export async function reportScope(client: ClickHouseClient, policy: Policy, site: Site): Promise<Scope> {
   const rules = policy.forSite(site.domain)
-  return { site: site.domain, timezone: site.timezone, filters: [], limits: limitsOf(rules, 'shared'), noise: await noiseOf(client, rules, 'shared', site.domain) }
+  return { site: site.domain, timezone: site.timezone, filters: [], ...(await disclosureOf(client, rules, 'shared', site.domain)) }
 }
 
 /** The largest values of a property, small ones folded into "(other)" as on every breakdown. */

@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import multipart from '@fastify/multipart'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import Type, { type Static } from 'typebox'
 import { requireAccess, siteFromQuery } from '../../accounts/access.ts'
 import type { Sites } from '../../accounts/sites.ts'
@@ -12,7 +12,8 @@ import { readPlausibleExport } from '../imports/plausible-csv.ts'
 import { IMPORTED_PROPERTIES, importedBreakdown, importedOverview } from '../imports/service.ts'
 import { ImportStore } from '../imports/store.ts'
 import { PERIODS, resolvePeriod } from '../stats/period.ts'
-import { limitsOf, noiseOf, refuseUnknownParameters } from './stats.ts'
+import { disclosureOf, refuseUnknownParameters } from './stats.ts'
+import { unknownSite } from './site-records.ts'
 
 export interface ImportDeps {
   /** Questions (under the store's question limits). */
@@ -46,7 +47,6 @@ const Row = Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(),
 /** The OpenAPI tag and security of the admin routes (server/openapi.ts tags /api/v1/stats by path). */
 const ADMIN_DOC = { tags: ['admin'], security: [{ bearer: [] }] as Record<string, string[]>[] }
 
-const unknownSite = (reply: FastifyReply) => reply.code(404).send({ error: 'unknown site' })
 
 /**
  * Statistics imported from another tool (Plausible's CSV export): read beside the collected ones,
@@ -61,8 +61,7 @@ export async function importRoutes(app: FastifyInstance, deps: ImportDeps) {
   async function scopeOf(req: FastifyRequest<{ Querystring: Static<typeof OverviewQuery> }>) {
     const site = sites.get(req.query.site.toLowerCase())
     if (!site) return null
-    const rules = policy().forSite(site.domain)
-    const scope = { site: site.domain, timezone: site.timezone, limits: limitsOf(rules, req.audience), noise: await noiseOf(client, rules, req.audience, site.domain) }
+    const scope = { site: site.domain, timezone: site.timezone, ...(await disclosureOf(client, policy().forSite(site.domain), req.audience, site.domain)) }
     return { scope, range: resolvePeriod(req.query, site.timezone) }
   }
 

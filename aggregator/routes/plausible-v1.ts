@@ -4,7 +4,7 @@ import { requireAccess, siteFromQuery } from '../../accounts/access.ts'
 import { acceptPlausibleV1 } from '../plausible/v1.ts'
 import { parseFilters } from '../stats/filters.ts'
 import { realtime } from '../stats/realtime.ts'
-import { limitsOf, noiseOf, refuseUnknownParameters, type StatsDeps } from './stats.ts'
+import { disclosureOf, refuseUnknownParameters, type StatsDeps } from './stats.ts'
 
 const VisitorsQuery = Type.Object({
   site: Type.String({ minLength: 1, maxLength: 253, description: "the site's domain (Plausible's `site_id` is taken too)" }),
@@ -31,8 +31,8 @@ export async function plausibleV1Routes(app: FastifyInstance, { client, sites, p
   }, async (req, reply) => {
     const site = sites.get(req.query.site.toLowerCase())
     if (!site) return reply.code(404).send({ error: 'unknown site' })
-    const rules = policy().forSite(site.domain)
-    const now = await realtime(client, site.domain, limitsOf(rules, req.audience), parseFilters(req.query.filters), await noiseOf(client, rules, req.audience, site.domain))
+    const { limits, noise } = await disclosureOf(client, policy().forSite(site.domain), req.audience, site.domain)
+    const now = await realtime(client, site.domain, limits, parseFilters(req.query.filters), noise)
     return now.visitors
   })
 }

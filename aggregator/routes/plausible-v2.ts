@@ -6,7 +6,7 @@ import { answerV2 } from '../plausible/v2-answer.ts'
 import { filtersOf, resolveDateRange, V2Body } from '../plausible/v2-request.ts'
 import { parseFilters } from '../stats/filters.ts'
 import { resolveGoalFilters } from '../stats/goal-filter.ts'
-import { limitsOf, noiseOf, type StatsDeps } from './stats.ts'
+import { disclosureOf, type StatsDeps } from './stats.ts'
 
 const Revenue = Type.Object({ value: Type.Number(), currency: Type.String(), short: Type.String(), long: Type.String() })
 const V2Out = Type.Object({
@@ -65,8 +65,7 @@ export async function plausibleV2Routes(app: FastifyInstance, { client, sites, p
     if (!site) return reply.code(404).send({ error: 'unknown site' })
     const range = resolveDateRange(req.body.date_range, site.timezone)
     const filters = await resolveGoalFilters(client, site.domain, parseFilters(filtersOf(req.body.filters)))
-    const rules = policy().forSite(site.domain)
-    const scope = { site: site.domain, timezone: site.timezone, filters, limits: limitsOf(rules, req.audience), noise: await noiseOf(client, rules, req.audience, site.domain) }
+    const scope = { site: site.domain, timezone: site.timezone, filters, ...(await disclosureOf(client, policy().forSite(site.domain), req.audience, site.domain)) }
     return answerV2(client, scope, req.body, range)
   })
 }

@@ -70,12 +70,12 @@ export async function scopeOf({ client, sites, policy }: StatsDeps, req: Fastify
   const range = resolvePeriod(q, site.timezone)
   const filters = await resolveGoalFilters(client, site.domain, parseFilters(q.filters))
   const rules = policy().forSite(site.domain)
-  const scope: Scope = { site: site.domain, timezone: site.timezone, filters, limits: limitsOf(rules, req.audience), noise: await noiseOf(client, rules, req.audience, site.domain) }
+  const scope: Scope = { site: site.domain, timezone: site.timezone, filters, ...(await disclosureOf(client, rules, req.audience, site.domain)) }
   return { scope, range }
 }
 
 /** The audience's minimum group: k visitors from kn networks. */
-export const limitsOf = (rules: SitePolicy, audience: Audience): Limits => ({ k: rules.minVisitors[audience], kn: rules.minNetworks[audience] })
+const limitsOf = (rules: SitePolicy, audience: Audience): Limits => ({ k: rules.minVisitors[audience], kn: rules.minNetworks[audience] })
 
 const noiseKeys = new WeakMap<ClickHouseClient, ExportNoiseStore>()
 
@@ -83,12 +83,17 @@ const noiseKeys = new WeakMap<ClickHouseClient, ExportNoiseStore>()
  * The consistent noise of the audience (N1), under a key derived from the site's secret noise
  * key; none when the policy gives it no ε. Exports add their own noise, with its budget (aggregator/export).
  */
-export async function noiseOf(client: ClickHouseClient, rules: SitePolicy, audience: Audience, site: string): Promise<Noise | undefined> {
+async function noiseOf(client: ClickHouseClient, rules: SitePolicy, audience: Audience, site: string): Promise<Noise | undefined> {
   const epsilon = audience === 'export' ? null : rules.epsilon[audience]
   if (!epsilon) return undefined
   let store = noiseKeys.get(client)
   if (!store) noiseKeys.set(client, (store = new ExportNoiseStore(client)))
   return new Noise(keyedHash(await store.key(site), 'stats noise'), epsilon)
+}
+
+/** What the asker may be shown of a site: the audience's minimum group (limitsOf) and its noise (noiseOf). */
+export async function disclosureOf(client: ClickHouseClient, rules: SitePolicy, audience: Audience, site: string): Promise<{ limits: Limits; noise: Noise | undefined }> {
+  return { limits: limitsOf(rules, audience), noise: await noiseOf(client, rules, audience, site) }
 }
 
 const unknownSite = (reply: FastifyReply) => reply.code(404).send({ error: 'unknown site' })
@@ -199,7 +204,7 @@ export async function statsRoutes(app: FastifyInstance, deps: StatsDeps) {
   }, async (req, reply) => {
     const site = sites.get(req.query.site.toLowerCase())
     if (!site) return unknownSite(reply)
-    const rules = policy().forSite(site.domain)
-    return realtime(client, site.domain, limitsOf(rules, req.audience), parseFilters(req.query.filters), await noiseOf(client, rules, req.audience, site.domain))
+    const { limits, noise } = await disclosureOf(client, policy().forSite(site.domain), req.audience, site.domain)
+    return realtime(client, site.domain, limits, parseFilters(req.query.filters), noise)
   })
 }

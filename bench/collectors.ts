@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url'
 import { Sites } from '../accounts/sites.ts'
 import { openStore } from '../store/client.ts'
 import { migrate } from '../store/migrate.ts'
-import { collectorEnv, countStored, fetchJson, freePort, startChild, stopChild, tempDir, track, waitFor, type Child } from './lib.ts'
+import { collectorEnv, countStored, fetchJson, freePort, startChild, stopChild, tempDir, track, waitFor, type Child, serveArgs } from './lib.ts'
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url))
 const LOAD_S = Number(process.env.BENCH_DURATION || 10)
@@ -103,7 +103,7 @@ async function oneProcess(): Promise<Setup> {
   const port = await freePort()
   const token = crypto.randomBytes(24).toString('hex')
   const url = `http://127.0.0.1:${port}`
-  const child = startChild(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'serve'], collectorEnv(dataDir, port, token))
+  const child = startChild(process.execPath, serveArgs(), collectorEnv(dataDir, port, token))
   await healthy('serve', child, url)
   const added = await fetchJson(url + '/api/v1/sites', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ domain: 'example.com' }) })
   if (added.status !== 201) throw new Error(`registering example.com answered ${added.status}`)
@@ -122,7 +122,7 @@ async function overStoreServe(n: number): Promise<Setup> {
   const storeDir = tempDir('analytics-bench-store-')
   const storePort = await freePort()
   const storeUrl = `http://127.0.0.1:${storePort}`
-  const store = startChild(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'store', 'serve', '--port', String(storePort)], collectorEnv(storeDir, 0, 'unused', { CLICKHOUSE_PASSWORD: STORE_PASSWORD }))
+  const store = startChild(process.execPath, serveArgs({ command: ['store', 'serve', '--port', String(storePort)] }), collectorEnv(storeDir, 0, 'unused', { CLICKHOUSE_PASSWORD: STORE_PASSWORD }))
   const children: Child[] = [store]
   try {
     await waitFor('store serve: GET /ping', store, 180_000, async () => ((await fetch(storeUrl + '/ping')).ok ? true : undefined))
@@ -133,7 +133,7 @@ async function overStoreServe(n: number): Promise<Setup> {
       Array.from({ length: n }, async (_, i) => {
         const port = await freePort()
         const env = collectorEnv(tempDir('analytics-bench-collector-'), port, 'unused', { CLICKHOUSE_URL: storeUrl, CLICKHOUSE_PASSWORD: STORE_PASSWORD })
-        const child = startChild(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'serve', '--role', 'collector'], env)
+        const child = startChild(process.execPath, serveArgs({ args: ['--role', 'collector'] }), env)
         children.push(child)
         const url = `http://127.0.0.1:${port}`
         await healthy(`collector ${i + 1}`, child, url)

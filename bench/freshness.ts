@@ -25,7 +25,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import YAML from 'yaml'
-import { cleanUpOnExit, collectorEnv, fetchJson, freePort, machineCpu, ROOT, sleep, startChild, stopChild, tempDir, track, waitFor } from './lib.ts'
+import { cleanUpOnExit, collectorEnv, fetchJson, freePort, machineCpu, ROOT, sleep, startChild, stopChild, tempDir, track, waitFor, serveArgs } from './lib.ts'
 import { visitorHeaders } from './load-client.ts'
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url))
@@ -175,7 +175,7 @@ export async function benchFreshness(opts: FreshnessOptions): Promise<FreshnessR
   const env = collectorEnv(dataDir, port, token, { POLICY_FILE: writePolicy(tempDir('analytics-bench-policy-')) })
   // the default rebuild schedule is what is measured, whatever this shell exports
   delete env.ROLLUP_INTERVAL_MS
-  const child = startChild(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'serve'], env)
+  const child = startChild(process.execPath, serveArgs(), env)
   let load: Load | undefined
   try {
     await waitFor('freshness: GET /healthz', child, 90_000, async () => ((await fetchJson(url + '/healthz')).status === 200 ? true : undefined))

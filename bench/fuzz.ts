@@ -16,7 +16,7 @@ import path from 'node:path'
 import fc from 'fast-check'
 import { openStore } from '../store/client.ts'
 import { loadConfig } from '../server/config.ts'
-import { collectorEnv, freePort } from './lib.ts'
+import { collectorEnv, freePort, serveArgs } from './lib.ts'
 import { GIF_MAGIC, MARKERS, SITES, badUtf8, body, clientIp, contentType, enc, gifQuery, markup, queryFor, userAgent } from '../test/helpers/fuzz-inputs.ts'
 
 const SECONDS = Number(process.env.FUZZ_SECONDS ?? 60)
@@ -34,7 +34,7 @@ const env = collectorEnv(dataDir, port, TOKEN, {
   // a few addresses send it all, and would mostly get 429
   INGEST_RATE_LIMIT: process.env.INGEST_RATE_LIMIT ?? '0',
 })
-const server = spawn(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'serve'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
+const server = spawn(process.execPath, serveArgs(), { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
 let serverLog = ''
 server.stdout!.on('data', (d) => (serverLog += d))
 server.stderr!.on('data', (d) => (serverLog += d))

@@ -38,7 +38,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { benchFreshness, formatFreshness, type FreshnessResult } from './freshness.ts'
-import { cleanUpOnExit, collectorEnv, countStored, fetchJson, freePort, machineCpu, procStatusMb, ROOT, sleep, startChild, stopChild, tempDir, track, waitFor } from './lib.ts'
+import { cleanUpOnExit, collectorEnv, countStored, fetchJson, freePort, machineCpu, procStatusMb, ROOT, sleep, startChild, stopChild, tempDir, track, waitFor, serveArgs } from './lib.ts'
 import { formatProfile, summariseProfile } from './profile.ts'
 import type { EventRow } from '../collector/pipeline/types.ts'
 
@@ -301,6 +301,7 @@ const runLoad = (url: string, tool: 'wrk' | 'autocannon') => (tool === 'wrk' ? r
 const WARMUP_REQUESTS = Number(process.env.BENCH_WARMUP ?? 3000)
 /** How long after the drain the collector's RSS is read again. */
 const DRAINED_AFTER_MS = 10_000
+const IDLE_AFTER_MS = 8_000
 
 /**
  * Before the measured load: WARMUP_REQUESTS beacons, 25 at a time, so both servers are
@@ -358,7 +359,8 @@ async function benchCollector(label: string, extraEnv: Record<string, string>, t
   const url = `http://127.0.0.1:${port}`
   const env = collectorEnv(dataDir, port, token, extraEnv)
   const profDir = PROFILE ? profileDir(label) : null
-  const nodeArgs = ['--import', 'tsx', ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), 'cli/index.ts', 'serve']
+  // as `npm start` runs it; a profiled run reads the TypeScript through tsx, so that its samples name the project's files
+  const nodeArgs = serveArgs(profDir ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`], tsx: true } : {})
   const t0 = Date.now()
   const child = startChild(process.execPath, nodeArgs, env)
   try {
@@ -373,6 +375,8 @@ async function benchCollector(label: string, extraEnv: Record<string, string>, t
     if (added.status !== 201) throw new Error(`${label}: registering example.com answered ${added.status} ${JSON.stringify(added.json)}`)
 
     const day = new Date().toISOString().slice(0, 10)
+    // idle: once the start's own burst (migrations, the engine's first queries) is given back (SpoolWriter's onIdle, 5 s)
+    await sleep(IDLE_AFTER_MS)
     const idleRssMb = procStatusMb(child.pid, 'VmRSS')
     const warmAccepted = await warmUp(url)
     const rss = rssSampler(child.pid)

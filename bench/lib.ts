@@ -12,6 +12,22 @@ import { fileURLToPath } from 'node:url'
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
+/**
+ * The server as `npm start` runs it (package.json's `start`: the bundled CLI under plain Node,
+ * with its V8 flags): `nodeFlags` are added to Node's, `command` replaces the script's own
+ * arguments (`serve`), `args` follow them; with `tsx`, the TypeScript itself runs (for CPU
+ * profiles that name the project's files).
+ */
+export function serveArgs(opts: { nodeFlags?: string[]; command?: string[]; args?: string[]; tsx?: boolean } = {}): string[] {
+  const start = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
+  const [cmd, ...words] = start.trim().split(/\s+/)
+  const script = words.findIndex((w) => !w.startsWith('-'))
+  if (cmd !== 'node' || script < 0) throw new Error(`package.json's start script is not \`node [flags] <script> …\`: ${start}`)
+  const flags = [...words.slice(0, script), ...(opts.nodeFlags ?? [])]
+  const entry = opts.tsx ? ['--import', 'tsx', 'cli/index.ts'] : [words[script]]
+  return [...flags, ...entry, ...(opts.command ?? words.slice(script + 1)), ...(opts.args ?? [])]
+}
+
 const children = new Set<ChildProcess>()
 const tempDirs = new Set<string>()
 

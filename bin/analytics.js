@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npx analytics <command>`: runs the TypeScript CLI through tsx's loader.
-import { register } from 'tsx/esm/api'
+// `npx analytics <command>` and `npm start`: the CLI's bundled JavaScript (bin/build.js, built
+// first when a source file is newer), run by Node itself.
+import { pathToFileURL } from 'node:url'
+import { freshBundle } from './build.js'
 
-register()
-await import('../cli/index.ts')
+await import(pathToFileURL(await freshBundle()).href)

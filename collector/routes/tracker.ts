@@ -1,14 +1,22 @@
 import fs from 'node:fs'
 import zlib from 'node:zlib'
-import { transform } from 'esbuild'
+import { stop, transform } from 'esbuild'
 import type { FastifyInstance } from 'fastify'
 
 export const TRACKER_SOURCE = new URL('../tracker/tracker.js', import.meta.url)
 
-/** The tracker minified, and gzipped once: it is served from memory. */
+let minifying = 0
+
+/**
+ * The tracker minified, and gzipped once: it is served from memory. esbuild's service process
+ * (12 MB) is stopped once no minifying is under way; another call starts it again.
+ */
 export async function buildTracker(): Promise<{ js: Buffer; gz: Buffer }> {
   const source = fs.readFileSync(TRACKER_SOURCE, 'utf8')
-  const { code } = await transform(source, { minify: true, target: 'es2017', legalComments: 'none' })
+  minifying++
+  const { code } = await transform(source, { minify: true, target: 'es2017', legalComments: 'none' }).finally(() => {
+    if (--minifying === 0) void stop()
+  })
   const js = Buffer.from(code)
   return { js, gz: zlib.gzipSync(js, { level: 9 }) }
 }

@@ -63,6 +63,8 @@ export class SpoolWriter {
     if (this.running) return
     this.running = true
     this.stopped = false
+    // what a start does (migrations, a replayed backlog, opening the engine) is a burst of its own
+    this.lastSentAt ??= performance.now()
     this.loop = this.run()
   }
 

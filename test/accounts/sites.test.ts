@@ -168,7 +168,7 @@ describe('removing a site', () => {
 describe('analytics site (no server running)', () => {
   function cli(args: string[], dataDir: string, input = '') {
     return new Promise<{ code: number | null; out: string }>((resolve) => {
-      const c = spawn(process.execPath, ['--import', 'tsx', 'cli/index.ts', ...args], {
+      const c = spawn(process.execPath, ['bin/analytics.js', ...args], {
         cwd: root,
         env: { ...process.env, ANALYTICS_DATA_DIR: dataDir, ANALYTICS_ADMIN_TOKEN: ADMIN_TOKEN, PORT: '1', LOG_LEVEL: 'silent' },
         stdio: ['pipe', 'pipe', 'pipe'],

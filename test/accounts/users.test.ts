@@ -272,7 +272,7 @@ describe('sessions and the tokens they make (issue 13, point 6)', () => {
 describe('analytics user (no server running)', () => {
   function cli(args: string[], dataDir: string, input?: string) {
     return new Promise<{ code: number | null; out: string }>((resolve) => {
-      const c = spawn(process.execPath, ['--import', 'tsx', 'cli/index.ts', ...args], {
+      const c = spawn(process.execPath, ['bin/analytics.js', ...args], {
         cwd: root,
         env: { ...process.env, ANALYTICS_DATA_DIR: dataDir, ANALYTICS_ADMIN_TOKEN: ADMIN_TOKEN, PORT: '1', LOG_LEVEL: 'silent' },
         stdio: ['pipe', 'pipe', 'pipe'],

@@ -229,7 +229,7 @@ describe('audit of what the policy forbids beyond PII patterns', () => {
 /** `analytics <args>` as a user runs it, with no server: its exit status and output. */
 function cli(args: string[], dataDir: string): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const c = spawn(process.execPath, ['--import', 'tsx', 'cli/index.ts', ...args], {
+    const c = spawn(process.execPath, ['bin/analytics.js', ...args], {
       cwd: root,
       env: { ...process.env, ANALYTICS_DATA_DIR: dataDir, POLICY_FILE: policyFile, LOG_LEVEL: 'silent', ANALYTICS_ADMIN_TOKEN: '' },
       stdio: ['ignore', 'pipe', 'pipe'],

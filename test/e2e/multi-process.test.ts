@@ -35,7 +35,7 @@ afterAll(() => {
 
 /** `analytics <args>` in its own process, as users run it; resolves once `ready` answers. */
 async function start(args: string[], dataDir: string, port: number, extra: Record<string, string>, ready: string): Promise<Proc> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/index.ts', ...args], { cwd: root, env: env(dataDir, port, extra), stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, ['bin/analytics.js', ...args], { cwd: root, env: env(dataDir, port, extra), stdio: ['ignore', 'pipe', 'pipe'] })
   let log = ''
   child.stdout!.on('data', (d) => (log += d))
   child.stderr!.on('data', (d) => (log += d))

@@ -37,7 +37,7 @@ describe('/privacy?site=', () => {
 describe('the command line', () => {
   function cli(args: string[], dataDir: string, input = '') {
     return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const c = spawn(process.execPath, ['--import', 'tsx', 'cli/index.ts', ...args], {
+      const c = spawn(process.execPath, ['bin/analytics.js', ...args], {
         cwd: root,
         env: { ...process.env, ANALYTICS_DATA_DIR: dataDir, ANALYTICS_ADMIN_TOKEN: ADMIN_TOKEN, PORT: '1', LOG_LEVEL: 'silent' },
         stdio: ['pipe', 'pipe', 'pipe'],

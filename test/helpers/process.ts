@@ -26,7 +26,7 @@ export function env(dataDir: string, port: number, extra: Record<string, string>
 
 /** The real server as users run it, in its own process. */
 export async function startServer(dataDir: string, port: number, extra: Record<string, string> = {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'serve'], { cwd: root, env: env(dataDir, port, extra), stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, ['bin/analytics.js', 'serve'], { cwd: root, env: env(dataDir, port, extra), stdio: ['ignore', 'pipe', 'pipe'] })
   children.push(child)
   let log = ''
   child.stdout!.on('data', (d) => (log += d))
@@ -46,7 +46,7 @@ export async function startServer(dataDir: string, port: number, extra: Record<s
 
 export function runCli(args: string[], dataDir: string, port: number) {
   return new Promise<string>((resolve, reject) => {
-    const c = spawn(process.execPath, ['--import', 'tsx', 'cli/index.ts', ...args], { cwd: root, env: env(dataDir, port), stdio: ['ignore', 'pipe', 'pipe'] })
+    const c = spawn(process.execPath, ['bin/analytics.js', ...args], { cwd: root, env: env(dataDir, port), stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     c.stdout!.on('data', (d) => (out += d))
     c.stderr!.on('data', (d) => (out += d))

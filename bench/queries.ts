@@ -131,6 +131,10 @@ async function main() {
       ['goals (2 goals)', (c) => goalConversions(c, scope, range, goals)],
       ['funnel / -> /pricing -> Signup', (c) => funnel(c, scope, range, steps)],
       ['page flow /pricing', (c) => pageFlow(c, scope, range, '/pricing', 10)],
+      ['filtered: breakdown outbound, country==US', panel('outbound', filtered)],
+      ['filtered: goals, country==US', (c) => goalConversions(c, filtered, range, goals)],
+      ['filtered: funnel, country==US', (c) => funnel(c, filtered, range, steps)],
+      ['filtered: page flow /pricing, country==US', (c) => pageFlow(c, filtered, range, '/pricing', 10)],
     ]
     const countSql = 'SELECT count() FROM events WHERE site = {site:String} AND ts >= fromUnixTimestamp64Milli({from:Int64}) AND ts < fromUnixTimestamp64Milli({to:Int64})'
     const timeIt = async (fn: () => Promise<unknown>) => {

@@ -17,6 +17,13 @@ export interface VisitProperty {
   dim: string
   /** What a filter compares, where it differs from `expr` (a region filter names the region alone). */
   filterExpr?: string
+  /**
+   * Every event of a visit carries the visit's value: it follows from what the visitor hash is
+   * made of (the IP address and the User-Agent: geography, browser, OS, device, network), and a
+   * visit is one visitor hash's. A filter on it picks events by their own value, without finding
+   * their visits first.
+   */
+  onEveryEvent?: true
 }
 
 export interface EventProperty {
@@ -36,6 +43,8 @@ export interface EventProperty {
 export type Property = VisitProperty | EventProperty
 
 const visit = (dim: string, expr = dim, filterExpr?: string, eventExpr = expr): VisitProperty => ({ level: 'visit', expr, eventExpr, dim, filterExpr })
+/** A visit property that every event of the visit carries (see `onEveryEvent`). */
+const visitor = (dim: string, expr = dim, filterExpr?: string): VisitProperty => ({ ...visit(dim, expr, filterExpr), onEveryEvent: true })
 /** A one-event visit's entry and exit page: the page it viewed, if it is a pageview. */
 const OWN_PAGE = "if(name = 'pageview', pathname, '')"
 
@@ -49,16 +58,16 @@ export const PROPERTIES: Record<string, Property> = {
   utm_campaign: visit('utm_campaign'),
   utm_content: visit('utm_content'),
   utm_term: visit('utm_term'),
-  country: visit('country'),
-  region: visit('region', "if(region = '', '', concat(country, '|', region))", 'region'),
-  city: visit('city', "if(city = '', '', concat(country, '|', region, '|', city))", 'city'),
-  browser: visit('browser'),
-  browser_version: visit('browser_version', "if(browser_version = '', '', concat(browser, ' ', browser_version))"),
-  os: visit('os'),
-  os_version: visit('os_version', "if(os_version = '', '', concat(os, ' ', os_version))"),
-  device: visit('device'),
+  country: visitor('country'),
+  region: visitor('region', "if(region = '', '', concat(country, '|', region))", 'region'),
+  city: visitor('city', "if(city = '', '', concat(country, '|', region, '|', city))", 'city'),
+  browser: visitor('browser'),
+  browser_version: visitor('browser_version', "if(browser_version = '', '', concat(browser, ' ', browser_version))"),
+  os: visitor('os'),
+  os_version: visitor('os_version', "if(os_version = '', '', concat(os, ' ', os_version))"),
+  device: visitor('device'),
   screen: visit('screen'),
-  network: visit('network'),
+  network: visitor('network'),
   entry_page: visit('entry_page', 'entry_page', undefined, OWN_PAGE),
   exit_page: visit('exit_page', 'exit_page', undefined, OWN_PAGE),
   new_vs_returning: visit('new_vs_returning', "multiIf(returning = 0, 'new', returning = 1, 'returning', '')"),

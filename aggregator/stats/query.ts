@@ -155,6 +155,8 @@ function carriers(p: Property & { propKey?: string }, params: Params): string {
   return p.propKey ? `${p.where} AND mapContains(props, ${params.add('String', p.propKey)})` : p.where
 }
 const positive = (f: Filter): Filter => ({ ...f, op: f.op === '!=' ? '==' : f.op })
+/** A filter every event of a visit answers as the visit does (a property `onEveryEvent`). */
+const carried = (f: Filter) => f.name !== 'goal' && f.prop.level === 'visit' && f.prop.onEveryEvent === true
 const negate = (f: Filter, cond: string) => (f.op === '!=' ? `NOT (${cond})` : cond)
 
 /**
@@ -207,6 +209,14 @@ class SumsQuery {
     return negate(f, `(${holds} AND ${compare(valueExpr(p, this.params), positive(f), this.params)})`)
   }
 
+  /** ` AND` the conditions on an events row of the filters every event of a visit answers as its visit does (`carried`); '' when none. */
+  carriedConditions(filters: Filter[]): string {
+    return filters
+      .filter(carried)
+      .map((f) => ` AND ${this.ownVisitCondition(f)}`)
+      .join('')
+  }
+
   /** Visits of the site on `days` matching the filters, as a subquery; with `ranged`, only those starting in the range. */
   visits(days: string, filters: Filter[], ranged: boolean): string {
     const conds = filters.map((f) => this.visitCondition(f, days))
@@ -223,12 +233,20 @@ class SumsQuery {
         WHERE site = ${this.site} AND toDate(ts) IN ${days} AND visit_id != 0 AND ${paid} GROUP BY visit_id) AS r USING (visit_id))`
   }
 
-  /** Events of the site in the range on `days` whose visit matches the filters (or, without a visit, the event itself). */
+  /**
+   * Events of the site in the range on `days` whose visit matches the filters (or, without a
+   * visit, the event itself). A filter on a property every event of a visit carries (country,
+   * browser…: `onEveryEvent`) is checked on the event itself, as for an event without a visit:
+   * finding the visits first read every visit of the range (a page breakdown under `country==US`
+   * at ten million events: 1.0 s, against 0.5 s without).
+   */
   private eventsInScope(days: string, filters: Filter[]): string {
     const base = `site = ${this.site} AND toDate(ts) IN ${days} AND ${this.inRange('ts')}`
-    if (filters.length === 0) return base
-    const visitIds = `SELECT visit_id FROM ${this.visits(days, filters, false)}`
-    return `${base} AND (visit_id IN (${visitIds}) OR (visit_id = 0 AND ${filters.map((f) => this.ownVisitCondition(f)).join(' AND ')}))`
+    const others = filters.filter((f) => !carried(f))
+    const own = this.carriedConditions(filters)
+    if (others.length === 0) return base + own
+    const visitIds = `SELECT visit_id FROM ${this.visits(days, others, false)}`
+    return `${base}${own} AND (visit_id IN (${visitIds}) OR (visit_id = 0 AND ${others.map((f) => this.ownVisitCondition(f)).join(' AND ')}))`
   }
 
   /** Sums per (key, bucket) over the UTC `days` (ISO dates). */
@@ -302,6 +320,16 @@ export function scopedVisitsSql(q: StatsQuestion, params: Params): string {
   const { utcFirst, utcLast } = rangeDays(q.range, q.timezone)
   const days = params.add('Array(Date)', utcDays(utcFirst, utcLast))
   return new SumsQuery(q, params).visits(days, q.filters, true)
+}
+
+/**
+ * ` AND` the question's filters that every event of a visit answers as its visit does (country,
+ * browser…), as conditions on an `events` row; '' when it has none. Events picked by them
+ * belong to the visits the filters keep (or to none), so reading only those costs nothing in
+ * what a visit question counts.
+ */
+export function carriedFiltersSql(q: StatsQuestion, params: Params): string {
+  return new SumsQuery(q, params).carriedConditions(q.filters)
 }
 
 /**

@@ -1,5 +1,5 @@
 import { Params } from './filters.ts'
-import { rangeDays, scopedVisitsSql, utcDays, type StatsQuestion } from './query.ts'
+import { carriedFiltersSql, rangeDays, scopedVisitsSql, utcDays, type StatsQuestion } from './query.ts'
 
 /**
  * SQL for questions about what happened inside one visit (goals, funnels, page flow).
@@ -28,7 +28,8 @@ export function scopedVisits(q: StatsQuestion, params: Params): string {
 export function eventsOfVisits(q: StatsQuestion, params: Params, columns: Record<string, string>, where: string, visitsWith?: string): string {
   const own = Object.entries(columns)
   const days = rangeDays(q.range, q.timezone)
-  const inDays = `site = {site:String} AND toDate(ts) IN ${params.add('Array(Date)', utcDays(days.utcFirst, days.utcLast))} AND visit_id != 0`
+  // the filters on what every event of a visit carries (country…) already narrow the events read
+  const inDays = `site = {site:String} AND toDate(ts) IN ${params.add('Array(Date)', utcDays(days.utcFirst, days.utcLast))} AND visit_id != 0${carriedFiltersSql(q, params)}`
   const chosen = visitsWith ? ` AND visit_id IN (SELECT visit_id FROM events WHERE ${inDays} AND (${visitsWith}))` : ''
   return `SELECT v.visitor_id AS visitor_id, v.day AS day, v.local_day AS local_day, v.start AS visit_start, e.ts AS ts
       ${own.map(([alias]) => `, e.${alias} AS ${alias}`).join('')}

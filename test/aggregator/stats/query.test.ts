@@ -605,6 +605,38 @@ describe('filters (sumsSql)', () => {
       expect(got, raw).toEqual(model({ range: RANGE_B, visit: pred }))
     }
   })
+
+  // A filter on what every event of a visit carries (country, browser…: `onEveryEvent`) is checked
+  // on the events themselves, the others through their visits: both pick the events of the visits selected.
+  const EVENT_PROPERTIES = ['page', 'event', 'outbound', 'prop:plan']
+  it('an event property broken down under each filter: the events of the visits it selects, over ranges A and B', async () => {
+    for (const range of [RANGE_A, RANGE_B]) {
+      for (const [raw, pred] of FILTERS) {
+        for (const name of EVENT_PROPERTIES.filter((n) => !raw.split(';').some((f) => f.startsWith(n)))) {
+          const got = sorted(await querySums(fx.client, question(range, { property: property(name)!, filters: parseFilters(raw) })))
+          expect(got, `${name} under ${raw}`).toEqual(model({ range, property: name, visit: pred }))
+        }
+      }
+    }
+  })
+
+  it('every property carried by every event, filtered by each of its values: the page breakdown of the visits holding it', async () => {
+    const carriedNames = Object.keys(PROPERTIES).filter((n) => PROPERTIES[n].level === 'visit' && (PROPERTIES[n] as { onEveryEvent?: true }).onEveryEvent)
+    expect(carriedNames).toEqual(expect.arrayContaining(['country', 'region', 'city', 'browser', 'browser_version', 'os', 'os_version', 'device', 'network']))
+    // what a filter compares: a region or a city by its own name, the others as a breakdown shows them
+    const compared = (name: string, v: Visit) => (name === 'region' || name === 'city' ? dim(v.first, name) : visitValue(name, v))
+    for (const name of carriedNames) {
+      const values = [...new Set(visitsOf(EVENTS).map((v) => compared(name, v)))].filter((x) => x !== '')
+      expect(values.length, name).toBeGreaterThan(0)
+      for (const value of values) {
+        for (const op of ['==', '!='] as const) {
+          const got = sorted(await querySums(fx.client, question(RANGE_A, { property: PROPERTIES.page, filters: [{ name, prop: property(name)!, op, values: [value], exact: true }] })))
+          const want = model({ range: RANGE_A, property: 'page', visit: (v) => (compared(name, v) === value) === (op === '==') })
+          expect(got, `page under ${name}${op}${value}`).toEqual(want)
+        }
+      }
+    }
+  })
 })
 
 describe('querySums: rollup and filtered path agree, and equal the model', () => {

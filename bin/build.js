@@ -3,8 +3,8 @@
 // with plain `node`: running the TypeScript through tsx's loader instead costs a second V8 heap
 // (the loader's thread) and every module's transform at start, about 35 MB of RSS for nothing.
 //
-// Built when missing or older than any source file, in about half a second; `node bin/build.js`
-// builds it at once.
+// Built when missing or older than any file it was built from, in about half a second; `node
+// bin/build.js` builds it at once.
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -12,25 +12,23 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)))
 export const BUNDLE = path.join(ROOT, '.build', 'analytics.mjs')
 const ENTRY = path.join(ROOT, 'cli', 'index.ts')
-/** Where the server's sources live; the bundle is stale when any file under them is newer. */
-const SOURCES = ['accounts', 'aggregator', 'audit', 'cli', 'collector', 'http', 'identifiers', 'money', 'policy', 'retention', 'server', 'store', 'package.json']
+/** The files the bundle was built from, as esbuild listed them (its metafile's inputs). */
+const INPUTS = path.join(ROOT, '.build', 'analytics.inputs.json')
 
-function newestSource(p) {
-  const st = fs.statSync(p, { throwIfNoEntry: false })
-  if (!st) return 0
-  if (!st.isDirectory()) return st.mtimeMs
-  let newest = st.mtimeMs
-  for (const name of fs.readdirSync(p)) {
-    if (name === 'node_modules' || name.startsWith('.')) continue
-    newest = Math.max(newest, newestSource(path.join(p, name)))
-  }
-  return newest
-}
-
-/** Whether the bundle is there and newer than every source file. */
+/** Whether the bundle is there and newer than every file it was built from (and package.json). */
 export function bundleIsFresh() {
   const built = fs.statSync(BUNDLE, { throwIfNoEntry: false })
-  return !!built && SOURCES.every((s) => newestSource(path.join(ROOT, s)) < built.mtimeMs)
+  if (!built) return false
+  let inputs
+  try {
+    inputs = JSON.parse(fs.readFileSync(INPUTS, 'utf8'))
+  } catch {
+    return false
+  }
+  return [...inputs, 'package.json'].every((f) => {
+    const st = fs.statSync(path.join(ROOT, f), { throwIfNoEntry: false })
+    return !!st && st.mtimeMs < built.mtimeMs
+  })
 }
 
 /**
@@ -55,8 +53,10 @@ export async function buildBundle() {
   const { build } = await import('esbuild')
   const tmp = `${BUNDLE}.${process.pid}.tmp`
   fs.mkdirSync(path.dirname(BUNDLE), { recursive: true })
-  await build({
+  const result = await build({
     entryPoints: [ENTRY],
+    // the metafile's input paths are relative to it: the root, wherever the command runs from
+    absWorkingDir: ROOT,
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -64,9 +64,13 @@ export async function buildBundle() {
     packages: 'external',
     outfile: tmp,
     plugins: [ownUrls],
+    metafile: true,
     // no source map: esbuild keeps the code as written, each file under a comment naming it
     logLevel: 'warning',
   })
+  // the inputs first: a bundle newer than its list is never read with an older one
+  fs.writeFileSync(`${INPUTS}.${process.pid}.tmp`, JSON.stringify(Object.keys(result.metafile.inputs)))
+  fs.renameSync(`${INPUTS}.${process.pid}.tmp`, INPUTS)
   fs.renameSync(tmp, BUNDLE)
   return BUNDLE
 }

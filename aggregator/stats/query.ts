@@ -200,7 +200,7 @@ class SumsQuery {
   }
 
   /** A filter as a condition on an events row without a visit (it stands as a visit of its own). */
-  private ownVisitCondition(f: Filter): string {
+  ownVisitCondition(f: Filter): string {
     if (f.name === 'goal') return negate(f, this.goalCondition(f))
     const p = f.prop
     if (p.level === 'visit') return compare(p.filterExpr ?? p.eventExpr, f, this.params)
@@ -314,12 +314,20 @@ export function sumsSql(q: StatsQuestion, days: string[], params = new Params())
 
 /**
  * Visits of a question (its site, starting in its range, matching its filters), as SQL over
- * `visits`: for goals, funnels and page flow, which look inside visits.
+ * `visits`: for goals, funnels and page flow, which look inside visits. Not `ranged`: those
+ * matching its filters that started on the days around it, whenever (an event in the range may
+ * belong to a visit that started before it).
  */
-export function scopedVisitsSql(q: StatsQuestion, params: Params): string {
+export function scopedVisitsSql(q: StatsQuestion, params: Params, ranged = true): string {
   const { utcFirst, utcLast } = rangeDays(q.range, q.timezone)
   const days = params.add('Array(Date)', utcDays(utcFirst, utcLast))
-  return new SumsQuery(q, params).visits(days, q.filters, true)
+  return new SumsQuery(q, params).visits(days, q.filters, ranged)
+}
+
+/** The question's filters as one condition on an events row without a visit (it stands as a visit of its own); '1' when none. */
+export function ownVisitSql(q: StatsQuestion, params: Params): string {
+  const query = new SumsQuery(q, params)
+  return q.filters.length ? q.filters.map((f) => `(${query.ownVisitCondition(f)})`).join(' AND ') : '1'
 }
 
 /**

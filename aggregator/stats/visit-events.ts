@@ -1,5 +1,5 @@
 import { Params } from './filters.ts'
-import { carriedFiltersSql, rangeDays, scopedVisitsSql, utcDays, type StatsQuestion } from './query.ts'
+import { carriedFiltersSql, ownVisitSql, rangeDays, scopedVisitsSql, utcDays, type StatsQuestion } from './query.ts'
 
 /**
  * SQL for questions about what happened inside one visit (goals, funnels, page flow).
@@ -40,6 +40,34 @@ export function eventsOfVisits(q: StatsQuestion, params: Params, columns: Record
       WHERE ${inDays} AND (${where})
     ) AS e
     INNER JOIN (SELECT * FROM (${scopedVisits(q, params)}) WHERE 1${chosen}) AS v ON e.visit_id = v.visit_id`
+}
+
+/**
+ * Events for which `where` holds, each with what it counts in (for goals): `in_visits`, it
+ * belongs to a visit of the question (eventsOfVisits: visitor_id, day, local_day of that visit);
+ * `counted`, it is one of the events the question counts (as query.ts's `eventsInScope` picks them: in the
+ * range, of a visit the filters keep whenever it started, or without a visit matching them
+ * itself). One read of the events and one join, with the visits the filters keep on the days
+ * around the range: a visit that started before the range keeps its events in it counted.
+ */
+export function eventsInAndOutOfVisits(q: StatsQuestion, params: Params, columns: Record<string, string>, where: string): string {
+  const own = Object.entries(columns)
+  const days = rangeDays(q.range, q.timezone)
+  const inRange = (c: string) => `${c} >= fromUnixTimestamp64Milli({from:Int64}) AND ${c} < fromUnixTimestamp64Milli({to:Int64})`
+  return `SELECT e.visitor_id AS visitor_id, v.day AS day, v.local_day AS local_day, e.ts AS ts,
+      v.visit_id != 0 AND ${inRange('v.start')} AS in_visits,
+      ${inRange('e.ts')} AND (v.visit_id != 0 OR (e.visit_id = 0 AND e.alone)) AS counted
+      ${own.map(([alias]) => `, e.${alias} AS ${alias}`).join('')}
+    FROM
+    (
+      SELECT visit_id, visitor_id, ts, visit_id = 0 AND ${ownVisitSql(q, params)} AS alone ${own.map(([alias, expr]) => `, ${expr} AS ${alias}`).join('')}
+      FROM events
+      WHERE site = {site:String} AND toDate(ts) IN ${params.add('Array(Date)', utcDays(days.utcFirst, days.utcLast))}${carriedFiltersSql(q, params)} AND (${where})
+    ) AS e
+    LEFT JOIN
+    (
+      SELECT visit_id, day, start, toDate(start, ${params.add('String', q.timezone)}) AS local_day FROM ${scopedVisitsSql(q, params, false)}
+    ) AS v ON e.visit_id = v.visit_id`
 }
 
 /** A percentage with one decimal. */

@@ -20,7 +20,7 @@ export const EVENT_COLUMNS: { readonly [K in keyof EventRow]: ColumnSpec } = {
   visit_id: id,
   visit_flags: { type: 'UInt8' },
   hostname: dimension,
-  pathname: text,
+  pathname: dimension,
   query: text,
   referrer_host: dimension,
   referrer_path: text,

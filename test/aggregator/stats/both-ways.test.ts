@@ -7,6 +7,11 @@ import {
   beacons, DAYS, modelAggregate, modelBrowsers, modelEntryBounceRates, modelPages, PAST_VISITORS, POLICY_YAML, SITE, TODAY_VISITORS, TZ,
   type ModelNumbers, type Sent,
 } from './both-ways-data.ts'
+import { parseFilters } from '../../../aggregator/stats/filters.ts'
+import { goalConversions } from '../../../aggregator/stats/goal-conversions.ts'
+import { parseGoalMatch } from '../../../aggregator/stats/goal-match.ts'
+import { resolvePeriod } from '../../../aggregator/stats/period.ts'
+import type { Scope } from '../../../aggregator/stats/service.ts'
 
 /**
  * Issue 11, point 3: every property × every metric both ways on the same data — unfiltered (the
@@ -241,5 +246,56 @@ describe.each([
     const got = new Map(body.results.map((r: Row) => [r.page, r.bounce_rate]))
     const wrong = [...modelEntryBounceRates(sent)].filter(([page, rate]) => got.get(page) !== rate).map(([page, rate]) => `${page}: want ${rate}, got ${got.get(page)}`)
     expect(wrong).toEqual([])
+  })
+})
+
+/**
+ * Goals both ways: a goal on a page without `*`, or on a custom event without a prop, is its
+ * row of the page or event breakdown (answered from the rollup where the breakdown is); every
+ * other goal is worked out from its visits and events (goal-conversions.ts). The same goals
+ * asked both ways, unfiltered and under filters that select everything, must get equal numbers,
+ * and the numbers must be what was sent.
+ */
+describe('goals both ways', () => {
+  const range = resolvePeriod({ period: 'custom', from: FROM, to: TO }, TZ)
+  const scope = (filters: string): Scope => ({ site: SITE, timezone: TZ, filters: parseFilters(filters), limits: { k: 1, kn: 1 } })
+  const pages = () => [...new Set(sent.filter((e) => e.name === 'pageview').map((e) => e.page))].sort()
+  const names = () => [...new Set(sent.filter((e) => !['pageview', 'engagement'].includes(e.name)).map((e) => e.name))].sort()
+  const goals = () => [
+    ...pages().map((page, i) => ({ id: `p${i}`, ...parseGoalMatch({ page }) })),
+    ...names().map((event, i) => ({ id: `e${i}`, ...parseGoalMatch({ event }) })),
+  ]
+
+  it('has pages and custom events to count', () => {
+    expect(pages().length).toBeGreaterThan(2)
+    expect(names().length).toBeGreaterThan(1)
+  })
+
+  it.each(['', ...FILTERS])('as breakdown rows equal worked out from visits and events, filters=%s', async (filters) => {
+    const client = app.runtime.store.client
+    const rows = await goalConversions(client, scope(filters), range, goals())
+    const sql = await goalConversions(client, scope(filters), range, goals(), { breakdownRows: false })
+    expect(rows.results.some((r) => (r.visitors ?? 0) > 0), 'goals reached').toBe(true)
+    expect(rows).toEqual(sql)
+  })
+
+  it('unfiltered (from the rollup) equals filtered by a visit dimension (from events), and what was sent', async () => {
+    const client = app.runtime.store.client
+    const fast = await goalConversions(client, scope(''), range, goals())
+    const raw = await goalConversions(client, scope(FILTERS[0]), range, goals())
+    expect(fast).toEqual(raw)
+    const model = modelPages(sent)
+    for (const [i, page] of pages().entries()) {
+      const r = fast.results.find((x) => x.id === `p${i}`)!
+      expect({ page, visitors: r.visitors, events: r.events }).toEqual({ page, visitors: model.get(page)!.visitors, events: model.get(page)!.pageviews })
+    }
+  })
+
+  it('a pattern matching one page counts as that page does', async () => {
+    const client = app.runtime.store.client
+    const page = pages().find((p) => p.length > 2 && pages().filter((q) => q.startsWith(p.slice(0, -1))).length === 1)!
+    const [exact, pattern] = (await goalConversions(client, scope(''), range, [{ id: 'a', ...parseGoalMatch({ page }) }, { id: 'b', ...parseGoalMatch({ page: `${page.slice(0, -1)}*` }) }])).results
+    expect(exact.visitors).toBeGreaterThan(0)
+    expect({ visitors: pattern.visitors, events: pattern.events }).toEqual({ visitors: exact.visitors, events: exact.events })
   })
 })

@@ -540,7 +540,8 @@ describe('the same question asked at once', () => {
     const asked: string[] = []
     const counting = new Proxy(fx.client, {
       get(target, prop) {
-        if (prop === 'query') return (params: { query: string }) => (asked.push(params.query), target.query(params as never))
+        // the sums, not the days with events every question looks up first (shared the same way)
+        if (prop === 'query') return (params: { query: string }) => (params.query.includes('event_counts') || asked.push(params.query), target.query(params as never))
         const value = Reflect.get(target, prop) as unknown
         return typeof value === 'function' ? value.bind(target) : value
       },

@@ -239,13 +239,20 @@ class SumsQuery {
    * browser…: `onEveryEvent`) is checked on the event itself, as for an event without a visit:
    * finding the visits first read every visit of the range (a page breakdown under `country==US`
    * at ten million events: 1.0 s, against 0.5 s without).
+   *
+   * With `few` (a condition on the events read that few events meet: a custom event, a link),
+   * the visits are looked for only among those holding such an event. The set of every visit
+   * the filters keep outgrew the memory one question may use (1 GiB) under `page==/pricing` at
+   * a hundred million events; at ten million it needed over 300 MB and took 1.8–2.4 s, the
+   * narrowed one under 100 MB and 1.0–1.2 s.
    */
-  private eventsInScope(days: string, filters: Filter[]): string {
+  private eventsInScope(days: string, filters: Filter[], few?: string): string {
     const base = `site = ${this.site} AND toDate(ts) IN ${days} AND ${this.inRange('ts')}`
     const others = filters.filter((f) => !carried(f))
     const own = this.carriedConditions(filters)
     if (others.length === 0) return base + own
-    const visitIds = `SELECT visit_id FROM ${this.visits(days, others, false)}`
+    const holding = few ? ` WHERE visit_id IN (SELECT visit_id FROM events WHERE ${base}${own} AND visit_id != 0 AND ${few})` : ''
+    const visitIds = `SELECT visit_id FROM ${this.visits(days, others, false)}${holding}`
     return `${base}${own} AND (visit_id IN (${visitIds}) OR (visit_id = 0 AND ${others.map((f) => this.ownVisitCondition(f)).join(' AND ')}))`
   }
 
@@ -287,12 +294,13 @@ class SumsQuery {
       ARRAY JOIN ${prop.visitArray} AS key${keyConds.length ? `\n      WHERE ${keyConds.join(' AND ')}` : ''}
       GROUP BY key, bucket, day, toDate(start, ${tz})`)
       }
-      const valueConds = ownFilters.map((f) => `AND ${compare(value, f, this.params)}`).join(' ')
+      const valueConds = ownFilters.map((f) => ` AND ${compare(value, f, this.params)}`).join('')
+      const carrying = `${carriers(prop, this.params)}${valueConds}`
       branches.push(`SELECT CAST(${value} AS String) AS key, ${localBucket(q.interval, 'ts', q.timezone, this.params)} AS bucket,
         ${eventSums(!prop.visitArray, prop.dim !== 'page')},
         ${paid && !prop.visitArray ? eventRevenue(paid, true) : NO_REVENUE}, ${prop.dim === 'page' ? OWN_PAGE_SCROLL : NO_SCROLL}
       FROM events
-      WHERE ${this.eventsInScope(d, others)} AND ${carriers(prop, this.params)} ${valueConds}
+      WHERE ${this.eventsInScope(d, others, prop.dim === 'page' ? undefined : carrying)} AND ${carrying}
       GROUP BY key, bucket, toDate(ts), toDate(ts, ${tz})`)
     }
     return `SELECT key, bucket, ${OUTER}, ${OUTER_MEASURES} FROM (

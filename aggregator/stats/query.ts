@@ -350,20 +350,26 @@ export function carriedFiltersSql(q: StatsQuestion, params: Params): string {
 
 /**
  * The rows of the daily rollup that answer a question, if any: whole local days, day buckets
- * or none, and either no filter (the rows of its property, or the totals) or one filter
+ * or none, and either no filter (the rows of its property, or the totals), one filter
  * `visit-property==value` and no property (the rows of that value: a visit property's row is
  * exactly the visits the filter keeps, their pageviews and events with them, and the visitors
- * of one UTC day are distinct in it). Several values, a pattern or a negation would add rows up
- * and count twice a visitor with visits of two values, so those are asked of visits and events.
+ * of one UTC day are distinct in it), or one filter `==` on the property broken down (it picks
+ * that property's rows). Several values of a filter on another property, a pattern or a negation
+ * would add rows up and count twice a visitor with visits of two values, so those are asked of
+ * visits and events.
  */
-export function rollupSlice(q: StatsQuestion): { dim: string; value: string | null } | null {
+export function rollupSlice(q: StatsQuestion): { dim: string; values: string[] | null } | null {
   if (q.interval !== undefined && !['day', 'week', 'month'].includes(q.interval)) return null
   if (!wholeDays(q.range, q.timezone)) return null
-  if (q.filters.length === 0) return { dim: q.property ? nameOf(q.property) : '', value: null }
+  if (q.filters.length === 0) return { dim: q.property ? nameOf(q.property) : '', values: null }
   const [f] = q.filters
-  const one = q.filters.length === 1 && !q.property && f.op === '==' && f.values.length === 1 && !f.goals
-  if (!one || f.prop.level !== 'visit' || f.prop.filterExpr !== undefined || (!f.exact && f.values[0].includes('*'))) return null
-  return { dim: f.prop.dim, value: f.values[0] }
+  const plain = q.filters.length === 1 && f.op === '==' && !f.goals && (f.prop.level !== 'visit' || f.prop.filterExpr === undefined) && (f.exact || !f.values.some((v) => v.includes('*')))
+  if (!plain) return null
+  // a breakdown filtered on its own property: the filter picks rows (see SumsQuery.sql), each
+  // exactly its row of the unfiltered breakdown (the panel a value was clicked in)
+  if (q.property) return f.name === nameOf(q.property) ? { dim: f.name, values: f.values } : null
+  if (f.values.length !== 1 || f.prop.level !== 'visit') return null
+  return { dim: f.prop.dim, values: f.values }
 }
 
 /** Whether the daily rollup answers the question's whole days (rollupSlice). */
@@ -455,14 +461,14 @@ export async function querySums(client: ClickHouseClient, q: StatsQuestion): Pro
   const live = all.filter((d) => !current.has(d) && known.has(d))
   const parts: Promise<SumsRow[]>[] = []
   if (slice && current.size > 0) {
-    const { dim, value } = slice
+    const { dim, values } = slice
     const sql = `SELECT ${q.property ? 'value' : "''"} AS key, ${dayBucket(q.interval)} AS bucket, ${SUMS}, ${ROLLUP_MEASURES}
         FROM rollup_daily
-        WHERE site = {site:String} AND dim = {dim:String} AND build_day IN {built:Array(Date)} AND day BETWEEN {d0:Date} AND {d1:Date}${value === null ? '' : ' AND value = {value:String}'}
+        WHERE site = {site:String} AND dim = {dim:String} AND build_day IN {built:Array(Date)} AND day BETWEEN {d0:Date} AND {d1:Date}${values === null ? '' : ' AND value IN {values:Array(String)}'}
         GROUP BY key, bucket`
     // (in day order: the store lists them in any order)
     const built = [...current.keys()].sort()
-    const params = { site: q.site, dim, built, d0: days.first, d1: days.last, ...(value === null ? {} : { value }) }
+    const params = { site: q.site, dim, built, d0: days.first, d1: days.last, ...(values === null ? {} : { values }) }
     const key = `${sql}\u0000${JSON.stringify(params)}\u0000${built.map((d) => current.get(d)).join(';')}`
     parts.push(rollupRows(client, key, () => rowsOf(client, sql, params)))
   }

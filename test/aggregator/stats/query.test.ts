@@ -489,7 +489,32 @@ describe('rollupAnswers', () => {
     expect(rollupAnswers(question(RANGE_A, { interval: 'hour' }))).toBe(false)
     expect(rollupAnswers(question(RANGE_A, { interval: 'minute' }))).toBe(false)
     expect(rollupAnswers(question(RANGE_A, { filters: ALL }))).toBe(false)
-    expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('page==/'), property: PROPERTIES.page }))).toBe(false)
+  })
+
+  it('a breakdown filtered by `==` on its own property (picking its rows): yes; a pattern, a negation or a region by name: no', () => {
+    expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('page==/'), property: PROPERTIES.page }))).toBe(true)
+    expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('country==DE|FR'), property: PROPERTIES.country }))).toBe(true)
+    for (const [raw, prop] of [['page==/*', 'page'], ['page!=/', 'page'], ['page~/', 'page'], ['region==Berlin', 'region'], ['page==/;browser==Firefox', 'page']] as const) {
+      expect(rollupAnswers(question(RANGE_A, { filters: parseFilters(raw), property: PROPERTIES[prop] })), raw).toBe(false)
+    }
+  })
+
+  it('a breakdown filtered on its own property: each value’s row from the rollup equals the raw path’s, and the unfiltered row', async () => {
+    const names = [...Object.keys(PROPERTIES).filter((n) => !(PROPERTIES[n].level === 'visit' && PROPERTIES[n].filterExpr !== undefined)), 'prop:plan']
+    for (const name of names) {
+      const prop = property(name)!
+      const rows = sorted(await querySums(fx.client, question(RANGE_A, { property: prop })))
+      const values = [...new Set(rows.map((r) => r.key))].filter((v) => v !== '' && !/[*|;]/.test(v))
+      expect(values.length, name).toBeGreaterThan(0)
+      for (const picked of [[values[0]], values.slice(0, 3), ['no such value']]) {
+        const filters = parseFilters(`${name}==${picked.join('|')}`)
+        const fast = question(RANGE_A, { property: prop, filters })
+        expect(rollupAnswers(fast), name).toBe(true)
+        const got = sorted(await querySums(fx.client, fast))
+        expect(got, `${name}==${picked.join('|')}: rollup vs raw`).toEqual(sorted(await querySums(fx.client, question(RANGE_A, { property: prop, filters: [...filters, ...ALL] }))))
+        expect(got, `${name}==${picked.join('|')}: the unfiltered rows`).toEqual(rows.filter((r) => picked.includes(r.key)))
+      }
+    }
   })
 
   it('every property a question can name is a dimension the rollup job builds', async () => {

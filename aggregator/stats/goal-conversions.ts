@@ -64,7 +64,7 @@ export async function goalConversions(
   const whole = totals(client, base, range)
   // the goals' own numbers are asked at once, beside the checks (an answer withheld drops them)
   const q = questionOf(s, range)
-  const byRow = goals.map((g) => (options.breakdownRows ?? s.filters.length === 0 ? breakdownRow(g, s.filters) : null))
+  const byRow = goals.map((g) => ((options.breakdownRows ?? s.filters.length === 0) ? breakdownRow(g, s.filters) : null))
   const counted = Promise.all([rowSums(client, q, byRow), goalSql(client, q, goals.filter((_, i) => byRow[i] === null))])
   counted.catch(() => {})
   const scoped = base.filters.length === s.filters.length ? null : totals(client, s, range)

@@ -45,10 +45,10 @@ export function eventsOfVisits(q: StatsQuestion, params: Params, columns: Record
 /**
  * Events for which `where` holds, each with what it counts in (for goals): `in_visits`, it
  * belongs to a visit of the question (eventsOfVisits: visitor_id, day, local_day of that visit);
- * `counted`, it is one of the events the question counts (as query.ts's `eventsInScope` picks them: in the
- * range, of a visit the filters keep whenever it started, or without a visit matching them
- * itself). One read of the events and one join, with the visits the filters keep on the days
- * around the range: a visit that started before the range keeps its events in it counted.
+ * `counted`, it is one of the events the question counts (as `eventsInScope` in query.ts picks
+ * them: in the range, of a visit the filters keep whenever it started, or without a visit
+ * matching them itself). One read of the events and one join, with the visits the filters keep
+ * on the days around the range: a visit that started before the range keeps its events in it counted.
  */
 export function eventsInAndOutOfVisits(q: StatsQuestion, params: Params, columns: Record<string, string>, where: string): string {
   const own = Object.entries(columns)
@@ -56,7 +56,7 @@ export function eventsInAndOutOfVisits(q: StatsQuestion, params: Params, columns
   const inRange = (c: string) => `${c} >= fromUnixTimestamp64Milli({from:Int64}) AND ${c} < fromUnixTimestamp64Milli({to:Int64})`
   return `SELECT e.visitor_id AS visitor_id, v.day AS day, v.local_day AS local_day, e.ts AS ts,
       v.visit_id != 0 AND ${inRange('v.start')} AS in_visits,
-      ${inRange('e.ts')} AND (v.visit_id != 0 OR (e.visit_id = 0 AND e.alone)) AS counted
+      ${inRange('e.ts')} AND (v.visit_id != 0 OR e.alone) AS counted
       ${own.map(([alias]) => `, e.${alias} AS ${alias}`).join('')}
     FROM
     (

@@ -10,8 +10,8 @@ import { insertFromFile, insertOverHttp, type InsertBlock } from './insert-block
 // chDB applies a query's settings to its whole session: the spool writer's deduplication token
 // would stick to every later insert (and silently drop a repeat), so each query resets it.
 // No JIT compilation of expressions: ClickHouse compiles an expression the third time it sees
-// it, and that compilation (LLVM, 50–150 ms) landed on a dashboard question that otherwise takes
-// 100 ms; the questions here gained nothing measurable from compiled code (bench/queries.ts).
+// it, and that compilation (LLVM: 160–260 ms measured on a 25 ms query) landed on dashboard
+// questions; the questions here gained nothing measurable from compiled code (bench/queries.ts).
 const settings = { output_format_json_quote_64bit_integers: 0, insert_deduplication_token: '', compile_expressions: 0, compile_aggregate_expressions: 0 } as const
 
 /**

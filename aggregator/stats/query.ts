@@ -382,14 +382,10 @@ export const rollupAnswers = (q: StatsQuestion): boolean => rollupSlice(q) !== n
  * so no answer ever comes from a half-built or outdated state.
  */
 export async function currentDays(client: ClickHouseClient, first: string, last: string): Promise<Set<string>> {
-  return new Set((await currentBuilds(client, first, last)).keys())
+  return new Set(buildsIn(await eventDays(client), first, last).keys())
 }
 
-/** The current days (currentDays) with the ids of the builds behind each: a rebuild changes them. */
-async function currentBuilds(client: ClickHouseClient, first: string, last: string): Promise<Map<string, string>> {
-  return buildsIn(await eventDays(client), first, last)
-}
-
+/** The current days (currentDays) among `days` (eventDays) from `first` to `last`, with the ids of the builds behind each: a rebuild changes them. */
 const buildsIn = (days: Map<string, string>, first: string, last: string) =>
   new Map([...days].filter(([day, builds]) => builds !== '' && day >= first && day <= last))
 

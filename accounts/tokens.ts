@@ -97,7 +97,7 @@ interface TokenRow {
 /**
  * A token's public id: 12 hex characters, never all digits. Twelve digits can pass for a card
  * number (Luhn), and the privacy audit then flags the tokens table (a fresh clone's CI hit it:
- * about one id in 3,000 is all digits, one in ten of those passes Luhn).
+ * about one id in 280 is all digits, and one in ten of those passes Luhn).
  */
 function publicId(): string {
   for (;;) {

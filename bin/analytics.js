@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 // `npx analytics <command>` and `npm start`: the CLI's bundled JavaScript (bin/build.js, built
 // first when a source file is newer), run by Node itself.
 import { pathToFileURL } from 'node:url'

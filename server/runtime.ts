@@ -18,7 +18,7 @@ import { loadPolicy, type Policy } from '../policy/policy.ts'
 import { SaltStore, StoreSaltBackend } from '../collector/salts.ts'
 import { Spool } from '../collector/spool/spool.ts'
 import { SpoolWriter } from '../collector/spool/writer.ts'
-import { releaseMemory } from '../collector/spool/memory.ts'
+import { heapSettled, releaseMemory } from '../collector/spool/memory.ts'
 import { storeErrorSummary } from '../store/errors.ts'
 import { Clock } from '../collector/clock.ts'
 import { VisitTracker } from '../collector/visits.ts'
@@ -268,7 +268,7 @@ function collectorParts(
   return {
     spool,
     // once a burst is over, the memory it grew (V8's heap, the embedded engine's) is given back
-    writer: new SpoolWriter(spool, store.insertBlock, log, { onIdle: () => void releaseMemory(store) }),
+    writer: new SpoolWriter(spool, store.insertBlock, log, { onIdle: () => void releaseMemory(store), settled: heapSettled }),
     pipeline: {
       get policy() {
         return shared.policy()

@@ -1,4 +1,4 @@
-import nodemailer, { type Transporter } from 'nodemailer'
+import type { Transporter } from 'nodemailer'
 import { InputError } from '../../http/errors.ts'
 import type { ReportMessage } from './render.ts'
 
@@ -36,27 +36,35 @@ export class NoSmtp extends InputError {
   }
 }
 
-/** Sends report e-mails through one pooled SMTP connection (nodemailer). */
+/**
+ * Sends report e-mails through one pooled SMTP connection (nodemailer). nodemailer is loaded on
+ * the first message, not at start: a server that sends reports weekly need not hold its 3 MB of
+ * heap meanwhile (most servers send none).
+ */
 export class Mailer {
-  private transport: Transporter
+  private transport: Promise<Transporter> | null = null
+  private closed = false
 
-  constructor(private settings: SmtpSettings) {
-    this.transport = settings.url
-      ? nodemailer.createTransport(settings.url)
-      : nodemailer.createTransport({
-          host: settings.host,
-          port: settings.port ?? 587,
-          secure: settings.port === 465,
-          auth: settings.user ? { user: settings.user, pass: settings.password ?? '' } : undefined,
-        })
+  constructor(private settings: SmtpSettings) {}
+
+  private connect(): Promise<Transporter> {
+    const { url, host, port, user, password } = this.settings
+    return (this.transport ??= import('nodemailer').then(({ default: nodemailer }) =>
+      url
+        ? nodemailer.createTransport(url)
+        : nodemailer.createTransport({ host, port: port ?? 587, secure: port === 465, auth: user ? { user, pass: password ?? '' } : undefined }),
+    ))
   }
 
   /** Sends one message to every recipient at once; the SMTP server's answer is the caller's to log (without the addresses). */
   async send(to: string[], message: ReportMessage): Promise<void> {
-    await this.transport.sendMail({ from: this.settings.from, to, subject: message.subject, text: message.text, html: message.html })
+    if (this.closed) throw new Error('the mailer is closed')
+    const transport = await this.connect()
+    await transport.sendMail({ from: this.settings.from, to, subject: message.subject, text: message.text, html: message.html })
   }
 
   close(): void {
-    this.transport.close()
+    this.closed = true
+    void this.transport?.then((t) => t.close(), () => undefined)
   }
 }

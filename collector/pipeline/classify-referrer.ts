@@ -54,7 +54,7 @@ export const classifyReferrer: Step = (event) => {
     }
   }
   event.referrer = ''
-  delete event.parsedReferrer
+  event.parsedReferrer = undefined
   if (!source) {
     const kept = new URLSearchParams(event.query)
     const tagged = event.utm.utm_source || kept.get('ref') || kept.get('source') || ''

@@ -28,7 +28,7 @@ export const scrubUrl: Step = (event) => {
   keepQuery(event, url.searchParams)
   // the full URL, query string included, is not needed past this point
   event.url = ''
-  delete event.parsedUrl
+  event.parsedUrl = undefined
   return event
 }
 

@@ -15,9 +15,30 @@ export function isSecretKey(key: string): boolean {
 }
 
 /** Replaces every identifier of the catalogue and of the site's own patterns by its placeholder. */
-export function scrubText(value: string, site: readonly SitePattern[] = []): string {
-  return scrubIdentifiers(value, site)
+export function scrubText(value: string, site: readonly SitePattern[] = NO_PATTERNS): string {
+  if (value.length > MEMO_LENGTH) return scrubIdentifiers(value, site)
+  let memo = memos.get(site)
+  if (!memo) memos.set(site, (memo = new Map()))
+  let clean = memo.get(value)
+  if (clean === undefined) {
+    clean = scrubIdentifiers(value, site)
+    if (memo.size >= MEMO_ENTRIES) memo.clear()
+    memo.set(value, clean)
+  }
+  return clean
 }
+
+/**
+ * The same texts come back beacon after beacon (a site's paths, referrers, campaign names), and
+ * scanning one through the whole catalogue was the pipeline's dearest step after hashing: what
+ * each text scrubs to is kept, by the site patterns it was scrubbed with, for texts up to
+ * MEMO_LENGTH characters. In memory only, as the User-Agent and referrer caches, and dropped
+ * whole once MEMO_ENTRIES are held (no order to keep: a popular text is back at once).
+ */
+const memos = new WeakMap<readonly SitePattern[], Map<string, string>>()
+const NO_PATTERNS: readonly SitePattern[] = []
+const MEMO_LENGTH = 256
+const MEMO_ENTRIES = 8192
 
 /** The placeholder for the value of a key that names personal or secret data. */
 export function placeholderForKey(key: string): Placeholder {

@@ -1,3 +1,4 @@
+import type { OutgoingHttpHeaders } from 'node:http'
 import cors, { type FastifyCorsOptions } from '@fastify/cors'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { Sites } from '../../accounts/sites.ts'
@@ -95,9 +96,26 @@ async function ingest(deps: IngestDeps, req: FastifyRequest, body: unknown): Pro
   }
 }
 
+const ACCEPTED = '{"ok":true}'
+const ACCEPTED_LV = '{"ok":true,"lv":true}'
+
+/**
+ * The answer to a beacon. A 202 (nearly every answer) is written straight to the socket, its
+ * body a constant: header and body leave in one write, where Fastify's send serialises the body,
+ * runs the onSend hooks and writes the two as separate chunks (about a tenth of the main
+ * thread's time a beacon, measured on a bare route). The headers are those set so far (CORS)
+ * and what the root's onSend hook would add (nosniff). Errors take Fastify's way.
+ */
 function answer(reply: FastifyReply, r: Outcome) {
+  if (r.status === 202) {
+    const body = r.lastVisitDay ? ACCEPTED_LV : ACCEPTED
+    reply.hijack()
+    reply.raw.writeHead(202, { ...(reply.getHeaders() as OutgoingHttpHeaders), 'content-type': 'application/json; charset=utf-8', 'content-length': body.length, 'x-content-type-options': 'nosniff' })
+    reply.raw.end(body)
+    return reply
+  }
   if (r.status === 503) reply.header('retry-after', String(RETRY_AFTER_S))
-  return reply.code(r.status).send(r.error ? { error: r.error } : r.lastVisitDay ? { ok: true, lv: true } : { ok: true })
+  return reply.code(r.status).send({ error: r.error })
 }
 
 /**

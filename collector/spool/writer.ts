@@ -24,8 +24,10 @@ const REJECT_AFTER = 3
 export interface WriterOptions {
   /** The table the segments go to. */
   table?: string
-  /** Called once the spool has stayed empty `idleMs` after the writer sent something: the burst is over. */
+  /** Called once the spool has stayed empty `idleMs` after the writer sent something (the burst is over), or when `settled` says so. */
   onIdle?: () => void
+  /** Asked once a second while the spool is empty and the writer has nothing to report: whether another kind of burst is over. */
+  settled?: (quietMs: number) => boolean
   idleMs?: number
 }
 
@@ -72,7 +74,8 @@ export class SpoolWriter {
     while (!this.stopped) {
       const seg = this.spool.peek()
       if (!seg) {
-        if (this.lastSentAt !== null && performance.now() - this.lastSentAt >= (this.opts.idleMs ?? IDLE_MS)) {
+        const idleMs = this.opts.idleMs ?? IDLE_MS
+        if (this.lastSentAt !== null ? performance.now() - this.lastSentAt >= idleMs : this.opts.settled?.(idleMs)) {
           this.lastSentAt = null
           this.opts.onIdle?.()
         }

@@ -32,6 +32,16 @@ function seen(res: { statusCode: number; headers: Record<string, unknown>; body:
 const pageview = (site: string, page = '/') => ({ n: 'pageview', u: `https://${site}${page}`, d: site })
 
 describe('POST /api/event', () => {
+  it('answers 202 with the headers every answer of the server has: CORS for any origin, nosniff, a JSON type and its length', async () => {
+    const res = await beacon(app, pageview(UNKNOWN, '/headers'), { ip: DOC_IPS[1] }) // dropped, answered as if stored
+    expect(res.statusCode).toBe(202)
+    expect(res.headers['access-control-allow-origin']).toBe('*')
+    expect(res.headers['x-content-type-options']).toBe('nosniff')
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8')
+    expect(Number(res.headers['content-length'])).toBe(Buffer.byteLength(res.body))
+    expect(JSON.parse(res.body)).toEqual({ ok: true, lv: true })
+  })
+
   it('answers a dropped beacon exactly as a stored one: no reason, no sign of whether the site exists', async () => {
     const stored = seen(await beacon(app, pageview(SITE), { ip: DOC_IPS[2] }))
     expect(stored.status).toBe(202)

@@ -1,6 +1,6 @@
 import fs from 'node:fs'
 import { expect, it } from 'vitest'
-import { collectGarbage, releaseMemory } from '../../../collector/spool/memory.ts'
+import { collectGarbage, heapSettled, releaseMemory } from '../../../collector/spool/memory.ts'
 import { openStore } from '../../../store/client.ts'
 import { tempDataDir } from '../../helpers/app.ts'
 
@@ -14,6 +14,19 @@ it('collectGarbage gives back the heap that garbage holds, with no command-line 
   collectGarbage()
   collectGarbage() // a second call reuses V8's collector
   expect(process.memoryUsage().heapUsed).toBeLessThan(before - 10 * 1024 * 1024)
+})
+
+it('heapSettled: a burst that left heap behind is over once the heap has stopped moving, and not before; a release resets it', () => {
+  collectGarbage()
+  expect(heapSettled(5000, 0)).toBe(false) // nothing grew since the release
+  const kept: string[] = Array.from({ length: 200_000 }, (_, i) => `left by a burst ${i}`)
+  const t = 1e12 // a clock of the test's own, far from any earlier call's
+  expect(heapSettled(5000, t)).toBe(false) // the heap just moved: the burst may go on
+  expect(heapSettled(5000, t + 4000)).toBe(false)
+  expect(heapSettled(5000, t + 5000)).toBe(true) // quiet for 5 s with more heap than after the release
+  collectGarbage()
+  expect(heapSettled(5000, t + 20_000)).toBe(false) // what is still held is the new baseline
+  expect(kept).toHaveLength(200_000)
 })
 
 it('releaseMemory also gives back the pages the embedded engine kept after a burst of inserts', async () => {

@@ -100,10 +100,10 @@ const ACCEPTED = '{"ok":true}'
 const ACCEPTED_LV = '{"ok":true,"lv":true}'
 
 /**
- * The answer to a beacon. A 202 (nearly every answer) is written straight to the socket, its
- * body a constant: header and body leave in one write, where Fastify's send serialises the body,
- * runs the onSend hooks and writes the two as separate chunks (about a tenth of the main
- * thread's time a beacon, measured on a bare route). The headers are those set so far (CORS)
+ * The answer to a beacon. A 202 (nearly every answer) is written straight to the response, its
+ * body a constant string: Fastify's send would serialise the body through the route's schema
+ * and run the onSend hooks first (on a bare route answering `{"ok":true}`, 30-36 µs of main
+ * thread a request through send, 18-31 µs this way). The headers are those set so far (CORS)
  * and what the root's onSend hook would add (nosniff). Errors take Fastify's way.
  */
 function answer(reply: FastifyReply, r: Outcome) {

@@ -22,7 +22,8 @@ const CLIENT_KEY = crypto.randomBytes(32).toString('base64')
 
 /** The part of an address that names one client: IPv4 whole, IPv6 its /48 (an IPv4-mapped IPv6 its IPv4). */
 export function clientPrefix(address: string): string {
-  if (!isIPv6(address)) return address
+  // no colon, no IPv6: the IPv6 test is one long regular expression (0.6 µs a beacon from IPv4 clients)
+  if (!address.includes(':') || !isIPv6(address)) return address
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)
   if (mapped) return mapped[1]
   const [head, tail] = address.split('::')

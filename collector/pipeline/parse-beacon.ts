@@ -115,6 +115,7 @@ export function parseBeacon(input: Incoming, ctx: PipelineContext): PipelineEven
     kind,
     url,
     parsedUrl: parsed,
+    parsedAgent: undefined,
     referrer,
     props: parsedProps.props,
     screenWidth,

@@ -3,7 +3,7 @@ import type { EventKind } from '../../policy/schema.ts'
 import type { GeoLocator } from '../lookups/geo.ts'
 import type { NetworkLocator } from '../lookups/asn.ts'
 import type { SaltStore } from '../salts.ts'
-import type { UserAgentParser } from '../lookups/user-agents.ts'
+import type { ParsedAgent, UserAgentParser } from '../lookups/user-agents.ts'
 import type { ReferrerSpamList } from '../lookups/referrer-spam.ts'
 import type { VisitTracker } from '../visits.ts'
 
@@ -52,6 +52,8 @@ export interface PipelineEvent {
   url: string
   /** `url` as parseBeacon parsed it, so that it is parsed once. */
   parsedUrl?: URL
+  /** The User-Agent as dropBots looked it up, so that parseUserAgent need not look again. */
+  parsedAgent?: ParsedAgent
   referrer: string
   /** `referrer` as the first step to read it parsed it (null: none, or not a URL), so that it is parsed once. */
   parsedReferrer?: URL | null

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander'
-import cliProgress from 'cli-progress'
+import type { SingleBar } from 'cli-progress'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { loadConfig, type Config } from '../server/config.ts'
 import { runningServer, serve } from '../server/listen.ts'
@@ -197,6 +197,7 @@ program
     const config = loadConfig()
     const domain = normaliseDomain(opts.site)
     if (!domain) throw new InvalidArgumentError('--site must be a host name such as example.com')
+    const { default: cliProgress } = await import('cli-progress')
     const bar = new cliProgress.SingleBar({ format: 'seeding {bar} {percentage}% | {value}/{total} events | {eta}s left' }, cliProgress.Presets.shades_classic)
     bar.start(opts.events, 0)
     const started = Date.now()
@@ -249,7 +250,9 @@ program
     const config = loadConfig()
     const { auditStore, combineReports, formatAuditReport } = await import('../audit/audit.ts')
     const { auditFiles, spoolFiles } = await import('../audit/files.ts')
-    const progress: { bar?: cliProgress.SingleBar } = {}
+    const progress: { bar?: SingleBar } = {}
+    // loaded by the commands that show progress, not by `serve`
+    const { default: cliProgress } = await import('cli-progress')
     try {
       const fs = await import('node:fs')
       if (opts.log && !fs.statSync(opts.log, { throwIfNoEntry: false })?.isFile()) throw new Error(`--log ${opts.log}: not a file`)

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto'
 import fs from 'node:fs'
 import zlib from 'node:zlib'
 import { describe, expect, it } from 'vitest'
@@ -10,6 +11,20 @@ describe('tracker script', () => {
     expect(js.length).toBeGreaterThan(500) // it was really built, not an empty file
     expect(zlib.gunzipSync(gz).equals(js)).toBe(true)
     expect(gz.length).toBeLessThan(2048)
+  })
+
+  it('keeps the minified code beside the bundle under its source\'s hash, and minifies again when the source changed', async () => {
+    const kept = new URL('../../../.build/tracker.min.json', import.meta.url)
+    const source = fs.readFileSync(TRACKER_SOURCE, 'utf8')
+    const { js } = await buildTracker()
+    const saved = JSON.parse(fs.readFileSync(kept, 'utf8'))
+    expect(saved.sha256).toBe(crypto.hash('sha256', source))
+    expect(saved.code).toBe(js.toString())
+    // what another source minified to is not served for this one
+    fs.writeFileSync(kept, JSON.stringify({ sha256: crypto.hash('sha256', 'an older tracker'), code: 'stale()' }))
+    const again = await buildTracker()
+    expect(again.js.toString()).toBe(js.toString())
+    expect(JSON.parse(fs.readFileSync(kept, 'utf8')).sha256).toBe(saved.sha256)
   })
 
   it('writes nothing to the device but, where the collector allows it, a last-visit day', () => {

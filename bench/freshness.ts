@@ -80,8 +80,9 @@ function writePolicy(dir: string): string {
     name: `${strict.name ?? 'Strict default'} + bench probe site`,
     sites: {
       ...((strict.sites as object | undefined) ?? {}),
-      // k = 1 on the dashboard: one probe from one new visitor must show, not be withheld
-      [PROBE_SITE]: { min_visitors: { dashboard: 1 } },
+      // k = 1 on the dashboard, for visitors and for networks: one probe from one new visitor must
+      // show, not be withheld (with the default 5 networks the first four probes waited for the fifth)
+      [PROBE_SITE]: { min_visitors: { dashboard: 1 }, min_networks: { dashboard: 1 } },
     },
   }
   const file = path.join(dir, 'policy.yaml')

@@ -59,6 +59,7 @@ export class Sites {
   private timer: NodeJS.Timeout | null = null
   private saved = ''
   private timezones: Promise<Set<string>> | null = null
+  private listed: Promise<Set<string>> | null = null
   /** Whether a list is known at all (from the store, or from the snapshot). */
   known = false
 
@@ -140,9 +141,16 @@ export class Sites {
     return this.timezones
   }
 
-  /** See `storeTimezones` (the list a user picks from). */
-  async knownTimezones(): Promise<Set<string>> {
-    return new Set([...(await this.storeZones())].filter(intlKnows))
+  /** See `storeTimezones` (the list a user picks from), worked out once, when first asked. */
+  knownTimezones(): Promise<Set<string>> {
+    this.listed ??= this.storeZones().then(
+      (zones) => new Set([...zones].filter(intlKnows)),
+      (err: unknown) => {
+        this.listed = null
+        throw err
+      },
+    )
+    return this.listed
   }
 
   /**

@@ -151,6 +151,33 @@ it('says once when a burst is over: the spool empty a while after a start or a s
   expect(await count('idle.example.com')).toBe(3)
 })
 
+it('also says a burst is over when `settled` says so, with nothing sent, and asks it only while nothing of its own is pending', async () => {
+  const spool = new Spool({ dir: tempDataDir(), fsync: false, segmentRows: 3, segmentMs: 60_000, capBytes: 1e9 })
+  let idle = 0
+  let settledNow = false
+  const asked: number[] = []
+  const writer = new SpoolWriter(spool, app.runtime.store.insertBlock, quiet, {
+    idleMs: 50,
+    onIdle: () => idle++,
+    settled: (quietMs) => {
+      asked.push(quietMs)
+      return settledNow
+    },
+  })
+  writer.start()
+  await new Promise((r) => setTimeout(r, 1200))
+  expect(idle).toBe(1) // the start's own burst, which settled was not asked about
+  expect(asked).toEqual([])
+  await new Promise((r) => setTimeout(r, 1200))
+  expect(idle).toBe(1) // asked, and not settled
+  expect(asked.length).toBeGreaterThan(0)
+  expect(asked.every((ms) => ms === 50)).toBe(true)
+  settledNow = true
+  await new Promise((r) => setTimeout(r, 1200))
+  await writer.stop()
+  expect(idle).toBeGreaterThanOrEqual(2)
+})
+
 it('flush helper drains the app', async () => {
   await beacon(app, { n: 'pageview', u: 'https://example.com/drain', d: 'example.com' })
   await flush(app)

@@ -18,17 +18,7 @@ export class SiteError extends InputError {
 
 export const TIMEZONE_ERROR = 'timezone must be an IANA time zone the store knows, such as Europe/Berlin (GET /api/v1/sites/timezones lists them)'
 
-/**
- * The time zones a site may have: those both halves of the statistics understand, the store's
- * own list (`system.time_zones`: local days are computed in SQL) and this runtime's `Intl` (a
- * period's bounds are computed here). A zone only one of them knows (`US/Pacific-New` is in
- * Node's ICU, not in ClickHouse) would make every question about the site fail.
- */
-export async function storeTimezones(client: ClickHouseClient): Promise<string[]> {
-  return (await storeZoneNames(client)).filter(intlKnows)
-}
-
-/** The store's own list (`system.time_zones`), before `Intl` is asked about each. */
+/** The store's own list of time zones (`system.time_zones`), before `Intl` is asked about each. */
 async function storeZoneNames(client: ClickHouseClient): Promise<string[]> {
   const rs = await client.query({ query: 'SELECT time_zone FROM system.time_zones ORDER BY time_zone', format: 'JSONEachRow' })
   return (await rs.json<{ time_zone: string }>()).map((r) => r.time_zone)
@@ -141,7 +131,13 @@ export class Sites {
     return this.timezones
   }
 
-  /** See `storeTimezones` (the list a user picks from), worked out once, when first asked. */
+  /**
+   * The time zones a site may have (the list a user picks from), worked out once, when first
+   * asked: those both halves of the statistics understand, the store's own list (local days are
+   * computed in SQL) and this runtime's `Intl` (a period's bounds are computed here). A zone only
+   * one of them knows (`US/Pacific-New` is in Node's ICU, not in ClickHouse) would make every
+   * question about the site fail.
+   */
   knownTimezones(): Promise<Set<string>> {
     this.listed ??= this.storeZones().then(
       (zones) => new Set([...zones].filter(intlKnows)),

@@ -4,6 +4,7 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { InvalidArgumentError, type Command } from 'commander'
+import { progressBars } from './terminal.ts'
 import { loadConfig, type Config } from '../server/config.ts'
 import { runningServer } from '../server/listen.ts'
 import { resolveAdminToken } from '../accounts/auth.ts'
@@ -44,8 +45,7 @@ async function viaServer(config: Config, url: string, q: ExportQuery, output: st
   }
   const filename = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? `export.${q.format}`
   const size = Number(res.headers.get('content-length') ?? 0)
-  const { default: cliProgress } = await import('cli-progress') // the CLI's own: `serve` need not load it
-  const bar = output === '-' ? null : new cliProgress.SingleBar({ format: `exporting {bar} {percentage}% | {value}/{total} bytes` }, cliProgress.Presets.shades_classic)
+  const bar = output === '-' ? null : (await progressBars())(`exporting {bar} {percentage}% | {value}/{total} bytes`)
   bar?.start(size || 1, 0)
   const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>)
   body.on('data', (chunk: Buffer) => {
@@ -74,8 +74,7 @@ async function inProcess(config: Config, io: ExportStoreAccess, q: ExportQuery, 
     await sites.refresh()
     const ctx = { client, site: (d: string) => sites.get(d), policy, noise: new ExportNoiseStore(client) }
     const plan = planExport(ctx, q)
-    const { default: cliProgress } = await import('cli-progress')
-    const bar = output === '-' ? null : new cliProgress.SingleBar({ format: 'exporting {bar} {value}/{total} steps | {label}' }, cliProgress.Presets.shades_classic)
+    const bar = output === '-' ? null : (await progressBars())('exporting {bar} {value}/{total} steps | {label}')
     bar?.start(plan.tables.length * 2 + 1, 0, { label: 'building rollups' })
     try {
       await new RollupJob(client, sites).run()

@@ -13,7 +13,7 @@ import { addTokenCommands } from './tokens.ts'
 import { addUserCommands } from './users.ts'
 import { addReportCommands } from './report.ts'
 import { addImportCommands } from './import.ts'
-import { printable, readAnswer } from './terminal.ts'
+import { printable, progressBars, readAnswer } from './terminal.ts'
 
 const program = new Command('analytics').description('Privacy-respecting site analytics')
 
@@ -197,8 +197,7 @@ program
     const config = loadConfig()
     const domain = normaliseDomain(opts.site)
     if (!domain) throw new InvalidArgumentError('--site must be a host name such as example.com')
-    const { default: cliProgress } = await import('cli-progress')
-    const bar = new cliProgress.SingleBar({ format: 'seeding {bar} {percentage}% | {value}/{total} events | {eta}s left' }, cliProgress.Presets.shades_classic)
+    const bar = (await progressBars())('seeding {bar} {percentage}% | {value}/{total} events | {eta}s left')
     bar.start(opts.events, 0)
     const started = Date.now()
     const traffic = syntheticTraffic({ site: domain, events: opts.events, days: opts.days, randomSeed: opts.randomSeed })
@@ -251,8 +250,7 @@ program
     const { auditStore, combineReports, formatAuditReport } = await import('../audit/audit.ts')
     const { auditFiles, spoolFiles } = await import('../audit/files.ts')
     const progress: { bar?: SingleBar } = {}
-    // loaded by the commands that show progress, not by `serve`
-    const { default: cliProgress } = await import('cli-progress')
+    const progressBar = await progressBars()
     try {
       const fs = await import('node:fs')
       if (opts.log && !fs.statSync(opts.log, { throwIfNoEntry: false })?.isFile()) throw new Error(`--log ${opts.log}: not a file`)
@@ -266,7 +264,7 @@ program
               auditStore(client, policy, {
                 onPlan: ({ steps, rows }) => {
                   if (rows < 100_000) return
-                  progress.bar = new cliProgress.SingleBar({ format: 'auditing {bar} {value}/{total} steps | {label}' }, cliProgress.Presets.shades_classic)
+                  progress.bar = progressBar('auditing {bar} {value}/{total} steps | {label}')
                   progress.bar.start(steps, 0, { label: '' })
                 },
                 onProgress: ({ done, label }) => progress.bar?.update(done, { label }),

@@ -1,4 +1,5 @@
 import readline from 'node:readline/promises'
+import type { SingleBar } from 'cli-progress'
 
 /**
  * Control characters (escape sequences start with ESC; BEL, backspace and carriage return
@@ -69,3 +70,13 @@ export async function readAnswer(prompt: string): Promise<string> {
 export function warnPasswordInArguments(option: string): void {
   process.stderr.write(`warning: a password given as ${option} <value> is visible to other users of this machine (ps, shell history); leave the value out to be asked for it, or pipe it on standard input\n`)
 }
+
+/**
+ * Makes progress bars, one style for every command; cli-progress is loaded here, by the commands
+ * that show progress, not by `serve`.
+ */
+export async function progressBars(): Promise<(format: string) => SingleBar> {
+  const { default: cliProgress } = await import('cli-progress')
+  return (format) => new cliProgress.SingleBar({ format }, cliProgress.Presets.shades_classic)
+}
+

@@ -88,7 +88,10 @@ async function main() {
   try {
     await migrate(store.client)
     const client = store.client
-    const now = Date.now()
+    // a kept store is timed as on the day it was generated (BENCH_QUERY_NOW, an ISO time): its
+    // "today" then holds its share of events again, read live as on that day
+    const now = process.env.BENCH_QUERY_NOW ? Date.parse(process.env.BENCH_QUERY_NOW) : Date.now()
+    if (Number.isNaN(now)) throw new Error('BENCH_QUERY_NOW is not a time (e.g. 2026-12-01T20:00:00Z)')
     const start = Math.floor(now / DAY) * DAY - 29 * DAY
     let t = performance.now()
     if (!reuse) {
@@ -97,7 +100,7 @@ async function main() {
     }
     const generateS = (performance.now() - t) / 1000
     const policy = loadPolicy(config.policyFile)
-    const job = new RollupJob(client, { get: () => ({ domain: SITE, timezone: 'UTC' }) })
+    const job = new RollupJob(client, { get: () => ({ domain: SITE, timezone: 'UTC' }) }, () => now)
     t = performance.now()
     const built = await job.run()
     const buildS = (performance.now() - t) / 1000
@@ -107,7 +110,7 @@ async function main() {
     // today is always read live (its rollup is built once it is over): a store kept from an earlier
     // day has none of its events, and its unfiltered questions come from the rollup alone
     const [{ today }] = await (await client.query({ query: 'SELECT count() AS today FROM events WHERE toDate(ts) = toDate({now:Int64} / 1000)', query_params: { now }, format: 'JSONEachRow' })).json<{ today: number }>()
-    console.log(`today (UTC) holds ${Number(today).toLocaleString('en')} events, read live by every question${Number(today) === 0 ? ': this kept store was generated on an earlier day, so the figures below leave out the live part (remove BENCH_QUERY_DIR, or point it at a new directory, to time it)' : ''}`)
+    console.log(`today (UTC) holds ${Number(today).toLocaleString('en')} events, read live by every question${Number(today) === 0 ? ': this kept store was generated on an earlier day, so the figures below leave out the live part (set BENCH_QUERY_NOW to the time it was generated, or remove BENCH_QUERY_DIR, to time it)' : ''}`)
 
     const range = resolvePeriod({ period: '30d' }, 'UTC', now)
     const scope: Scope = { site: SITE, timezone: 'UTC', filters: [], limits: { k: policy.forSite(SITE).minVisitors.dashboard, kn: policy.forSite(SITE).minNetworks.dashboard } }

@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { Sites } from '../../accounts/sites.ts'
+import { FLOW_DIM, flowBuildSql } from '../stats/page-flow.ts'
 import { PROPERTIES, property } from '../stats/properties.ts'
 import { sumsSql, type StatsQuestion } from '../stats/query.ts'
 import { backfillVisits } from './backfill-visits.ts'
@@ -150,6 +151,16 @@ export class RollupJob {
         clickhouse_settings: BUILD_SETTINGS,
       })
     }
+    // page flow: each page's previous and next pages (page-flow.ts, flowSql: the questions' own SQL)
+    const { sql, params } = flowBuildSql({ site, timezone, range: { from, to: from + DAY }, filters: [] }, day)
+    await this.client.command({
+      query: `INSERT INTO rollup_daily_stage (site, build_day, day, dim, value, visitors, networks, visits, pageviews, events, bounces, duration_ms, engagement_ms, entries,
+                scroll_sum, scroll_views, scroll_visitors, scroll_networks)
+              SELECT {site:String}, {day:Date}, local_day, {dim:String}, concat(page, char(0), direction, char(0), key), n, m, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+              FROM (${sql})`,
+      query_params: { ...params, site, day, dim: FLOW_DIM },
+      clickhouse_settings: BUILD_SETTINGS,
+    })
   }
 
   /**

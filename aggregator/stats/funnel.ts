@@ -69,7 +69,7 @@ export async function funnel(client: ClickHouseClient, s: Scope, range: Range, s
         SELECT visitor_id, day, local_day, any(net) AS net,
           ${visitLevel('arraySort(groupArray((ts, mask)))', windowMinutes, params)} AS level
         FROM (${events})
-        GROUP BY visitor_id, day, local_day, visit_start
+        GROUP BY visitor_id, visit_id, day, local_day
       )
       GROUP BY day, local_day
     )`

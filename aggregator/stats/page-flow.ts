@@ -3,7 +3,7 @@ import { apart, cellOf, minGroup, OTHER, otherAllowed, splitRows, withheldReason
 import { Params } from './filters.ts'
 import { ZERO, type Sums } from './metrics.ts'
 import type { Range } from './period.ts'
-import { baseParams, NETWORK } from './query.ts'
+import { baseParams, NETWORK, rangeDays, rollupDays, rollupRows, rollupSlice, type StatsQuestion } from './query.ts'
 import { publishable, questionOf, shown, spanOf, totals, type Scope } from './service.ts'
 import { eventsOfVisits } from './visit-events.ts'
 
@@ -29,9 +29,11 @@ const DIRECTIONS: Direction[] = ['previous', 'next']
 
 /**
  * The pages viewed just before and just after `page` within the same visit, by visitors:
- * a visit's pageviews in time order, `lagInFrame`/`leadInFrame` over each visit (a visit is
- * a visitor hash and its start, from the `visits` table: see visit-events.ts). A view that
- * opens the visit comes from `(entrance)`, one that ends it goes to `(exit)`.
+ * a visit's pageviews in time order, `lagInFrame`/`leadInFrame` over each visit (by its id: two
+ * visits of one visitor may start at the same instant). A view that opens the visit comes from
+ * `(entrance)`, one that ends it goes to `(exit)`. Unfiltered over whole days, the days built are
+ * read from the daily rollup (dimension `flow`, built by the same SQL: flowSql) and only the
+ * others (today) from events.
  *
  * The page is a row of the question's total and each list's pages rows of the page's
  * visitors (R1, R4 in disclosure.ts); the pages folded are counted again over their union as "(other)".
@@ -41,26 +43,12 @@ export async function pageFlow(client: ClickHouseClient, s: Scope, range: Range,
   const params = new Params()
   const at = params.add('String', page)
   const events = eventsOfVisits(q, params, { pathname: 'pathname', net: NETWORK }, "name = 'pageview'", `name = 'pageview' AND pathname = ${at}`)
-  /** Distinct visitors and networks per (direction, key), or with `keys` per direction over the keys given. */
-  const flowSql = (keys?: Record<Direction, string>) => `SELECT direction, ${keys ? "''" : 'key'} AS key, sum(n) AS visitors, sum(m) AS networks
-    FROM
-    (
-      SELECT day, local_day, d.1 AS direction, ${keys ? "''" : 'd.2'} AS key, uniqExact(visitor_id) AS n, uniqExact(net) AS m
-      FROM
-      (
-        SELECT visitor_id, net, day, local_day, pathname,
-          lagInFrame(pathname, 1, '${ENTRANCE}') OVER visit AS previous,
-          leadInFrame(pathname, 1, '${EXIT}') OVER visit AS next
-        FROM (${events})
-        WINDOW visit AS (PARTITION BY visitor_id, visit_start ORDER BY ts, pathname ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
-      )
-      ARRAY JOIN [('page', pathname), ('previous', previous), ('next', next)] AS d
-      WHERE pathname = ${at}${keys ? ` AND ((d.1 = 'previous' AND d.2 IN ${keys.previous}) OR (d.1 = 'next' AND d.2 IN ${keys.next}))` : ''}
-      GROUP BY day, local_day, direction, key
-    )
+  /** Distinct visitors and networks per direction over the keys given (the union folded into "(other)"), from events. */
+  const unionSql = (keys: Record<Direction, string>) => `SELECT direction, '' AS key, sum(n) AS visitors, sum(m) AS networks
+    FROM (${flowSql(events, `page = ${at} AND ((direction = 'previous' AND k IN ${keys.previous}) OR (direction = 'next' AND k IN ${keys.next}))`, true)})
     GROUP BY direction, key`
-  const run = async (sql: string, extra: Record<string, unknown> = {}) => {
-    const rs = await client.query({ query: sql, query_params: { ...baseParams(q), ...params.values, ...extra }, format: 'JSONEachRow' })
+  const run = async (sql: string) => {
+    const rs = await client.query({ query: sql, query_params: { ...baseParams(q), ...params.values }, format: 'JSONEachRow' })
     return (await rs.json<{ direction: string; key: string; visitors: number; networks: number }>()).map((r) => ({
       direction: r.direction,
       key: r.key,
@@ -68,7 +56,7 @@ export async function pageFlow(client: ClickHouseClient, s: Scope, range: Range,
     }))
   }
   const whole = totals(client, s, range)
-  const [rows, total, open] = await Promise.all([run(flowSql()), whole, publishable(client, s, range, whole)])
+  const [rows, total, open] = await Promise.all([flowRows(client, q, page), whole, publishable(client, s, range, whole)])
   const viewed = rows.find((r) => r.direction === 'page')?.sums ?? ZERO
   const nothing: PageFlow = { page, visitors: null, previous: [], next: [], withheld: withheldReason(s.limits.k) }
   if (!minGroup(viewed, s.limits) || !apart(total.visitors, viewed.visitors, s.limits) || !open) return nothing
@@ -80,7 +68,7 @@ export async function pageFlow(client: ClickHouseClient, s: Scope, range: Range,
     const pending = DIRECTIONS.filter((d) => lists[d].folded.length > 0 && !others[d])
     if (pending.length === 0) break
     const keys = { previous: params.add('Array(String)', lists.previous.folded.map((r) => r.key)), next: params.add('Array(String)', lists.next.folded.map((r) => r.key)) }
-    const union = await run(flowSql(keys))
+    const union = await run(unionSql(keys))
     for (const d of pending) {
       const other = union.find((r) => r.direction === d)?.sums ?? ZERO
       if (otherAllowed(other, viewed.visitors, s.limits)) others[d] = other
@@ -97,4 +85,97 @@ export async function pageFlow(client: ClickHouseClient, s: Scope, range: Range,
     return cells.map((c) => ({ page: c.page, visitors: shown(s, cellOf(s.filters, span, { name: `flow:${page}:${d}`, op: '==', values: c.values }), c.sums).visitors }))
   }
   return { page, visitors: shown(s, cellOf(s.filters, span, { name: 'page', op: '==', values: [page] }), viewed).visitors, previous: list('previous'), next: list('next') }
+}
+
+/** The rollup's dimension holding page flow: a row per (page, direction, key), its value the three joined by NUL. */
+export const FLOW_DIM = 'flow'
+const SEP = '\u0000'
+
+/**
+ * Page flow per visit day, one definition for the rollup build and for questions: over `events`
+ * (eventsOfVisits: pageviews with visitor_id, visit_id, net, day, local_day, ts, pathname),
+ * each pageview's previous and next page within its visit, as rows (day, local_day, page,
+ * direction, key, n, m): distinct visitors and networks of the visits that viewed `page` (key ''
+ * with direction `page`), came to it from `key` (`previous`) or went on to `key` (`next`).
+ * `where` picks rows (SQL over `page`, `direction` and the key `k`); with `union`, keys are not told apart.
+ */
+export function flowSql(events: string, where: string, union = false): string {
+  return `SELECT day, local_day, page, direction, ${union ? "''" : 'k'} AS key, uniqExact(visitor_id) AS n, uniqExact(net) AS m
+      FROM
+      (
+        SELECT visitor_id, net, day, local_day, pathname AS page, d.1 AS direction, d.2 AS k
+        FROM
+        (
+          SELECT visitor_id, net, day, local_day, pathname,
+            lagInFrame(pathname, 1, '${ENTRANCE}') OVER visit AS previous,
+            leadInFrame(pathname, 1, '${EXIT}') OVER visit AS next
+          FROM (${events})
+          WINDOW visit AS (PARTITION BY visit_id ORDER BY ts, pathname ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+        )
+        ARRAY JOIN [('page', ''), ('previous', previous), ('next', next)] AS d
+      )
+      WHERE ${where}
+      GROUP BY day, local_day, page, direction, key`
+}
+
+/**
+ * The flow rows of the UTC `day` for every page of a site (the rollup build's), as SQL over
+ * flowSql's columns with its parameters: `q` covers that day.
+ */
+export function flowBuildSql(q: StatsQuestion, day: string): { sql: string; params: Record<string, unknown> } {
+  const params = new Params()
+  const events = eventsOfVisits(q, params, { pathname: 'pathname', net: NETWORK }, "name = 'pageview'", undefined, [day])
+  return { sql: flowSql(events, '1'), params: { ...baseParams(q), ...params.values } }
+}
+
+/** The rollup value of a flow row. */
+export const flowValue = (page: string, direction: string, key: string) => [page, direction, key].join(SEP)
+
+/**
+ * Distinct visitors and networks per (direction, key) for `page`: from the rollup for the days
+ * it holds when the question has no filter and whole days (as breakdowns: rollupSlice), from
+ * events and visits for the others (today, a day not yet built), added up per day (visitor
+ * hashes change with the UTC day, so the parts never share a visitor).
+ */
+async function flowRows(client: ClickHouseClient, q: StatsQuestion, page: string): Promise<(Row & { direction: string })[]> {
+  const useRollup = q.filters.length === 0 && rollupSlice(q) !== null
+  const { current, live } = useRollup ? await rollupDays(client, q) : { current: new Map<string, string>(), live: null }
+  const parts: Promise<{ direction: string; key: string; visitors: number; networks: number }[]>[] = []
+  if (current.size > 0) {
+    const days = rangeDays(q.range, q.timezone)
+    const built = [...current.keys()].sort()
+    const sql = `SELECT substring(value, {len:UInt64} + 1) AS key, '' AS bucket, sum(visitors) AS visitors, sum(networks) AS networks
+        FROM rollup_daily
+        WHERE site = {site:String} AND dim = {dim:String} AND build_day IN {built:Array(Date)} AND day BETWEEN {d0:Date} AND {d1:Date} AND startsWith(value, {prefix:String})
+        GROUP BY key`
+    const prefix = page + SEP
+    const params = { site: q.site, dim: FLOW_DIM, built, d0: days.first, d1: days.last, prefix, len: Buffer.byteLength(prefix) }
+    const key = `${sql}\u0000${JSON.stringify(params)}\u0000${built.map((d) => current.get(d)).join(';')}`
+    parts.push(
+      rollupRows(client, key, async () => {
+        const rs = await client.query({ query: sql, query_params: params, format: 'JSONEachRow' })
+        return (await rs.json<{ key: string; visitors: number; networks: number }>()).map((r) => ({ ...ZERO, key: r.key, bucket: '', visitors: Number(r.visitors), networks: Number(r.networks) }))
+      }).then((rows) => rows.map((r) => {
+        const [direction, key] = r.key.split(SEP)
+        return { direction, key, visitors: r.visitors, networks: r.networks }
+      })),
+    )
+  }
+  if (live === null || live.length > 0) {
+    const params = new Params()
+    const at = params.add('String', page)
+    const events = eventsOfVisits(q, params, { pathname: 'pathname', net: NETWORK }, "name = 'pageview'", `name = 'pageview' AND pathname = ${at}`, live ?? undefined)
+    const sql = `SELECT direction, key, sum(n) AS visitors, sum(m) AS networks FROM (${flowSql(events, `page = ${at}`)}) GROUP BY direction, key`
+    parts.push(client.query({ query: sql, query_params: { ...baseParams(q), ...params.values }, format: 'JSONEachRow' }).then((rs) => rs.json()))
+  }
+  const merged = new Map<string, Row & { direction: string }>()
+  for (const rows of await Promise.all(parts)) {
+    for (const r of rows) {
+      const id = `${r.direction}${SEP}${r.key}`
+      const had = merged.get(id)
+      const sums = { ...ZERO, visitors: Number(r.visitors) + (had?.sums.visitors ?? 0), networks: Number(r.networks) + (had?.sums.networks ?? 0) }
+      merged.set(id, { direction: r.direction, key: r.key, sums })
+    }
+  }
+  return [...merged.values()]
 }

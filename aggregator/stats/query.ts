@@ -324,11 +324,11 @@ export function sumsSql(q: StatsQuestion, days: string[], params = new Params())
  * Visits of a question (its site, starting in its range, matching its filters), as SQL over
  * `visits`: for goals, funnels and page flow, which look inside visits. Not `ranged`: those
  * matching its filters that started on the days around it, whenever (an event in the range may
- * belong to a visit that started before it).
+ * belong to a visit that started before it). `utc`: only the visits of those UTC days.
  */
-export function scopedVisitsSql(q: StatsQuestion, params: Params, ranged = true): string {
+export function scopedVisitsSql(q: StatsQuestion, params: Params, ranged = true, utc?: string[]): string {
   const { utcFirst, utcLast } = rangeDays(q.range, q.timezone)
-  const days = params.add('Array(Date)', utcDays(utcFirst, utcLast))
+  const days = params.add('Array(Date)', utc ?? utcDays(utcFirst, utcLast))
   return new SumsQuery(q, params).visits(days, q.filters, ranged)
 }
 
@@ -422,7 +422,7 @@ async function eventDays(client: ClickHouseClient): Promise<Map<string, string>>
 const rollupRowsKept = new WeakMap<ClickHouseClient, LRUCache<string, SumsRow[]>>()
 const ROLLUP_ROWS_KEPT = 100_000
 
-async function rollupRows(client: ClickHouseClient, key: string, read: () => Promise<SumsRow[]>): Promise<SumsRow[]> {
+export async function rollupRows(client: ClickHouseClient, key: string, read: () => Promise<SumsRow[]>): Promise<SumsRow[]> {
   let kept = rollupRowsKept.get(client)
   if (!kept) rollupRowsKept.set(client, (kept = new LRUCache<string, SumsRow[]>({ maxSize: ROLLUP_ROWS_KEPT, sizeCalculation: (rows) => rows.length + 1, ttl: 10 * 60_000 })))
   let rows = kept.get(key)
@@ -441,6 +441,17 @@ async function rollupRows(client: ClickHouseClient, key: string, read: () => Pro
  */
 export function readDays(q: StatsQuestion): string[] {
   return utcDays(isoDay(q.range.from - (q.filters.length > 0 ? DAY : 0)), isoDay(q.range.to - 1))
+}
+
+/**
+ * For a question without filters over whole days (page flow): the UTC days whose rollup holds
+ * them, with their builds (see buildsIn), and the days with events read live instead.
+ */
+export async function rollupDays(client: ClickHouseClient, q: StatsQuestion): Promise<{ current: Map<string, string>; live: string[] }> {
+  const days = rangeDays(q.range, q.timezone)
+  const known = await eventDays(client)
+  const current = buildsIn(known, days.utcFirst, days.utcLast)
+  return { current, live: readDays(q).filter((d) => !current.has(d) && known.has(d)) }
 }
 
 /**

@@ -10,14 +10,14 @@ import { carriedFiltersSql, ownVisitSql, rangeDays, scopedVisitsSql, utcDays, ty
  */
 
 /** The visits a question is about: its site, starting in its range, matching its filters; with the local day they count on. */
-export function scopedVisits(q: StatsQuestion, params: Params): string {
+export function scopedVisits(q: StatsQuestion, params: Params, utc?: string[]): string {
   return `SELECT visitor_id, visit_id, day, start, end, toDate(start, ${params.add('String', q.timezone)}) AS local_day
-    FROM ${scopedVisitsSql(q, params)}`
+    FROM ${scopedVisitsSql(q, params, true, utc)}`
 }
 
 /**
  * Events of those visits for which `where` holds (SQL over an `events` row), one row each:
- * visitor_id, day (UTC), local_day, visit_start (with visitor_id, the visit), ts, and the
+ * visitor_id, visit_id, day (UTC), local_day, visit_start, ts, and the
  * `columns` given (alias → SQL over the events row). With `visitsWith` (SQL over an `events`
  * row), only the visits holding such an event, found first in events, so that the join holds
  * those visits rather than every visit of the range: it pays where they are few and many of their
@@ -25,13 +25,13 @@ export function scopedVisits(q: StatsQuestion, params: Params): string {
  * applied to the events and 3.5 s without it). For goals and funnels, whose events are few
  * already, it gained nothing (measured both ways), so they join every visit.
  */
-export function eventsOfVisits(q: StatsQuestion, params: Params, columns: Record<string, string>, where: string, visitsWith?: string): string {
+export function eventsOfVisits(q: StatsQuestion, params: Params, columns: Record<string, string>, where: string, visitsWith?: string, utc?: string[]): string {
   const own = Object.entries(columns)
   const days = rangeDays(q.range, q.timezone)
   // the filters on what every event of a visit carries (country…) already narrow the events read
-  const inDays = `site = {site:String} AND toDate(ts) IN ${params.add('Array(Date)', utcDays(days.utcFirst, days.utcLast))} AND visit_id != 0${carriedFiltersSql(q, params)}`
+  const inDays = `site = {site:String} AND toDate(ts) IN ${params.add('Array(Date)', utc ?? utcDays(days.utcFirst, days.utcLast))} AND visit_id != 0${carriedFiltersSql(q, params)}`
   const chosen = visitsWith ? ` AND visit_id IN (SELECT visit_id FROM events WHERE ${inDays} AND (${visitsWith}))` : ''
-  return `SELECT v.visitor_id AS visitor_id, v.day AS day, v.local_day AS local_day, v.start AS visit_start, e.ts AS ts
+  return `SELECT v.visitor_id AS visitor_id, v.visit_id AS visit_id, v.day AS day, v.local_day AS local_day, v.start AS visit_start, e.ts AS ts
       ${own.map(([alias]) => `, e.${alias} AS ${alias}`).join('')}
     FROM
     (
@@ -39,7 +39,7 @@ export function eventsOfVisits(q: StatsQuestion, params: Params, columns: Record
       FROM events
       WHERE ${inDays} AND (${where})
     ) AS e
-    INNER JOIN (SELECT * FROM (${scopedVisits(q, params)}) WHERE 1${chosen}) AS v ON e.visit_id = v.visit_id`
+    INNER JOIN (SELECT * FROM (${scopedVisits(q, params, utc)}) WHERE 1${chosen}) AS v ON e.visit_id = v.visit_id`
 }
 
 /**

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { FLOW_DIM, flowBuildSql } from '../../../aggregator/stats/page-flow.ts'
 import { PROPERTIES, property } from '../../../aggregator/stats/properties.ts'
 import { currentDays, querySums, sumsSql, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
 import { chTime, DAY, HOUR, MINUTE, openFixture, rows, type EventSpec, type StoreFixture } from '../store-fixture.ts'
@@ -327,9 +328,23 @@ describe('daily rollup (sumsSql per closed UTC day)', () => {
     )
     // the totals and every property with values (no file was downloaded), and the prop keys sent
     const dims = builds.filter((b) => b.site === 'example.com' && b.build_day === DAY_D).map((b) => b.dim)
-    expect(dims).toEqual(['', ...Object.keys(PROPERTIES).filter((p) => p !== 'download'), 'prop:plan', 'prop:url'].sort())
+    expect(dims).toEqual(['', ...Object.keys(PROPERTIES).filter((p) => p !== 'download'), FLOW_DIM, 'prop:plan', 'prop:url'].sort())
     for (const { site, build_day, dim } of builds) {
       const from = Date.parse(build_day)
+      if (dim === FLOW_DIM) {
+        // page flow's rows: what flowSql answers for that day, every page
+        const { sql, params } = flowBuildSql({ site, timezone: fx.sites.get(site)!.timezone, range: { from, to: from + DAY }, filters: [] }, build_day)
+        const want = await rows(fx.client, `SELECT toString(local_day) AS day, concat(page, char(0), direction, char(0), key) AS value, sum(n) AS visitors, sum(m) AS networks FROM (${sql}) GROUP BY day, value ORDER BY day, value`, params)
+        const got = await rows(
+          fx.client,
+          `SELECT toString(day) AS day, value, sum(visitors) AS visitors, sum(networks) AS networks FROM rollup_daily
+           WHERE site = {site:String} AND build_day = {build_day:Date} AND dim = {dim:String} GROUP BY day, value ORDER BY day, value`,
+          { site, build_day, dim },
+        )
+        expect(want.length, `${site} ${build_day} flow rows`).toBeGreaterThan(0)
+        expect(got, `${site} ${build_day} flow`).toEqual(want)
+        continue
+      }
       const q: StatsQuestion = {
         site, timezone: fx.sites.get(site)!.timezone, range: { from, to: from + DAY }, filters: [], interval: 'day', property: dim ? property(dim) : undefined,
       }

@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ADMIN_TOKEN, beacon, settle, tempDataDir, testApp } from '../../helpers/app.ts'
+import { ADMIN_TOKEN, beacon, rows, settle, tempDataDir, testApp } from '../../helpers/app.ts'
 import {
   beacons, DAYS, modelAggregate, modelBrowsers, modelEntryBounceRates, modelPages, PAST_VISITORS, POLICY_YAML, SITE, TODAY_VISITORS, TZ,
   type ModelNumbers, type Sent,
@@ -10,6 +10,7 @@ import {
 import { parseFilters } from '../../../aggregator/stats/filters.ts'
 import { goalConversions } from '../../../aggregator/stats/goal-conversions.ts'
 import { parseGoalMatch } from '../../../aggregator/stats/goal-match.ts'
+import { pageFlow } from '../../../aggregator/stats/page-flow.ts'
 import { resolvePeriod } from '../../../aggregator/stats/period.ts'
 import type { Scope } from '../../../aggregator/stats/service.ts'
 
@@ -297,5 +298,40 @@ describe('goals both ways', () => {
     const [exact, pattern] = (await goalConversions(client, scope(''), range, [{ id: 'a', ...parseGoalMatch({ page }) }, { id: 'b', ...parseGoalMatch({ page: `${page.slice(0, -1)}*` }) }])).results
     expect(exact.visitors).toBeGreaterThan(0)
     expect({ visitors: pattern.visitors, events: pattern.events }).toEqual({ visitors: exact.visitors, events: exact.events })
+  })
+})
+
+/**
+ * Page flow both ways: unfiltered, the days built come from the daily rollup's `flow` rows and
+ * today from events; under a filter that selects everything, every day from events. Each page's
+ * previous and next pages must be equal, and match what was sent for the entry and exit pages.
+ */
+describe('page flow both ways', () => {
+  const range = resolvePeriod({ period: 'custom', from: FROM, to: TO }, TZ)
+  const scope = (filters: string): Scope => ({ site: SITE, timezone: TZ, filters: parseFilters(filters), limits: { k: 1, kn: 1 } })
+  const pages = () => [...new Set(sent.filter((e) => e.name === 'pageview').map((e) => e.page))].sort()
+
+  it('has flow rows in the rollup for the days built, so the fast path is the one compared', async () => {
+    const built = await rows<{ n: number }>(app, "SELECT count() AS n FROM rollup_daily WHERE site = {site:String} AND dim = 'flow'", { site: SITE })
+    expect(Number(built[0].n)).toBeGreaterThan(0)
+  })
+
+  it('unfiltered (rollup and today) equals filtered by a visit dimension or a page (from events), for every page', async () => {
+    const client = app.runtime.store.client
+    expect(pages().length).toBeGreaterThan(2)
+    for (const page of pages()) {
+      const fast = await pageFlow(client, scope(''), range, page, 100)
+      expect(fast.visitors, page).toBeGreaterThan(0)
+      expect(fast.previous.length + fast.next.length, page).toBeGreaterThan(0)
+      for (const filter of FILTERS) expect(await pageFlow(client, scope(filter), range, page, 100), `${page} under ${filter}`).toEqual(fast)
+    }
+  })
+
+  it('visitors of a page are its breakdown row (what was sent)', async () => {
+    const model = modelPages(sent)
+    for (const page of pages()) {
+      const fast = await pageFlow(app.runtime.store.client, scope(''), range, page, 100)
+      expect({ page, visitors: fast.visitors }).toEqual({ page, visitors: model.get(page)!.visitors })
+    }
   })
 })

@@ -519,7 +519,8 @@ describe('rollupAnswers', () => {
 
   it('every property a question can name is a dimension the rollup job builds', async () => {
     const built = await rows<{ dim: string }>(fx.client, 'SELECT DISTINCT dim FROM rollup_daily WHERE site = {site:String} ORDER BY dim', { site: SITE })
-    expect(built.map((b) => b.dim)).toEqual(['', ...Object.values(PROPERTIES).map((p) => p.dim), 'prop:kind', 'prop:plan', 'prop:url'].sort())
+    // and page flow's rows (`flow`, page-flow.ts)
+    expect(built.map((b) => b.dim)).toEqual(['', ...Object.values(PROPERTIES).map((p) => p.dim), 'flow', 'prop:kind', 'prop:plan', 'prop:url'].sort())
   })
 
   // fixed by the rewrite: rollupAnswers never looked at the range, so part of a day was answered with whole days

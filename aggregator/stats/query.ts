@@ -5,7 +5,7 @@ import { goalCondition } from './goal-match.ts'
 import { revenueCondition } from './measures.ts'
 import { addSums, type Sums } from './metrics.ts'
 import { calendarDate, wholeDays, type Range } from './period.ts'
-import type { Property } from './properties.ts'
+import { PROPERTIES, type Property, type VisitProperty } from './properties.ts'
 
 export type Interval = 'minute' | 'hour' | 'day' | 'week' | 'month'
 
@@ -125,11 +125,11 @@ const eventRevenue = (paid: string, visitors: boolean) => `sumIf(revenue_amount,
       ${visitors ? `uniqExactIf(visitor_id, ${paid} AND visitor_id != 0)` : '0'} AS s_revenue_visitors,
       ${visitors ? `uniqExactIf(${NETWORK}, ${paid} AND visitor_id != 0)` : '0'} AS s_revenue_networks`
 /**
- * Over the visits holding a page (`key`): the deepest scroll the visit reported on it, kept per
+ * Over the visits holding a page (`held`): the deepest scroll the visit reported on it, kept per
  * visit as events arrive (`visits.scroll`, migration 021). Grouping the pings by visit here
  * instead made a page breakdown some 40 times slower.
  */
-const HELD_PAGE_SCROLL = `sum(if((indexOf(scroll.1, key) AS s_at) > 0, scroll.2[s_at], 0)) AS s_scroll_sum, countIf(s_at > 0) AS s_scroll_views,
+const HELD_PAGE_SCROLL = `sum(if((indexOf(scroll.1, held) AS s_at) > 0, scroll.2[s_at], 0)) AS s_scroll_sum, countIf(s_at > 0) AS s_scroll_views,
       uniqExactIf(visitor_id, s_at > 0) AS s_scroll_visitors, uniqExactIf(${NETWORK}, s_at > 0) AS s_scroll_networks`
 /** Over a page's events: a ping without a visit stands as a page view of its own (no visitor behind it). */
 const OWN_PAGE_SCROLL = `sumIf(scroll_depth, visit_id = 0 AND name = 'engagement' AND scroll_depth <= 100) AS s_scroll_sum,
@@ -168,7 +168,15 @@ class SumsQuery {
   constructor(
     private q: StatsQuestion,
     private params: Params,
+    /** The rollup cube's: every row's key is also told apart by this property's value, `value\0key` (see CUBE_FILTERS). */
+    private by: VisitProperty | null = null,
   ) {}
+
+  /** A key as the rows give it: with `by`, prefixed by the value of `by` on the visit row (`visit`) or events row (`event`). */
+  private keyed(key: string, row: 'visit' | 'event'): string {
+    if (!this.by) return key
+    return `concat(CAST(${row === 'visit' ? this.by.expr : this.by.eventExpr} AS String), char(0), ${key})`
+  }
 
   private get site() {
     return '{site:String}'
@@ -268,8 +276,8 @@ class SumsQuery {
       // The totals are a visit property's rows added up: a visit's pageviews and events count
       // with the visit, when it starts. (Counting them from events when they happen reads every
       // event of the range under a filter: seven times slower at ten million events.)
-      const key = prop ? `CAST(${prop.expr} AS String)` : "''"
-      const ownKey = prop ? `CAST(${prop.eventExpr} AS String)` : "''"
+      const key = prop ? this.keyed(`CAST(${prop.expr} AS String)`, 'visit') : "''"
+      const ownKey = prop ? this.keyed(`CAST(${prop.eventExpr} AS String)`, 'event') : "''"
       branches.push(`SELECT ${key} AS key, ${localBucket(q.interval, 'start', q.timezone, this.params)} AS bucket, ${VISIT_SUMS},
         ${paid ? VISIT_REVENUE : NO_REVENUE}, ${NO_SCROLL}
       FROM ${this.withRevenue(this.visits(d, q.filters, true), d, paid)}
@@ -287,16 +295,17 @@ class SumsQuery {
       const others = q.filters.filter((f) => f.name !== name)
       const value = valueExpr(prop, this.params)
       if (prop.visitArray) {
-        const keyConds = ownFilters.map((f) => compare('key', f, this.params))
-        branches.push(`SELECT CAST(key AS String) AS key, ${localBucket(q.interval, 'start', q.timezone, this.params)} AS bucket, ${holdingVisitSums(prop.visitArray === 'pages' ? 'countIf(entry_page = key)' : 'count()')},
+        // `held`: a value the visit holds; `key` the row's (with `by`, prefixed)
+        const keyConds = ownFilters.map((f) => compare('held', f, this.params))
+        branches.push(`SELECT ${this.keyed('CAST(held AS String)', 'visit')} AS key, ${localBucket(q.interval, 'start', q.timezone, this.params)} AS bucket, ${holdingVisitSums(prop.visitArray === 'pages' ? 'countIf(entry_page = held)' : 'count()')},
         ${paid ? VISIT_REVENUE : NO_REVENUE}, ${prop.visitArray === 'pages' ? HELD_PAGE_SCROLL : NO_SCROLL}
       FROM ${this.withRevenue(this.visits(d, others, true), d, paid)}
-      ARRAY JOIN ${prop.visitArray} AS key${keyConds.length ? `\n      WHERE ${keyConds.join(' AND ')}` : ''}
+      ARRAY JOIN ${prop.visitArray} AS held${keyConds.length ? `\n      WHERE ${keyConds.join(' AND ')}` : ''}
       GROUP BY key, bucket, day, toDate(start, ${tz})`)
       }
       const valueConds = ownFilters.map((f) => ` AND ${compare(value, f, this.params)}`).join('')
       const carrying = `${carriers(prop, this.params)}${valueConds}`
-      branches.push(`SELECT CAST(${value} AS String) AS key, ${localBucket(q.interval, 'ts', q.timezone, this.params)} AS bucket,
+      branches.push(`SELECT ${this.keyed(`CAST(${value} AS String)`, 'event')} AS key, ${localBucket(q.interval, 'ts', q.timezone, this.params)} AS bucket,
         ${eventSums(!prop.visitArray, prop.dim !== 'page')},
         ${paid && !prop.visitArray ? eventRevenue(paid, true) : NO_REVENUE}, ${prop.dim === 'page' ? OWN_PAGE_SCROLL : NO_SCROLL}
       FROM events
@@ -315,8 +324,8 @@ export function baseParams(q: StatsQuestion): Record<string, unknown> {
 }
 
 /** The SQL of a question over the given UTC days, with its parameters: for the live path and the rollup build alike. */
-export function sumsSql(q: StatsQuestion, days: string[], params = new Params()): { sql: string; params: Record<string, unknown> } {
-  const sql = new SumsQuery(q, params).sql(days)
+export function sumsSql(q: StatsQuestion, days: string[], params = new Params(), by: VisitProperty | null = null): { sql: string; params: Record<string, unknown> } {
+  const sql = new SumsQuery(q, params, by).sql(days)
   return { sql, params: { ...baseParams(q), ...params.values } }
 }
 
@@ -348,26 +357,64 @@ export function carriedFiltersSql(q: StatsQuestion, params: Params): string {
   return new SumsQuery(q, params).carriedConditions(q.filters)
 }
 
+/** What of the daily rollup answers a question: its dimension's rows, those of some values, or with `prefix` the cube's rows of one filter value. */
+export interface RollupSlice {
+  dim: string
+  values: string[] | null
+  prefix?: string
+}
+
+/**
+ * Filters whose breakdowns the daily rollup also keeps, as a cube: for each of these visit
+ * properties and every other property (custom props aside), rows per pair of values (dimension
+ * `country|page`, value `US\0/pricing`), so that a panel under one such filter (`country==US`,
+ * the most common click on a dashboard) is read like an unfiltered one. Each is a property every
+ * event of a visit carries (onEveryEvent): an events row gives its value as its visit does.
+ */
+export const CUBE_FILTERS: readonly string[] = ['country', 'browser', 'os', 'device']
+
+/** The rollup dimension of the cube of `filter` (CUBE_FILTERS) by the property `dim`. */
+export const cubeDim = (filter: string, dim: string) => `${filter}|${dim}`
+
+/** The properties each cube filter breaks down: every one but itself. */
+export const cubeDims = (): [string, VisitProperty, string][] =>
+  CUBE_FILTERS.flatMap((f) => Object.keys(PROPERTIES).filter((p) => p !== f).map((p): [string, VisitProperty, string] => [cubeDim(f, p), PROPERTIES[f] as VisitProperty, p]))
+
 /**
  * The rows of the daily rollup that answer a question, if any: whole local days, day buckets
  * or none, and either no filter (the rows of its property, or the totals), one filter
  * `visit-property==value` and no property (the rows of that value: a visit property's row is
  * exactly the visits the filter keeps, their pageviews and events with them, and the visitors
- * of one UTC day are distinct in it), or one filter `==` on the property broken down (it picks
- * that property's rows). Several values of a filter on another property, a pattern or a negation
+ * of one UTC day are distinct in it), one filter `==` on the property broken down (it picks
+ * that property's rows), or one value of a cube filter and another property (the cube's rows of
+ * that value, CUBE_FILTERS), or no property and one value of a cube filter with one of another
+ * visit property (that cell of the cube). Several values of a filter on another property, a pattern or a negation
  * would add rows up and count twice a visitor with visits of two values, so those are asked of
  * visits and events.
  */
-export function rollupSlice(q: StatsQuestion): { dim: string; values: string[] | null } | null {
+export function rollupSlice(q: StatsQuestion): RollupSlice | null {
   if (q.interval !== undefined && !['day', 'week', 'month'].includes(q.interval)) return null
   if (!wholeDays(q.range, q.timezone)) return null
   if (q.filters.length === 0) return { dim: q.property ? nameOf(q.property) : '', values: null }
+  const plain = (f: Filter) => f.op === '==' && !f.goals && (f.prop.level !== 'visit' || f.prop.filterExpr === undefined) && (f.exact || !f.values.some((v) => v.includes('*')))
+  if (q.filters.length === 2 && !q.property) {
+    // the totals under one value of a cube filter and one of another visit property: that cell of the cube
+    const [a, b] = q.filters
+    const [cell, other] = CUBE_FILTERS.includes(a.name) ? [a, b] : [b, a]
+    const one = (f: Filter) => plain(f) && f.values.length === 1 && f.prop.level === 'visit'
+    if (!CUBE_FILTERS.includes(cell.name) || cell.name === other.name || !one(cell) || !one(other)) return null
+    return { dim: cubeDim(cell.name, other.prop.dim), values: [`${cell.values[0]}\u0000${other.values[0]}`] }
+  }
   const [f] = q.filters
-  const plain = q.filters.length === 1 && f.op === '==' && !f.goals && (f.prop.level !== 'visit' || f.prop.filterExpr === undefined) && (f.exact || !f.values.some((v) => v.includes('*')))
-  if (!plain) return null
-  // a breakdown filtered on its own property: the filter picks rows (see SumsQuery.sql), each
-  // exactly its row of the unfiltered breakdown (the panel a value was clicked in)
-  if (q.property) return f.name === nameOf(q.property) ? { dim: f.name, values: f.values } : null
+  if (q.filters.length !== 1 || !plain(f)) return null
+  if (q.property) {
+    // a breakdown filtered on its own property: the filter picks rows (see SumsQuery.sql), each
+    // exactly its row of the unfiltered breakdown (the panel a value was clicked in)
+    if (f.name === nameOf(q.property)) return { dim: f.name, values: f.values }
+    // a breakdown under one value of a cube filter: that value's rows of the cube
+    if (f.values.length === 1 && CUBE_FILTERS.includes(f.name) && !q.property.propKey) return { dim: cubeDim(f.name, q.property.dim), values: null, prefix: f.values[0] }
+    return null
+  }
   if (f.values.length !== 1 || f.prop.level !== 'visit') return null
   return { dim: f.prop.dim, values: f.values }
 }
@@ -468,14 +515,18 @@ export async function querySums(client: ClickHouseClient, q: StatsQuestion): Pro
   const live = all.filter((d) => !current.has(d) && known.has(d))
   const parts: Promise<SumsRow[]>[] = []
   if (slice && current.size > 0) {
-    const { dim, values } = slice
-    const sql = `SELECT ${q.property ? 'value' : "''"} AS key, ${dayBucket(q.interval)} AS bucket, ${SUMS}, ${ROLLUP_MEASURES}
+    const { dim, values, prefix } = slice
+    const keyOf = !q.property ? "''" : prefix === undefined ? 'value' : 'substring(value, {plen:UInt64} + 1)'
+    const sql = `SELECT ${keyOf} AS key, ${dayBucket(q.interval)} AS bucket, ${SUMS}, ${ROLLUP_MEASURES}
         FROM rollup_daily
-        WHERE site = {site:String} AND dim = {dim:String} AND build_day IN {built:Array(Date)} AND day BETWEEN {d0:Date} AND {d1:Date}${values === null ? '' : ' AND value IN {values:Array(String)}'}
+        WHERE site = {site:String} AND dim = {dim:String} AND build_day IN {built:Array(Date)} AND day BETWEEN {d0:Date} AND {d1:Date}${values === null ? '' : ' AND value IN {values:Array(String)}'}${prefix === undefined ? '' : ' AND startsWith(value, {prefix:String})'}
         GROUP BY key, bucket`
     // (in day order: the store lists them in any order)
     const built = [...current.keys()].sort()
-    const params = { site: q.site, dim, built, d0: days.first, d1: days.last, ...(values === null ? {} : { values }) }
+    const params = {
+      site: q.site, dim, built, d0: days.first, d1: days.last, ...(values === null ? {} : { values }),
+      ...(prefix === undefined ? {} : { prefix: `${prefix}\u0000`, plen: Buffer.byteLength(`${prefix}\u0000`) }),
+    }
     const key = `${sql}\u0000${JSON.stringify(params)}\u0000${built.map((d) => current.get(d)).join(';')}`
     parts.push(rollupRows(client, key, () => rowsOf(client, sql, params)))
   }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FLOW_DIM, flowBuildSql } from '../../../aggregator/stats/page-flow.ts'
 import { PROPERTIES, property } from '../../../aggregator/stats/properties.ts'
-import { currentDays, querySums, sumsSql, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
+import { cubeDims, currentDays, querySums, sumsSql, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
 import { chTime, DAY, HOUR, MINUTE, openFixture, rows, type EventSpec, type StoreFixture } from '../store-fixture.ts'
 import type { Sums } from '../../../aggregator/stats/metrics.ts'
 
@@ -328,7 +328,9 @@ describe('daily rollup (sumsSql per closed UTC day)', () => {
     )
     // the totals and every property with values (no file was downloaded), and the prop keys sent
     const dims = builds.filter((b) => b.site === 'example.com' && b.build_day === DAY_D).map((b) => b.dim)
-    expect(dims).toEqual(['', ...Object.keys(PROPERTIES).filter((p) => p !== 'download'), FLOW_DIM, 'prop:plan', 'prop:url'].sort())
+    // (and the cube of every property by each cube filter's values: CUBE_FILTERS)
+    const cube = new Map(cubeDims().map(([dim, by, p]) => [dim, { by, p }]))
+    expect(dims).toEqual(['', ...Object.keys(PROPERTIES).filter((p) => p !== 'download'), ...[...cube.keys()].filter((d) => !d.endsWith('|download')), FLOW_DIM, 'prop:plan', 'prop:url'].sort())
     for (const { site, build_day, dim } of builds) {
       const from = Date.parse(build_day)
       if (dim === FLOW_DIM) {
@@ -345,10 +347,11 @@ describe('daily rollup (sumsSql per closed UTC day)', () => {
         expect(got, `${site} ${build_day} flow`).toEqual(want)
         continue
       }
+      const cell = cube.get(dim)
       const q: StatsQuestion = {
-        site, timezone: fx.sites.get(site)!.timezone, range: { from, to: from + DAY }, filters: [], interval: 'day', property: dim ? property(dim) : undefined,
+        site, timezone: fx.sites.get(site)!.timezone, range: { from, to: from + DAY }, filters: [], interval: 'day', property: property(cell ? cell.p : dim) ?? undefined,
       }
-      const { sql, params } = sumsSql(q, [build_day])
+      const { sql, params } = sumsSql(q, [build_day], undefined, cell?.by)
       const want = await rows(fx.client, `SELECT bucket AS day, key AS value, ${SUMS} FROM (${sql}) GROUP BY day, value ORDER BY day, value`, params)
       const got = await rows(
         fx.client,

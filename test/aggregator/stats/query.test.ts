@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseFilters, type Filter } from '../../../aggregator/stats/filters.ts'
 import { metricValue, ZERO, type Sums } from '../../../aggregator/stats/metrics.ts'
 import { PROPERTIES, property } from '../../../aggregator/stats/properties.ts'
-import { currentDays, querySums, rangeDays, rollupAnswers, sumsSql, type Interval, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
+import { cubeDims, currentDays, querySums, rangeDays, rollupAnswers, sumsSql, type Interval, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
 import { DIMENSION_COLUMNS, HOUR, MINUTE, openFixture, rows, type EventSpec, type StoreFixture } from '../store-fixture.ts'
 
 /**
@@ -520,7 +520,7 @@ describe('rollupAnswers', () => {
   it('every property a question can name is a dimension the rollup job builds', async () => {
     const built = await rows<{ dim: string }>(fx.client, 'SELECT DISTINCT dim FROM rollup_daily WHERE site = {site:String} ORDER BY dim', { site: SITE })
     // and page flow's rows (`flow`, page-flow.ts)
-    expect(built.map((b) => b.dim)).toEqual(['', ...Object.values(PROPERTIES).map((p) => p.dim), 'flow', 'prop:kind', 'prop:plan', 'prop:url'].sort())
+    expect(built.map((b) => b.dim)).toEqual(['', ...Object.values(PROPERTIES).map((p) => p.dim), ...cubeDims().map(([d]) => d), 'flow', 'prop:kind', 'prop:plan', 'prop:url'].sort())
   })
 
   // fixed by the rewrite: rollupAnswers never looked at the range, so part of a day was answered with whole days
@@ -539,10 +539,17 @@ describe('one filter on a visit property: answered from the rollup, as the raw p
 
   it('the rollup answers `visit-property==value` alone; not several values, a pattern, a negation, a second filter or a property', () => {
     for (const name of names) expect(rollupAnswers(question(RANGE_A, { filters: parseFilters(`${name}==x`) })), name).toBe(true)
-    for (const raw of ['country==DE|FR', 'country==D*', 'country!=DE', 'country~D', 'country==DE;browser==Firefox', 'region==Berlin', 'page==/']) {
+    // (two filters: only a cube filter's value with another visit property's, the cube's cell)
+    expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('country==DE;browser==Firefox') }))).toBe(true)
+    expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('source==Google;channel==search') }))).toBe(false)
+    for (const raw of ['country==DE|FR', 'country==D*', 'country!=DE', 'country~D', 'country==DE;page==/', 'country==DE;browser==Firefox;os==Linux', 'region==Berlin', 'page==/']) {
       expect(rollupAnswers(question(RANGE_A, { filters: parseFilters(raw) })), raw).toBe(false)
     }
-    expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('country==DE'), property: PROPERTIES.page }))).toBe(false)
+    // a breakdown under one value of a cube filter reads the cube; under another visit property, events
+    expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('country==DE'), property: PROPERTIES.page }))).toBe(true)
+    expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('source==Google'), property: PROPERTIES.page }))).toBe(false)
+    expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('country==DE|FR'), property: PROPERTIES.page }))).toBe(false)
+    expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('country==DE'), property: property('prop:plan') }))).toBe(false)
   })
 
   for (const name of names) {

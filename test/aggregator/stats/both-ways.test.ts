@@ -192,7 +192,10 @@ describe.each([...PROPERTIES, ...PROP_KEYS.map((k) => `prop:${k}`)])('breakdown 
  * selects everything is asked of visits and events; every property (custom props aside, which
  * the cube leaves to events), under the commonest value of each cube filter, must be equal.
  */
-describe.each(CUBE_FILTERS)('breakdowns under one %s value (the cube)', (cubeFilter) => {
+// Two of the four: the cube's rows of every filter are checked against sumsSql row by row in
+// test/aggregator/rollup/sql.test.ts; here the API's answers, with a real value and with (none).
+const CUBE_ASKED = ['browser', 'country'].filter((f) => CUBE_FILTERS.includes(f))
+describe.each(CUBE_ASKED)('breakdowns under one %s value (the cube)', (cubeFilter) => {
   it('equal the same breakdowns asked of visits and events, for every property', async () => {
     const values = await get('breakdown', `${period}&property=${cubeFilter}&metrics=visitors`)
     const top = values.body.results[0]?.[cubeFilter] as string | undefined

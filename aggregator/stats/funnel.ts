@@ -4,7 +4,7 @@ import { goalCondition, goalLabel, GoalMatchError, parseGoalMatch, type GoalMatc
 import { apart, cellOf, minGroup, withheldReason } from './disclosure.ts'
 import { ZERO } from './metrics.ts'
 import type { Range } from './period.ts'
-import { baseParams, NETWORK } from './query.ts'
+import { baseParams, dayByDay, NETWORK, rangeDays, type SumsRow } from './query.ts'
 import { publishable, questionOf, shown, spanOf, totals, type Scope } from './service.ts'
 import { eventsOfVisits, percent } from './visit-events.ts'
 
@@ -46,7 +46,9 @@ export function checkStepCount(n: number): void {
  * completes one step at most. (ClickHouse's `windowFunnel` was the first choice, but its
  * window is not needed inside a visit, and with `strict_increase` an event matching both
  * step 1 and step 2 restarts the chain instead of completing it.) `visitors` at a step are
- * the distinct visitors with a visit that reached it, per day, summed over days.
+ * the distinct visitors with a visit that reached it, per day, summed over days. The days are
+ * worked out one by one and a built day's rows kept (dayByDay in query.ts): the same funnel
+ * asked again reads only the days not built (today).
  *
  * R7 `funnel-step` (disclosure.ts): step 1 is a row of the question's total (R4), each later
  * step at least k visitors below the one before it and k visitors from kn networks (R1); after
@@ -55,15 +57,14 @@ export function checkStepCount(n: number): void {
 export async function funnel(client: ClickHouseClient, s: Scope, range: Range, steps: GoalMatch[], windowMinutes: number | null = null): Promise<{ steps: FunnelStep[]; withheld?: string }> {
   checkStepCount(steps.length)
   const q = questionOf(s, range)
-  const params = new Params()
-  const conds = steps.map((c) => goalCondition(c, params))
-  // bit i of `mask` is set when the event matches step i + 1
-  const mask = conds.map((c, i) => `toUInt16(${c}) * ${2 ** i}`).join(' + ')
-  const events = eventsOfVisits(q, params, { mask, net: NETWORK }, conds.join(' OR '))
-  const sql = `SELECT ${steps.map((_, i) => `sum(s${i}) AS s${i}, sum(n${i}) AS n${i}`).join(', ')}
-    FROM
-    (
-      SELECT ${steps.map((_, i) => `uniqExactIf(visitor_id, level >= ${i + 1}) AS s${i}, uniqExactIf(net, level >= ${i + 1}) AS n${i}`).join(', ')}
+  // the visitors and networks at each step, per day of the visits (a row per step and day: key = the step)
+  const perDay = async (utc: string[]): Promise<Map<string, SumsRow[]>> => {
+    const params = new Params()
+    const conds = steps.map((c) => goalCondition(c, params))
+    // bit i of `mask` is set when the event matches step i + 1
+    const mask = conds.map((c, i) => `toUInt16(${c}) * ${2 ** i}`).join(' + ')
+    const events = eventsOfVisits(q, params, { mask, net: NETWORK }, conds.join(' OR '), undefined, utc)
+    const sql = `SELECT toString(day) AS day, ${steps.map((_, i) => `uniqExactIf(visitor_id, level >= ${i + 1}) AS s${i}, uniqExactIf(net, level >= ${i + 1}) AS n${i}`).join(', ')}
       FROM
       (
         SELECT visitor_id, day, local_day, any(net) AS net,
@@ -71,16 +72,23 @@ export async function funnel(client: ClickHouseClient, s: Scope, range: Range, s
         FROM (${events})
         GROUP BY visitor_id, visit_id, day, local_day
       )
-      GROUP BY day, local_day
-    )`
+      GROUP BY day, local_day`
+    const rs = await client.query({ query: sql, query_params: { ...baseParams(q), ...params.values }, format: 'JSONEachRow' })
+    const byDay = new Map<string, SumsRow[]>()
+    for (const row of await rs.json<Record<string, number | string>>()) {
+      const day = String(row.day)
+      const rows = steps.map((_, i): SumsRow => ({ ...ZERO, key: String(i), bucket: '', visitors: Number(row[`s${i}`]), networks: Number(row[`n${i}`]) }))
+      byDay.set(day, [...(byDay.get(day) ?? []), ...rows])
+    }
+    return byDay
+  }
+  const { utcFirst, utcLast } = rangeDays(range, s.timezone)
+  const question = JSON.stringify({ funnel: steps, windowMinutes, site: s.site, timezone: s.timezone, range: [range.from, range.to], filters: s.filters })
   const whole = totals(client, s, range)
-  const [rs, total, open] = await Promise.all([
-    client.query({ query: sql, query_params: { ...baseParams(q), ...params.values }, format: 'JSONEachRow' }),
-    whole,
-    publishable(client, s, range, whole),
-  ])
-  const [row = {}] = await rs.json<Record<string, number>>()
-  const counts = steps.map((_, i) => ({ ...ZERO, visitors: Number(row[`s${i}`] ?? 0), networks: Number(row[`n${i}`] ?? 0) }))
+  const [rows, total, open] = await Promise.all([dayByDay(client, question, utcFirst, utcLast, perDay), whole, publishable(client, s, range, whole)])
+  const counts = steps.map((_, i) =>
+    rows.filter((r) => r.key === String(i)).reduce((acc, r) => ({ ...acc, visitors: acc.visitors + r.visitors, networks: acc.networks + r.networks }), { ...ZERO }),
+  )
   const reason = withheldReason(s.limits.k)
   const span = spanOf(range)
   const out: FunnelStep[] = []

@@ -469,9 +469,14 @@ async function eventDays(client: ClickHouseClient): Promise<Map<string, string>>
 const rollupRowsKept = new WeakMap<ClickHouseClient, LRUCache<string, SumsRow[]>>()
 const ROLLUP_ROWS_KEPT = 100_000
 
-export async function rollupRows(client: ClickHouseClient, key: string, read: () => Promise<SumsRow[]>): Promise<SumsRow[]> {
+function keptRows(client: ClickHouseClient): LRUCache<string, SumsRow[]> {
   let kept = rollupRowsKept.get(client)
   if (!kept) rollupRowsKept.set(client, (kept = new LRUCache<string, SumsRow[]>({ maxSize: ROLLUP_ROWS_KEPT, sizeCalculation: (rows) => rows.length + 1, ttl: 10 * 60_000 })))
+  return kept
+}
+
+export async function rollupRows(client: ClickHouseClient, key: string, read: () => Promise<SumsRow[]>): Promise<SumsRow[]> {
+  const kept = keptRows(client)
   let rows = kept.get(key)
   if (!rows) {
     rows = await read()
@@ -488,6 +493,43 @@ export async function rollupRows(client: ClickHouseClient, key: string, read: ()
  */
 export function readDays(q: StatsQuestion): string[] {
   return utcDays(isoDay(q.range.from - (q.filters.length > 0 ? DAY : 0)), isoDay(q.range.to - 1))
+}
+
+/**
+ * Rows a question works out day by day from visits and events (a funnel's levels), read once
+ * for the UTC days built (currentDays) and kept as rollup rows are: a built day's events are
+ * those it was built from, so its rows stay right while its builds are the current ones, and a
+ * question asked again reads only the other days (today). `days`: the UTC days from `first` to
+ * `last` that have events; `read` works out the rows of the days it is given, by day.
+ */
+export async function dayByDay(
+  client: ClickHouseClient,
+  question: string,
+  first: string,
+  last: string,
+  read: (days: string[]) => Promise<Map<string, SumsRow[]>>,
+): Promise<SumsRow[]> {
+  const known = await eventDays(client)
+  const days = utcDays(first, last).filter((d) => known.has(d))
+  const builds = buildsIn(known, first, last)
+  const kept = keptRows(client)
+  const keyOf = (day: string) => `${question}\u0000${day}\u0000${builds.get(day)}`
+  const out: SumsRow[] = []
+  const missing: string[] = []
+  for (const day of days) {
+    const rows = builds.has(day) ? kept.get(keyOf(day)) : undefined
+    if (rows) out.push(...rows)
+    else missing.push(day)
+  }
+  if (missing.length > 0) {
+    const fresh = await read(missing)
+    for (const day of missing) {
+      const rows = fresh.get(day) ?? []
+      if (builds.has(day)) kept.set(keyOf(day), rows)
+      out.push(...rows)
+    }
+  }
+  return out.map((r) => ({ ...r }))
 }
 
 /**

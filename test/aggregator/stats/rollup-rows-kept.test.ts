@@ -2,6 +2,8 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { renewRollupBuilds } from '../../../aggregator/rollup/job.ts'
 import { PROPERTIES } from '../../../aggregator/stats/properties.ts'
+import { funnel } from '../../../aggregator/stats/funnel.ts'
+import { parseGoalMatch } from '../../../aggregator/stats/goal-match.ts'
 import { querySums, type StatsQuestion } from '../../../aggregator/stats/query.ts'
 import { eraseSiteData } from '../../../retention/erase.ts'
 import { DAY, HOUR, openFixture, type EventSpec, type StoreFixture } from '../store-fixture.ts'
@@ -68,5 +70,45 @@ describe('rollup rows kept while their builds are current', () => {
     expect(await pageviews(OTHER)).toBe(0)
     // the other site's numbers are the same, read again
     expect(await pageviews(SITE)).toBe(6)
+  })
+})
+
+/**
+ * A funnel is worked out day by day, and the rows of a built day are kept like rollup rows
+ * (`dayByDay` in query.ts): asked again, the built days are not read; a late event makes its
+ * day read again, with it.
+ */
+describe('funnel rows of built days kept while their builds are current', () => {
+  const F1 = D1 - 3 * DAY
+  const F2 = F1 + DAY
+  const steps = [parseGoalMatch({ page: '/' }), parseGoalMatch({ page: '/pricing' })]
+  // visitor v views / and then /pricing, in one visit
+  const through = (day: number, v: number): EventSpec[] => [
+    { site: SITE, ts: day + 12 * HOUR + v * 600_000, visitor: v, path: '/' },
+    { site: SITE, ts: day + 12 * HOUR + v * 600_000 + 60_000, visitor: v, path: '/pricing' },
+  ]
+  const reached = async () => {
+    const scope = { site: SITE, timezone: 'UTC', filters: [], limits: { k: 1, kn: 1 } }
+    const answer = await funnel(counting, scope, { from: F1, to: F2 + DAY, previous: { from: F1 - 2 * DAY, to: F1 }, label: '', period: 'custom' }, steps)
+    return answer.steps.map((s) => s.visitors)
+  }
+  const funnelReads = () => asked.filter((sql) => sql.includes('uniqExactIf(visitor_id, level >= 1)')).length
+
+  it('are read once for the days built, then answered from what was kept', async () => {
+    await fx.insert([...through(F1, 11), ...through(F1, 12), ...views(SITE, F1, [13]), ...through(F2, 14)])
+    await fx.job.run()
+    expect(await reached()).toEqual([4, 3])
+    const before = funnelReads()
+    expect(await reached()).toEqual([4, 3])
+    expect(funnelReads(), 'no day read again').toBe(before)
+  })
+
+  it('a late event in a built day has that day read again, and counted', async () => {
+    await fx.insert(through(F1, 15))
+    const before = funnelReads()
+    expect(await reached()).toEqual([5, 4])
+    expect(funnelReads()).toBe(before + 1)
+    await fx.job.run()
+    expect(await reached()).toEqual([5, 4])
   })
 })

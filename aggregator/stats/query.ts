@@ -22,6 +22,8 @@ export interface StatsQuestion {
 export interface SumsRow extends Sums {
   key: string
   bucket: string
+  /** The UTC day of the row, when asked day by day (sumsSql's `byDay`). */
+  day?: string
 }
 
 const fmtDate = ([y, m, d]: [number, number, number]) => `${y}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}`
@@ -264,9 +266,11 @@ class SumsQuery {
     return `${base}${own} AND (visit_id IN (${visitIds}) OR (visit_id = 0 AND ${others.map((f) => this.ownVisitCondition(f)).join(' AND ')}))`
   }
 
-  /** Sums per (key, bucket) over the UTC `days` (ISO dates). */
-  sql(days: string[]): string {
+  /** Sums per (key, bucket) over the UTC `days` (ISO dates); `byDay`, per (key, bucket, UTC day: `day`). */
+  sql(days: string[], byDay = false): string {
     const q = this.q
+    // with byDay each branch says the UTC day of its rows (a visit's, an event's): branches group by it already
+    const [visitDay, eventDay] = byDay ? [', day AS s_day', ', toDate(ts) AS s_day'] : ['', '']
     const tz = this.params.add('String', q.timezone)
     const d = this.params.add('Array(Date)', days)
     const prop = q.property
@@ -279,15 +283,15 @@ class SumsQuery {
       const key = prop ? this.keyed(`CAST(${prop.expr} AS String)`, 'visit') : "''"
       const ownKey = prop ? this.keyed(`CAST(${prop.eventExpr} AS String)`, 'event') : "''"
       branches.push(`SELECT ${key} AS key, ${localBucket(q.interval, 'start', q.timezone, this.params)} AS bucket, ${VISIT_SUMS},
-        ${paid ? VISIT_REVENUE : NO_REVENUE}, ${NO_SCROLL}
+        ${paid ? VISIT_REVENUE : NO_REVENUE}, ${NO_SCROLL}${visitDay}
       FROM ${this.withRevenue(this.visits(d, q.filters, true), d, paid)}
       GROUP BY key, bucket, day, toDate(start, ${tz})`)
       const own = q.filters.length ? ` AND ${q.filters.map((f) => this.ownVisitCondition(f)).join(' AND ')}` : ''
       branches.push(`SELECT ${ownKey} AS key, ${localBucket(q.interval, 'ts', q.timezone, this.params)} AS bucket, ${eventSums(false, true)},
-        ${paid ? eventRevenue(paid, false) : NO_REVENUE}, ${NO_SCROLL}
+        ${paid ? eventRevenue(paid, false) : NO_REVENUE}, ${NO_SCROLL}${eventDay}
       FROM events
       WHERE site = ${this.site} AND toDate(ts) IN ${d} AND ${this.inRange('ts')} AND visit_id = 0${own}
-      GROUP BY key, bucket`)
+      GROUP BY key, bucket${byDay ? ', s_day' : ''}`)
     } else {
       // Filters on the property itself pick its values; the others pick visits.
       const name = nameOf(prop)
@@ -298,7 +302,7 @@ class SumsQuery {
         // `held`: a value the visit holds; `key` the row's (with `by`, prefixed)
         const keyConds = ownFilters.map((f) => compare('held', f, this.params))
         branches.push(`SELECT ${this.keyed('CAST(held AS String)', 'visit')} AS key, ${localBucket(q.interval, 'start', q.timezone, this.params)} AS bucket, ${holdingVisitSums(prop.visitArray === 'pages' ? 'countIf(entry_page = held)' : 'count()')},
-        ${paid ? VISIT_REVENUE : NO_REVENUE}, ${prop.visitArray === 'pages' ? HELD_PAGE_SCROLL : NO_SCROLL}
+        ${paid ? VISIT_REVENUE : NO_REVENUE}, ${prop.visitArray === 'pages' ? HELD_PAGE_SCROLL : NO_SCROLL}${visitDay}
       FROM ${this.withRevenue(this.visits(d, others, true), d, paid)}
       ARRAY JOIN ${prop.visitArray} AS held${keyConds.length ? `\n      WHERE ${keyConds.join(' AND ')}` : ''}
       GROUP BY key, bucket, day, toDate(start, ${tz})`)
@@ -307,14 +311,14 @@ class SumsQuery {
       const carrying = `${carriers(prop, this.params)}${valueConds}`
       branches.push(`SELECT ${this.keyed(`CAST(${value} AS String)`, 'event')} AS key, ${localBucket(q.interval, 'ts', q.timezone, this.params)} AS bucket,
         ${eventSums(!prop.visitArray, prop.dim !== 'page')},
-        ${paid && !prop.visitArray ? eventRevenue(paid, true) : NO_REVENUE}, ${prop.dim === 'page' ? OWN_PAGE_SCROLL : NO_SCROLL}
+        ${paid && !prop.visitArray ? eventRevenue(paid, true) : NO_REVENUE}, ${prop.dim === 'page' ? OWN_PAGE_SCROLL : NO_SCROLL}${eventDay}
       FROM events
       WHERE ${this.eventsInScope(d, others, prop.dim === 'page' ? undefined : carrying)} AND ${carrying}
       GROUP BY key, bucket, toDate(ts), toDate(ts, ${tz})`)
     }
-    return `SELECT key, bucket, ${OUTER}, ${OUTER_MEASURES} FROM (
+    return `SELECT key, bucket, ${byDay ? 'toString(s_day) AS day, ' : ''}${OUTER}, ${OUTER_MEASURES} FROM (
       ${branches.join('\n      UNION ALL\n      ')}
-    ) GROUP BY key, bucket`
+    ) GROUP BY key, bucket${byDay ? ', s_day' : ''}`
   }
 }
 
@@ -324,8 +328,8 @@ export function baseParams(q: StatsQuestion): Record<string, unknown> {
 }
 
 /** The SQL of a question over the given UTC days, with its parameters: for the live path and the rollup build alike. */
-export function sumsSql(q: StatsQuestion, days: string[], params = new Params(), by: VisitProperty | null = null): { sql: string; params: Record<string, unknown> } {
-  const sql = new SumsQuery(q, params, by).sql(days)
+export function sumsSql(q: StatsQuestion, days: string[], params = new Params(), by: VisitProperty | null = null, byDay = false): { sql: string; params: Record<string, unknown> } {
+  const sql = new SumsQuery(q, params, by).sql(days, byDay)
   return { sql, params: { ...baseParams(q), ...params.values } }
 }
 
@@ -437,8 +441,10 @@ const buildsIn = (days: Map<string, string>, first: string, last: string) =>
   new Map([...days].filter(([day, builds]) => builds !== '' && day >= first && day <= last))
 
 /**
- * Every UTC day that has events, with the ids of the builds of its rollup when they hold every
- * event the day has now ('' when not: see currentDays). A day without events has no visits
+ * Every UTC day that has events, with the id of the newest build of its rollup (the one whose
+ * rows rollup_daily holds) when it holds every event the day has now ('' when not: see
+ * currentDays). The newest, not every build's: rollup_builds merges a day's rows into its newest,
+ * and what was kept for a build must not be read again because of a merge. A day without events has no visits
  * either, so nothing is read for it: a comparison with the weeks before a site's first event,
  * or the day after the range, costs no query. Every day at once (a row a day in both tables):
  * the questions a dashboard asks together, their neighbours over other days included, share
@@ -450,7 +456,7 @@ async function eventDays(client: ClickHouseClient): Promise<Map<string, string>>
     const rs = await client.query({
       query: `SELECT toString(c.day) AS day, if(b.n >= c.n, b.builds, '') AS builds
               FROM (SELECT day, sum(events) AS n FROM event_counts GROUP BY day) AS c
-              LEFT JOIN (SELECT day, max(events) AS n, arrayStringConcat(arraySort(groupArray(toString(build_id))), ',') AS builds
+              LEFT JOIN (SELECT day, max(events) AS n, toString(argMax(build_id, built_at)) AS builds
                          FROM rollup_builds GROUP BY day) AS b ON c.day = b.day
               WHERE c.n > 0`,
       format: 'JSONEachRow',
@@ -499,19 +505,18 @@ export function readDays(q: StatsQuestion): string[] {
  * Rows a question works out day by day from visits and events (a funnel's levels), read once
  * for the UTC days built (currentDays) and kept as rollup rows are: a built day's events are
  * those it was built from, so its rows stay right while its builds are the current ones, and a
- * question asked again reads only the other days (today). `days`: the UTC days from `first` to
- * `last` that have events; `read` works out the rows of the days it is given, by day.
+ * question asked again reads only the other days (today). `utc`: the UTC days it reads, in
+ * order (those without events are left out); `read` works out the rows of the days it is given, by day.
  */
 export async function dayByDay(
   client: ClickHouseClient,
   question: string,
-  first: string,
-  last: string,
+  utc: string[],
   read: (days: string[]) => Promise<Map<string, SumsRow[]>>,
 ): Promise<SumsRow[]> {
   const known = await eventDays(client)
-  const days = utcDays(first, last).filter((d) => known.has(d))
-  const builds = buildsIn(known, first, last)
+  const days = utc.filter((d) => known.has(d))
+  const builds = buildsIn(known, utc[0], utc[utc.length - 1])
   const kept = keptRows(client)
   const keyOf = (day: string) => `${question}\u0000${day}\u0000${builds.get(day)}`
   const out: SumsRow[] = []
@@ -572,7 +577,16 @@ export async function querySums(client: ClickHouseClient, q: StatsQuestion): Pro
     const key = `${sql}\u0000${JSON.stringify(params)}\u0000${built.map((d) => current.get(d)).join(';')}`
     parts.push(rollupRows(client, key, () => rowsOf(client, sql, params)))
   }
-  if (live.length > 0) {
+  if (live.length > 1 && !slice) {
+    // read from events and visits for every day: day by day, a built day's rows kept (dayByDay)
+    const read = async (days: string[]) => {
+      const { sql, params } = sumsSql(q, days, new Params(), null, true)
+      const byDay = new Map<string, SumsRow[]>()
+      for (const { day, ...r } of await rowsOf(client, sql, params)) byDay.set(day!, [...(byDay.get(day!) ?? []), r])
+      return byDay
+    }
+    parts.push(dayByDay(client, JSON.stringify({ sums: q }), all, read))
+  } else if (live.length > 0) {
     const { sql, params } = sumsSql(q, live)
     parts.push(rowsOf(client, sql, params))
   }
@@ -618,6 +632,7 @@ async function readRows(client: ClickHouseClient, query: string, query_params: R
   return rows.map((r) => ({
     key: String(r.key),
     bucket: String(r.bucket),
+    ...(r.day === undefined ? {} : { day: String(r.day) }),
     visitors: Number(r.visitors),
     networks: Number(r.networks),
     visits: Number(r.visits),

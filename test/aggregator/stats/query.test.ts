@@ -585,9 +585,11 @@ describe('the same question asked at once', () => {
     expect(answers.every((a) => JSON.stringify(sorted(a)) === JSON.stringify(sorted(answers[0])))).toBe(true)
     answers[0][0].visitors = -1
     expect(answers[1].some((r) => r.visitors === -1)).toBe(false)
-    // once answered, it is asked again
+    // once answered, nothing is kept of the answer itself; its days are built, so their rows are
+    // (dayByDay, as rollup rows): asked again, no built day is read (test/aggregator/stats/rollup-rows-kept.test.ts
+    // has a day read again once a late event makes it no longer built)
     await querySums(counting, q)
-    expect(asked).toHaveLength(2)
+    expect(asked).toHaveLength(1)
   })
 })
 

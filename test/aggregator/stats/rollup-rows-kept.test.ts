@@ -97,6 +97,8 @@ describe('funnel rows of built days kept while their builds are current', () => 
   it('are read once for the days built, then answered from what was kept', async () => {
     await fx.insert([...through(F1, 11), ...through(F1, 12), ...views(SITE, F1, [13]), ...through(F2, 14)])
     await fx.job.run()
+    // the builds of a day as merged (a background merge of rollup_builds would change how they read, and read the day again)
+    await fx.client.command({ query: 'OPTIMIZE TABLE rollup_builds FINAL' })
     expect(await reached()).toEqual([4, 3])
     const before = funnelReads()
     expect(await reached()).toEqual([4, 3])

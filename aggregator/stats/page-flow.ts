@@ -3,7 +3,7 @@ import { apart, cellOf, minGroup, OTHER, otherAllowed, splitRows, withheldReason
 import { Params } from './filters.ts'
 import { ZERO, type Sums } from './metrics.ts'
 import type { Range } from './period.ts'
-import { baseParams, NETWORK, rangeDays, rollupDays, rollupRows, rollupSlice, type StatsQuestion } from './query.ts'
+import { baseParams, dayByDay, NETWORK, rangeDays, rollupDays, rollupRows, rollupSlice, utcDays, type StatsQuestion, type SumsRow } from './query.ts'
 import { publishable, questionOf, shown, spanOf, totals, type Scope } from './service.ts'
 import { eventsOfVisits } from './visit-events.ts'
 
@@ -161,12 +161,27 @@ async function flowRows(client: ClickHouseClient, q: StatsQuestion, page: string
       })),
     )
   }
-  if (live === null || live.length > 0) {
+  // from events and visits: the page's rows per day (a row's key: direction NUL key)
+  const read = async (utc: string[]) => {
     const params = new Params()
     const at = params.add('String', page)
-    const events = eventsOfVisits(q, params, { pathname: 'pathname', net: NETWORK }, "name = 'pageview'", `name = 'pageview' AND pathname = ${at}`, live ?? undefined)
-    const sql = `SELECT direction, key, sum(n) AS visitors, sum(m) AS networks FROM (${flowSql(events, `page = ${at}`)}) GROUP BY direction, key`
-    parts.push(client.query({ query: sql, query_params: { ...baseParams(q), ...params.values }, format: 'JSONEachRow' }).then((rs) => rs.json()))
+    const events = eventsOfVisits(q, params, { pathname: 'pathname', net: NETWORK }, "name = 'pageview'", `name = 'pageview' AND pathname = ${at}`, utc)
+    const sql = `SELECT toString(day) AS day, direction, key, sum(n) AS visitors, sum(m) AS networks FROM (${flowSql(events, `page = ${at}`)}) GROUP BY day, direction, key`
+    const rs = await client.query({ query: sql, query_params: { ...baseParams(q), ...params.values }, format: 'JSONEachRow' })
+    const byDay = new Map<string, SumsRow[]>()
+    for (const r of await rs.json<{ day: string; direction: string; key: string; visitors: number; networks: number }>()) {
+      const row = { ...ZERO, key: `${r.direction}${SEP}${r.key}`, bucket: '', visitors: Number(r.visitors), networks: Number(r.networks) }
+      byDay.set(r.day, [...(byDay.get(r.day) ?? []), row])
+    }
+    return byDay
+  }
+  const asRows = (rows: SumsRow[]) => rows.map((r) => ({ direction: r.key.split(SEP)[0], key: r.key.split(SEP)[1], visitors: r.visitors, networks: r.networks }))
+  if (live === null) {
+    // under filters, every day from events and visits, day by day: a built day's rows kept (dayByDay)
+    const { utcFirst, utcLast } = rangeDays(q.range, q.timezone)
+    parts.push(dayByDay(client, JSON.stringify({ flow: page, q }), utcDays(utcFirst, utcLast), read).then(asRows))
+  } else if (live.length > 0) {
+    parts.push(read(live).then((byDay) => asRows([...byDay.values()].flat())))
   }
   const merged = new Map<string, Row & { direction: string }>()
   for (const rows of await Promise.all(parts)) {

@@ -128,9 +128,6 @@ export function flowBuildSql(q: StatsQuestion, day: string): { sql: string; para
   return { sql: flowSql(events, '1'), params: { ...baseParams(q), ...params.values } }
 }
 
-/** The rollup value of a flow row. */
-export const flowValue = (page: string, direction: string, key: string) => [page, direction, key].join(SEP)
-
 /**
  * Distinct visitors and networks per (direction, key) for `page`: from the rollup for the days
  * it holds when the question has no filter and whole days (as breakdowns: rollupSlice), from
@@ -140,7 +137,7 @@ export const flowValue = (page: string, direction: string, key: string) => [page
 async function flowRows(client: ClickHouseClient, q: StatsQuestion, page: string): Promise<(Row & { direction: string })[]> {
   const useRollup = q.filters.length === 0 && rollupSlice(q) !== null
   const { current, live } = useRollup ? await rollupDays(client, q) : { current: new Map<string, string>(), live: null }
-  const parts: Promise<{ direction: string; key: string; visitors: number; networks: number }[]>[] = []
+  const parts: Promise<SumsRow[]>[] = []
   if (current.size > 0) {
     const days = rangeDays(q.range, q.timezone)
     const built = [...current.keys()].sort()
@@ -155,10 +152,7 @@ async function flowRows(client: ClickHouseClient, q: StatsQuestion, page: string
       rollupRows(client, key, async () => {
         const rs = await client.query({ query: sql, query_params: params, format: 'JSONEachRow' })
         return (await rs.json<{ key: string; visitors: number; networks: number }>()).map((r) => ({ ...ZERO, key: r.key, bucket: '', visitors: Number(r.visitors), networks: Number(r.networks) }))
-      }).then((rows) => rows.map((r) => {
-        const [direction, key] = r.key.split(SEP)
-        return { direction, key, visitors: r.visitors, networks: r.networks }
-      })),
+      }),
     )
   }
   // from events and visits: the page's rows per day (a row's key: direction NUL key)
@@ -175,21 +169,20 @@ async function flowRows(client: ClickHouseClient, q: StatsQuestion, page: string
     }
     return byDay
   }
-  const asRows = (rows: SumsRow[]) => rows.map((r) => ({ direction: r.key.split(SEP)[0], key: r.key.split(SEP)[1], visitors: r.visitors, networks: r.networks }))
   if (live === null) {
     // under filters, every day from events and visits, day by day: a built day's rows kept (dayByDay)
     const { utcFirst, utcLast } = rangeDays(q.range, q.timezone)
-    parts.push(dayByDay(client, JSON.stringify({ flow: page, q }), utcDays(utcFirst, utcLast), read).then(asRows))
+    parts.push(dayByDay(client, JSON.stringify({ flow: page, q }), utcDays(utcFirst, utcLast), read))
   } else if (live.length > 0) {
-    parts.push(read(live).then((byDay) => asRows([...byDay.values()].flat())))
+    parts.push(read(live).then((byDay) => [...byDay.values()].flat()))
   }
+  // every part's rows are keyed `direction NUL key`: added up per key
   const merged = new Map<string, Row & { direction: string }>()
   for (const rows of await Promise.all(parts)) {
     for (const r of rows) {
-      const id = `${r.direction}${SEP}${r.key}`
-      const had = merged.get(id)
-      const sums = { ...ZERO, visitors: Number(r.visitors) + (had?.sums.visitors ?? 0), networks: Number(r.networks) + (had?.sums.networks ?? 0) }
-      merged.set(id, { direction: r.direction, key: r.key, sums })
+      const had = merged.get(r.key)
+      const [direction, key] = r.key.split(SEP)
+      merged.set(r.key, { direction, key, sums: { ...ZERO, visitors: r.visitors + (had?.sums.visitors ?? 0), networks: r.networks + (had?.sums.networks ?? 0) } })
     }
   }
   return [...merged.values()]

@@ -436,7 +436,7 @@ export async function currentDays(client: ClickHouseClient, first: string, last:
   return new Set(buildsIn(await eventDays(client), first, last).keys())
 }
 
-/** The current days (currentDays) among `days` (eventDays) from `first` to `last`, with the ids of the builds behind each: a rebuild changes them. */
+/** The current days (currentDays) among `days` (eventDays) from `first` to `last`, with the id of the build behind each: a rebuild changes it. */
 const buildsIn = (days: Map<string, string>, first: string, last: string) =>
   new Map([...days].filter(([day, builds]) => builds !== '' && day >= first && day <= last))
 
@@ -502,7 +502,8 @@ export function readDays(q: StatsQuestion): string[] {
 }
 
 /**
- * Rows a question works out day by day from visits and events (a funnel's levels), read once
+ * Rows a question works out day by day from visits and events (sums the rollup does not hold, a
+ * funnel's levels, page flow under filters), read once
  * for the UTC days built (currentDays) and kept as rollup rows are: a built day's events are
  * those it was built from, so its rows stay right while its builds are the current ones, and a
  * question asked again reads only the other days (today). `utc`: the UTC days it reads, in

@@ -1,9 +1,9 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { Sites } from '../../accounts/sites.ts'
 import { FLOW_DIM, flowBuildSql } from '../stats/page-flow.ts'
-import { PROPERTIES, property } from '../stats/properties.ts'
+import { PROPERTIES, property, type VisitProperty } from '../stats/properties.ts'
 import { Params } from '../stats/filters.ts'
-import { CUBE_FILTERS, cubeDims, sumsSql, type StatsQuestion } from '../stats/query.ts'
+import { CUBE_FILTERS, cubeDims, sumsSql, visitPropertiesSql, type StatsQuestion } from '../stats/query.ts'
 import { backfillVisits } from './backfill-visits.ts'
 
 /**
@@ -138,36 +138,45 @@ export class RollupJob {
     )
     const from = Date.parse(day)
     const question = (dim: string | null): StatsQuestion => ({ site, timezone, range: { from, to: from + DAY }, filters: [], interval: 'day', property: dim ? property(dim) : undefined })
-    // every property (and the totals), one statement a property
-    for (const dim of [null, ...Object.keys(PROPERTIES), ...keys.map((k) => `prop:${k.key}`)]) {
-      const params = new Params()
-      await this.insertRows(site, day, [[dim ?? '', sumsSql(question(dim), [day], params).sql]], params)
+    // The visit properties in one read of the day's visits (visitPropertiesSql), the totals and
+    // every event property one statement each; then the cube, one statement per filter. A statement
+    // and each read in it cost the embedded engine tens of milliseconds however small the site:
+    // one per property and cube cell made a small site's day take seconds.
+    const visitProps = Object.keys(PROPERTIES).filter((p) => PROPERTIES[p].level === 'visit')
+    const single = (dim: string, params: Params, by: VisitProperty | null = null, p = dim) =>
+      `SELECT ${params.add('String', dim)} AS dim, * FROM (${sumsSql(question(p || null), [day], params, by).sql})`
+    let params = new Params()
+    await this.insertRows(site, day, [visitPropertiesSql(question(null), visitProps, [day], params)], params)
+    for (const dim of ['', ...Object.keys(PROPERTIES).filter((p) => !visitProps.includes(p)), ...keys.map((k) => `prop:${k.key}`)]) {
+      params = new Params()
+      await this.insertRows(site, day, [single(dim, params)], params)
     }
-    // the cube: every property by the values of a cube filter, one statement a filter (a statement
-    // costs the embedded engine tens of milliseconds however small the site: 25 of them per filter
-    // made a small site's day take seconds)
     for (const filter of CUBE_FILTERS) {
-      const params = new Params()
-      const parts = cubeDims()
-        .filter(([, by]) => by === PROPERTIES[filter])
-        .map(([dim, by, p]): [string, string] => [dim, sumsSql(question(p), [day], params, by).sql])
-      await this.insertRows(site, day, parts, params)
+      params = new Params()
+      const by = PROPERTIES[filter] as VisitProperty
+      const cells = cubeDims().filter(([, b]) => b === by)
+      const visitCells = cells.filter(([, , p]) => visitProps.includes(p))
+      // the cube's visit cells carry the cube dimension's name (`country|source`), not the property's
+      const named = `SELECT concat(${params.add('String', `${filter}|`)}, dim) AS dim, key, bucket, * EXCEPT (dim, key, bucket)
+        FROM (${visitPropertiesSql(question(null), visitCells.map(([, , p]) => p), [day], params, by)})`
+      const eventCells = cells.filter(([, , p]) => !visitProps.includes(p)).map(([dim, , p]) => single(dim, params, by, p))
+      await this.insertRows(site, day, [named, ...eventCells], params)
     }
     // page flow: each page's previous and next pages (page-flow.ts, flowSql: the questions' own SQL)
-    const { sql, params } = flowBuildSql({ site, timezone, range: { from, to: from + DAY }, filters: [] }, day)
+    const flow = flowBuildSql({ site, timezone, range: { from, to: from + DAY }, filters: [] }, day)
     await this.client.command({
       query: `INSERT INTO rollup_daily_stage (site, build_day, day, dim, value, visitors, networks, visits, pageviews, events, bounces, duration_ms, engagement_ms, entries,
                 scroll_sum, scroll_views, scroll_visitors, scroll_networks)
               SELECT {site:String}, {day:Date}, local_day, {dim:String}, concat(page, char(0), direction, char(0), key), n, m, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-              FROM (${sql})`,
-      query_params: { ...params, site, day, dim: FLOW_DIM },
+              FROM (${flow.sql})`,
+      query_params: { ...flow.params, site, day, dim: FLOW_DIM },
       clickhouse_settings: BUILD_SETTINGS,
     })
   }
 
-  /** Rows of a site's day into the staging table: each part the sums of its dimension (`dim`, SQL of sumsSql with `params`). */
-  private async insertRows(site: string, day: string, parts: [string, string][], params: Params): Promise<void> {
-    const union = parts.map(([dim, sql]) => `SELECT ${params.add('String', dim)} AS dim, * FROM (${sql})`).join('\n              UNION ALL\n              ')
+  /** Rows of a site's day into the staging table: each part's rows (dim, key, bucket and the sums, with `params`), in one statement. */
+  private async insertRows(site: string, day: string, parts: string[], params: Params): Promise<void> {
+    const union = parts.join('\n              UNION ALL\n              ')
     await this.client.command({
       query: `INSERT INTO rollup_daily_stage (site, build_day, day, dim, value, visitors, networks, visits, pageviews, events, bounces, duration_ms, engagement_ms, entries,
                 scroll_sum, scroll_views, scroll_visitors, scroll_networks)

@@ -266,6 +266,35 @@ class SumsQuery {
     return `${base}${own} AND (visit_id IN (${visitIds}) OR (visit_id = 0 AND ${others.map((f) => this.ownVisitCondition(f)).join(' AND ')}))`
   }
 
+  /**
+   * Sums per (dim, key, bucket) for several visit properties at once (the rollup build's), over
+   * the UTC `days`: each visit row (and each event without a visit) is read once and stands in
+   * a row per property, `ARRAY JOIN` of (name, value) from the very expressions `sql` groups by
+   * for one property (`expr`, `eventExpr`, `keyed`). No revenue: the rollup holds none.
+   */
+  visitPropertiesSql(days: string[], names: string[]): string {
+    const q = this.q
+    const props = names.map((n) => [n, PROPERTIES[n]] as const)
+    if (props.some(([, p]) => p?.level !== 'visit')) throw new Error('visitPropertiesSql takes visit properties only')
+    const tz = this.params.add('String', q.timezone)
+    const d = this.params.add('Array(Date)', days)
+    const pairs = (expr: (p: VisitProperty) => string, row: 'visit' | 'event') =>
+      `[${props.map(([n, p]) => `(${this.params.add('String', n)}, ${this.keyed(`CAST(${expr(p as VisitProperty)} AS String)`, row)})`).join(', ')}]`
+    const own = q.filters.length ? ` AND ${q.filters.map((f) => this.ownVisitCondition(f)).join(' AND ')}` : ''
+    return `SELECT dim, key, bucket, ${OUTER}, ${OUTER_MEASURES} FROM (
+      SELECT kv.1 AS dim, kv.2 AS key, ${localBucket(q.interval, 'start', q.timezone, this.params)} AS bucket, ${VISIT_SUMS}, ${NO_REVENUE}, ${NO_SCROLL}
+      FROM ${this.visits(d, q.filters, true)}
+      ARRAY JOIN ${pairs((p) => p.expr, 'visit')} AS kv
+      GROUP BY dim, key, bucket, day, toDate(start, ${tz})
+      UNION ALL
+      SELECT kv.1 AS dim, kv.2 AS key, ${localBucket(q.interval, 'ts', q.timezone, this.params)} AS bucket, ${eventSums(false, true)}, ${NO_REVENUE}, ${NO_SCROLL}
+      FROM events
+      ARRAY JOIN ${pairs((p) => p.eventExpr, 'event')} AS kv
+      WHERE site = ${this.site} AND toDate(ts) IN ${d} AND ${this.inRange('ts')} AND visit_id = 0${own}
+      GROUP BY dim, key, bucket
+    ) GROUP BY dim, key, bucket`
+  }
+
   /** Sums per (key, bucket) over the UTC `days` (ISO dates); `byDay`, per (key, bucket, UTC day: `day`). */
   sql(days: string[], byDay = false): string {
     const q = this.q
@@ -325,6 +354,15 @@ class SumsQuery {
 /** The query parameters every statement here takes besides those collected in `Params`. */
 export function baseParams(q: StatsQuestion): Record<string, unknown> {
   return { site: q.site, from: q.range.from, to: q.range.to }
+}
+
+/**
+ * The sums of several visit properties over the given UTC days in one read (dim, key, bucket and
+ * the sums): what `sumsSql` answers for each of them as the question's property, the rollup
+ * build's (test/aggregator/rollup/sql.test.ts compares the two row by row).
+ */
+export function visitPropertiesSql(q: StatsQuestion, names: string[], days: string[], params = new Params(), by: VisitProperty | null = null): string {
+  return new SumsQuery(q, params, by).visitPropertiesSql(days, names)
 }
 
 /** The SQL of a question over the given UTC days, with its parameters: for the live path and the rollup build alike. */

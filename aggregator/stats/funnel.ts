@@ -58,7 +58,7 @@ export async function funnel(client: ClickHouseClient, s: Scope, range: Range, s
   checkStepCount(steps.length)
   const q = questionOf(s, range)
   // the visitors and networks at each step, per day of the visits (a row per step and day: key = the step)
-  const perDay = async (utc: string[]): Promise<Map<string, SumsRow[]>> => {
+  const perDay = async (utc: string[]): Promise<SumsRow[]> => {
     const params = new Params()
     const conds = steps.map((c) => goalCondition(c, params))
     // bit i of `mask` is set when the event matches step i + 1
@@ -74,13 +74,9 @@ export async function funnel(client: ClickHouseClient, s: Scope, range: Range, s
       )
       GROUP BY day, local_day`
     const rs = await client.query({ query: sql, query_params: { ...baseParams(q), ...params.values }, format: 'JSONEachRow' })
-    const byDay = new Map<string, SumsRow[]>()
-    for (const row of await rs.json<Record<string, number | string>>()) {
-      const day = String(row.day)
-      const rows = steps.map((_, i): SumsRow => ({ ...ZERO, key: String(i), bucket: '', visitors: Number(row[`s${i}`]), networks: Number(row[`n${i}`]) }))
-      byDay.set(day, [...(byDay.get(day) ?? []), ...rows])
-    }
-    return byDay
+    return (await rs.json<Record<string, number | string>>()).flatMap((row) =>
+      steps.map((_, i): SumsRow => ({ ...ZERO, key: String(i), bucket: '', day: String(row.day), visitors: Number(row[`s${i}`]), networks: Number(row[`n${i}`]) })),
+    )
   }
   const { utcFirst, utcLast } = rangeDays(range, s.timezone)
   const question = JSON.stringify({ funnel: steps, windowMinutes, site: s.site, timezone: s.timezone, range: [range.from, range.to], filters: s.filters })

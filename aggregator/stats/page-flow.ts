@@ -3,7 +3,7 @@ import { apart, cellOf, minGroup, OTHER, otherAllowed, splitRows, withheldReason
 import { Params } from './filters.ts'
 import { ZERO, type Sums } from './metrics.ts'
 import type { Range } from './period.ts'
-import { baseParams, dayByDay, NETWORK, rangeDays, rollupDays, rollupRows, rollupSlice, utcDays, type StatsQuestion, type SumsRow } from './query.ts'
+import { baseParams, dayByDay, NETWORK, rangeDays, rollupDays, rollupSlice, sliceRows, utcDays, type StatsQuestion, type SumsRow } from './query.ts'
 import { publishable, questionOf, shown, spanOf, totals, type Scope } from './service.ts'
 import { eventsOfVisits } from './visit-events.ts'
 
@@ -138,23 +138,8 @@ async function flowRows(client: ClickHouseClient, q: StatsQuestion, page: string
   const useRollup = q.filters.length === 0 && rollupSlice(q) !== null
   const { current, live } = useRollup ? await rollupDays(client, q) : { current: new Map<string, string>(), live: null }
   const parts: Promise<SumsRow[]>[] = []
-  if (current.size > 0) {
-    const days = rangeDays(q.range, q.timezone)
-    const built = [...current.keys()].sort()
-    const sql = `SELECT substring(value, {len:UInt64} + 1) AS key, '' AS bucket, sum(visitors) AS visitors, sum(networks) AS networks
-        FROM rollup_daily
-        WHERE site = {site:String} AND dim = {dim:String} AND build_day IN {built:Array(Date)} AND day BETWEEN {d0:Date} AND {d1:Date} AND startsWith(value, {prefix:String})
-        GROUP BY key`
-    const prefix = page + SEP
-    const params = { site: q.site, dim: FLOW_DIM, built, d0: days.first, d1: days.last, prefix, len: Buffer.byteLength(prefix) }
-    const key = `${sql}\u0000${JSON.stringify(params)}\u0000${built.map((d) => current.get(d)).join(';')}`
-    parts.push(
-      rollupRows(client, key, async () => {
-        const rs = await client.query({ query: sql, query_params: params, format: 'JSONEachRow' })
-        return (await rs.json<{ key: string; visitors: number; networks: number }>()).map((r) => ({ ...ZERO, key: r.key, bucket: '', visitors: Number(r.visitors), networks: Number(r.networks) }))
-      }),
-    )
-  }
+  // the page's rows of the rollup, keyed `direction NUL key` (what follows the page in their value)
+  if (current.size > 0) parts.push(sliceRows(client, q, { dim: FLOW_DIM, values: null, prefix: page }, current, true))
   // from events and visits: the page's rows per day (a row's key: direction NUL key)
   const read = async (utc: string[]) => {
     const params = new Params()
@@ -162,19 +147,16 @@ async function flowRows(client: ClickHouseClient, q: StatsQuestion, page: string
     const events = eventsOfVisits(q, params, { pathname: 'pathname', net: NETWORK }, "name = 'pageview'", `name = 'pageview' AND pathname = ${at}`, utc)
     const sql = `SELECT toString(day) AS day, direction, key, sum(n) AS visitors, sum(m) AS networks FROM (${flowSql(events, `page = ${at}`)}) GROUP BY day, direction, key`
     const rs = await client.query({ query: sql, query_params: { ...baseParams(q), ...params.values }, format: 'JSONEachRow' })
-    const byDay = new Map<string, SumsRow[]>()
-    for (const r of await rs.json<{ day: string; direction: string; key: string; visitors: number; networks: number }>()) {
-      const row = { ...ZERO, key: `${r.direction}${SEP}${r.key}`, bucket: '', visitors: Number(r.visitors), networks: Number(r.networks) }
-      byDay.set(r.day, [...(byDay.get(r.day) ?? []), row])
-    }
-    return byDay
+    return (await rs.json<{ day: string; direction: string; key: string; visitors: number; networks: number }>()).map(
+      (r): SumsRow => ({ ...ZERO, key: `${r.direction}${SEP}${r.key}`, bucket: '', day: r.day, visitors: Number(r.visitors), networks: Number(r.networks) }),
+    )
   }
   if (live === null) {
     // under filters, every day from events and visits, day by day: a built day's rows kept (dayByDay)
     const { utcFirst, utcLast } = rangeDays(q.range, q.timezone)
     parts.push(dayByDay(client, JSON.stringify({ flow: page, q }), utcDays(utcFirst, utcLast), read))
   } else if (live.length > 0) {
-    parts.push(read(live).then((byDay) => [...byDay.values()].flat()))
+    parts.push(read(live))
   }
   // every part's rows are keyed `direction NUL key`: added up per key
   const merged = new Map<string, Row & { direction: string }>()

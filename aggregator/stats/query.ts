@@ -545,13 +545,14 @@ export function readDays(q: StatsQuestion): string[] {
  * for the UTC days built (currentDays) and kept as rollup rows are: a built day's events are
  * those it was built from, so its rows stay right while its builds are the current ones, and a
  * question asked again reads only the other days (today). `utc`: the UTC days it reads, in
- * order (those without events are left out); `read` works out the rows of the days it is given, by day.
+ * order (those without events are left out); `read` works out the rows of the days it is given,
+ * each with its UTC `day`.
  */
 export async function dayByDay(
   client: ClickHouseClient,
   question: string,
   utc: string[],
-  read: (days: string[]) => Promise<Map<string, SumsRow[]>>,
+  read: (days: string[]) => Promise<SumsRow[]>,
 ): Promise<SumsRow[]> {
   const known = await eventDays(client)
   const days = utc.filter((d) => known.has(d))
@@ -566,7 +567,8 @@ export async function dayByDay(
     else missing.push(day)
   }
   if (missing.length > 0) {
-    const fresh = await read(missing)
+    const fresh = new Map<string, SumsRow[]>()
+    for (const { day, ...r } of await read(missing)) fresh.set(day!, [...(fresh.get(day!) ?? []), r])
     for (const day of missing) {
       const rows = fresh.get(day) ?? []
       if (builds.has(day)) kept.set(keyOf(day), rows)
@@ -600,29 +602,12 @@ export async function querySums(client: ClickHouseClient, q: StatsQuestion): Pro
   const current = slice ? buildsIn(known, days.utcFirst, days.utcLast) : new Map<string, string>()
   const live = all.filter((d) => !current.has(d) && known.has(d))
   const parts: Promise<SumsRow[]>[] = []
-  if (slice && current.size > 0) {
-    const { dim, values, prefix } = slice
-    const keyOf = !q.property ? "''" : prefix === undefined ? 'value' : 'substring(value, {plen:UInt64} + 1)'
-    const sql = `SELECT ${keyOf} AS key, ${dayBucket(q.interval)} AS bucket, ${SUMS}, ${ROLLUP_MEASURES}
-        FROM rollup_daily
-        WHERE site = {site:String} AND dim = {dim:String} AND build_day IN {built:Array(Date)} AND day BETWEEN {d0:Date} AND {d1:Date}${values === null ? '' : ' AND value IN {values:Array(String)}'}${prefix === undefined ? '' : ' AND startsWith(value, {prefix:String})'}
-        GROUP BY key, bucket`
-    // (in day order: the store lists them in any order)
-    const built = [...current.keys()].sort()
-    const params = {
-      site: q.site, dim, built, d0: days.first, d1: days.last, ...(values === null ? {} : { values }),
-      ...(prefix === undefined ? {} : { prefix: `${prefix}\u0000`, plen: Buffer.byteLength(`${prefix}\u0000`) }),
-    }
-    const key = `${sql}\u0000${JSON.stringify(params)}\u0000${built.map((d) => current.get(d)).join(';')}`
-    parts.push(rollupRows(client, key, () => rowsOf(client, sql, params)))
-  }
+  if (slice && current.size > 0) parts.push(sliceRows(client, q, slice, current, q.property !== undefined))
   if (live.length > 1 && !slice) {
     // read from events and visits for every day: day by day, a built day's rows kept (dayByDay)
-    const read = async (days: string[]) => {
+    const read = (days: string[]) => {
       const { sql, params } = sumsSql(q, days, new Params(), null, true)
-      const byDay = new Map<string, SumsRow[]>()
-      for (const { day, ...r } of await rowsOf(client, sql, params)) byDay.set(day!, [...(byDay.get(day!) ?? []), r])
-      return byDay
+      return rowsOf(client, sql, params)
     }
     parts.push(dayByDay(client, JSON.stringify({ sums: q }), all, read))
   } else if (live.length > 0) {
@@ -638,6 +623,29 @@ export async function querySums(client: ClickHouseClient, q: StatsQuestion): Pro
     }
   }
   return [...merged.values()]
+}
+
+/**
+ * A slice's rows of the daily rollup for the days built (`current`, with their builds), per key
+ * (the value, or with a `prefix` what follows it; '' unless `keyed`) and bucket of `q`: read
+ * once per build and kept (rollupRows).
+ */
+export function sliceRows(client: ClickHouseClient, q: StatsQuestion, slice: RollupSlice, current: Map<string, string>, keyed: boolean): Promise<SumsRow[]> {
+  const { dim, values, prefix } = slice
+  const days = rangeDays(q.range, q.timezone)
+  const keyOf = !keyed ? "''" : prefix === undefined ? 'value' : 'substring(value, {plen:UInt64} + 1)'
+  const sql = `SELECT ${keyOf} AS key, ${dayBucket(q.interval)} AS bucket, ${SUMS}, ${ROLLUP_MEASURES}
+      FROM rollup_daily
+      WHERE site = {site:String} AND dim = {dim:String} AND build_day IN {built:Array(Date)} AND day BETWEEN {d0:Date} AND {d1:Date}${values === null ? '' : ' AND value IN {values:Array(String)}'}${prefix === undefined ? '' : ' AND startsWith(value, {prefix:String})'}
+      GROUP BY key, bucket`
+  // (in day order: the store lists them in any order)
+  const built = [...current.keys()].sort()
+  const params = {
+    site: q.site, dim, built, d0: days.first, d1: days.last, ...(values === null ? {} : { values }),
+    ...(prefix === undefined ? {} : { prefix: `${prefix}\u0000`, plen: Buffer.byteLength(`${prefix}\u0000`) }),
+  }
+  const key = `${sql}\u0000${JSON.stringify(params)}\u0000${built.map((d) => current.get(d)).join(';')}`
+  return rollupRows(client, key, () => rowsOf(client, sql, params))
 }
 
 /** Questions being asked of each store now, by their text and values (see `asked`). */

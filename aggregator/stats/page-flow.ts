@@ -136,7 +136,7 @@ export function flowBuildSql(q: StatsQuestion, day: string): { sql: string; para
  */
 async function flowRows(client: ClickHouseClient, q: StatsQuestion, page: string): Promise<(Row & { direction: string })[]> {
   const useRollup = q.filters.length === 0 && rollupSlice(q) !== null
-  const { current, live } = useRollup ? await rollupDays(client, q) : { current: new Map<string, string>(), live: null }
+  const { known, current, live } = await rollupDays(client, q, useRollup)
   const parts: Promise<SumsRow[]>[] = []
   // the page's rows of the rollup, keyed `direction NUL key` (what follows the page in their value)
   if (current.size > 0) parts.push(sliceRows(client, q, { dim: FLOW_DIM, values: null, prefix: page }, current, true))
@@ -151,10 +151,10 @@ async function flowRows(client: ClickHouseClient, q: StatsQuestion, page: string
       (r): SumsRow => ({ ...ZERO, key: `${r.direction}${SEP}${r.key}`, bucket: '', day: r.day, visitors: Number(r.visitors), networks: Number(r.networks) }),
     )
   }
-  if (live === null) {
+  if (!useRollup) {
     // under filters, every day from events and visits, day by day: a built day's rows kept (dayByDay)
     const { utcFirst, utcLast } = rangeDays(q.range, q.timezone)
-    parts.push(dayByDay(client, JSON.stringify({ flow: page, q }), utcDays(utcFirst, utcLast), read))
+    parts.push(dayByDay(client, JSON.stringify({ flow: page, q }), utcDays(utcFirst, utcLast), read, known))
   } else if (live.length > 0) {
     parts.push(read(live))
   }

@@ -553,8 +553,10 @@ export async function dayByDay(
   question: string,
   utc: string[],
   read: (days: string[]) => Promise<SumsRow[]>,
+  /** eventDays, when the caller has it already. */
+  known?: Map<string, string>,
 ): Promise<SumsRow[]> {
-  const known = await eventDays(client)
+  known ??= await eventDays(client)
   const days = utc.filter((d) => known.has(d))
   const builds = buildsIn(known, utc[0], utc[utc.length - 1])
   const kept = keptRows(client)
@@ -579,14 +581,15 @@ export async function dayByDay(
 }
 
 /**
- * For a question without filters over whole days (page flow): the UTC days whose rollup holds
- * them, with their builds (see buildsIn), and the days with events read live instead.
+ * The days a question reads (readDays): with `rollup` (the rollup answers it), the UTC days whose
+ * rollup holds them, with their builds (see buildsIn); the others with events, read live; and
+ * every day with events (eventDays), for dayByDay.
  */
-export async function rollupDays(client: ClickHouseClient, q: StatsQuestion): Promise<{ current: Map<string, string>; live: string[] }> {
+export async function rollupDays(client: ClickHouseClient, q: StatsQuestion, rollup: boolean): Promise<{ known: Map<string, string>; current: Map<string, string>; live: string[] }> {
   const days = rangeDays(q.range, q.timezone)
   const known = await eventDays(client)
-  const current = buildsIn(known, days.utcFirst, days.utcLast)
-  return { current, live: readDays(q).filter((d) => !current.has(d) && known.has(d)) }
+  const current = rollup ? buildsIn(known, days.utcFirst, days.utcLast) : new Map<string, string>()
+  return { known, current, live: readDays(q).filter((d) => !current.has(d) && known.has(d)) }
 }
 
 /**
@@ -595,12 +598,8 @@ export async function rollupDays(client: ClickHouseClient, q: StatsQuestion): Pr
  * the UTC day, so the two parts never share a visitor).
  */
 export async function querySums(client: ClickHouseClient, q: StatsQuestion): Promise<SumsRow[]> {
-  const days = rangeDays(q.range, q.timezone)
-  const all = readDays(q)
   const slice = rollupSlice(q)
-  const known = await eventDays(client)
-  const current = slice ? buildsIn(known, days.utcFirst, days.utcLast) : new Map<string, string>()
-  const live = all.filter((d) => !current.has(d) && known.has(d))
+  const { known, current, live } = await rollupDays(client, q, slice !== null)
   const parts: Promise<SumsRow[]>[] = []
   if (slice && current.size > 0) parts.push(sliceRows(client, q, slice, current, q.property !== undefined))
   if (live.length > 1 && !slice) {
@@ -609,7 +608,7 @@ export async function querySums(client: ClickHouseClient, q: StatsQuestion): Pro
       const { sql, params } = sumsSql(q, days, new Params(), null, true)
       return rowsOf(client, sql, params)
     }
-    parts.push(dayByDay(client, JSON.stringify({ sums: q }), all, read))
+    parts.push(dayByDay(client, JSON.stringify({ sums: q }), readDays(q), read, known))
   } else if (live.length > 0) {
     const { sql, params } = sumsSql(q, live)
     parts.push(rowsOf(client, sql, params))

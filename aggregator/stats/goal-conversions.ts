@@ -2,9 +2,9 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import { apart, cellOf, minGroup, withheldReason } from './disclosure.ts'
 import { Params, type Filter } from './filters.ts'
 import { goalCondition, goalLabel, type GoalMatch } from './goal-match.ts'
-import { metricValue, ZERO, type Sums } from './metrics.ts'
+import { addSums, metricValue, ZERO, type Sums } from './metrics.ts'
 import type { Range } from './period.ts'
-import { baseParams, NETWORK, querySums, rollupAnswers, type StatsQuestion } from './query.ts'
+import { baseParams, dayByDay, NETWORK, querySums, rangeDays, rollupAnswers, utcDays, type StatsQuestion, type SumsRow } from './query.ts'
 import { PROPERTIES } from './properties.ts'
 import { publishable, questionOf, shown, spanOf, totals, type Scope } from './service.ts'
 import { eventsInAndOutOfVisits, percent } from './visit-events.ts'
@@ -142,29 +142,37 @@ async function rowSums(client: ClickHouseClient, q: StatsQuestion, byRow: ({ dim
  */
 async function goalSql(client: ClickHouseClient, q: StatsQuestion, goals: GoalMatch[]): Promise<Sums[]> {
   if (goals.length === 0) return []
-  const params = new Params()
-  const flags = Object.fromEntries(goals.map((g, i) => [`g${i}`, goalCondition(g, params)]))
-  // revenue goals (issue 14): their events' amounts in their own currency, and who paid them
-  const paying = goals.flatMap((g, i) => (currencyOf(g) ? [{ i, paid: `g${i} AND rc = ${params.add('String', currencyOf(g)!)}` }] : []))
-  const revenueColumns: Record<string, string> = paying.length ? { ra: 'revenue_amount', rc: 'revenue_currency' } : {}
-  const anyGoal = Object.values(flags).join(' OR ')
-  const events = eventsInAndOutOfVisits(q, params, { ...flags, net: NETWORK, ...revenueColumns }, anyGoal)
-  const sql = `SELECT ${goals.map((_, i) => `sum(v${i}) AS v${i}, sum(n${i}) AS n${i}, sum(e${i}) AS e${i}`).join(', ')}
-      ${paying.map(({ i }) => `, sum(r${i}) AS r${i}, sum(re${i}) AS re${i}, sum(rv${i}) AS rv${i}, sum(rn${i}) AS rn${i}`).join('')}
-    FROM
-    (
-      SELECT ${goals.map((_, i) => `uniqExactIf(visitor_id, g${i} AND in_visits) AS v${i}, uniqExactIf(net, g${i} AND in_visits) AS n${i}, countIf(g${i} AND counted) AS e${i}`).join(', ')}
-        ${paying.map(({ i, paid }) => `, sumIf(ra, ${paid} AND in_visits) AS r${i}, countIf(${paid} AND in_visits) AS re${i}, uniqExactIf(visitor_id, ${paid} AND in_visits) AS rv${i}, uniqExactIf(net, ${paid} AND in_visits) AS rn${i}`).join('')}
-      FROM (${events})
-      GROUP BY day, local_day
-    )`
-  const rs = await client.query({ query: sql, query_params: { ...baseParams(q), ...params.values }, format: 'JSONEachRow' })
-  const [row = {}] = await rs.json<Record<string, number>>()
-  return goals.map((_, i) => {
-    const n = (column: string) => Number(row[`${column}${i}`] ?? 0)
-    return {
-      ...ZERO, visitors: n('v'), networks: n('n'), events: n('e'),
-      revenue: n('r'), revenue_events: n('re'), revenue_visitors: n('rv'), revenue_networks: n('rn'),
-    }
-  })
+  // the goals' sums per UTC day (a row per goal and day, key = the goal's index): each day's kept (dayByDay)
+  const perDay = async (utc: string[]): Promise<SumsRow[]> => {
+    const params = new Params()
+    const flags = Object.fromEntries(goals.map((g, i) => [`g${i}`, goalCondition(g, params)]))
+    // revenue goals (issue 14): their events' amounts in their own currency, and who paid them
+    const paying = goals.flatMap((g, i) => (currencyOf(g) ? [{ i, paid: `g${i} AND rc = ${params.add('String', currencyOf(g)!)}` }] : []))
+    const revenueColumns: Record<string, string> = paying.length ? { ra: 'revenue_amount', rc: 'revenue_currency' } : {}
+    const anyGoal = Object.values(flags).join(' OR ')
+    const events = eventsInAndOutOfVisits(q, params, { ...flags, net: NETWORK, ...revenueColumns }, anyGoal, utc)
+    const sql = `SELECT toString(utc_day) AS day, ${goals.map((_, i) => `sum(v${i}) AS v${i}, sum(n${i}) AS n${i}, sum(e${i}) AS e${i}`).join(', ')}
+        ${paying.map(({ i }) => `, sum(r${i}) AS r${i}, sum(re${i}) AS re${i}, sum(rv${i}) AS rv${i}, sum(rn${i}) AS rn${i}`).join('')}
+      FROM
+      (
+        SELECT utc_day, ${goals.map((_, i) => `uniqExactIf(visitor_id, g${i} AND in_visits) AS v${i}, uniqExactIf(net, g${i} AND in_visits) AS n${i}, countIf(g${i} AND counted) AS e${i}`).join(', ')}
+          ${paying.map(({ i, paid }) => `, sumIf(ra, ${paid} AND in_visits) AS r${i}, countIf(${paid} AND in_visits) AS re${i}, uniqExactIf(visitor_id, ${paid} AND in_visits) AS rv${i}, uniqExactIf(net, ${paid} AND in_visits) AS rn${i}`).join('')}
+        FROM (${events})
+        GROUP BY utc_day, day, local_day
+      )
+      GROUP BY utc_day`
+    const rs = await client.query({ query: sql, query_params: { ...baseParams(q), ...params.values }, format: 'JSONEachRow' })
+    return (await rs.json<Record<string, number | string>>()).flatMap((row) =>
+      goals.map((_, i): SumsRow => {
+        const n = (column: string) => Number(row[`${column}${i}`] ?? 0)
+        return {
+          ...ZERO, key: String(i), bucket: '', day: String(row.day), visitors: n('v'), networks: n('n'), events: n('e'),
+          revenue: n('r'), revenue_events: n('re'), revenue_visitors: n('rv'), revenue_networks: n('rn'),
+        }
+      }),
+    )
+  }
+  const { utcFirst, utcLast } = rangeDays(q.range, q.timezone)
+  const rows = await dayByDay(client, JSON.stringify({ goals, q }), utcDays(utcFirst, utcLast), perDay)
+  return goals.map((_, i) => rows.filter((r) => r.key === String(i)).reduce((acc: Sums, r) => addSums(acc, r), { ...ZERO }))
 }

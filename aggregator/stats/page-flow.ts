@@ -151,13 +151,10 @@ async function flowRows(client: ClickHouseClient, q: StatsQuestion, page: string
       (r): SumsRow => ({ ...ZERO, key: `${r.direction}${SEP}${r.key}`, bucket: '', day: r.day, visitors: Number(r.visitors), networks: Number(r.networks) }),
     )
   }
-  if (!useRollup) {
-    // under filters, every day from events and visits, day by day: a built day's rows kept (dayByDay)
-    const { utcFirst, utcLast } = rangeDays(q.range, q.timezone)
-    parts.push(dayByDay(client, JSON.stringify({ flow: page, q }), utcDays(utcFirst, utcLast), read, known))
-  } else if (live.length > 0) {
-    parts.push(read(live))
-  }
+  // the other days (every day, under filters) from events and visits, day by day: each day's rows kept (dayByDay)
+  const { utcFirst, utcLast } = rangeDays(q.range, q.timezone)
+  const days = useRollup ? live : utcDays(utcFirst, utcLast)
+  if (days.length > 0) parts.push(dayByDay(client, JSON.stringify({ flow: page, q }), days, read, known))
   // every part's rows are keyed `direction NUL key`: added up per key
   const merged = new Map<string, Row & { direction: string }>()
   for (const rows of await Promise.all(parts)) {

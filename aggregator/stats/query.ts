@@ -474,34 +474,57 @@ export async function currentDays(client: ClickHouseClient, first: string, last:
   return new Set(buildsIn(await eventDays(client), first, last).keys())
 }
 
+/**
+ * What the store holds of a UTC day with events: `build`, the id of the newest build of its
+ * rollup when that build holds every event the day has now ('' when not: see currentDays);
+ * `parts`, the names of the day's active parts of `events` and `visits` ('' when the store
+ * does not list them: a cluster's tables are Distributed ones, whose parts are on the shards).
+ */
+export interface KnownDay {
+  build: string
+  parts: string
+}
+
 /** The current days (currentDays) among `days` (eventDays) from `first` to `last`, with the id of the build behind each: a rebuild changes it. */
-const buildsIn = (days: Map<string, string>, first: string, last: string) =>
-  new Map([...days].filter(([day, builds]) => builds !== '' && day >= first && day <= last))
+const buildsIn = (days: Map<string, KnownDay>, first: string, last: string) =>
+  new Map([...days].filter(([day, d]) => d.build !== '' && day >= first && day <= last).map(([day, d]) => [day, d.build]))
 
 /**
- * Every UTC day that has events, with the id of the newest build of its rollup (the one whose
- * rows rollup_daily holds) when it holds every event the day has now ('' when not: see
- * currentDays). The newest, not every build's: rollup_builds merges a day's rows into its newest,
- * and what was kept for a build must not be read again because of a merge. A day without events has no visits
+ * What rows worked out from a day's visits and events (not its rollup) stay right while: its
+ * build, when current (a build is made from the day's events and never changes), else its
+ * parts; null when neither is known (nothing is kept). A part never changes either: an insert
+ * adds one, a merge or a mutation (a purge's DELETE) replaces some by new names, and events and
+ * visits are listed alike, so rows read while the visits of an insert were not yet in are kept
+ * under names that are already gone.
+ */
+const dayVersion = (d: KnownDay | undefined): string | null => (!d ? null : d.build !== '' ? `b${d.build}` : d.parts !== '' ? `p${d.parts}` : null)
+
+/**
+ * Every UTC day that has events (see KnownDay). The newest build, not every build's:
+ * rollup_builds merges a day's rows into its newest, and what was kept for a build must not be
+ * read again because of a merge. A day without events has no visits
  * either, so nothing is read for it: a comparison with the weeks before a site's first event,
- * or the day after the range, costs no query. Every day at once (a row a day in both tables):
+ * or the day after the range, costs no query. Every day at once (a row a day in each table):
  * the questions a dashboard asks together, their neighbours over other days included, share
  * this one read instead of one each (12 ms apiece). event_counts never lowers (retention
  * deletes events, not counts), so a day it lacks has never had an event.
  */
-async function eventDays(client: ClickHouseClient): Promise<Map<string, string>> {
+async function eventDays(client: ClickHouseClient): Promise<Map<string, KnownDay>> {
   const days = await asked(client, 'event days', async () => {
     const rs = await client.query({
-      query: `SELECT toString(c.day) AS day, if(b.n >= c.n, b.builds, '') AS builds
+      query: `SELECT toString(c.day) AS day, if(b.n >= c.n, b.builds, '') AS build, p.parts AS parts
               FROM (SELECT day, sum(events) AS n FROM event_counts GROUP BY day) AS c
               LEFT JOIN (SELECT day, max(events) AS n, toString(argMax(build_id, built_at)) AS builds
                          FROM rollup_builds GROUP BY day) AS b ON c.day = b.day
+              LEFT JOIN (SELECT toDate(partition) AS day, arrayStringConcat(arraySort(groupArray(concat(table, '/', name))), ' ') AS parts
+                         FROM system.parts WHERE active AND database = currentDatabase() AND table IN ('events', 'visits')
+                         GROUP BY day) AS p ON c.day = p.day
               WHERE c.n > 0`,
       format: 'JSONEachRow',
     })
-    return rs.json<{ day: string; builds: string }>()
+    return rs.json<{ day: string; build: string; parts: string }>()
   })
-  return new Map(days.map((d) => [d.day, d.builds]))
+  return new Map(days.map((d) => [d.day, { build: d.build, parts: d.parts }]))
 }
 
 /**
@@ -540,13 +563,13 @@ export function readDays(q: StatsQuestion): string[] {
 }
 
 /**
- * Rows a question works out day by day from visits and events (sums the rollup does not hold, a
- * funnel's levels, page flow under filters), read once
- * for the UTC days built (currentDays) and kept as rollup rows are: a built day's events are
- * those it was built from, so its rows stay right while its builds are the current ones, and a
- * question asked again reads only the other days (today). `utc`: the UTC days it reads, in
- * order (those without events are left out); `read` works out the rows of the days it is given,
- * each with its UTC `day`.
+ * Rows a question works out day by day from visits and events (the live days of sums, sums
+ * the rollup does not hold, a funnel's levels, page flow), each day's kept as rollup rows are
+ * while what it was read from is unchanged (dayVersion): a built day's while its build is the
+ * current one, another day's (today) until an insert, a merge or a purge changes its parts. A
+ * question asked again reads only the days that changed since. `utc`: the UTC days it reads,
+ * in order (those without events are left out); `read` works out the rows of the days it is
+ * given, each with its UTC `day`.
  */
 export async function dayByDay(
   client: ClickHouseClient,
@@ -554,17 +577,20 @@ export async function dayByDay(
   utc: string[],
   read: (days: string[]) => Promise<SumsRow[]>,
   /** eventDays, when the caller has it already. */
-  known?: Map<string, string>,
+  known?: Map<string, KnownDay>,
 ): Promise<SumsRow[]> {
   known ??= await eventDays(client)
   const days = utc.filter((d) => known.has(d))
-  const builds = buildsIn(known, utc[0], utc[utc.length - 1])
   const kept = keptRows(client)
-  const keyOf = (day: string) => `${question}\u0000${day}\u0000${builds.get(day)}`
+  const keyOf = (day: string) => {
+    const version = dayVersion(known.get(day))
+    return version === null ? null : `${question}\u0000${day}\u0000${version}`
+  }
   const out: SumsRow[] = []
   const missing: string[] = []
   for (const day of days) {
-    const rows = builds.has(day) ? kept.get(keyOf(day)) : undefined
+    const key = keyOf(day)
+    const rows = key === null ? undefined : kept.get(key)
     if (rows) out.push(...rows)
     else missing.push(day)
   }
@@ -573,7 +599,8 @@ export async function dayByDay(
     for (const { day, ...r } of await read(missing)) fresh.set(day!, [...(fresh.get(day!) ?? []), r])
     for (const day of missing) {
       const rows = fresh.get(day) ?? []
-      if (builds.has(day)) kept.set(keyOf(day), rows)
+      const key = keyOf(day)
+      if (key !== null) kept.set(key, rows)
       out.push(...rows)
     }
   }
@@ -585,7 +612,7 @@ export async function dayByDay(
  * rollup holds them, with their builds (see buildsIn); the others with events, read live; and
  * every day with events (eventDays), for dayByDay.
  */
-export async function rollupDays(client: ClickHouseClient, q: StatsQuestion, rollup: boolean): Promise<{ known: Map<string, string>; current: Map<string, string>; live: string[] }> {
+export async function rollupDays(client: ClickHouseClient, q: StatsQuestion, rollup: boolean): Promise<{ known: Map<string, KnownDay>; current: Map<string, string>; live: string[] }> {
   const days = rangeDays(q.range, q.timezone)
   const known = await eventDays(client)
   const current = rollup ? buildsIn(known, days.utcFirst, days.utcLast) : new Map<string, string>()
@@ -602,16 +629,13 @@ export async function querySums(client: ClickHouseClient, q: StatsQuestion): Pro
   const { known, current, live } = await rollupDays(client, q, slice !== null)
   const parts: Promise<SumsRow[]>[] = []
   if (slice && current.size > 0) parts.push(sliceRows(client, q, slice, current, q.property !== undefined))
-  if (live.length > 1 && !slice) {
-    // read from events and visits for every day: day by day, a built day's rows kept (dayByDay)
+  if (live.length > 0) {
+    // the other days (every day, when the rollup does not answer) from events and visits: day by day, each day's rows kept (dayByDay)
     const read = (days: string[]) => {
       const { sql, params } = sumsSql(q, days, new Params(), null, true)
       return rowsOf(client, sql, params)
     }
-    parts.push(dayByDay(client, JSON.stringify({ sums: q }), readDays(q), read, known))
-  } else if (live.length > 0) {
-    const { sql, params } = sumsSql(q, live)
-    parts.push(rowsOf(client, sql, params))
+    parts.push(dayByDay(client, JSON.stringify({ sums: q }), live, read, known))
   }
   const merged = new Map<string, SumsRow>()
   for (const rows of await Promise.all(parts)) {

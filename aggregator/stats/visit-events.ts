@@ -49,12 +49,14 @@ export function eventsOfVisits(q: StatsQuestion, params: Params, columns: Record
  * them: in the range, of a visit the filters keep whenever it started, or without a visit
  * matching them itself). One read of the events and one join, with the visits the filters keep
  * on the days around the range: a visit that started before the range keeps its events in it counted.
+ * `utc_day`: the event's UTC day, its visit's. `utc`: only those UTC days (the events of a day
+ * belong to visits of that day).
  */
-export function eventsInAndOutOfVisits(q: StatsQuestion, params: Params, columns: Record<string, string>, where: string): string {
+export function eventsInAndOutOfVisits(q: StatsQuestion, params: Params, columns: Record<string, string>, where: string, utc?: string[]): string {
   const own = Object.entries(columns)
   const days = rangeDays(q.range, q.timezone)
   const inRange = (c: string) => `${c} >= fromUnixTimestamp64Milli({from:Int64}) AND ${c} < fromUnixTimestamp64Milli({to:Int64})`
-  return `SELECT e.visitor_id AS visitor_id, v.day AS day, v.local_day AS local_day, e.ts AS ts,
+  return `SELECT e.visitor_id AS visitor_id, v.day AS day, v.local_day AS local_day, e.ts AS ts, toDate(e.ts) AS utc_day,
       v.visit_id != 0 AND ${inRange('v.start')} AS in_visits,
       ${inRange('e.ts')} AND (v.visit_id != 0 OR e.alone) AS counted
       ${own.map(([alias]) => `, e.${alias} AS ${alias}`).join('')}
@@ -62,11 +64,11 @@ export function eventsInAndOutOfVisits(q: StatsQuestion, params: Params, columns
     (
       SELECT visit_id, visitor_id, ts, visit_id = 0 AND ${ownVisitSql(q, params)} AS alone ${own.map(([alias, expr]) => `, ${expr} AS ${alias}`).join('')}
       FROM events
-      WHERE site = {site:String} AND toDate(ts) IN ${params.add('Array(Date)', utcDays(days.utcFirst, days.utcLast))}${carriedFiltersSql(q, params)} AND (${where})
+      WHERE site = {site:String} AND toDate(ts) IN ${params.add('Array(Date)', utc ?? utcDays(days.utcFirst, days.utcLast))}${carriedFiltersSql(q, params)} AND (${where})
     ) AS e
     LEFT JOIN
     (
-      SELECT visit_id, day, start, toDate(start, ${params.add('String', q.timezone)}) AS local_day FROM ${scopedVisitsSql(q, params, false)}
+      SELECT visit_id, day, start, toDate(start, ${params.add('String', q.timezone)}) AS local_day FROM ${scopedVisitsSql(q, params, false, utc)}
     ) AS v ON e.visit_id = v.visit_id`
 }
 

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { renewRollupBuilds } from '../../../aggregator/rollup/job.ts'
 import { PROPERTIES } from '../../../aggregator/stats/properties.ts'
 import { funnel } from '../../../aggregator/stats/funnel.ts'
+import { goalConversions } from '../../../aggregator/stats/goal-conversions.ts'
 import { parseGoalMatch } from '../../../aggregator/stats/goal-match.ts'
 import { querySums, type StatsQuestion } from '../../../aggregator/stats/query.ts'
 import { eraseSiteData } from '../../../retention/erase.ts'
@@ -30,7 +31,7 @@ const pageviews = async (site: string) => (await querySums(counting, q(site))).r
 const rollupReads = () => asked.filter((sql) => sql.includes('FROM rollup_daily')).length
 
 beforeAll(async () => {
-  fx = await openFixture({ [SITE]: 'UTC', [OTHER]: 'UTC' }, D2 + 2 * DAY)
+  fx = await openFixture({ [SITE]: 'UTC', [OTHER]: 'UTC', 'example.net': 'UTC' }, D2 + 2 * DAY)
   await fx.insert([...views(SITE, D1, [1, 2, 3]), ...views(SITE, D2, [4, 5]), ...views(OTHER, D1, [6, 7])])
   await fx.job.run()
   asked = []
@@ -112,5 +113,80 @@ describe('funnel rows of built days kept while their builds are current', () => 
     expect(funnelReads()).toBe(before + 1)
     await fx.job.run()
     expect(await reached()).toEqual([5, 4])
+  })
+})
+
+/**
+ * A day not built (today) is read from visits and events, and its rows are kept while its parts
+ * are the same (`dayVersion` in query.ts): asked again with nothing inserted, the day is not
+ * read; an insert, or a purge deleting its rows, has it read again, and counted as it is now.
+ */
+describe("a live day's rows kept while its parts are unchanged", () => {
+  const TODAY = D2 + 2 * DAY
+  const LIVE = 'example.net'
+  const today = (site: string): StatsQuestion => ({ site, timezone: 'UTC', range: { from: TODAY, to: TODAY + DAY }, filters: [], property: PROPERTIES.country })
+  const liveViews = async (site: string) => (await querySums(counting, today(site))).reduce((n, r) => n + r.pageviews, 0)
+  const liveReads = () => asked.filter((sql) => sql.includes('FROM visits FINAL')).length
+
+  it('are read once, then answered from what was kept until an insert', async () => {
+    await fx.insert(views(LIVE, TODAY, [21, 22, 23]))
+    const before = liveReads()
+    expect(await liveViews(LIVE)).toBe(3)
+    expect(liveReads()).toBe(before + 1)
+    expect(await liveViews(LIVE)).toBe(3)
+    expect(liveReads(), 'asked again with nothing inserted: not read').toBe(before + 1)
+    // another site's insert on the same day changes the day's parts: read again
+    await fx.insert(views(SITE, TODAY, [24]))
+    expect(await liveViews(LIVE)).toBe(3)
+    expect(liveReads()).toBe(before + 2)
+    await fx.insert(views(LIVE, TODAY, [25]))
+    expect(await liveViews(LIVE)).toBe(4)
+    expect(liveReads()).toBe(before + 3)
+  })
+
+  it("a site's rows erased (a DELETE, no insert, no build) are never answered from what was kept", async () => {
+    expect(await liveViews(LIVE)).toBe(4)
+    const before = liveReads()
+    await eraseSiteData(fx.client, LIVE)
+    expect(await liveViews(LIVE)).toBe(0)
+    expect(liveReads()).toBe(before + 1)
+  })
+
+  it('a merge of the day\'s parts reads it again, with the same answer', async () => {
+    await fx.insert(views(LIVE, TODAY, [26, 27]))
+    expect(await liveViews(LIVE)).toBe(2)
+    const before = liveReads()
+    await fx.client.command({ query: 'OPTIMIZE TABLE visits FINAL' })
+    expect(await liveViews(LIVE)).toBe(2)
+    expect(liveReads()).toBe(before + 1)
+  })
+})
+
+/**
+ * Goals no breakdown row counts (a pattern) are worked out day by day too (`goalSql` through
+ * `dayByDay`): asked again with nothing inserted, no day is read; an event in a built day has
+ * that day read again, and counted.
+ */
+describe('goal rows kept per day', () => {
+  const G1 = D1 - 6 * DAY
+  const goals = [{ id: 'g1', site: SITE, label: 'Docs', created_at: '', ...parseGoalMatch({ page: '/docs*' }) }]
+  const converted = async () => {
+    const scope = { site: SITE, timezone: 'UTC', filters: [], limits: { k: 1, kn: 1 } }
+    const answer = await goalConversions(counting, scope, { from: G1, to: G1 + 2 * DAY, previous: { from: G1 - 2 * DAY, to: G1 }, label: '', period: 'custom' }, goals)
+    return answer.results.map((r) => r.visitors)
+  }
+  const goalReads = () => asked.filter((sql) => sql.includes('uniqExactIf(visitor_id, g0 AND in_visits)')).length
+
+  it('are read once, then answered from what was kept until the day changes', async () => {
+    await fx.insert([...views(SITE, G1, [31, 32], '/docs/a'), ...views(SITE, G1 + DAY, [33], '/docs/b'), ...views(SITE, G1, [34])])
+    await fx.job.run()
+    await fx.client.command({ query: 'OPTIMIZE TABLE rollup_builds FINAL' })
+    expect(await converted()).toEqual([3])
+    const before = goalReads()
+    expect(await converted()).toEqual([3])
+    expect(goalReads(), 'no day read again').toBe(before)
+    await fx.insert(views(SITE, G1, [35], '/docs/c'))
+    expect(await converted()).toEqual([4])
+    expect(goalReads()).toBe(before + 1)
   })
 })

@@ -4,7 +4,7 @@ import { goalCondition, goalLabel, GoalMatchError, parseGoalMatch, type GoalMatc
 import { apart, cellOf, minGroup, withheldReason } from './disclosure.ts'
 import { ZERO } from './metrics.ts'
 import type { Range } from './period.ts'
-import { baseParams, dayByDay, NETWORK, rangeDays, utcDays, type SumsRow } from './query.ts'
+import { baseParams, dayByDay, NETWORK, rangeDays, sumsByIndex, utcDays, type SumsRow } from './query.ts'
 import { publishable, questionOf, shown, spanOf, totals, type Scope } from './service.ts'
 import { eventsOfVisits, percent } from './visit-events.ts'
 
@@ -82,9 +82,7 @@ export async function funnel(client: ClickHouseClient, s: Scope, range: Range, s
   const question = JSON.stringify({ funnel: steps, windowMinutes, site: s.site, timezone: s.timezone, range: [range.from, range.to], filters: s.filters })
   const whole = totals(client, s, range)
   const [rows, total, open] = await Promise.all([dayByDay(client, question, utcDays(utcFirst, utcLast), perDay), whole, publishable(client, s, range, whole)])
-  const counts = steps.map((_, i) =>
-    rows.filter((r) => r.key === String(i)).reduce((acc, r) => ({ ...acc, visitors: acc.visitors + r.visitors, networks: acc.networks + r.networks }), { ...ZERO }),
-  )
+  const counts = sumsByIndex(rows, steps.length)
   const reason = withheldReason(s.limits.k)
   const span = spanOf(range)
   const out: FunnelStep[] = []

@@ -2,9 +2,9 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import { apart, cellOf, minGroup, withheldReason } from './disclosure.ts'
 import { Params, type Filter } from './filters.ts'
 import { goalCondition, goalLabel, type GoalMatch } from './goal-match.ts'
-import { addSums, metricValue, ZERO, type Sums } from './metrics.ts'
+import { metricValue, ZERO, type Sums } from './metrics.ts'
 import type { Range } from './period.ts'
-import { baseParams, dayByDay, NETWORK, querySums, rangeDays, rollupAnswers, utcDays, type StatsQuestion, type SumsRow } from './query.ts'
+import { baseParams, dayByDay, NETWORK, querySums, rangeDays, rollupAnswers, sumsByIndex, utcDays, type StatsQuestion, type SumsRow } from './query.ts'
 import { PROPERTIES } from './properties.ts'
 import { publishable, questionOf, shown, spanOf, totals, type Scope } from './service.ts'
 import { eventsInAndOutOfVisits, percent } from './visit-events.ts'
@@ -174,5 +174,5 @@ async function goalSql(client: ClickHouseClient, q: StatsQuestion, goals: GoalMa
   }
   const { utcFirst, utcLast } = rangeDays(q.range, q.timezone)
   const rows = await dayByDay(client, JSON.stringify({ goals, q }), utcDays(utcFirst, utcLast), perDay)
-  return goals.map((_, i) => rows.filter((r) => r.key === String(i)).reduce((acc: Sums, r) => addSums(acc, r), { ...ZERO }))
+  return sumsByIndex(rows, goals.length)
 }

@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache'
 import { compare, Params, propExpr, type Filter } from './filters.ts'
 import { goalCondition } from './goal-match.ts'
 import { revenueCondition } from './measures.ts'
-import { addSums, type Sums } from './metrics.ts'
+import { addSums, ZERO, type Sums } from './metrics.ts'
 import { calendarDate, wholeDays, type Range } from './period.ts'
 import { PROPERTIES, type Property, type VisitProperty } from './properties.ts'
 
@@ -605,6 +605,13 @@ export async function dayByDay(
     }
   }
   return out.map((r) => ({ ...r }))
+}
+
+/** The rows keyed by index (`0`…`n - 1`, one per goal or funnel step) added up per key, over their days: one Sums per index. */
+export function sumsByIndex(rows: SumsRow[], n: number): Sums[] {
+  const out = Array.from({ length: n }, (): Sums => ({ ...ZERO }))
+  for (const { key, bucket, day, ...r } of rows) out[Number(key)] = addSums(out[Number(key)], r)
+  return out
 }
 
 /**

@@ -336,13 +336,15 @@ describe('daily rollup (sumsSql per closed UTC day)', () => {
       if (dim === FLOW_DIM) {
         // page flow's rows: what flowSql answers for that day, every page
         const { sql, params } = flowBuildSql({ site, timezone: fx.sites.get(site)!.timezone, range: { from, to: from + DAY }, filters: [] }, build_day)
-        const want = await rows(fx.client, `SELECT toString(local_day) AS day, concat(page, char(0), direction, char(0), key) AS value, sum(n) AS visitors, sum(m) AS networks FROM (${sql}) GROUP BY day, value ORDER BY day, value`, params)
-        const got = await rows(
-          fx.client,
-          `SELECT toString(day) AS day, value, sum(visitors) AS visitors, sum(networks) AS networks FROM rollup_daily
-           WHERE site = {site:String} AND build_day = {build_day:Date} AND dim = {dim:String} GROUP BY day, value ORDER BY day, value`,
-          { site, build_day, dim },
-        )
+        const [want, got] = await Promise.all([
+          rows(fx.client, `SELECT toString(local_day) AS day, concat(page, char(0), direction, char(0), key) AS value, sum(n) AS visitors, sum(m) AS networks FROM (${sql}) GROUP BY day, value ORDER BY day, value`, params),
+          rows(
+            fx.client,
+            `SELECT toString(day) AS day, value, sum(visitors) AS visitors, sum(networks) AS networks FROM rollup_daily
+             WHERE site = {site:String} AND build_day = {build_day:Date} AND dim = {dim:String} GROUP BY day, value ORDER BY day, value`,
+            { site, build_day, dim },
+          ),
+        ])
         expect(want.length, `${site} ${build_day} flow rows`).toBeGreaterThan(0)
         expect(got, `${site} ${build_day} flow`).toEqual(want)
         continue
@@ -352,16 +354,20 @@ describe('daily rollup (sumsSql per closed UTC day)', () => {
         site, timezone: fx.sites.get(site)!.timezone, range: { from, to: from + DAY }, filters: [], interval: 'day', property: property(cell ? cell.p : dim) ?? undefined,
       }
       const { sql, params } = sumsSql(q, [build_day], undefined, cell?.by)
-      const want = await rows(fx.client, `SELECT bucket AS day, key AS value, ${SUMS} FROM (${sql}) GROUP BY day, value ORDER BY day, value`, params)
-      const got = await rows(
-        fx.client,
-        `SELECT toString(day) AS day, value, ${SUMS} FROM rollup_daily
-         WHERE site = {site:String} AND build_day = {build_day:Date} AND dim = {dim:String} GROUP BY day, value ORDER BY day, value`,
-        { site, build_day, dim },
-      )
+      const [want, got] = await Promise.all([
+        rows(fx.client, `SELECT bucket AS day, key AS value, ${SUMS} FROM (${sql}) GROUP BY day, value ORDER BY day, value`, params),
+        rows(
+          fx.client,
+          `SELECT toString(day) AS day, value, ${SUMS} FROM rollup_daily
+           WHERE site = {site:String} AND build_day = {build_day:Date} AND dim = {dim:String} GROUP BY day, value ORDER BY day, value`,
+          { site, build_day, dim },
+        ),
+      ])
       expect(got, `${site} ${build_day} ${dim || 'totals'}`).toEqual(want)
     }
-  })
+    // every dimension of every build, cube included, two queries each: 16–22 s in CI, past the
+    // default 30 s once on a loaded machine
+  }, 90_000)
 })
 
 describe('which days querySums reads from the rollup (currentDays)', () => {

@@ -18,7 +18,7 @@ import { loadPolicy, type Policy } from '../policy/policy.ts'
 import { SaltStore, StoreSaltBackend } from '../collector/salts.ts'
 import { Spool } from '../collector/spool/spool.ts'
 import { SpoolWriter } from '../collector/spool/writer.ts'
-import { heapSettled, releaseMemory } from '../collector/spool/memory.ts'
+import { heapSettled, pageOutCode, releaseMemory } from '../collector/spool/memory.ts'
 import { storeErrorSummary } from '../store/errors.ts'
 import { Clock } from '../collector/clock.ts'
 import { VisitTracker } from '../collector/visits.ts'
@@ -133,6 +133,8 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger, role: 
     const whenReady = () => {
       runtime.storeReady = true
       runtime.storeError = null
+      // what loading the engine touched and a running server does not use, handed back (collector/spool/memory.ts)
+      pageOutCode()
       parts?.writer.start()
       sites.refreshEvery(10_000, (err) => log.warn({ err: storeErrorSummary(err) }, 'refreshing sites failed'))
       jobs?.start()

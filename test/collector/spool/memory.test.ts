@@ -1,10 +1,37 @@
 import fs from 'node:fs'
 import { expect, it } from 'vitest'
-import { collectGarbage, heapSettled, releaseMemory } from '../../../collector/spool/memory.ts'
+import { collectGarbage, heapSettled, pageOutCode, readOnlyMappings, releaseMemory } from '../../../collector/spool/memory.ts'
 import { openStore } from '../../../store/client.ts'
 import { tempDataDir } from '../../helpers/app.ts'
 
 const rssMb = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1]) / 1024
+
+/** What of the embedded engine's library is resident now (/proc/self/smaps), in MB. */
+function engineLibraryMb(): number {
+  let mine = false
+  let kb = 0
+  for (const line of fs.readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) mine = /\/libchdb\.so$/.test(line)
+    else if (mine && line.startsWith('Rss:')) kb += Number(/(\d+)/.exec(line)![1])
+  }
+  return kb / 1024
+}
+
+it('pageOutCode hands back what loading the engine touched (its library was ~185 MB resident), and the engine goes on answering', async () => {
+  const store = await openStore({ dataDir: tempDataDir(), clickhouseDatabase: 'analytics' })
+  try {
+    const count = async () => (await (await store.client.query({ query: 'SELECT count() AS n FROM numbers(1000)', format: 'JSONEachRow' })).json<{ n: string | number }>())[0].n
+    expect(Number(await count())).toBe(1000)
+    // code and read-only data only: the library's writable pages (and its relocated ones, which madvise leaves) stay
+    expect(readOnlyMappings([/\/libchdb\.so$/]).length).toBeGreaterThanOrEqual(2)
+    expect(pageOutCode()).toBeGreaterThan(400 * 1024 * 1024) // the library's 560 MB are mostly code and read-only data
+    // the relocated read-only pages (~13 MB) stay: they are the process's own copies, not the file's
+    expect(engineLibraryMb()).toBeLessThan(40)
+    expect(Number(await count())).toBe(1000) // a page touched again is read back from the file
+  } finally {
+    await store.close()
+  }
+}, 60_000)
 
 it('collectGarbage gives back the heap that garbage holds, with no command-line flag', () => {
   let burst: object[] = Array.from({ length: 300_000 }, (_, i) => ({ i, text: `event ${i}` }))

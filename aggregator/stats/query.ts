@@ -295,6 +295,39 @@ class SumsQuery {
     ) GROUP BY dim, key, bucket`
   }
 
+  /**
+   * The page cube's rows (PAGE_CUBE): for each page a visit viewed, the totals (dim '') and the
+   * sums of several visit properties over the visits that viewed it, keyed `page\0value`. What
+   * `sql` answers for each property (or the totals) under the filter `page==<that page>`: a
+   * visit row is the visit's once per page it holds (`pages` lists each once), an event without
+   * a visit stands as a visit holding its pageview's page (ownVisitCondition); a visit holding
+   * no page (custom events only) is in no row, as it matches no page filter.
+   */
+  heldPagePropertiesSql(days: string[], names: string[]): string {
+    const q = this.q
+    const props = names.map((n) => [n, PROPERTIES[n]] as const)
+    if (props.some(([, p]) => p?.level !== 'visit')) throw new Error('heldPagePropertiesSql takes visit properties only')
+    const tz = this.params.add('String', q.timezone)
+    const d = this.params.add('Array(Date)', days)
+    const pairs = (page: string, expr: (p: VisitProperty) => string) =>
+      `[${[['', "''"] as const, ...props.map(([n, p]) => [n, `CAST(${expr(p as VisitProperty)} AS String)`] as const)]
+        .map(([n, e]) => `(${this.params.add('String', n)}, concat(${page}, char(0), ${e}))`)
+        .join(', ')}]`
+    return `SELECT dim, key, bucket, ${OUTER}, ${OUTER_MEASURES} FROM (
+      SELECT kv.1 AS dim, kv.2 AS key, ${localBucket(q.interval, 'start', q.timezone, this.params)} AS bucket, ${VISIT_SUMS}, ${NO_REVENUE}, ${NO_SCROLL}
+      FROM ${this.visits(d, q.filters, true)}
+      ARRAY JOIN pages AS s_held
+      ARRAY JOIN ${pairs('s_held', (p) => p.expr)} AS kv
+      GROUP BY dim, key, bucket, day, toDate(start, ${tz})
+      UNION ALL
+      SELECT kv.1 AS dim, kv.2 AS key, ${localBucket(q.interval, 'ts', q.timezone, this.params)} AS bucket, ${eventSums(false, true)}, ${NO_REVENUE}, ${NO_SCROLL}
+      FROM events
+      ARRAY JOIN ${pairs('pathname', (p) => p.eventExpr)} AS kv
+      WHERE site = ${this.site} AND toDate(ts) IN ${d} AND ${this.inRange('ts')} AND visit_id = 0 AND name = 'pageview'
+      GROUP BY dim, key, bucket
+    ) GROUP BY dim, key, bucket`
+  }
+
   /** Sums per (key, bucket) over the UTC `days` (ISO dates); `byDay`, per (key, bucket, UTC day: `day`). */
   sql(days: string[], byDay = false): string {
     const q = this.q
@@ -365,6 +398,11 @@ export function visitPropertiesSql(q: StatsQuestion, names: string[], days: stri
   return new SumsQuery(q, params, by).visitPropertiesSql(days, names)
 }
 
+/** The page cube's rows over the given UTC days (dim: '' for the totals or a visit property; key: `page\0value`): see SumsQuery.heldPagePropertiesSql. */
+export function heldPagePropertiesSql(q: StatsQuestion, names: string[], days: string[], params = new Params()): string {
+  return new SumsQuery(q, params).heldPagePropertiesSql(days, names)
+}
+
 /** The SQL of a question over the given UTC days, with its parameters: for the live path and the rollup build alike. */
 export function sumsSql(q: StatsQuestion, days: string[], params = new Params(), by: VisitProperty | null = null, byDay = false): { sql: string; params: Record<string, unknown> } {
   const sql = new SumsQuery(q, params, by).sql(days, byDay)
@@ -423,6 +461,18 @@ export const cubeDims = (): [string, VisitProperty, string][] =>
   CUBE_FILTERS.flatMap((f) => Object.keys(PROPERTIES).filter((p) => p !== f).map((p): [string, VisitProperty, string] => [cubeDim(f, p), PROPERTIES[f] as VisitProperty, p]))
 
 /**
+ * The page filter's cube: the daily rollup also keeps, for each page, the totals and every visit
+ * property's rows over the visits that viewed it (dimension `page|source`, value `/pricing\0Google`;
+ * the totals `page|`, value `/pricing\0`), so that a dashboard under `page==/pricing` (a row of
+ * the top pages clicked) reads its cards, its chart and its visit panels like an unfiltered one.
+ * Event properties under a page filter (pages, events, links) are still asked of events.
+ */
+export const PAGE_CUBE = 'page'
+
+/** The visit properties the page cube breaks down (every one). */
+export const pageCubeProperties = (): string[] => Object.keys(PROPERTIES).filter((p) => PROPERTIES[p].level === 'visit')
+
+/**
  * The rows of the daily rollup that answer a question, if any: whole local days, day buckets
  * or none, and either no filter (the rows of its property, or the totals), one filter
  * `visit-property==value` and no property (the rows of that value: a visit property's row is
@@ -430,7 +480,8 @@ export const cubeDims = (): [string, VisitProperty, string][] =>
  * of one UTC day are distinct in it), one filter `==` on the property broken down (it picks
  * that property's rows), or one value of a cube filter and another property (the cube's rows of
  * that value, CUBE_FILTERS), or no property and one value of a cube filter with one of another
- * visit property (that cell of the cube). Several values of a filter on another property, a pattern or a negation
+ * visit property (that cell of the cube), or one page (`page==/pricing`) with a visit property or
+ * none (the page cube's rows of that page, PAGE_CUBE). Several values of a filter on another property, a pattern or a negation
  * would add rows up and count twice a visitor with visits of two values, so those are asked of
  * visits and events.
  */
@@ -453,10 +504,14 @@ export function rollupSlice(q: StatsQuestion): RollupSlice | null {
     // a breakdown filtered on its own property: the filter picks rows (see SumsQuery.sql), each
     // exactly its row of the unfiltered breakdown (the panel a value was clicked in)
     if (f.name === nameOf(q.property)) return { dim: f.name, values: f.values }
+    // a visit property under one page: the page cube's rows of that page
+    if (f.name === PAGE_CUBE && f.values.length === 1 && q.property.level === 'visit') return { dim: cubeDim(PAGE_CUBE, q.property.dim), values: null, prefix: f.values[0] }
     // a breakdown under one value of a cube filter: that value's rows of the cube
     if (f.values.length === 1 && CUBE_FILTERS.includes(f.name) && !q.property.propKey) return { dim: cubeDim(f.name, q.property.dim), values: null, prefix: f.values[0] }
     return null
   }
+  // the totals under one page: its row of the page cube's totals
+  if (f.name === PAGE_CUBE && f.values.length === 1) return { dim: cubeDim(PAGE_CUBE, ''), values: null, prefix: f.values[0] }
   if (f.values.length !== 1 || f.prop.level !== 'visit') return null
   return { dim: f.prop.dim, values: f.values }
 }

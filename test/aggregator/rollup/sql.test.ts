@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FLOW_DIM, flowBuildSql } from '../../../aggregator/stats/page-flow.ts'
 import { PROPERTIES, property } from '../../../aggregator/stats/properties.ts'
-import { cubeDims, currentDays, querySums, sumsSql, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
+import { cubeDim, cubeDims, currentDays, PAGE_CUBE, pageCubeProperties, querySums, sumsSql, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
+import { parseFilters } from '../../../aggregator/stats/filters.ts'
 import { chTime, DAY, HOUR, MINUTE, openFixture, rows, type EventSpec, type StoreFixture } from '../store-fixture.ts'
 import type { Sums } from '../../../aggregator/stats/metrics.ts'
 
@@ -330,7 +331,9 @@ describe('daily rollup (sumsSql per closed UTC day)', () => {
     const dims = builds.filter((b) => b.site === 'example.com' && b.build_day === DAY_D).map((b) => b.dim)
     // (and the cube of every property by each cube filter's values: CUBE_FILTERS)
     const cube = new Map(cubeDims().map(([dim, by, p]) => [dim, { by, p }]))
-    expect(dims).toEqual(['', ...Object.keys(PROPERTIES).filter((p) => p !== 'download'), ...[...cube.keys()].filter((d) => !d.endsWith('|download')), FLOW_DIM, 'prop:plan', 'prop:url'].sort())
+    // (and the page cube: the totals and every visit property per page viewed, PAGE_CUBE)
+    const pageCube = ['', ...pageCubeProperties()].map((p) => cubeDim(PAGE_CUBE, p))
+    expect(dims).toEqual(['', ...Object.keys(PROPERTIES).filter((p) => p !== 'download'), ...[...cube.keys()].filter((d) => !d.endsWith('|download')), ...pageCube, FLOW_DIM, 'prop:plan', 'prop:url'].sort())
     for (const { site, build_day, dim } of builds) {
       const from = Date.parse(build_day)
       if (dim === FLOW_DIM) {
@@ -347,6 +350,34 @@ describe('daily rollup (sumsSql per closed UTC day)', () => {
         ])
         expect(want.length, `${site} ${build_day} flow rows`).toBeGreaterThan(0)
         expect(got, `${site} ${build_day} flow`).toEqual(want)
+        continue
+      }
+      if (pageCube.includes(dim)) {
+        // the page cube's rows: for each page viewed that day, what sumsSql answers under `page==<it>`, keyed `page\0value`
+        const pages = await rows<{ page: string }>(
+          fx.client,
+          "SELECT DISTINCT pathname AS page FROM events WHERE site = {site:String} AND toDate(ts) = {day:Date} AND name = 'pageview' ORDER BY page",
+          { site, day: build_day },
+        )
+        const prop = dim.slice(cubeDim(PAGE_CUBE, '').length)
+        const asked = await Promise.all(
+          pages.map(({ page }) => {
+            const q: StatsQuestion = {
+              site, timezone: fx.sites.get(site)!.timezone, range: { from, to: from + DAY }, filters: parseFilters(`page==${page}`), interval: 'day', property: prop ? property(prop) : undefined,
+            }
+            const { sql, params } = sumsSql(q, [build_day])
+            return rows(fx.client, `SELECT bucket AS day, concat({page:String}, char(0), key) AS value, ${SUMS} FROM (${sql}) GROUP BY day, value`, { ...params, page })
+          }),
+        )
+        const want = asked.flat().sort((a, b) => (`${a.day} ${a.value}` < `${b.day} ${b.value}` ? -1 : 1))
+        const got = await rows(
+          fx.client,
+          `SELECT toString(day) AS day, value, ${SUMS} FROM rollup_daily
+           WHERE site = {site:String} AND build_day = {build_day:Date} AND dim = {dim:String} GROUP BY day, value ORDER BY day, value`,
+          { site, build_day, dim },
+        )
+        expect(want.length, `${site} ${build_day} ${dim} rows`).toBeGreaterThan(0)
+        expect(got, `${site} ${build_day} ${dim}`).toEqual(want)
         continue
       }
       const cell = cube.get(dim)

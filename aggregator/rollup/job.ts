@@ -3,7 +3,7 @@ import type { Sites } from '../../accounts/sites.ts'
 import { FLOW_DIM, flowBuildSql } from '../stats/page-flow.ts'
 import { PROPERTIES, property, type VisitProperty } from '../stats/properties.ts'
 import { Params } from '../stats/filters.ts'
-import { CUBE_FILTERS, cubeDim, cubeDims, heldPagePropertiesSql, PAGE_CUBE, pageCubeProperties, sumsSql, visitPropertiesSql, type StatsQuestion } from '../stats/query.ts'
+import { CUBE_FILTERS, cubeDim, cubeDims, HELD_CUBES, heldCubeProperties, heldPropertiesSql, sumsSql, visitPropertiesSql, type StatsQuestion } from '../stats/query.ts'
 import { backfillVisits } from './backfill-visits.ts'
 
 /**
@@ -162,12 +162,14 @@ export class RollupJob {
       const eventCells = cells.filter(([, , p]) => !visitProps.includes(p)).map(([dim, , p]) => single(dim, params, by, p))
       await this.insertRows(site, day, [named, ...eventCells], params)
     }
-    // the page cube: per page viewed, the totals and every visit property over the visits that viewed it
-    params = new Params()
-    await this.insertRows(site, day, [
-      `SELECT concat(${params.add('String', cubeDim(PAGE_CUBE, ''))}, dim) AS dim, key, bucket, * EXCEPT (dim, key, bucket)
-        FROM (${heldPagePropertiesSql(question(null), pageCubeProperties(), [day], params)})`,
-    ], params)
+    // the held cubes: per page viewed and per event name sent, the totals and every visit property over the visits holding it
+    for (const filter of HELD_CUBES) {
+      params = new Params()
+      await this.insertRows(site, day, [
+        `SELECT concat(${params.add('String', cubeDim(filter, ''))}, dim) AS dim, key, bucket, * EXCEPT (dim, key, bucket)
+          FROM (${heldPropertiesSql(question(null), filter, heldCubeProperties(), [day], params)})`,
+      ], params)
+    }
     // page flow: each page's previous and next pages (page-flow.ts, flowSql: the questions' own SQL)
     const flow = flowBuildSql({ site, timezone, range: { from, to: from + DAY }, filters: [] }, day)
     await this.client.command({

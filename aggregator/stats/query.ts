@@ -296,34 +296,39 @@ class SumsQuery {
   }
 
   /**
-   * The page cube's rows (PAGE_CUBE): for each page a visit viewed, the totals (dim '') and the
-   * sums of several visit properties over the visits that viewed it, keyed `page\0value`. What
-   * `sql` answers for each property (or the totals) under the filter `page==<that page>`: a
-   * visit row is the visit's once per page it holds (`pages` lists each once), an event without
-   * a visit stands as a visit holding its pageview's page (ownVisitCondition); a visit holding
-   * no page (custom events only) is in no row, as it matches no page filter.
+   * A held cube's rows (HELD_CUBES): for each value of `filter` (a page viewed, an event name
+   * sent) a visit holds, the totals (dim '') and the sums of several visit properties over the
+   * visits holding it, keyed `value\0key`. What `sql` answers for each property (or the totals)
+   * under the filter `<filter>==<that value>`: a visit row is the visit's once per value it holds
+   * (`pages` and `event_names` list each once), an event without a visit stands as a visit
+   * holding its own value when it carries one (ownVisitCondition); a visit holding none is in no
+   * row, as it matches no such filter.
    */
-  heldPagePropertiesSql(days: string[], names: string[]): string {
+  heldPropertiesSql(filter: string, days: string[], names: string[]): string {
     const q = this.q
+    const held = PROPERTIES[filter]
+    if (held?.level !== 'event' || !held.visitArray) throw new Error(`${filter} is no property a visit holds`)
     const props = names.map((n) => [n, PROPERTIES[n]] as const)
-    if (props.some(([, p]) => p?.level !== 'visit')) throw new Error('heldPagePropertiesSql takes visit properties only')
+    if (props.some(([, p]) => p?.level !== 'visit')) throw new Error('heldPropertiesSql takes visit properties only')
     const tz = this.params.add('String', q.timezone)
     const d = this.params.add('Array(Date)', days)
-    const pairs = (page: string, expr: (p: VisitProperty) => string) =>
+    const pairs = (value: string, expr: (p: VisitProperty) => string) =>
       `[${[['', "''"] as const, ...props.map(([n, p]) => [n, `CAST(${expr(p as VisitProperty)} AS String)`] as const)]
-        .map(([n, e]) => `(${this.params.add('String', n)}, concat(${page}, char(0), ${e}))`)
+        .map(([n, e]) => `(${this.params.add('String', n)}, concat(${value}, char(0), ${e}))`)
         .join(', ')}]`
+    // a one-event visit holds its pageview's page, its custom event's name (as ownVisitCondition has it)
+    const holds = held.visitArray === 'pages' ? "name = 'pageview'" : held.where
     return `SELECT dim, key, bucket, ${OUTER}, ${OUTER_MEASURES} FROM (
       SELECT kv.1 AS dim, kv.2 AS key, ${localBucket(q.interval, 'start', q.timezone, this.params)} AS bucket, ${VISIT_SUMS}, ${NO_REVENUE}, ${NO_SCROLL}
       FROM ${this.visits(d, q.filters, true)}
-      ARRAY JOIN pages AS s_held
+      ARRAY JOIN ${held.visitArray} AS s_held
       ARRAY JOIN ${pairs('s_held', (p) => p.expr)} AS kv
       GROUP BY dim, key, bucket, day, toDate(start, ${tz})
       UNION ALL
       SELECT kv.1 AS dim, kv.2 AS key, ${localBucket(q.interval, 'ts', q.timezone, this.params)} AS bucket, ${eventSums(false, true)}, ${NO_REVENUE}, ${NO_SCROLL}
       FROM events
-      ARRAY JOIN ${pairs('pathname', (p) => p.eventExpr)} AS kv
-      WHERE site = ${this.site} AND toDate(ts) IN ${d} AND ${this.inRange('ts')} AND visit_id = 0 AND name = 'pageview'
+      ARRAY JOIN ${pairs(held.expr, (p) => p.eventExpr)} AS kv
+      WHERE site = ${this.site} AND toDate(ts) IN ${d} AND ${this.inRange('ts')} AND visit_id = 0 AND ${holds}
       GROUP BY dim, key, bucket
     ) GROUP BY dim, key, bucket`
   }
@@ -398,9 +403,9 @@ export function visitPropertiesSql(q: StatsQuestion, names: string[], days: stri
   return new SumsQuery(q, params, by).visitPropertiesSql(days, names)
 }
 
-/** The page cube's rows over the given UTC days (dim: '' for the totals or a visit property; key: `page\0value`): see SumsQuery.heldPagePropertiesSql. */
-export function heldPagePropertiesSql(q: StatsQuestion, names: string[], days: string[], params = new Params()): string {
-  return new SumsQuery(q, params).heldPagePropertiesSql(days, names)
+/** A held cube's rows over the given UTC days (dim: '' for the totals or a visit property; key: `value\0key`): see SumsQuery.heldPropertiesSql. */
+export function heldPropertiesSql(q: StatsQuestion, filter: string, names: string[], days: string[], params = new Params()): string {
+  return new SumsQuery(q, params).heldPropertiesSql(filter, days, names)
 }
 
 /** The SQL of a question over the given UTC days, with its parameters: for the live path and the rollup build alike. */
@@ -461,16 +466,17 @@ export const cubeDims = (): [string, VisitProperty, string][] =>
   CUBE_FILTERS.flatMap((f) => Object.keys(PROPERTIES).filter((p) => p !== f).map((p): [string, VisitProperty, string] => [cubeDim(f, p), PROPERTIES[f] as VisitProperty, p]))
 
 /**
- * The page filter's cube: the daily rollup also keeps, for each page, the totals and every visit
- * property's rows over the visits that viewed it (dimension `page|source`, value `/pricing\0Google`;
- * the totals `page|`, value `/pricing\0`), so that a dashboard under `page==/pricing` (a row of
- * the top pages clicked) reads its cards, its chart and its visit panels like an unfiltered one.
- * Event properties under a page filter (pages, events, links) are still asked of events.
+ * The held cubes: the daily rollup also keeps, for each page viewed (`page`) and each event name
+ * sent (`event`), the totals and every visit property's rows over the visits holding it
+ * (dimension `page|source`, value `/pricing\0Google`; the totals `page|`, value `/pricing\0`),
+ * so that a dashboard under `page==/pricing` (a row of the top pages clicked) or `event==Signup`
+ * reads its cards, its chart and its visit panels like an unfiltered one. Event properties under
+ * such a filter (pages, events, links, goals) are still asked of events.
  */
-export const PAGE_CUBE = 'page'
+export const HELD_CUBES: readonly string[] = ['page', 'event']
 
-/** The visit properties the page cube breaks down (every one). */
-export const pageCubeProperties = (): string[] => Object.keys(PROPERTIES).filter((p) => PROPERTIES[p].level === 'visit')
+/** The visit properties a held cube breaks down (every one). */
+export const heldCubeProperties = (): string[] => Object.keys(PROPERTIES).filter((p) => PROPERTIES[p].level === 'visit')
 
 /**
  * The rows of the daily rollup that answer a question, if any: whole local days, day buckets
@@ -480,8 +486,8 @@ export const pageCubeProperties = (): string[] => Object.keys(PROPERTIES).filter
  * of one UTC day are distinct in it), one filter `==` on the property broken down (it picks
  * that property's rows), or one value of a cube filter and another property (the cube's rows of
  * that value, CUBE_FILTERS), or no property and one value of a cube filter with one of another
- * visit property (that cell of the cube), or one page (`page==/pricing`) with a visit property or
- * none (the page cube's rows of that page, PAGE_CUBE). Several values of a filter on another property, a pattern or a negation
+ * visit property (that cell of the cube), or one page or event name (`page==/pricing`) with a
+ * visit property or none (the held cube's rows of that value, HELD_CUBES). Several values of a filter on another property, a pattern or a negation
  * would add rows up and count twice a visitor with visits of two values, so those are asked of
  * visits and events.
  */
@@ -504,14 +510,14 @@ export function rollupSlice(q: StatsQuestion): RollupSlice | null {
     // a breakdown filtered on its own property: the filter picks rows (see SumsQuery.sql), each
     // exactly its row of the unfiltered breakdown (the panel a value was clicked in)
     if (f.name === nameOf(q.property)) return { dim: f.name, values: f.values }
-    // a visit property under one page: the page cube's rows of that page
-    if (f.name === PAGE_CUBE && f.values.length === 1 && q.property.level === 'visit') return { dim: cubeDim(PAGE_CUBE, q.property.dim), values: null, prefix: f.values[0] }
+    // a visit property under one page or event name: the held cube's rows of that value
+    if (HELD_CUBES.includes(f.name) && f.values.length === 1 && q.property.level === 'visit') return { dim: cubeDim(f.name, q.property.dim), values: null, prefix: f.values[0] }
     // a breakdown under one value of a cube filter: that value's rows of the cube
     if (f.values.length === 1 && CUBE_FILTERS.includes(f.name) && !q.property.propKey) return { dim: cubeDim(f.name, q.property.dim), values: null, prefix: f.values[0] }
     return null
   }
-  // the totals under one page: its row of the page cube's totals
-  if (f.name === PAGE_CUBE && f.values.length === 1) return { dim: cubeDim(PAGE_CUBE, ''), values: null, prefix: f.values[0] }
+  // the totals under one page or event name: its row of the held cube's totals
+  if (HELD_CUBES.includes(f.name) && f.values.length === 1) return { dim: cubeDim(f.name, ''), values: null, prefix: f.values[0] }
   if (f.values.length !== 1 || f.prop.level !== 'visit') return null
   return { dim: f.prop.dim, values: f.values }
 }

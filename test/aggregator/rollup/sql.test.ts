@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FLOW_DIM, flowBuildSql } from '../../../aggregator/stats/page-flow.ts'
 import { PROPERTIES, property } from '../../../aggregator/stats/properties.ts'
-import { cubeDim, cubeDims, currentDays, PAGE_CUBE, pageCubeProperties, querySums, sumsSql, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
+import { cubeDim, cubeDims, currentDays, HELD_CUBES, heldCubeProperties, querySums, sumsSql, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
 import { parseFilters } from '../../../aggregator/stats/filters.ts'
 import { chTime, DAY, HOUR, MINUTE, openFixture, rows, type EventSpec, type StoreFixture } from '../store-fixture.ts'
 import type { Sums } from '../../../aggregator/stats/metrics.ts'
@@ -331,9 +331,9 @@ describe('daily rollup (sumsSql per closed UTC day)', () => {
     const dims = builds.filter((b) => b.site === 'example.com' && b.build_day === DAY_D).map((b) => b.dim)
     // (and the cube of every property by each cube filter's values: CUBE_FILTERS)
     const cube = new Map(cubeDims().map(([dim, by, p]) => [dim, { by, p }]))
-    // (and the page cube: the totals and every visit property per page viewed, PAGE_CUBE)
-    const pageCube = ['', ...pageCubeProperties()].map((p) => cubeDim(PAGE_CUBE, p))
-    expect(dims).toEqual(['', ...Object.keys(PROPERTIES).filter((p) => p !== 'download'), ...[...cube.keys()].filter((d) => !d.endsWith('|download')), ...pageCube, FLOW_DIM, 'prop:plan', 'prop:url'].sort())
+    // (and the held cubes: the totals and every visit property per page viewed and per event name sent, HELD_CUBES)
+    const heldCube = new Map(HELD_CUBES.flatMap((f) => ['', ...heldCubeProperties()].map((p) => [cubeDim(f, p), { filter: f, p }] as const)))
+    expect(dims).toEqual(['', ...Object.keys(PROPERTIES).filter((p) => p !== 'download'), ...[...cube.keys()].filter((d) => !d.endsWith('|download')), ...heldCube.keys(), FLOW_DIM, 'prop:plan', 'prop:url'].sort())
     for (const { site, build_day, dim } of builds) {
       const from = Date.parse(build_day)
       if (dim === FLOW_DIM) {
@@ -352,21 +352,23 @@ describe('daily rollup (sumsSql per closed UTC day)', () => {
         expect(got, `${site} ${build_day} flow`).toEqual(want)
         continue
       }
-      if (pageCube.includes(dim)) {
-        // the page cube's rows: for each page viewed that day, what sumsSql answers under `page==<it>`, keyed `page\0value`
-        const pages = await rows<{ page: string }>(
+      const held = heldCube.get(dim)
+      if (held) {
+        // a held cube's rows: for each page viewed (event name sent) that day, what sumsSql answers under `page==<it>`, keyed `value\0key`
+        const values = await rows<{ value: string }>(
           fx.client,
-          "SELECT DISTINCT pathname AS page FROM events WHERE site = {site:String} AND toDate(ts) = {day:Date} AND name = 'pageview' ORDER BY page",
+          held.filter === 'page'
+            ? "SELECT DISTINCT pathname AS value FROM events WHERE site = {site:String} AND toDate(ts) = {day:Date} AND name = 'pageview' ORDER BY value"
+            : "SELECT DISTINCT toString(name) AS value FROM events WHERE site = {site:String} AND toDate(ts) = {day:Date} AND name NOT IN ('pageview', 'engagement') ORDER BY value",
           { site, day: build_day },
         )
-        const prop = dim.slice(cubeDim(PAGE_CUBE, '').length)
         const asked = await Promise.all(
-          pages.map(({ page }) => {
+          values.map(({ value }) => {
             const q: StatsQuestion = {
-              site, timezone: fx.sites.get(site)!.timezone, range: { from, to: from + DAY }, filters: parseFilters(`page==${page}`), interval: 'day', property: prop ? property(prop) : undefined,
+              site, timezone: fx.sites.get(site)!.timezone, range: { from, to: from + DAY }, filters: parseFilters(`${held.filter}==${value}`), interval: 'day', property: held.p ? property(held.p) : undefined,
             }
             const { sql, params } = sumsSql(q, [build_day])
-            return rows(fx.client, `SELECT bucket AS day, concat({page:String}, char(0), key) AS value, ${SUMS} FROM (${sql}) GROUP BY day, value`, { ...params, page })
+            return rows(fx.client, `SELECT bucket AS day, concat({held:String}, char(0), key) AS value, ${SUMS} FROM (${sql}) GROUP BY day, value`, { ...params, held: value })
           }),
         )
         const want = asked.flat().sort((a, b) => (`${a.day} ${a.value}` < `${b.day} ${b.value}` ? -1 : 1))

@@ -11,7 +11,7 @@ import { parseFilters } from '../../../aggregator/stats/filters.ts'
 import { goalConversions } from '../../../aggregator/stats/goal-conversions.ts'
 import { parseGoalMatch } from '../../../aggregator/stats/goal-match.ts'
 import { pageFlow } from '../../../aggregator/stats/page-flow.ts'
-import { CUBE_FILTERS } from '../../../aggregator/stats/query.ts'
+import { CUBE_FILTERS, HELD_CUBES } from '../../../aggregator/stats/query.ts'
 import { resolvePeriod } from '../../../aggregator/stats/period.ts'
 import type { Scope } from '../../../aggregator/stats/service.ts'
 
@@ -236,41 +236,42 @@ describe.each(CUBE_ASKED)('breakdowns under one %s value (the cube)', (cubeFilte
 })
 
 /**
- * The page cube: the totals, the chart and every visit property under one page (`page==<the most
- * viewed page>`, a row of the top pages clicked) read the rollup's rows of that page for the days
- * built (PAGE_CUBE); with a second filter that selects everything they are asked of visits and
- * events. Every property (event properties are asked of events both ways) must be equal.
+ * The held cubes: the totals, the chart and every visit property under one page (`page==<the most
+ * viewed page>`, a row of the top pages clicked) or one event name read the rollup's rows of that
+ * value for the days built (HELD_CUBES); with a second filter that selects everything they are
+ * asked of visits and events. Every property (event properties are asked of events both ways)
+ * must be equal.
  */
-describe('under one page (the page cube)', () => {
-  const topPage = async () => (await get('breakdown', `${period}&property=page&metrics=visitors`)).body.results[0]?.page as string | undefined
+describe.each(HELD_CUBES)('under one %s (its held cube)', (held) => {
+  const top = async () => (await get('breakdown', `${period}&property=${held}&metrics=visitors`)).body.results[0]?.[held] as string | undefined
 
   it('breakdowns equal the same breakdowns asked of visits and events, for every property', async () => {
-    const top = await topPage()
-    expect(top, 'a page to filter on').toBeDefined()
+    const value = await top()
+    expect(value, `a value of ${held} to filter on`).toBeDefined()
     const diffs: string[] = []
     let rows = 0
-    for (const property of PROPERTIES.filter((p) => p !== 'page')) {
+    for (const property of PROPERTIES.filter((p) => p !== held)) {
       const params = `${period}&property=${encodeURIComponent(property)}&${allMetrics}&limit=1000`
-      const fast = await get('breakdown', withFilter(params, `page==${top}`))
-      const raw = await get('breakdown', withFilter(params, `page==${top};${FILTERS[0]}`))
+      const fast = await get('breakdown', withFilter(params, `${held}==${value}`))
+      const raw = await get('breakdown', withFilter(params, `${held}==${value};${FILTERS[0]}`))
       expect([fast.status, raw.status], `${property}: ${JSON.stringify(fast.body).slice(0, 200)}`).toEqual([200, 200])
       rows += fast.body.results.length
       diffs.push(...diffRows(fast.body.results, raw.body.results).map((d) => `${property}: ${d}`))
       if (fast.body.withheld !== raw.body.withheld) diffs.push(`${property} withheld: fast ${fast.body.withheld}, raw ${raw.body.withheld}`)
     }
     expect(rows, 'rows to compare').toBeGreaterThan(PROPERTIES.length)
-    expect(diffs, `under page==${top}: page cube vs visits and events`).toEqual([])
+    expect(diffs, `under ${held}==${value}: held cube vs visits and events`).toEqual([])
   })
 
   it('totals and the daily series equal those asked of visits and events', async () => {
-    const top = (await topPage())!
-    const fast = await get('aggregate', withFilter(`${period}&${allMetrics}`, `page==${top}`))
-    const raw = await get('aggregate', withFilter(`${period}&${allMetrics}`, `page==${top};${FILTERS[0]}`))
+    const value = (await top())!
+    const fast = await get('aggregate', withFilter(`${period}&${allMetrics}`, `${held}==${value}`))
+    const raw = await get('aggregate', withFilter(`${period}&${allMetrics}`, `${held}==${value};${FILTERS[0]}`))
     expect(fast.body.results?.visitors, JSON.stringify(fast.body)).toBeDefined()
     expect(fast.body.results).toEqual(raw.body.results)
     const series = `${period}&interval=day&${allMetrics}`
-    const fastDays = await get('timeseries', withFilter(series, `page==${top}`))
-    const rawDays = await get('timeseries', withFilter(series, `page==${top};${FILTERS[0]}`))
+    const fastDays = await get('timeseries', withFilter(series, `${held}==${value}`))
+    const rawDays = await get('timeseries', withFilter(series, `${held}==${value};${FILTERS[0]}`))
     expect(fastDays.body.results.length).toBeGreaterThan(0)
     expect(diffRows(fastDays.body.results, rawDays.body.results)).toEqual([])
   })

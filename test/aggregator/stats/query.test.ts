@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseFilters, type Filter } from '../../../aggregator/stats/filters.ts'
 import { metricValue, ZERO, type Sums } from '../../../aggregator/stats/metrics.ts'
 import { PROPERTIES, property } from '../../../aggregator/stats/properties.ts'
-import { cubeDim, cubeDims, PAGE_CUBE, pageCubeProperties, currentDays, querySums, rangeDays, rollupAnswers, sumsSql, type Interval, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
+import { cubeDim, cubeDims, HELD_CUBES, heldCubeProperties, currentDays, querySums, rangeDays, rollupAnswers, sumsSql, type Interval, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
 import { DIMENSION_COLUMNS, HOUR, MINUTE, openFixture, rows, type EventSpec, type StoreFixture } from '../store-fixture.ts'
 
 /**
@@ -520,9 +520,9 @@ describe('rollupAnswers', () => {
   it('every property a question can name is a dimension the rollup job builds', async () => {
     const built = await rows<{ dim: string }>(fx.client, 'SELECT DISTINCT dim FROM rollup_daily WHERE site = {site:String} ORDER BY dim', { site: SITE })
     // and page flow's rows (`flow`, page-flow.ts)
-    // and the page cube's (the totals and every visit property per page viewed, PAGE_CUBE)
-    const pageCube = ['', ...pageCubeProperties()].map((p) => cubeDim(PAGE_CUBE, p))
-    expect(built.map((b) => b.dim)).toEqual(['', ...Object.values(PROPERTIES).map((p) => p.dim), ...cubeDims().map(([d]) => d), ...pageCube, 'flow', 'prop:kind', 'prop:plan', 'prop:url'].sort())
+    // and the held cubes' (the totals and every visit property per page viewed and event name sent, HELD_CUBES)
+    const heldCube = HELD_CUBES.flatMap((f) => ['', ...heldCubeProperties()].map((p) => cubeDim(f, p)))
+    expect(built.map((b) => b.dim)).toEqual(['', ...Object.values(PROPERTIES).map((p) => p.dim), ...cubeDims().map(([d]) => d), ...heldCube, 'flow', 'prop:kind', 'prop:plan', 'prop:url'].sort())
   })
 
   // fixed by the rewrite: rollupAnswers never looked at the range, so part of a day was answered with whole days
@@ -544,11 +544,12 @@ describe('one filter on a visit property: answered from the rollup, as the raw p
     // (two filters: only a cube filter's value with another visit property's, the cube's cell)
     expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('country==DE;browser==Firefox') }))).toBe(true)
     expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('source==Google;channel==search') }))).toBe(false)
-    for (const raw of ['country==DE|FR', 'country==D*', 'country!=DE', 'country~D', 'country==DE;page==/', 'country==DE;browser==Firefox;os==Linux', 'region==Berlin', 'page==/|/x', 'page==/*', 'page!=/', 'event==Signup']) {
+    for (const raw of ['country==DE|FR', 'country==D*', 'country!=DE', 'country~D', 'country==DE;page==/', 'country==DE;browser==Firefox;os==Linux', 'region==Berlin', 'page==/|/x', 'page==/*', 'page!=/', 'event==Signup|Other', 'outbound==x']) {
       expect(rollupAnswers(question(RANGE_A, { filters: parseFilters(raw) })), raw).toBe(false)
     }
-    // one page: the page cube's totals, and its rows of a visit property (not of an event property)
+    // one page or event name: the held cube's totals, and its rows of a visit property (not of an event property)
     expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('page==/') }))).toBe(true)
+    expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('event==Signup'), property: PROPERTIES.country }))).toBe(true)
     expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('page==/'), property: PROPERTIES.source }))).toBe(true)
     expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('page==/'), property: PROPERTIES.event }))).toBe(false)
     // a breakdown under one value of a cube filter reads the cube; under another visit property, events
@@ -573,20 +574,22 @@ describe('one filter on a visit property: answered from the rollup, as the raw p
     })
   }
 
-  it("page: every page's totals, days and visit-property rows, page cube and raw path alike", async () => {
-    const pages = model({ range: RANGE_A, property: 'page' }).map((r) => r.key)
-    expect(pages.length).toBeGreaterThan(1)
-    for (const page of [...pages, '/no-such-page']) {
-      const filters = parseFilters(`page==${page}`)
-      const shapes: Pick<StatsQuestion, 'interval' | 'property'>[] = [{}, { interval: 'day' }, ...names.map((n) => ({ property: PROPERTIES[n] }))]
-      for (const asked of shapes) {
-        expect(rollupAnswers(question(RANGE_A, { filters, ...asked })), page).toBe(true)
-        const fast = sorted(await querySums(fx.client, question(RANGE_A, { filters, ...asked })))
-        const raw = sorted(await querySums(fx.client, question(RANGE_A, { filters: [...filters, ...ALL], ...asked })))
-        expect(fast, `page==${page} ${asked.property?.dim ?? asked.interval}`).toEqual(raw)
+  for (const held of HELD_CUBES) {
+    it(`${held}: every value's totals, days and visit-property rows, held cube and raw path alike`, async () => {
+      const values = model({ range: RANGE_A, property: held }).map((r) => r.key)
+      expect(values.length).toBeGreaterThan(held === 'page' ? 1 : 0)
+      for (const value of [...values, 'no such value']) {
+        const filters = parseFilters(`${held}==${value}`)
+        const shapes: Pick<StatsQuestion, 'interval' | 'property'>[] = [{}, { interval: 'day' }, ...names.map((n) => ({ property: PROPERTIES[n] }))]
+        for (const asked of shapes) {
+          expect(rollupAnswers(question(RANGE_A, { filters, ...asked })), value).toBe(true)
+          const fast = sorted(await querySums(fx.client, question(RANGE_A, { filters, ...asked })))
+          const raw = sorted(await querySums(fx.client, question(RANGE_A, { filters: [...filters, ...ALL], ...asked })))
+          expect(fast, `${held}==${value} ${asked.property?.dim ?? asked.interval}`).toEqual(raw)
+        }
       }
-    }
-  })
+    })
+  }
 })
 
 describe('the same question asked at once', () => {

@@ -5,7 +5,7 @@ import { goalCondition } from './goal-match.ts'
 import { revenueCondition } from './measures.ts'
 import { addSums, ZERO, type Sums } from './metrics.ts'
 import { calendarDate, wholeDays, type Range } from './period.ts'
-import { PROPERTIES, type Property, type VisitProperty } from './properties.ts'
+import { PROPERTIES, type EventProperty, type Property, type VisitProperty } from './properties.ts'
 
 export type Interval = 'minute' | 'hour' | 'day' | 'week' | 'month'
 
@@ -161,6 +161,13 @@ const positive = (f: Filter): Filter => ({ ...f, op: f.op === '!=' ? '==' : f.op
 const carried = (f: Filter) => f.name !== 'goal' && f.prop.level === 'visit' && f.prop.onEveryEvent === true
 const negate = (f: Filter, cond: string) => (f.op === '!=' ? `NOT (${cond})` : cond)
 
+/** A property a visit holds several values of (its `visitArray`: pages viewed, event names sent); throws for another. */
+function heldProperty(name: string): EventProperty & { visitArray: NonNullable<EventProperty['visitArray']> } {
+  const p = PROPERTIES[name]
+  if (p?.level !== 'event' || !p.visitArray) throw new Error(`${name} is no property a visit holds`)
+  return { ...p, visitArray: p.visitArray }
+}
+
 /**
  * The SQL of every statistic, built from the definitions in properties.ts and the sums above.
  * `days` are the UTC days read (the planner may answer the others from the rollup); every
@@ -271,64 +278,40 @@ class SumsQuery {
    * the UTC `days`: each visit row (and each event without a visit) is read once and stands in
    * a row per property, `ARRAY JOIN` of (name, value) from the very expressions `sql` groups by
    * for one property (`expr`, `eventExpr`, `keyed`). No revenue: the rollup holds none.
+   *
+   * With `held` (a property a visit holds several of: `page`, `event`), a held cube's rows
+   * (HELD_CUBES): for each value a visit holds, the totals (dim '') and the properties over the
+   * visits holding it, keyed `value\0key`, what `sql` answers under `<held>==<that value>`. A
+   * visit row is the visit's once per value it holds (`pages` and `event_names` list each once);
+   * an event without a visit stands as a visit holding its own page or event name when it has
+   * one (as ownVisitCondition has it); a visit holding none is in no row, as it matches no such filter.
    */
-  visitPropertiesSql(days: string[], names: string[]): string {
+  visitPropertiesSql(days: string[], names: string[], held?: string): string {
     const q = this.q
     const props = names.map((n) => [n, PROPERTIES[n]] as const)
     if (props.some(([, p]) => p?.level !== 'visit')) throw new Error('visitPropertiesSql takes visit properties only')
+    const h = held === undefined ? null : heldProperty(held)
+    if (h && this.by) throw new Error('a held cube is keyed by the value held, not by another property')
     const tz = this.params.add('String', q.timezone)
     const d = this.params.add('Array(Date)', days)
+    // with `held`, each key follows the value held: the visit row's (ARRAY JOIN) or the event's own
+    const key = (k: string, row: 'visit' | 'event') => (!h ? this.keyed(k, row) : `concat(${row === 'visit' ? 's_held' : h.expr}, char(0), ${k})`)
+    const named: (readonly [string, string | null])[] = [...(h ? [['', null] as const] : []), ...props.map(([n]) => [n, n] as const)]
     const pairs = (expr: (p: VisitProperty) => string, row: 'visit' | 'event') =>
-      `[${props.map(([n, p]) => `(${this.params.add('String', n)}, ${this.keyed(`CAST(${expr(p as VisitProperty)} AS String)`, row)})`).join(', ')}]`
+      `[${named.map(([n, p]) => `(${this.params.add('String', n)}, ${key(p === null ? "''" : `CAST(${expr(PROPERTIES[p] as VisitProperty)} AS String)`, row)})`).join(', ')}]`
     const own = q.filters.length ? ` AND ${q.filters.map((f) => this.ownVisitCondition(f)).join(' AND ')}` : ''
+    const holds = h ? ` AND ${h.visitArray === 'pages' ? "name = 'pageview'" : h.where}` : ''
     return `SELECT dim, key, bucket, ${OUTER}, ${OUTER_MEASURES} FROM (
       SELECT kv.1 AS dim, kv.2 AS key, ${localBucket(q.interval, 'start', q.timezone, this.params)} AS bucket, ${VISIT_SUMS}, ${NO_REVENUE}, ${NO_SCROLL}
-      FROM ${this.visits(d, q.filters, true)}
+      FROM ${this.visits(d, q.filters, true)}${h ? `
+      ARRAY JOIN ${h.visitArray} AS s_held` : ''}
       ARRAY JOIN ${pairs((p) => p.expr, 'visit')} AS kv
       GROUP BY dim, key, bucket, day, toDate(start, ${tz})
       UNION ALL
       SELECT kv.1 AS dim, kv.2 AS key, ${localBucket(q.interval, 'ts', q.timezone, this.params)} AS bucket, ${eventSums(false, true)}, ${NO_REVENUE}, ${NO_SCROLL}
       FROM events
       ARRAY JOIN ${pairs((p) => p.eventExpr, 'event')} AS kv
-      WHERE site = ${this.site} AND toDate(ts) IN ${d} AND ${this.inRange('ts')} AND visit_id = 0${own}
-      GROUP BY dim, key, bucket
-    ) GROUP BY dim, key, bucket`
-  }
-
-  /**
-   * A held cube's rows (HELD_CUBES): for each value of `filter` (a page viewed, an event name
-   * sent) a visit holds, the totals (dim '') and the sums of several visit properties over the
-   * visits holding it, keyed `value\0key`. What `sql` answers for each property (or the totals)
-   * under the filter `<filter>==<that value>`: a visit row is the visit's once per value it holds
-   * (`pages` and `event_names` list each once), an event without a visit stands as a visit
-   * holding its own value when it carries one (ownVisitCondition); a visit holding none is in no
-   * row, as it matches no such filter.
-   */
-  heldPropertiesSql(filter: string, days: string[], names: string[]): string {
-    const q = this.q
-    const held = PROPERTIES[filter]
-    if (held?.level !== 'event' || !held.visitArray) throw new Error(`${filter} is no property a visit holds`)
-    const props = names.map((n) => [n, PROPERTIES[n]] as const)
-    if (props.some(([, p]) => p?.level !== 'visit')) throw new Error('heldPropertiesSql takes visit properties only')
-    const tz = this.params.add('String', q.timezone)
-    const d = this.params.add('Array(Date)', days)
-    const pairs = (value: string, expr: (p: VisitProperty) => string) =>
-      `[${[['', "''"] as const, ...props.map(([n, p]) => [n, `CAST(${expr(p as VisitProperty)} AS String)`] as const)]
-        .map(([n, e]) => `(${this.params.add('String', n)}, concat(${value}, char(0), ${e}))`)
-        .join(', ')}]`
-    // a one-event visit holds its pageview's page, its custom event's name (as ownVisitCondition has it)
-    const holds = held.visitArray === 'pages' ? "name = 'pageview'" : held.where
-    return `SELECT dim, key, bucket, ${OUTER}, ${OUTER_MEASURES} FROM (
-      SELECT kv.1 AS dim, kv.2 AS key, ${localBucket(q.interval, 'start', q.timezone, this.params)} AS bucket, ${VISIT_SUMS}, ${NO_REVENUE}, ${NO_SCROLL}
-      FROM ${this.visits(d, q.filters, true)}
-      ARRAY JOIN ${held.visitArray} AS s_held
-      ARRAY JOIN ${pairs('s_held', (p) => p.expr)} AS kv
-      GROUP BY dim, key, bucket, day, toDate(start, ${tz})
-      UNION ALL
-      SELECT kv.1 AS dim, kv.2 AS key, ${localBucket(q.interval, 'ts', q.timezone, this.params)} AS bucket, ${eventSums(false, true)}, ${NO_REVENUE}, ${NO_SCROLL}
-      FROM events
-      ARRAY JOIN ${pairs(held.expr, (p) => p.eventExpr)} AS kv
-      WHERE site = ${this.site} AND toDate(ts) IN ${d} AND ${this.inRange('ts')} AND visit_id = 0 AND ${holds}
+      WHERE site = ${this.site} AND toDate(ts) IN ${d} AND ${this.inRange('ts')} AND visit_id = 0${own}${holds}
       GROUP BY dim, key, bucket
     ) GROUP BY dim, key, bucket`
   }
@@ -403,9 +386,9 @@ export function visitPropertiesSql(q: StatsQuestion, names: string[], days: stri
   return new SumsQuery(q, params, by).visitPropertiesSql(days, names)
 }
 
-/** A held cube's rows over the given UTC days (dim: '' for the totals or a visit property; key: `value\0key`): see SumsQuery.heldPropertiesSql. */
+/** A held cube's rows over the given UTC days (dim: '' for the totals or a visit property; key: `value\0key`): see SumsQuery.visitPropertiesSql. */
 export function heldPropertiesSql(q: StatsQuestion, filter: string, names: string[], days: string[], params = new Params()): string {
-  return new SumsQuery(q, params).heldPropertiesSql(filter, days, names)
+  return new SumsQuery(q, params).visitPropertiesSql(days, names, filter)
 }
 
 /** The SQL of a question over the given UTC days, with its parameters: for the live path and the rollup build alike. */

@@ -192,6 +192,26 @@ describe.each([...PROPERTIES, ...PROP_KEYS.map((k) => `prop:${k}`)])('breakdown 
  * selects everything is asked of visits and events; every property (custom props aside, which
  * the cube leaves to events), under the commonest value of each cube filter, must be equal.
  */
+/**
+ * Every property's breakdown (but `skip`'s) under `filter` (fast: what the rollup answers) and
+ * under `filter` with `everything` (a filter selecting everything: visits and events), every
+ * metric: the rows compared and how they differ, withheld answers included.
+ */
+async function breakdownsBothWays(skip: string, filter: string, everything: string): Promise<{ rows: number; diffs: string[] }> {
+  const diffs: string[] = []
+  let rows = 0
+  for (const property of PROPERTIES.filter((p) => p !== skip)) {
+    const params = `${period}&property=${encodeURIComponent(property)}&${allMetrics}&limit=1000`
+    const fast = await get('breakdown', withFilter(params, filter))
+    const raw = await get('breakdown', withFilter(params, `${filter};${everything}`))
+    expect([fast.status, raw.status], `${property}: ${JSON.stringify(fast.body).slice(0, 200)}`).toEqual([200, 200])
+    rows += fast.body.results.length
+    diffs.push(...diffRows(fast.body.results, raw.body.results).map((d) => `${property}: ${d}`))
+    if (fast.body.withheld !== raw.body.withheld) diffs.push(`${property} withheld: fast ${fast.body.withheld}, raw ${raw.body.withheld}`)
+  }
+  return { rows, diffs }
+}
+
 // Two of the four: the cube's rows of every filter are checked against sumsSql row by row in
 // test/aggregator/rollup/sql.test.ts; here the API's answers, with a real value and with (none).
 const CUBE_ASKED = ['browser', 'country'].filter((f) => CUBE_FILTERS.includes(f))
@@ -200,17 +220,7 @@ describe.each(CUBE_ASKED)('breakdowns under one %s value (the cube)', (cubeFilte
     const values = await get('breakdown', `${period}&property=${cubeFilter}&metrics=visitors`)
     const top = values.body.results[0]?.[cubeFilter] as string | undefined
     expect(top, `a value of ${cubeFilter} to filter on`).toBeDefined()
-    const diffs: string[] = []
-    let rows = 0
-    for (const property of PROPERTIES.filter((p) => p !== cubeFilter)) {
-      const params = `${period}&property=${encodeURIComponent(property)}&${allMetrics}&limit=1000`
-      const fast = await get('breakdown', withFilter(params, `${cubeFilter}==${top}`))
-      const raw = await get('breakdown', withFilter(params, `${cubeFilter}==${top};${FILTERS[1]}`))
-      expect([fast.status, raw.status], `${property}: ${JSON.stringify(fast.body).slice(0, 200)}`).toEqual([200, 200])
-      rows += fast.body.results.length
-      diffs.push(...diffRows(fast.body.results, raw.body.results).map((d) => `${property}: ${d}`))
-      if (fast.body.withheld !== raw.body.withheld) diffs.push(`${property} withheld: fast ${fast.body.withheld}, raw ${raw.body.withheld}`)
-    }
+    const { rows, diffs } = await breakdownsBothWays(cubeFilter, `${cubeFilter}==${top}`, FILTERS[1])
     expect(rows, 'rows to compare').toBeGreaterThan(PROPERTIES.length)
     expect(diffs, `under ${cubeFilter}==${top}: cube vs visits and events`).toEqual([])
   })
@@ -248,17 +258,7 @@ describe.each(HELD_CUBES)('under one %s (its held cube)', (held) => {
   it('breakdowns equal the same breakdowns asked of visits and events, for every property', async () => {
     const value = await top()
     expect(value, `a value of ${held} to filter on`).toBeDefined()
-    const diffs: string[] = []
-    let rows = 0
-    for (const property of PROPERTIES.filter((p) => p !== held)) {
-      const params = `${period}&property=${encodeURIComponent(property)}&${allMetrics}&limit=1000`
-      const fast = await get('breakdown', withFilter(params, `${held}==${value}`))
-      const raw = await get('breakdown', withFilter(params, `${held}==${value};${FILTERS[0]}`))
-      expect([fast.status, raw.status], `${property}: ${JSON.stringify(fast.body).slice(0, 200)}`).toEqual([200, 200])
-      rows += fast.body.results.length
-      diffs.push(...diffRows(fast.body.results, raw.body.results).map((d) => `${property}: ${d}`))
-      if (fast.body.withheld !== raw.body.withheld) diffs.push(`${property} withheld: fast ${fast.body.withheld}, raw ${raw.body.withheld}`)
-    }
+    const { rows, diffs } = await breakdownsBothWays(held, `${held}==${value}`, FILTERS[0])
     expect(rows, 'rows to compare').toBeGreaterThan(PROPERTIES.length)
     expect(diffs, `under ${held}==${value}: held cube vs visits and events`).toEqual([])
   })

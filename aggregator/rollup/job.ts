@@ -1,9 +1,9 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { Sites } from '../../accounts/sites.ts'
 import { FLOW_DIM, flowBuildSql } from '../stats/page-flow.ts'
-import { PROPERTIES, property, type VisitProperty } from '../stats/properties.ts'
+import { PROPERTIES, property, VISIT_PROPERTY_NAMES, type VisitProperty } from '../stats/properties.ts'
 import { Params } from '../stats/filters.ts'
-import { CUBE_FILTERS, cubeDim, cubeDims, HELD_CUBES, heldCubeProperties, heldPropertiesSql, sumsSql, visitPropertiesSql, type StatsQuestion } from '../stats/query.ts'
+import { CUBE_FILTERS, cubeDim, cubeDims, HELD_CUBES, heldPropertiesSql, sumsSql, visitPropertiesSql, type StatsQuestion } from '../stats/query.ts'
 import { backfillVisits } from './backfill-visits.ts'
 
 /**
@@ -142,7 +142,7 @@ export class RollupJob {
     // every event property one statement each; then the cube, one statement per filter. A statement
     // and each read in it cost the embedded engine tens of milliseconds however small the site:
     // one per property and cube cell made a small site's day take seconds.
-    const visitProps = Object.keys(PROPERTIES).filter((p) => PROPERTIES[p].level === 'visit')
+    const visitProps = VISIT_PROPERTY_NAMES
     const single = (dim: string, params: Params, by: VisitProperty | null = null, p = dim) =>
       `SELECT ${params.add('String', dim)} AS dim, * FROM (${sumsSql(question(p || null), [day], params, by).sql})`
     let params = new Params()
@@ -167,7 +167,7 @@ export class RollupJob {
       params = new Params()
       await this.insertRows(site, day, [
         `SELECT concat(${params.add('String', cubeDim(filter, ''))}, dim) AS dim, key, bucket, * EXCEPT (dim, key, bucket)
-          FROM (${heldPropertiesSql(question(null), filter, heldCubeProperties(), [day], params)})`,
+          FROM (${heldPropertiesSql(question(null), filter, visitProps, [day], params)})`,
       ], params)
     }
     // page flow: each page's previous and next pages (page-flow.ts, flowSql: the questions' own SQL)

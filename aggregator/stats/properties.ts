@@ -79,6 +79,9 @@ export const PROPERTIES: Record<string, Property> = {
 
 export const PROPERTY_NAMES = [...Object.keys(PROPERTIES), 'prop:<key>']
 
+/** The visit properties' names: what the rollup build reads in one pass over a day's visits, and what the held cubes break down. */
+export const VISIT_PROPERTY_NAMES: readonly string[] = Object.keys(PROPERTIES).filter((p) => PROPERTIES[p].level === 'visit')
+
 const PROP_KEY = /^prop:([A-Za-z0-9_.:-]{1,64})$/
 
 /** A property by name, including `prop:<key>` for custom props; undefined when unknown. */

@@ -286,7 +286,7 @@ class SumsQuery {
    * an event without a visit stands as a visit holding its own page or event name when it has
    * one (as ownVisitCondition has it); a visit holding none is in no row, as it matches no such filter.
    */
-  visitPropertiesSql(days: string[], names: string[], held?: string): string {
+  visitPropertiesSql(days: string[], names: readonly string[], held?: string): string {
     const q = this.q
     const props = names.map((n) => [n, PROPERTIES[n]] as const)
     if (props.some(([, p]) => p?.level !== 'visit')) throw new Error('visitPropertiesSql takes visit properties only')
@@ -382,12 +382,12 @@ export function baseParams(q: StatsQuestion): Record<string, unknown> {
  * the sums): what `sumsSql` answers for each of them as the question's property, the rollup
  * build's (test/aggregator/rollup/sql.test.ts compares the two row by row).
  */
-export function visitPropertiesSql(q: StatsQuestion, names: string[], days: string[], params = new Params(), by: VisitProperty | null = null): string {
+export function visitPropertiesSql(q: StatsQuestion, names: readonly string[], days: string[], params = new Params(), by: VisitProperty | null = null): string {
   return new SumsQuery(q, params, by).visitPropertiesSql(days, names)
 }
 
 /** A held cube's rows over the given UTC days (dim: '' for the totals or a visit property; key: `value\0key`): see SumsQuery.visitPropertiesSql. */
-export function heldPropertiesSql(q: StatsQuestion, filter: string, names: string[], days: string[], params = new Params()): string {
+export function heldPropertiesSql(q: StatsQuestion, filter: string, names: readonly string[], days: string[], params = new Params()): string {
   return new SumsQuery(q, params).visitPropertiesSql(days, names, filter)
 }
 
@@ -453,13 +453,11 @@ export const cubeDims = (): [string, VisitProperty, string][] =>
  * sent (`event`), the totals and every visit property's rows over the visits holding it
  * (dimension `page|source`, value `/pricing\0Google`; the totals `page|`, value `/pricing\0`),
  * so that a dashboard under `page==/pricing` (a row of the top pages clicked) or `event==Signup`
- * reads its cards, its chart and its visit panels like an unfiltered one. Event properties under
+ * reads its cards, its chart and its visit panels like an unfiltered one (every visit property,
+ * VISIT_PROPERTY_NAMES). Event properties under
  * such a filter (pages, events, links, goals) are still asked of events.
  */
 export const HELD_CUBES: readonly string[] = ['page', 'event']
-
-/** The visit properties a held cube breaks down (every one). */
-export const heldCubeProperties = (): string[] => Object.keys(PROPERTIES).filter((p) => PROPERTIES[p].level === 'visit')
 
 /**
  * The rows of the daily rollup that answer a question, if any: whole local days, day buckets

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FLOW_DIM, flowBuildSql } from '../../../aggregator/stats/page-flow.ts'
-import { PROPERTIES, property } from '../../../aggregator/stats/properties.ts'
-import { cubeDim, cubeDims, currentDays, HELD_CUBES, heldCubeProperties, querySums, sumsSql, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
+import { PROPERTIES, property, VISIT_PROPERTY_NAMES } from '../../../aggregator/stats/properties.ts'
+import { cubeDim, cubeDims, currentDays, HELD_CUBES, querySums, sumsSql, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
 import { parseFilters } from '../../../aggregator/stats/filters.ts'
 import { chTime, DAY, HOUR, MINUTE, openFixture, rows, type EventSpec, type StoreFixture } from '../store-fixture.ts'
 import type { Sums } from '../../../aggregator/stats/metrics.ts'
@@ -332,7 +332,7 @@ describe('daily rollup (sumsSql per closed UTC day)', () => {
     // (and the cube of every property by each cube filter's values: CUBE_FILTERS)
     const cube = new Map(cubeDims().map(([dim, by, p]) => [dim, { by, p }]))
     // (and the held cubes: the totals and every visit property per page viewed and per event name sent, HELD_CUBES)
-    const heldCube = new Map(HELD_CUBES.flatMap((f) => ['', ...heldCubeProperties()].map((p) => [cubeDim(f, p), { filter: f, p }] as const)))
+    const heldCube = new Map(HELD_CUBES.flatMap((f) => ['', ...VISIT_PROPERTY_NAMES].map((p) => [cubeDim(f, p), { filter: f, p }] as const)))
     expect(dims).toEqual(['', ...Object.keys(PROPERTIES).filter((p) => p !== 'download'), ...[...cube.keys()].filter((d) => !d.endsWith('|download')), ...heldCube.keys(), FLOW_DIM, 'prop:plan', 'prop:url'].sort())
     for (const { site, build_day, dim } of builds) {
       const from = Date.parse(build_day)

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseFilters, type Filter } from '../../../aggregator/stats/filters.ts'
 import { metricValue, ZERO, type Sums } from '../../../aggregator/stats/metrics.ts'
-import { PROPERTIES, property } from '../../../aggregator/stats/properties.ts'
-import { cubeDim, cubeDims, HELD_CUBES, heldCubeProperties, currentDays, querySums, rangeDays, rollupAnswers, sumsSql, type Interval, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
+import { PROPERTIES, property, VISIT_PROPERTY_NAMES } from '../../../aggregator/stats/properties.ts'
+import { cubeDim, cubeDims, HELD_CUBES, currentDays, querySums, rangeDays, rollupAnswers, sumsSql, type Interval, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
 import { DIMENSION_COLUMNS, HOUR, MINUTE, openFixture, rows, type EventSpec, type StoreFixture } from '../store-fixture.ts'
 
 /**
@@ -521,7 +521,7 @@ describe('rollupAnswers', () => {
     const built = await rows<{ dim: string }>(fx.client, 'SELECT DISTINCT dim FROM rollup_daily WHERE site = {site:String} ORDER BY dim', { site: SITE })
     // and page flow's rows (`flow`, page-flow.ts)
     // and the held cubes' (the totals and every visit property per page viewed and event name sent, HELD_CUBES)
-    const heldCube = HELD_CUBES.flatMap((f) => ['', ...heldCubeProperties()].map((p) => cubeDim(f, p)))
+    const heldCube = HELD_CUBES.flatMap((f) => ['', ...VISIT_PROPERTY_NAMES].map((p) => cubeDim(f, p)))
     expect(built.map((b) => b.dim)).toEqual(['', ...Object.values(PROPERTIES).map((p) => p.dim), ...cubeDims().map(([d]) => d), ...heldCube, 'flow', 'prop:kind', 'prop:plan', 'prop:url'].sort())
   })
 

@@ -61,8 +61,7 @@ export async function releaseMemory(store: Pick<Store, 'embedded' | 'client'>): 
 /** madvise(2)'s advice to reclaim pages now (Linux 5.4 and later): clean file pages are dropped, to be read again when touched. */
 const MADV_PAGEOUT = 21
 /** The files whose code a process maps and touches mostly while starting: the embedded engine's library, node itself. */
-const escaped = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-const CODE_FILES = [/\/libchdb\.so$/, new RegExp(`^${escaped(process.execPath)}$`)]
+const isCodeFile = (file: string) => file.endsWith('/libchdb.so') || file === process.execPath
 
 type Madvise = (addr: bigint, length: bigint, advice: number) => number
 let madvise: Madvise | null | undefined
@@ -80,8 +79,8 @@ function libcMadvise(): Madvise | null {
   return madvise
 }
 
-/** The read-only mappings of the files matching `files` (/proc/self/maps), start and end addresses. */
-export function readOnlyMappings(files: RegExp[] = CODE_FILES): { start: bigint; end: bigint }[] {
+/** The read-only mappings of the files `files` picks (/proc/self/maps), start and end addresses. */
+export function readOnlyMappings(files: (file: string) => boolean = isCodeFile): { start: bigint; end: bigint }[] {
   let maps: string
   try {
     maps = fs.readFileSync('/proc/self/maps', 'utf8')
@@ -92,7 +91,7 @@ export function readOnlyMappings(files: RegExp[] = CODE_FILES): { start: bigint;
   for (const line of maps.split('\n')) {
     // start-end perms offset dev inode path
     const m = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) \S+ \S+ \S+\s+(\S.*)$/.exec(line)
-    if (!m || m[3].includes('w') || !files.some((f) => f.test(m[4]))) continue
+    if (!m || m[3].includes('w') || !files(m[4])) continue
     out.push({ start: BigInt(`0x${m[1]}`), end: BigInt(`0x${m[2]}`) })
   }
   return out
@@ -108,7 +107,7 @@ export function readOnlyMappings(files: RegExp[] = CODE_FILES): { start: bigint;
  * once the store is ready and after each burst (releaseMemory); returns the bytes advised
  * (0 where madvise is not at hand).
  */
-export function pageOutCode(files: RegExp[] = CODE_FILES): number {
+export function pageOutCode(files: (file: string) => boolean = isCodeFile): number {
   const advise = libcMadvise()
   if (!advise) return 0
   let bytes = 0

@@ -20,6 +20,8 @@ export interface StatsQuestion {
 }
 
 export interface SumsRow extends Sums {
+  /** Of a grouped read (groupedSumsSql): which grouping set the row is of. */
+  g?: number
   key: string
   bucket: string
   /** The UTC day of the row, when asked day by day (sumsSql's `byDay`). */
@@ -166,6 +168,36 @@ function heldProperty(name: string): EventProperty & { visitArray: NonNullable<E
   const p = PROPERTIES[name]
   if (p?.level !== 'event' || !p.visitArray) throw new Error(`${name} is no property a visit holds`)
   return { ...p, visitArray: p.visitArray }
+}
+
+/**
+ * Several visit properties (null: the totals) grouped over one read, as GROUPING SETS: a set per
+ * property, of its value (over a visit row, or an events row standing as a visit: `row`) and
+ * `rest`, and for the totals `rest` alone. `g` tells a row's set: `grouping()` over the values
+ * has a bit set for each value its set leaves out (groupOf). Reading the visits once for a
+ * breakdown and its totals took 23 ms where the breakdown alone took 29 ms (today at ten
+ * million events); eight panels at once, 50 ms against 8 × 27 ms. The values must differ
+ * from one another (`expr` and `eventExpr` alike), or two sets would be one.
+ */
+function groupingSets(props: readonly (VisitProperty | null)[], row: 'visit' | 'event', rest: string): { select: string; groupBy: string } {
+  const values = props.filter((p): p is VisitProperty => p !== null).map((p) => (row === 'visit' ? p.expr : p.eventExpr))
+  const key = `multiIf(${values.map((v, i) => `g = ${setMask(values.length, i)}, CAST(${v} AS String)`).join(', ')}, '')`
+  const sets = [...values.map((v) => `(${v}, ${rest})`), ...(props.includes(null) ? [`(${rest})`] : [])]
+  return { select: `grouping(${values.join(', ')}) AS g, ${key} AS key`, groupBy: `GROUPING SETS (${sets.join(', ')})` }
+}
+
+/** `grouping()` of n values on the rows of the set of value i: every bit but value i's (the first value is the highest bit). */
+const setMask = (n: number, i: number) => 2 ** n - 1 - 2 ** (n - 1 - i)
+
+/** Which of `props` (as given to groupingSets) a row with this `g` belongs to: its index. */
+export function groupOf(props: readonly (VisitProperty | null)[], g: number): number {
+  const n = props.filter((p) => p !== null).length
+  let value = 0
+  for (let i = 0; i < props.length; i++) {
+    if (props[i] === null ? g === 2 ** n - 1 : g === setMask(n, value)) return i
+    if (props[i] !== null) value++
+  }
+  throw new Error(`no grouping set has grouping() = ${g}`)
 }
 
 /**
@@ -316,8 +348,12 @@ class SumsQuery {
     ) GROUP BY dim, key, bucket`
   }
 
-  /** Sums per (key, bucket) over the UTC `days` (ISO dates); `byDay`, per (key, bucket, UTC day: `day`). */
-  sql(days: string[], byDay = false): string {
+  /**
+   * Sums per (key, bucket) over the UTC `days` (ISO dates); `byDay`, per (key, bucket, UTC day: `day`).
+   * `together`: instead of the question's property, several visit properties (null: the totals)
+   * over one read of the visits, each row told by `g` (see groupingSets).
+   */
+  sql(days: string[], byDay = false, together: readonly (VisitProperty | null)[] | null = null): string {
     const q = this.q
     // with byDay each branch says the UTC day of its rows (a visit's, an event's): branches group by it already
     const [visitDay, eventDay] = byDay ? [', day AS s_day', ', toDate(ts) AS s_day'] : ['', '']
@@ -326,22 +362,28 @@ class SumsQuery {
     const prop = q.property
     const branches: string[] = []
     const paid = revenueCondition(q.filters, this.params)
-    if (!prop || prop.level === 'visit') {
+    if (together || !prop || prop.level === 'visit') {
       // The totals are a visit property's rows added up: a visit's pageviews and events count
       // with the visit, when it starts. (Counting them from events when they happen reads every
       // event of the range under a filter: seven times slower at ten million events.)
-      const key = prop ? this.keyed(`CAST(${prop.expr} AS String)`, 'visit') : "''"
-      const ownKey = prop ? this.keyed(`CAST(${prop.eventExpr} AS String)`, 'event') : "''"
-      branches.push(`SELECT ${key} AS key, ${localBucket(q.interval, 'start', q.timezone, this.params)} AS bucket, ${VISIT_SUMS},
+      const keys = (row: 'visit' | 'event', rest: string) => {
+        if (together) return groupingSets(together, row, rest)
+        const p = prop as VisitProperty | undefined
+        const key = !p ? "''" : this.keyed(`CAST(${row === 'visit' ? p.expr : p.eventExpr} AS String)`, row)
+        return { select: `${key} AS key`, groupBy: `key, ${rest}` }
+      }
+      const visitKeys = keys('visit', `bucket, day, toDate(start, ${tz})`)
+      branches.push(`SELECT ${visitKeys.select}, ${localBucket(q.interval, 'start', q.timezone, this.params)} AS bucket, ${VISIT_SUMS},
         ${paid ? VISIT_REVENUE : NO_REVENUE}, ${NO_SCROLL}${visitDay}
       FROM ${this.withRevenue(this.visits(d, q.filters, true), d, paid)}
-      GROUP BY key, bucket, day, toDate(start, ${tz})`)
+      GROUP BY ${visitKeys.groupBy}`)
       const own = q.filters.length ? ` AND ${q.filters.map((f) => this.ownVisitCondition(f)).join(' AND ')}` : ''
-      branches.push(`SELECT ${ownKey} AS key, ${localBucket(q.interval, 'ts', q.timezone, this.params)} AS bucket, ${eventSums(false, true)},
+      const eventKeys = keys('event', `bucket${byDay ? ', s_day' : ''}`)
+      branches.push(`SELECT ${eventKeys.select}, ${localBucket(q.interval, 'ts', q.timezone, this.params)} AS bucket, ${eventSums(false, true)},
         ${paid ? eventRevenue(paid, false) : NO_REVENUE}, ${NO_SCROLL}${eventDay}
       FROM events
       WHERE site = ${this.site} AND toDate(ts) IN ${d} AND ${this.inRange('ts')} AND visit_id = 0${own}
-      GROUP BY key, bucket${byDay ? ', s_day' : ''}`)
+      GROUP BY ${eventKeys.groupBy}`)
     } else {
       // Filters on the property itself pick its values; the others pick visits.
       const name = nameOf(prop)
@@ -366,9 +408,10 @@ class SumsQuery {
       WHERE ${this.eventsInScope(d, others, prop.dim === 'page' ? undefined : carrying)} AND ${carrying}
       GROUP BY key, bucket, toDate(ts), toDate(ts, ${tz})`)
     }
-    return `SELECT key, bucket, ${byDay ? 'toString(s_day) AS day, ' : ''}${OUTER}, ${OUTER_MEASURES} FROM (
+    const g = together ? 'g, ' : ''
+    return `SELECT ${g}key, bucket, ${byDay ? 'toString(s_day) AS day, ' : ''}${OUTER}, ${OUTER_MEASURES} FROM (
       ${branches.join('\n      UNION ALL\n      ')}
-    ) GROUP BY key, bucket${byDay ? ', s_day' : ''}`
+    ) GROUP BY ${g}key, bucket${byDay ? ', s_day' : ''}`
   }
 }
 
@@ -394,6 +437,12 @@ export function heldPropertiesSql(q: StatsQuestion, filter: string, names: reado
 /** The SQL of a question over the given UTC days, with its parameters: for the live path and the rollup build alike. */
 export function sumsSql(q: StatsQuestion, days: string[], params = new Params(), by: VisitProperty | null = null, byDay = false): { sql: string; params: Record<string, unknown> } {
   const sql = new SumsQuery(q, params, by).sql(days, byDay)
+  return { sql, params: { ...baseParams(q), ...params.values } }
+}
+
+/** The SQL of several visit properties of a question (null: its totals; `q.property` is not read) over one read: rows told apart by `g` (groupOf). */
+export function groupedSumsSql(q: StatsQuestion, props: readonly (VisitProperty | null)[], days: string[], params = new Params(), byDay = false): { sql: string; params: Record<string, unknown> } {
+  const sql = new SumsQuery(q, params).sql(days, byDay, props)
   return { sql, params: { ...baseParams(q), ...params.values } }
 }
 
@@ -680,11 +729,7 @@ export async function querySums(client: ClickHouseClient, q: StatsQuestion): Pro
   if (slice && current.size > 0) parts.push(sliceRows(client, q, slice, current, q.property !== undefined))
   if (live.length > 0) {
     // the other days (every day, when the rollup does not answer) from events and visits: day by day, each day's rows kept (dayByDay)
-    const read = (days: string[]) => {
-      const { sql, params } = sumsSql(q, days, new Params(), null, true)
-      return rowsOf(client, sql, params)
-    }
-    parts.push(dayByDay(client, JSON.stringify({ sums: q }), live, read, known))
+    parts.push(dayByDay(client, JSON.stringify({ sums: q }), live, (days) => liveRows(client, q, days), known))
   }
   const merged = new Map<string, SumsRow>()
   for (const rows of await Promise.all(parts)) {
@@ -695,6 +740,74 @@ export async function querySums(client: ClickHouseClient, q: StatsQuestion): Pro
     }
   }
   return [...merged.values()]
+}
+
+/** A question's rows over the UTC `days` from visits and events, per UTC day: alone, or with others asked at once (liveBatch). */
+function liveRows(client: ClickHouseClient, q: StatsQuestion, days: string[]): Promise<SumsRow[]> {
+  const prop = q.property
+  if (prop && (prop.level !== 'visit' || prop.propKey !== undefined)) return aloneRows(client, q, days)
+  const id = JSON.stringify([{ ...q, property: undefined }, days])
+  let batches = liveBatches.get(client)
+  if (!batches) liveBatches.set(client, (batches = new Map()))
+  let batch = batches.get(id)
+  if (!batch) {
+    const mine = (batch = { asks: [] as LiveAsk[] })
+    const all = batches
+    batches.set(id, batch)
+    // after the questions resuming in this turn (those that shared one eventDays) have asked theirs
+    setImmediate(() => {
+      all.delete(id)
+      runLiveBatch(client, days, mine.asks)
+    })
+  }
+  return new Promise((resolve, reject) => batch.asks.push({ q, prop: (prop as VisitProperty | undefined) ?? null, resolve, reject }))
+}
+
+function aloneRows(client: ClickHouseClient, q: StatsQuestion, days: string[]): Promise<SumsRow[]> {
+  const { sql, params } = sumsSql(q, days, new Params(), null, true)
+  return rowsOf(client, sql, params)
+}
+
+interface LiveAsk {
+  q: StatsQuestion
+  prop: VisitProperty | null
+  resolve: (rows: SumsRow[]) => void
+  reject: (e: unknown) => void
+}
+
+/**
+ * Live reads asked in the same turn that differ only in their visit property, or have none (the
+ * totals): a breakdown and its totals, a filter's neighbours, a dashboard's panels resuming
+ * together after the eventDays they shared. One read of the visits answers them all
+ * (groupedSumsSql); each is given its own rows, as `sumsSql` would have answered it
+ * (test/aggregator/stats/sql.test.ts compares them).
+ */
+const liveBatches = new WeakMap<ClickHouseClient, Map<string, { asks: LiveAsk[] }>>()
+
+async function runLiveBatch(client: ClickHouseClient, days: string[], asks: LiveAsk[]): Promise<void> {
+  // one grouping set per value expression; a property sharing an expression with another (or only one asked) is read alone
+  const props: (VisitProperty | null)[] = []
+  const setOf = new Map<LiveAsk, number>()
+  const alone: LiveAsk[] = []
+  for (const a of asks) {
+    const same = props.findIndex((p) => (p === null ? a.prop === null : a.prop !== null && p.expr === a.prop.expr && p.eventExpr === a.prop.eventExpr))
+    if (same >= 0) setOf.set(a, same)
+    else if (a.prop !== null && props.some((p) => p !== null && (p.expr === a.prop!.expr || p.eventExpr === a.prop!.eventExpr))) alone.push(a)
+    else setOf.set(a, props.push(a.prop) - 1)
+  }
+  if (props.length < 2) alone.push(...setOf.keys())
+  for (const a of alone) Promise.resolve(a.q).then((q) => aloneRows(client, q, days)).then(a.resolve, a.reject)
+  if (props.length < 2) return
+  const grouped = [...setOf.keys()]
+  try {
+    const { sql, params } = groupedSumsSql(grouped[0].q, props, days, new Params(), true)
+    const rows = await rowsOf(client, sql, params)
+    const bySet = props.map((): SumsRow[] => [])
+    for (const { g, ...r } of rows) bySet[groupOf(props, Number(g))].push(r)
+    for (const a of grouped) a.resolve(bySet[setOf.get(a)!].map((r) => ({ ...r })))
+  } catch (e) {
+    for (const a of grouped) a.reject(e)
+  }
 }
 
 /**
@@ -749,6 +862,7 @@ async function readRows(client: ClickHouseClient, query: string, query_params: R
   const rs = await client.query({ query, query_params, format: 'JSONEachRow' })
   const rows = await rs.json<SumsRow>()
   return rows.map((r) => ({
+    ...(r.g === undefined ? {} : { g: Number(r.g) }),
     key: String(r.key),
     bucket: String(r.bucket),
     ...(r.day === undefined ? {} : { day: String(r.day) }),

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { parseFilters, type Filter } from '../../../aggregator/stats/filters.ts'
+import { Params, parseFilters, type Filter } from '../../../aggregator/stats/filters.ts'
 import { metricValue, ZERO, type Sums } from '../../../aggregator/stats/metrics.ts'
-import { PROPERTIES, property, VISIT_PROPERTY_NAMES } from '../../../aggregator/stats/properties.ts'
-import { cubeDim, cubeDims, HELD_CUBES, currentDays, querySums, rangeDays, rollupAnswers, sumsSql, type Interval, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
+import { PROPERTIES, property, VISIT_PROPERTY_NAMES, type VisitProperty } from '../../../aggregator/stats/properties.ts'
+import { cubeDim, cubeDims, HELD_CUBES, currentDays, groupedSumsSql, groupOf, querySums, rangeDays, readDays, rollupAnswers, sumsSql, type Interval, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
 import { DIMENSION_COLUMNS, HOUR, MINUTE, openFixture, rows, type EventSpec, type StoreFixture } from '../store-fixture.ts'
 
 /**
@@ -614,6 +614,61 @@ describe('the same question asked at once', () => {
     // has a day read again once a late event makes it no longer built)
     await querySums(counting, q)
     expect(asked).toHaveLength(1)
+  })
+})
+
+describe('several visit properties asked at once (one read: groupedSumsSql)', () => {
+  const byDay = (rows: SumsRow[]) => [...rows].sort((a, b) => `${a.key}\u0000${a.bucket}\u0000${a.day}`.localeCompare(`${b.key}\u0000${b.bucket}\u0000${b.day}`))
+  const run = async (sql: { sql: string; params: Record<string, unknown> }) =>
+    (await rows<SumsRow & Record<string, unknown>>(fx.client, sql.sql, sql.params)).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, k === 'key' || k === 'bucket' || k === 'day' ? String(v) : Number(v)])) as unknown as SumsRow)
+  /** Every visit property whose value expressions no other one shares (those are read alone), and the totals. */
+  const together = [null, ...VISIT_PROPERTY_NAMES.map((n) => PROPERTIES[n] as VisitProperty)].filter(
+    (p, i, all) => p === null || !all.some((o, j) => j !== i && o !== null && (o.expr === p.expr || o.eventExpr === p.eventExpr)),
+  )
+
+  it('covers the totals and most visit properties', () => {
+    expect(together[0]).toBeNull()
+    expect(together.length).toBeGreaterThan(VISIT_PROPERTY_NAMES.length * 0.8)
+  })
+
+  const CASES: [string, { from: number; to: number }, string, Interval | undefined][] = [
+    ['range A, no filter', RANGE_A, '', undefined],
+    ['range A, browser==Firefox, by day', RANGE_A, 'browser==Firefox', 'day'],
+    ['range A, page==/docs, by hour', RANGE_A, 'page==/docs', 'hour'],
+    ['range A, event==Signup;country!=DE', RANGE_A, 'event==Signup;country!=DE', undefined],
+    ['range B (events without a visitor hash), no filter, by hour', RANGE_B, '', 'hour'],
+    ['range B, page~blog', RANGE_B, 'page~blog', undefined],
+  ]
+  it.each(CASES)('%s: each property\'s rows are what sumsSql answers for it alone', async (_, range, filters, interval) => {
+    const q = question(range, { filters: parseFilters(filters), interval })
+    const days = readDays(q)
+    const grouped = await run(groupedSumsSql(q, together, days, new Params(), true))
+    const bySet = together.map((): SumsRow[] => [])
+    for (const { g, ...r } of grouped) bySet[groupOf(together, Number(g))].push(r)
+    let compared = 0
+    for (const [i, p] of together.entries()) {
+      const alone = await run(sumsSql({ ...q, property: p ?? undefined }, days, new Params(), null, true))
+      expect(byDay(bySet[i]), p === null ? 'totals' : p.dim).toEqual(byDay(alone))
+      compared += alone.length
+    }
+    expect(compared).toBeGreaterThan(together.length)
+  })
+
+  it('querySums asked at once for several of them reads the visits once, and answers each as asked alone', async () => {
+    const sums: string[] = []
+    const counting = new Proxy(fx.client, {
+      get(target, prop) {
+        if (prop === 'query') return (params: { query: string }) => (params.query.includes('event_counts') || sums.push(params.query), target.query(params as never))
+        const value = Reflect.get(target, prop) as unknown
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+    // not the rollup's (a filter), so every day is read from visits and events
+    const asked = [undefined, PROPERTIES.country, PROPERTIES.browser, PROPERTIES.source, PROPERTIES.entry_page].map((property) => question(RANGE_A, { filters: parseFilters('os!=Nobody'), property }))
+    const atOnce = await Promise.all(asked.map((q) => querySums(counting, q)))
+    expect(sums).toHaveLength(1)
+    expect(sums[0]).toMatch(/GROUPING SETS/)
+    for (const [i, q] of asked.entries()) expect(sorted(atOnce[i])).toEqual(sorted(await querySums(fx.client, { ...q, filters: parseFilters('os!=Nobody|Nothing') })))
   })
 })
 

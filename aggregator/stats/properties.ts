@@ -9,7 +9,7 @@
  */
 export interface VisitProperty {
   level: 'visit'
-  /** SQL over a visit row (see `VISIT_COLUMNS` in query.ts) giving the value as the rollup stores it. */
+  /** SQL over a visit row (see `VISIT_ROW` in query.ts) giving the value as the rollup stores it. */
   expr: string
   /** The same over an events row standing as a visit of its own. */
   eventExpr: string

@@ -145,11 +145,15 @@ const OUTER_MEASURES = `sum(s_revenue) AS revenue, sum(s_revenue_events) AS reve
 const ROLLUP_MEASURES = `0 AS revenue, 0 AS revenue_events, 0 AS revenue_visitors, 0 AS revenue_networks, sum(scroll_sum) AS scroll_sum,
     sum(scroll_views) AS scroll_views, sum(scroll_visitors) AS scroll_visitors, sum(scroll_networks) AS scroll_networks`
 
-/** A visit row as the property and filter SQL sees it (`visits` merged with FINAL). */
-const VISIT_COLUMNS = `site, day, visitor_id, visit_id, network_id, start, end, pageviews, events, interactions, engagement_ms,
-      entry_page, exit.2 AS exit_page, pages, event_names, hostname, referrer_host, referrer_path, source, channel,
-      utm_source, utm_medium, utm_campaign, utm_content, utm_term, browser, browser_version, os, os_version,
-      device, screen, country, region, city, network, returning, scroll`
+/**
+ * A visit row as the property and filter SQL sees it: `visits` merged with FINAL, every column
+ * and the exit page (`exit_page`). The conditions go in the same WHERE, which ClickHouse applies
+ * to the merged rows (a condition on a column the merge changes, as `entry_page`, sees the whole
+ * visit). Listing the columns in a subquery and filtering around it cost 6 ms of planning on
+ * every read (15 ms against 9 for a day without visits, 32 against 26 for today's at ten million
+ * events).
+ */
+const VISIT_ROW = 'SELECT *, exit.2 AS exit_page FROM visits FINAL'
 
 const nameOf = (p: Property & { propKey?: string }) => (p.propKey ? `prop:${p.propKey}` : p.dim)
 const valueExpr = (p: Property & { propKey?: string }, params: Params) => (p.propKey ? propExpr(p.propKey, params) : p.expr)
@@ -268,10 +272,8 @@ class SumsQuery {
 
   /** Visits of the site on `days` matching the filters, as a subquery; with `ranged`, only those starting in the range. */
   visits(days: string, filters: Filter[], ranged: boolean): string {
-    const conds = filters.map((f) => this.visitCondition(f, days))
-    if (ranged) conds.unshift(this.inRange('start'))
-    const merged = `SELECT ${VISIT_COLUMNS} FROM visits FINAL WHERE site = ${this.site} AND day IN ${days}`
-    return conds.length ? `(SELECT * FROM (${merged})\n      WHERE ${conds.join('\n        AND ')})` : `(${merged})`
+    const conds = [`site = ${this.site} AND day IN ${days}`, ...(ranged ? [this.inRange('start')] : []), ...filters.map((f) => this.visitCondition(f, days))]
+    return `(${VISIT_ROW}\n      WHERE ${conds.join('\n        AND ')})`
   }
 
   /** Visit rows with their revenue (`r_amount`, `r_events`: see VISIT_REVENUE) when the question asks it (`paid`). */

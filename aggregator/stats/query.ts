@@ -174,34 +174,49 @@ function heldProperty(name: string): EventProperty & { visitArray: NonNullable<E
   return { ...p, visitArray: p.visitArray }
 }
 
-/**
- * Several visit properties (null: the totals) grouped over one read, as GROUPING SETS: a set per
- * property, of its value (over a visit row, or an events row standing as a visit: `row`) and
- * `rest`, and for the totals `rest` alone. `g` tells a row's set: `grouping()` over the values
- * has a bit set for each value its set leaves out (groupOf). Reading the visits once for a
- * breakdown and its totals took 23 ms where the breakdown alone took 29 ms (today at ten
- * million events); eight panels at once, 50 ms against 8 × 27 ms. The values must differ
- * from one another (`expr` and `eventExpr` alike), or two sets would be one.
- */
-function groupingSets(props: readonly (VisitProperty | null)[], row: 'visit' | 'event', rest: string): { select: string; groupBy: string } {
-  const values = props.filter((p): p is VisitProperty => p !== null).map((p) => (row === 'visit' ? p.expr : p.eventExpr))
-  const key = `multiIf(${values.map((v, i) => `g = ${setMask(values.length, i)}, CAST(${v} AS String)`).join(', ')}, '')`
-  const sets = [...values.map((v) => `(${v}, ${rest})`), ...(props.includes(null) ? [`(${rest})`] : [])]
-  return { select: `grouping(${values.join(', ')}) AS g, ${key} AS key`, groupBy: `GROUPING SETS (${sets.join(', ')})` }
+/** One of the questions a grouped read answers (groupedSumsSql): its visit property (null: the totals) and its buckets. */
+export interface GroupedAsk {
+  prop: VisitProperty | null
+  interval?: Interval
 }
 
-/** `grouping()` of n values on the rows of the set of value i: every bit but value i's (the first value is the highest bit). */
-const setMask = (n: number, i: number) => 2 ** n - 1 - 2 ** (n - 1 - i)
+/**
+ * The `grouping()` a row of each ask of `asks` has in a grouped read: `grouping()` is over every
+ * distinct property, then every distinct interval, the first the highest bit, and has a bit set
+ * for each of them the row's grouping set leaves out. The asks must differ from one another,
+ * and the properties in both their expressions (`expr`, `eventExpr`), or two sets would be one.
+ */
+export function groupMasks(asks: readonly GroupedAsk[]): number[] {
+  const args = groupArgs(asks)
+  const bit = (a: VisitProperty | Interval) => 2 ** (args.length - 1 - args.indexOf(a))
+  return asks.map((a) => 2 ** args.length - 1 - (a.prop ? bit(a.prop) : 0) - (a.interval ? bit(a.interval) : 0))
+}
 
-/** Which of `props` (as given to groupingSets) a row with this `g` belongs to: its index. */
-export function groupOf(props: readonly (VisitProperty | null)[], g: number): number {
-  const n = props.filter((p) => p !== null).length
-  let value = 0
-  for (let i = 0; i < props.length; i++) {
-    if (props[i] === null ? g === 2 ** n - 1 : g === setMask(n, value)) return i
-    if (props[i] !== null) value++
+const groupArgs = (asks: readonly GroupedAsk[]): (VisitProperty | Interval)[] => [
+  ...new Set(asks.flatMap((a) => (a.prop ? [a.prop] : []))),
+  ...new Set(asks.flatMap((a) => (a.interval ? [a.interval] : []))),
+]
+
+/**
+ * Several asks of one question grouped over one read, as GROUPING SETS: a set per ask, of its
+ * value (over a visit row, or an events row standing as a visit: `row`) and its bucket, if any,
+ * and `rest`; `g` tells a row's set (groupMasks). Reading the visits once for a breakdown and
+ * its totals took 23 ms where the breakdown alone took 29 ms (today at ten million events);
+ * eight panels at once, 50 ms against 8 × 27 ms.
+ */
+function groupingSets(asks: readonly GroupedAsk[], row: 'visit' | 'event', bucketOf: (interval: Interval) => string, rest: string): { select: string; groupBy: string } {
+  const masks = groupMasks(asks)
+  const buckets = new Map<Interval, string>()
+  const bucket = (i: Interval) => buckets.get(i) ?? buckets.set(i, bucketOf(i)).get(i)!
+  const sqlOf = (a: VisitProperty | Interval) => (typeof a === 'string' ? bucket(a) : row === 'visit' ? a.expr : a.eventExpr)
+  const chosen = (expr: (a: GroupedAsk) => string | undefined) => {
+    const cases = asks.flatMap((a, i) => (expr(a) === undefined ? [] : [`g = ${masks[i]}, ${expr(a)}`]))
+    return cases.length === 0 ? "''" : `multiIf(${cases.join(', ')}, '')`
   }
-  throw new Error(`no grouping set has grouping() = ${g}`)
+  const key = chosen((a) => (a.prop ? `CAST(${sqlOf(a.prop)} AS String)` : undefined))
+  const b = chosen((a) => (a.interval ? bucket(a.interval) : undefined))
+  const sets = asks.map((a) => `(${[a.prop ? sqlOf(a.prop) : '', a.interval ? bucket(a.interval) : '', rest].filter((x) => x !== '').join(', ')})`)
+  return { select: `grouping(${groupArgs(asks).map(sqlOf).join(', ')}) AS g, ${key} AS key, ${b} AS bucket`, groupBy: `GROUPING SETS (${sets.join(', ')})` }
 }
 
 /**
@@ -352,10 +367,10 @@ class SumsQuery {
 
   /**
    * Sums per (key, bucket) over the UTC `days` (ISO dates); `byDay`, per (key, bucket, UTC day: `day`).
-   * `together`: instead of the question's property, several visit properties (null: the totals)
-   * over one read of the visits, each row told by `g` (see groupingSets).
+   * `together`: instead of the question's property and interval, several (GroupedAsk) over one
+   * read of the visits, each row told by `g` (see groupingSets).
    */
-  sql(days: string[], byDay = false, together: readonly (VisitProperty | null)[] | null = null): string {
+  sql(days: string[], byDay = false, together: readonly GroupedAsk[] | null = null): string {
     const q = this.q
     // with byDay each branch says the UTC day of its rows (a visit's, an event's): branches group by it already
     const [visitDay, eventDay] = byDay ? [', day AS s_day', ', toDate(ts) AS s_day'] : ['', '']
@@ -369,19 +384,20 @@ class SumsQuery {
       // with the visit, when it starts. (Counting them from events when they happen reads every
       // event of the range under a filter: seven times slower at ten million events.)
       const keys = (row: 'visit' | 'event', rest: string) => {
-        if (together) return groupingSets(together, row, rest)
+        const column = row === 'visit' ? 'start' : 'ts'
+        if (together) return groupingSets(together, row, (i) => localBucket(i, column, q.timezone, this.params), rest)
         const p = prop as VisitProperty | undefined
         const key = !p ? "''" : this.keyed(`CAST(${row === 'visit' ? p.expr : p.eventExpr} AS String)`, row)
-        return { select: `${key} AS key`, groupBy: `key, ${rest}` }
+        return { select: `${key} AS key, ${localBucket(q.interval, column, q.timezone, this.params)} AS bucket`, groupBy: ['key', 'bucket', rest].filter((x) => x !== '').join(', ') }
       }
-      const visitKeys = keys('visit', `bucket, day, toDate(start, ${tz})`)
-      branches.push(`SELECT ${visitKeys.select}, ${localBucket(q.interval, 'start', q.timezone, this.params)} AS bucket, ${VISIT_SUMS},
+      const visitKeys = keys('visit', `day, toDate(start, ${tz})`)
+      branches.push(`SELECT ${visitKeys.select}, ${VISIT_SUMS},
         ${paid ? VISIT_REVENUE : NO_REVENUE}, ${NO_SCROLL}${visitDay}
       FROM ${this.withRevenue(this.visits(d, q.filters, true), d, paid)}
       GROUP BY ${visitKeys.groupBy}`)
       const own = q.filters.length ? ` AND ${q.filters.map((f) => this.ownVisitCondition(f)).join(' AND ')}` : ''
-      const eventKeys = keys('event', `bucket${byDay ? ', s_day' : ''}`)
-      branches.push(`SELECT ${eventKeys.select}, ${localBucket(q.interval, 'ts', q.timezone, this.params)} AS bucket, ${eventSums(false, true)},
+      const eventKeys = keys('event', byDay ? 's_day' : '')
+      branches.push(`SELECT ${eventKeys.select}, ${eventSums(false, true)},
         ${paid ? eventRevenue(paid, false) : NO_REVENUE}, ${NO_SCROLL}${eventDay}
       FROM events
       WHERE site = ${this.site} AND toDate(ts) IN ${d} AND ${this.inRange('ts')} AND visit_id = 0${own}
@@ -442,9 +458,9 @@ export function sumsSql(q: StatsQuestion, days: string[], params = new Params(),
   return { sql, params: { ...baseParams(q), ...params.values } }
 }
 
-/** The SQL of several visit properties of a question (null: its totals; `q.property` is not read) over one read: rows told apart by `g` (groupOf). */
-export function groupedSumsSql(q: StatsQuestion, props: readonly (VisitProperty | null)[], days: string[], params = new Params(), byDay = false): { sql: string; params: Record<string, unknown> } {
-  const sql = new SumsQuery(q, params).sql(days, byDay, props)
+/** The SQL of several asks of a question (`q.property` and `q.interval` are not read) over one read: rows told apart by `g` (groupMasks). */
+export function groupedSumsSql(q: StatsQuestion, asks: readonly GroupedAsk[], days: string[], params = new Params(), byDay = false): { sql: string; params: Record<string, unknown> } {
+  const sql = new SumsQuery(q, params).sql(days, byDay, asks)
   return { sql, params: { ...baseParams(q), ...params.values } }
 }
 
@@ -744,11 +760,11 @@ export async function querySums(client: ClickHouseClient, q: StatsQuestion): Pro
   return [...merged.values()]
 }
 
-/** A question's rows over the UTC `days` from visits and events, per UTC day: alone, or with others asked at once (liveBatch). */
+/** A question's rows over the UTC `days` from visits and events, per UTC day: alone, or with others asked at once (liveBatches). */
 function liveRows(client: ClickHouseClient, q: StatsQuestion, days: string[]): Promise<SumsRow[]> {
   const prop = q.property
   if (prop && (prop.level !== 'visit' || prop.propKey !== undefined)) return aloneRows(client, q, days)
-  const id = JSON.stringify([{ ...q, property: undefined }, days])
+  const id = JSON.stringify([{ ...q, property: undefined, interval: undefined }, days])
   let batches = liveBatches.get(client)
   if (!batches) liveBatches.set(client, (batches = new Map()))
   let batch = batches.get(id)
@@ -759,10 +775,10 @@ function liveRows(client: ClickHouseClient, q: StatsQuestion, days: string[]): P
     // after the questions resuming in this turn (those that shared one eventDays) have asked theirs
     setImmediate(() => {
       all.delete(id)
-      runLiveBatch(client, days, mine.asks)
+      void runLiveBatch(client, days, mine.asks)
     })
   }
-  return new Promise((resolve, reject) => batch.asks.push({ q, prop: (prop as VisitProperty | undefined) ?? null, resolve, reject }))
+  return new Promise((resolve, reject) => batch.asks.push({ q, prop: (prop as VisitProperty | undefined) ?? null, interval: q.interval, resolve, reject }))
 }
 
 function aloneRows(client: ClickHouseClient, q: StatsQuestion, days: string[]): Promise<SumsRow[]> {
@@ -770,42 +786,50 @@ function aloneRows(client: ClickHouseClient, q: StatsQuestion, days: string[]): 
   return rowsOf(client, sql, params)
 }
 
-interface LiveAsk {
+interface LiveAsk extends GroupedAsk {
   q: StatsQuestion
-  prop: VisitProperty | null
   resolve: (rows: SumsRow[]) => void
   reject: (e: unknown) => void
 }
 
 /**
- * Live reads asked in the same turn that differ only in their visit property, or have none (the
- * totals): a breakdown and its totals, a filter's neighbours, a dashboard's panels resuming
- * together after the eventDays they shared. One read of the visits answers them all
- * (groupedSumsSql); each is given its own rows, as `sumsSql` would have answered it
- * (test/aggregator/stats/sql.test.ts compares them).
+ * Live reads asked in the same turn that differ only in their visit property (or have none: the
+ * totals) and their buckets: a breakdown and its totals, a series, its totals and its parent
+ * buckets, a filter's neighbours, a dashboard's panels resuming together after the eventDays
+ * they shared. One read of the visits answers them all (groupedSumsSql); each is given its own
+ * rows, as `sumsSql` would have answered it (test/aggregator/stats/query.test.ts compares them).
  */
 const liveBatches = new WeakMap<ClickHouseClient, Map<string, { asks: LiveAsk[] }>>()
 
 async function runLiveBatch(client: ClickHouseClient, days: string[], asks: LiveAsk[]): Promise<void> {
-  // one grouping set per value expression; a property sharing an expression with another (or only one asked) is read alone
-  const props: (VisitProperty | null)[] = []
+  // one grouping set per distinct ask; a property sharing an expression with another one is read alone
+  const sets: GroupedAsk[] = []
   const setOf = new Map<LiveAsk, number>()
   const alone: LiveAsk[] = []
+  const sameProp = (p: VisitProperty | null, o: VisitProperty | null) => (p === null ? o === null : o !== null && p.expr === o.expr && p.eventExpr === o.eventExpr)
+  const props: VisitProperty[] = []
   for (const a of asks) {
-    const same = props.findIndex((p) => (p === null ? a.prop === null : a.prop !== null && p.expr === a.prop.expr && p.eventExpr === a.prop.eventExpr))
-    if (same >= 0) setOf.set(a, same)
-    else if (a.prop !== null && props.some((p) => p !== null && (p.expr === a.prop!.expr || p.eventExpr === a.prop!.eventExpr))) alone.push(a)
-    else setOf.set(a, props.push(a.prop) - 1)
+    const prop = a.prop === null ? null : (props.find((p) => sameProp(p, a.prop)) ?? a.prop)
+    if (prop !== null && !props.includes(prop)) {
+      if (props.some((p) => p.expr === prop.expr || p.eventExpr === prop.eventExpr)) {
+        alone.push(a)
+        continue
+      }
+      props.push(prop)
+    }
+    const same = sets.findIndex((s) => s.prop === prop && s.interval === a.interval)
+    setOf.set(a, same >= 0 ? same : sets.push({ prop, interval: a.interval }) - 1)
   }
-  if (props.length < 2) alone.push(...setOf.keys())
+  if (sets.length < 2) alone.push(...setOf.keys())
   for (const a of alone) Promise.resolve(a.q).then((q) => aloneRows(client, q, days)).then(a.resolve, a.reject)
-  if (props.length < 2) return
+  if (sets.length < 2) return
   const grouped = [...setOf.keys()]
   try {
-    const { sql, params } = groupedSumsSql(grouped[0].q, props, days, new Params(), true)
+    const { sql, params } = groupedSumsSql(grouped[0].q, sets, days, new Params(), true)
     const rows = await rowsOf(client, sql, params)
-    const bySet = props.map((): SumsRow[] => [])
-    for (const { g, ...r } of rows) bySet[groupOf(props, Number(g))].push(r)
+    const masks = groupMasks(sets)
+    const bySet = sets.map((): SumsRow[] => [])
+    for (const { g, ...r } of rows) bySet[masks.indexOf(Number(g))].push(r)
     for (const a of grouped) a.resolve(bySet[setOf.get(a)!].map((r) => ({ ...r })))
   } catch (e) {
     for (const a of grouped) a.reject(e)

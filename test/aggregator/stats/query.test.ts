@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Params, parseFilters, type Filter } from '../../../aggregator/stats/filters.ts'
 import { metricValue, ZERO, type Sums } from '../../../aggregator/stats/metrics.ts'
 import { PROPERTIES, property, VISIT_PROPERTY_NAMES, type VisitProperty } from '../../../aggregator/stats/properties.ts'
-import { cubeDim, cubeDims, HELD_CUBES, currentDays, groupedSumsSql, groupOf, querySums, rangeDays, readDays, rollupAnswers, sumsSql, type Interval, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
+import { cubeDim, cubeDims, HELD_CUBES, currentDays, groupedSumsSql, groupMasks, querySums, rangeDays, readDays, rollupAnswers, sumsSql, type GroupedAsk, type Interval, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
 import { DIMENSION_COLUMNS, HOUR, MINUTE, openFixture, rows, type EventSpec, type StoreFixture } from '../store-fixture.ts'
 
 /**
@@ -617,41 +617,48 @@ describe('the same question asked at once', () => {
   })
 })
 
-describe('several visit properties asked at once (one read: groupedSumsSql)', () => {
+describe('several visit properties and intervals asked at once (one read: groupedSumsSql)', () => {
   const byDay = (rows: SumsRow[]) => [...rows].sort((a, b) => `${a.key}\u0000${a.bucket}\u0000${a.day}`.localeCompare(`${b.key}\u0000${b.bucket}\u0000${b.day}`))
   const run = async (sql: { sql: string; params: Record<string, unknown> }) =>
     (await rows<SumsRow & Record<string, unknown>>(fx.client, sql.sql, sql.params)).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, k === 'key' || k === 'bucket' || k === 'day' ? String(v) : Number(v)])) as unknown as SumsRow)
-  /** Every visit property whose value expressions no other one shares (those are read alone), and the totals. */
-  const together = [null, ...VISIT_PROPERTY_NAMES.map((n) => PROPERTIES[n] as VisitProperty)].filter(
-    (p, i, all) => p === null || !all.some((o, j) => j !== i && o !== null && (o.expr === p.expr || o.eventExpr === p.eventExpr)),
+  /** Every visit property whose value expressions no other one shares (those are read alone). */
+  const props = VISIT_PROPERTY_NAMES.map((n) => PROPERTIES[n] as VisitProperty).filter(
+    (p, i, all) => !all.some((o, j) => j !== i && (o.expr === p.expr || o.eventExpr === p.eventExpr)),
   )
+  /** The totals and every property, unbucketed; the totals by hour, day and week; two properties by day. */
+  const asks: GroupedAsk[] = [
+    { prop: null }, ...props.map((prop) => ({ prop })),
+    ...(['hour', 'day', 'week'] as const).map((interval) => ({ prop: null, interval })),
+    { prop: PROPERTIES.country as VisitProperty, interval: 'day' }, { prop: PROPERTIES.source as VisitProperty, interval: 'day' },
+  ]
 
-  it('covers the totals and most visit properties', () => {
-    expect(together[0]).toBeNull()
-    expect(together.length).toBeGreaterThan(VISIT_PROPERTY_NAMES.length * 0.8)
+  it('covers most visit properties', () => {
+    expect(props.length).toBeGreaterThan(VISIT_PROPERTY_NAMES.length * 0.8)
+    expect(new Set(groupMasks(asks)).size).toBe(asks.length)
   })
 
-  const CASES: [string, { from: number; to: number }, string, Interval | undefined][] = [
-    ['range A, no filter', RANGE_A, '', undefined],
-    ['range A, browser==Firefox, by day', RANGE_A, 'browser==Firefox', 'day'],
-    ['range A, page==/docs, by hour', RANGE_A, 'page==/docs', 'hour'],
-    ['range A, event==Signup;country!=DE', RANGE_A, 'event==Signup;country!=DE', undefined],
-    ['range B (events without a visitor hash), no filter, by hour', RANGE_B, '', 'hour'],
-    ['range B, page~blog', RANGE_B, 'page~blog', undefined],
+  const CASES: [string, { from: number; to: number }, string][] = [
+    ['range A, no filter', RANGE_A, ''],
+    ['range A, browser==Firefox', RANGE_A, 'browser==Firefox'],
+    ['range A, page==/docs', RANGE_A, 'page==/docs'],
+    ['range A, event==Signup;country!=DE', RANGE_A, 'event==Signup;country!=DE'],
+    ['range B (events without a visitor hash), no filter', RANGE_B, ''],
+    ['range B, page~blog', RANGE_B, 'page~blog'],
   ]
-  it.each(CASES)('%s: each property\'s rows are what sumsSql answers for it alone', async (_, range, filters, interval) => {
-    const q = question(range, { filters: parseFilters(filters), interval })
+  it.each(CASES)('%s: each ask\'s rows are what sumsSql answers for it alone', async (_, range, filters) => {
+    const q = question(range, { filters: parseFilters(filters) })
     const days = readDays(q)
-    const grouped = await run(groupedSumsSql(q, together, days, new Params(), true))
-    const bySet = together.map((): SumsRow[] => [])
-    for (const { g, ...r } of grouped) bySet[groupOf(together, Number(g))].push(r)
+    const grouped = await run(groupedSumsSql(q, asks, days, new Params(), true))
+    const masks = groupMasks(asks)
+    const bySet = asks.map((): SumsRow[] => [])
+    for (const { g, ...r } of grouped) bySet[masks.indexOf(Number(g))].push(r)
     let compared = 0
-    for (const [i, p] of together.entries()) {
-      const alone = await run(sumsSql({ ...q, property: p ?? undefined }, days, new Params(), null, true))
-      expect(byDay(bySet[i]), p === null ? 'totals' : p.dim).toEqual(byDay(alone))
+    for (const [i, a] of asks.entries()) {
+      const alone = await run(sumsSql({ ...q, property: a.prop ?? undefined, interval: a.interval }, days, new Params(), null, true))
+      expect(byDay(bySet[i]), `${a.prop?.dim ?? 'totals'} ${a.interval ?? ''}`).toEqual(byDay(alone))
       compared += alone.length
     }
-    expect(compared).toBeGreaterThan(together.length)
+    expect(compared).toBeGreaterThan(asks.length)
   })
 
   it('querySums asked at once for several of them reads the visits once, and answers each as asked alone', async () => {
@@ -664,7 +671,10 @@ describe('several visit properties asked at once (one read: groupedSumsSql)', ()
       },
     })
     // not the rollup's (a filter), so every day is read from visits and events
-    const asked = [undefined, PROPERTIES.country, PROPERTIES.browser, PROPERTIES.source, PROPERTIES.entry_page].map((property) => question(RANGE_A, { filters: parseFilters('os!=Nobody'), property }))
+    const asked = [
+      ...[undefined, PROPERTIES.country, PROPERTIES.browser, PROPERTIES.source, PROPERTIES.entry_page].map((property) => question(RANGE_A, { filters: parseFilters('os!=Nobody'), property })),
+      ...(['day', 'hour'] as const).map((interval) => question(RANGE_A, { filters: parseFilters('os!=Nobody'), interval })),
+    ]
     const atOnce = await Promise.all(asked.map((q) => querySums(counting, q)))
     expect(sums).toHaveLength(1)
     expect(sums[0]).toMatch(/GROUPING SETS/)

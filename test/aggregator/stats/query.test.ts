@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Params, parseFilters, type Filter } from '../../../aggregator/stats/filters.ts'
 import { metricValue, ZERO, type Sums } from '../../../aggregator/stats/metrics.ts'
 import { PROPERTIES, property, VISIT_PROPERTY_NAMES, type VisitProperty } from '../../../aggregator/stats/properties.ts'
-import { cubeDim, cubeDims, HELD_CUBES, currentDays, groupedSumsSql, groupMasks, querySums, rangeDays, readDays, rollupAnswers, sumsSql, type GroupedAsk, type Interval, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
+import { addedUp, cubeDim, cubeDims, HELD_CUBES, currentDays, groupedSumsSql, groupMasks, querySums, rangeDays, readDays, rollupAnswers, sumsSql, type GroupedAsk, type Interval, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
 import { DIMENSION_COLUMNS, HOUR, MINUTE, openFixture, rows, type EventSpec, type StoreFixture } from '../store-fixture.ts'
 
 /**
@@ -618,9 +618,12 @@ describe('the same question asked at once', () => {
 })
 
 describe('several visit properties and intervals asked at once (one read: groupedSumsSql)', () => {
-  const byDay = (rows: SumsRow[]) => [...rows].sort((a, b) => `${a.key}\u0000${a.bucket}\u0000${a.day}`.localeCompare(`${b.key}\u0000${b.bucket}\u0000${b.day}`))
+  const byDay = (rows: SumsRow[]) => [...rows].sort((a, b) => `${a.g}\u0000${a.key}\u0000${a.bucket}\u0000${a.day}`.localeCompare(`${b.g}\u0000${b.key}\u0000${b.bucket}\u0000${b.day}`))
   const run = async (sql: { sql: string; params: Record<string, unknown> }) =>
-    (await rows<SumsRow & Record<string, unknown>>(fx.client, sql.sql, sql.params)).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, k === 'key' || k === 'bucket' || k === 'day' ? String(v) : Number(v)])) as unknown as SumsRow)
+    (await rows<SumsRow & Record<string, unknown>>(fx.client, sql.sql, sql.params)).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, ['key', 'bucket', 'day', 's_day'].includes(k) ? String(v) : Number(v)])) as unknown as SumsRow)
+  /** An unmerged read's rows, their sums named as a merged read names them (s_visitors: visitors). */
+  const runUnmerged = async (sql: { sql: string; params: Record<string, unknown> }) =>
+    (await run(sql)).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k.replace(/^s_/, ''), v])) as unknown as SumsRow)
   /** Every visit property whose value expressions no other one shares (those are read alone). */
   const props = VISIT_PROPERTY_NAMES.map((n) => PROPERTIES[n] as VisitProperty).filter(
     (p, i, all) => !all.some((o, j) => j !== i && (o.expr === p.expr || o.eventExpr === p.eventExpr)),
@@ -649,12 +652,15 @@ describe('several visit properties and intervals asked at once (one read: groupe
     const q = question(range, { filters: parseFilters(filters) })
     const days = readDays(q)
     const grouped = await run(groupedSumsSql(q, asks, days, new Params(), true))
+    // the live path reads the branches unmerged and adds them up itself: the same rows
+    expect(byDay(addedUp(await runUnmerged(groupedSumsSql(q, asks, days, new Params(), true, false))))).toEqual(byDay(grouped))
     const masks = groupMasks(asks)
     const bySet = asks.map((): SumsRow[] => [])
     for (const { g, ...r } of grouped) bySet[masks.indexOf(Number(g))].push(r)
     let compared = 0
     for (const [i, a] of asks.entries()) {
       const alone = await run(sumsSql({ ...q, property: a.prop ?? undefined, interval: a.interval }, days, new Params(), null, true))
+      if (i % 5 === 0) expect(byDay(addedUp(await runUnmerged(sumsSql({ ...q, property: a.prop ?? undefined, interval: a.interval }, days, new Params(), null, true, false))))).toEqual(byDay(alone))
       expect(byDay(bySet[i]), `${a.prop?.dim ?? 'totals'} ${a.interval ?? ''}`).toEqual(byDay(alone))
       compared += alone.length
     }

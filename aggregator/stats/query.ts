@@ -20,8 +20,9 @@ export interface StatsQuestion {
 }
 
 export interface SumsRow extends Sums {
-  /** Of a grouped read (groupedSumsSql): which grouping set the row is of. */
+  /** Of a grouped read (groupedSumsSql): which grouping set the row is of, and whether it meets the set's condition. */
   g?: number
+  c?: number
   key: string
   bucket: string
   /** The UTC day of the row, when asked day by day (sumsSql's `byDay`). */
@@ -174,49 +175,78 @@ function heldProperty(name: string): EventProperty & { visitArray: NonNullable<E
   return { ...p, visitArray: p.visitArray }
 }
 
-/** One of the questions a grouped read answers (groupedSumsSql): its visit property (null: the totals) and its buckets. */
+/**
+ * One of the questions a grouped read answers (groupedSumsSql): its visit property (null: the
+ * totals), its buckets, and `cond`, a filter on a visit property it adds to the read's filters
+ * (its rows are those of the visits meeting it: `c` = 1).
+ */
 export interface GroupedAsk {
   prop: VisitProperty | null
   interval?: Interval
+  cond?: Filter
+}
+
+/** What a grouping set groups by besides the day: a property's value, a bucket, a condition; the same one for asks alike. */
+type GroupArg = VisitProperty | `interval:${string}` | `cond:${string}`
+const argsOf = (a: GroupedAsk): GroupArg[] => [
+  ...(a.prop ? [a.prop] : []),
+  ...(a.interval ? [`interval:${a.interval}` as const] : []),
+  ...(a.cond ? [`cond:${JSON.stringify(a.cond)}` as const] : []),
+]
+/** Every distinct argument of the asks: properties, then intervals, then conditions. */
+const groupArgs = (asks: readonly GroupedAsk[]): GroupArg[] => {
+  const all = [...new Set(asks.flatMap(argsOf))]
+  const rank = (x: GroupArg) => (typeof x !== 'string' ? 0 : x.startsWith('interval:') ? 1 : 2)
+  return all.sort((x, y) => rank(x) - rank(y))
 }
 
 /**
  * The `grouping()` a row of each ask of `asks` has in a grouped read: `grouping()` is over every
- * distinct property, then every distinct interval, the first the highest bit, and has a bit set
- * for each of them the row's grouping set leaves out. The asks must differ from one another,
- * and the properties in both their expressions (`expr`, `eventExpr`), or two sets would be one.
+ * distinct argument (groupArgs), the first the highest bit, and has a bit set for each one the
+ * row's grouping set leaves out. The asks must differ from one another, and the properties in
+ * both their expressions (`expr`, `eventExpr`), or two sets would be one.
  */
 export function groupMasks(asks: readonly GroupedAsk[]): number[] {
   const args = groupArgs(asks)
-  const bit = (a: VisitProperty | Interval) => 2 ** (args.length - 1 - args.indexOf(a))
-  return asks.map((a) => 2 ** args.length - 1 - (a.prop ? bit(a.prop) : 0) - (a.interval ? bit(a.interval) : 0))
+  const bit = (a: GroupArg) => 2 ** (args.length - 1 - args.indexOf(a))
+  return asks.map((a) => argsOf(a).reduce((m, x) => m - bit(x), 2 ** args.length - 1))
 }
-
-const groupArgs = (asks: readonly GroupedAsk[]): (VisitProperty | Interval)[] => [
-  ...new Set(asks.flatMap((a) => (a.prop ? [a.prop] : []))),
-  ...new Set(asks.flatMap((a) => (a.interval ? [a.interval] : []))),
-]
 
 /**
  * Several asks of one question grouped over one read, as GROUPING SETS: a set per ask, of its
- * value (over a visit row, or an events row standing as a visit: `row`) and its bucket, if any,
- * and `rest`; `g` tells a row's set (groupMasks). Reading the visits once for a breakdown and
- * its totals took 23 ms where the breakdown alone took 29 ms (today at ten million events);
- * eight panels at once, 50 ms against 8 × 27 ms.
+ * value (over a visit row, or an events row standing as a visit: `row`), its bucket and its
+ * condition, if any, and `rest`; `g` tells a row's set (groupMasks), `c` whether the row meets
+ * its set's condition (1 without one). Reading the visits once for a breakdown and its totals
+ * took 23 ms where the breakdown alone took 29 ms (today at ten million events); eight panels
+ * at once, 50 ms against 8 × 27 ms.
  */
-function groupingSets(asks: readonly GroupedAsk[], row: 'visit' | 'event', bucketOf: (interval: Interval) => string, rest: string): { select: string; groupBy: string } {
+function groupingSets(
+  asks: readonly GroupedAsk[],
+  row: 'visit' | 'event',
+  sqlOf: { bucket: (interval: Interval) => string; cond: (f: Filter) => string },
+  rest: string,
+): { select: string; groupBy: string } {
   const masks = groupMasks(asks)
-  const buckets = new Map<Interval, string>()
-  const bucket = (i: Interval) => buckets.get(i) ?? buckets.set(i, bucketOf(i)).get(i)!
-  const sqlOf = (a: VisitProperty | Interval) => (typeof a === 'string' ? bucket(a) : row === 'visit' ? a.expr : a.eventExpr)
-  const chosen = (expr: (a: GroupedAsk) => string | undefined) => {
-    const cases = asks.flatMap((a, i) => (expr(a) === undefined ? [] : [`g = ${masks[i]}, ${expr(a)}`]))
-    return cases.length === 0 ? "''" : `multiIf(${cases.join(', ')}, '')`
+  const made = new Map<GroupArg, string>()
+  const sql = (x: GroupArg): string => {
+    let out = made.get(x)
+    if (out === undefined) {
+      const ask = asks.find((a) => argsOf(a).includes(x))!
+      out = typeof x !== 'string' ? (row === 'visit' ? x.expr : x.eventExpr) : x.startsWith('interval:') ? sqlOf.bucket(ask.interval!) : `toUInt8(${sqlOf.cond(ask.cond!)})`
+      made.set(x, out)
+    }
+    return out
   }
-  const key = chosen((a) => (a.prop ? `CAST(${sqlOf(a.prop)} AS String)` : undefined))
-  const b = chosen((a) => (a.interval ? bucket(a.interval) : undefined))
-  const sets = asks.map((a) => `(${[a.prop ? sqlOf(a.prop) : '', a.interval ? bucket(a.interval) : '', rest].filter((x) => x !== '').join(', ')})`)
-  return { select: `grouping(${groupArgs(asks).map(sqlOf).join(', ')}) AS g, ${key} AS key, ${b} AS bucket`, groupBy: `GROUPING SETS (${sets.join(', ')})` }
+  const chosen = (expr: (a: GroupedAsk) => string | undefined, otherwise: string) => {
+    const cases = asks.flatMap((a, i) => (expr(a) === undefined ? [] : [`g = ${masks[i]}, ${expr(a)}`]))
+    return cases.length === 0 ? otherwise : `multiIf(${cases.join(', ')}, ${otherwise})`
+  }
+  const args = groupArgs(asks)
+  const key = chosen((a) => (a.prop ? `CAST(${sql(a.prop)} AS String)` : undefined), "''")
+  const b = chosen((a) => (a.interval ? sql(`interval:${a.interval}`) : undefined), "''")
+  const c = chosen((a) => (a.cond ? sql(`cond:${JSON.stringify(a.cond)}`) : undefined), '1')
+  const sets = asks.map((a) => `(${[...argsOf(a).map(sql), rest].filter((x) => x !== '').join(', ')})`)
+  return { select: `grouping(${args.map(sql).join(', ')}) AS g, ${key} AS key, ${b} AS bucket, ${c} AS c`, groupBy: `GROUPING SETS (${sets.join(', ')})` }
 }
 
 /**
@@ -385,7 +415,10 @@ class SumsQuery {
       // event of the range under a filter: seven times slower at ten million events.)
       const keys = (row: 'visit' | 'event', rest: string) => {
         const column = row === 'visit' ? 'start' : 'ts'
-        if (together) return groupingSets(together, row, (i) => localBucket(i, column, q.timezone, this.params), rest)
+        if (together) {
+          const cond = (f: Filter) => (row === 'visit' ? this.visitCondition(f, d) : this.ownVisitCondition(f))
+          return groupingSets(together, row, { bucket: (i) => localBucket(i, column, q.timezone, this.params), cond }, rest)
+        }
         const p = prop as VisitProperty | undefined
         const key = !p ? "''" : this.keyed(`CAST(${row === 'visit' ? p.expr : p.eventExpr} AS String)`, row)
         return { select: `${key} AS key, ${localBucket(q.interval, column, q.timezone, this.params)} AS bucket`, groupBy: ['key', 'bucket', rest].filter((x) => x !== '').join(', ') }
@@ -429,7 +462,7 @@ class SumsQuery {
     // unmerged: each branch's rows as they are (sums named s_…), added up by the caller (addedUp): the outer
     // GROUP BY cost some 5 ms of planning on every read
     if (!merged) return branches.join('\n      UNION ALL\n      ')
-    const g = together ? 'g, ' : ''
+    const g = together ? 'g, c, ' : ''
     return `SELECT ${g}key, bucket, ${byDay ? 'toString(s_day) AS day, ' : ''}${OUTER}, ${OUTER_MEASURES} FROM (
       ${branches.join('\n      UNION ALL\n      ')}
     ) GROUP BY ${g}key, bucket${byDay ? ', s_day' : ''}`
@@ -763,24 +796,24 @@ export async function querySums(client: ClickHouseClient, q: StatsQuestion): Pro
   return [...merged.values()]
 }
 
-/** A question's rows over the UTC `days` from visits and events, per UTC day: alone, or with others asked at once (liveBatches). */
+/** A question's rows over the UTC `days` from visits and events, per UTC day: alone, or with others asked at once (pendingLive). */
 function liveRows(client: ClickHouseClient, q: StatsQuestion, days: string[]): Promise<SumsRow[]> {
   const prop = q.property
   if (prop && (prop.level !== 'visit' || prop.propKey !== undefined)) return aloneRows(client, q, days)
-  const id = JSON.stringify([{ ...q, property: undefined, interval: undefined }, days])
-  let batches = liveBatches.get(client)
-  if (!batches) liveBatches.set(client, (batches = new Map()))
-  let batch = batches.get(id)
-  if (!batch) {
-    const mine = (batch = { asks: [] as LiveAsk[] })
-    const all = batches
-    batches.set(id, batch)
+  const base: StatsQuestion = { ...q, property: undefined, interval: undefined }
+  const id = JSON.stringify([base, days])
+  let pending = pendingLive.get(client)
+  if (!pending) {
+    const mine = (pending = new Map())
+    pendingLive.set(client, mine)
     // after the questions resuming in this turn (those that shared one eventDays) have asked theirs
     setImmediate(() => {
-      all.delete(id)
-      void runLiveBatch(client, days, mine.asks)
+      pendingLive.delete(client)
+      flushLive(client, mine)
     })
   }
+  let batch = pending.get(id)
+  if (!batch) pending.set(id, (batch = { q: base, days, asks: [] }))
   return new Promise((resolve, reject) => batch.asks.push({ q, prop: (prop as VisitProperty | undefined) ?? null, interval: q.interval, resolve, reject }))
 }
 
@@ -793,7 +826,7 @@ async function aloneRows(client: ClickHouseClient, q: StatsQuestion, days: strin
 export function addedUp(rows: SumsRow[]): SumsRow[] {
   const out = new Map<string, SumsRow>()
   for (const r of rows) {
-    const id = `${r.g ?? ''}\u0000${r.key}\u0000${r.bucket}\u0000${r.day ?? ''}`
+    const id = `${r.g ?? ''}\u0000${r.c ?? ''}\u0000${r.key}\u0000${r.bucket}\u0000${r.day ?? ''}`
     const had = out.get(id)
     out.set(id, had ? { ...had, ...addSums(had, r) } : r)
   }
@@ -809,19 +842,52 @@ interface LiveAsk extends GroupedAsk {
 /**
  * Live reads asked in the same turn that differ only in their visit property (or have none: the
  * totals) and their buckets: a breakdown and its totals, a series, its totals and its parent
- * buckets, a filter's neighbours, a dashboard's panels resuming together after the eventDays
- * they shared. One read of the visits answers them all (groupedSumsSql); each is given its own
- * rows, as `sumsSql` would have answered it (test/aggregator/stats/query.test.ts compares them).
+ * buckets, a dashboard's panels resuming together after the eventDays they shared; and those
+ * with one filter on a visit property more, as the question and the neighbours the k rules ask
+ * without that filter (R3). One read of the visits answers them all (groupedSumsSql); each is
+ * given its own rows, as `sumsSql` would have answered it (test/aggregator/stats/query.test.ts
+ * compares them). Per store, by question (its filters, range and zone) and days read.
  */
-const liveBatches = new WeakMap<ClickHouseClient, Map<string, { asks: LiveAsk[] }>>()
+const pendingLive = new WeakMap<ClickHouseClient, Map<string, LiveBatch>>()
 
-async function runLiveBatch(client: ClickHouseClient, days: string[], asks: LiveAsk[]): Promise<void> {
+interface LiveBatch {
+  /** The question without property or interval. */
+  q: StatsQuestion
+  days: string[]
+  asks: LiveAsk[]
+}
+
+/** A filter a grouped read can take as a condition: on a visit property (a condition on the visit row). */
+const conditionable = (f: Filter) => f.name !== 'goal' && f.prop.level === 'visit'
+
+/** Runs the batches asked in a turn, each that has a filter on a visit property more than another joined to that one. */
+function flushLive(client: ClickHouseClient, pending: Map<string, LiveBatch>): void {
+  const batches = [...pending.values()].sort((a, b) => a.q.filters.length - b.q.filters.length)
+  const bases = new Set<LiveBatch>()
+  const joined = new Set<LiveBatch>()
+  for (const b of batches) {
+    if (bases.has(b)) continue
+    for (const [i, f] of b.q.filters.entries()) {
+      if (!conditionable(f)) continue
+      const base = pending.get(JSON.stringify([{ ...b.q, filters: b.q.filters.filter((_, j) => j !== i) }, b.days]))
+      if (!base || joined.has(base)) continue
+      for (const a of b.asks) base.asks.push({ ...a, cond: f })
+      bases.add(base)
+      joined.add(b)
+      break
+    }
+  }
+  for (const b of batches) if (!joined.has(b)) void runLiveBatch(client, b, b.asks)
+}
+
+async function runLiveBatch(client: ClickHouseClient, batch: LiveBatch, asks: LiveAsk[]): Promise<void> {
   // one grouping set per distinct ask; a property sharing an expression with another one is read alone
   const sets: GroupedAsk[] = []
   const setOf = new Map<LiveAsk, number>()
   const alone: LiveAsk[] = []
   const sameProp = (p: VisitProperty | null, o: VisitProperty | null) => (p === null ? o === null : o !== null && p.expr === o.expr && p.eventExpr === o.eventExpr)
   const props: VisitProperty[] = []
+  const condId = (f: Filter | undefined) => (f ? JSON.stringify(f) : '')
   for (const a of asks) {
     const prop = a.prop === null ? null : (props.find((p) => sameProp(p, a.prop)) ?? a.prop)
     if (prop !== null && !props.includes(prop)) {
@@ -831,19 +897,20 @@ async function runLiveBatch(client: ClickHouseClient, days: string[], asks: Live
       }
       props.push(prop)
     }
-    const same = sets.findIndex((s) => s.prop === prop && s.interval === a.interval)
-    setOf.set(a, same >= 0 ? same : sets.push({ prop, interval: a.interval }) - 1)
+    const same = sets.findIndex((s) => s.prop === prop && s.interval === a.interval && condId(s.cond) === condId(a.cond))
+    setOf.set(a, same >= 0 ? same : sets.push({ prop, interval: a.interval, cond: a.cond }) - 1)
   }
   if (sets.length < 2) alone.push(...setOf.keys())
-  for (const a of alone) Promise.resolve(a.q).then((q) => aloneRows(client, q, days)).then(a.resolve, a.reject)
+  for (const a of alone) Promise.resolve(a.q).then((q) => aloneRows(client, q, batch.days)).then(a.resolve, a.reject)
   if (sets.length < 2) return
   const grouped = [...setOf.keys()]
   try {
-    const { sql, params } = groupedSumsSql(grouped[0].q, sets, days, new Params(), true, false)
+    const { sql, params } = groupedSumsSql(batch.q, sets, batch.days, new Params(), true, false)
     const rows = addedUp(await rowsOf(client, sql, params))
     const masks = groupMasks(sets)
     const bySet = sets.map((): SumsRow[] => [])
-    for (const { g, ...r } of rows) bySet[masks.indexOf(Number(g))].push(r)
+    // a set with a condition: the rows of the visits meeting it
+    for (const { g, c, ...r } of rows) if (c === 1) bySet[masks.indexOf(Number(g))].push(r)
     for (const a of grouped) a.resolve(bySet[setOf.get(a)!].map((r) => ({ ...r })))
   } catch (e) {
     for (const a of grouped) a.reject(e)
@@ -906,7 +973,7 @@ async function readRows(client: ClickHouseClient, query: string, query_params: R
     const n = (name: string) => Number(r[name] ?? r[`s_${name}`])
     const day = r.day ?? r.s_day
     return {
-      ...(r.g === undefined ? {} : { g: Number(r.g) }),
+      ...(r.g === undefined ? {} : { g: Number(r.g), c: Number(r.c) }),
       key: String(r.key),
       bucket: String(r.bucket),
       ...(day === undefined ? {} : { day: String(day) }),

@@ -618,7 +618,7 @@ describe('the same question asked at once', () => {
 })
 
 describe('several visit properties and intervals asked at once (one read: groupedSumsSql)', () => {
-  const byDay = (rows: SumsRow[]) => [...rows].sort((a, b) => `${a.g}\u0000${a.key}\u0000${a.bucket}\u0000${a.day}`.localeCompare(`${b.g}\u0000${b.key}\u0000${b.bucket}\u0000${b.day}`))
+  const byDay = (rows: SumsRow[]) => [...rows].sort((a, b) => `${a.g}\u0000${a.c}\u0000${a.key}\u0000${a.bucket}\u0000${a.day}`.localeCompare(`${b.g}\u0000${b.c}\u0000${b.key}\u0000${b.bucket}\u0000${b.day}`))
   const run = async (sql: { sql: string; params: Record<string, unknown> }) =>
     (await rows<SumsRow & Record<string, unknown>>(fx.client, sql.sql, sql.params)).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, ['key', 'bucket', 'day', 's_day'].includes(k) ? String(v) : Number(v)])) as unknown as SumsRow)
   /** An unmerged read's rows, their sums named as a merged read names them (s_visitors: visitors). */
@@ -633,6 +633,10 @@ describe('several visit properties and intervals asked at once (one read: groupe
     { prop: null }, ...props.map((prop) => ({ prop })),
     ...(['hour', 'day', 'week'] as const).map((interval) => ({ prop: null, interval })),
     { prop: PROPERTIES.country as VisitProperty, interval: 'day' }, { prop: PROPERTIES.source as VisitProperty, interval: 'day' },
+    // with a filter on a visit property more (a condition): the question the k rules' neighbours are asked without
+    ...[parseFilters('browser==Firefox')[0], parseFilters('country!=DE')[0], parseFilters('region==Bavaria')[0]].flatMap((cond) => [
+      { prop: null, cond }, { prop: PROPERTIES.source as VisitProperty, cond }, { prop: null, interval: 'day' as const, cond },
+    ]),
   ]
 
   it('covers most visit properties', () => {
@@ -656,12 +660,14 @@ describe('several visit properties and intervals asked at once (one read: groupe
     expect(byDay(addedUp(await runUnmerged(groupedSumsSql(q, asks, days, new Params(), true, false))))).toEqual(byDay(grouped))
     const masks = groupMasks(asks)
     const bySet = asks.map((): SumsRow[] => [])
-    for (const { g, ...r } of grouped) bySet[masks.indexOf(Number(g))].push(r)
+    // a row of a set with a condition is of the visits meeting it (c = 1) or not (c = 0)
+    for (const { g, c, ...r } of grouped) if (c === 1) bySet[masks.indexOf(Number(g))].push(r)
     let compared = 0
     for (const [i, a] of asks.entries()) {
-      const alone = await run(sumsSql({ ...q, property: a.prop ?? undefined, interval: a.interval }, days, new Params(), null, true))
-      if (i % 5 === 0) expect(byDay(addedUp(await runUnmerged(sumsSql({ ...q, property: a.prop ?? undefined, interval: a.interval }, days, new Params(), null, true, false))))).toEqual(byDay(alone))
-      expect(byDay(bySet[i]), `${a.prop?.dim ?? 'totals'} ${a.interval ?? ''}`).toEqual(byDay(alone))
+      const own = { ...q, property: a.prop ?? undefined, interval: a.interval, filters: [...q.filters, ...(a.cond ? [a.cond] : [])] }
+      const alone = await run(sumsSql(own, days, new Params(), null, true))
+      if (i % 5 === 0) expect(byDay(addedUp(await runUnmerged(sumsSql(own, days, new Params(), null, true, false))))).toEqual(byDay(alone))
+      expect(byDay(bySet[i]), `${a.prop?.dim ?? 'totals'} ${a.interval ?? ''} ${a.cond?.name ?? ''}`).toEqual(byDay(alone))
       compared += alone.length
     }
     expect(compared).toBeGreaterThan(asks.length)
@@ -680,11 +686,13 @@ describe('several visit properties and intervals asked at once (one read: groupe
     const asked = [
       ...[undefined, PROPERTIES.country, PROPERTIES.browser, PROPERTIES.source, PROPERTIES.entry_page].map((property) => question(RANGE_A, { filters: parseFilters('os!=Nobody'), property })),
       ...(['day', 'hour'] as const).map((interval) => question(RANGE_A, { filters: parseFilters('os!=Nobody'), interval })),
+      // and with a filter on a visit property more (the question whose neighbours those are)
+      ...[undefined, PROPERTIES.source].map((property) => question(RANGE_A, { filters: parseFilters('os!=Nobody;browser==Firefox'), property })),
     ]
     const atOnce = await Promise.all(asked.map((q) => querySums(counting, q)))
     expect(sums).toHaveLength(1)
     expect(sums[0]).toMatch(/GROUPING SETS/)
-    for (const [i, q] of asked.entries()) expect(sorted(atOnce[i])).toEqual(sorted(await querySums(fx.client, { ...q, filters: parseFilters('os!=Nobody|Nothing') })))
+    for (const [i, q] of asked.entries()) expect(sorted(atOnce[i])).toEqual(sorted(await querySums(fx.client, { ...q, filters: [...parseFilters('os!=Nobody|Nothing'), ...q.filters.slice(1)] })))
   })
 })
 

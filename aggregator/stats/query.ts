@@ -20,7 +20,7 @@ export interface StatsQuestion {
 }
 
 export interface SumsRow extends Sums {
-  /** Of a grouped read (groupedSumsSql): which grouping set the row is of, and whether it meets the set's condition. */
+  /** Of a grouped read (groupedSumsSql): which grouping set the row is of, and whether it meets the set's conditions. */
   g?: number
   c?: number
   key: string
@@ -177,13 +177,13 @@ function heldProperty(name: string): EventProperty & { visitArray: NonNullable<E
 
 /**
  * One of the questions a grouped read answers (groupedSumsSql): its visit property (null: the
- * totals), its buckets, and `cond`, a filter on a visit property it adds to the read's filters
- * (its rows are those of the visits meeting it: `c` = 1).
+ * totals), its buckets, and `conds`, filters on visit properties it adds to the read's filters
+ * (its rows are those of the visits meeting them all: `c` = 1).
  */
 export interface GroupedAsk {
   prop: VisitProperty | null
   interval?: Interval
-  cond?: Filter
+  conds?: readonly Filter[]
 }
 
 /** What a grouping set groups by besides the day: a property's value, a bucket, a condition; the same one for asks alike. */
@@ -191,7 +191,7 @@ type GroupArg = VisitProperty | `interval:${string}` | `cond:${string}`
 const argsOf = (a: GroupedAsk): GroupArg[] => [
   ...(a.prop ? [a.prop] : []),
   ...(a.interval ? [`interval:${a.interval}` as const] : []),
-  ...(a.cond ? [`cond:${JSON.stringify(a.cond)}` as const] : []),
+  ...(a.conds ?? []).map((f) => `cond:${JSON.stringify(f)}` as const),
 ]
 /** Every distinct argument of the asks: properties, then intervals, then conditions. */
 const groupArgs = (asks: readonly GroupedAsk[]): GroupArg[] => {
@@ -215,8 +215,8 @@ export function groupMasks(asks: readonly GroupedAsk[]): number[] {
 /**
  * Several asks of one question grouped over one read, as GROUPING SETS: a set per ask, of its
  * value (over a visit row, or an events row standing as a visit: `row`), its bucket and its
- * condition, if any, and `rest`; `g` tells a row's set (groupMasks), `c` whether the row meets
- * its set's condition (1 without one). Reading the visits once for a breakdown and its totals
+ * conditions, if any, and `rest`; `g` tells a row's set (groupMasks), `c` whether the row meets
+ * its set's conditions (1 without any). Reading the visits once for a breakdown and its totals
  * took 23 ms where the breakdown alone took 29 ms (today at ten million events); eight panels
  * at once, 50 ms against 8 × 27 ms.
  */
@@ -232,7 +232,8 @@ function groupingSets(
     let out = made.get(x)
     if (out === undefined) {
       const ask = asks.find((a) => argsOf(a).includes(x))!
-      out = typeof x !== 'string' ? (row === 'visit' ? x.expr : x.eventExpr) : x.startsWith('interval:') ? sqlOf.bucket(ask.interval!) : `toUInt8(${sqlOf.cond(ask.cond!)})`
+      const cond = () => ask.conds!.find((f) => `cond:${JSON.stringify(f)}` === x)!
+      out = typeof x !== 'string' ? (row === 'visit' ? x.expr : x.eventExpr) : x.startsWith('interval:') ? sqlOf.bucket(ask.interval!) : `toUInt8(${sqlOf.cond(cond())})`
       made.set(x, out)
     }
     return out
@@ -244,7 +245,7 @@ function groupingSets(
   const args = groupArgs(asks)
   const key = chosen((a) => (a.prop ? `CAST(${sql(a.prop)} AS String)` : undefined), "''")
   const b = chosen((a) => (a.interval ? sql(`interval:${a.interval}`) : undefined), "''")
-  const c = chosen((a) => (a.cond ? sql(`cond:${JSON.stringify(a.cond)}`) : undefined), '1')
+  const c = chosen((a) => (a.conds?.length ? a.conds.map((f) => sql(`cond:${JSON.stringify(f)}`)).join(' AND ') : undefined), '1')
   const sets = asks.map((a) => `(${[...argsOf(a).map(sql), rest].filter((x) => x !== '').join(', ')})`)
   return { select: `grouping(${args.map(sql).join(', ')}) AS g, ${key} AS key, ${b} AS bucket, ${c} AS c`, groupBy: `GROUPING SETS (${sets.join(', ')})` }
 }
@@ -843,8 +844,8 @@ interface LiveAsk extends GroupedAsk {
  * Live reads asked in the same turn that differ only in their visit property (or have none: the
  * totals) and their buckets: a breakdown and its totals, a series, its totals and its parent
  * buckets, a dashboard's panels resuming together after the eventDays they shared; and those
- * with one filter on a visit property more, as the question and the neighbours the k rules ask
- * without that filter (R3). One read of the visits answers them all (groupedSumsSql); each is
+ * whose filters on visit properties differ, as a question and the neighbours the k rules ask
+ * without each of its filters (R3): see flushLive. One read of the visits answers them all (groupedSumsSql); each is
  * given its own rows, as `sumsSql` would have answered it (test/aggregator/stats/query.test.ts
  * compares them). Per store, by question (its filters, range and zone) and days read.
  */
@@ -860,24 +861,32 @@ interface LiveBatch {
 /** A filter a grouped read can take as a condition: on a visit property (a condition on the visit row). */
 const conditionable = (f: Filter) => f.name !== 'goal' && f.prop.level === 'visit'
 
-/** Runs the batches asked in a turn, each that has a filter on a visit property more than another joined to that one. */
+/**
+ * Runs the batches asked in a turn, those that differ only in filters on visit properties as
+ * one: over the filters they all have (and the others, which must be the same), each ask with
+ * the rest of its own as conditions.
+ */
 function flushLive(client: ClickHouseClient, pending: Map<string, LiveBatch>): void {
-  const batches = [...pending.values()].sort((a, b) => a.q.filters.length - b.q.filters.length)
-  const bases = new Set<LiveBatch>()
-  const joined = new Set<LiveBatch>()
-  for (const b of batches) {
-    if (bases.has(b)) continue
-    for (const [i, f] of b.q.filters.entries()) {
-      if (!conditionable(f)) continue
-      const base = pending.get(JSON.stringify([{ ...b.q, filters: b.q.filters.filter((_, j) => j !== i) }, b.days]))
-      if (!base || joined.has(base)) continue
-      for (const a of b.asks) base.asks.push({ ...a, cond: f })
-      bases.add(base)
-      joined.add(b)
-      break
-    }
+  const groups = new Map<string, LiveBatch[]>()
+  for (const b of pending.values()) {
+    const id = JSON.stringify([{ ...b.q, filters: b.q.filters.filter((f) => !conditionable(f)) }, b.days])
+    groups.set(id, [...(groups.get(id) ?? []), b])
   }
-  for (const b of batches) if (!joined.has(b)) void runLiveBatch(client, b, b.asks)
+  for (const batches of groups.values()) {
+    if (batches.length === 1) {
+      void runLiveBatch(client, batches[0], batches[0].asks)
+      continue
+    }
+    const idOf = (f: Filter) => JSON.stringify(f)
+    const everyone = batches.map((b) => new Set(b.q.filters.map(idOf)))
+    const common = (f: Filter) => !conditionable(f) || everyone.every((ids) => ids.has(idOf(f)))
+    const base: LiveBatch = { q: { ...batches[0].q, filters: batches[0].q.filters.filter(common) }, days: batches[0].days, asks: [] }
+    for (const b of batches) {
+      const conds = b.q.filters.filter((f) => !common(f))
+      for (const a of b.asks) base.asks.push(conds.length ? { ...a, conds } : a)
+    }
+    void runLiveBatch(client, base, base.asks)
+  }
 }
 
 async function runLiveBatch(client: ClickHouseClient, batch: LiveBatch, asks: LiveAsk[]): Promise<void> {
@@ -887,7 +896,7 @@ async function runLiveBatch(client: ClickHouseClient, batch: LiveBatch, asks: Li
   const alone: LiveAsk[] = []
   const sameProp = (p: VisitProperty | null, o: VisitProperty | null) => (p === null ? o === null : o !== null && p.expr === o.expr && p.eventExpr === o.eventExpr)
   const props: VisitProperty[] = []
-  const condId = (f: Filter | undefined) => (f ? JSON.stringify(f) : '')
+  const condId = (fs: readonly Filter[] | undefined) => JSON.stringify((fs ?? []).map((f) => JSON.stringify(f)).sort())
   for (const a of asks) {
     const prop = a.prop === null ? null : (props.find((p) => sameProp(p, a.prop)) ?? a.prop)
     if (prop !== null && !props.includes(prop)) {
@@ -897,19 +906,20 @@ async function runLiveBatch(client: ClickHouseClient, batch: LiveBatch, asks: Li
       }
       props.push(prop)
     }
-    const same = sets.findIndex((s) => s.prop === prop && s.interval === a.interval && condId(s.cond) === condId(a.cond))
-    setOf.set(a, same >= 0 ? same : sets.push({ prop, interval: a.interval, cond: a.cond }) - 1)
+    const same = sets.findIndex((s) => s.prop === prop && s.interval === a.interval && condId(s.conds) === condId(a.conds))
+    setOf.set(a, same >= 0 ? same : sets.push({ prop, interval: a.interval, conds: a.conds }) - 1)
   }
-  if (sets.length < 2) alone.push(...setOf.keys())
+  // grouping() is a number: past 52 arguments its bits would not be told apart
+  if (sets.length < 2 || groupArgs(sets).length > 52) alone.push(...setOf.keys())
   for (const a of alone) Promise.resolve(a.q).then((q) => aloneRows(client, q, batch.days)).then(a.resolve, a.reject)
-  if (sets.length < 2) return
+  if (sets.length < 2 || groupArgs(sets).length > 52) return
   const grouped = [...setOf.keys()]
   try {
     const { sql, params } = groupedSumsSql(batch.q, sets, batch.days, new Params(), true, false)
     const rows = addedUp(await rowsOf(client, sql, params))
     const masks = groupMasks(sets)
     const bySet = sets.map((): SumsRow[] => [])
-    // a set with a condition: the rows of the visits meeting it
+    // a set with conditions: the rows of the visits meeting them
     for (const { g, c, ...r } of rows) if (c === 1) bySet[masks.indexOf(Number(g))].push(r)
     for (const a of grouped) a.resolve(bySet[setOf.get(a)!].map((r) => ({ ...r })))
   } catch (e) {

@@ -634,8 +634,8 @@ describe('several visit properties and intervals asked at once (one read: groupe
     ...(['hour', 'day', 'week'] as const).map((interval) => ({ prop: null, interval })),
     { prop: PROPERTIES.country as VisitProperty, interval: 'day' }, { prop: PROPERTIES.source as VisitProperty, interval: 'day' },
     // with a filter on a visit property more (a condition): the question the k rules' neighbours are asked without
-    ...[parseFilters('browser==Firefox')[0], parseFilters('country!=DE')[0], parseFilters('region==Bavaria')[0]].flatMap((cond) => [
-      { prop: null, cond }, { prop: PROPERTIES.source as VisitProperty, cond }, { prop: null, interval: 'day' as const, cond },
+    ...[parseFilters('browser==Firefox'), parseFilters('country!=DE'), parseFilters('region==Bavaria'), parseFilters('browser==Firefox;country!=DE')].flatMap((conds) => [
+      { prop: null, conds }, { prop: PROPERTIES.source as VisitProperty, conds }, { prop: null, interval: 'day' as const, conds },
     ]),
   ]
 
@@ -664,10 +664,10 @@ describe('several visit properties and intervals asked at once (one read: groupe
     for (const { g, c, ...r } of grouped) if (c === 1) bySet[masks.indexOf(Number(g))].push(r)
     let compared = 0
     for (const [i, a] of asks.entries()) {
-      const own = { ...q, property: a.prop ?? undefined, interval: a.interval, filters: [...q.filters, ...(a.cond ? [a.cond] : [])] }
+      const own = { ...q, property: a.prop ?? undefined, interval: a.interval, filters: [...q.filters, ...(a.conds ?? [])] }
       const alone = await run(sumsSql(own, days, new Params(), null, true))
       if (i % 5 === 0) expect(byDay(addedUp(await runUnmerged(sumsSql(own, days, new Params(), null, true, false))))).toEqual(byDay(alone))
-      expect(byDay(bySet[i]), `${a.prop?.dim ?? 'totals'} ${a.interval ?? ''} ${a.cond?.name ?? ''}`).toEqual(byDay(alone))
+      expect(byDay(bySet[i]), `${a.prop?.dim ?? 'totals'} ${a.interval ?? ''} ${a.conds?.map((f) => f.name).join(';') ?? ''}`).toEqual(byDay(alone))
       compared += alone.length
     }
     expect(compared).toBeGreaterThan(asks.length)
@@ -686,8 +686,9 @@ describe('several visit properties and intervals asked at once (one read: groupe
     const asked = [
       ...[undefined, PROPERTIES.country, PROPERTIES.browser, PROPERTIES.source, PROPERTIES.entry_page].map((property) => question(RANGE_A, { filters: parseFilters('os!=Nobody'), property })),
       ...(['day', 'hour'] as const).map((interval) => question(RANGE_A, { filters: parseFilters('os!=Nobody'), interval })),
-      // and with a filter on a visit property more (the question whose neighbours those are)
+      // and with filters on visit properties more (the questions whose neighbours those are)
       ...[undefined, PROPERTIES.source].map((property) => question(RANGE_A, { filters: parseFilters('os!=Nobody;browser==Firefox'), property })),
+      ...[undefined, PROPERTIES.device].map((property) => question(RANGE_A, { filters: parseFilters('os!=Nobody;browser==Firefox;country!=DE'), property })),
     ]
     const atOnce = await Promise.all(asked.map((q) => querySums(counting, q)))
     expect(sums).toHaveLength(1)

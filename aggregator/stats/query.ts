@@ -398,8 +398,10 @@ class SumsQuery {
 
   /**
    * Sums per (key, bucket) over the UTC `days` (ISO dates); `byDay`, per (key, bucket, UTC day: `day`).
-   * `together`: instead of the question's property and interval, several (GroupedAsk) over one
-   * read of the visits, each row told by `g` (see groupingSets).
+   * `together`: instead of the question's interval (and without an event property, its property),
+   * several (GroupedAsk) over one read, each row told by `g` (see groupingSets); with an event
+   * property, the asks differ in their buckets and conditions only (their `prop` is not read),
+   * and those must be on properties every event carries.
    */
   sql(days: string[], byDay = false, together: readonly GroupedAsk[] | null = null, merged = true): string {
     const q = this.q
@@ -410,7 +412,7 @@ class SumsQuery {
     const prop = q.property
     const branches: string[] = []
     const paid = revenueCondition(q.filters, this.params)
-    if (together || !prop || prop.level === 'visit') {
+    if (!prop || prop.level === 'visit') {
       // The totals are a visit property's rows added up: a visit's pageviews and events count
       // with the visit, when it starts. (Counting them from events when they happen reads every
       // event of the range under a filter: seven times slower at ten million events.)
@@ -442,23 +444,36 @@ class SumsQuery {
       const ownFilters = q.filters.filter((f) => f.name === name)
       const others = q.filters.filter((f) => f.name !== name)
       const value = valueExpr(prop, this.params)
+      // the key and bucket of a row (with `by`, the key prefixed); with `together`, the sets of its asks,
+      // the property's value in each (their conditions are on visit properties every event carries)
+      const keys = (row: 'visit' | 'event', key: string, rest: string) => {
+        const column = row === 'visit' ? 'start' : 'ts'
+        if (together) {
+          const asValue: VisitProperty = { level: 'visit', dim: prop.dim, expr: 'held', eventExpr: value }
+          const cond = (f: Filter) => (row === 'visit' ? this.visitCondition(f, d) : this.ownVisitCondition(f))
+          return groupingSets(together.map((a) => ({ ...a, prop: asValue })), row, { bucket: (i) => localBucket(i, column, q.timezone, this.params), cond }, rest)
+        }
+        return { select: `${this.keyed(`CAST(${key} AS String)`, row)} AS key, ${localBucket(q.interval, column, q.timezone, this.params)} AS bucket`, groupBy: `key, bucket, ${rest}` }
+      }
       if (prop.visitArray) {
         // `held`: a value the visit holds; `key` the row's (with `by`, prefixed)
         const keyConds = ownFilters.map((f) => compare('held', f, this.params))
-        branches.push(`SELECT ${this.keyed('CAST(held AS String)', 'visit')} AS key, ${localBucket(q.interval, 'start', q.timezone, this.params)} AS bucket, ${holdingVisitSums(prop.visitArray === 'pages' ? 'countIf(entry_page = held)' : 'count()')},
+        const visitKeys = keys('visit', 'held', `day, toDate(start, ${tz})`)
+        branches.push(`SELECT ${visitKeys.select}, ${holdingVisitSums(prop.visitArray === 'pages' ? 'countIf(entry_page = held)' : 'count()')},
         ${paid ? VISIT_REVENUE : NO_REVENUE}, ${prop.visitArray === 'pages' ? HELD_PAGE_SCROLL : NO_SCROLL}${visitDay}
       FROM ${this.withRevenue(this.visits(d, others, true), d, paid)}
       ARRAY JOIN ${prop.visitArray} AS held${keyConds.length ? `\n      WHERE ${keyConds.join(' AND ')}` : ''}
-      GROUP BY key, bucket, day, toDate(start, ${tz})`)
+      GROUP BY ${visitKeys.groupBy}`)
       }
       const valueConds = ownFilters.map((f) => ` AND ${compare(value, f, this.params)}`).join('')
       const carrying = `${carriers(prop, this.params)}${valueConds}`
-      branches.push(`SELECT ${this.keyed(`CAST(${value} AS String)`, 'event')} AS key, ${localBucket(q.interval, 'ts', q.timezone, this.params)} AS bucket,
+      const eventKeys = keys('event', value, `toDate(ts), toDate(ts, ${tz})`)
+      branches.push(`SELECT ${eventKeys.select},
         ${eventSums(!prop.visitArray, prop.dim !== 'page')},
         ${paid && !prop.visitArray ? eventRevenue(paid, true) : NO_REVENUE}, ${prop.dim === 'page' ? OWN_PAGE_SCROLL : NO_SCROLL}${eventDay}
       FROM events
       WHERE ${this.eventsInScope(d, others, prop.dim === 'page' ? undefined : carrying)} AND ${carrying}
-      GROUP BY key, bucket, toDate(ts), toDate(ts, ${tz})`)
+      GROUP BY ${eventKeys.groupBy}`)
     }
     // unmerged: each branch's rows as they are (sums named s_…), added up by the caller (addedUp): the outer
     // GROUP BY cost some 5 ms of planning on every read
@@ -800,7 +815,6 @@ export async function querySums(client: ClickHouseClient, q: StatsQuestion): Pro
 /** A question's rows over the UTC `days` from visits and events, per UTC day: alone, or with others asked at once (pendingLive). */
 function liveRows(client: ClickHouseClient, q: StatsQuestion, days: string[]): Promise<SumsRow[]> {
   const prop = q.property
-  if (prop && (prop.level !== 'visit' || prop.propKey !== undefined)) return aloneRows(client, q, days)
   const base: StatsQuestion = { ...q, property: undefined, interval: undefined }
   const id = JSON.stringify([base, days])
   let pending = pendingLive.get(client)
@@ -815,7 +829,7 @@ function liveRows(client: ClickHouseClient, q: StatsQuestion, days: string[]): P
   }
   let batch = pending.get(id)
   if (!batch) pending.set(id, (batch = { q: base, days, asks: [] }))
-  return new Promise((resolve, reject) => batch.asks.push({ q, prop: (prop as VisitProperty | undefined) ?? null, interval: q.interval, resolve, reject }))
+  return new Promise((resolve, reject) => batch.asks.push({ q, prop: prop?.level === 'visit' ? prop : null, interval: q.interval, resolve, reject }))
 }
 
 async function aloneRows(client: ClickHouseClient, q: StatsQuestion, days: string[]): Promise<SumsRow[]> {
@@ -889,7 +903,20 @@ function flushLive(client: ClickHouseClient, pending: Map<string, LiveBatch>): v
   }
 }
 
-async function runLiveBatch(client: ClickHouseClient, batch: LiveBatch, asks: LiveAsk[]): Promise<void> {
+async function runLiveBatch(client: ClickHouseClient, batch: LiveBatch, all: LiveAsk[]): Promise<void> {
+  // an event property's asks: one read for those of each property (their conditions on properties every event carries), apart from the others
+  const byEventProp = new Map<string, LiveAsk[]>()
+  for (const a of all) {
+    const p = a.q.property
+    if (p && p.level === 'event') byEventProp.set(nameOf(p), [...(byEventProp.get(nameOf(p)) ?? []), a])
+  }
+  for (const asks of byEventProp.values()) void runGrouped(client, { ...batch, q: { ...batch.q, property: asks[0].q.property } }, asks)
+  return runGrouped(client, batch, all.filter((a) => a.q.property?.level !== 'event'))
+}
+
+/** One read of the asks (all of a visit property or none, or all of one event property), each given its rows; those it cannot take, alone. */
+async function runGrouped(client: ClickHouseClient, batch: LiveBatch, asks: LiveAsk[]): Promise<void> {
+  const eventProp = batch.q.property?.level === 'event'
   // one grouping set per distinct ask; a property sharing an expression with another one is read alone
   const sets: GroupedAsk[] = []
   const setOf = new Map<LiveAsk, number>()
@@ -898,6 +925,10 @@ async function runLiveBatch(client: ClickHouseClient, batch: LiveBatch, asks: Li
   const props: VisitProperty[] = []
   const condId = (fs: readonly Filter[] | undefined) => JSON.stringify((fs ?? []).map((f) => JSON.stringify(f)).sort())
   for (const a of asks) {
+    if (eventProp && !(a.conds ?? []).every(carried)) {
+      alone.push(a)
+      continue
+    }
     const prop = a.prop === null ? null : (props.find((p) => sameProp(p, a.prop)) ?? a.prop)
     if (prop !== null && !props.includes(prop)) {
       if (props.some((p) => p.expr === prop.expr || p.eventExpr === prop.eventExpr)) {

@@ -673,6 +673,29 @@ describe('several visit properties and intervals asked at once (one read: groupe
     expect(compared).toBeGreaterThan(asks.length)
   })
 
+  /** An event property's asks: its rows, by day, under conditions on properties every event carries. */
+  const eventAsks: GroupedAsk[] = [
+    { prop: null }, { prop: null, interval: 'day' }, { prop: null, conds: parseFilters('browser==Firefox') },
+    { prop: null, interval: 'hour', conds: parseFilters('country!=DE') }, { prop: null, conds: parseFilters('browser==Firefox;region==Bavaria') },
+  ]
+  it.each([
+    ...['page', 'event', 'outbound', 'prop:plan'].map((name) => [name, RANGE_A, ''] as const),
+    ['page', RANGE_A, 'source~goo'] as const, ['event', RANGE_B, 'page~blog'] as const, ['page', RANGE_B, ''] as const,
+  ])('%s over %j under %s: each ask\'s rows are what sumsSql answers for it alone', async (name, range, filters) => {
+    const q = question(range, { filters: parseFilters(filters), property: property(name)! })
+    const days = readDays(q)
+    const grouped = await run(groupedSumsSql(q, eventAsks, days, new Params(), true))
+    expect(byDay(addedUp(await runUnmerged(groupedSumsSql(q, eventAsks, days, new Params(), true, false))))).toEqual(byDay(grouped))
+    const masks = groupMasks(eventAsks)
+    const bySet = eventAsks.map((): SumsRow[] => [])
+    for (const { g, c, ...r } of grouped) if (c === 1) bySet[masks.indexOf(Number(g))].push(r)
+    for (const [i, a] of eventAsks.entries()) {
+      const alone = await run(sumsSql({ ...q, interval: a.interval, filters: [...q.filters, ...(a.conds ?? [])] }, days, new Params(), null, true))
+      expect(byDay(bySet[i]), `${a.interval ?? ''} ${a.conds?.map((f) => f.name).join(';') ?? ''}`).toEqual(byDay(alone))
+      expect(alone.length).toBeGreaterThan(0)
+    }
+  })
+
   it('querySums asked at once for several of them reads the visits once, and answers each as asked alone', async () => {
     const sums: string[] = []
     const counting = new Proxy(fx.client, {
@@ -690,10 +713,12 @@ describe('several visit properties and intervals asked at once (one read: groupe
       ...[undefined, PROPERTIES.source].map((property) => question(RANGE_A, { filters: parseFilters('os!=Nobody;browser==Firefox'), property })),
       ...[undefined, PROPERTIES.device].map((property) => question(RANGE_A, { filters: parseFilters('os!=Nobody;browser==Firefox;country!=DE'), property })),
     ]
-    const atOnce = await Promise.all(asked.map((q) => querySums(counting, q)))
-    expect(sums).toHaveLength(1)
-    expect(sums[0]).toMatch(/GROUPING SETS/)
-    for (const [i, q] of asked.entries()) expect(sorted(atOnce[i])).toEqual(sorted(await querySums(fx.client, { ...q, filters: [...parseFilters('os!=Nobody|Nothing'), ...q.filters.slice(1)] })))
+    // a page breakdown and its neighbours without a filter every event carries: one read of their own
+    const pages = [parseFilters('os!=Nobody'), parseFilters('os!=Nobody;browser==Firefox')].map((filters) => question(RANGE_A, { filters, property: PROPERTIES.page }))
+    const atOnce = await Promise.all([...asked, ...pages].map((q) => querySums(counting, q)))
+    expect(sums).toHaveLength(2)
+    expect(sums.every((sql) => sql.includes('GROUPING SETS'))).toBe(true)
+    for (const [i, q] of [...asked, ...pages].entries()) expect(sorted(atOnce[i])).toEqual(sorted(await querySums(fx.client, { ...q, filters: [...parseFilters('os!=Nobody|Nothing'), ...q.filters.slice(1)] })))
   })
 })
 

@@ -953,8 +953,9 @@ async function runGrouped(client: ClickHouseClient, batch: LiveBatch, asks: Live
     // a set with conditions: the rows of the visits meeting them
     for (const { g, c, ...r } of rows) if (c === 1) bySet[masks.indexOf(Number(g))].push(r)
     for (const a of grouped) a.resolve(bySet[setOf.get(a)!].map((r) => ({ ...r })))
-  } catch (e) {
-    for (const a of grouped) a.reject(e)
+  } catch {
+    // one failed read (say, past the memory one query may use) fails no question that alone would be answered
+    for (const a of grouped) aloneRows(client, a.q, batch.days).then(a.resolve, a.reject)
   }
 }
 

@@ -696,6 +696,19 @@ describe('several visit properties and intervals asked at once (one read: groupe
     }
   })
 
+  it('a grouped read that fails leaves each question to be read alone', async () => {
+    const failing = new Proxy(fx.client, {
+      get(target, prop) {
+        if (prop === 'query') return (params: { query: string }) => (params.query.includes('GROUPING SETS') ? Promise.reject(new Error('memory limit (for the test)')) : target.query(params as never))
+        const value = Reflect.get(target, prop) as unknown
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+    const asked = [undefined, PROPERTIES.country].map((property) => question(RANGE_A, { filters: parseFilters('device!=Nothing'), property }))
+    const atOnce = await Promise.all(asked.map((q) => querySums(failing, q)))
+    for (const [i, q] of asked.entries()) expect(sorted(atOnce[i])).toEqual(sorted(await querySums(fx.client, { ...q, filters: parseFilters('device!=Nothing|None') })))
+  })
+
   it('querySums asked at once for several of them reads the visits once, and answers each as asked alone', async () => {
     const sums: string[] = []
     const counting = new Proxy(fx.client, {

@@ -20,6 +20,7 @@ export const SHARDED: Readonly<Record<string, string>> = {
   events: 'visitor_id',
   visits: 'visitor_id',
   event_counts: 'rand()',
+  visitless_counts: 'rand()',
 }
 
 export interface Cluster {

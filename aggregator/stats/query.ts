@@ -250,6 +250,17 @@ function groupingSets(
   return { select: `grouping(${args.map(sql).join(', ')}) AS g, ${key} AS key, ${b} AS bucket, ${c} AS c`, groupBy: `GROUPING SETS (${sets.join(', ')})` }
 }
 
+/** How a read is made (SumsQuery.sql). */
+export interface ReadOptions {
+  /** false: each branch's rows as they are, sums named s_…, for the caller to add up (addedUp); true by default. */
+  merged?: boolean
+  /**
+   * false: the days read have no event without a visit (KnownDay), so a visit property's read
+   * leaves out the branch that counts them as visits of their own; true by default.
+   */
+  visitless?: boolean
+}
+
 /**
  * The SQL of every statistic, built from the definitions in properties.ts and the sums above.
  * `days` are the UTC days read (the planner may answer the others from the rollup); every
@@ -403,7 +414,8 @@ class SumsQuery {
    * property, the asks differ in their buckets and conditions only (their `prop` is not read),
    * and those must be on properties every event carries.
    */
-  sql(days: string[], byDay = false, together: readonly GroupedAsk[] | null = null, merged = true): string {
+  sql(days: string[], byDay = false, together: readonly GroupedAsk[] | null = null, how: ReadOptions = {}): string {
+    const { merged = true, visitless = true } = how
     const q = this.q
     // with byDay each branch says the UTC day of its rows (a visit's, an event's): branches group by it already
     const [visitDay, eventDay] = byDay ? [', day AS s_day', ', toDate(ts) AS s_day'] : ['', '']
@@ -433,7 +445,7 @@ class SumsQuery {
       GROUP BY ${visitKeys.groupBy}`)
       const own = q.filters.length ? ` AND ${q.filters.map((f) => this.ownVisitCondition(f)).join(' AND ')}` : ''
       const eventKeys = keys('event', byDay ? 's_day' : '')
-      branches.push(`SELECT ${eventKeys.select}, ${eventSums(false, true)},
+      if (visitless) branches.push(`SELECT ${eventKeys.select}, ${eventSums(false, true)},
         ${paid ? eventRevenue(paid, false) : NO_REVENUE}, ${NO_SCROLL}${eventDay}
       FROM events
       WHERE site = ${this.site} AND toDate(ts) IN ${d} AND ${this.inRange('ts')} AND visit_id = 0${own}
@@ -505,14 +517,14 @@ export function heldPropertiesSql(q: StatsQuestion, filter: string, names: reado
 }
 
 /** The SQL of a question over the given UTC days, with its parameters: for the live path and the rollup build alike. */
-export function sumsSql(q: StatsQuestion, days: string[], params = new Params(), by: VisitProperty | null = null, byDay = false, merged = true): { sql: string; params: Record<string, unknown> } {
-  const sql = new SumsQuery(q, params, by).sql(days, byDay, null, merged)
+export function sumsSql(q: StatsQuestion, days: string[], params = new Params(), by: VisitProperty | null = null, byDay = false, how: ReadOptions = {}): { sql: string; params: Record<string, unknown> } {
+  const sql = new SumsQuery(q, params, by).sql(days, byDay, null, how)
   return { sql, params: { ...baseParams(q), ...params.values } }
 }
 
 /** The SQL of several asks of a question (`q.property` and `q.interval` are not read) over one read: rows told apart by `g` (groupMasks). */
-export function groupedSumsSql(q: StatsQuestion, asks: readonly GroupedAsk[], days: string[], params = new Params(), byDay = false, merged = true): { sql: string; params: Record<string, unknown> } {
-  const sql = new SumsQuery(q, params).sql(days, byDay, asks, merged)
+export function groupedSumsSql(q: StatsQuestion, asks: readonly GroupedAsk[], days: string[], params = new Params(), byDay = false, how: ReadOptions = {}): { sql: string; params: Record<string, unknown> } {
+  const sql = new SumsQuery(q, params).sql(days, byDay, asks, how)
   return { sql, params: { ...baseParams(q), ...params.values } }
 }
 
@@ -644,6 +656,8 @@ export async function currentDays(client: ClickHouseClient, first: string, last:
 export interface KnownDay {
   build: string
   parts: string
+  /** Whether the day has an event without a visit (visitless_counts, kept at insert; may count one twice, never misses one). */
+  visitless: boolean
 }
 
 /** The current days (currentDays) among `days` (eventDays) from `first` to `last`, with the id of the build behind each: a rebuild changes it. */
@@ -656,9 +670,14 @@ const buildsIn = (days: Map<string, KnownDay>, first: string, last: string) =>
  * parts; null when neither is known (nothing is kept). A part never changes either: an insert
  * adds one, a merge or a mutation (a purge's DELETE) replaces some by new names, and events and
  * visits are listed alike, so rows read while the visits of an insert were not yet in are kept
- * under names that are already gone.
+ * under names that are already gone. Whether the day has events without a visit is part of it
+ * too: rows read without them (the count of an insert not yet in) are kept under a version that
+ * is gone once it is.
  */
-const dayVersion = (d: KnownDay | undefined): string | null => (!d ? null : d.build !== '' ? `b${d.build}` : d.parts !== '' ? `p${d.parts}` : null)
+const dayVersion = (d: KnownDay | undefined): string | null => {
+  const v = !d ? null : d.build !== '' ? `b${d.build}` : d.parts !== '' ? `p${d.parts}` : null
+  return v === null ? null : `${v}${d!.visitless ? '+' : ''}`
+}
 
 /**
  * Every UTC day that has events (see KnownDay). The newest build, not every build's:
@@ -673,19 +692,20 @@ const dayVersion = (d: KnownDay | undefined): string | null => (!d ? null : d.bu
 async function eventDays(client: ClickHouseClient): Promise<Map<string, KnownDay>> {
   const days = await asked(client, 'event days', async () => {
     const rs = await client.query({
-      query: `SELECT toString(c.day) AS day, if(b.n >= c.n, b.builds, '') AS build, p.parts AS parts
+      query: `SELECT toString(c.day) AS day, if(b.n >= c.n, b.builds, '') AS build, p.parts AS parts, w.n > 0 AS visitless
               FROM (SELECT day, sum(events) AS n FROM event_counts GROUP BY day) AS c
               LEFT JOIN (SELECT day, max(events) AS n, toString(argMax(build_id, built_at)) AS builds
                          FROM rollup_builds GROUP BY day) AS b ON c.day = b.day
               LEFT JOIN (SELECT toDate(partition) AS day, arrayStringConcat(arraySort(groupArray(concat(table, '/', name))), ' ') AS parts
                          FROM system.parts WHERE active AND database = currentDatabase() AND table IN ('events', 'visits')
                          GROUP BY day) AS p ON c.day = p.day
+              LEFT JOIN (SELECT day, sum(events) AS n FROM visitless_counts GROUP BY day) AS w ON c.day = w.day
               WHERE c.n > 0`,
       format: 'JSONEachRow',
     })
-    return rs.json<{ day: string; build: string; parts: string }>()
+    return rs.json<{ day: string; build: string; parts: string; visitless: number | boolean }>()
   })
-  return new Map(days.map((d) => [d.day, { build: d.build, parts: d.parts }]))
+  return new Map(days.map((d) => [d.day, { build: d.build, parts: d.parts, visitless: Boolean(Number(d.visitless)) }]))
 }
 
 /**
@@ -799,7 +819,9 @@ export async function querySums(client: ClickHouseClient, q: StatsQuestion): Pro
   if (slice && current.size > 0) parts.push(sliceRows(client, q, slice, current, q.property !== undefined))
   if (live.length > 0) {
     // the other days (every day, when the rollup does not answer) from events and visits: day by day, each day's rows kept (dayByDay)
-    parts.push(dayByDay(client, JSON.stringify({ sums: q }), live, (days) => liveRows(client, q, days), known))
+    // the days read without an event outside a visit need no branch for them (KnownDay.visitless)
+    const read = (days: string[]) => liveRows(client, q, days, days.some((d) => known.get(d)?.visitless !== false))
+    parts.push(dayByDay(client, JSON.stringify({ sums: q }), live, read, known))
   }
   const merged = new Map<string, SumsRow>()
   for (const rows of await Promise.all(parts)) {
@@ -813,10 +835,10 @@ export async function querySums(client: ClickHouseClient, q: StatsQuestion): Pro
 }
 
 /** A question's rows over the UTC `days` from visits and events, per UTC day: alone, or with others asked at once (pendingLive). */
-function liveRows(client: ClickHouseClient, q: StatsQuestion, days: string[]): Promise<SumsRow[]> {
+function liveRows(client: ClickHouseClient, q: StatsQuestion, days: string[], visitless: boolean): Promise<SumsRow[]> {
   const prop = q.property
   const base: StatsQuestion = { ...q, property: undefined, interval: undefined }
-  const id = JSON.stringify([base, days])
+  const id = JSON.stringify([base, days, visitless])
   let pending = pendingLive.get(client)
   if (!pending) {
     const mine = (pending = new Map())
@@ -828,16 +850,16 @@ function liveRows(client: ClickHouseClient, q: StatsQuestion, days: string[]): P
     })
   }
   let batch = pending.get(id)
-  if (!batch) pending.set(id, (batch = { q: base, days, asks: [] }))
+  if (!batch) pending.set(id, (batch = { q: base, days, visitless, asks: [] }))
   return new Promise((resolve, reject) => batch.asks.push({ q, prop: prop?.level === 'visit' ? prop : null, interval: q.interval, resolve, reject }))
 }
 
-async function aloneRows(client: ClickHouseClient, q: StatsQuestion, days: string[]): Promise<SumsRow[]> {
-  const { sql, params } = sumsSql(q, days, new Params(), null, true, false)
+async function aloneRows(client: ClickHouseClient, q: StatsQuestion, days: string[], visitless: boolean): Promise<SumsRow[]> {
+  const { sql, params } = sumsSql(q, days, new Params(), null, true, { merged: false, visitless })
   return addedUp(await rowsOf(client, sql, params))
 }
 
-/** The rows of an unmerged read (sumsSql's `merged` false) added up per (set, key, bucket, day), as the merged SQL's outer GROUP BY adds them. */
+/** The rows of an unmerged read (ReadOptions `merged` false) added up per (set, key, bucket, day), as the merged SQL's outer GROUP BY adds them. */
 export function addedUp(rows: SumsRow[]): SumsRow[] {
   const out = new Map<string, SumsRow>()
   for (const r of rows) {
@@ -869,6 +891,8 @@ interface LiveBatch {
   /** The question without property or interval. */
   q: StatsQuestion
   days: string[]
+  /** Whether the days have events without a visit (ReadOptions). */
+  visitless: boolean
   asks: LiveAsk[]
 }
 
@@ -883,7 +907,7 @@ const conditionable = (f: Filter) => f.name !== 'goal' && f.prop.level === 'visi
 function flushLive(client: ClickHouseClient, pending: Map<string, LiveBatch>): void {
   const groups = new Map<string, LiveBatch[]>()
   for (const b of pending.values()) {
-    const id = JSON.stringify([{ ...b.q, filters: b.q.filters.filter((f) => !conditionable(f)) }, b.days])
+    const id = JSON.stringify([{ ...b.q, filters: b.q.filters.filter((f) => !conditionable(f)) }, b.days, b.visitless])
     groups.set(id, [...(groups.get(id) ?? []), b])
   }
   for (const batches of groups.values()) {
@@ -894,7 +918,7 @@ function flushLive(client: ClickHouseClient, pending: Map<string, LiveBatch>): v
     const idOf = (f: Filter) => JSON.stringify(f)
     const everyone = batches.map((b) => new Set(b.q.filters.map(idOf)))
     const common = (f: Filter) => !conditionable(f) || everyone.every((ids) => ids.has(idOf(f)))
-    const base: LiveBatch = { q: { ...batches[0].q, filters: batches[0].q.filters.filter(common) }, days: batches[0].days, asks: [] }
+    const base: LiveBatch = { q: { ...batches[0].q, filters: batches[0].q.filters.filter(common) }, days: batches[0].days, visitless: batches[0].visitless, asks: [] }
     for (const b of batches) {
       const conds = b.q.filters.filter((f) => !common(f))
       for (const a of b.asks) base.asks.push(conds.length ? { ...a, conds } : a)
@@ -942,11 +966,11 @@ async function runGrouped(client: ClickHouseClient, batch: LiveBatch, asks: Live
   }
   // grouping() is a number: past 52 arguments its bits would not be told apart
   if (sets.length < 2 || groupArgs(sets).length > 52) alone.push(...setOf.keys())
-  for (const a of alone) Promise.resolve(a.q).then((q) => aloneRows(client, q, batch.days)).then(a.resolve, a.reject)
+  for (const a of alone) Promise.resolve(a.q).then((q) => aloneRows(client, q, batch.days, batch.visitless)).then(a.resolve, a.reject)
   if (sets.length < 2 || groupArgs(sets).length > 52) return
   const grouped = [...setOf.keys()]
   try {
-    const { sql, params } = groupedSumsSql(batch.q, sets, batch.days, new Params(), true, false)
+    const { sql, params } = groupedSumsSql(batch.q, sets, batch.days, new Params(), true, { merged: false, visitless: batch.visitless })
     const rows = addedUp(await rowsOf(client, sql, params))
     const masks = groupMasks(sets)
     const bySet = sets.map((): SumsRow[] => [])
@@ -955,7 +979,7 @@ async function runGrouped(client: ClickHouseClient, batch: LiveBatch, asks: Live
     for (const a of grouped) a.resolve(bySet[setOf.get(a)!].map((r) => ({ ...r })))
   } catch {
     // one failed read (say, past the memory one query may use) fails no question that alone would be answered
-    for (const a of grouped) aloneRows(client, a.q, batch.days).then(a.resolve, a.reject)
+    for (const a of grouped) aloneRows(client, a.q, batch.days, batch.visitless).then(a.resolve, a.reject)
   }
 }
 

@@ -227,17 +227,14 @@ function groupingSets(
   rest: string,
 ): { select: string; groupBy: string } {
   const masks = groupMasks(asks)
+  // each argument's SQL, made once (a bucket or a condition adds parameters)
   const made = new Map<GroupArg, string>()
-  const sql = (x: GroupArg): string => {
-    let out = made.get(x)
-    if (out === undefined) {
-      const ask = asks.find((a) => argsOf(a).includes(x))!
-      const cond = () => ask.conds!.find((f) => `cond:${JSON.stringify(f)}` === x)!
-      out = typeof x !== 'string' ? (row === 'visit' ? x.expr : x.eventExpr) : x.startsWith('interval:') ? sqlOf.bucket(ask.interval!) : `toUInt8(${sqlOf.cond(cond())})`
-      made.set(x, out)
-    }
-    return out
+  for (const a of asks) {
+    if (a.prop && !made.has(a.prop)) made.set(a.prop, row === 'visit' ? a.prop.expr : a.prop.eventExpr)
+    if (a.interval && !made.has(`interval:${a.interval}`)) made.set(`interval:${a.interval}`, sqlOf.bucket(a.interval))
+    for (const f of a.conds ?? []) if (!made.has(`cond:${JSON.stringify(f)}`)) made.set(`cond:${JSON.stringify(f)}`, `toUInt8(${sqlOf.cond(f)})`)
   }
+  const sql = (x: GroupArg) => made.get(x)!
   const chosen = (expr: (a: GroupedAsk) => string | undefined, otherwise: string) => {
     const cases = asks.flatMap((a, i) => (expr(a) === undefined ? [] : [`g = ${masks[i]}, ${expr(a)}`]))
     return cases.length === 0 ? otherwise : `multiIf(${cases.join(', ')}, ${otherwise})`
@@ -408,6 +405,21 @@ class SumsQuery {
   }
 
   /**
+   * A row's key and bucket and what it is grouped by besides `rest`: the value `key` (over a visit
+   * row or an events row: `row`; with `by`, prefixed; '' for none) and the question's bucket; with
+   * `together`, the grouping sets of those asks (groupingSets), their conditions as `row` has them.
+   */
+  private keysOf(row: 'visit' | 'event', key: string | null, rest: string, together: readonly GroupedAsk[] | null, days: string): { select: string; groupBy: string } {
+    const bucket = (i: Interval | undefined) => localBucket(i, row === 'visit' ? 'start' : 'ts', this.q.timezone, this.params)
+    if (together) {
+      const cond = (f: Filter) => (row === 'visit' ? this.visitCondition(f, days) : this.ownVisitCondition(f))
+      return groupingSets(together, row, { bucket, cond }, rest)
+    }
+    const k = key === null ? "''" : this.keyed(`CAST(${key} AS String)`, row)
+    return { select: `${k} AS key, ${bucket(this.q.interval)} AS bucket`, groupBy: ['key', 'bucket', rest].filter((x) => x !== '').join(', ') }
+  }
+
+  /**
    * Sums per (key, bucket) over the UTC `days` (ISO dates); `byDay`, per (key, bucket, UTC day: `day`).
    * `together`: instead of the question's interval (and without an event property, its property),
    * several (GroupedAsk) over one read, each row told by `g` (see groupingSets); with an event
@@ -428,23 +440,14 @@ class SumsQuery {
       // The totals are a visit property's rows added up: a visit's pageviews and events count
       // with the visit, when it starts. (Counting them from events when they happen reads every
       // event of the range under a filter: seven times slower at ten million events.)
-      const keys = (row: 'visit' | 'event', rest: string) => {
-        const column = row === 'visit' ? 'start' : 'ts'
-        if (together) {
-          const cond = (f: Filter) => (row === 'visit' ? this.visitCondition(f, d) : this.ownVisitCondition(f))
-          return groupingSets(together, row, { bucket: (i) => localBucket(i, column, q.timezone, this.params), cond }, rest)
-        }
-        const p = prop as VisitProperty | undefined
-        const key = !p ? "''" : this.keyed(`CAST(${row === 'visit' ? p.expr : p.eventExpr} AS String)`, row)
-        return { select: `${key} AS key, ${localBucket(q.interval, column, q.timezone, this.params)} AS bucket`, groupBy: ['key', 'bucket', rest].filter((x) => x !== '').join(', ') }
-      }
-      const visitKeys = keys('visit', `day, toDate(start, ${tz})`)
+      const p = prop as VisitProperty | undefined
+      const visitKeys = this.keysOf('visit', p ? p.expr : null, `day, toDate(start, ${tz})`, together, d)
       branches.push(`SELECT ${visitKeys.select}, ${VISIT_SUMS},
         ${paid ? VISIT_REVENUE : NO_REVENUE}, ${NO_SCROLL}${visitDay}
       FROM ${this.withRevenue(this.visits(d, q.filters, true), d, paid)}
       GROUP BY ${visitKeys.groupBy}`)
       const own = q.filters.length ? ` AND ${q.filters.map((f) => this.ownVisitCondition(f)).join(' AND ')}` : ''
-      const eventKeys = keys('event', byDay ? 's_day' : '')
+      const eventKeys = this.keysOf('event', p ? p.eventExpr : null, byDay ? 's_day' : '', together, d)
       if (visitless) branches.push(`SELECT ${eventKeys.select}, ${eventSums(false, true)},
         ${paid ? eventRevenue(paid, false) : NO_REVENUE}, ${NO_SCROLL}${eventDay}
       FROM events
@@ -456,21 +459,13 @@ class SumsQuery {
       const ownFilters = q.filters.filter((f) => f.name === name)
       const others = q.filters.filter((f) => f.name !== name)
       const value = valueExpr(prop, this.params)
-      // the key and bucket of a row (with `by`, the key prefixed); with `together`, the sets of its asks,
-      // the property's value in each (their conditions are on visit properties every event carries)
-      const keys = (row: 'visit' | 'event', key: string, rest: string) => {
-        const column = row === 'visit' ? 'start' : 'ts'
-        if (together) {
-          const asValue: VisitProperty = { level: 'visit', dim: prop.dim, expr: 'held', eventExpr: value }
-          const cond = (f: Filter) => (row === 'visit' ? this.visitCondition(f, d) : this.ownVisitCondition(f))
-          return groupingSets(together.map((a) => ({ ...a, prop: asValue })), row, { bucket: (i) => localBucket(i, column, q.timezone, this.params), cond }, rest)
-        }
-        return { select: `${this.keyed(`CAST(${key} AS String)`, row)} AS key, ${localBucket(q.interval, column, q.timezone, this.params)} AS bucket`, groupBy: `key, bucket, ${rest}` }
-      }
+      // with `together`, the asks' sets each have the property's value: `held` on a visit row, `value` on an event's
+      const asValue: VisitProperty = { level: 'visit', dim: prop.dim, expr: 'held', eventExpr: value }
+      const asks = together && together.map((a) => ({ ...a, prop: asValue }))
       if (prop.visitArray) {
         // `held`: a value the visit holds; `key` the row's (with `by`, prefixed)
         const keyConds = ownFilters.map((f) => compare('held', f, this.params))
-        const visitKeys = keys('visit', 'held', `day, toDate(start, ${tz})`)
+        const visitKeys = this.keysOf('visit', 'held', `day, toDate(start, ${tz})`, asks, d)
         branches.push(`SELECT ${visitKeys.select}, ${holdingVisitSums(prop.visitArray === 'pages' ? 'countIf(entry_page = held)' : 'count()')},
         ${paid ? VISIT_REVENUE : NO_REVENUE}, ${prop.visitArray === 'pages' ? HELD_PAGE_SCROLL : NO_SCROLL}${visitDay}
       FROM ${this.withRevenue(this.visits(d, others, true), d, paid)}
@@ -479,7 +474,7 @@ class SumsQuery {
       }
       const valueConds = ownFilters.map((f) => ` AND ${compare(value, f, this.params)}`).join('')
       const carrying = `${carriers(prop, this.params)}${valueConds}`
-      const eventKeys = keys('event', value, `toDate(ts), toDate(ts, ${tz})`)
+      const eventKeys = this.keysOf('event', value, `toDate(ts), toDate(ts, ${tz})`, asks, d)
       branches.push(`SELECT ${eventKeys.select},
         ${eventSums(!prop.visitArray, prop.dim !== 'page')},
         ${paid && !prop.visitArray ? eventRevenue(paid, true) : NO_REVENUE}, ${prop.dim === 'page' ? OWN_PAGE_SCROLL : NO_SCROLL}${eventDay}

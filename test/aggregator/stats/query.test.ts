@@ -1,4 +1,5 @@
 import fs from 'node:fs'
+import type { ClickHouseClient } from '@clickhouse/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Params, parseFilters, type Filter } from '../../../aggregator/stats/filters.ts'
 import { metricValue, ZERO, type Sums } from '../../../aggregator/stats/metrics.ts'
@@ -365,6 +366,17 @@ function sorted(rows: SumsRow[]): SumsRow[] {
   return [...rows].sort((a, b) => (a.key === b.key ? (a.bucket < b.bucket ? -1 : 1) : a.key < b.key ? -1 : 1))
 }
 
+/** The fixture's client, each query's SQL shown to `see` first, which runs it (`run`) or answers instead. */
+function seeingQueries(see: (sql: string, run: () => Promise<unknown>) => unknown): ClickHouseClient {
+  return new Proxy(fx.client, {
+    get(target, prop) {
+      if (prop === 'query') return (params: { query: string }) => see(params.query, () => target.query(params as never))
+      const value = Reflect.get(target, prop) as unknown
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+}
+
 /** Matches every stored event and visit: a browser nobody has. */
 const ALL: Filter[] = parseFilters('browser!=Nobody')
 
@@ -612,14 +624,8 @@ describe('one filter on a visit property: answered from the rollup, as the raw p
 describe('the same question asked at once', () => {
   it('is asked of the store once, and each caller gets rows of its own', async () => {
     const asked: string[] = []
-    const counting = new Proxy(fx.client, {
-      get(target, prop) {
-        // the sums, not the days with events every question looks up first (shared the same way)
-        if (prop === 'query') return (params: { query: string }) => (params.query.includes('event_counts') || asked.push(params.query), target.query(params as never))
-        const value = Reflect.get(target, prop) as unknown
-        return typeof value === 'function' ? value.bind(target) : value
-      },
-    })
+    // the sums, not the days with events every question looks up first (shared the same way)
+    const counting = seeingQueries((sql, run) => (sql.includes('event_counts') || asked.push(sql), run()))
     const q = question(RANGE_A, { filters: ALL, property: PROPERTIES.country })
     const answers = await Promise.all(Array.from({ length: 6 }, () => querySums(counting, q)))
     expect(asked).toHaveLength(1)
@@ -716,13 +722,7 @@ describe('several visit properties and intervals asked at once (one read: groupe
   })
 
   it('a grouped read that fails leaves each question to be read alone', async () => {
-    const failing = new Proxy(fx.client, {
-      get(target, prop) {
-        if (prop === 'query') return (params: { query: string }) => (params.query.includes('GROUPING SETS') ? Promise.reject(new Error('memory limit (for the test)')) : target.query(params as never))
-        const value = Reflect.get(target, prop) as unknown
-        return typeof value === 'function' ? value.bind(target) : value
-      },
-    })
+    const failing = seeingQueries((sql, run) => (sql.includes('GROUPING SETS') ? Promise.reject(new Error('memory limit (for the test)')) : run()))
     const asked = [undefined, PROPERTIES.country].map((property) => question(RANGE_A, { filters: parseFilters('device!=Nothing'), property }))
     const atOnce = await Promise.all(asked.map((q) => querySums(failing, q)))
     for (const [i, q] of asked.entries()) expect(sorted(atOnce[i])).toEqual(sorted(await querySums(fx.client, { ...q, filters: parseFilters('device!=Nothing|None') })))
@@ -730,13 +730,7 @@ describe('several visit properties and intervals asked at once (one read: groupe
 
   it('querySums asked at once for several of them reads the visits once, and answers each as asked alone', async () => {
     const sums: string[] = []
-    const counting = new Proxy(fx.client, {
-      get(target, prop) {
-        if (prop === 'query') return (params: { query: string }) => (params.query.includes('event_counts') || sums.push(params.query), target.query(params as never))
-        const value = Reflect.get(target, prop) as unknown
-        return typeof value === 'function' ? value.bind(target) : value
-      },
-    })
+    const counting = seeingQueries((sql, run) => (sql.includes('event_counts') || sums.push(sql), run()))
     // not the rollup's (a filter), so every day is read from visits and events
     const asked = [
       ...[undefined, PROPERTIES.country, PROPERTIES.browser, PROPERTIES.source, PROPERTIES.entry_page].map((property) => question(RANGE_A, { filters: parseFilters('os!=Nobody'), property })),

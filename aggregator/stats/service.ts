@@ -8,7 +8,7 @@ import { keepMeasures } from './measures.ts'
 import { addSums, MetricError, metricValue, ZERO, type Metric, type Sums } from './metrics.ts'
 import { adjacentDays, comparisonRange, midnight, type Range } from './period.ts'
 import { present, type Property } from './properties.ts'
-import { currentDays, querySums, rangeDays, rollupAnswers, utcDays, type Interval, type StatsQuestion } from './query.ts'
+import { currentDays, inOneLook, querySums, rangeDays, rollupAnswers, utcDays, type Interval, type StatsQuestion } from './query.ts'
 
 export interface Scope {
   site: string
@@ -210,6 +210,19 @@ async function otherSums(client: ClickHouseClient, s: Scope, range: Span, name: 
  * the smallest rows join it. Nothing shown: no rows and `withheld`, as for an empty range.
  */
 export async function breakdown(
+  client: ClickHouseClient,
+  s: Scope,
+  range: Range,
+  name: string,
+  prop: Property & { propKey?: string },
+  metrics: Metric[],
+  limit: number,
+): Promise<Breakdown> {
+  // its rows and "(other)", counted after them, from one look at the days
+  return inOneLook(() => breakdownOnce(client, s, range, name, prop, metrics, limit))
+}
+
+async function breakdownOnce(
   client: ClickHouseClient,
   s: Scope,
   range: Range,

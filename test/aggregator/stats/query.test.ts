@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Params, parseFilters, type Filter } from '../../../aggregator/stats/filters.ts'
+import { breakdown } from '../../../aggregator/stats/service.ts'
 import { metricValue, ZERO, type Sums } from '../../../aggregator/stats/metrics.ts'
 import { PROPERTIES, property, VISIT_PROPERTY_NAMES, type VisitProperty } from '../../../aggregator/stats/properties.ts'
 import { addedUp, cubeDim, cubeDims, HELD_CUBES, currentDays, groupedSumsSql, groupMasks, querySums, rangeDays, readDays, rollupDays, rollupAnswers, sumsSql, type GroupedAsk, type Interval, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
@@ -745,6 +746,25 @@ describe('several visit properties and intervals asked at once (one read: groupe
     expect(sums).toHaveLength(2)
     expect(sums.every((sql) => sql.includes('GROUPING SETS'))).toBe(true)
     for (const [i, q] of [...asked, ...pages].entries()) expect(sorted(atOnce[i])).toEqual(sorted(await querySums(fx.client, { ...q, filters: [...parseFilters('os!=Nobody|Nothing'), ...q.filters.slice(1)] })))
+  })
+})
+
+describe('a breakdown in stages (inOneLook)', () => {
+  it('counts "(other)" from the look at the days its rows were read with: the days are looked up once', async () => {
+    const looked: string[] = []
+    const seeing = seeingQueries((sql, run) => (sql.includes('event_counts') && looked.push(sql), run()))
+    const range = { ...RANGE_A, previous: { from: 2 * RANGE_A.from - RANGE_A.to, to: RANGE_A.from }, label: 'range A' }
+    const ask = (k: number) => breakdown(seeing, { site: SITE, timezone: TZ, filters: [], limits: { k, kn: 1 } }, range, 'page', property('page')!, ['visitors'], 10)
+    // k one above the smallest page's visitors: that page is folded into "(other)", counted after the rows
+    const visitors = (await ask(1)).results.map((r) => Number(r.visitors))
+    looked.length = 0
+    const got = await ask(Math.min(...visitors) + 1)
+    expect(got.results.map((r) => r.page)).toContain('(other)')
+    expect(looked).toHaveLength(1)
+    // outside one answer each question looks for itself: the same answer, the days looked up again
+    const again = await ask(Math.min(...visitors) + 1)
+    expect(again).toEqual(got)
+    expect(looked).toHaveLength(2)
   })
 })
 

@@ -207,20 +207,10 @@ async function otherSums(client: ClickHouseClient, s: Scope, range: Span, name: 
 /**
  * Values of a property with their metrics, largest first. R1 and R4 decide which rows are shown;
  * the others are folded into "(other)", counted over their union; if "(other)" may not be shown,
- * the smallest rows join it. Nothing shown: no rows and `withheld`, as for an empty range.
+ * the smallest rows join it. Nothing shown: no rows and `withheld`, as for an empty range. Its
+ * rows and "(other)", counted after them, come from one look at the days (inOneLook).
  */
-export async function breakdown(
-  client: ClickHouseClient,
-  s: Scope,
-  range: Range,
-  name: string,
-  prop: Property & { propKey?: string },
-  metrics: Metric[],
-  limit: number,
-): Promise<Breakdown> {
-  // its rows and "(other)", counted after them, from one look at the days
-  return inOneLook(() => breakdownOnce(client, s, range, name, prop, metrics, limit))
-}
+export const breakdown = (...asked: Parameters<typeof breakdownOnce>): Promise<Breakdown> => inOneLook(() => breakdownOnce(...asked))
 
 async function breakdownOnce(
   client: ClickHouseClient,

@@ -841,15 +841,8 @@ export async function querySums(client: ClickHouseClient, q: StatsQuestion): Pro
     const read = (days: string[]) => liveRows(client, q, days, days.some((d) => known.get(d)?.visitless !== false))
     parts.push(dayByDay(client, JSON.stringify({ sums: q }), live, read, known))
   }
-  const merged = new Map<string, SumsRow>()
-  for (const rows of await Promise.all(parts)) {
-    for (const r of rows) {
-      const id = `${r.key}\u0000${r.bucket}`
-      const had = merged.get(id)
-      merged.set(id, had ? { key: r.key, bucket: r.bucket, ...addSums(had, r) } : r)
-    }
-  }
-  return [...merged.values()]
+  // the days' rows carry no day (dayByDay), so they add up per (key, bucket)
+  return addedUp((await Promise.all(parts)).flat())
 }
 
 /** A question's rows over the UTC `days` from visits and events, per UTC day: alone, or with others asked at once (pendingLive). */
@@ -929,10 +922,6 @@ function flushLive(client: ClickHouseClient, pending: Map<string, LiveBatch>): v
     groups.set(id, [...(groups.get(id) ?? []), b])
   }
   for (const batches of groups.values()) {
-    if (batches.length === 1) {
-      void runLiveBatch(client, batches[0], batches[0].asks)
-      continue
-    }
     const idOf = (f: Filter) => JSON.stringify(f)
     const everyone = batches.map((b) => new Set(b.q.filters.map(idOf)))
     const common = (f: Filter) => !conditionable(f) || everyone.every((ids) => ids.has(idOf(f)))
@@ -983,9 +972,10 @@ async function runGrouped(client: ClickHouseClient, batch: LiveBatch, asks: Live
     setOf.set(a, same >= 0 ? same : sets.push({ prop, interval: a.interval, conds: a.conds }) - 1)
   }
   // grouping() is a number: past 52 arguments its bits would not be told apart
-  if (sets.length < 2 || groupArgs(sets).length > 52) alone.push(...setOf.keys())
+  const together = sets.length >= 2 && groupArgs(sets).length <= 52
+  if (!together) alone.push(...setOf.keys())
   for (const a of alone) Promise.resolve(a.q).then((q) => aloneRows(client, q, batch.days, batch.visitless)).then(a.resolve, a.reject)
-  if (sets.length < 2 || groupArgs(sets).length > 52) return
+  if (!together) return
   const grouped = [...setOf.keys()]
   try {
     const { sql, params } = groupedSumsSql(batch.q, sets, batch.days, new Params(), true, { merged: false, visitless: batch.visitless })

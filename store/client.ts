@@ -1,7 +1,11 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { ClickHouseLogLevel, createClient, type ClickHouseClient, type QueryParams } from '@clickhouse/client'
+import crypto from 'node:crypto'
+import { Readable } from 'node:stream'
+import { ClickHouseLogLevel, createClient, parseError, type ClickHouseClient, type QueryParams } from '@clickhouse/client'
+import { formatQueryParams, formatQuerySettings } from '@clickhouse/client/dist/common/index.js'
+import { Engine, HTTP_ONLY_SETTINGS, type EngineResult } from './engine.ts'
 import pLimit from 'p-limit'
 import { InputError, Overloaded } from '../http/errors.ts'
 import { insertFromFile, insertOverHttp, type InsertBlock } from './insert-block.ts'
@@ -145,23 +149,13 @@ async function createStore(config: StoreConfig): Promise<Store> {
   }
   const dir = path.join(config.dataDir, 'clickhouse')
   fs.mkdirSync(dir, { recursive: true })
-  const { createChdbConnection } = await import('chdb/connection')
-  const { Session } = await import('chdb')
-  // The first connection to a directory starts the engine, with ENGINE_ARGS; the client's shares it.
-  let engine: InstanceType<typeof Session> | null = null
+  const connection = new EngineConnection(() => Engine.open(dir, ENGINE_ARGS, ENGINE_CONNECTIONS))
   const client = createClient({
-    // chdb re-exports the client's Connection type from its own copy of client-common
-    connection: new LazyConnection(() => {
-      engine ??= new Session(dir, { connectionArgs: ENGINE_ARGS })
-      return createChdbConnection({ path: dir })
-    }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'],
+    connection: connection as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'],
     clickhouse_settings: { ...settings, ...NO_QUESTION_LIMITS },
     log,
   })
-  const close = async () => {
-    await client.close()
-    engine?.close()
-  }
+  const close = () => client.close()
   // The embedded engine belongs to this program alone: its tables live in chDB's `default` database.
   return { client, database: 'default', embedded: true, insertBlock: insertFromFile(client, path.join(dir, 'user_files')), prepare: async () => undefined, close }
 }
@@ -179,51 +173,133 @@ export const ENGINE_ARGS = [
   '--query_condition_cache_size=16777216',
 ]
 
-type ChdbConnection = ReturnType<typeof import('chdb/connection').createChdbConnection>
+/**
+ * Connections to the embedded engine: one per core, and one more, so that an insert or a rollup
+ * build running does not hold up a question (QUESTIONS_AT_ONCE still bounds the questions).
+ */
+const ENGINE_CONNECTIONS = os.availableParallelism() + 1
+
+/** What the client passes a connection (its Connection contract, @clickhouse/client's common/connection). */
+interface ConnParams {
+  query: string
+  clickhouse_settings?: Record<string, unknown>
+  query_params?: Record<string, unknown>
+  abort_signal?: AbortSignal
+  session_id?: string
+  query_id?: string
+  values?: string | Readable
+}
 
 /**
- * The embedded engine, opened on first use rather than at start: a data directory it cannot
- * open (read-only, say) fails each query, like a server refusing connections, until it can,
- * and the collector keeps taking beacons into its spool meanwhile.
+ * The embedded engine behind @clickhouse/client, without HTTP: each request goes to `Engine`
+ * (store/engine.ts) as `analytics store serve` would give it, with its settings and parameters in
+ * ClickHouse's text form, on a connection of its own, so questions, inserts and builds run side
+ * by side on the machine's cores. (chDB's own adapter for the client, `chdb/connection`, prefixes
+ * every query with a SET per setting and runs every query with parameters one at a time, engine-wide.)
  *
- * Closing waits for the queries still running: the engine closed under one crashed the process
- * (SIGSEGV, seen when a flood of questions was cut off by a stop). Once closing, new work is
- * refused as a store that cannot be reached (503).
+ * The engine is opened on first use rather than at start: a data directory it cannot open
+ * (read-only, say) fails each query, like a server refusing connections, until it can, and the
+ * collector keeps taking beacons into its spool meanwhile. Closing waits for the queries still
+ * running (the engine closed under one crashes the process); once closing, new work is refused as
+ * a store that cannot be reached (503).
  */
-class LazyConnection {
-  private conn: ChdbConnection | null = null
+class EngineConnection {
+  private engine: Promise<Engine> | null = null
   private running = new Set<Promise<unknown>>()
   private closing = false
 
-  constructor(private open: () => ChdbConnection) {}
+  constructor(private open: () => Promise<Engine>) {}
 
-  private run<T>(work: (conn: ChdbConnection) => Promise<T>): Promise<T> {
-    if (this.closing) return Promise.reject(Object.assign(new Error('the store is closing'), { code: 'CHDB_CONNECTION' }))
-    const running = work((this.conn ??= this.open()))
-    this.running.add(running)
-    const done = () => void this.running.delete(running)
-    running.then(done, done)
-    return running
+  private unavailable(message: string): Error {
+    return Object.assign(new Error(message), { code: 'CHDB_CONNECTION' })
   }
 
-  query(params: Parameters<ChdbConnection['query']>[0]) {
-    return this.run((c) => c.query(params))
+  private run(p: ConnParams, data?: Buffer): Promise<EngineResult> {
+    if (this.closing) return Promise.reject(this.unavailable('the store is closing'))
+    const work = this.runOpen(p, data)
+    this.running.add(work)
+    const done = () => void this.running.delete(work)
+    work.then(done, done)
+    return work
   }
-  exec(params: Parameters<ChdbConnection['exec']>[0]) {
-    return this.run((c) => c.exec(params))
+
+  private async runOpen(p: ConnParams, data?: Buffer): Promise<EngineResult> {
+    if (p.session_id) throw new Error('sessions are not served by the embedded store')
+    if (!this.engine) {
+      this.engine = this.open()
+      // a directory that cannot be opened now may be later: the next query tries again
+      this.engine.catch(() => (this.engine = null))
+    }
+    const engine = await this.engine.catch((err: unknown) => {
+      throw this.unavailable(`the embedded store cannot be opened: ${(err as Error).message}`)
+    })
+    const settings = new Map<string, string>()
+    let format = 'TabSeparated'
+    for (const [name, value] of Object.entries(p.clickhouse_settings ?? {})) {
+      if (value === undefined || HTTP_ONLY_SETTINGS.has(name)) continue
+      if (name === 'default_format') format = String(value)
+      else settings.set(name, formatQuerySettings(value as Parameters<typeof formatQuerySettings>[0]))
+    }
+    const params: Record<string, string> = {}
+    for (const [name, value] of Object.entries(p.query_params ?? {})) params[name] = formatQueryParams({ value })
+    try {
+      return await engine.run({ query: p.query, database: 'default', settings, params, format, data })
+    } catch (err) {
+      // as the client's HTTP connection reports a server's error: a ClickHouseError with its code and type
+      throw parseError((err as Error).message)
+    }
   }
-  command(params: Parameters<ChdbConnection['command']>[0]) {
-    return this.run((c) => c.command(params))
+
+  private answer(r: EngineResult, query_id: string = crypto.randomUUID()) {
+    const bytes = Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength)
+    const read = r.writtenRows ? r.writtenRows : r.readRows
+    return {
+      query_id,
+      response_headers: {},
+      http_status_code: 200,
+      stream: Readable.from([bytes], { objectMode: false }),
+      summary: {
+        read_rows: String(read), read_bytes: String(r.writtenRows ? r.writtenBytes : r.readBytes), written_rows: String(r.writtenRows),
+        written_bytes: String(r.writtenBytes), total_rows_to_read: '0', result_rows: String(r.writtenRows ? 0 : r.readRows),
+        result_bytes: String(r.writtenRows ? 0 : r.readBytes), elapsed_ns: String(Math.round(r.elapsedS * 1e9)),
+      },
+    }
   }
-  insert(params: Parameters<ChdbConnection['insert']>[0]) {
-    return this.run((c) => c.insert(params))
+
+  async query(p: ConnParams) {
+    return this.answer(await this.run(p), p.query_id)
   }
-  ping(params: Parameters<ChdbConnection['ping']>[0]) {
-    return this.run((c) => c.ping(params))
+  async exec(p: ConnParams) {
+    return this.answer(await this.run(p, p.values === undefined ? undefined : await bodyOf(p.values)), p.query_id)
+  }
+  async command(p: ConnParams) {
+    const { stream: _, ...rest } = this.answer(await this.run(p), p.query_id)
+    return rest
+  }
+  async insert(p: ConnParams & { values: string | Readable }) {
+    const { stream: _, ...rest } = this.answer(await this.run(p, await bodyOf(p.values)), p.query_id)
+    return rest
+  }
+  async ping() {
+    try {
+      await this.run({ query: 'SELECT 1' })
+      return { success: true as const }
+    } catch (err) {
+      return { success: false as const, error: err as Error }
+    }
   }
   async close() {
     this.closing = true
     await Promise.allSettled([...this.running])
-    await this.conn?.close()
+    const engine = await this.engine?.catch(() => null)
+    await engine?.close()
   }
+}
+
+
+async function bodyOf(values: string | Readable): Promise<Buffer> {
+  if (typeof values === 'string') return Buffer.from(values)
+  const chunks: Buffer[] = []
+  for await (const chunk of values) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array))
+  return Buffer.concat(chunks)
 }

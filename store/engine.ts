@@ -48,6 +48,13 @@ function loadChdb(): { Session: new (dir: string, opts: { connectionArgs: string
   return { Session, native }
 }
 
+/** Settings of the HTTP layer itself, meaningless to the engine: dropped from a request (chDB's own adapter for the client drops the same). */
+export const HTTP_ONLY_SETTINGS = new Set([
+  'wait_end_of_query', 'enable_http_compression', 'send_progress_in_http_headers', 'http_headers_progress_interval_ms',
+  'http_response_buffer_size', 'http_zlib_compression_level', 'http_native_compression_disable_checksumming_on_decompress',
+  'http_send_progress_interval_ms', 'http_response_compression_method', 'cancel_http_readonly_queries_on_client_close',
+])
+
 /** What one HTTP request asks of the engine. */
 export interface EngineRequest {
   query: string
@@ -170,51 +177,42 @@ export class Engine {
   private async execute(conn: Connection, req: EngineRequest): Promise<EngineResult> {
     const handle = conn.session.connection
     await this.use(conn, req.database)
-    await this.set(conn, req.settings)
-    if (req.data) return this.insert(handle, req.query, req.data)
-    await this.bind(conn, req.params)
-    const r = await this.native.QueryAsyncConnection(handle, req.query, req.format)
-    return { bytes: r.bytes, elapsedS: r.elapsed, readRows: r.rowsRead, readBytes: r.bytesRead, writtenRows: 0, writtenBytes: 0 }
+    // what the request sets goes in the same call as its query (`SET …; <query>`): each call to the
+    // engine is a hand-over to its threads and back, which costs more than the SET itself
+    const set = this.assignments(conn, req.settings, req.params)
+    const prefix = set.length === 0 ? '' : `SET ${set.join(', ')}; `
+    try {
+      if (req.data) return await this.insert(handle, prefix, req.query, req.data)
+      const r = await this.native.QueryAsyncConnection(handle, prefix + req.query, req.format)
+      return { bytes: r.bytes, elapsedS: r.elapsed, readRows: r.rowsRead, readBytes: r.bytesRead, writtenRows: 0, writtenBytes: 0 }
+    } catch (err) {
+      // the SET may or may not have been applied: set each setting again (or back) next time, and
+      // clear every parameter either request named
+      if (prefix !== '') {
+        for (const name of new Set([...req.settings.keys(), ...conn.settings.keys()])) conn.settings.set(name, null)
+        conn.params = new Set([...conn.params, ...Object.keys(req.params)])
+      }
+      throw err
+    }
   }
 
-  private async insert(handle: unknown, query: string, data: Buffer): Promise<EngineResult> {
+  private async insert(handle: unknown, prefix: string, query: string, data: Buffer): Promise<EngineResult> {
     // an empty body inserts nothing, as a server answers it (the engine itself would say NO_DATA_TO_INSERT)
-    if (data.length === 0) return { bytes: new Uint8Array(0), elapsedS: 0, readRows: 0, readBytes: 0, writtenRows: 0, writtenBytes: 0 }
+    if (data.length === 0) {
+      if (prefix !== '') await this.native.QueryAsyncConnection(handle, prefix.replace(/; $/, ''), 'TabSeparated')
+      return { bytes: new Uint8Array(0), elapsedS: 0, readRows: 0, readBytes: 0, writtenRows: 0, writtenBytes: 0 }
+    }
     const clauses = INSERT_CLAUSES.exec(query)
     if (!clauses) throw EngineError.named(62, 'SYNTAX_ERROR', 'an insert with data must end with FORMAT <format>')
     // a name of this process's making; no extension, so that the engine guesses no compression
     const file = path.join(this.inserts, `${process.pid}-${this.seq++}`)
     await fs.promises.writeFile(file, data, { mode: 0o600 })
     try {
-      const r = await this.native.QueryAsyncConnection(handle, `${clauses[1]} FROM INFILE ${quoteString(file)}${clauses[2]}`, 'TabSeparated')
+      const r = await this.native.QueryAsyncConnection(handle, `${prefix}${clauses[1]} FROM INFILE ${quoteString(file)}${clauses[2]}`, 'TabSeparated')
       return { bytes: new Uint8Array(0), elapsedS: r.elapsed, readRows: r.rowsRead, readBytes: data.length, writtenRows: r.rowsRead, writtenBytes: data.length }
     } finally {
       await fs.promises.rm(file, { force: true })
     }
-  }
-
-  /**
-   * Gives the connection the request's query parameters, as session parameters (`SET param_x`,
-   * ClickHouse's own way of setting them for the queries of a session): each connection has its
-   * own, so questions run in parallel on several connections. (chDB's per-call parameters are
-   * set engine-wide, and queries passing them must run one at a time: chdb/index.js,
-   * `runExclusiveParam`.) The values arrive in ClickHouse's text form, as a server's HTTP
-   * interface takes them, and reach the engine unchanged inside a string literal. A session
-   * parameter cannot be unset: those an earlier request set and this one does not pass are set
-   * to the empty string, so that no request ever reads another's values.
-   */
-  private async bind(conn: Connection, params: Record<string, string>): Promise<void> {
-    const names = Object.keys(params)
-    if (names.length === 0 && conn.params.size === 0) return
-    const assignments: string[] = []
-    for (const name of names) {
-      if (!IDENTIFIER.test(name)) throw EngineError.named(456, 'UNKNOWN_QUERY_PARAMETER', `Query parameter name '${name.slice(0, 100)}' is not an identifier`)
-      assignments.push(`param_${name} = ${quoteString(params[name])}`)
-    }
-    for (const name of conn.params) if (!(name in params)) assignments.push(`param_${name} = ''`)
-    if (assignments.length === 0) return
-    conn.params = new Set(names)
-    await this.native.QueryAsyncConnection(conn.session.connection, `SET ${assignments.join(', ')}`, 'TabSeparated')
   }
 
   private async use(conn: Connection, database: string): Promise<void> {
@@ -225,24 +223,36 @@ export class Engine {
     conn.database = database
   }
 
-  /** Gives the connection exactly the request's settings: those it asks for, the engine's defaults for the rest. */
-  private async set(conn: Connection, wanted: Map<string, string>): Promise<void> {
-    const assignments: string[] = []
+  /**
+   * What to SET for the request, recorded as the connection's from now on: exactly the request's
+   * settings (those it asks for, the engine's defaults for the rest, each only when it changes)
+   * and its query parameters.
+   *
+   * Parameters are session parameters (`SET param_x`, ClickHouse's own way of setting them for the
+   * queries of a session): each connection has its own, so questions run in parallel on several
+   * connections. (chDB's per-call parameters are set engine-wide, and queries passing them must
+   * run one at a time: chdb/index.js, `runExclusiveParam`.) The values arrive in ClickHouse's text
+   * form, as a server's HTTP interface takes them, and reach the engine unchanged inside a string
+   * literal. A session parameter cannot be unset: those an earlier request set and this one does
+   * not pass are set to the empty string, so that no request ever reads another's values.
+   */
+  private assignments(conn: Connection, wanted: Map<string, string>, params: Record<string, string>): string[] {
+    const out: string[] = []
     for (const [name, value] of wanted) {
       if (!IDENTIFIER.test(name) || !this.known!.has(name)) throw EngineError.named(115, 'UNKNOWN_SETTING', `Unknown setting '${name.slice(0, 100)}'`)
-      if (conn.settings.get(name) !== value) assignments.push(`${name} = ${quoteString(value)}`)
+      if (conn.settings.get(name) !== value) out.push(`${name} = ${quoteString(value)}`)
     }
-    for (const name of conn.settings.keys()) if (!wanted.has(name)) assignments.push(`${name} = DEFAULT`)
-    if (assignments.length === 0) return
-    try {
-      await this.native.QueryAsyncConnection(conn.session.connection, `SET ${assignments.join(', ')}`, 'TabSeparated')
-    } catch (err) {
-      // some may have been applied: set each again (or back) next time
-      for (const name of new Set([...wanted.keys(), ...conn.settings.keys()])) conn.settings.set(name, null)
-      throw err
+    for (const name of conn.settings.keys()) if (!wanted.has(name)) out.push(`${name} = DEFAULT`)
+    const names = Object.keys(params)
+    for (const name of names) {
+      if (!IDENTIFIER.test(name)) throw EngineError.named(456, 'UNKNOWN_QUERY_PARAMETER', `Query parameter name '${name.slice(0, 100)}' is not an identifier`)
+      out.push(`param_${name} = ${quoteString(params[name])}`)
     }
+    for (const name of conn.params) if (!(name in params)) out.push(`param_${name} = ''`)
     for (const name of [...conn.settings.keys()]) if (!wanted.has(name)) conn.settings.delete(name)
     for (const [name, value] of wanted) conn.settings.set(name, value)
+    conn.params = new Set(names)
+    return out
   }
 
   private acquire(): Promise<Connection> {

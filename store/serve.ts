@@ -4,7 +4,7 @@ import path from 'node:path'
 import { pipeline, type Readable } from 'node:stream'
 import zlib from 'node:zlib'
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { Engine, EngineError, type EngineRequest, type EngineResult } from './engine.ts'
+import { Engine, EngineError, HTTP_ONLY_SETTINGS, type EngineRequest, type EngineResult } from './engine.ts'
 
 /**
  * `analytics store serve`: the embedded ClickHouse engine in a process of its own, served on
@@ -31,12 +31,6 @@ const NOT_SETTINGS = new Set([
   'stacktrace', 'client_protocol_version',
 ])
 
-/** Settings of the HTTP layer itself, meaningless to the engine (chDB's own connection drops the same). */
-const HTTP_ONLY_SETTINGS = new Set([
-  'wait_end_of_query', 'enable_http_compression', 'send_progress_in_http_headers', 'http_headers_progress_interval_ms',
-  'http_response_buffer_size', 'http_zlib_compression_level', 'http_native_compression_disable_checksumming_on_decompress',
-  'http_send_progress_interval_ms', 'http_response_compression_method', 'cancel_http_readonly_queries_on_client_close',
-])
 
 /** The HTTP status ClickHouse's server answers an error code with (the client reads only the body and the code). */
 const STATUS: Record<number, number> = {

@@ -38,7 +38,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { benchFreshness, formatFreshness, type FreshnessResult } from './freshness.ts'
-import { cleanUpOnExit, collectorEnv, countStored, fetchJson, freePort, machineCpu, procStatusMb, ROOT, sleep, startChild, stopChild, tempDir, track, waitFor, serveArgs } from './lib.ts'
+import { cleanUpOnExit, collectorEnv, countStored, fetchJson, freePort, machineCpu, procStatusMb, ROOT, sleep, startChild, stopChild, stolenPct, tempDir, track, waitFor, serveArgs } from './lib.ts'
 import { formatProfile, summariseProfile } from './profile.ts'
 import type { EventRow } from '../collector/pipeline/types.ts'
 
@@ -172,6 +172,8 @@ interface LoadResult {
   toolCpuUsPerReq: number
   /** Share of the machine's cores busy (anything, this bench or not) during the load, %. */
   machineBusyPct: number
+  /** Share of the machine's time its host took away during the load (steal), %: see stolenPct. */
+  stolenPct: number
 }
 
 function haveWrk(): boolean {
@@ -226,6 +228,7 @@ async function runWrk(url: string): Promise<LoadResult> {
     exact: r.sent === answered,
     toolCpuUsPerReq: (wrkCpuMs * 1000) / Math.max(1, answered),
     machineBusyPct: (100 * (m1.busy - m0.busy)) / Math.max(1, m1.total - m0.total),
+    stolenPct: stolenPct(m0, m1),
   }
 }
 
@@ -292,7 +295,7 @@ async function runAutocannon(url: string): Promise<LoadResult> {
     errors: [r.errors ? `errors ${r.errors}` : '', r.timeouts ? `timeouts ${r.timeouts}` : ''].filter(Boolean).join(', '),
     exact: sent === answered,
     toolCpuUsPerReq: NaN,
-    machineBusyPct: ((m1: { busy: number; total: number }) => (100 * (m1.busy - m0.busy)) / Math.max(1, m1.total - m0.total))(machineCpu()),
+    ...((m1) => ({ machineBusyPct: (100 * (m1.busy - m0.busy)) / Math.max(1, m1.total - m0.total), stolenPct: stolenPct(m0, m1) }))(machineCpu()),
   }
 }
 
@@ -729,7 +732,7 @@ async function main(): Promise<void> {
     freshness = await benchFreshness({ rps, probes: FRESHNESS_PROBES, deadlineMs: FRESHNESS_DEADLINE_S * 1000, connections: CONNECTIONS, tool })
   }
 
-  const head = ['server', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'max ms', 'answered', 'accepted', 'stored', 'stored==accepted', 'RSS MB idle/peak/drained', 'CPU µs/req', `${tool} µs/req`, 'cores busy']
+  const head = ['server', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'max ms', 'answered', 'accepted', 'stored', 'stored==accepted', 'RSS MB idle/peak/drained', 'CPU µs/req', `${tool} µs/req`, 'cores busy (stolen by the host)']
   const rows = runs.map((r) => [
     r.label,
     f0(r.load.rps),
@@ -744,9 +747,9 @@ async function main(): Promise<void> {
     `${f0(r.idleRssMb)}/${f0(r.peakRssMb)}/${f0(r.drainedRssMb)}`,
     f0(r.cpuUsPerReq),
     f0(r.load.toolCpuUsPerReq),
-    f0(r.load.machineBusyPct) + ' %',
+    `${f0(r.load.machineBusyPct)} % (${f0(r.load.stolenPct)} %)`,
   ])
-  rows.push(['bare Fastify (204)', f0(bare.load.rps), '1.00', f2(bare.load.p50ms), f2(bare.load.p99ms), f1(bare.load.maxMs), String(bare.load.completed), '-', '-', '-', `-/${f0(bare.peakRssMb)}/-`, f0(bare.cpuUsPerReq), f0(bare.load.toolCpuUsPerReq), f0(bare.load.machineBusyPct) + ' %'])
+  rows.push(['bare Fastify (204)', f0(bare.load.rps), '1.00', f2(bare.load.p50ms), f2(bare.load.p99ms), f1(bare.load.maxMs), String(bare.load.completed), '-', '-', '-', `-/${f0(bare.peakRssMb)}/-`, f0(bare.cpuUsPerReq), f0(bare.load.toolCpuUsPerReq), `${f0(bare.load.machineBusyPct)} % (${f0(bare.load.stolenPct)} %)`])
 
   console.log('\n' + pipeline.text)
   console.log('\n' + storeTiming)

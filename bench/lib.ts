@@ -100,12 +100,24 @@ export function procStatusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   }
 }
 
-/** Busy and total jiffies of the whole machine (all cores), from /proc/stat. */
-export function machineCpu(): { busy: number; total: number } {
+/**
+ * Busy and total jiffies of the whole machine (all cores), from /proc/stat, and of those the
+ * time the virtual machine's host gave to others while this one had work (`steal`).
+ */
+export function machineCpu(): { busy: number; total: number; steal: number } {
   const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
   const total = f.reduce((a, b) => a + b, 0)
   const idle = f[3] + (f[4] ?? 0) // idle + iowait
-  return { busy: total - idle, total }
+  return { busy: total - idle, total, steal: f[7] ?? 0 }
+}
+
+/**
+ * The share of the machine's time its host took away between two readings, in percent: on a
+ * virtual machine whose host is busy, every wall-clock figure measured meanwhile is longer by
+ * about this share, which the figures printed beside it should be read with.
+ */
+export function stolenPct(m0: { steal: number; total: number }, m1: { steal: number; total: number }): number {
+  return (100 * (m1.steal - m0.steal)) / Math.max(1, m1.total - m0.total)
 }
 
 // ---------------------------------------------------------------- mounts (root only)

@@ -44,7 +44,8 @@ SELECT
     -- about three visitors share a network (an address block)
     cityHash64(intDiv(visitor, 3), intDiv(at_ms, 86400000), 'network'),
     -- the collector's visit: its first event gives its dimensions, its first pageview its entry page
-    cityHash64(visit, 'visit') AS visit_id,
+    -- the collector's time-ordered visit id (collector/visits.ts): the second the visit started since 2020, above 31 random bits
+    bitOr(bitShiftLeft(toUInt64(intDiv({start:Int64} + visit_start_ms, 1000) - 1577836800), 31), cityHash64(visit, 'visit') % 2147483648) AS visit_id,
     bitOr(if(step = 0, 1, 0), if(step_kind < 85 AND NOT (step >= 1 AND pv0) AND NOT (step >= 2 AND pv1), 2, 0)),
     {site:String},
     ['/', '/', '/pricing', '/features', '/blog', '/blog/launch', '/blog/privacy', '/docs', '/docs/install', '/docs/api', '/about', '/signup'][1 + (cityHash64(visit, step) % 12)],
@@ -72,7 +73,8 @@ FROM
         cityHash64(visit * 3) % 100 < 85 AS pv0,
         cityHash64(visit * 3 + 1) % 100 < 85 AS pv1,
         -- a visit starts on any of the 30 days (never so late that it runs past midnight); its events follow 45 s apart
-        ((cityHash64(visit) % 30) * 86400 + cityHash64(visit, 2) % 86000) * 1000 + step * 45000 AS at_ms,
+        ((cityHash64(visit) % 30) * 86400 + cityHash64(visit, 2) % 86000) * 1000 AS visit_start_ms,
+        visit_start_ms + step * 45000 AS at_ms,
         cityHash64(visit, 1) % {visitors_per_day:UInt64} AS visitor
     FROM numbers({events:UInt64})
 )`
@@ -147,10 +149,10 @@ async function main() {
     const countSql = 'SELECT count() FROM events WHERE site = {site:String} AND ts >= fromUnixTimestamp64Milli({from:Int64}) AND ts < fromUnixTimestamp64Milli({to:Int64})'
     // one more event today, as a busy site has between two asks: today's rows kept are read again
     // (query.ts `dayByDay`: a day is kept while its parts are unchanged); a copy of one of today's
-    // events in a visit of its own
+    // events in a visit of its own, its id made as the collector makes one (starting then)
     const insertOne = () =>
       client.command({
-        query: `INSERT INTO events SELECT * REPLACE (cityHash64(rand64(), 'bench') AS visit_id, bitOr(visit_flags, 1) AS visit_flags)
+        query: `INSERT INTO events SELECT * REPLACE (bitOr(bitShiftLeft(toUInt64(toUnixTimestamp(ts) - 1577836800), 31), rand() % 2147483648) AS visit_id, bitOr(visit_flags, 1) AS visit_flags)
                 FROM events WHERE site = {site:String} AND toDate(ts) = toDate({now:Int64} / 1000) LIMIT 1`,
         query_params: { site: SITE, now },
       })

@@ -19,6 +19,8 @@ import type { ClickHouseClient, CommandParams, QueryParams } from '@clickhouse/c
 export const SHARDED: Readonly<Record<string, string>> = {
   events: 'visitor_id',
   visits: 'visitor_id',
+  // visits sorted anew (migration 031) while it is made, then exchanged with `visits`
+  visits_by_start: 'visitor_id',
   event_counts: 'rand()',
   visitless_counts: 'rand()',
 }
@@ -86,6 +88,14 @@ function translate(c: Cluster, storage: Storage, sql: string): string[] {
     const drops = [`DROP ${kind} IF EXISTS ${table} ${on} SYNC`]
     if (SHARDED[table]) drops.push(`DROP TABLE IF EXISTS ${local(table)} ${on} SYNC`)
     return drops
+  }
+  if ((m = /^EXCHANGE TABLES (\w+) AND (\w+)$/i.exec(sql))) {
+    const [, a, b] = m
+    // two sharded tables: their local tables change places on every shard, and each Distributed
+    // table, which names its local table, then reads the other's rows
+    if (SHARDED[a] && SHARDED[b]) return [`EXCHANGE TABLES ${local(a)} AND ${local(b)} ${on}`]
+    if (SHARDED[a] || SHARDED[b]) throw new Error(`cluster DDL: ${a} and ${b} are not both sharded`)
+    return [`EXCHANGE TABLES ${a} AND ${b} ${on}`]
   }
   if ((m = /^TRUNCATE TABLE IF EXISTS (\w+)$/i.exec(sql))) {
     const table = SHARDED[m[1]] ? local(m[1]) : m[1]

@@ -55,6 +55,20 @@ describe('VisitTracker', () => {
     expect([...ids].every((id) => /^[1-9]\d*$/.test(id))).toBe(true)
   })
 
+  it('orders visit ids by the second each visit started (the store sorts visits by them), within 63 bits', () => {
+    const t = new VisitTracker()
+    const starts = Array.from({ length: 200 }, (_, i) => T0 + i * 1500)
+    const ids = starts.map((ts, i) => BigInt(t.assign('example.com', String(500 + i), ts, TIMEOUT, true).visitId))
+    const second = (ms: number) => BigInt(Math.floor(ms / 1000) - Date.UTC(2020, 0, 1) / 1000)
+    ids.forEach((id, i) => {
+      expect(id >> 31n).toBe(second(starts[i]))
+      expect(id < 2n ** 63n).toBe(true)
+      if (i > 0 && second(starts[i]) > second(starts[i - 1])) expect(id > ids[i - 1]).toBe(true)
+    })
+    // a later event of a visit keeps the visit's id, so every row of a visit sorts together
+    expect(t.assign('example.com', '500', T0 + 10 * MIN, TIMEOUT, false).visitId).toBe(String(ids[0]))
+  })
+
   it('holds at most its bound of visitors', () => {
     const t = new VisitTracker(10)
     for (let i = 1; i <= 50; i++) t.assign('example.com', String(i), T0, TIMEOUT, true)

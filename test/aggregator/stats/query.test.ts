@@ -6,6 +6,7 @@ import { breakdown } from '../../../aggregator/stats/service.ts'
 import { metricValue, ZERO, type Sums } from '../../../aggregator/stats/metrics.ts'
 import { PROPERTIES, property, VISIT_PROPERTY_NAMES, type VisitProperty } from '../../../aggregator/stats/properties.ts'
 import { addedUp, cubeDim, cubeDims, HELD_CUBES, currentDays, groupedSumsSql, groupMasks, querySums, rangeDays, readDays, rollupDays, rollupAnswers, sumsSql, type GroupedAsk, type Interval, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
+import { listMigrations } from '../../../store/migrate.ts'
 import { DIMENSION_COLUMNS, HOUR, MINUTE, openFixture, rows, type EventSpec, type StoreFixture } from '../store-fixture.ts'
 
 /**
@@ -467,6 +468,26 @@ describe('the data', () => {
   it('the rollup job built every UTC day of the data: the unfiltered questions below read the rollup', async () => {
     expect(EVENT_DAYS.length).toBeGreaterThan(4)
     expect([...(await currentDays(fx.client, EVENT_DAYS[0], EVENT_DAYS[EVENT_DAYS.length - 1]))].sort()).toEqual(EVENT_DAYS)
+  })
+
+  it('migration 031 sorts the visits by visit id: the same visits as the view made at insert, and the view keeps them again', async () => {
+    // every column; a visit's lists of pages and event names in one order (groupUniqArray keeps none)
+    const visits = () =>
+      rows<Record<string, unknown>>(
+        fx.client,
+        `SELECT * REPLACE (arraySort(pages) AS pages, arraySort(event_names) AS event_names), toString(visitor_id) AS visitor_id, toString(visit_id) AS visit_id
+         FROM visits FINAL ORDER BY site, day, visitor_id, visit_id`,
+      )
+    const atInsert = await visits()
+    expect(atInsert.length).toBeGreaterThan(20)
+    const [migration] = listMigrations().filter((m) => m.version === 31)
+    for (const query of migration.statements) await fx.client.command({ query })
+    expect(await visits()).toEqual(atInsert)
+    const [{ key }] = await rows<{ key: string }>(fx.client, "SELECT sorting_key AS key FROM system.tables WHERE database = currentDatabase() AND name = 'visits'")
+    expect(key).toBe('site, day, visit_id, visitor_id')
+    // and the view that keeps them at insert is there again
+    const [{ view }] = await rows<{ view: string }>(fx.client, "SELECT create_table_query AS view FROM system.tables WHERE database = currentDatabase() AND name = 'visits_mv'")
+    expect(view).toMatch(/TO \S*visits\b/)
   })
 })
 

@@ -5,7 +5,7 @@ import crypto from 'node:crypto'
 import { Readable } from 'node:stream'
 import { ClickHouseLogLevel, createClient, parseError, type ClickHouseClient, type QueryParams } from '@clickhouse/client'
 import { formatQueryParams, formatQuerySettings } from '@clickhouse/client/dist/common/index.js'
-import { Engine, HTTP_ONLY_SETTINGS, type EngineResult } from './engine.ts'
+import { Engine, HTTP_ONLY_SETTINGS, summary, type EngineResult } from './engine.ts'
 import pLimit from 'p-limit'
 import { InputError, Overloaded } from '../http/errors.ts'
 import { insertFromFile, insertOverHttp, type InsertBlock } from './insert-block.ts'
@@ -252,17 +252,12 @@ class EngineConnection {
 
   private answer(r: EngineResult, query_id: string = crypto.randomUUID()) {
     const bytes = Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength)
-    const read = r.writtenRows ? r.writtenRows : r.readRows
     return {
       query_id,
       response_headers: {},
       http_status_code: 200,
       stream: Readable.from([bytes], { objectMode: false }),
-      summary: {
-        read_rows: String(read), read_bytes: String(r.writtenRows ? r.writtenBytes : r.readBytes), written_rows: String(r.writtenRows),
-        written_bytes: String(r.writtenBytes), total_rows_to_read: '0', result_rows: String(r.writtenRows ? 0 : r.readRows),
-        result_bytes: String(r.writtenRows ? 0 : r.readBytes), elapsed_ns: String(Math.round(r.elapsedS * 1e9)),
-      },
+      summary: summary(r),
     }
   }
 

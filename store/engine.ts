@@ -79,6 +79,21 @@ export interface EngineResult {
   writtenBytes: number
 }
 
+/** The X-ClickHouse-Summary of a request, as a ClickHouse server gives it (counts as strings). */
+export function summary(r: EngineResult) {
+  const read = r.writtenRows ? r.writtenRows : r.readRows
+  return {
+    read_rows: String(read),
+    read_bytes: String(r.writtenRows ? r.writtenBytes : r.readBytes),
+    written_rows: String(r.writtenRows),
+    written_bytes: String(r.writtenBytes),
+    total_rows_to_read: '0',
+    result_rows: String(r.writtenRows ? 0 : r.readRows),
+    result_bytes: String(r.writtenRows ? 0 : r.readBytes),
+    elapsed_ns: String(Math.round(r.elapsedS * 1e9)),
+  }
+}
+
 interface Connection {
   session: ChdbSession
   database: string

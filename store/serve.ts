@@ -4,7 +4,7 @@ import path from 'node:path'
 import { pipeline, type Readable } from 'node:stream'
 import zlib from 'node:zlib'
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { Engine, EngineError, HTTP_ONLY_SETTINGS, type EngineRequest, type EngineResult } from './engine.ts'
+import { Engine, EngineError, HTTP_ONLY_SETTINGS, summary, type EngineRequest } from './engine.ts'
 
 /**
  * `analytics store serve`: the embedded ClickHouse engine in a process of its own, served on
@@ -163,19 +163,6 @@ async function readBody(req: FastifyRequest, payload: Readable): Promise<Buffer>
   return Buffer.concat(chunks)
 }
 
-function summary(r: EngineResult) {
-  const read = r.writtenRows ? r.writtenRows : r.readRows
-  return {
-    read_rows: String(read),
-    read_bytes: String(r.writtenRows ? r.writtenBytes : r.readBytes),
-    written_rows: String(r.writtenRows),
-    written_bytes: String(r.writtenBytes),
-    total_rows_to_read: '0',
-    result_rows: String(r.writtenRows ? 0 : r.readRows),
-    result_bytes: String(r.writtenRows ? 0 : r.readBytes),
-    elapsed_ns: String(Math.round(r.elapsedS * 1e9)),
-  }
-}
 
 function contentType(format: string): string {
   if (/^(?:JSON|NDJSON)/i.test(format)) return 'application/json; charset=UTF-8'

@@ -25,7 +25,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import YAML from 'yaml'
-import { cleanUpOnExit, collectorEnv, fetchJson, freePort, machineCpu, ROOT, sleep, startChild, stopChild, tempDir, track, waitFor, serveArgs } from './lib.ts'
+import { busyPct, cleanUpOnExit, collectorEnv, fetchJson, freePort, machineCpu, ROOT, sleep, startChild, stopChild, tempDir, track, waitFor, serveArgs } from './lib.ts'
 import { visitorHeaders } from './load-client.ts'
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url))
@@ -275,7 +275,7 @@ export async function benchFreshness(opts: FreshnessOptions): Promise<FreshnessR
       loadStatuses: l.statuses,
       loadP50ms: l.p50ms,
       loadP99ms: l.p99ms,
-      machineBusyPct: (100 * (m1.busy - m0.busy)) / Math.max(1, m1.total - m0.total),
+      machineBusyPct: busyPct(m0, m1),
     }
   } finally {
     if (load) await load.stop().catch(() => undefined)

@@ -38,7 +38,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { benchFreshness, formatFreshness, type FreshnessResult } from './freshness.ts'
-import { cleanUpOnExit, collectorEnv, countStored, fetchJson, freePort, machineCpu, procStatusMb, ROOT, sleep, startChild, stopChild, stolenPct, tempDir, track, waitFor, serveArgs } from './lib.ts'
+import { busyPct, cleanUpOnExit, collectorEnv, countStored, fetchJson, freePort, machineCpu, procStatusMb, ROOT, sleep, startChild, stopChild, stolenPct, tempDir, track, waitFor, serveArgs } from './lib.ts'
 import { formatProfile, summariseProfile } from './profile.ts'
 import type { EventRow } from '../collector/pipeline/types.ts'
 
@@ -227,7 +227,7 @@ async function runWrk(url: string): Promise<LoadResult> {
     errors: errs,
     exact: r.sent === answered,
     toolCpuUsPerReq: (wrkCpuMs * 1000) / Math.max(1, answered),
-    machineBusyPct: (100 * (m1.busy - m0.busy)) / Math.max(1, m1.total - m0.total),
+    machineBusyPct: busyPct(m0, m1),
     stolenPct: stolenPct(m0, m1),
   }
 }
@@ -282,6 +282,7 @@ async function runAutocannon(url: string): Promise<LoadResult> {
   const r = await instance
   const answered = Object.values(byStatus).reduce((a, b) => a + b, 0)
   const seconds = (Date.now() - started) / 1000
+  const m1 = machineCpu()
   return {
     tool: 'autocannon',
     rps: answered / seconds,
@@ -295,7 +296,8 @@ async function runAutocannon(url: string): Promise<LoadResult> {
     errors: [r.errors ? `errors ${r.errors}` : '', r.timeouts ? `timeouts ${r.timeouts}` : ''].filter(Boolean).join(', '),
     exact: sent === answered,
     toolCpuUsPerReq: NaN,
-    ...((m1) => ({ machineBusyPct: (100 * (m1.busy - m0.busy)) / Math.max(1, m1.total - m0.total), stolenPct: stolenPct(m0, m1) }))(machineCpu()),
+    machineBusyPct: busyPct(m0, m1),
+    stolenPct: stolenPct(m0, m1),
   }
 }
 

@@ -111,6 +111,11 @@ export function machineCpu(): { busy: number; total: number; steal: number } {
   return { busy: total - idle, total, steal: f[7] ?? 0 }
 }
 
+/** The share of the machine's cores busy (anything, this bench or not) between two readings, in percent. */
+export function busyPct(m0: { busy: number; total: number }, m1: { busy: number; total: number }): number {
+  return (100 * (m1.busy - m0.busy)) / Math.max(1, m1.total - m0.total)
+}
+
 /**
  * The share of the machine's time its host took away between two readings, in percent: on a
  * virtual machine whose host is busy, every wall-clock figure measured meanwhile is longer by

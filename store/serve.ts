@@ -31,7 +31,6 @@ const NOT_SETTINGS = new Set([
   'stacktrace', 'client_protocol_version',
 ])
 
-
 /** The HTTP status ClickHouse's server answers an error code with (the client reads only the body and the code). */
 const STATUS: Record<number, number> = {
   194: 401, // REQUIRED_PASSWORD
@@ -162,7 +161,6 @@ async function readBody(req: FastifyRequest, payload: Readable): Promise<Buffer>
   for await (const chunk of decoder ? pipeline(payload, decoder, () => undefined) : payload) chunks.push(chunk as Buffer)
   return Buffer.concat(chunks)
 }
-
 
 function contentType(format: string): string {
   if (/^(?:JSON|NDJSON)/i.test(format)) return 'application/json; charset=UTF-8'

@@ -8,6 +8,8 @@ export default defineConfig({
     fileParallelism: true,
     maxWorkers: 2,
     include: ['test/**/*.test.ts'],
+    // one temporary directory for the run, removed at its end
+    globalSetup: ['test/helpers/temp-root.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // polls (browser pages, stores settling) wait up to 10 s: two test files share two cores

@@ -157,10 +157,12 @@ async function main() {
     const countSql = 'SELECT count() FROM events WHERE site = {site:String} AND ts >= fromUnixTimestamp64Milli({from:Int64}) AND ts < fromUnixTimestamp64Milli({to:Int64})'
     // one more event today, as a busy site has between two asks: today's rows kept are read again
     // (query.ts `dayByDay`: a day is kept while its parts are unchanged); a copy of one of today's
-    // events in a visit of its own, its id made as the collector makes one (starting then)
+    // events a second before "now", in a visit of its own starting then, its id made as the
+    // collector makes one (so it sorts after the day's earlier visits, as a new visit does)
     const insertOne = () =>
       client.command({
-        query: `INSERT INTO events SELECT * REPLACE (bitOr(bitShiftLeft(toUInt64(toUnixTimestamp(ts) - 1577836800), 31), rand() % 2147483648) AS visit_id, bitOr(visit_flags, 1) AS visit_flags)
+        query: `INSERT INTO events SELECT * REPLACE (fromUnixTimestamp64Milli({now:Int64} - 1000) AS ts,
+                  bitOr(bitShiftLeft(toUInt64(intDiv({now:Int64} - 1000, 1000) - 1577836800), 31), rand() % 2147483648) AS visit_id, bitOr(visit_flags, 1) AS visit_flags)
                 FROM events WHERE site = {site:String} AND toDate(ts) = toDate({now:Int64} / 1000) LIMIT 1`,
         query_params: { site: SITE, now },
       })

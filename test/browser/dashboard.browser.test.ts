@@ -62,9 +62,9 @@ function syntheticEvents(): Record<string, unknown>[] {
   })
 }
 
-/** Visitors on the site right now (British), for the realtime view. */
-const nowEvents = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({
-  site: SITE, visitor_id: String(9000 + from + i), ts: Date.now() - 60_000, name: 'pageview', hostname: SITE, pathname: i % 2 ? '/pricing' : '/', browser: 'Chrome', os: 'Windows', device: 'Desktop', country: 'GB', props: {},
+/** Visitors on the site right now (British), for the realtime view: a minute ago unless said. */
+const nowEvents = (from: number, n: number, ts = Date.now() - 60_000) => Array.from({ length: n }, (_, i) => ({
+  site: SITE, visitor_id: String(9000 + from + i), ts, name: 'pageview', hostname: SITE, pathname: i % 2 ? '/pricing' : '/', browser: 'Chrome', os: 'Windows', device: 'Desktop', country: 'GB', props: {},
 }))
 
 /** Many generated events (DASHBOARD_TIMING_EVENTS) spread over 30 days, for the render timing. */
@@ -146,7 +146,10 @@ async function cardsEqualApi(page: Page, query: string, token?: string, password
 describe.skipIf(!runs)('dashboards in a real browser', () => {
   beforeAll(async () => {
     app = await testApp({}, BIG_EVENTS ? [SITE, BIG] : [SITE])
-    await insertEvents(app.runtime.store.client, [...syntheticEvents(), ...nowEvents(0, 6)])
+    // the six on the site now, on `today` whatever the clock says: in its first minute, a minute
+    // ago is yesterday (the British visitors' day); past its end, the setup ran across midnight
+    const onToday = Math.min(Math.max(Date.now() - 60_000, today), today + DAY - 1)
+    await insertEvents(app.runtime.store.client, [...syntheticEvents(), ...nowEvents(0, 6, onToday)])
     if (BIG_EVENTS > 0) await insertMany(app, BIG_EVENTS)
     await settle(app)
     ;({ origin, browser } = await serveDashboards(app))
@@ -202,10 +205,15 @@ describe.skipIf(!runs)('dashboards in a real browser', () => {
     // the week: every planned visitor but the Brazilians (10 days ago), and the six on the site right now
     expect((await cardsEqualApi(page, 'period=7d')).visitors).toBe(String(12 + 9 + 6 + 3 + 2 + 6))
 
-    // yesterday is a custom day in the site's time zone: only the British visitors
+    // yesterday is a custom day in the site's time zone: only the British visitors (after a
+    // midnight since the setup, yesterday is the day of the six British on the site "now")
     await page.getByLabel('Date range').selectOption('yesterday')
     await page.waitForURL(/range=yesterday/)
-    const yesterday = new Date(today - DAY).toISOString().slice(0, 10)
+    // the day the page asked for (its answer's period), the day before today as the page saw it
+    const shownDay = async () => /^Yesterday · (\d{4}-\d{2}-\d{2})(?: ·|$)/.exec(((await page.locator('[data-periods]').textContent()) ?? '').trim())?.[1] ?? ''
+    const iso = (t: number) => new Date(t).toISOString().slice(0, 10)
+    await expect.poll(shownDay, { timeout: 10_000 }).toMatch(new RegExp(`^(${iso(today - DAY)}|${iso(today)})$`))
+    const yesterday = await shownDay()
     expect((await cardsEqualApi(page, `period=custom&from=${yesterday}&to=${yesterday}`)).visitors).toBe('6')
     expect((page as Page & { problems: string[] }).problems).toEqual([])
   })

@@ -92,6 +92,17 @@ const panelRows = (page: Page, panel: string) =>
 const asShown = (rows: Record<string, unknown>[], property: string, metrics: string[]) =>
   rows.map((r) => [String(r[property]), ...metrics.map((m) => (r[m] === null ? '–' : m.endsWith('_rate') ? `${r[m]}%` : String(r[m])))])
 
+/**
+ * The last day of the period the page shows (its answer's, beside the range: `… · A to B`), to ask
+ * the API about the very days the page asked about: across midnight UTC, a "7d" the page asked
+ * and one the test asks a moment later are a day apart.
+ */
+async function shownLastDay(page: Page): Promise<string> {
+  const last = async () => /· (?:\d{4}-\d{2}-\d{2} to )?(\d{4}-\d{2}-\d{2})(?: ·|$)/.exec(((await page.locator('[data-periods]').textContent()) ?? '').trim())?.[1] ?? ''
+  await slow(last).toMatch(/^\d{4}-\d{2}-\d{2}$/)
+  return last()
+}
+
 /** The chart's screen-reader table: period, value, and the compared period and value when comparing. */
 const chartTable = (page: Page) =>
   page.locator('.chart-wrap table tbody tr').evaluateAll((rows) => rows.map((r) => [...r.children].map((c) => c.textContent ?? '')))
@@ -182,7 +193,7 @@ describe.skipIf(!runs)("a marketer's questions in a real browser", { timeout: 24
     const page = await newPage()
     await page.goto(`${origin}/sites/${SITE}?range=7d`)
     // by default, the previous period of the same length
-    const previous = await api('aggregate', 'period=7d&metrics=visitors&comparison=previous_period')
+    const previous = await api('aggregate', `period=7d&date=${await shownLastDay(page)}&metrics=visitors&comparison=previous_period`)
     expect(previous.results.visitors.change).not.toBeNull()
     await slow(() => change(page, 'visitors')).toBe(String(previous.results.visitors.change))
     await slow(() => page.locator('[data-periods]').textContent()).toContain(`compared with ${previous.comparison.period.replace('..', ' to ')}`)
@@ -190,10 +201,10 @@ describe.skipIf(!runs)("a marketer's questions in a real browser", { timeout: 24
     // a year before holds nobody: no change rather than a fall of 100 %
     await page.getByLabel('Compare with').selectOption('year_over_year')
     await page.waitForURL(/comparison=year_over_year/)
-    const yoy = await api('aggregate', 'period=7d&metrics=visitors&comparison=year_over_year')
+    await slow(() => change(page, 'visitors')).toBe('none')
+    const yoy = await api('aggregate', `period=7d&date=${await shownLastDay(page)}&metrics=visitors&comparison=year_over_year`)
     expect(yoy.results.visitors.change).toBeNull()
     await slow(() => page.locator('[data-periods]').textContent()).toContain(yoy.comparison.period.replace('..', ' to '))
-    await slow(() => change(page, 'visitors')).toBe('none')
 
     // off: no change on any card, no compared line
     await page.getByLabel('Compare with').selectOption('off')
@@ -222,8 +233,13 @@ describe.skipIf(!runs)("a marketer's questions in a real browser", { timeout: 24
 
   it('never draws a bucket still to come: today’s later hours are not drawn, not 0, not hatched', async () => {
     const page = await newPage()
+    // the server's answer to the page itself: the hours still to come are those of the moment the
+    // page asked (an hour, or a day, may have begun before the test could ask again)
+    const answered = page.waitForResponse((r) => r.url().includes('/api/v1/stats/timeseries?') && r.url().includes('period=day'))
     await page.goto(`${origin}/sites/${SITE}?range=day`)
-    const today = await api('timeseries', 'period=day&metrics=visitors&interval=hour')
+    const response = await answered
+    expect(response.status()).toBe(200)
+    const today = await response.json()
     const future = today.results.filter((r: Record<string, unknown>) => r.visitors === null && !r.withheld).length
     const withheld = today.results.filter((r: Record<string, unknown>) => r.withheld).length
     expect(future + withheld).toBe(24)
@@ -237,9 +253,11 @@ describe.skipIf(!runs)("a marketer's questions in a real browser", { timeout: 24
   it('labels each day of the chart once, at even intervals, on 7-day and custom ranges', async () => {
     const label = (date: string) => new Date(`${date}T00:00:00Z`).toLocaleDateString('en-GB', { timeZone: 'UTC', day: 'numeric', month: 'short' })
     const axis = async (page: Page) => (await page.locator('.chart').getAttribute('data-x-labels'))?.split('|') ?? []
-    const check = async (page: Page, query: string, apiQuery: string) => {
+    // the API's question, or how to make it from the last day the page shows
+    const check = async (page: Page, query: string, apiQuery: string | ((last: string) => string)) => {
       await page.goto(`${origin}/sites/${SITE}?${query}`)
-      const days: string[] = (await api('timeseries', `${apiQuery}&metrics=visitors&interval=day`)).results.map((r: { date: string }) => label(r.date))
+      const asked = typeof apiQuery === 'string' ? apiQuery : apiQuery(await shownLastDay(page))
+      const days: string[] = (await api('timeseries', `${asked}&metrics=visitors&interval=day`)).results.map((r: { date: string }) => label(r.date))
       await slow(() => axis(page).then((l) => l.length)).toBeGreaterThan(1)
       const shown = await axis(page)
       expect(new Set(shown).size, shown.join(' ')).toBe(shown.length)
@@ -250,7 +268,7 @@ describe.skipIf(!runs)("a marketer's questions in a real browser", { timeout: 24
       return { shown, days }
     }
     const page = await newPage()
-    const week = await check(page, 'range=7d', 'period=7d')
+    const week = await check(page, 'range=7d', (last) => `period=7d&date=${last}`)
     expect(week.shown).toEqual(week.days)
     const month = await check(page, `range=custom&from=${dayIso(29)}&to=${dayIso(0)}`, `period=custom&from=${dayIso(29)}&to=${dayIso(0)}`)
     expect(month.shown.length).toBeGreaterThanOrEqual(8)

@@ -48,6 +48,9 @@ describe.skipIf(!browserRuns)('revenue goals in the dashboards', () => {
     await dash.getByRole('button', { name: 'Add goal' }).click()
     await expect.poll(() => dash.locator('.goal-list li span').first().textContent(), { timeout: 10_000 }).toBe('Purchase · revenue in EUR')
 
+    // the days the purchase may fall on: today, and the next when the test runs across midnight UTC
+    const utcDay = () => new Date().toISOString().slice(0, 10)
+    const boughtOn = utcDay()
     const shopper = await (await browser.newContext({ userAgent: UA.chromeWindows })).newPage()
     await shopper.goto(`${site}/shop`)
     await shopper.waitForFunction(() => typeof (window as unknown as { analytics?: unknown }).analytics === 'function')
@@ -57,7 +60,7 @@ describe.skipIf(!browserRuns)('revenue goals in the dashboards', () => {
       return rows(app, "SELECT toString(revenue_amount) AS amount, toString(revenue_currency) AS currency FROM events WHERE name = 'Purchase'")
     }, { timeout: 10_000 }).toEqual([{ amount: '499000', currency: 'EUR' }])
 
-    await dash.goto(`${origin}/sites/example.com?range=day`)
+    await dash.goto(`${origin}/sites/example.com?range=custom&from=${boughtOn}&to=${utcDay()}`)
     const panel = dash.locator('[data-panel=events]')
     await panel.getByRole('tab', { name: 'Goals' }).click()
     await expect.poll(() => panel.locator('thead th').allTextContents(), { timeout: 15_000 }).toEqual(['Goal', 'Visitors', 'Events', 'CR', 'Revenue'])

@@ -56,6 +56,9 @@ describe.skipIf(!browserRuns)('scroll depth through the real tracker', () => {
   afterAll(() => closeAll(browser, pageServer, app))
 
   it('reports the deepest scroll of each page view, stores it, and the API and the pages panel show it', async () => {
+    // the days the page views may fall on: today, and the next when the test runs across midnight UTC
+    const utcDay = () => new Date().toISOString().slice(0, 10)
+    const viewedOn = utcDay()
     const ctx = await browser.newContext({ userAgent: UA.chromeWindows, viewport: { width: 1280, height: 720 } })
     const page = await ctx.newPage()
     await page.goto(`${site}/long`)
@@ -75,8 +78,9 @@ describe.skipIf(!browserRuns)('scroll depth through the real tracker', () => {
     expect(stored.map((p) => [p.pathname, p.scroll_depth])).toEqual([['/long', expected], ['/short', 100]])
     for (const p of stored) expect(p.engagement_ms).toBeGreaterThanOrEqual(1000)
 
+    const days = `from=${viewedOn}&to=${utcDay()}`
     const res = await app.inject({
-      url: '/api/v1/stats/breakdown?site=example.com&period=day&property=page&metrics=visitors,time_on_page,scroll_depth',
+      url: `/api/v1/stats/breakdown?site=example.com&period=custom&${days}&property=page&metrics=visitors,time_on_page,scroll_depth`,
       headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
     })
     expect(res.statusCode, res.body).toBe(200)
@@ -87,7 +91,7 @@ describe.skipIf(!browserRuns)('scroll depth through the real tracker', () => {
 
     const dash: Page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage()
     await dash.context().addInitScript((t) => sessionStorage.setItem('analytics.token', t), ADMIN_TOKEN)
-    await dash.goto(`${origin}/sites/example.com?range=day`)
+    await dash.goto(`${origin}/sites/example.com?range=custom&${days}`)
     const panel = dash.locator('[data-panel=pages]')
     await panel.getByRole('tab', { name: 'Top pages' }).click()
     await expect.poll(() => panel.locator('thead th').allTextContents(), { timeout: 15_000 }).toEqual(['Page', 'Visitors', 'Pageviews', 'Time on page', 'Scroll depth'])

@@ -4,8 +4,11 @@ import { describe, expect, it } from 'vitest'
 import { ADMIN_TOKEN, DOC_IPS, UA, tempDataDir } from '../helpers/app.ts'
 import { freePort, runCli, startServer } from '../helpers/process.ts'
 
-async function storedEvents(base: string): Promise<number> {
-  const res = await fetch(`${base}/api/v1/stats/aggregate?site=example.com&period=day&metrics=events,visitors`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+const utcDay = () => new Date().toISOString().slice(0, 10)
+
+/** Events stored from the day `since` (when the beacons were sent) to today: a run across midnight UTC has them on the day before. */
+async function storedEvents(base: string, since: string): Promise<number> {
+  const res = await fetch(`${base}/api/v1/stats/aggregate?site=example.com&period=custom&from=${since}&to=${utcDay()}&metrics=events,visitors`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
   const body = (await res.json()) as { results: { events: { value: number | null } } }
   return body.results.events.value ?? -1
 }
@@ -18,6 +21,7 @@ describe('kill -9 after 202', () => {
     // batches are held for a minute, so nothing reaches the store before the kill
     const first = await startServer(dataDir, port, { BATCH_MS: '60000', BATCH_ROWS: '100000' })
     const uas = Object.values(UA).slice(0, 5)
+    const sentOn = utcDay()
     const sent = 60
     for (let i = 0; i < sent; i++) {
       const res = await fetch(`${first.base}/api/event`, {
@@ -38,7 +42,7 @@ describe('kill -9 after 202', () => {
     // the stats read rollups, built from the replayed events within a moment
     let stored = -1
     for (let i = 0; i < 100 && stored !== sent; i++) {
-      stored = await storedEvents(second.base)
+      stored = await storedEvents(second.base, sentOn)
       if (stored !== sent) await new Promise((r) => setTimeout(r, 100))
     }
     expect(stored).toBe(sent)

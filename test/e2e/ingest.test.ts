@@ -12,6 +12,9 @@ afterAll(async () => {
 
 describe('POST /api/event', () => {
   it('stores an enriched, scrubbed pageview and counts it', async () => {
+    // the days the beacons may land on: today, and the next when the test runs across midnight UTC
+    const utcDay = () => new Date().toISOString().slice(0, 10)
+    const sentOn = utcDay()
     const uas = [UA.chromeWindows, UA.safariMac, UA.firefoxLinux, UA.iphone, UA.android]
     for (let i = 0; i < 5; i++) {
       const res = await beacon(app, {
@@ -36,7 +39,7 @@ describe('POST /api/event', () => {
     expect(everything).not.toMatch(/jane|secret|abc|frag|192\.0\.2|Mozilla/)
     await settle(app)
 
-    const res = await app.inject({ url: '/api/v1/stats/aggregate?site=example.com&period=day&metrics=visitors,pageviews,events', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+    const res = await app.inject({ url: `/api/v1/stats/aggregate?site=example.com&period=custom&from=${sentOn}&to=${utcDay()}&metrics=visitors,pageviews,events`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
     expect(res.statusCode).toBe(200)
     expect(res.json().results.visitors.value).toBe(5)
     expect(res.json().results.pageviews.value).toBe(5)

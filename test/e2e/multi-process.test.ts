@@ -9,6 +9,7 @@ import { openStore } from '../../store/client.ts'
 import { migrate } from '../../store/migrate.ts'
 import { ADMIN_TOKEN, tempDataDir, testConfig, UA, visitorIp } from '../helpers/app.ts'
 import { env, freePort } from '../helpers/process.ts'
+import { awayFromMidnight } from '../helpers/midnight.ts'
 
 /**
  * Beyond one process: `analytics store serve` (the embedded engine behind ClickHouse's HTTP
@@ -114,7 +115,10 @@ async function storedBeacons(url: string): Promise<Map<string, number>> {
 }
 
 describe('collectors and aggregators over `analytics store serve`', () => {
-  it('lose nothing across kill -9 of a collector and of the store, agree with each other, hand the jobs over, and match the embedded engine', { timeout: 180_000 }, async () => {
+  it('lose nothing across kill -9 of a collector and of the store, agree with each other, hand the jobs over, and match the embedded engine', { timeout: 360_000 }, async () => {
+    // every beacon and question on one day (today's period, one daily salt per visitor): a run
+    // that would cross midnight UTC (it takes under three minutes) waits for the next day first
+    await awayFromMidnight({ before: 180_000 })
     const storeDir = tempDataDir()
     const storePort = await freePort()
     const policyFile = path.join(tempDataDir(), 'policy.yaml')

@@ -8,7 +8,9 @@ import { insertEvents } from '../helpers/fixtures.ts'
 // Strict policy: raw events 30 days, aggregates 25 months, k = 5.
 const SITE = 'old.example.com'
 const DAY = 86_400_000
-const today = Math.floor(Date.now() / DAY) * DAY
+// "today" as of three minutes ago: in the first minutes after midnight UTC, yesterday is not closed
+// (built) until two minutes past, and "a minute ago" is still yesterday
+const today = Math.floor((Date.now() - 3 * 60_000) / DAY) * DAY
 const oldDay = today - 40 * DAY
 const iso = (t: number) => new Date(t).toISOString().slice(0, 10)
 

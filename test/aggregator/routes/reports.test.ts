@@ -72,8 +72,15 @@ const schedule = () =>
 
 describe('a weekly report sent now', () => {
   it('arrives at the SMTP server with its numbers in both parts, counted as a shared link counts them', async () => {
-    const sent = await api('POST', '/api/v1/reports/send', { site: SITE, to: ['ops@example.com'] })
+    let sent = await api('POST', '/api/v1/reports/send', { site: SITE, to: ['ops@example.com'] })
     expect(sent.status).toBe(200)
+    // sent after midnight from Sunday to Monday (UTC) since the store was filled, "last week" is
+    // the week after the one filled: that one's report is then sent as of NOW, as the route would have
+    if (sent.body.period !== WEEK.period && sent.body.period === lastWeek('UTC').period) {
+      inbox.length = 0
+      const deps = { client: app.runtime.store.client, sites: app.runtime.sites, policy: () => app.runtime.policy, mailer: app.runtime.mailer }
+      sent = { status: 200, body: await sendReport(deps, SITE, 'weekly', ['ops@example.com'], { now: NOW }) }
+    }
     expect(sent.body).toMatchObject({ site: SITE, kind: 'weekly', period: WEEK.period, recipients: 1 })
     expect(inbox).toHaveLength(1)
     const [mail] = inbox
@@ -147,9 +154,11 @@ describe('the schedule', () => {
     expect(inbox).toHaveLength(1)
     expect(addresses(inbox[0]).sort()).toEqual(['boss@example.com', 'team@example.com'])
     expect(inbox[0].subject).toBe(`Weekly report for ${SITE}: ${WEEK.range.label}`)
-    // the ledger: the same week is not sent again, by this schedule or another
-    await s.runOnce(NOW + 60_000)
-    await schedule().runOnce(NOW + 120_000)
+    // the ledger: the same week is not sent again, by this schedule or another (a minute or two
+    // later, but still this week: NOW may be the last minute of a Sunday, UTC)
+    const later = (ms: number) => Math.min(NOW + ms, WEEK.range.to + 7 * DAY - 1)
+    await s.runOnce(later(60_000))
+    await schedule().runOnce(later(120_000))
     expect(inbox).toHaveLength(1)
     await s.stop()
   })

@@ -10,6 +10,8 @@
  * by the README's definitions, so the engine is checked against something it did not compute.
  */
 
+import { awayFromMidnight } from '../../helpers/midnight.ts'
+
 export const SITE = 'example.com'
 export const TZ = 'Europe/Berlin'
 export const VISIT_TIMEOUT_MINUTES = 30
@@ -62,6 +64,13 @@ export function localTime(date: string, h: number, m = 0, s = 0): number {
 }
 
 const addDays = (date: string, n: number) => new Date(Date.parse(`${date}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10)
+
+/**
+ * Today's beacons must land on TODAY, and each visitor's under one daily salt (it changes at
+ * midnight UTC): a run that would start in the last minutes of a day, in Berlin or in UTC, waits
+ * for the next one before naming it (the beacons are sent within a minute or two of this).
+ */
+await awayFromMidnight({ before: 3 * 60_000, zones: [TZ, 'UTC'] })
 
 /** Today in Berlin (beacons land now) and the two days before it (sent as past beacons). */
 export const TODAY = localDate(Date.now())

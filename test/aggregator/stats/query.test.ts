@@ -639,7 +639,7 @@ describe('one filter on a visit property: answered from the rollup, as the raw p
           expect(fast, `${held}==${value} ${asked.property?.dim ?? asked.interval}`).toEqual(raw)
         }
       }
-    })
+    }, 120_000) // one question per value and property both ways: 16 s in CI, more on a busy machine
   }
 })
 

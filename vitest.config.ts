@@ -10,7 +10,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // one temporary directory for the run, removed at its end
     globalSetup: ['test/helpers/temp-root.ts'],
-    testTimeout: 30_000,
+    // a hang is still caught; the slowest tests take 10–16 s quiet and twice that on a busy machine
+    testTimeout: 60_000,
     hookTimeout: 60_000,
     // polls (browser pages, stores settling) wait up to 10 s: two test files share two cores
     expect: { poll: { timeout: 10_000 } },

@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DIST } from '../../dashboards/build/build.ts'
 import { ADMIN_TOKEN, settle, testApp } from '../helpers/app.ts'
 import { ARTIFACTS, browserRuns as runs, closeAll, serveDashboards } from '../helpers/browser.ts'
-import { insertEvents } from '../helpers/fixtures.ts'
+import { insertEvents, utcDay } from '../helpers/fixtures.ts'
 
 const SITE = 'dash.example.com'
 /** The site of DASHBOARD_TIMING_EVENTS generated events, when asked for. */
@@ -211,8 +211,7 @@ describe.skipIf(!runs)('dashboards in a real browser', () => {
     await page.waitForURL(/range=yesterday/)
     // the day the page asked for (its answer's period), the day before today as the page saw it
     const shownDay = async () => /^Yesterday · (\d{4}-\d{2}-\d{2})(?: ·|$)/.exec(((await page.locator('[data-periods]').textContent()) ?? '').trim())?.[1] ?? ''
-    const iso = (t: number) => new Date(t).toISOString().slice(0, 10)
-    await expect.poll(shownDay, { timeout: 10_000 }).toMatch(new RegExp(`^(${iso(today - DAY)}|${iso(today)})$`))
+    await expect.poll(shownDay, { timeout: 10_000 }).toMatch(new RegExp(`^(${utcDay(today - DAY)}|${utcDay(today)})$`))
     const yesterday = await shownDay()
     expect((await cardsEqualApi(page, `period=custom&from=${yesterday}&to=${yesterday}`)).visitors).toBe('6')
     expect((page as Page & { problems: string[] }).problems).toEqual([])

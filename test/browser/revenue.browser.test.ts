@@ -13,6 +13,7 @@ import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ADMIN_TOKEN, UA, flush, rows, tempDataDir, testApp } from '../helpers/app.ts'
 import { ARTIFACTS, browserRuns, closeAll, serveDashboards, servePages } from '../helpers/browser.ts'
+import { utcDay } from '../helpers/fixtures.ts'
 
 
 let app: FastifyInstance
@@ -49,7 +50,6 @@ describe.skipIf(!browserRuns)('revenue goals in the dashboards', () => {
     await expect.poll(() => dash.locator('.goal-list li span').first().textContent(), { timeout: 10_000 }).toBe('Purchase · revenue in EUR')
 
     // the days the purchase may fall on: today, and the next when the test runs across midnight UTC
-    const utcDay = () => new Date().toISOString().slice(0, 10)
     const boughtOn = utcDay()
     const shopper = await (await browser.newContext({ userAgent: UA.chromeWindows })).newPage()
     await shopper.goto(`${site}/shop`)

@@ -14,6 +14,7 @@ import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ADMIN_TOKEN, UA, flush, rows, tempDataDir, testApp } from '../helpers/app.ts'
 import { ARTIFACTS, browserRuns, closeAll, serveDashboards, servePages } from '../helpers/browser.ts'
+import { utcDay } from '../helpers/fixtures.ts'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -57,7 +58,6 @@ describe.skipIf(!browserRuns)('scroll depth through the real tracker', () => {
 
   it('reports the deepest scroll of each page view, stores it, and the API and the pages panel show it', async () => {
     // the days the page views may fall on: today, and the next when the test runs across midnight UTC
-    const utcDay = () => new Date().toISOString().slice(0, 10)
     const viewedOn = utcDay()
     const ctx = await browser.newContext({ userAgent: UA.chromeWindows, viewport: { width: 1280, height: 720 } })
     const page = await ctx.newPage()

@@ -10,6 +10,7 @@ import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { UA, flush, rows, tempDataDir, testApp } from '../helpers/app.ts'
 import { browserRuns, closeAll, launchChromium, listenLocally, servePages } from '../helpers/browser.ts'
+import { utcDay } from '../helpers/fixtures.ts'
 
 let app: FastifyInstance
 let browser: Browser
@@ -46,7 +47,6 @@ describe.skipIf(!browserRuns)('last-visit day', () => {
     const page = await ctx.newPage()
     // the day of the page's load (UTC), as the tracker names it: the one the test started on, or
     // the next when the test runs across midnight
-    const utcDay = () => new Date().toISOString().slice(0, 10)
     const started = utcDay()
     const lastVisitDay = async () => {
       const kept = await page.evaluate(() => localStorage.getItem('analytics_lv'))

@@ -3,8 +3,8 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ADMIN_TOKEN, DOC_IPS, UA, tempDataDir } from '../helpers/app.ts'
 import { freePort, runCli, startServer } from '../helpers/process.ts'
+import { utcDay } from '../helpers/fixtures.ts'
 
-const utcDay = () => new Date().toISOString().slice(0, 10)
 
 /** Events stored from the day `since` (when the beacons were sent) to today: a run across midnight UTC has them on the day before. */
 async function storedEvents(base: string, since: string): Promise<number> {

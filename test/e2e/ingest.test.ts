@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { ADMIN_TOKEN, DOC_IPS, UA, beacon, flush, rows, settle, testApp } from '../helpers/app.ts'
+import { utcDay } from '../helpers/fixtures.ts'
 
 let app: FastifyInstance
 beforeAll(async () => {
@@ -13,7 +14,6 @@ afterAll(async () => {
 describe('POST /api/event', () => {
   it('stores an enriched, scrubbed pageview and counts it', async () => {
     // the days the beacons may land on: today, and the next when the test runs across midnight UTC
-    const utcDay = () => new Date().toISOString().slice(0, 10)
     const sentOn = utcDay()
     const uas = [UA.chromeWindows, UA.safariMac, UA.firefoxLinux, UA.iphone, UA.android]
     for (let i = 0; i < 5; i++) {

@@ -13,6 +13,8 @@ export const at = (h: number, m = 0, s = 0) => dayStart + ((h * 60 + m) * 60 + s
 /** That day, and the one before it, as ISO dates. */
 export const day = new Date(dayStart).toISOString().slice(0, 10)
 export const dayBefore = new Date(dayStart - DAY).toISOString().slice(0, 10)
+/** The UTC day of the time `t` (now by default), as an ISO date. */
+export const utcDay = (t = Date.now()) => new Date(t).toISOString().slice(0, 10)
 
 /** One `events` row: a pageview by default. */
 export function eventRow(site: string, visitor: number, ts: number, pathname: string, extra: Record<string, unknown> = {}) {

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { purge } from '../../retention/purge.ts'
 import { RollupJob } from '../../aggregator/rollup/job.ts'
 import { ADMIN_TOKEN, rows, settle, testApp } from '../helpers/app.ts'
-import { insertEvents } from '../helpers/fixtures.ts'
+import { insertEvents, utcDay } from '../helpers/fixtures.ts'
 
 // Strict policy: raw events 30 days, aggregates 25 months, k = 5.
 const SITE = 'old.example.com'
@@ -12,7 +12,6 @@ const DAY = 86_400_000
 // (built) until two minutes past, and "a minute ago" is still yesterday
 const today = Math.floor((Date.now() - 3 * 60_000) / DAY) * DAY
 const oldDay = today - 40 * DAY
-const iso = (t: number) => new Date(t).toISOString().slice(0, 10)
 
 const visit = (visitor: number, t: number) => [
   { site: SITE, ts: t, name: 'pageview', visitor_id: String(visitor), pathname: '/', country: 'DE', props: {} },
@@ -37,17 +36,17 @@ const visitorsOn = async (d: string) => {
 
 describe('retention and rollups', () => {
   it('purging raw events (and visits) keeps the daily statistics, and the job does not rebuild them from nothing', async () => {
-    expect(await visitorsOn(iso(oldDay))).toMatchObject({ visitors: { value: 7 }, pageviews: { value: 14 } })
+    expect(await visitorsOn(utcDay(oldDay))).toMatchObject({ visitors: { value: 7 }, pageviews: { value: 14 } })
     await purge(app.runtime.store.client, app.runtime.policy, [SITE])
     const raw = await rows<{ c: number }>(app, 'SELECT count() c FROM events WHERE ts < fromUnixTimestamp64Milli({t:Int64})', { t: today - 30 * DAY })
     expect(raw[0].c).toBe(0)
-    const visits = await rows<{ c: number }>(app, 'SELECT count() c FROM visits WHERE day = {d:Date}', { d: iso(oldDay) })
+    const visits = await rows<{ c: number }>(app, 'SELECT count() c FROM visits WHERE day = {d:Date}', { d: utcDay(oldDay) })
     expect(visits[0].c).toBe(0)
     expect(await app.runtime.rollups.staleDays()).toEqual([])
     await app.runtime.rollups.run()
-    expect(await visitorsOn(iso(oldDay))).toMatchObject({ visitors: { value: 7 }, pageviews: { value: 14 } })
+    expect(await visitorsOn(utcDay(oldDay))).toMatchObject({ visitors: { value: 7 }, pageviews: { value: 14 } })
     // the recent day is untouched
-    expect(await visitorsOn(iso(today - DAY))).toMatchObject({ visitors: { value: 5 } })
+    expect(await visitorsOn(utcDay(today - DAY))).toMatchObject({ visitors: { value: 5 } })
     // no staged copy is left after a build
     const staged = await rows<{ c: number }>(app, 'SELECT count() AS c FROM rollup_daily_stage')
     expect(staged[0].c).toBe(0)
@@ -56,17 +55,17 @@ describe('retention and rollups', () => {
   it('late events for a built day are taken in by the next build', async () => {
     const late = Array.from({ length: 3 }, (_, i) => visit(300 + i, today - DAY + 7_200_000 + i * 1000)).flat()
     await insertEvents(app.runtime.store.client, late)
-    expect(await app.runtime.rollups.staleDays()).toEqual([iso(today - DAY)])
+    expect(await app.runtime.rollups.staleDays()).toEqual([utcDay(today - DAY)])
     await app.runtime.rollups.run()
-    expect(await visitorsOn(iso(today - DAY))).toMatchObject({ visitors: { value: 8 } })
+    expect(await visitorsOn(utcDay(today - DAY))).toMatchObject({ visitors: { value: 8 } })
   })
 
   it('a day is built once it is over (and two minutes more); until then it is answered from visits and events', async () => {
     let now = today + DAY + 60_000 // a minute after today ends: today is not closed yet
     const job = new RollupJob(app.runtime.store.client, app.runtime.sites, () => now)
     await insertEvents(app.runtime.store.client, visit(500, Math.min(Date.now(), today + 3_600_000) - 60_000))
-    expect(await job.staleDays()).not.toContain(iso(today))
+    expect(await job.staleDays()).not.toContain(utcDay(today))
     now = today + DAY + 3 * 60_000
-    expect(await job.staleDays()).toContain(iso(today))
+    expect(await job.staleDays()).toContain(utcDay(today))
   })
 })

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { comparisonRange, resolvePeriod } from '../../../aggregator/stats/period.ts'
 import { ADMIN_TOKEN, settle, testApp } from '../../helpers/app.ts'
-import { at, day, dayBefore, eventRow, insertEvents } from '../../helpers/fixtures.ts'
+import { at, day, dayBefore, eventRow, insertEvents, utcDay } from '../../helpers/fixtures.ts'
 
 /**
  * Issue 14: the questions a marketer asks — goal filters and conversion rates, comparisons,
@@ -162,7 +162,6 @@ describe('honest comparisons', () => {
 
   it('a timeseries draws no future bucket as zero, and its comparison lines up bucket by bucket', async () => {
     const ask = () => get(`/api/v1/stats/timeseries?site=${SITE}&period=day&interval=hour&comparison=previous_period`)
-    const utcDay = () => new Date().toISOString().slice(0, 10)
     let answer = await ask()
     // asked across midnight UTC: the answer is of the day before (every hour past), so ask the new day
     if (answer.body.period !== utcDay()) answer = await ask()

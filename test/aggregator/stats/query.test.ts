@@ -7,6 +7,7 @@ import { metricValue, ZERO, type Sums } from '../../../aggregator/stats/metrics.
 import { PROPERTIES, property, VISIT_PROPERTY_NAMES, type VisitProperty } from '../../../aggregator/stats/properties.ts'
 import { addedUp, cubeDim, cubeDims, HELD_CUBES, currentDays, groupedSumsSql, groupMasks, querySums, rangeDays, readDays, rollupDays, rollupAnswers, sumsSql, type GroupedAsk, type Interval, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
 import { listMigrations } from '../../../store/migrate.ts'
+import { utcDay } from '../../helpers/fixtures.ts'
 import { DIMENSION_COLUMNS, HOUR, MINUTE, openFixture, rows, type EventSpec, type StoreFixture } from '../store-fixture.ts'
 
 /**
@@ -155,7 +156,6 @@ const localHour = (ms: number, tz = TZ) => {
   const p = partsIn(ms, tz)
   return `${p.year}-${p.month}-${p.day} ${p.hour}:00:00`
 }
-const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10)
 
 interface Visit {
   visitor: number

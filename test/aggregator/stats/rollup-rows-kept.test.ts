@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { renewRollupBuilds } from '../../../aggregator/rollup/job.ts'
 import { PROPERTIES } from '../../../aggregator/stats/properties.ts'
 import { funnel } from '../../../aggregator/stats/funnel.ts'
@@ -188,5 +188,40 @@ describe('goal rows kept per day', () => {
     await fx.insert(views(SITE, G1, [35], '/docs/c'))
     expect(await converted()).toEqual([4])
     expect(goalReads()).toBe(before + 1)
+  })
+})
+
+/**
+ * What is kept stays while it is used, however long, and goes once unused for ten minutes
+ * (`keptRows` in query.ts). The clock is performance.now, moved ahead here.
+ */
+describe('kept rows in use', () => {
+  it('stay kept while asked for, past ten minutes; unused for ten minutes, they are read again', async () => {
+    const question: StatsQuestion = { site: SITE, timezone: 'UTC', range: { from: D2, to: D2 + DAY }, filters: [], property: PROPERTIES.source }
+    const ask = async () => (await querySums(counting, question)).reduce((n, r) => n + r.pageviews, 0)
+    const realNow = performance.now.bind(performance)
+    let ahead = 0
+    // the cache reads the clock at most once a millisecond: each move waits that out
+    const moveAhead = async (minutes: number) => {
+      ahead += minutes * 60_000
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => realNow() + ahead)
+    try {
+      const before = rollupReads()
+      const pageviews = await ask()
+      expect(pageviews).toBeGreaterThan(0)
+      expect(rollupReads()).toBe(before + 1)
+      for (let i = 0; i < 3; i++) {
+        await moveAhead(6)
+        expect(await ask()).toBe(pageviews)
+        expect(rollupReads(), `asked again ${6 * (i + 1)} minutes after it was kept, 6 after its last use`).toBe(before + 1)
+      }
+      await moveAhead(11)
+      expect(await ask()).toBe(pageviews)
+      expect(rollupReads(), 'unused for 11 minutes: read again').toBe(before + 2)
+    } finally {
+      clock.mockRestore()
+    }
   })
 })

@@ -23,6 +23,14 @@ const DAY = 86_400_000
 /** A day one of whose sites could not be built is built again after this long (while the server runs). */
 const RETRY_FAILED_MS = 60 * 60_000
 
+/**
+ * When a day's visits are merged into one part (compactVisits): once the rows outside its
+ * largest part are at least this many (a granule: fewer cost FINAL little) and at least a
+ * COMPACT_SHARE-th of that part's.
+ */
+export const COMPACT_AFTER_ROWS = 8192
+export const COMPACT_SHARE = 4
+
 /** A site whose part of a day's build failed (say, a time zone the store does not know): the other sites were built. */
 export interface SiteBuildFailure {
   day: string
@@ -33,6 +41,8 @@ export interface SiteBuildFailure {
 export interface BuildReport {
   days: string[]
   failed: SiteBuildFailure[]
+  /** The days whose visits were merged into one part (compactVisits). */
+  compacted: string[]
   ms: number
 }
 
@@ -221,7 +231,37 @@ export class RollupJob {
     return result
   }
 
-  /** Builds every stale closed day, and days due for another try; concurrent calls share one run. */
+  /**
+   * Merges into one part the visits of each day (today, in practice: a built day is merged at
+   * its build) whose rows outside its largest part have grown past COMPACT_AFTER_ROWS and a
+   * COMPACT_SHARE-th of it. A question reads a live day's visits with FINAL, which merges the
+   * rows of a visit that several parts hold; ClickHouse reads without merging only the ranges of
+   * the sort key that one part alone covers, and a part whose first and last visits both overlap
+   * other parts (visits still open when it was written, at either end) is merged whole, so a day
+   * of several large parts, each touching the next, was merged whole at every question. After
+   * this, only the largest part's last visits and the newer parts are: at a hundred million
+   * events, today's 1.1 million visits in five parts took 199 ms a read with FINAL (32 ms
+   * without), 28 ms once in one part. Each merge rewrites the day, and the next comes once the
+   * day has grown by a quarter: a few dozen a day, most of them small, some five times the day's
+   * visits rewritten in all. Returns the days merged. (A cluster's `visits` is a Distributed
+   * table whose parts are on the shards: nothing is listed and nothing is done.)
+   */
+  async compactVisits(): Promise<string[]> {
+    const due = await this.select<{ day: string }>(
+      `SELECT toString(toDate(partition)) AS day FROM system.parts
+       WHERE active AND database = currentDatabase() AND table = 'visits'
+       GROUP BY day
+       HAVING sum(rows) - max(rows) >= {least:UInt64} AND (sum(rows) - max(rows)) * {share:UInt64} >= max(rows)
+       ORDER BY day`,
+      { least: COMPACT_AFTER_ROWS, share: COMPACT_SHARE },
+    )
+    for (const { day } of due) {
+      await this.client.command({ query: 'OPTIMIZE TABLE visits PARTITION {day:Date} FINAL', query_params: { day }, clickhouse_settings: BUILD_SETTINGS })
+    }
+    return due.map((d) => d.day)
+  }
+
+  /** Builds every stale closed day, and days due for another try, then merges the visits of days in many parts (compactVisits); concurrent calls share one run. */
   run(): Promise<BuildReport> {
     this.running ??= this.whileIdle(async () => {
       const t = Date.now()
@@ -239,7 +279,8 @@ export class RollupJob {
         else this.retryAt.delete(day)
         failed.push(...left)
       }
-      return { days, failed, ms: Date.now() - t }
+      const compacted = await this.compactVisits()
+      return { days, failed, compacted, ms: Date.now() - t }
     }).finally(() => {
       this.running = null
     })

@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { COMPACT_AFTER_ROWS, COMPACT_SHARE } from '../../../aggregator/rollup/job.ts'
+import { querySums, type StatsQuestion } from '../../../aggregator/stats/query.ts'
+import { DAY, HOUR, openFixture, type StoreFixture } from '../store-fixture.ts'
+
+/**
+ * Today's visits arrive as many parts, which a question reads with FINAL; the rollup job merges
+ * them into one part once the rows outside the largest part are many (RollupJob.compactVisits).
+ * The statistics read before and after are the same, and those the events say.
+ */
+
+const SITE = 'example.com'
+const TODAY = Date.UTC(2031, 2, 5)
+const day = new Date(TODAY).toISOString().slice(0, 10)
+// visit ids as the collector makes them: the start's seconds since 2020 above 31 bits (collector/visits.ts)
+const ID_BASE = BigInt(Math.floor((TODAY + HOUR) / 1000) - 1577836800) << 31n
+
+let fx: StoreFixture
+
+/** One pageview (at `path`) in each of the visits `first`…`last - 1`, of visitors n % 5000, in one insert: a part of visits of its own. */
+const viewsIn = (first: number, last: number, path: string) =>
+  fx.client.command({
+    query: `INSERT INTO events (site, ts, name, visitor_id, network_id, visit_id, visit_flags, pathname)
+            SELECT {site:String}, fromUnixTimestamp64Milli(toInt64({t0:Int64} + number * 1000)), 'pageview', 1 + number % 5000, 0, {base:UInt64} + number, 0, {path:String}
+            FROM numbers({first:UInt64}, {n:UInt64})`,
+    query_params: { site: SITE, t0: TODAY + HOUR + (path === '/' ? 0 : 60_000), base: ID_BASE.toString(), path, first, n: last - first },
+  })
+
+const visitParts = async () =>
+  (
+    await (
+      await fx.client.query({
+        query: "SELECT rows FROM system.parts WHERE active AND database = currentDatabase() AND table = 'visits' AND partition = {day:String} ORDER BY rows",
+        query_params: { day },
+        format: 'JSONEachRow',
+      })
+    ).json<{ rows: string | number }>()
+  ).map((r) => Number(r.rows))
+
+const question: StatsQuestion = { site: SITE, timezone: 'UTC', range: { from: TODAY, to: TODAY + DAY }, filters: [] }
+const totals = async () => {
+  const [r] = await querySums(fx.client, question)
+  return { visitors: r.visitors, visits: r.visits, pageviews: r.pageviews, bounces: r.bounces }
+}
+/** What the events say: the oracle. */
+const truth = async () => {
+  const [r] = await (
+    await fx.client.query({
+      query: `SELECT uniqExact(visitor_id) AS visitors, uniqExact(visit_id) AS visits, count() AS pageviews,
+                (SELECT count() FROM (SELECT visit_id FROM events WHERE site = {site:String} AND toDate(ts) = {day:Date} GROUP BY visit_id HAVING count() = 1)) AS bounces
+              FROM events WHERE site = {site:String} AND toDate(ts) = {day:Date}`,
+      query_params: { site: SITE, day },
+      format: 'JSONEachRow',
+    })
+  ).json<Record<string, string | number>>()
+  return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Number(v)]))
+}
+
+beforeAll(async () => {
+  fx = await openFixture({ [SITE]: 'UTC' }, TODAY + 12 * HOUR)
+})
+afterAll(async () => {
+  await fx?.close()
+})
+
+describe("the rollup job merges a day's visits into one part once many rows lie outside its largest", () => {
+  it('leaves a day alone while the rows outside its largest part are few', async () => {
+    // two parts of 2,000 visits, sharing 1,000 (their second page view): 2,000 rows outside the largest
+    await viewsIn(0, 2000, '/')
+    await viewsIn(1000, 3000, '/next')
+    expect(await visitParts()).toEqual([2000, 2000])
+    expect(2000).toBeLessThan(COMPACT_AFTER_ROWS)
+    const report = await fx.job.run()
+    expect(report.compacted).toEqual([])
+    expect(await visitParts()).toEqual([2000, 2000])
+    expect(await totals()).toEqual(await truth())
+  })
+
+  it('merges it once they are many, and every statistic stays what the events say', async () => {
+    // 12,000 and 10,000 more visit rows, overlapping the others: 14,000 outside the largest part (12,000)
+    await viewsIn(0, 12000, '/c')
+    await viewsIn(6000, 16000, '/d')
+    const parts = await visitParts()
+    const largest = Math.max(...parts)
+    const outside = parts.reduce((a, b) => a + b, 0) - largest
+    expect(parts.length).toBe(4)
+    expect(outside).toBeGreaterThanOrEqual(COMPACT_AFTER_ROWS)
+    expect(outside * COMPACT_SHARE).toBeGreaterThanOrEqual(largest)
+    const before = await totals()
+    expect(before).toEqual(await truth())
+    expect(before.visits).toBe(16000)
+    const report = await fx.job.run()
+    expect(report.compacted).toEqual([day])
+    expect(report.days).toEqual([])
+    // one row a visit: the rows of a visit that several parts held are merged
+    expect(await visitParts()).toEqual([16000])
+    expect(await totals()).toEqual(before)
+    // nothing more to do until the day has grown again
+    expect((await fx.job.run()).compacted).toEqual([])
+  })
+})

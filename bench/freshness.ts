@@ -27,6 +27,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import YAML from 'yaml'
 import { busyPct, cleanUpOnExit, collectorEnv, fetchJson, freePort, machineCpu, ROOT, sleep, startChild, stopChild, tempDir, track, waitFor, serveArgs } from './lib.ts'
 import { visitorHeaders } from './load-client.ts'
+import { utcDay } from '../store/time.ts'
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url))
 const PROBE_SITE = 'probe.example.com'
@@ -225,9 +226,9 @@ export async function benchFreshness(opts: FreshnessOptions): Promise<FreshnessR
     }
 
     // Day boundaries: should the run cross midnight UTC, ask for both days.
-    const firstDay = new Date().toISOString().slice(0, 10)
+    const firstDay = utcDay()
     const question = () => {
-      const today = new Date().toISOString().slice(0, 10)
+      const today = utcDay()
       const period = today === firstDay ? 'period=day' : `period=custom&from=${firstDay}&to=${today}`
       return `${url}/api/v1/stats/aggregate?site=${PROBE_SITE}&${period}&metrics=pageviews`
     }

@@ -41,6 +41,7 @@ import { benchFreshness, formatFreshness, type FreshnessResult } from './freshne
 import { busyPct, cleanUpOnExit, collectorEnv, countStored, fetchJson, freePort, machineCpu, procStatusMb, ROOT, sleep, startChild, stopChild, stolenPct, tempDir, track, waitFor, serveArgs } from './lib.ts'
 import { formatProfile, summariseProfile } from './profile.ts'
 import type { EventRow } from '../collector/pipeline/types.ts'
+import { utcDay } from '../store/time.ts'
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url))
 const LOAD_S = Number(process.env.BENCH_DURATION || 10)
@@ -379,7 +380,7 @@ async function benchCollector(label: string, extraEnv: Record<string, string>, t
     })
     if (added.status !== 201) throw new Error(`${label}: registering example.com answered ${added.status} ${JSON.stringify(added.json)}`)
 
-    const day = new Date().toISOString().slice(0, 10)
+    const day = utcDay()
     // idle: once the start's own burst (migrations, the engine's first queries) is given back (SpoolWriter's onIdle, 5 s)
     await sleep(IDLE_AFTER_MS)
     const idleRssMb = procStatusMb(child.pid, 'VmRSS')
@@ -409,7 +410,7 @@ async function benchCollector(label: string, extraEnv: Record<string, string>, t
     const drainedRssMb = procStatusMb(child.pid, 'VmRSS')
     // What the stats API says (it may read rollups that are rebuilt on a schedule, so it can lag).
     // `day` is today in the site's zone (UTC); should the run have crossed midnight, 7d covers both days.
-    const period = new Date().toISOString().slice(0, 10) === day ? 'day' : '7d'
+    const period = utcDay() === day ? 'day' : '7d'
     const agg = await fetchJson(`${url}/api/v1/stats/aggregate?site=example.com&period=${period}&metrics=events,visitors`, { headers: auth })
     let apiNote: string
     if (agg.status !== 200) apiNote = `stats API answered ${agg.status} ${JSON.stringify(agg.json).slice(0, 200)}`

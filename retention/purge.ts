@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { renewRollupBuilds } from '../aggregator/rollup/job.ts'
 import type { Policy } from '../policy/policy.ts'
-import { chTime } from '../store/time.ts'
+import { chTime, utcDay } from '../store/time.ts'
 
 const DAY = 86_400_000
 
@@ -64,9 +64,6 @@ export function aggregatesCutoff(policy: Policy, site: string, now: Date): Date 
   return new Date(now.getTime() - policy.forSite(site).aggregatesDays * DAY)
 }
 
-function utcDay(d: Date): string {
-  return d.toISOString().slice(0, 10)
-}
 
 async function select<T>(client: ClickHouseClient, query: string, query_params: Record<string, unknown> = {}): Promise<T[]> {
   const rs = await client.query({ query, query_params, format: 'JSONEachRow' })

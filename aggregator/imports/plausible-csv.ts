@@ -1,5 +1,6 @@
 import { parse } from 'csv-parse/sync'
 import { ImportError, type ImportedCell, type Counts, type ParsedImport } from './cells.ts'
+import { utcDay } from '../../store/time.ts'
 
 /**
  * Plausible's CSV export (Site settings → Imports & exports → Export), read into daily cells.
@@ -51,7 +52,7 @@ const isoOf = (yyyymmdd: string) => `${yyyymmdd.slice(0, 4)}-${yyyymmdd.slice(4,
 /** A real calendar date written YYYY-MM-DD. */
 const realDate = (iso: string) => {
   const ms = /^\d{4}-\d{2}-\d{2}$/.test(iso) ? Date.parse(`${iso}T00:00:00Z`) : NaN
-  return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === iso
+  return !Number.isNaN(ms) && utcDay(ms) === iso
 }
 
 /** The table and the days a file of the export covers, from its name; an ImportError for any other name. */

@@ -1,6 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { withheldReason, type Cell, type Limits, type Noise } from '../stats/disclosure.ts'
 import { rangeDays } from '../stats/query.ts'
+import { utcDay } from '../../store/time.ts'
 import type { Counts, ImportedCell } from './cells.ts'
 import { addCounts, keptDays, keptRows } from './disclosure.ts'
 import { PLAUSIBLE_TABLES } from './plausible-csv.ts'
@@ -134,8 +135,8 @@ function bucketsOf(first: string, last: string, interval: 'day' | 'month'): [str
   }
   return out
 }
-const addDay = (iso: string, n = 1) => new Date(Date.parse(`${iso}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10)
+const addDay = (iso: string, n = 1) => utcDay(Date.parse(`${iso}T00:00:00Z`) + n * 86_400_000)
 const nextMonth = (iso: string) => {
   const [y, m] = iso.split('-').map(Number)
-  return new Date(Date.UTC(y, m, 1)).toISOString().slice(0, 10)
+  return utcDay(Date.UTC(y, m, 1))
 }

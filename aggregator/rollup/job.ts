@@ -5,6 +5,7 @@ import { PROPERTIES, property, VISIT_PROPERTY_NAMES, type VisitProperty } from '
 import { Params } from '../stats/filters.ts'
 import { CUBE_FILTERS, cubeDim, cubeDims, HELD_CUBES, heldPropertiesSql, sumsSql, visitPropertiesSql, type StatsQuestion } from '../stats/query.ts'
 import { backfillVisits } from './backfill-visits.ts'
+import { utcDay } from '../../store/time.ts'
 
 /**
  * A day's build groups the day's visits and events: past these sizes the grouping spills to
@@ -85,7 +86,7 @@ export class RollupJob {
    * a build: that is retention at work, and the rollups of a day outlive its purged events.
    */
   async staleDays(): Promise<string[]> {
-    const closedBefore = new Date(this.now() - CLOSE_AFTER_MS - DAY).toISOString().slice(0, 10)
+    const closedBefore = utcDay(this.now() - CLOSE_AFTER_MS - DAY)
     const rs = await this.client.query({
       query: `SELECT toString(c.day) AS day
               FROM (SELECT day, sum(events) AS n FROM event_counts GROUP BY day) AS c

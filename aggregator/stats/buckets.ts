@@ -1,5 +1,6 @@
 import { tzOffset } from './period.ts'
 import type { Interval } from './query.ts'
+import { utcDay } from '../../store/time.ts'
 
 /**
  * The instants a range is sampled at: every minute for minute buckets, every hour for the
@@ -25,7 +26,6 @@ function wallClock(t: number, tz: string): Wall {
 }
 
 const pad = (n: number) => String(n).padStart(2, '0')
-const isoDate = (ms: number) => new Date(ms).toISOString().slice(0, 10)
 
 /** The bucket a wall-clock instant falls in, as the stats API names it. */
 function bucketOf(w: Wall, interval: Interval): string {
@@ -34,7 +34,7 @@ function bucketOf(w: Wall, interval: Interval): string {
   if (interval === 'hour') return `${date} ${pad(w.hour)}:00:00`
   if (interval === 'day') return date
   if (interval === 'month') return `${w.year}-${pad(w.month)}-01`
-  return isoDate(mondayOf(w))
+  return utcDay(mondayOf(w))
 }
 
 /** The Monday (wall-clock midnight, as a UTC timestamp) of a wall-clock instant's ISO week. */

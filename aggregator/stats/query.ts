@@ -7,6 +7,7 @@ import { revenueCondition } from './measures.ts'
 import { addSums, ZERO, type Sums } from './metrics.ts'
 import { calendarDate, wholeDays, type Range } from './period.ts'
 import { PROPERTIES, type EventProperty, type Property, type VisitProperty } from './properties.ts'
+import { utcDay } from '../../store/time.ts'
 
 export type Interval = 'minute' | 'hour' | 'day' | 'week' | 'month'
 
@@ -32,22 +33,21 @@ export interface SumsRow extends Sums {
 
 const fmtDate = ([y, m, d]: [number, number, number]) => `${y}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}`
 const DAY = 86_400_000
-const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10)
 
 /** The local days a range covers, and the UTC days that may hold its events (one either side). */
 export function rangeDays(range: { from: number; to: number }, tz: string) {
   return {
     first: fmtDate(calendarDate(range.from, tz)),
     last: fmtDate(calendarDate(range.to - 1, tz)),
-    utcFirst: isoDay(range.from - DAY),
-    utcLast: isoDay(range.to + DAY),
+    utcFirst: utcDay(range.from - DAY),
+    utcLast: utcDay(range.to + DAY),
   }
 }
 
 /** Every UTC day from `first` to `last`, as ISO dates. */
 export function utcDays(first: string, last: string): string[] {
   const out: string[] = []
-  for (let t = Date.parse(first); t <= Date.parse(last); t += DAY) out.push(isoDay(t))
+  for (let t = Date.parse(first); t <= Date.parse(last); t += DAY) out.push(utcDay(t))
   return out
 }
 
@@ -765,7 +765,7 @@ export async function rollupRows(client: ClickHouseClient, key: string, read: ()
  * ending yesterday) only finds rows the range leaves out.
  */
 export function readDays(q: StatsQuestion): string[] {
-  return utcDays(isoDay(q.range.from - (q.filters.length > 0 ? DAY : 0)), isoDay(q.range.to - 1))
+  return utcDays(utcDay(q.range.from - (q.filters.length > 0 ? DAY : 0)), utcDay(q.range.to - 1))
 }
 
 /**

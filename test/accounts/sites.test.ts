@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RollupJob } from '../../aggregator/rollup/job.ts'
 import { perSiteTables } from '../../retention/erase.ts'
 import { ADMIN_TOKEN, beacon, flush, rows, settle, tempDataDir, testApp } from '../helpers/app.ts'
-import { at, day, dayBefore, eventRow, insertEvents } from '../helpers/fixtures.ts'
+import { at, day, dayBefore, eventRow, insertEvents, utcDay } from '../helpers/fixtures.ts'
 
 /**
  * Sites through the admin API and the CLI: time zones are checked against the store's own list,
@@ -15,7 +15,7 @@ import { at, day, dayBefore, eventRow, insertEvents } from '../helpers/fixtures.
 const root = path.resolve(import.meta.dirname, '../..')
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` }
 const DAY = 86_400_000
-const dayAfter = new Date(Date.parse(day) + DAY).toISOString().slice(0, 10)
+const dayAfter = utcDay(Date.parse(day) + DAY)
 
 let app: FastifyInstance
 beforeAll(async () => {

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ADMIN_TOKEN, beacon, flush, settle, tempDataDir, testApp, UA } from '../helpers/app.ts'
 import { seedPast, type PastBeacon } from '../helpers/seed.ts'
+import { utcDay } from '../helpers/fixtures.ts'
 
 /**
  * Issue 12, one regression test per attack class, each asked through the admin API and through a
@@ -21,7 +22,7 @@ import { seedPast, type PastBeacon } from '../helpers/seed.ts'
 const DAY = 86_400_000
 const TODAY0 = Math.floor(Date.now() / DAY) * DAY
 /** The ISO date `n` days ago (UTC). */
-const dayIso = (n: number) => new Date(TODAY0 - n * DAY).toISOString().slice(0, 10)
+const dayIso = (n: number) => utcDay(TODAY0 - n * DAY)
 /** A time `n` days ago at h:m UTC. */
 const at = (n: number, h: number, m = 0) => TODAY0 - n * DAY + (h * 60 + m) * 60_000
 const D2 = dayIso(2)

@@ -15,13 +15,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ADMIN_TOKEN, settle, testApp, UA, visitorIp } from '../helpers/app.ts'
 import { ARTIFACTS, browserRuns as runs, closeAll, serveDashboards } from '../helpers/browser.ts'
 import { seedPast, type PastBeacon } from '../helpers/seed.ts'
+import { utcDay } from '../helpers/fixtures.ts'
 
 const SITE = 'marketer.example.com'
 const DOCS = `docs.${SITE}`
 const DAY = 86_400_000
 const TODAY0 = Math.floor(Date.now() / DAY) * DAY // the site's time zone is UTC
 const at = (daysAgo: number, h: number, m = 0, s = 0) => TODAY0 - daysAgo * DAY + ((h * 60 + m) * 60 + s) * 1000
-const dayIso = (daysAgo: number) => new Date(TODAY0 - daysAgo * DAY).toISOString().slice(0, 10)
+const dayIso = (daysAgo: number) => utcDay(TODAY0 - daysAgo * DAY)
 const D2 = dayIso(2)
 const D3 = dayIso(3)
 const range = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from + i)

@@ -11,7 +11,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ADMIN_TOKEN, settle, testApp } from '../helpers/app.ts'
 import { ARTIFACTS, browserRuns as runs, closeAll, serveDashboards } from '../helpers/browser.ts'
-import { at, day, eventRow, insertEvents } from '../helpers/fixtures.ts'
+import { at, day, eventRow, insertEvents, utcDay } from '../helpers/fixtures.ts'
 
 const SITE = 'saved.example.com'
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
@@ -129,7 +129,7 @@ describe.skipIf(!runs)('saved segments, funnels and annotations in a real browse
     const over = page.locator('.chart .u-over')
     await over.click({ position: { x: 2, y: 60 } })
     // six days before today, as the page saw today (a run across midnight UTC sees the next day)
-    const sixDaysAgo = () => new Date(Date.now() - 6 * 86_400_000).toISOString().slice(0, 10)
+    const sixDaysAgo = () => utcDay(Date.now() - 6 * 86_400_000)
     const before = sixDaysAgo()
     await slow(async () => [before, sixDaysAgo()].includes(await page.getByLabel('Add a note on').inputValue())).toBe(true)
     const first = await page.getByLabel('Add a note on').inputValue()

@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { VisitTracker } from '../../collector/visits.ts'
+import { utcDay } from '../../store/time.ts'
 
 /**
  * Synthetic stores whose statistics are computed by hand in the tests. Rows go straight into
@@ -10,11 +11,11 @@ const DAY = 86_400_000
 export const dayStart = Math.floor(Date.now() / DAY) * DAY - 2 * DAY
 /** A time of that day. */
 export const at = (h: number, m = 0, s = 0) => dayStart + ((h * 60 + m) * 60 + s) * 1000
+/** The UTC day of an instant (now by default), as an ISO date. */
+export { utcDay }
 /** That day, and the one before it, as ISO dates. */
-export const day = new Date(dayStart).toISOString().slice(0, 10)
-export const dayBefore = new Date(dayStart - DAY).toISOString().slice(0, 10)
-/** The UTC day of the time `t` (now by default), as an ISO date. */
-export const utcDay = (t = Date.now()) => new Date(t).toISOString().slice(0, 10)
+export const day = utcDay(dayStart)
+export const dayBefore = utcDay(dayStart - DAY)
 
 /** One `events` row: a pageview by default. */
 export function eventRow(site: string, visitor: number, ts: number, pathname: string, extra: Record<string, unknown> = {}) {

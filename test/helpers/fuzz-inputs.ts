@@ -7,6 +7,7 @@ import { METRICS } from '../../aggregator/stats/metrics.ts'
 import { COMPARISONS, PERIODS } from '../../aggregator/stats/period.ts'
 import { PROPERTIES } from '../../aggregator/stats/properties.ts'
 import { DOC_IPS, UA } from './app.ts'
+import { utcDay } from '../../store/time.ts'
 
 export const SITES = ['example.com', 'other.example']
 
@@ -140,7 +141,7 @@ export const gifQuery = fc.oneof(
 
 export const date = fc.oneof(
   fc.constantFrom('9999-99-99', '0000-00-00', '2026-02-30', '2026-13-01', '2026-00-10', '1970-01-01', '9999-12-31', '0001-01-01', '2026-11-29', '-001-01-01', '2026-1-1', '20261129', '', ' ', 'today', 'NaN', '1e10', '2026-11-29T', "'--"),
-  fc.date({ min: new Date('0001-01-01'), max: new Date('9999-12-31'), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10)),
+  fc.date({ min: new Date('0001-01-01'), max: new Date('9999-12-31'), noInvalidDate: true }).map((d) => utcDay(d)),
   fc.tuple(fc.integer({ min: -1, max: 99999 }), fc.integer({ min: -1, max: 99 }), fc.integer({ min: -1, max: 99 })).map(([y, m, d]) => `${y}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}`),
   text,
 )
@@ -171,7 +172,7 @@ export const limit = fc.oneof(fc.constantFrom('-1', '0', '1', '100', '1000', '10
 
 /** Mostly a good value, sometimes junk: a question with one bad parameter among good ones reaches deeper. */
 export const mostly = (good: fc.Arbitrary<string>, bad: fc.Arbitrary<string>) => fc.oneof({ weight: 5, arbitrary: good }, { weight: 1, arbitrary: bad })
-export const recentDate = fc.integer({ min: -400, max: 5 }).map((d) => new Date(Date.now() + d * 86_400_000).toISOString().slice(0, 10))
+export const recentDate = fc.integer({ min: -400, max: 5 }).map((d) => utcDay(Date.now() + d * 86_400_000))
 /** Plausible values and junk for each query parameter, by name; anything else gets junk. */
 export const VALUES: Record<string, fc.Arbitrary<string>> = {
   site: fc.oneof({ weight: 12, arbitrary: fc.constant('example.com') }, fc.constantFrom('other.example', 'EXAMPLE.COM', 'unknown.example', ''), text),

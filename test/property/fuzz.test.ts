@@ -21,6 +21,7 @@ import { resolvePeriod } from '../../aggregator/stats/period.ts'
 import { querySums } from '../../aggregator/stats/query.ts'
 import { ADMIN_TOKEN, DOC_IPS, UA, beacon, flush, rows, settle, testConfig } from '../helpers/app.ts'
 import { GIF_MAGIC, HOSTILE, MARKERS, SITES, badUtf8, body, clientIp, contentType, enc, gifQuery, hostile, markup, queryFor, userAgent } from '../helpers/fuzz-inputs.ts'
+import { utcDay } from '../helpers/fixtures.ts'
 
 let app: FastifyInstance
 const seen: { method: string; url: string; schema?: FastifySchema }[] = []
@@ -55,7 +56,7 @@ function expectCleanError(body: string, input: string) {
 }
 
 /** The UTC day this file starts on, before the setup sends its traffic: the first day that traffic may fall on. */
-const TRAFFIC_SINCE = new Date().toISOString().slice(0, 10)
+const TRAFFIC_SINCE = utcDay()
 
 beforeAll(async () => {
   app = await buildApp(testConfig(), {
@@ -173,7 +174,7 @@ describe('statistics parameters', () => {
     // every beacon the earlier tests sent is in the store first: `all` must not grow meanwhile
     await flush(app)
     // the days of that traffic, from the setup's (a run across midnight UTC has it on the day before)
-    const range = resolvePeriod({ period: 'custom', from: TRAFFIC_SINCE, to: new Date().toISOString().slice(0, 10) }, 'UTC')
+    const range = resolvePeriod({ period: 'custom', from: TRAFFIC_SINCE, to: utcDay() }, 'UTC')
     const sums = async (filters?: string) => {
       const rows = await querySums(app.runtime.store.client, { site: 'example.com', timezone: 'UTC', range, filters: parseFilters(filters) })
       return rows.reduce((acc, r) => ({ visitors: acc.visitors + r.visitors, pageviews: acc.pageviews + r.pageviews }), { visitors: 0, pageviews: 0 })

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ADMIN_TOKEN, flush, tempDataDir, testApp, UA } from '../helpers/app.ts'
 import { seedPast, type PastBeacon } from '../helpers/seed.ts'
 import { awayFromMidnight } from '../helpers/midnight.ts'
+import { utcDay } from '../helpers/fixtures.ts'
 
 /**
  * Issue 12, the oracle: random small worlds (visitors with networks of their own or shared,
@@ -52,12 +53,11 @@ const DAY = 86_400_000
 // worlds be made after midnight) the test waits
 await awayFromMidnight({ before: 60_000, after: 3 * 60_000 })
 const TODAY0 = Math.floor(Date.now() / DAY) * DAY
-const dayIso = (n: number) => new Date(TODAY0 - n * DAY).toISOString().slice(0, 10)
-const isoOf = (ms: number) => new Date(ms).toISOString().slice(0, 10)
+const dayIso = (n: number) => utcDay(TODAY0 - n * DAY)
 /** Days a question may cover: four days ago (empty) to today. */
 const DAYS = [4, 3, 2, 1, 0].map(dayIso)
 const TODAY = DAYS[4]
-const addDays = (iso: string, n: number) => new Date(Date.parse(`${iso}T00:00:00Z`) + n * DAY).toISOString().slice(0, 10)
+const addDays = (iso: string, n: number) => utcDay(Date.parse(`${iso}T00:00:00Z`) + n * DAY)
 
 // ---- the world's vocabulary -------------------------------------------------------------------
 
@@ -203,7 +203,7 @@ function buildWorld(index: number, plans: PersonPlan[], now: number): World {
         events.splice(after + 1, 0, { ts: events[after].ts + 15_000, name: e.name, page: events[after].page, props: { [e.key]: e.values[v.event.value] } })
       }
       const referrer = REFERRERS[v.referrer]
-      const day = isoOf(start)
+      const day = utcDay(start)
       visits.push({ visitor: `${i}|${day}`, network: `${who.network}|${day}`, day, start, browser: who.browser, source: referrer.source, entry: events[0].page, events })
       events.forEach((e, n) =>
         beacons.push({

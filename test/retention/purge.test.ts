@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RetentionSchedule } from '../../retention/schedule.ts'
 import { purge, type PurgeReport } from '../../retention/purge.ts'
-import { chTime } from '../../store/time.ts'
+import { chTime, utcDay } from '../../store/time.ts'
 import { ADMIN_TOKEN, rows, testApp } from '../helpers/app.ts'
 
 const DAY = 86_400_000
@@ -112,18 +112,17 @@ describe('purge(client, policy, sites, now)', () => {
   it('keeps aggregate tables within aggregates_days, per site or by the longest retention', async () => {
     await client().command({ query: 'CREATE TABLE agg_daily_test (date Date, site LowCardinality(String), visitors UInt64) ENGINE = SummingMergeTree ORDER BY (site, date)' })
     await client().command({ query: 'CREATE TABLE agg_hourly_all_test (hour DateTime(\'UTC\'), visitors UInt64) ENGINE = MergeTree ORDER BY hour' })
-    const day = (d: Date) => d.toISOString().slice(0, 10)
     const longCut = new Date(NOW.getTime() - 400 * DAY)
     const shortCut = new Date(NOW.getTime() - 100 * DAY)
     await client().insert({
       table: 'agg_daily_test',
       format: 'JSONEachRow',
       values: [
-        { site: 'long.example', date: day(new Date(longCut.getTime() - DAY)), visitors: 1 }, // its day ended before the cutoff
-        { site: 'long.example', date: day(longCut), visitors: 2 }, // the cutoff falls inside this day: kept
-        { site: 'short.example', date: day(new Date(shortCut.getTime() - DAY)), visitors: 3 },
-        { site: 'short.example', date: day(shortCut), visitors: 4 },
-        { site: 'short.example', date: day(longCut), visitors: 5 },
+        { site: 'long.example', date: utcDay(new Date(longCut.getTime() - DAY)), visitors: 1 }, // its day ended before the cutoff
+        { site: 'long.example', date: utcDay(longCut), visitors: 2 }, // the cutoff falls inside this day: kept
+        { site: 'short.example', date: utcDay(new Date(shortCut.getTime() - DAY)), visitors: 3 },
+        { site: 'short.example', date: utcDay(shortCut), visitors: 4 },
+        { site: 'short.example', date: utcDay(longCut), visitors: 5 },
       ],
     })
     await client().insert({

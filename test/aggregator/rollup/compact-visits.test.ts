@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { COMPACT_AFTER_ROWS, COMPACT_SHARE } from '../../../aggregator/rollup/job.ts'
 import { querySums, type StatsQuestion } from '../../../aggregator/stats/query.ts'
 import { DAY, HOUR, openFixture, type StoreFixture } from '../store-fixture.ts'
+import { utcDay } from '../../../store/time.ts'
 
 /**
  * Today's visits arrive as many parts, which a question reads with FINAL; the rollup job merges
@@ -11,7 +12,7 @@ import { DAY, HOUR, openFixture, type StoreFixture } from '../store-fixture.ts'
 
 const SITE = 'example.com'
 const TODAY = Date.UTC(2031, 2, 5)
-const day = new Date(TODAY).toISOString().slice(0, 10)
+const day = utcDay(TODAY)
 // visit ids as the collector makes them: the start's seconds since 2020 above 31 bits (collector/visits.ts)
 const ID_BASE = BigInt(Math.floor((TODAY + HOUR) / 1000) - 1577836800) << 31n
 

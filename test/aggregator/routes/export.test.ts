@@ -8,7 +8,7 @@ import { EXPORTS_PER_MONTH } from '../../../aggregator/export/budget.ts'
 import { monthsCovered, ZIP_TABLES } from '../../../aggregator/export/export.ts'
 import { countNoise, KeyedStream, twoSidedGeometric } from '../../../aggregator/export/noise.ts'
 import { ADMIN_TOKEN, rows, settle, tempDataDir, testApp } from '../../helpers/app.ts'
-import { day, dayBefore, dayStart, eventRow, handCountedVisits, insertEvents } from '../../helpers/fixtures.ts'
+import { day, dayBefore, dayStart, eventRow, handCountedVisits, insertEvents, utcDay } from '../../helpers/fixtures.ts'
 
 /**
  * The same small store as test/stats.test.ts, two days ago (UTC), for three sites with one
@@ -24,7 +24,7 @@ const LOOSE = 'loose.example.com'
 const NOISY = 'noisy.example.com'
 const eventsOf = handCountedVisits
 const DAY = 86_400_000
-const twoBefore = new Date(dayStart - 2 * DAY).toISOString().slice(0, 10)
+const twoBefore = utcDay(dayStart - 2 * DAY)
 const EARLIER = Array.from({ length: 5 }, (_, i) => eventRow(EXACT, 7000 + i, dayStart - 2 * DAY + 9 * 3_600_000 + i * 60_000, '/about', { country: 'GB' }))
 
 let app: FastifyInstance
@@ -353,7 +353,7 @@ describe('formula injection in exports (OWASP CSV injection)', () => {
   } as const
   // 40 days before the other tests' day: none of their numbers moves, nor their month's export budget
   const evilStart = dayStart - 40 * 86_400_000
-  const evilDay = new Date(evilStart).toISOString().slice(0, 10)
+  const evilDay = utcDay(evilStart)
   const evilRange = `period=custom&from=${evilDay}&to=${evilDay}`
   const { event, ...utm } = EVIL
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { ADMIN_TOKEN, UA, beacon, rows, settle, testApp } from '../../helpers/app.ts'
-import { at, day, dayBefore, dayStart, eventRow, handCountedVisits, insertEvents } from '../../helpers/fixtures.ts'
+import { at, day, dayBefore, dayStart, eventRow, handCountedVisits, insertEvents, utcDay } from '../../helpers/fixtures.ts'
 
 /**
  * The hand-counted store of test/helpers/fixtures.ts: 19 visitors of stats.example.com in 25
@@ -11,7 +11,7 @@ import { at, day, dayBefore, dayStart, eventRow, handCountedVisits, insertEvents
  */
 const SITE = 'stats.example.com'
 const DAY = 86_400_000
-const twoBefore = new Date(dayStart - 2 * DAY).toISOString().slice(0, 10)
+const twoBefore = utcDay(dayStart - 2 * DAY)
 const EARLIER = Array.from({ length: 5 }, (_, i) =>
   eventRow(SITE, 5000 + i, at(9, i) - 2 * DAY, '/about', { country: 'GB', source: 'example.net', channel: 'referral', referrer_host: 'example.net' }),
 )

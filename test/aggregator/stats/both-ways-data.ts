@@ -11,6 +11,7 @@
  */
 
 import { awayFromMidnight } from '../../helpers/midnight.ts'
+import { utcDay } from '../../../store/time.ts'
 
 export const SITE = 'example.com'
 export const TZ = 'Europe/Berlin'
@@ -54,7 +55,7 @@ function offsetAt(ms: number): number {
 
 /** The local calendar date of an instant. */
 export function localDate(ms: number): string {
-  return new Date(ms + offsetAt(ms)).toISOString().slice(0, 10)
+  return utcDay(ms + offsetAt(ms))
 }
 
 /** A local wall-clock time on a local date, as UTC ms. */
@@ -63,7 +64,7 @@ export function localTime(date: string, h: number, m = 0, s = 0): number {
   return guess - offsetAt(guess - offsetAt(guess))
 }
 
-const addDays = (date: string, n: number) => new Date(Date.parse(`${date}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10)
+const addDays = (date: string, n: number) => utcDay(Date.parse(`${date}T00:00:00Z`) + n * 86_400_000)
 
 /**
  * Today's beacons must land on TODAY, and each visitor's under one daily salt (it changes at

@@ -8,6 +8,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { buckets } from '../../../aggregator/stats/buckets.ts'
 import type { Interval } from '../../../aggregator/stats/query.ts'
+import { utcDay } from '../../../store/time.ts'
 
 /** The walk it replaces, as it was: one Intl call per hour (per minute for minute buckets). */
 function walked(range: { from: number; to: number }, interval: Interval, tz: string): string[] {
@@ -26,7 +27,7 @@ function walked(range: { from: number; to: number }, interval: Interval, tz: str
     else {
       const d = new Date(`${date}T00:00:00Z`)
       d.setUTCDate(d.getUTCDate() - ((d.getUTCDay() + 6) % 7))
-      key = d.toISOString().slice(0, 10)
+      key = utcDay(d)
     }
     if (!seen.has(key)) {
       seen.add(key)

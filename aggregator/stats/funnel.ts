@@ -6,7 +6,7 @@ import { ZERO } from './metrics.ts'
 import type { Range } from './period.ts'
 import { baseParams, dayByDay, NETWORK, rangeDays, sumsByIndex, utcDays, type SumsRow } from './query.ts'
 import { publishable, questionOf, shown, spanOf, totals, type Scope } from './service.ts'
-import { eventsOfVisits, percent } from './visit-events.ts'
+import { percent, visitsHolding } from './visit-events.ts'
 
 export const MIN_STEPS = 2
 export const MAX_STEPS = 8
@@ -63,15 +63,10 @@ export async function funnel(client: ClickHouseClient, s: Scope, range: Range, s
     const conds = steps.map((c) => goalCondition(c, params))
     // bit i of `mask` is set when the event matches step i + 1
     const mask = conds.map((c, i) => `toUInt16(${c}) * ${2 ** i}`).join(' + ')
-    const events = eventsOfVisits(q, params, { mask, net: NETWORK }, conds.join(' OR '), undefined, utc)
+    const level = visitLevel(`arraySort(groupArray((ts, ${mask})))`, windowMinutes, params)
+    const visits = visitsHolding(q, params, { net: `any(${NETWORK})`, level }, conds.join(' OR '), utc)
     const sql = `SELECT toString(day) AS day, ${steps.map((_, i) => `uniqExactIf(visitor_id, level >= ${i + 1}) AS s${i}, uniqExactIf(net, level >= ${i + 1}) AS n${i}`).join(', ')}
-      FROM
-      (
-        SELECT visitor_id, day, local_day, any(net) AS net,
-          ${visitLevel('arraySort(groupArray((ts, mask)))', windowMinutes, params)} AS level
-        FROM (${events})
-        GROUP BY visitor_id, visit_id, day, local_day
-      )
+      FROM (${visits})
       GROUP BY day, local_day`
     const rs = await client.query({ query: sql, query_params: { ...baseParams(q), ...params.values }, format: 'JSONEachRow' })
     return (await rs.json<Record<string, number | string>>()).flatMap((row) =>

@@ -22,8 +22,8 @@ export function scopedVisits(q: StatsQuestion, params: Params, utc?: string[]): 
  * row), only the visits holding such an event, found first in events, so that the join holds
  * those visits rather than every visit of the range: it pays where they are few and many of their
  * events are read (page flow at ten million events: 1.9 s, against 2.6 s with the same set also
- * applied to the events and 3.5 s without it). For goals and funnels, whose events are few
- * already, it gained nothing (measured both ways), so they join every visit.
+ * applied to the events and 3.5 s without it). For funnels, whose events are few already, it
+ * gained nothing (measured both ways); they now group their events by visit first (visitsHolding).
  */
 export function eventsOfVisits(q: StatsQuestion, params: Params, columns: Record<string, string>, where: string, visitsWith?: string, utc?: string[]): string {
   const own = Object.entries(columns)
@@ -40,6 +40,29 @@ export function eventsOfVisits(q: StatsQuestion, params: Params, columns: Record
       WHERE ${inDays} AND (${where})
     ) AS e
     INNER JOIN (SELECT * FROM (${scopedVisits(q, params, utc)}) WHERE 1${chosen}) AS v ON e.visit_id = v.visit_id`
+}
+
+/**
+ * The visits of the question holding an event for which `where` holds, one row each: visitor_id,
+ * visit_id, day (UTC), local_day, and the `perVisit` columns (alias → an aggregate over those
+ * events of the visit, say a funnel's level). The events are grouped by visit before they meet
+ * the visits, so the join holds a row per visit rather than per event: a funnel over 30 days at
+ * ten million events (2.3 million matching events in 1.8 million visits, joined with 3.3 million
+ * visits) took 3.7 s against 5.0 s joining the events one by one.
+ */
+export function visitsHolding(q: StatsQuestion, params: Params, perVisit: Record<string, string>, where: string, utc?: string[]): string {
+  const own = Object.entries(perVisit)
+  const days = rangeDays(q.range, q.timezone)
+  const inDays = `site = {site:String} AND toDate(ts) IN ${params.add('Array(Date)', utc ?? utcDays(days.utcFirst, days.utcLast))} AND visit_id != 0${carriedFiltersSql(q, params)}`
+  return `SELECT v.visitor_id AS visitor_id, v.visit_id AS visit_id, v.day AS day, v.local_day AS local_day${own.map(([alias]) => `, e.${alias} AS ${alias}`).join('')}
+    FROM
+    (
+      SELECT visit_id, visitor_id${own.map(([alias, expr]) => `, ${expr} AS ${alias}`).join('')}
+      FROM events
+      WHERE ${inDays} AND (${where})
+      GROUP BY visit_id, visitor_id
+    ) AS e
+    INNER JOIN (${scopedVisits(q, params, utc)}) AS v ON e.visit_id = v.visit_id AND e.visitor_id = v.visitor_id`
 }
 
 /**

@@ -16,6 +16,15 @@ export function scopedVisits(q: StatsQuestion, params: Params, utc?: string[]): 
 }
 
 /**
+ * The events of the site in a visit on the question's UTC days (or `utc`), as a condition on an
+ * `events` row: the filters on what every event of a visit carries (country…) already narrow them.
+ */
+function inVisitsOnDays(q: StatsQuestion, params: Params, utc?: string[]): string {
+  const days = rangeDays(q.range, q.timezone)
+  return `site = {site:String} AND toDate(ts) IN ${params.add('Array(Date)', utc ?? utcDays(days.utcFirst, days.utcLast))} AND visit_id != 0${carriedFiltersSql(q, params)}`
+}
+
+/**
  * Events of those visits for which `where` holds (SQL over an `events` row), one row each:
  * visitor_id, visit_id, day (UTC), local_day, visit_start, ts, and the
  * `columns` given (alias → SQL over the events row). With `visitsWith` (SQL over an `events`
@@ -27,9 +36,7 @@ export function scopedVisits(q: StatsQuestion, params: Params, utc?: string[]): 
  */
 export function eventsOfVisits(q: StatsQuestion, params: Params, columns: Record<string, string>, where: string, visitsWith?: string, utc?: string[]): string {
   const own = Object.entries(columns)
-  const days = rangeDays(q.range, q.timezone)
-  // the filters on what every event of a visit carries (country…) already narrow the events read
-  const inDays = `site = {site:String} AND toDate(ts) IN ${params.add('Array(Date)', utc ?? utcDays(days.utcFirst, days.utcLast))} AND visit_id != 0${carriedFiltersSql(q, params)}`
+  const inDays = inVisitsOnDays(q, params, utc)
   const chosen = visitsWith ? ` AND visit_id IN (SELECT visit_id FROM events WHERE ${inDays} AND (${visitsWith}))` : ''
   return `SELECT v.visitor_id AS visitor_id, v.visit_id AS visit_id, v.day AS day, v.local_day AS local_day, v.start AS visit_start, e.ts AS ts
       ${own.map(([alias]) => `, e.${alias} AS ${alias}`).join('')}
@@ -52,14 +59,12 @@ export function eventsOfVisits(q: StatsQuestion, params: Params, columns: Record
  */
 export function visitsHolding(q: StatsQuestion, params: Params, perVisit: Record<string, string>, where: string, utc?: string[]): string {
   const own = Object.entries(perVisit)
-  const days = rangeDays(q.range, q.timezone)
-  const inDays = `site = {site:String} AND toDate(ts) IN ${params.add('Array(Date)', utc ?? utcDays(days.utcFirst, days.utcLast))} AND visit_id != 0${carriedFiltersSql(q, params)}`
   return `SELECT v.visitor_id AS visitor_id, v.visit_id AS visit_id, v.day AS day, v.local_day AS local_day${own.map(([alias]) => `, e.${alias} AS ${alias}`).join('')}
     FROM
     (
       SELECT visit_id, visitor_id${own.map(([alias, expr]) => `, ${expr} AS ${alias}`).join('')}
       FROM events
-      WHERE ${inDays} AND (${where})
+      WHERE ${inVisitsOnDays(q, params, utc)} AND (${where})
       GROUP BY visit_id, visitor_id
     ) AS e
     INNER JOIN (${scopedVisits(q, params, utc)}) AS v ON e.visit_id = v.visit_id AND e.visitor_id = v.visitor_id`

@@ -164,6 +164,12 @@ async function createStore(config: StoreConfig): Promise<Store> {
  * The embedded engine's caches, sized for an analytics server on a small machine (ClickHouse's
  * defaults assume a database server: 5 GiB each for marks, primary indexes and skip-index marks).
  * The tables here are a few parts a day; these hold every mark of a year of them.
+ *
+ * And the longest query text: a request's parameters reach the engine inside its text
+ * (`SET param_x = '…'`, engine.ts), where ClickHouse's 256 KiB limit is met by a list of some
+ * 20,000 values, as a breakdown's "(other)" may be asked over a site of many pages (the shorter
+ * of its rows shown and its rows folded: service.ts `otherSums`); a server takes parameters
+ * beside the query, where that limit does not apply.
  */
 export const ENGINE_ARGS = [
   '--mark_cache_size=67108864',
@@ -171,6 +177,7 @@ export const ENGINE_ARGS = [
   '--index_mark_cache_size=16777216',
   '--compiled_expression_cache_size=16777216',
   '--query_condition_cache_size=16777216',
+  '--max_query_size=67108864',
 ]
 
 /**

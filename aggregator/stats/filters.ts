@@ -13,6 +13,12 @@ export interface Filter {
   goals?: GoalMatch[]
   /** Values compared as they are, `*` included: the aggregator's own filters on row values. */
   exact?: boolean
+  /**
+   * With `==`: any value but `values` (exact), a value held or sent among others included: what
+   * "(other)" of a breakdown stands for, written as the few rows shown rather than as the many
+   * folded (a list of 60,000 values made one read take a minute).
+   */
+  others?: boolean
   /** On a goal filter, when revenue is asked: the currency its revenue goals' amounts are summed in (measures.ts). */
   revenueCurrency?: string
 }
@@ -69,6 +75,10 @@ export class Params {
  * characters (`page==/blog/*`), as in goals; other characters stand for themselves.
  */
 export function compare(expr: string, f: Filter, params: Params): string {
+  if (f.others) {
+    if (f.op !== '==' || f.exact !== true) throw new Error('a filter on the other values is `==` and exact')
+    return f.values.length === 0 ? '1' : `NOT (${expr} IN ${params.add('Array(String)', f.values)})`
+  }
   if (f.op === '~') return `arrayExists(x -> positionCaseInsensitive(${expr}, x) > 0, ${params.add('Array(String)', f.values)})`
   const wild = f.exact ? [] : f.values.filter((v) => v.includes('*'))
   const exact = f.exact ? f.values : f.values.filter((v) => !v.includes('*'))

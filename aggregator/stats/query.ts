@@ -603,7 +603,7 @@ export function rollupSlice(q: StatsQuestion): RollupSlice | null {
   if (q.interval !== undefined && !['day', 'week', 'month'].includes(q.interval)) return null
   if (!wholeDays(q.range, q.timezone)) return null
   if (q.filters.length === 0) return { dim: q.property ? nameOf(q.property) : '', values: null }
-  const plain = (f: Filter) => f.op === '==' && !f.goals && (f.prop.level !== 'visit' || f.prop.filterExpr === undefined) && (f.exact || !f.values.some((v) => v.includes('*')))
+  const plain = (f: Filter) => f.op === '==' && !f.goals && !f.others && (f.prop.level !== 'visit' || f.prop.filterExpr === undefined) && (f.exact || !f.values.some((v) => v.includes('*')))
   if (q.filters.length === 2 && !q.property) {
     // the totals under one value of a cube filter and one of another visit property: that cell of the cube
     const [a, b] = q.filters

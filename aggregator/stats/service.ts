@@ -184,13 +184,16 @@ const OTHER_TRIES = 3
 /**
  * "(other)": the rows folded, with the numbers that can overlap between rows (visitors and
  * networks; for pages and event names, which a visit can hold several of, its visits) counted
- * again over their union (R0), as the question filtered on the folded values.
+ * again over their union (R0), as the question filtered on the folded values (`shownKeys`: the
+ * values of the other rows, every one the question has but the folded).
  */
-async function otherSums(client: ClickHouseClient, s: Scope, range: Span, name: string, prop: Property & { propKey?: string }, folded: Row[]): Promise<Sums> {
+async function otherSums(client: ClickHouseClient, s: Scope, range: Span, name: string, prop: Property & { propKey?: string }, folded: Row[], shownKeys: string[]): Promise<Sums> {
   const added = folded.reduce((acc, r) => addSums(acc, r.sums), { ...ZERO })
   // compare the value as the rows show it (a region with its country)
   const asShown = prop.level === 'visit' ? { ...prop, filterExpr: undefined } : prop
-  const union: Filter = { name, prop: asShown, op: '==', values: folded.map((r) => r.key) }
+  // the folded rows, or (the shorter list) every value but the rows shown: the rows are every value
+  // the question has, so the two are the same set
+  const union: Filter = folded.length > shownKeys.length ? { name, prop: asShown, op: '==', values: shownKeys, exact: true, others: true } : { name, prop: asShown, op: '==', values: folded.map((r) => r.key), exact: true }
   const distinct = await totals(client, s, range, [...s.filters.filter((f) => f.name !== name), union])
   const out: Sums = { ...added, visitors: distinct.visitors, networks: distinct.networks }
   // revenue and scroll depth are not counted again over the union (R0): "(other)" shows neither
@@ -244,7 +247,7 @@ async function breakdownOnce(
       folded = [...folded, ...visible]
       visible = []
     }
-    const [union, ...unionWithout] = await Promise.all([s, ...withouts].map((scope) => otherSums(client, scope, range, name, prop, folded)))
+    const [union, ...unionWithout] = await Promise.all([s, ...withouts].map((scope) => otherSums(client, scope, range, name, prop, folded, visible.map((r) => r.key))))
     other = union
     if (otherAllowed(other, total.visitors, s.limits) && unionWithout.every((w) => apart(w.visitors, union.visitors, s.limits, true))) break
     other = null

@@ -142,8 +142,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   // the policy's disclosure: what the collector does, shown by every process
   await app.register(privacyRoutes, { policy, sites })
   if (!aggregates(role)) return app
-  // every question to the stats and export API runs under the store's QUESTION_LIMITS, a few at a time
-  const stats = { client: questionClient(runtime.store), sites, policy }
+  // every question to the stats and export API runs under the store's QUESTION_LIMITS, a few at a
+  // time: on every core of an embedded store while this process's beacons are few, else all but one
+  const beaconsPerSecond = collects(role) ? () => runtime.spool.appendsPerSecond : undefined
+  const stats = { client: questionClient(runtime.store, { beaconsPerSecond }), sites, policy }
   // aggregator: statistics, conversions, exports, goals
   await app.register(statsRoutes, stats)
   // Plausible's stats API (v1 and v2), for tools written against it

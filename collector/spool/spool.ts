@@ -46,6 +46,9 @@ export const REJECTED_DIR = 'rejected'
 const PRIVATE_DIR = 0o700
 const PRIVATE_FILE = 0o600
 
+/** The seconds appendsPerSecond looks back over. */
+const RATE_WINDOW_S = 5
+
 /** How much of the sealed backlog (Native bytes) is also kept in memory, to be sent without reading it back. */
 const MEMORY_BYTES = 16 * 1024 * 1024
 
@@ -81,6 +84,9 @@ export class Spool {
   private lastStamp = 0
   private listeners: (() => void)[] = []
   private closed = false
+  /** Records appended in each of the last RATE_WINDOW_S whole seconds, and the second the last slot is (appendsPerSecond). */
+  private recent = new Array<number>(RATE_WINDOW_S).fill(0)
+  private recentSecond = 0
 
   constructor(private opts: SpoolOptions) {
     // scrubbed events, yet this account's alone: explicit modes, whatever the umask
@@ -99,6 +105,27 @@ export class Spool {
       const stamp = Number(/^(\d+)-/.exec(name)?.[1] ?? 0)
       if (stamp >= this.lastStamp) this.lastStamp = stamp + 1
     }
+  }
+
+  /**
+   * Records appended a second, over the last RATE_WINDOW_S seconds: how busy the beacons keep
+   * this process (store/client.ts gives the stats API's questions every core while it is quiet).
+   */
+  get appendsPerSecond(): number {
+    this.count(0)
+    return this.recent.reduce((a, b) => a + b, 0) / RATE_WINDOW_S
+  }
+
+  private count(n: number): void {
+    const second = Math.floor(Date.now() / 1000)
+    const gone = Math.min(RATE_WINDOW_S, second - this.recentSecond)
+    if (gone > 0) {
+      // the slots of the seconds since the last count start empty
+      for (let i = 0; i < gone; i++) this.recent[(second - i) % RATE_WINDOW_S] = 0
+      this.recentSecond = second
+    }
+    // a clock that went back counts into the newest slot
+    this.recent[this.recentSecond % RATE_WINDOW_S] += n
   }
 
   /** Bytes waiting on disk or in memory for the store. */
@@ -141,6 +168,8 @@ export class Spool {
 
   private async flush(): Promise<void> {
     while (this.buffer.length > 0) {
+      // counted a batch at a time: one clock read a batch, none a record
+      this.count(this.buffer.length)
       const lines = this.buffer
       const records = this.records
       const waiters = this.waiters

@@ -4,13 +4,16 @@
  * Retry-After and a JSON reason; the admin token is not counted. Every question runs under the
  * store's QUESTION_LIMITS (time, rows read, memory, one thread), and one past them is the
  * caller's 400, while no other query of the embedded engine inherits those limits; questions
- * run QUESTIONS_AT_ONCE at a time, and past QUESTION_QUEUE waiting one is refused with 503.
+ * run QUESTIONS_AT_ONCE at a time (every core while the beacons are few, all but one while they
+ * arrive), and past QUESTION_QUEUE waiting one is refused with 503.
  */
+import os from 'node:os'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { InputError, Overloaded } from '../../http/errors.ts'
 import { loadConfig } from '../../server/config.ts'
-import { QUESTION_LIMITS, QUESTION_QUEUE, questionClient, QuestionTooCostly, QUESTIONS_AT_ONCE, StoreBusy } from '../../store/client.ts'
+import type { ClickHouseClient, QueryParams } from '@clickhouse/client'
+import { QUESTION_LIMITS, QUESTION_QUEUE, questionClient, QuestionTooCostly, QUESTIONS_AT_ONCE, QUIET_BEACONS_PER_S, StoreBusy } from '../../store/client.ts'
 import { ADMIN_TOKEN, rows, testApp } from '../helpers/app.ts'
 
 const SITE = 'example.com'
@@ -100,8 +103,8 @@ describe('the store limits of a question', () => {
     expect(await (await app.runtime.store.client.query(tooMany)).json()).toEqual([])
   })
 
-  it(`are worked on ${QUESTIONS_AT_ONCE.embedded} at a time; past ${QUESTION_QUEUE} waiting a question is refused with 503`, async () => {
-    const limited = questionClient(app.runtime.store)
+  it(`are worked on ${QUESTIONS_AT_ONCE.embedded} at a time while beacons arrive; past ${QUESTION_QUEUE} waiting a question is refused with 503`, async () => {
+    const limited = questionClient(app.runtime.store, { beaconsPerSecond: () => QUIET_BEACONS_PER_S })
     const asked = Array.from({ length: QUESTIONS_AT_ONCE.embedded + QUESTION_QUEUE + 3 }, (_, i) =>
       limited.query({ query: 'SELECT {i:UInt32} AS i', query_params: { i }, format: 'JSONEachRow' }).then((rs) => rs.json<{ i: number }>(), (e: unknown) => e))
     const answers = await Promise.all(asked)
@@ -110,6 +113,47 @@ describe('the store limits of a question', () => {
     expect(refused[0]).toBeInstanceOf(Overloaded)
     expect((refused[0] as Overloaded).statusCode).toBe(503)
     expect(answers.filter((a) => Array.isArray(a))).toHaveLength(QUESTIONS_AT_ONCE.embedded + QUESTION_QUEUE)
+  })
+
+  it(`run ${QUESTIONS_AT_ONCE.embeddedQuiet} at a time (every core) while the beacons are fewer than ${QUIET_BEACONS_PER_S} a second, ${QUESTIONS_AT_ONCE.embedded} from there, looked at as each question comes`, async () => {
+    let beacons = 0
+    let running = 0
+    let most = 0
+    const store = app.runtime.store
+    // the store's own client, counting the questions it works on at once
+    const counting = new Proxy(store.client, {
+      get(target, prop) {
+        if (prop === 'query')
+          return async (params: QueryParams) => {
+            most = Math.max(most, ++running)
+            try {
+              return await target.query(params)
+            } finally {
+              running--
+            }
+          }
+        const value = Reflect.get(target, prop) as unknown
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    }) as ClickHouseClient
+    const limited = questionClient({ client: counting, embedded: true }, { beaconsPerSecond: () => beacons })
+    const askSix = async () => {
+      most = 0
+      const asked = Array.from({ length: 6 }, () => limited.query({ query: 'SELECT sleep(0.05) AS s', format: 'JSONEachRow' }).then((rs) => rs.json()))
+      expect(await Promise.all(asked)).toHaveLength(6)
+      return most
+    }
+    expect(await askSix()).toBe(QUESTIONS_AT_ONCE.embeddedQuiet)
+    beacons = QUIET_BEACONS_PER_S
+    expect(await askSix()).toBe(QUESTIONS_AT_ONCE.embedded)
+    beacons = QUIET_BEACONS_PER_S - 1
+    expect(await askSix()).toBe(QUESTIONS_AT_ONCE.embeddedQuiet)
+    // a process without beacons (no collector here) is always quiet
+    const noBeacons = questionClient({ client: counting, embedded: true })
+    most = 0
+    await Promise.all(Array.from({ length: 6 }, () => noBeacons.query({ query: 'SELECT sleep(0.05) AS s', format: 'JSONEachRow' }).then((rs) => rs.json())))
+    expect(most).toBe(QUESTIONS_AT_ONCE.embeddedQuiet)
+    expect(QUESTIONS_AT_ONCE.embeddedQuiet).toBe(Math.max(QUESTIONS_AT_ONCE.embedded, os.availableParallelism()))
   })
 
   it('apply to questions only: the engine’s other queries run unlimited after one', async () => {

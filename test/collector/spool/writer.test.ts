@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { createClient } from '@clickhouse/client'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { Spool, SpoolFullError } from '../../../collector/spool/spool.ts'
 import { SpoolWriter } from '../../../collector/spool/writer.ts'
@@ -192,4 +192,31 @@ it('a writer\'s deduplication token does not stick to later inserts (chDB sessio
   await client.insert({ table: 'events', values: [row('sticky.example.com', 1)], format: 'JSONEachRow' })
   await client.insert({ table: 'events', values: [row('sticky.example.com', 2)], format: 'JSONEachRow' })
   expect(await count('sticky.example.com')).toBe(2)
+})
+
+it('counts the records appended a second over the last five seconds, for the stats API to know how busy the beacons are', async () => {
+  const spool = new Spool({ dir: tempDataDir(), fsync: false, segmentRows: 1000, segmentMs: 60_000, capBytes: 1e9 })
+  vi.useFakeTimers({ toFake: ['Date'] })
+  try {
+    const t0 = Date.parse('2026-12-03T10:00:00.200Z')
+    vi.setSystemTime(t0)
+    expect(spool.appendsPerSecond).toBe(0)
+    await Promise.all(Array.from({ length: 40 }, (_, i) => spool.append(row('rate.example.com', i))))
+    expect(spool.appendsPerSecond).toBe(40 / 5)
+    vi.setSystemTime(t0 + 2000)
+    await Promise.all(Array.from({ length: 10 }, (_, i) => spool.append(row('rate.example.com', 40 + i))))
+    expect(spool.appendsPerSecond).toBe(50 / 5)
+    // five seconds on, the first second's records are out of the window; seven on, all of them
+    vi.setSystemTime(t0 + 5000)
+    expect(spool.appendsPerSecond).toBe(10 / 5)
+    vi.setSystemTime(t0 + 7000)
+    expect(spool.appendsPerSecond).toBe(0)
+    // a clock set back counts into the newest second rather than losing the records
+    vi.setSystemTime(t0 - 60_000)
+    await Promise.all(Array.from({ length: 5 }, (_, i) => spool.append(row('rate.example.com', 50 + i))))
+    expect(spool.appendsPerSecond).toBe(5 / 5)
+  } finally {
+    vi.useRealTimers()
+    await spool.close()
+  }
 })

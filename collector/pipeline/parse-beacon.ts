@@ -18,9 +18,34 @@ const KIND_BY_NAME: Record<string, EventKind> = {
   click: 'click',
 }
 
-/** A field by its long name, else its short one (each read by name: a read by a key in a variable was 7 % of the pipeline). */
+/** A field by its long name, else its short one. */
 function either(long: unknown, short: unknown): unknown {
   return long !== undefined ? long : short
+}
+
+/**
+ * The beacon's fields by their long names and their short ones (Plausible's and the tracker's),
+ * every one absent: each Fields object starts with this one's shape, whatever the body's.
+ */
+const NO_FIELDS = {
+  name: undefined, n: undefined, url: undefined, u: undefined, domain: undefined, d: undefined, referrer: undefined, r: undefined,
+  props: undefined, p: undefined, screen_width: undefined, w: undefined, engagement_time: undefined, e: undefined,
+  hashMode: undefined, h: undefined, returning: undefined, v: undefined, revenue: undefined, $: undefined, scroll_depth: undefined, sd: undefined,
+}
+type Fields = { [K in keyof typeof NO_FIELDS]: unknown }
+const FIELDS = new Set(Object.keys(NO_FIELDS))
+
+/**
+ * The fields of a parsed body, in one pass over its own keys, into an object of one shape.
+ * Bodies come in many shapes (which keys, in which order), so reading each of the 22 names off
+ * the body was a lookup the engine could not cache, most of them for a name the body does not
+ * have: parseBeacon took 12–14 µs on the bench's beacons, 2–3 µs this way (in-process, the
+ * development machine).
+ */
+function fieldsOf(b: Record<string, unknown>): Fields {
+  const f: Fields = { ...NO_FIELDS }
+  for (const key of Object.keys(b)) if (FIELDS.has(key)) (f as Record<string, unknown>)[key] = b[key]
+  return f
 }
 
 function optionalString(v: unknown, field: string, max: number): string | Drop {
@@ -66,7 +91,7 @@ function parseProps(v: unknown): { props: Record<string, string> } | Drop {
 export function parseBeacon(input: Incoming, ctx: PipelineContext): PipelineEvent | Drop {
   const body = input.body
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return invalid('body must be a JSON object')
-  const b = body as Record<string, unknown>
+  const b = fieldsOf(body as Record<string, unknown>)
 
   const name = optionalString(either(b.name, b.n), 'name', LIMITS.name)
   if (typeof name !== 'string') return name

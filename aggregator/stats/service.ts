@@ -184,16 +184,22 @@ const OTHER_TRIES = 3
 /**
  * "(other)": the rows folded, with the numbers that can overlap between rows (visitors and
  * networks; for pages and event names, which a visit can hold several of, its visits) counted
- * again over their union (R0), as the question filtered on the folded values (`shownKeys`: the
- * values of the other rows, every one the question has but the folded).
+ * again over their union (R0), as the question filtered on the folded values.
+ *
+ * `shown`, the keys of the rows shown, for the question the rows are of (not a neighbour without
+ * one of its filters, R3): when they are fewer, the union is asked as every value but them. The
+ * rows are every value the question has, so the two are the same set, unless the question
+ * filters the broken-down property itself (the union is counted without that filter, over values
+ * the rows do not list). A neighbour is asked the folded values themselves: without a filter,
+ * "every value but the rows shown" holds values the question does not have, and would compare
+ * "(other)" with a larger set than the one an explicit filter on the folded values gives.
  */
-async function otherSums(client: ClickHouseClient, s: Scope, range: Span, name: string, prop: Property & { propKey?: string }, folded: Row[], shownKeys: string[]): Promise<Sums> {
+async function otherSums(client: ClickHouseClient, s: Scope, range: Span, name: string, prop: Property & { propKey?: string }, folded: Row[], shown: string[] | null): Promise<Sums> {
   const added = folded.reduce((acc, r) => addSums(acc, r.sums), { ...ZERO })
   // compare the value as the rows show it (a region with its country)
   const asShown = prop.level === 'visit' ? { ...prop, filterExpr: undefined } : prop
-  // the folded rows, or (the shorter list) every value but the rows shown: the rows are every value
-  // the question has, so the two are the same set
-  const union: Filter = folded.length > shownKeys.length ? { name, prop: asShown, op: '==', values: shownKeys, exact: true, others: true } : { name, prop: asShown, op: '==', values: folded.map((r) => r.key), exact: true }
+  const others = shown !== null && shown.length < folded.length && s.filters.every((f) => f.name !== name)
+  const union: Filter = others ? { name, prop: asShown, op: '==', values: shown, exact: true, others } : { name, prop: asShown, op: '==', values: folded.map((r) => r.key), exact: true }
   const distinct = await totals(client, s, range, [...s.filters.filter((f) => f.name !== name), union])
   const out: Sums = { ...added, visitors: distinct.visitors, networks: distinct.networks }
   // revenue and scroll depth are not counted again over the union (R0): "(other)" shows neither
@@ -247,7 +253,7 @@ async function breakdownOnce(
       folded = [...folded, ...visible]
       visible = []
     }
-    const [union, ...unionWithout] = await Promise.all([s, ...withouts].map((scope) => otherSums(client, scope, range, name, prop, folded, visible.map((r) => r.key))))
+    const [union, ...unionWithout] = await Promise.all([s, ...withouts].map((scope) => otherSums(client, scope, range, name, prop, folded, scope === s ? visible.map((r) => r.key) : null)))
     other = union
     if (otherAllowed(other, total.visitors, s.limits) && unionWithout.every((w) => apart(w.visitors, union.visitors, s.limits, true))) break
     other = null

@@ -91,7 +91,8 @@ export function questionClient(store: Pick<Store, 'client' | 'embedded'>, load: 
   const quiet = () => !load.beaconsPerSecond || load.beaconsPerSecond() < QUIET_BEACONS_PER_S
   const query = (params: QueryParams) => {
     // a lower number lets the questions running finish and starts no other until below it
-    if (store.embedded) turn.concurrency = quiet() ? QUESTIONS_AT_ONCE.embeddedQuiet : QUESTIONS_AT_ONCE.embedded
+    const atOnce = !store.embedded ? QUESTIONS_AT_ONCE.server : quiet() ? QUESTIONS_AT_ONCE.embeddedQuiet : QUESTIONS_AT_ONCE.embedded
+    if (turn.concurrency !== atOnce) turn.concurrency = atOnce
     if (turn.pendingCount >= QUESTION_QUEUE) return Promise.reject(new StoreBusy())
     return turn(() => client.query({ ...params, clickhouse_settings: { ...params.clickhouse_settings, ...QUESTION_LIMITS } })).catch((err: unknown) => {
       const limit = LIMIT_HIT[(err as { type?: string })?.type ?? '']

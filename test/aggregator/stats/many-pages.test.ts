@@ -9,11 +9,10 @@ import { property } from '../../../aggregator/stats/properties.ts'
 import { breakdown, type Scope } from '../../../aggregator/stats/service.ts'
 import { resolvePeriod } from '../../../aggregator/stats/period.ts'
 import { dayStart, insertEvents, eventRow, utcDay } from '../../helpers/fixtures.ts'
-import { openFixture, type StoreFixture } from '../store-fixture.ts'
+import { DAY, openFixture, type StoreFixture } from '../store-fixture.ts'
 
 const SITE = 'pages.example.com'
 const PAGES = 150_000
-const DAY = 86_400_000
 const ALONE = 20
 
 let fx: StoreFixture

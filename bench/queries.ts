@@ -26,6 +26,8 @@ import { funnel } from '../aggregator/stats/funnel.ts'
 import { parseGoalMatch } from '../aggregator/stats/goal-match.ts'
 import { pageFlow } from '../aggregator/stats/page-flow.ts'
 import { querySums, type StatsQuestion } from '../aggregator/stats/query.ts'
+import { eventBlock } from '../collector/spool/event-block.ts'
+import type { EventRow } from '../collector/pipeline/types.ts'
 
 const EVENTS = Number(process.env.BENCH_QUERY_EVENTS || 10_000_000)
 const RUNS = Number(process.env.BENCH_QUERY_RUNS || 7)
@@ -158,14 +160,24 @@ async function main() {
     // one more event today, as a busy site has between two asks: today's rows kept are read again
     // (query.ts `dayByDay`: a day is kept while its parts are unchanged); a copy of one of today's
     // events a second before "now", in a visit of its own starting then, its id made as the
-    // collector makes one (so it sorts after the day's earlier visits, as a new visit does)
-    const insertOne = () =>
-      client.command({
-        query: `INSERT INTO events SELECT * REPLACE (fromUnixTimestamp64Milli({now:Int64} - 1000) AS ts,
-                  bitOr(bitShiftLeft(toUInt64(intDiv({now:Int64} - 1000, 1000) - 1577836800), 31), rand() % 2147483648) AS visit_id, bitOr(visit_flags, 1) AS visit_flags)
-                FROM events WHERE site = {site:String} AND toDate(ts) = toDate({now:Int64} / 1000) LIMIT 1`,
+    // collector makes one (so it sorts after the day's earlier visits, as a new visit does),
+    // inserted as the spool writer inserts a segment: a Native block that says its days
+    let inserted = 0
+    const insertOne = async () => {
+      const rs = await client.query({
+        query: `SELECT * REPLACE (toUnixTimestamp64Milli(ts) AS ts, toString(visitor_id) AS visitor_id, toString(network_id) AS network_id,
+                  toString(visit_id) AS visit_id, toString(revenue_amount) AS revenue_amount)
+                FROM (SELECT * FROM events WHERE site = {site:String} AND toDate(ts) = toDate({now:Int64} / 1000) LIMIT 1)`,
         query_params: { site: SITE, now },
+        format: 'JSONEachRow',
       })
+      const [row] = await rs.json<EventRow>()
+      const ts = now - 1000
+      const visitId = (BigInt(Math.floor(ts / 1000) - 1577836800) << 31n) | BigInt(Math.floor(Math.random() * 2 ** 31))
+      const block = eventBlock()
+      block.append({ ...row, ts, visit_id: visitId.toString(), visit_flags: row.visit_flags | 1 })
+      await store.insertBlock('events', block.finish(), `bench-live-${process.pid}-${inserted++}`)
+    }
     const timeIt = async (fn: () => Promise<unknown>, before?: () => Promise<unknown>) => {
       await fn() // warm
       const xs: number[] = []

@@ -9,6 +9,7 @@ import { Engine, HTTP_ONLY_SETTINGS, summary, type EngineResult } from './engine
 import pLimit from 'p-limit'
 import { InputError, Overloaded } from '../http/errors.ts'
 import { insertFromFile, insertOverHttp, type InsertBlock } from './insert-block.ts'
+import { followWrites, insertingDays, onlyReads, storeWrites, StoreWrites } from './writes.ts'
 
 // Both modes answer 64-bit integers as JSON numbers, so code never sees strings for counts.
 // chDB applies a query's settings to its whole session: the spool writer's deduplication token
@@ -99,13 +100,15 @@ export function questionClient(store: Pick<Store, 'client' | 'embedded'>, load: 
       throw limit ? new QuestionTooCostly(limit) : err
     })
   }
-  return new Proxy(client, {
+  const questions = new Proxy(client, {
     get(target, prop) {
       if (prop === 'query') return query
       const value = Reflect.get(target, prop) as unknown
       return typeof value === 'function' ? value.bind(target) : value
     },
   })
+  followWrites(questions, storeWrites(client))
+  return questions
 }
 
 // The client's own logger may print failed requests; our callers log a sanitised summary instead.
@@ -177,8 +180,14 @@ async function createStore(config: StoreConfig): Promise<Store> {
     log,
   })
   const close = () => client.close()
+  // every write of this process goes through the one connection (StoreWrites)
+  followWrites(client, connection.writes)
+  const fromFile = insertFromFile(client, path.join(dir, 'user_files'))
+  // an events block that says its days is logged with them once in (the spool writer's)
+  const insertBlock: InsertBlock = (table, block, token) =>
+    table === 'events' && block.days ? insertingDays.run(block.days, () => fromFile(table, block, token)) : fromFile(table, block, token)
   // The embedded engine belongs to this program alone: its tables live in chDB's `default` database.
-  return { client, database: 'default', embedded: true, insertBlock: insertFromFile(client, path.join(dir, 'user_files')), prepare: async () => undefined, close }
+  return { client, database: 'default', embedded: true, insertBlock, prepare: async () => undefined, close }
 }
 
 /**
@@ -235,6 +244,8 @@ class EngineConnection {
   private engine: Promise<Engine> | null = null
   private running = new Set<Promise<unknown>>()
   private closing = false
+  /** The engine's directory is this process's alone (its lock), so its writes are all seen here. */
+  readonly writes = new StoreWrites()
 
   constructor(private open: () => Promise<Engine>) {}
 
@@ -244,10 +255,15 @@ class EngineConnection {
 
   private run(p: ConnParams, data?: Buffer): Promise<EngineResult> {
     if (this.closing) return Promise.reject(this.unavailable('the store is closing'))
+    const reads = onlyReads(p.query)
+    const days = reads ? undefined : insertingDays.getStore()
+    if (!reads && !days) this.writes.changed()
     const work = this.runOpen(p, data)
     this.running.add(work)
     const done = () => void this.running.delete(work)
     work.then(done, done)
+    // before the caller resumes: a question asked after an insert returned knows of it
+    if (!reads) work.then(() => (days ? this.writes.inserted(days) : this.writes.changed()), () => this.writes.changed())
     return work
   }
 

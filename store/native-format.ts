@@ -7,6 +7,8 @@
  * LowCardinality(String) its distinct values then an index a row.
  */
 
+import type { DayRows } from './writes.ts'
+
 /** The column types written here; where a table's column differs, the store converts. */
 export type NativeType = 'String' | 'LowCardinality(String)' | 'UInt8' | 'UInt32' | 'UInt64' | "DateTime64(3, 'UTC')" | 'Map(String, String)'
 
@@ -295,6 +297,8 @@ export interface NativeBlock {
   columns: readonly string[]
   rows: number
   bytes: Buffer
+  /** An events block's rows by UTC day (collector/spool/event-block.ts): the embedded store logs them once the block is in (store/writes.ts). */
+  days?: DayRows
 }
 
 /**

@@ -1,4 +1,4 @@
-import { NativeBlockWriter, type ColumnSpec } from '../../store/native-format.ts'
+import { NativeBlockWriter, type ColumnSpec, type NativeBlock } from '../../store/native-format.ts'
 import type { EventRow } from '../pipeline/types.ts'
 
 const text: ColumnSpec = { type: 'String' }
@@ -49,5 +49,37 @@ export const EVENT_COLUMNS: { readonly [K in keyof EventRow]: ColumnSpec } = {
   scroll_depth: { type: 'UInt8', default: 255 },
 }
 
-/** A Native block of `events` rows, built as rows are appended. */
-export const eventBlock = () => new NativeBlockWriter<EventRow>(EVENT_COLUMNS)
+const DAY_MS = 86_400_000
+
+/**
+ * A Native block of `events` rows, built as rows are appended, that also counts its rows by UTC
+ * day (as `event_counts` does) and those without a visit (as `visitless_counts` does): the
+ * embedded store adds them to what the stats last read of the days (store/writes.ts), so a
+ * question after a spool insert need not look at the days again.
+ */
+class EventBlockWriter extends NativeBlockWriter<EventRow> {
+  private days = new Map<number, { rows: number; visitless: number }>()
+  private lastDay = -1
+  private last = { rows: 0, visitless: 0 }
+
+  override append(row: EventRow): void {
+    super.append(row)
+    const day = Math.floor(row.ts / DAY_MS)
+    if (day !== this.lastDay) {
+      let counts = this.days.get(day)
+      if (!counts) this.days.set(day, (counts = { rows: 0, visitless: 0 }))
+      this.lastDay = day
+      this.last = counts
+    }
+    this.last.rows++
+    // as the column reads it: no id, '0' or anything not a positive number is no visit (counted as one is never missed)
+    if (!(Number(row.visit_id) > 0)) this.last.visitless++
+  }
+
+  override finish(): NativeBlock {
+    const days = new Map([...this.days].map(([day, counts]) => [new Date(day * DAY_MS).toISOString().slice(0, 10), { ...counts }]))
+    return { ...super.finish(), days }
+  }
+}
+
+export const eventBlock = (): NativeBlockWriter<EventRow> => new EventBlockWriter(EVENT_COLUMNS)

@@ -9,6 +9,8 @@ import { loadConfig } from '../../server/config.ts'
 import { migrate } from '../../store/migrate.ts'
 import { openStore, type Store } from '../../store/client.ts'
 import { withVisits } from '../helpers/fixtures.ts'
+import { EVENT_COLUMNS, eventBlock } from '../../collector/spool/event-block.ts'
+import type { EventRow } from '../../collector/pipeline/types.ts'
 
 /**
  * A fresh embedded store with the schema, the strict policy and a rollup job, without the
@@ -25,6 +27,8 @@ export interface StoreFixture {
   job: RollupJob
   /** Inserts events as the collector writes them: their visits cut and stamped, in time order. */
   insert(events: EventSpec[]): Promise<void>
+  /** The same, inserted as the spool writer inserts a segment: one Native block that says its days (store/writes.ts). */
+  insertBlock(events: EventSpec[]): Promise<void>
   close(): Promise<void>
 }
 
@@ -38,6 +42,16 @@ export async function openFixture(sites: Record<string, string>, now: number): P
   const policy = loadPolicy(fileURLPath('../../policies/strict.yaml'))
   const clock = { now }
   const job = new RollupJob(store.client, registered, () => clock.now)
+  // each site's visits are cut at its own policy's timeout, by the collector's VisitTracker
+  const stamp = (events: EventSpec[]) => {
+    const bySite = new Map<string, EventSpec[]>()
+    for (const e of events) {
+      const site = e.site ?? 'example.com'
+      bySite.set(site, [...(bySite.get(site) ?? []), e])
+    }
+    return [...bySite].flatMap(([site, es]) => withVisits(es.map((e) => ({ ...eventRow(e), ts: e.ts })), policy.forSite(site).visitTimeoutMinutes * MINUTE))
+  }
+  let blocks = 0
   return {
     store,
     client: store.client,
@@ -46,16 +60,22 @@ export async function openFixture(sites: Record<string, string>, now: number): P
     clock,
     job,
     async insert(events) {
-      // each site's visits are cut at its own policy's timeout, by the collector's VisitTracker
-      const bySite = new Map<string, EventSpec[]>()
-      for (const e of events) {
-        const site = e.site ?? 'example.com'
-        bySite.set(site, [...(bySite.get(site) ?? []), e])
+      await store.client.insert({ table: 'events', values: stamp(events).map((r) => ({ ...r, ts: chTime(Number(r.ts)) })), format: 'JSONEachRow' })
+    },
+    async insertBlock(events) {
+      const block = eventBlock()
+      for (const r of stamp(events)) {
+        // every column as the pipeline fills it: ids as decimal strings, the time in milliseconds
+        const row = Object.fromEntries(Object.entries(EVENT_COLUMNS).map(([name, spec]) => {
+          const v = r[name]
+          if (spec.type === 'UInt64') return [name, String(v ?? 0)]
+          if (spec.type === 'Map(String, String)') return [name, v ?? {}]
+          if (spec.type.includes('String')) return [name, v ?? '']
+          return [name, v ?? spec.default ?? 0]
+        }))
+        block.append(row as unknown as EventRow)
       }
-      const stamped = [...bySite].flatMap(([site, es]) =>
-        withVisits(es.map((e) => ({ ...eventRow(e), ts: e.ts })), policy.forSite(site).visitTimeoutMinutes * MINUTE),
-      )
-      await store.client.insert({ table: 'events', values: stamped.map((r) => ({ ...r, ts: chTime(Number(r.ts)) })), format: 'JSONEachRow' })
+      await store.insertBlock('events', block.finish(), `fixture-${++blocks}`)
     },
     async close() {
       await job.stop()

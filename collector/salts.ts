@@ -115,10 +115,16 @@ export function keyedId(salt: Buffer, message: string): string {
   if (scratch.length < need) scratch = Buffer.alloc(Math.max(need, 2 * scratch.length))
   salt.copy(scratch, 0)
   const end = salt.length + scratch.write(message, salt.length)
-  const id = crypto.hash('sha256', scratch.subarray(0, end), 'buffer').readBigUInt64BE(0)
+  // the digest as a 'binary' (latin1) string: a Buffer answer costs 2–3 µs more a hash (its allocation), ~0.8 µs in all this way
+  const digest = crypto.hash('sha256', scratch.subarray(0, end), 'binary')
   scratch.fill(0, 0, end)
+  const id = (BigInt(bigEndian32(digest, 0)) << 32n) | BigInt(bigEndian32(digest, 4))
   return (id === 0n ? 1n : id).toString()
 }
+
+/** The 32-bit unsigned integer of four bytes (chars of a latin1 string) from `at`, most significant first. */
+const bigEndian32 = (bytes: string, at: number): number =>
+  ((bytes.charCodeAt(at) << 24) | (bytes.charCodeAt(at + 1) << 16) | (bytes.charCodeAt(at + 2) << 8) | bytes.charCodeAt(at + 3)) >>> 0
 
 let scratch = Buffer.alloc(1024)
 

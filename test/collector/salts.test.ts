@@ -2,12 +2,22 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
-import { SaltStore, StoreSaltBackend, visitorHash } from '../../collector/salts.ts'
+import crypto from 'node:crypto'
+import { keyedId, SaltStore, StoreSaltBackend, visitorHash } from '../../collector/salts.ts'
 import { DOC_IPS, UA, rows, tempDataDir, testApp } from '../helpers/app.ts'
 
 const DAY = 86_400_000
 
 describe('salts in memory', () => {
+  it('a keyed id is the first 8 bytes of SHA-256 over the salt and the message, as a decimal UInt64 (property)', () => {
+    const salt = crypto.randomBytes(32)
+    for (let i = 0; i < 2000; i++) {
+      const message = `example.com\u0000198.51.100.${i % 256}\u0000${crypto.randomBytes(i % 40).toString('latin1')} ü ✓ ${i}`
+      const expected = crypto.createHash('sha256').update(salt).update(message).digest().readBigUInt64BE(0)
+      expect(keyedId(salt, message)).toBe((expected === 0n ? 1n : expected).toString())
+    }
+  })
+
   it('the same visitor hashes alike within a day and site, differently across days and sites', () => {
     let now = Date.UTC(2026, 10, 29, 12)
     const salts = new SaltStore(() => now)

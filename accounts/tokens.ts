@@ -111,7 +111,7 @@ const TOKEN_FORMAT = /^(pat|shr|ses)_([0-9a-f]{12})_([A-Za-z0-9_-]{32,128})$/
 const ID_FORMAT = /^[0-9a-f]{12}$/
 
 // base64url, not hex: a hash is not personal data, and the privacy audit flags long hex runs.
-const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest()
+const sha256 = (s: string) => crypto.hash('sha256', s, 'buffer')
 const b64 = (b: Buffer) => b.toString('base64url')
 
 export function kindOf(scopes: readonly string[]): TokenKind {

@@ -4,4 +4,4 @@ export function chTime(at: Date | number): string {
 }
 
 /** The UTC day of an instant (now by default), as an ISO date: `2026-05-16`. */
-export const utcDay = (at: Date | number = Date.now()): string => chTime(at).slice(0, 10)
+export const utcDay = (at: Date | number = Date.now()): string => (typeof at === 'number' ? new Date(at) : at).toISOString().slice(0, 10)

@@ -45,12 +45,18 @@ export function rangeDays(range: { from: number; to: number }, tz: string) {
   }
 }
 
-/** Every UTC day from `first` to `last`, as ISO dates. */
+/** Every UTC day from `first` to `last`, as ISO dates (a copy of the list kept for the range: the questions of a dashboard ask the same ones). */
 export function utcDays(first: string, last: string): string[] {
-  const out: string[] = []
-  for (let t = Date.parse(first); t <= Date.parse(last); t += DAY) out.push(utcDay(t))
-  return out
+  const id = `${first}|${last}`
+  let days = dayLists.get(id)
+  if (!days) {
+    days = []
+    for (let t = Date.parse(first), end = Date.parse(last); t <= end; t += DAY) days.push(utcDay(t))
+    dayLists.set(id, days)
+  }
+  return days.slice()
 }
+const dayLists = new LRUCache<string, string[]>({ max: 256 })
 
 function localBucket(interval: Interval | undefined, column: string, tz: string, params: Params): string {
   const zone = params.add('String', tz)

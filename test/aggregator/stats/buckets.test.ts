@@ -7,7 +7,8 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { buckets } from '../../../aggregator/stats/buckets.ts'
-import type { Interval } from '../../../aggregator/stats/query.ts'
+import { tzOffset } from '../../../aggregator/stats/period.ts'
+import { utcDays, type Interval } from '../../../aggregator/stats/query.ts'
 import { utcDay } from '../../../store/time.ts'
 
 /** The walk it replaces, as it was: one Intl call per hour (per minute for minute buckets). */
@@ -108,5 +109,33 @@ describe('buckets', () => {
     const days = performance.now()
     expect(buckets(range, 'day', 'Europe/Berlin')).toHaveLength(1096)
     expect(performance.now() - days).toBeLessThan(150)
+  })
+})
+
+describe('offsets and day lists kept for the next question', () => {
+  /** A zone's offset from the wall clock Intl gives (not from its offset name, as tzOffset reads it). */
+  function offsetFromParts(ms: number, tz: string): number {
+    const fmt = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' })
+    const p = Object.fromEntries(fmt.formatToParts(new Date(ms)).map((x) => [x.type, Number(x.value)]))
+    return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - Math.floor(ms / 1000) * 1000
+  }
+
+  it('tzOffset answers each zone its own offset, asked once or again, zones interleaved (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom(...ZONES, 'UTC'), fc.integer({ min: Date.UTC(2000, 0, 1), max: Date.UTC(2040, 0, 1) })), { minLength: 1, maxLength: 20 }), (asks) => {
+        for (let round = 0; round < 2; round++) for (const [tz, ms] of asks) expect(tzOffset(ms, tz), `${tz} ${ms}`).toBe(offsetFromParts(ms, tz))
+      }),
+      { numRuns: 200 },
+    )
+  })
+
+  it('utcDays lists every UTC day, and a list handed out and changed does not change the next one', () => {
+    const first = utcDays('2024-02-27', '2024-03-02')
+    expect(first).toEqual(['2024-02-27', '2024-02-28', '2024-02-29', '2024-03-01', '2024-03-02'])
+    first.push('2099-01-01')
+    first[0] = 'changed'
+    expect(utcDays('2024-02-27', '2024-03-02')).toEqual(['2024-02-27', '2024-02-28', '2024-02-29', '2024-03-01', '2024-03-02'])
+    expect(utcDays('2024-12-31', '2024-12-31')).toEqual(['2024-12-31'])
+    expect(utcDays('2025-01-02', '2025-01-01')).toEqual([])
   })
 })

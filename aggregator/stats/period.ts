@@ -36,8 +36,12 @@ export function tzOffset(ms: number, tz: string): number {
   if (!format) offsetFormats.set(tz, (format = new Intl.DateTimeFormat('en-US', { timeZone: tz, timeZoneName: 'longOffset' })))
   const m = /GMT(?:([+-])(\d\d):(\d\d)(?::(\d\d))?)?/.exec(format.format(ms))!
   const offset = m[1] ? (m[1] === '-' ? -1 : 1) * ((Number(m[2]) * 60 + Number(m[3])) * 60 + Number(m[4] ?? 0)) * 1000 : 0
-  // forgotten all at once past the bound: a zone's offsets are a few instants per question, asked again and again
-  if (known.size >= KNOWN_OFFSETS) known.clear()
+  // forgotten all at once past the bound (every zone's): the instants are a few per question, asked again and again
+  if (++offsetsKnown > KNOWN_OFFSETS) {
+    knownOffsets.clear()
+    offsetsKnown = 1
+    knownOffsets.set(tz, (known = new Map()))
+  }
   known.set(ms, offset)
   return offset
 }
@@ -49,7 +53,9 @@ export function tzOffset(ms: number, tz: string): number {
  * a zone's clocks change.
  */
 const knownOffsets = new Map<string, Map<number, number>>()
+/** At most this many offsets kept in all (a few MB). */
 const KNOWN_OFFSETS = 50_000
+let offsetsKnown = 0
 
 /** Midnight starting calendar day `y-m-d` in `tz`, as UTC ms. */
 export function midnight(y: number, m: number, d: number, tz: string): number {

@@ -129,6 +129,14 @@ describe('offsets and day lists kept for the next question', () => {
     )
   })
 
+  it('tzOffset stays right once more instants were asked than it keeps (it forgets them all and goes on)', () => {
+    const start = Date.UTC(2026, 2, 1)
+    for (let i = 0; i < 50_010; i++) tzOffset(start + i * 60_000, i % 2 ? 'Europe/Berlin' : 'America/New_York')
+    for (const [ms, tz] of [[start, 'America/New_York'], [start + 60_000, 'Europe/Berlin'], [Date.UTC(2026, 6, 1), 'Asia/Kathmandu'], [Date.UTC(2026, 6, 1), 'Europe/Berlin']] as const) {
+      expect(tzOffset(ms, tz), tz).toBe(offsetFromParts(ms, tz))
+    }
+  })
+
   it('utcDays lists every UTC day, and a list handed out and changed does not change the next one', () => {
     const first = utcDays('2024-02-27', '2024-03-02')
     expect(first).toEqual(['2024-02-27', '2024-02-28', '2024-02-29', '2024-03-01', '2024-03-02'])

@@ -8,6 +8,7 @@ import { loadPolicy, type Policy } from '../../policy/policy.ts'
 import { loadConfig } from '../../server/config.ts'
 import { migrate } from '../../store/migrate.ts'
 import { openStore, type Store } from '../../store/client.ts'
+import { followWrites, storeWrites } from '../../store/writes.ts'
 import { withVisits } from '../helpers/fixtures.ts'
 import { EVENT_COLUMNS, eventBlock } from '../../collector/spool/event-block.ts'
 import type { EventRow } from '../../collector/pipeline/types.ts'
@@ -138,6 +139,22 @@ export const chTime = (ms: number) => new Date(ms).toISOString().replace('T', ' 
 export async function rows<T = Record<string, unknown>>(client: ClickHouseClient, query: string, query_params: Record<string, unknown> = {}): Promise<T[]> {
   const rs = await client.query({ query, query_params, format: 'JSONEachRow' })
   return rs.json<T>()
+}
+
+/**
+ * A client over `client`'s store that adds each query's text to `asked` before asking it, and
+ * follows the store's writes as the stats API's own question client does (store/writes.ts).
+ */
+export function countingClient(client: ClickHouseClient, asked: string[]): ClickHouseClient {
+  const counting = new Proxy(client, {
+    get(target, prop) {
+      if (prop === 'query') return (params: { query: string }) => (asked.push(params.query), target.query(params as never))
+      const value = Reflect.get(target, prop) as unknown
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+  followWrites(counting, storeWrites(client))
+  return counting
 }
 
 export const MINUTE = 60_000

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PROPERTIES } from '../../../aggregator/stats/properties.ts'
 import { querySums, type StatsQuestion } from '../../../aggregator/stats/query.ts'
 import { questionClient } from '../../../store/client.ts'
-import { followWrites, onlyReads, storeWrites, StoreWrites } from '../../../store/writes.ts'
-import { DAY, HOUR, openFixture, type EventSpec, type StoreFixture } from '../store-fixture.ts'
+import { onlyReads, storeWrites, StoreWrites } from '../../../store/writes.ts'
+import { countingClient, DAY, HOUR, openFixture, type EventSpec, type StoreFixture } from '../store-fixture.ts'
 
 /**
  * The look at the days (which are built, which have events without a visit, their parts) is
@@ -37,14 +37,7 @@ beforeAll(async () => {
   await fx.insert([...views(D1, [1, 2, 3]), ...views(D2, [4, 5])])
   await fx.job.run()
   asked = []
-  counting = new Proxy(fx.client, {
-    get(target, prop) {
-      if (prop === 'query') return (params: { query: string }) => (asked.push(params.query), target.query(params as never))
-      const value = Reflect.get(target, prop) as unknown
-      return typeof value === 'function' ? value.bind(target) : value
-    },
-  })
-  followWrites(counting, storeWrites(fx.client))
+  counting = countingClient(fx.client, asked)
 })
 afterAll(async () => {
   await fx?.close()

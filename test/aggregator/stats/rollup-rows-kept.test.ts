@@ -7,7 +7,7 @@ import { goalConversions } from '../../../aggregator/stats/goal-conversions.ts'
 import { parseGoalMatch } from '../../../aggregator/stats/goal-match.ts'
 import { querySums, type StatsQuestion } from '../../../aggregator/stats/query.ts'
 import { eraseSiteData } from '../../../retention/erase.ts'
-import { DAY, HOUR, openFixture, type EventSpec, type StoreFixture } from '../store-fixture.ts'
+import { countingClient, DAY, HOUR, openFixture, type EventSpec, type StoreFixture } from '../store-fixture.ts'
 
 /**
  * The rollup rows a question read are kept while the builds they came from are current
@@ -35,13 +35,7 @@ beforeAll(async () => {
   await fx.insert([...views(SITE, D1, [1, 2, 3]), ...views(SITE, D2, [4, 5]), ...views(OTHER, D1, [6, 7])])
   await fx.job.run()
   asked = []
-  counting = new Proxy(fx.client, {
-    get(target, prop) {
-      if (prop === 'query') return (params: { query: string }) => (asked.push(params.query), target.query(params as never))
-      const value = Reflect.get(target, prop) as unknown
-      return typeof value === 'function' ? value.bind(target) : value
-    },
-  })
+  counting = countingClient(fx.client, asked)
 })
 afterAll(async () => {
   await fx?.close()

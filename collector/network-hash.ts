@@ -28,7 +28,7 @@ function ipv6Prefix(ip: string): string {
   const head = gap < 0 ? ip.split(':') : gap === 0 ? [] : ip.slice(0, gap).split(':')
   const tail = gap < 0 || gap + 2 === ip.length ? [] : ip.slice(gap + 2).split(':')
   const group = (i: number): string => (i < head.length ? head[i] : i >= 8 - tail.length ? tail[i - (8 - tail.length)] : '0')
-  if (parseInt(group(0), 16) === 0 && [1, 2, 3, 4].every((i) => parseInt(group(i), 16) === 0) && parseInt(group(5), 16) === 0xffff) {
+  if ([0, 1, 2, 3, 4].every((i) => parseInt(group(i), 16) === 0) && parseInt(group(5), 16) === 0xffff) {
     const [hi, lo] = [parseInt(group(6), 16), parseInt(group(7), 16)]
     return `4:${hi >> 8}.${hi & 255}.${lo >> 8}`
   }

@@ -27,7 +27,11 @@
  *     probe's 202 to the stats API counting it; median and worst of BENCH_FRESHNESS_PROBES
  *     (default 20), a probe not counted within BENCH_FRESHNESS_DEADLINE s (default 90) a
  *     timeout. `--no-freshness` skips it.
- *  5. the query bench (bench/queries.ts): 10 million events (BENCH_QUERY_EVENTS), rollups, the
+ *  5. what keeping the statistics current costs (bench/upkeep.ts): ten minutes of a site of ten
+ *     million events a day (BENCH_UPKEEP_EVENTS_PER_DAY) inserted as the spool writer sends them,
+ *     into `events` and into a copy no view reads, then the day built; CPU an event and the share
+ *     of a core at that rate. `--no-upkeep` skips it.
+ *  6. the query bench (bench/queries.ts): 10 million events (BENCH_QUERY_EVENTS), rollups, the
  *     dashboard's queries for a 30-day range against a bare count(); `--no-queries` skips it.
  *
  * It reports; it does not judge: the exit status is non-zero only when something failed to run.
@@ -799,8 +803,12 @@ async function main(): Promise<void> {
       `the rest ${f1(rest)} (body, hooks, rate limit, answer, spool writes, GC, and caches shared with the store's threads under load)`,
   )
   if (freshness) console.log(formatFreshness(freshness).join('\n'))
+  // The store's own benches each in a process of its own: chDB binds one data directory per process.
+  if (!args.has('--no-upkeep')) {
+    const u = spawnSync(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'upkeep.ts')], { cwd: ROOT, stdio: 'inherit', env: process.env })
+    if (u.status !== 0) throw new Error('the upkeep bench failed')
+  }
   if (!args.has('--no-queries')) {
-    // The query half in its own process: chDB binds one data directory per process.
     const q = spawnSync(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'queries.ts')], { cwd: ROOT, stdio: 'inherit', env: process.env })
     if (q.status !== 0) throw new Error('the query bench failed')
   }

@@ -8,6 +8,9 @@
  * An IPv6 client is its /48, the largest block one subscriber is given: keyed by /64, one
  * subscriber's /48 held 65,536 clients, each with the full limit.
  *
+ * Questions to the stats API count in a token bucket (TokenBucket): at most a burst at once,
+ * then the limit's rate; every other limit counts in fixed windows (RateLimiter).
+ *
  * Fixed windows on the monotonic clock (a clock set back does not stretch them): `max` hits
  * per `windowMs` for each key, counters in an LRU of bounded size, so a flood of new addresses
  * costs memory up to that bound and then only forgets the oldest.
@@ -65,7 +68,7 @@ interface Window {
 }
 
 /** Counts hits per key in fixed windows. */
-export class RateLimiter {
+export class RateLimiter implements Limiter {
   private readonly windows: LRUCache<string, Window>
 
   /** `maxKeys` bounds memory: past it the least recently seen key is forgotten. */
@@ -105,6 +108,88 @@ export class RateLimiter {
   /** The keys held now (tests look: none may be an address). */
   keys(): string[] {
     return [...this.windows.keys()]
+  }
+}
+
+/** What the limits are asked: RateLimiter (fixed windows) and TokenBucket (a burst, then a steady rate). */
+export interface Limiter {
+  hit(key: string, now?: number): number
+  blocked(key: string, now?: number): number
+  undo(key: string, now?: number): void
+  keys(): string[]
+}
+
+/** A token, less what adding up fractions of one in floating point may lose. */
+const ONE_TOKEN = 1 - 1e-9
+
+interface Bucket {
+  tokens: number
+  at: number
+}
+
+/**
+ * A token bucket per key: `burst` hits at once, then `max` per `windowMs` as the bucket refills
+ * (a token every windowMs / max), so that a limit's allowance cannot be spent in one go: with a
+ * fixed window, a caller could ask a minute's 300 questions in its first second.
+ * The same questions as RateLimiter's, on the monotonic clock, keys in a bounded LRU.
+ */
+export class TokenBucket implements Limiter {
+  private readonly buckets: LRUCache<string, Bucket>
+  /** Tokens a millisecond. */
+  private readonly rate: number
+
+  constructor(
+    readonly limit: Limit & { burst: number },
+    maxKeys = 100_000,
+  ) {
+    this.buckets = new LRUCache({ maxSize: maxKeys, sizeCalculation: () => 1 })
+    this.rate = limit.max / limit.windowMs
+  }
+
+  /** The key's tokens at `now` (a new key's bucket is full); `keep` stores the refill. */
+  private tokens(key: string, now: number, keep: boolean): Bucket {
+    const b = this.buckets.get(key)
+    const tokens = b ? Math.min(this.limit.burst, b.tokens + Math.max(0, now - b.at) * this.rate) : this.limit.burst
+    const at = b ? Math.max(b.at, now) : now
+    if (!keep) return { tokens, at }
+    if (b) {
+      b.tokens = tokens
+      b.at = at
+      return b
+    }
+    const fresh = { tokens, at }
+    this.buckets.set(key, fresh)
+    return fresh
+  }
+
+  /** Takes a token: 0 when there was one, else the seconds until there is (for Retry-After). */
+  hit(key: string, now = performance.now()): number {
+    const b = this.tokens(key, now, true)
+    if (b.tokens >= ONE_TOKEN) {
+      b.tokens = Math.max(0, b.tokens - 1)
+      return 0
+    }
+    return this.wait(b.tokens)
+  }
+
+  /** Seconds until `key` has a token, 0 when it has one now; takes nothing. */
+  blocked(key: string, now = performance.now()): number {
+    const { tokens } = this.tokens(key, now, false)
+    return tokens >= ONE_TOKEN ? 0 : this.wait(tokens)
+  }
+
+  /** Gives back one token (a check that turned out right). */
+  undo(key: string, now = performance.now()): void {
+    const b = this.tokens(key, now, true)
+    b.tokens = Math.min(this.limit.burst, b.tokens + 1)
+  }
+
+  keys(): string[] {
+    return [...this.buckets.keys()]
+  }
+
+  private wait(tokens: number): number {
+    return Math.max(1, Math.ceil((1 - tokens) / this.rate / 1000))
   }
 }
 

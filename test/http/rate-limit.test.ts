@@ -13,7 +13,7 @@ import { SHARE_LINK_PASSWORD_LIMIT, SHARE_PASSWORD_LIMIT } from '../../accounts/
 import Fastify from 'fastify'
 import { fastifyTrustProxy, loadConfig, type Config } from '../../server/config.ts'
 import { beaconLimiter } from '../../collector/routes/ingest.ts'
-import { clientKey, clientPrefix, nameKey, RateLimiter } from '../../http/rate-limit.ts'
+import { clientKey, clientPrefix, nameKey, RateLimiter, TokenBucket } from '../../http/rate-limit.ts'
 import { beacon, captureLogs, flush, rows, testApp, UA } from '../helpers/app.ts'
 
 const SITE = 'example.com'
@@ -268,6 +268,40 @@ describe('RateLimiter', () => {
     expect(limiter.blocked('a', 0)).toBe(0)
     for (const k of ['b', 'c', 'd']) limiter.hit(k, 0)
     expect(limiter.keys().sort()).toEqual(['b', 'c', 'd'])
+  })
+
+  it('lets a token bucket spend its burst at once, then refills it at the limit\'s rate', () => {
+    // 300 a minute: a token every 200 ms; 30 at once
+    const bucket = new TokenBucket({ max: 300, windowMs: 60_000, burst: 30 })
+    const t0 = 1_000_000
+    expect(Array.from({ length: 30 }, () => bucket.hit('k', t0))).toEqual(Array<number>(30).fill(0))
+    // past the burst: refused, and told to wait the one second a token takes at least
+    expect(bucket.hit('k', t0)).toBe(1)
+    expect(bucket.blocked('k', t0)).toBe(1)
+    // a refusal takes nothing: the token 200 ms later is there
+    expect(bucket.hit('k', t0 + 199)).toBe(1)
+    expect(bucket.hit('k', t0 + 200)).toBe(0)
+    expect(bucket.hit('k', t0 + 200)).toBe(1)
+    // ten seconds refill 50 tokens, but the bucket holds 30
+    expect(Array.from({ length: 31 }, () => bucket.hit('k', t0 + 10_200)).filter((w) => w === 0)).toHaveLength(30)
+    // another key has its own bucket, full
+    expect(bucket.hit('other', t0)).toBe(0)
+    expect(bucket.blocked('fresh', t0)).toBe(0)
+  })
+
+  it('answers a slow bucket\'s Retry-After in whole seconds, takes back with undo, and forgets the oldest keys past its bound', () => {
+    // 5 a minute: a token every 12 s
+    const bucket = new TokenBucket({ max: 5, windowMs: 60_000, burst: 2 }, 3)
+    expect([bucket.hit('a', 0), bucket.hit('a', 0), bucket.hit('a', 0)]).toEqual([0, 0, 12])
+    expect(bucket.blocked('a', 6_000)).toBe(6)
+    bucket.undo('a', 6_000)
+    expect(bucket.blocked('a', 6_000)).toBe(0)
+    // undo never fills a bucket past its burst
+    bucket.undo('a', 6_000)
+    bucket.undo('a', 6_000)
+    expect([bucket.hit('a', 6_000), bucket.hit('a', 6_000), bucket.hit('a', 6_000)]).toEqual([0, 0, 12])
+    for (const k of ['b', 'c', 'd']) bucket.hit(k, 0)
+    expect(bucket.keys().sort()).toEqual(['b', 'c', 'd'])
   })
 
   it('finds the client prefix of each kind of address', () => {

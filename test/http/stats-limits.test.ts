@@ -11,6 +11,8 @@ import os from 'node:os'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { InputError, Overloaded } from '../../http/errors.ts'
+import { TokenBucket } from '../../http/rate-limit.ts'
+import { STATS_BURST } from '../../accounts/access.ts'
 import { loadConfig } from '../../server/config.ts'
 import type { ClickHouseClient, QueryParams } from '@clickhouse/client'
 import { QUESTION_LIMITS, QUESTION_QUEUE, questionClient, QuestionTooCostly, QUESTIONS_AT_ONCE, QUIET_BEACONS_PER_S, StoreBusy } from '../../store/client.ts'
@@ -42,6 +44,12 @@ describe('STATS_RATE_LIMIT', () => {
     expect(loadConfig({}).statsRateLimit).toBe(300)
     expect(loadConfig({ STATS_RATE_LIMIT: '0' }).statsRateLimit).toBe(0)
     expect(() => loadConfig({ STATS_RATE_LIMIT: 'many' })).toThrow(/STATS_RATE_LIMIT/)
+  })
+
+  it('counts in a token bucket: STATS_BURST questions at once (fewer when the limit is lower), then the limit\'s rate', () => {
+    expect(app.statsQuestions).toBeInstanceOf(TokenBucket)
+    expect((app.statsQuestions as TokenBucket).limit).toEqual({ max: LIMIT, windowMs: 60_000, burst: Math.min(STATS_BURST, LIMIT) })
+    expect(STATS_BURST).toBe(30)
   })
 
   it('answers a token past it 429 with Retry-After and why; another token is not held back', async () => {

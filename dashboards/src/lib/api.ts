@@ -73,8 +73,39 @@ async function answer<T>(res: Response, cred?: Credentials): Promise<T> {
   throw new ApiError(res.status, message)
 }
 
+/**
+ * How often a question answered 429 is asked again, and the longest Retry-After waited for: a
+ * token's questions are a burst and then a steady rate (STATS_RATE_LIMIT), so a few quick clicks
+ * past the burst load their panels a second late instead of failing.
+ */
+export const RETRIES_WHEN_LIMITED = 2
+export const LONGEST_WAIT_S = 10
+
+/** Resolves after `ms`, or rejects with the signal's reason once it aborts. */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason)
+    const done = () => {
+      signal?.removeEventListener('abort', stop)
+      resolve()
+    }
+    const t = setTimeout(done, ms)
+    const stop = () => {
+      clearTimeout(t)
+      reject(signal!.reason)
+    }
+    signal?.addEventListener('abort', stop, { once: true })
+  })
+}
+
 export async function apiGet<T>(cred: Credentials, path: string, params: Record<string, string | number | undefined> = {}, signal?: AbortSignal): Promise<T> {
-  return answer<T>(await fetch(path + query(params), { headers: headers(cred), signal, cache: 'no-store' }), cred)
+  for (let tries = 0; ; tries++) {
+    const res = await fetch(path + query(params), { headers: headers(cred), signal, cache: 'no-store' })
+    const wait = Number(res.headers.get('retry-after'))
+    if (res.status !== 429 || tries >= RETRIES_WHEN_LIMITED || !(wait > 0) || wait > LONGEST_WAIT_S) return answer<T>(res, cred)
+    await res.body?.cancel()
+    await pause(wait * 1000, signal)
+  }
 }
 
 export async function apiSend<T>(cred: Credentials, method: 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {

@@ -127,7 +127,7 @@ export function decorateAccess(app: FastifyInstance, { adminToken, tokens, membe
 export const SHARE_PASSWORD_HEADER = 'x-share-password'
 const TOO_MANY_PASSWORDS = 'too many wrong passwords for this link from this client: try again in a minute'
 const TOO_MANY_LINK_PASSWORDS = 'too many wrong passwords for this link: try again later'
-const TOO_MANY_QUESTIONS = 'too many questions with this token: try again in a minute'
+const TOO_MANY_QUESTIONS = 'too many questions with this token: try again after the seconds in Retry-After'
 const NO_ROLE = 'your role does not allow this here'
 
 const isRead = (req: FastifyRequest) => req.method === 'GET' || req.method === 'HEAD'

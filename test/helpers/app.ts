@@ -44,6 +44,9 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
       spoolFsync: false,
       logLevel: 'silent',
       rollupIntervalMs: 0, // tests build rollups when they need them: see settle()
+      // tests ask as fast as the store answers (the k promise's oracles, hundreds of questions through
+      // one shared link); the limit's own tests set it (test/http/stats-limits.test.ts)
+      statsRateLimit: 0,
       ...overrides,
     },
   )

@@ -28,7 +28,7 @@ import { pageFlow } from '../aggregator/stats/page-flow.ts'
 import { querySums, type StatsQuestion } from '../aggregator/stats/query.ts'
 import { eventBlock } from '../collector/spool/event-block.ts'
 import type { EventRow } from '../collector/pipeline/types.ts'
-import { generateEventsSql } from './synthetic-events.ts'
+import { AS_EVENT_ROWS, generateEventsSql } from './synthetic-events.ts'
 
 const EVENTS = Number(process.env.BENCH_QUERY_EVENTS || 10_000_000)
 const RUNS = Number(process.env.BENCH_QUERY_RUNS || 7)
@@ -118,8 +118,7 @@ async function main() {
     let inserted = 0
     const insertOne = async () => {
       const rs = await client.query({
-        query: `SELECT * REPLACE (toUnixTimestamp64Milli(ts) AS ts, toString(visitor_id) AS visitor_id, toString(network_id) AS network_id,
-                  toString(visit_id) AS visit_id, toString(revenue_amount) AS revenue_amount)
+        query: `${AS_EVENT_ROWS}
                 FROM (SELECT * FROM events WHERE site = {site:String} AND toDate(ts) = toDate({now:Int64} / 1000) LIMIT 1)`,
         query_params: { site: SITE, now },
         format: 'JSONEachRow',

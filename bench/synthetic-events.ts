@@ -54,3 +54,7 @@ FROM
 )
 WHERE at_ms >= {lo:Int64} AND at_ms < {hi:Int64}`
 }
+
+/** An `events` row as the spool writer holds it (an EventRow: times in ms, UInt64s as decimal strings), read back with JSONEachRow: `${AS_EVENT_ROWS} FROM …`. */
+export const AS_EVENT_ROWS = `SELECT * REPLACE (toUnixTimestamp64Milli(ts) AS ts, toString(visitor_id) AS visitor_id, toString(network_id) AS network_id,
+    toString(visit_id) AS visit_id, toString(revenue_amount) AS revenue_amount)`

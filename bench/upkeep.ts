@@ -30,7 +30,8 @@ import { migrate } from '../store/migrate.ts'
 import { RollupJob } from '../aggregator/rollup/job.ts'
 import { eventBlock } from '../collector/spool/event-block.ts'
 import type { EventRow } from '../collector/pipeline/types.ts'
-import { generateEventsSql } from './synthetic-events.ts'
+import { sleep } from './lib.ts'
+import { AS_EVENT_ROWS, generateEventsSql } from './synthetic-events.ts'
 
 const PER_DAY = Number(process.env.BENCH_UPKEEP_EVENTS_PER_DAY || 10_000_000)
 const WINDOW_S = Number(process.env.BENCH_UPKEEP_SECONDS || 600)
@@ -44,7 +45,6 @@ const cpuUs = () => {
   const c = process.cpuUsage()
   return c.user + c.system
 }
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const n0 = (n: number) => Math.round(n).toLocaleString('en')
 
 async function main() {
@@ -76,9 +76,7 @@ async function main() {
       query_params: { site: SITE, start, events: PER_DAY * 30, visitors_per_day: Math.round(PER_DAY / 6), lo, hi: lo + WINDOW_S * 1000 },
     })
     const rs = await client.query({
-      query: `SELECT * REPLACE (toUnixTimestamp64Milli(ts) AS ts, toString(visitor_id) AS visitor_id, toString(network_id) AS network_id,
-                toString(visit_id) AS visit_id, toString(revenue_amount) AS revenue_amount)
-              FROM upkeep_source ORDER BY ts`,
+      query: `${AS_EVENT_ROWS} FROM upkeep_source ORDER BY ts`,
       format: 'JSONEachRow',
     })
     const rows = await rs.json<EventRow>()

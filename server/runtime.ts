@@ -19,6 +19,7 @@ import { SaltStore, StoreSaltBackend } from '../collector/salts.ts'
 import { Spool } from '../collector/spool/spool.ts'
 import { SpoolWriter } from '../collector/spool/writer.ts'
 import { heapSettled, pageOutCode, releaseMemory } from '../collector/spool/memory.ts'
+import { keepOtherThreadsBatch } from './background-threads.ts'
 import { storeErrorSummary } from '../store/errors.ts'
 import { Clock } from '../collector/clock.ts'
 import { VisitTracker } from '../collector/visits.ts'
@@ -135,6 +136,8 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger, role: 
       runtime.storeError = null
       // what loading the engine touched and a running server does not use, handed back (collector/spool/memory.ts)
       pageOutCode()
+      // the threads the engine has started by now, and those it starts later, yield to the main thread (server/background-threads.ts)
+      stopBatching ??= keepOtherThreadsBatch()
       parts?.writer.start()
       sites.refreshEvery(10_000, (err) => log.warn({ err: storeErrorSummary(err) }, 'refreshing sites failed'))
       jobs?.start()
@@ -142,6 +145,7 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger, role: 
     }
     let retry: NodeJS.Timeout | null = null
     let closed = false
+    let stopBatching: (() => void) | undefined
     const retryConnect = (afterMs: number) => {
       retry = setTimeout(() => {
         retry = null
@@ -206,6 +210,7 @@ export async function openRuntime(config: Config, log: FastifyBaseLogger, role: 
         closed = true
         if (retry) clearTimeout(retry)
         if (saltTimer) clearInterval(saltTimer)
+        stopBatching?.()
         await jobs?.stop()
         await reports?.stop()
         mailer?.close()

@@ -12,7 +12,7 @@ import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { InputError, Overloaded } from '../../http/errors.ts'
 import { TokenBucket } from '../../http/rate-limit.ts'
-import { STATS_BURST } from '../../accounts/access.ts'
+import { QUESTION_HOLD_MS, STATS_BURST } from '../../accounts/access.ts'
 import { loadConfig } from '../../server/config.ts'
 import type { ClickHouseClient, QueryParams } from '@clickhouse/client'
 import { QUESTION_LIMITS, QUESTION_QUEUE, questionClient, QuestionTooCostly, QUESTIONS_AT_ONCE, QUIET_BEACONS_PER_S, StoreBusy } from '../../store/client.ts'
@@ -61,6 +61,21 @@ describe('STATS_RATE_LIMIT', () => {
     expect(Number(over.headers['retry-after'])).toBeGreaterThanOrEqual(1)
     expect(Number(over.headers['retry-after'])).toBeLessThanOrEqual(60)
     expect((await ask(await token(['stats']))).statusCode).toBe(200)
+  })
+
+  it('holds a 429 back up to QUESTION_HOLD_MS before sending it, so that a client asking again at once asks at most once a second a connection', async () => {
+    expect(QUESTION_HOLD_MS).toBe(1_000)
+    const flooder = await token(['shared'])
+    for (let i = 0; i < LIMIT; i++) expect((await ask(flooder)).statusCode).toBe(200)
+    const sent = performance.now()
+    const over = await ask(flooder)
+    const waited = performance.now() - sent
+    expect(over.statusCode).toBe(429)
+    // a timer never fires early; the limit refills one question every 60 / LIMIT = 12 s, so the hold is the whole second
+    expect(waited).toBeGreaterThanOrEqual(QUESTION_HOLD_MS - 5)
+    // Retry-After counts from the answer: what was left of the wait once the hold was over
+    expect(Number(over.headers['retry-after'])).toBeGreaterThanOrEqual(1)
+    expect(Number(over.headers['retry-after'])).toBeLessThanOrEqual(60 / LIMIT - 1)
   })
 
   it('counts a shared link as one caller, whatever addresses its viewers have, a password-protected one too', async () => {

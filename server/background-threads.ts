@@ -1,5 +1,5 @@
 import fs from 'node:fs'
-import koffi from 'koffi'
+import { libcFunction } from '../collector/spool/memory.ts'
 
 /**
  * sched(7)'s SCHED_BATCH: a thread that, when woken, does not preempt the thread running on its
@@ -15,20 +15,12 @@ interface Scheduler {
 
 let scheduler: Scheduler | null | undefined
 
-/** libc's sched_getscheduler/sched_setscheduler through koffi, or null where there are none (not Linux, not glibc). */
+/** libc's sched_getscheduler/sched_setscheduler, or null where there are none: every thread then keeps the default policy. */
 function libcScheduler(): Scheduler | null {
   if (scheduler !== undefined) return scheduler
-  scheduler = null
-  if (process.platform !== 'linux') return null
-  try {
-    const libc = koffi.load('libc.so.6')
-    scheduler = {
-      get: libc.func('int sched_getscheduler(int pid)') as Scheduler['get'],
-      set: libc.func('int sched_setscheduler(int pid, int policy, const int *param)') as Scheduler['set'],
-    }
-  } catch {
-    // musl, or no libc of that name: every thread keeps the default policy
-  }
+  const get = libcFunction<Scheduler['get']>('int sched_getscheduler(int pid)')
+  const set = libcFunction<Scheduler['set']>('int sched_setscheduler(int pid, int policy, const int *param)')
+  scheduler = get && set ? { get, set } : null
   return scheduler
 }
 

@@ -66,16 +66,23 @@ const isCodeFile = (file: string) => file.endsWith('/libchdb.so') || file === pr
 type Madvise = (addr: bigint, length: bigint, advice: number) => number
 let madvise: Madvise | null | undefined
 
-/** libc's madvise through koffi (a foreign function interface), or null where there is none (not Linux, not glibc). */
-function libcMadvise(): Madvise | null {
-  if (madvise !== undefined) return madvise
-  madvise = null
+/**
+ * `signature`, a function of glibc, through koffi (a foreign function interface: Node has no
+ * binding of its own for these), or null where there is none (not Linux, musl, no libc of that
+ * name): callers then go without.
+ */
+export function libcFunction<F>(signature: string): F | null {
   if (process.platform !== 'linux') return null
   try {
-    madvise = koffi.load('libc.so.6').func('int madvise(uintptr_t addr, size_t length, int advice)') as Madvise
+    return koffi.load('libc.so.6').func(signature) as F
   } catch {
-    // musl, or no libc of that name: the kernel reclaims these pages under pressure on its own
+    return null
   }
+}
+
+/** libc's madvise, or null (the kernel then reclaims these pages under pressure on its own). */
+function libcMadvise(): Madvise | null {
+  if (madvise === undefined) madvise = libcFunction<Madvise>('int madvise(uintptr_t addr, size_t length, int advice)')
   return madvise
 }
 

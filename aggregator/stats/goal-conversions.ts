@@ -2,9 +2,9 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import { apart, cellOf, minGroup, withheldReason } from './disclosure.ts'
 import { Params, type Filter } from './filters.ts'
 import { goalCondition, goalLabel, type GoalMatch } from './goal-match.ts'
-import { metricValue, ZERO, type Sums } from './metrics.ts'
+import { addSums, metricValue, ZERO, type Sums } from './metrics.ts'
 import type { Range } from './period.ts'
-import { baseParams, dayByDay, NETWORK, querySums, rangeDays, rollupAnswers, sumsByIndex, utcDays, type StatsQuestion, type SumsRow } from './query.ts'
+import { baseParams, dayByDay, NETWORK, querySums, rangeDays, rollupAnswers, rollupHeldDays, sumsByIndex, utcDays, type StatsQuestion, type SumsRow } from './query.ts'
 import { PROPERTIES } from './properties.ts'
 import { publishable, questionOf, shown, spanOf, totals, type Scope } from './service.ts'
 import { eventsInAndOutOfVisits, percent } from './visit-events.ts'
@@ -70,7 +70,7 @@ export async function goalConversions(
     const use = options.breakdownRows ?? (s.filters.length === 0 || (row !== null && rollupAnswers({ ...q, property: PROPERTIES[row.dim] })))
     return use ? row : null
   })
-  const counted = Promise.all([rowSums(client, q, byRow), goalSql(client, q, goals.filter((_, i) => byRow[i] === null))])
+  const counted = countGoals(client, q, goals, byRow)
   counted.catch(() => {})
   const scoped = base.filters.length === s.filters.length ? null : totals(client, s, range)
   const [total, open, scopedOpen] = await Promise.all([whole, publishable(client, base, range, whole), scoped ? publishable(client, s, range, scoped) : true])
@@ -81,9 +81,7 @@ export async function goalConversions(
   const visitors = shown(base, cellOf(base.filters, span), total).visitors
   if (goals.length === 0) return { results: [], visitors }
 
-  const [rows, row] = await counted
-  let asked = 0
-  const sumsOf = goals.map((_, i): Sums => rows[i] ?? row[asked++])
+  const sumsOf = await counted
   return {
     visitors,
     results: goals.map((g, i): GoalResult => {
@@ -113,8 +111,37 @@ function breakdownRow(g: GoalMatch, filters: Filter[]): { dim: 'page' | 'event';
   return row && !filters.some((f) => f.name === row.dim) ? row : null
 }
 
-/** The sums of the goals counted by breakdown rows (breakdownRow), by goal; undefined for the others. */
-async function rowSums(client: ClickHouseClient, q: StatsQuestion, byRow: ({ dim: 'page' | 'event'; key: string } | null)[]): Promise<(Sums | undefined)[]> {
+type ByRow = { dim: 'page' | 'event'; key: string } | null
+
+/**
+ * Every goal's sums, in order: those a breakdown row counts (`byRow`) from that row, the others
+ * from goalSql. Where the rollup answers the rows, it does so for the days it holds only: the days
+ * read live (today) are counted by goalSql for every goal, one read of today's events, where the
+ * rows read today's visits once for the page breakdown and once for the event breakdown (at ten
+ * million events, goals asked live took 96–121 ms through the rows, 49–60 ms so). Visitors are
+ * distinct per UTC day and added up over days, so the two parts add up.
+ */
+async function countGoals(client: ClickHouseClient, q: StatsQuestion, goals: GoalMatch[], byRow: ByRow[]): Promise<Sums[]> {
+  const dims = [...new Set(byRow.flatMap((r) => (r ? [r.dim] : [])))]
+  const held = await Promise.all(dims.map((dim) => rollupHeldDays(client, { ...q, property: PROPERTIES[dim] })))
+  const same = held.every((days) => days.size === held[0].size && [...days].every((d) => held[0].has(d)))
+  if (dims.length === 0 || !same) {
+    const [rows, own] = await Promise.all([rowSums(client, q, byRow, 'all'), goalSql(client, q, goals.filter((_, i) => byRow[i] === null))])
+    let asked = 0
+    return goals.map((_, i): Sums => rows[i] ?? own[asked++])
+  }
+  const rollup = held[0]
+  const [rows, past, live] = await Promise.all([
+    rowSums(client, q, byRow, 'rollup'),
+    goalSql(client, q, goals.filter((_, i) => byRow[i] === null), (d) => rollup.has(d)),
+    goalSql(client, q, goals, (d) => !rollup.has(d)),
+  ])
+  let asked = 0
+  return goals.map((_, i): Sums => addSums(byRow[i] === null ? past[asked++] : rows[i]!, live[i]))
+}
+
+/** The sums of the goals counted by breakdown rows (breakdownRow), by goal (with `rollup`, over the days the rollup answers only); undefined for the others. */
+async function rowSums(client: ClickHouseClient, q: StatsQuestion, byRow: ByRow[], part: 'all' | 'rollup'): Promise<(Sums | undefined)[]> {
   const dims = [...new Set(byRow.flatMap((r) => (r ? [r.dim] : [])))]
   const answers = await Promise.all(
     dims.map(async (dim) => {
@@ -122,7 +149,7 @@ async function rowSums(client: ClickHouseClient, q: StatsQuestion, byRow: ({ dim
       const keys = [...new Set(byRow.flatMap((r) => (r?.dim === dim ? [r.key] : [])))]
       // where the rollup holds it (unfiltered, a cube filter), the whole breakdown: the rollup's rows, kept and shared with its panel; else only the goals' rows
       const own: Filter[] = q.filters.length && !rollupAnswers({ ...q, property: prop }) ? [{ name: dim, prop, op: '==', values: keys, exact: true }] : []
-      const rows = await querySums(client, { ...q, property: prop, filters: [...q.filters, ...own] })
+      const rows = await querySums(client, { ...q, property: prop, filters: [...q.filters, ...own] }, part)
       return [dim, new Map(rows.map((r) => [r.key, r]))] as const
     }),
   )
@@ -140,7 +167,7 @@ async function rowSums(client: ClickHouseClient, q: StatsQuestion, byRow: ({ dim
  * visitors (and revenue) from the visits of the question holding a matching event, events
  * from the events it counts, as a breakdown counts a page's pageviews (eventsInAndOutOfVisits).
  */
-async function goalSql(client: ClickHouseClient, q: StatsQuestion, goals: GoalMatch[]): Promise<Sums[]> {
+async function goalSql(client: ClickHouseClient, q: StatsQuestion, goals: GoalMatch[], onDay: (utc: string) => boolean = () => true): Promise<Sums[]> {
   if (goals.length === 0) return []
   // the goals' sums per UTC day (a row per goal and day, key = the goal's index): each day's kept (dayByDay)
   const perDay = async (utc: string[]): Promise<SumsRow[]> => {
@@ -173,6 +200,6 @@ async function goalSql(client: ClickHouseClient, q: StatsQuestion, goals: GoalMa
     )
   }
   const { utcFirst, utcLast } = rangeDays(q.range, q.timezone)
-  const rows = await dayByDay(client, JSON.stringify({ goals, q }), utcDays(utcFirst, utcLast), perDay)
+  const rows = await dayByDay(client, JSON.stringify({ goals, q }), utcDays(utcFirst, utcLast).filter(onDay), perDay)
   return sumsByIndex(rows, goals.length)
 }

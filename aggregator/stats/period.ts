@@ -46,6 +46,13 @@ export function tzOffset(ms: number, tz: string): number {
   return offset
 }
 
+/** Whether every instant of the UTC day `day` (ISO date) has that date in `tz`: the zone is at UTC's time from its start to its end. */
+export function utcAllDay(day: string, tz: string): boolean {
+  const start = Date.parse(`${day}T00:00:00Z`)
+  // an offset that changed within the day could not change back before its end
+  return tzOffset(start, tz) === 0 && tzOffset(start + 86_400_000 - 1, tz) === 0
+}
+
 /**
  * Offsets already worked out, per zone and instant: the same questions ask the same instants
  * (a three-year series by day, 1,096 midnights and bucket starts, each offset ~3 µs through

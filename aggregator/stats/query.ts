@@ -5,7 +5,7 @@ import { compare, Params, propExpr, type Filter } from './filters.ts'
 import { goalCondition } from './goal-match.ts'
 import { revenueCondition } from './measures.ts'
 import { addSums, ZERO, type Sums } from './metrics.ts'
-import { calendarDate, wholeDays, type Range } from './period.ts'
+import { calendarDate, utcAllDay, wholeDays, type Range } from './period.ts'
 import { PROPERTIES, type EventProperty, type Property, type VisitProperty } from './properties.ts'
 import { utcDay } from '../../store/time.ts'
 import { storeWrites, type DayRows, type StoreWrites } from '../../store/writes.ts'
@@ -437,10 +437,17 @@ class SumsQuery {
   sql(days: string[], byDay = false, together: readonly GroupedAsk[] | null = null, how: ReadOptions = {}): string {
     const { merged = true, visitless = true } = how
     const q = this.q
-    // with byDay each branch says the UTC day of its rows (a visit's, an event's): branches group by it already
-    const [visitDay, eventDay] = byDay ? [', day AS s_day', ', toDate(ts) AS s_day'] : ['', '']
     const tz = this.params.add('String', q.timezone)
     const d = this.params.add('Array(Date)', days)
+    // One UTC day whose every instant has the same date in the site's zone (a live read of
+    // today, in UTC or a zone at UTC's time that day): every row has that day for its UTC and
+    // its local day, and the rows group by their value and bucket alone. Grouping by a String
+    // and two dates made ClickHouse hash each row's three keys together: today's page rows at
+    // ten million events took 50 ms against 39 grouped by the page alone.
+    const sameDay = days.length === 1 && utcAllDay(days[0], q.timezone) ? this.params.add('Date', days[0]) : null
+    // with byDay each branch says the UTC day of its rows (a visit's, an event's): branches group by it already
+    const [visitDay, eventDay] = !byDay ? ['', ''] : sameDay ? [`, ${sameDay} AS s_day`, `, ${sameDay} AS s_day`] : [', day AS s_day', ', toDate(ts) AS s_day']
+    const visitRest = sameDay ? '' : `day, toDate(start, ${tz})`
     const prop = q.property
     const branches: string[] = []
     const paid = revenueCondition(q.filters, this.params)
@@ -449,13 +456,13 @@ class SumsQuery {
       // with the visit, when it starts. (Counting them from events when they happen reads every
       // event of the range under a filter: seven times slower at ten million events.)
       const p = prop as VisitProperty | undefined
-      const visitKeys = this.keysOf('visit', p ? p.expr : null, `day, toDate(start, ${tz})`, together, d)
+      const visitKeys = this.keysOf('visit', p ? p.expr : null, visitRest, together, d)
       branches.push(`SELECT ${visitKeys.select}, ${VISIT_SUMS},
         ${paid ? VISIT_REVENUE : NO_REVENUE}, ${NO_SCROLL}${visitDay}
       FROM ${this.withRevenue(this.visits(d, q.filters, true), d, paid)}
       GROUP BY ${visitKeys.groupBy}`)
       const own = q.filters.length ? ` AND ${q.filters.map((f) => this.ownVisitCondition(f)).join(' AND ')}` : ''
-      const eventKeys = this.keysOf('event', p ? p.eventExpr : null, byDay ? 's_day' : '', together, d)
+      const eventKeys = this.keysOf('event', p ? p.eventExpr : null, byDay && !sameDay ? 's_day' : '', together, d)
       if (visitless) branches.push(`SELECT ${eventKeys.select}, ${eventSums(false, true)},
         ${paid ? eventRevenue(paid, false) : NO_REVENUE}, ${NO_SCROLL}${eventDay}
       FROM events
@@ -473,7 +480,7 @@ class SumsQuery {
       if (prop.visitArray) {
         // `held`: a value the visit holds; `key` the row's (with `by`, prefixed)
         const keyConds = ownFilters.map((f) => compare('held', f, this.params))
-        const visitKeys = this.keysOf('visit', 'held', `day, toDate(start, ${tz})`, asks, d)
+        const visitKeys = this.keysOf('visit', 'held', visitRest, asks, d)
         branches.push(`SELECT ${visitKeys.select}, ${holdingVisitSums(prop.visitArray === 'pages' ? 'countIf(entry_page = held)' : 'count()')},
         ${paid ? VISIT_REVENUE : NO_REVENUE}, ${prop.visitArray === 'pages' ? HELD_PAGE_SCROLL : NO_SCROLL}${visitDay}
       FROM ${this.withRevenue(this.visits(d, others, true), d, paid)}
@@ -482,7 +489,7 @@ class SumsQuery {
       }
       const valueConds = ownFilters.map((f) => ` AND ${compare(value, f, this.params)}`).join('')
       const carrying = `${carriers(prop, this.params)}${valueConds}`
-      const eventKeys = this.keysOf('event', value, `toDate(ts), toDate(ts, ${tz})`, asks, d)
+      const eventKeys = this.keysOf('event', value, sameDay ? '' : `toDate(ts), toDate(ts, ${tz})`, asks, d)
       branches.push(`SELECT ${eventKeys.select},
         ${eventSums(!prop.visitArray, prop.dim !== 'page')},
         ${paid && !prop.visitArray ? eventRevenue(paid, true) : NO_REVENUE}, ${prop.dim === 'page' ? OWN_PAGE_SCROLL : NO_SCROLL}${eventDay}
@@ -557,6 +564,23 @@ export function ownVisitSql(q: StatsQuestion, params: Params): string {
  */
 export function carriedFiltersSql(q: StatsQuestion, params: Params): string {
   return new SumsQuery(q, params).carriedConditions(q.filters)
+}
+
+/**
+ * Whether each of the UTC `days` lies wholly in the question's range and has the same date in its
+ * zone all day, and every filter is one every event of a visit answers as its visit does: then
+ * every visit of those days starts in the range on its UTC day, each of its events is in the
+ * range, and an event's own values say whether its visit is one the filters keep (what
+ * eventsInAndOutOfVisits otherwise learns by joining the visits).
+ */
+export function wholeDaysOnly(q: StatsQuestion, days: readonly string[]): boolean {
+  return (
+    q.filters.every(carried) &&
+    days.every((d) => {
+      const start = Date.parse(`${d}T00:00:00Z`)
+      return start >= q.range.from && start + DAY <= q.range.to && utcAllDay(d, q.timezone)
+    })
+  )
 }
 
 /** What of the daily rollup answers a question: its dimension's rows, those of some values, or with `prefix` the cube's rows of one filter value. */
@@ -970,17 +994,24 @@ export async function rollupDays(client: ClickHouseClient, q: StatsQuestion, rol
   return { known, current, live: readDays(q).filter((d) => !current.has(d) && known.has(d)) }
 }
 
+/** The UTC days whose sums querySums takes from the rollup for `q` (none when the rollup does not answer it). */
+export async function rollupHeldDays(client: ClickHouseClient, q: StatsQuestion): Promise<Set<string>> {
+  if (rollupSlice(q) === null) return new Set()
+  return new Set((await rollupDays(client, q, true)).current.keys())
+}
+
 /**
  * Sums per (key, bucket) for a question: from the daily rollup for the UTC days it holds
  * completely, from visits and events for the others, added up (visitor hashes change with
  * the UTC day, so the two parts never share a visitor).
  */
-export async function querySums(client: ClickHouseClient, q: StatsQuestion): Promise<SumsRow[]> {
+export async function querySums(client: ClickHouseClient, q: StatsQuestion, part: 'all' | 'rollup' = 'all'): Promise<SumsRow[]> {
   const slice = rollupSlice(q)
   const { known, current, live } = await rollupDays(client, q, slice !== null)
   const parts: Promise<SumsRow[]>[] = []
   if (slice && current.size > 0) parts.push(sliceRows(client, q, slice, current, q.property !== undefined))
-  if (live.length > 0) {
+  // `rollup`: only the days the rollup answers (rollupHeldDays), for a caller that works the others out itself
+  if (live.length > 0 && part === 'all') {
     // the other days (every day, when the rollup does not answer) from events and visits: day by day, each day's rows kept (dayByDay)
     // the days read without an event outside a visit need no branch for them (KnownDay.visitless)
     const read = (days: string[]) => liveRows(client, q, days, days.some((d) => known.get(d)?.visitless !== false))

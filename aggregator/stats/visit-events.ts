@@ -1,5 +1,5 @@
 import { Params } from './filters.ts'
-import { carriedFiltersSql, ownVisitSql, rangeDays, scopedVisitsSql, utcDays, type StatsQuestion } from './query.ts'
+import { carriedFiltersSql, ownVisitSql, rangeDays, scopedVisitsSql, utcDays, wholeDaysOnly, type StatsQuestion } from './query.ts'
 
 /**
  * SQL for questions about what happened inside one visit (goals, funnels, page flow).
@@ -83,7 +83,18 @@ export function visitsHolding(q: StatsQuestion, params: Params, perVisit: Record
 export function eventsInAndOutOfVisits(q: StatsQuestion, params: Params, columns: Record<string, string>, where: string, utc?: string[]): string {
   const own = Object.entries(columns)
   const days = rangeDays(q.range, q.timezone)
+  const read = utc ?? utcDays(days.utcFirst, days.utcLast)
   const inRange = (c: string) => `${c} >= fromUnixTimestamp64Milli({from:Int64}) AND ${c} < fromUnixTimestamp64Milli({to:Int64})`
+  const events = `FROM events
+      WHERE site = {site:String} AND toDate(ts) IN ${params.add('Array(Date)', read)}${carriedFiltersSql(q, params)} AND (${where})`
+  if (wholeDaysOnly(q, read)) {
+    // every event read is in the range, and one with a visit is in a visit of the question, on
+    // its own UTC and local day: the same rows without the join, which held every visit of the
+    // days (goals asked live over today at ten million events: 52 ms with it)
+    return `SELECT visitor_id, toDate(ts) AS day, day AS local_day, ts, day AS utc_day, visit_id != 0 AS in_visits,
+        visit_id != 0 OR (visit_id = 0 AND ${ownVisitSql(q, params)}) AS counted ${own.map(([alias, expr]) => `, ${expr} AS ${alias}`).join('')}
+      ${events}`
+  }
   return `SELECT e.visitor_id AS visitor_id, v.day AS day, v.local_day AS local_day, e.ts AS ts, toDate(e.ts) AS utc_day,
       v.visit_id != 0 AND ${inRange('v.start')} AS in_visits,
       ${inRange('e.ts')} AND (v.visit_id != 0 OR e.alone) AS counted
@@ -91,8 +102,7 @@ export function eventsInAndOutOfVisits(q: StatsQuestion, params: Params, columns
     FROM
     (
       SELECT visit_id, visitor_id, ts, visit_id = 0 AND ${ownVisitSql(q, params)} AS alone ${own.map(([alias, expr]) => `, ${expr} AS ${alias}`).join('')}
-      FROM events
-      WHERE site = {site:String} AND toDate(ts) IN ${params.add('Array(Date)', utc ?? utcDays(days.utcFirst, days.utcLast))}${carriedFiltersSql(q, params)} AND (${where})
+      ${events}
     ) AS e
     LEFT JOIN
     (

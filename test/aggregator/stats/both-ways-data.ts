@@ -14,7 +14,8 @@ import { awayFromMidnight } from '../../helpers/midnight.ts'
 import { utcDay } from '../../../store/time.ts'
 
 export const SITE = 'example.com'
-export const TZ = 'Europe/Berlin'
+/** Berlin; `both-ways-utc.test.ts` runs the same comparisons for a site in UTC (BOTH_WAYS_TZ), where today's live reads take their one-day shortcuts. */
+export const TZ = process.env.BOTH_WAYS_TZ ?? 'Europe/Berlin'
 export const VISIT_TIMEOUT_MINUTES = 30
 
 /** Nothing withheld or folded (k = 1), every dimension and event kind kept, returning visitors recorded, GPC counted without a hash. */
@@ -257,7 +258,7 @@ interface ModelVisit {
   pages: Set<string>
 }
 
-/** Visits by the README: a visitor's run of events with no gap longer than the timeout; unhashed events make none. */
+/** Visits by the README: a visitor's run of events on one UTC day with no gap longer than the timeout; unhashed events make none. */
 export function visitsOf(sent: Sent[]): ModelVisit[] {
   const byVisitor = new Map<string, Sent[]>()
   for (const e of sent.filter((x) => x.visitor !== '')) byVisitor.set(e.visitor, [...(byVisitor.get(e.visitor) ?? []), e])
@@ -267,7 +268,8 @@ export function visitsOf(sent: Sent[]): ModelVisit[] {
     let current: ModelVisit | null = null
     let last = -Infinity
     for (const e of events) {
-      if (!current || e.ts - last > VISIT_TIMEOUT_MINUTES * 60_000) {
+      // the daily salt changes at midnight UTC: the visitor's hash, and so the visit, is new after it
+      if (!current || e.ts - last > VISIT_TIMEOUT_MINUTES * 60_000 || utcDay(e.ts) !== utcDay(last)) {
         current = { visitor: e.visitor, start: e.ts, browser: e.browser, entry: '', pageviews: 0, interactions: 0, pages: new Set() }
         visits.push(current)
       }

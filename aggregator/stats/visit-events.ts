@@ -20,13 +20,18 @@ export function scopedVisits(q: StatsQuestion, params: Params, utc?: string[]): 
  * `events` row: the filters on what every event of a visit carries (country…) already narrow them.
  */
 function inVisitsOnDays(q: StatsQuestion, params: Params, utc?: string[]): string {
+  return `site = {site:String} AND toDate(ts) IN ${params.add('Array(Date)', utc ?? daysOf(q))} AND visit_id != 0${carriedFiltersSql(q, params)}`
+}
+
+/** The UTC days that may hold the question's events. */
+function daysOf(q: StatsQuestion): string[] {
   const days = rangeDays(q.range, q.timezone)
-  return `site = {site:String} AND toDate(ts) IN ${params.add('Array(Date)', utc ?? utcDays(days.utcFirst, days.utcLast))} AND visit_id != 0${carriedFiltersSql(q, params)}`
+  return utcDays(days.utcFirst, days.utcLast)
 }
 
 /**
  * Events of those visits for which `where` holds (SQL over an `events` row), one row each:
- * visitor_id, visit_id, day (UTC), local_day, visit_start, ts, and the
+ * visitor_id, visit_id, day (UTC), local_day, ts, and the
  * `columns` given (alias → SQL over the events row). With `visitsWith` (SQL over an `events`
  * row), only the visits holding such an event, found first in events, so that the join holds
  * those visits rather than every visit of the range: it pays where they are few and many of their
@@ -38,7 +43,16 @@ export function eventsOfVisits(q: StatsQuestion, params: Params, columns: Record
   const own = Object.entries(columns)
   const inDays = inVisitsOnDays(q, params, utc)
   const chosen = visitsWith ? ` AND visit_id IN (SELECT visit_id FROM events WHERE ${inDays} AND (${visitsWith}))` : ''
-  return `SELECT v.visitor_id AS visitor_id, v.visit_id AS visit_id, v.day AS day, v.local_day AS local_day, v.start AS visit_start, e.ts AS ts
+  if (wholeDaysOnly(q, utc ?? daysOf(q))) {
+    // every visit of those days is one of the question's (wholeDaysOnly): its events say its
+    // visitor and day, and the join with the visits adds nothing but its start (page flow over
+    // today at ten million events: 116 ms with it)
+    return `SELECT visitor_id, visit_id, toDate(ts) AS day, day AS local_day, ts
+        ${own.map(([alias, expr]) => `, ${expr} AS ${alias}`).join('')}
+      FROM events
+      WHERE ${inDays} AND (${where})${chosen}`
+  }
+  return `SELECT v.visitor_id AS visitor_id, v.visit_id AS visit_id, v.day AS day, v.local_day AS local_day, e.ts AS ts
       ${own.map(([alias]) => `, e.${alias} AS ${alias}`).join('')}
     FROM
     (
@@ -59,6 +73,18 @@ export function eventsOfVisits(q: StatsQuestion, params: Params, columns: Record
  */
 export function visitsHolding(q: StatsQuestion, params: Params, perVisit: Record<string, string>, where: string, utc?: string[]): string {
   const own = Object.entries(perVisit)
+  if (wholeDaysOnly(q, utc ?? daysOf(q))) {
+    // every visit of those days is one of the question's (wholeDaysOnly), on its events' UTC day
+    // (a funnel over today at ten million events: 90 ms joining the visits)
+    return `SELECT visitor_id, visit_id, day, day AS local_day${own.map(([alias]) => `, ${alias}`).join('')}
+      FROM
+      (
+        SELECT visit_id, visitor_id, toDate(min(ts)) AS day${own.map(([alias, expr]) => `, ${expr} AS ${alias}`).join('')}
+        FROM events
+        WHERE ${inVisitsOnDays(q, params, utc)} AND (${where})
+        GROUP BY visit_id, visitor_id
+      )`
+  }
   return `SELECT v.visitor_id AS visitor_id, v.visit_id AS visit_id, v.day AS day, v.local_day AS local_day${own.map(([alias]) => `, e.${alias} AS ${alias}`).join('')}
     FROM
     (

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
+import { NumberOrNull } from '../../http/json-types.ts'
 import Type, { type Static } from 'typebox'
 import { requireAccess, siteFromQuery } from '../../accounts/access.ts'
 import { InputError } from '../../http/errors.ts'
@@ -26,28 +27,27 @@ const PageFlowQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
 })
 
-const Nullable = Type.Union([Type.Number(), Type.Null()])
 const Withheld = Type.Optional(Type.String())
 const ErrorOut = Type.Object({ error: Type.String() })
 const GoalsOut = Type.Object({
   results: Type.Array(Type.Object({
-    id: Type.String(), goal: Type.String(), visitors: Nullable, events: Nullable, conversion_rate: Nullable, withheld: Withheld,
+    id: Type.String(), goal: Type.String(), visitors: NumberOrNull, events: NumberOrNull, conversion_rate: NumberOrNull, withheld: Withheld,
     // a revenue goal's (goal-conversions.ts)
-    currency: Type.Optional(Type.String()), total_revenue: Type.Optional(Nullable), average_revenue: Type.Optional(Nullable),
+    currency: Type.Optional(Type.String()), total_revenue: Type.Optional(NumberOrNull), average_revenue: Type.Optional(NumberOrNull),
   })),
-  visitors: Nullable,
+  visitors: NumberOrNull,
   period: Type.String(),
   withheld: Withheld,
 })
 const FunnelOut = Type.Object({
-  steps: Type.Array(Type.Object({ label: Type.String(), visitors: Nullable, conversion_rate: Nullable, dropoff: Nullable, dropoff_rate: Nullable, withheld: Withheld })),
+  steps: Type.Array(Type.Object({ label: Type.String(), visitors: NumberOrNull, conversion_rate: NumberOrNull, dropoff: NumberOrNull, dropoff_rate: NumberOrNull, withheld: Withheld })),
   period: Type.String(),
   withheld: Withheld,
 })
 const FlowRow = Type.Object({ page: Type.String(), visitors: Type.Number() })
 const PageFlowOut = Type.Object({
   page: Type.String(),
-  visitors: Nullable,
+  visitors: NumberOrNull,
   previous: Type.Array(FlowRow),
   next: Type.Array(FlowRow),
   period: Type.String(),

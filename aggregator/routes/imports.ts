@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client'
+import { NumberOrNull, Row } from '../../http/json-types.ts'
 import multipart from '@fastify/multipart'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import Type, { type Static } from 'typebox'
@@ -39,10 +40,8 @@ const ListQuery = Type.Object({ site: Site })
 const IdParams = Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{24}$' }) })
 
 const ErrorOut = Type.Object({ error: Type.String(), file: Type.Optional(Type.String()), line: Type.Optional(Type.Number()), column: Type.Optional(Type.String()) })
-const Nullable = Type.Union([Type.Number(), Type.Null()])
 const ImportRef = Type.Object({ id: Type.String(), source: Type.String(), from: Type.String(), to: Type.String() })
 const ImportOut = Type.Object({ ...ImportRef.properties, site: Type.String(), files: Type.Array(Type.String()), state: Type.String(), created_at: Type.String() })
-const Row = Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Null()]))
 
 /** The OpenAPI tag and security of the admin routes (server/openapi.ts tags /api/v1/stats by path). */
 const ADMIN_DOC = { tags: ['admin'], security: [{ bearer: [] }] as Record<string, string[]>[] }
@@ -74,7 +73,7 @@ export async function importRoutes(app: FastifyInstance, deps: ImportDeps) {
         summary: 'Imported totals and their series for a period (per-day sums, beside the collected statistics)',
         querystring: OverviewQuery,
         response: {
-          200: Type.Object({ imports: Type.Array(ImportRef), period: Type.String(), interval: Type.String(), results: Type.Record(Type.String(), Type.Object({ value: Nullable, withheld: Type.Optional(Type.String()) })), timeseries: Type.Array(Row) }),
+          200: Type.Object({ imports: Type.Array(ImportRef), period: Type.String(), interval: Type.String(), results: Type.Record(Type.String(), Type.Object({ value: NumberOrNull, withheld: Type.Optional(Type.String()) })), timeseries: Type.Array(Row) }),
           '4xx': ErrorOut,
         },
       },

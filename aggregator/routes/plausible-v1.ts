@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { NumberOrNull } from '../../http/json-types.ts'
 import Type, { type Static } from 'typebox'
 import { requireAccess, siteFromQuery } from '../../accounts/access.ts'
 import { acceptPlausibleV1 } from '../plausible/v1.ts'
@@ -26,7 +27,7 @@ export async function plausibleV1Routes(app: FastifyInstance, { client, sites, p
     schema: {
       summary: 'Visitors in the last five minutes, as a bare number (Plausible v1); null when withheld',
       querystring: VisitorsQuery,
-      response: { 200: Type.Union([Type.Number(), Type.Null()]), '4xx': Type.Object({ error: Type.String() }) },
+      response: { 200: NumberOrNull, '4xx': Type.Object({ error: Type.String() }) },
     },
   }, async (req, reply) => {
     const site = sites.get(req.query.site.toLowerCase())

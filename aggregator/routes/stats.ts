@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { NumberOrNull, Row } from '../../http/json-types.ts'
 import Type, { type Static } from 'typebox'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { requireAccess, siteFromQuery } from '../../accounts/access.ts'
@@ -48,10 +49,8 @@ const TimeseriesQuery = Type.Object({ ...Common, ...Compared, interval: Type.Opt
 const BreakdownQuery = Type.Object({ ...Common, property: Type.String({ maxLength: 80 }), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) })
 const RealtimeQuery = Type.Object({ site: Common.site, filters: Common.filters })
 
-const Nullable = Type.Union([Type.Number(), Type.Null()])
-const MetricOut = Type.Object({ value: Nullable, change: Nullable, withheld: Type.Optional(Type.String()) })
+const MetricOut = Type.Object({ value: NumberOrNull, change: NumberOrNull, withheld: Type.Optional(Type.String()) })
 const ErrorOut = Type.Object({ error: Type.String() })
-const Row = Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Null()]))
 /** With total_revenue or average_revenue asked: the ISO 4217 currency they are in. */
 const Currency = { currency: Type.Optional(Type.String()) }
 /** Present when revenue is asked (askMeasures). */
@@ -119,8 +118,32 @@ export function refuseUnknownParameters(app: FastifyInstance): void {
 }
 
 /** The stats API: statistics only, every number checked against the policy's minimum. */
+/** How many answers the statistics routes worked out (not shared with an identical question in flight): read by tests. */
+export const answersWorkedOut = { count: 0 }
+
+/**
+ * Identical questions asked while one is being answered (the same route, parameters and
+ * audience: a shared dashboard opened by many at once, a flood through a shared link) wait for
+ * that answer instead of working it out again, so each question is worked out once at a time.
+ * The answer depends on nothing else of the request (its access was checked before), and is the
+ * one each would have been given a moment later. `work` gives null for an unknown site.
+ */
+function answerOnce(answering: Map<string, Promise<object | null>>) {
+  return async (req: FastifyRequest, reply: FastifyReply, work: () => Promise<object | null>) => {
+    const key = `${req.audience}\u0000${req.routeOptions.url}\u0000${JSON.stringify(req.query)}`
+    let answer = answering.get(key)
+    if (!answer) {
+      answersWorkedOut.count++
+      answer = work().finally(() => answering.delete(key))
+      answering.set(key, answer)
+    }
+    return (await answer) ?? unknownSite(reply)
+  }
+}
+
 export async function statsRoutes(app: FastifyInstance, deps: StatsDeps) {
   const { client, sites, policy } = deps
+  const once = answerOnce(new Map())
   // Plausible's v1 names and filters (aggregator/plausible/v1.ts), rewritten before access and the parameter check read them
   acceptPlausibleV1(app, sites)
   app.addHook('onRequest', requireAccess({ scope: 'stats', siteFrom: siteFromQuery }))
@@ -131,14 +154,14 @@ export async function statsRoutes(app: FastifyInstance, deps: StatsDeps) {
       querystring: AggregateQuery,
       response: { 200: Type.Object({ results: Type.Record(Type.String(), MetricOut), period: Type.String(), comparison: Type.Object({ period: Type.String() }), ...Currency }), '4xx': ErrorOut },
     },
-  }, async (req, reply) => {
+  }, (req, reply) => once(req, reply, async () => {
     const s = await scopeOf(deps, req)
-    if (!s) return unknownSite(reply)
+    if (!s) return null
     const metrics = parseMetrics(req.query.metrics, DEFAULT_METRICS)
     const { filters, currency } = askMeasures(s.scope.filters, metrics)
     const compared = comparedRange(req.query, s.range, s.scope.timezone) ?? comparisonRange(s.range, 'previous_period', s.scope.timezone)
     return { results: await aggregate(client, { ...s.scope, filters }, s.range, metrics, compared), period: s.range.label, comparison: { period: compared.label }, ...currencyOf(currency) }
-  })
+  }))
 
   app.get<{ Querystring: Static<typeof TimeseriesQuery> }>('/api/v1/stats/timeseries', {
     schema: {
@@ -152,9 +175,9 @@ export async function statsRoutes(app: FastifyInstance, deps: StatsDeps) {
         '4xx': ErrorOut,
       },
     },
-  }, async (req, reply) => {
+  }, (req, reply) => once(req, reply, async () => {
     const s = await scopeOf(deps, req)
-    if (!s) return unknownSite(reply)
+    if (!s) return null
     const metrics = parseMetrics(req.query.metrics, ['visitors'])
     const { filters, currency } = askMeasures(s.scope.filters, metrics)
     const scope = { ...s.scope, filters }
@@ -168,7 +191,7 @@ export async function statsRoutes(app: FastifyInstance, deps: StatsDeps) {
     // the compared series over a span as long as the period's, so its buckets line up with the period's one by one
     const span = { ...s.range, from: compared.from, to: Math.max(compared.to, compared.from + (s.range.to - s.range.from)) }
     return { results, period: s.range.label, interval, comparison: { period: compared.label, results: await timeseries(client, scope, span, metrics, interval) }, ...currencyOf(currency) }
-  })
+  }))
 
   app.get<{ Querystring: Static<typeof BreakdownQuery> }>('/api/v1/stats/breakdown', {
     schema: {
@@ -176,30 +199,30 @@ export async function statsRoutes(app: FastifyInstance, deps: StatsDeps) {
       querystring: BreakdownQuery,
       response: { 200: Type.Object({ results: Type.Array(Row), period: Type.String(), withheld: Type.Optional(Type.String()), ...Currency }), '4xx': ErrorOut },
     },
-  }, async (req, reply) => {
+  }, (req, reply) => once(req, reply, async () => {
     const s = await scopeOf(deps, req)
-    if (!s) return unknownSite(reply)
+    if (!s) return null
     const prop = property(req.query.property)
     if (!prop) throw new InputError(`property must be one of ${PROPERTY_NAMES.join(', ')}`)
     const metrics = parseMetrics(req.query.metrics, ['visitors'])
     const { filters, currency } = askMeasures(s.scope.filters, metrics, req.query.property)
     const b = await breakdown(client, { ...s.scope, filters }, s.range, req.query.property, prop, metrics, req.query.limit ?? 100)
     return { ...b, period: s.range.label, ...currencyOf(currency) }
-  })
+  }))
 
   app.get<{ Querystring: Static<typeof AggregateQuery> }>('/api/v1/stats/properties', {
     schema: { querystring: AggregateQuery, response: { 200: Type.Object({ keys: Type.Array(Type.String()), period: Type.String() }), '4xx': ErrorOut } },
-  }, async (req, reply) => {
+  }, (req, reply) => once(req, reply, async () => {
     const s = await scopeOf(deps, req)
-    if (!s) return unknownSite(reply)
+    if (!s) return null
     return { keys: await propertyKeys(client, s.scope, s.range), period: s.range.label }
-  })
+  }))
 
   app.get<{ Querystring: Static<typeof RealtimeQuery> }>('/api/v1/stats/realtime', {
     schema: {
 
       querystring: RealtimeQuery,
-      response: { 200: Type.Object({ visitors: Nullable, pages: Type.Array(Row), withheld: Type.Optional(Type.String()) }), '4xx': ErrorOut },
+      response: { 200: Type.Object({ visitors: NumberOrNull, pages: Type.Array(Row), withheld: Type.Optional(Type.String()) }), '4xx': ErrorOut },
     },
   }, async (req, reply) => {
     const site = sites.get(req.query.site.toLowerCase())

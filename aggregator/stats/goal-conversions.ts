@@ -4,7 +4,7 @@ import { Params, type Filter } from './filters.ts'
 import { goalCondition, goalLabel, type GoalMatch } from './goal-match.ts'
 import { addSums, metricValue, ZERO, type Sums } from './metrics.ts'
 import type { Range } from './period.ts'
-import { baseParams, dayByDay, NETWORK, querySums, rangeDays, rollupAnswers, rollupHeldDays, sumsByIndex, utcDays, type StatsQuestion, type SumsRow } from './query.ts'
+import { baseParams, dayByDay, inOneLook, NETWORK, querySums, rangeDays, rollupAnswers, rollupHeldDays, sumsByIndex, utcDays, type StatsQuestion, type SumsRow } from './query.ts'
 import { PROPERTIES } from './properties.ts'
 import { publishable, questionOf, shown, spanOf, totals, type Scope } from './service.ts'
 import { eventsInAndOutOfVisits, percent } from './visit-events.ts'
@@ -70,7 +70,8 @@ export async function goalConversions(
     const use = options.breakdownRows ?? (s.filters.length === 0 || (row !== null && rollupAnswers({ ...q, property: PROPERTIES[row.dim] })))
     return use ? row : null
   })
-  const counted = countGoals(client, q, goals, byRow)
+  // one look at the days for every part (countGoals splits them between the rollup and goalSql)
+  const counted = inOneLook(() => countGoals(client, q, goals, byRow))
   counted.catch(() => {})
   const scoped = base.filters.length === s.filters.length ? null : totals(client, s, range)
   const [total, open, scopedOpen] = await Promise.all([whole, publishable(client, base, range, whole), scoped ? publishable(client, s, range, scoped) : true])

@@ -108,8 +108,7 @@ export function visitsHolding(q: StatsQuestion, params: Params, perVisit: Record
  */
 export function eventsInAndOutOfVisits(q: StatsQuestion, params: Params, columns: Record<string, string>, where: string, utc?: string[]): string {
   const own = Object.entries(columns)
-  const days = rangeDays(q.range, q.timezone)
-  const read = utc ?? utcDays(days.utcFirst, days.utcLast)
+  const read = utc ?? daysOf(q)
   const inRange = (c: string) => `${c} >= fromUnixTimestamp64Milli({from:Int64}) AND ${c} < fromUnixTimestamp64Milli({to:Int64})`
   const events = `FROM events
       WHERE site = {site:String} AND toDate(ts) IN ${params.add('Array(Date)', read)}${carriedFiltersSql(q, params)} AND (${where})`

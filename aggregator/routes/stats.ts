@@ -117,7 +117,6 @@ export function refuseUnknownParameters(app: FastifyInstance): void {
   })
 }
 
-/** The stats API: statistics only, every number checked against the policy's minimum. */
 /** How many answers the statistics routes worked out (not shared with an identical question in flight): read by tests. */
 export const answersWorkedOut = { count: 0 }
 
@@ -141,6 +140,7 @@ function answerOnce(answering: Map<string, Promise<object | null>>) {
   }
 }
 
+/** The stats API: statistics only, every number checked against the policy's minimum. */
 export async function statsRoutes(app: FastifyInstance, deps: StatsDeps) {
   const { client, sites, policy } = deps
   const once = answerOnce(new Map())

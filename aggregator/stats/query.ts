@@ -20,6 +20,13 @@ export interface StatsQuestion {
   filters: Filter[]
   property?: Property & { propKey?: string }
   interval?: Interval
+  /**
+   * Only the sums an events row gives are asked (visitors, networks, pageviews, events,
+   * engagement): a page or event-name breakdown over whole UTC days then counts a value's
+   * visitors from the events holding it instead of reading the visits (`leanHeld`), and its visit
+   * sums (visits, bounces, entries, durations, scroll) are not worked out for those days.
+   */
+  lean?: boolean
 }
 
 export interface SumsRow extends Sums {
@@ -111,10 +118,14 @@ const VISIT_SUMS = `uniqExact(visitor_id) AS s_visitors, uniqExact(${NETWORK}) A
  */
 const holdingVisitSums = (entries: string) => `uniqExact(visitor_id) AS s_visitors, uniqExact(${NETWORK}) AS s_networks, count() AS s_visits, 0 AS s_pageviews, 0 AS s_events,
       countIf(${BOUNCE}) AS s_bounces, ${entries} AS s_entries, sum(${DURATION}) AS s_duration_ms, 0 AS s_engagement_ms`
-const eventSums = (visitors: boolean, events: boolean) => `${visitors ? 'uniqExactIf(visitor_id, visitor_id != 0)' : '0'} AS s_visitors,
-      ${visitors ? `uniqExactIf(${NETWORK}, visitor_id != 0)` : '0'} AS s_networks, 0 AS s_visits,
+/** `visitors`: count the visitors of the events read (true: those with a visitor hash; a condition: those meeting it). */
+const eventSums = (visitors: boolean | string, events: boolean) => {
+  const who = visitors === true ? 'visitor_id != 0' : visitors
+  return `${who ? `uniqExactIf(visitor_id, ${who})` : '0'} AS s_visitors,
+      ${who ? `uniqExactIf(${NETWORK}, ${who})` : '0'} AS s_networks, 0 AS s_visits,
       countIf(name = 'pageview') AS s_pageviews, ${events ? "countIf(name != 'engagement')" : '0'} AS s_events, 0 AS s_bounces, 0 AS s_entries,
       0 AS s_duration_ms, sumIf(engagement_ms, name = 'engagement') AS s_engagement_ms`
+}
 const OUTER = `sum(s_visitors) AS visitors, sum(s_networks) AS networks, sum(s_visits) AS visits, sum(s_pageviews) AS pageviews, sum(s_events) AS events,
     sum(s_bounces) AS bounces, sum(s_entries) AS entries, sum(s_duration_ms) AS duration_ms, sum(s_engagement_ms) AS engagement_ms`
 const SUMS = `sum(visitors) AS visitors, sum(networks) AS networks, sum(visits) AS visits, sum(pageviews) AS pageviews, sum(events) AS events,
@@ -477,7 +488,15 @@ class SumsQuery {
       // with `together`, the asks' sets each have the property's value: `held` on a visit row, `value` on an event's
       const asValue: VisitProperty = { level: 'visit', dim: prop.dim, expr: 'held', eventExpr: value }
       const asks = together && together.map((a) => ({ ...a, prop: asValue }))
-      if (prop.visitArray) {
+      // Lean (q.lean), over whole UTC days in a zone at UTC's time and with only filters every
+      // event carries besides the property's own: every visit of those days is one of the
+      // question's, in the range with all its events, and holds a value when one of its events
+      // does (a pageview of the page, the event itself). A value's visitors are then those of its
+      // holding events in visits, counted where its pageviews are, with no read of the visits:
+      // today's page rows at ten million events took 40 ms so against 70 ms.
+      const leanHeld = !!prop.visitArray && q.lean === true && !this.by && wholeDaysOnly({ ...q, filters: others }, days)
+      const holding = prop.visitArray === 'pages' ? "name = 'pageview'" : prop.where
+      if (prop.visitArray && !leanHeld) {
         // `held`: a value the visit holds; `key` the row's (with `by`, prefixed)
         const keyConds = ownFilters.map((f) => compare('held', f, this.params))
         const visitKeys = this.keysOf('visit', 'held', visitRest, asks, d)
@@ -491,7 +510,7 @@ class SumsQuery {
       const carrying = `${carriers(prop, this.params)}${valueConds}`
       const eventKeys = this.keysOf('event', value, sameDay ? '' : `toDate(ts), toDate(ts, ${tz})`, asks, d)
       branches.push(`SELECT ${eventKeys.select},
-        ${eventSums(!prop.visitArray, prop.dim !== 'page')},
+        ${eventSums(leanHeld ? `visit_id != 0 AND ${holding}` : !prop.visitArray, prop.dim !== 'page')},
         ${paid && !prop.visitArray ? eventRevenue(paid, true) : NO_REVENUE}, ${prop.dim === 'page' ? OWN_PAGE_SCROLL : NO_SCROLL}${eventDay}
       FROM events
       WHERE ${this.eventsInScope(d, others, prop.dim === 'page' ? undefined : carrying)} AND ${carrying}

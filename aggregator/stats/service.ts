@@ -173,6 +173,9 @@ function bucketStarts(labels: string[], interval: Interval, tz: string): number[
   })
 }
 
+/** The metrics made of visitors, pageviews, events and engagement alone: a breakdown asking only these may be lean (StatsQuestion.lean). */
+const LEAN_METRICS: ReadonlySet<Metric> = new Set(['visitors', 'pageviews', 'events', 'time_on_page'])
+
 export interface Breakdown {
   results: Record<string, string | number | null>[]
   withheld?: string
@@ -233,7 +236,9 @@ async function breakdownOnce(
   const nothing = { results: [], withheld: withheldReason(s.limits.k) }
   const base = conversionBase(s, metrics)
   const whole = totals(client, s, range)
-  const question = { site: s.site, timezone: s.timezone, range, property: prop }
+  // metrics an events row gives alone: the rows need none of the visit sums (StatsQuestion.lean)
+  const lean = prop.level === 'event' && prop.visitArray !== undefined && metrics.every((m) => LEAN_METRICS.has(m))
+  const question = { site: s.site, timezone: s.timezone, range, property: prop, ...(lean ? { lean } : {}) }
   // R3 row by row: the question without each filter on another property
   const withouts = s.filters.filter((f) => f.name !== name).map((f): Scope => ({ ...s, filters: s.filters.filter((x) => x !== f) }))
   const [rows, total, bases, open, ...neighbourRows] = await Promise.all([

@@ -188,6 +188,27 @@ describe.each([...PROPERTIES, ...PROP_KEYS.map((k) => `prop:${k}`)])('breakdown 
 })
 
 /**
+ * A page or event-name breakdown asking only metrics an events row gives (visitors, pageviews,
+ * events, time on page) is read lean (StatsQuestion.lean: in a zone at UTC's time, from events
+ * alone over whole UTC days): each of its numbers must be the one the same breakdown asking every
+ * metric gives, unfiltered and under each filter selecting everything.
+ */
+describe.each([
+  ['page', ['visitors', 'pageviews', 'time_on_page']],
+  ['event', ['visitors', 'events']],
+])('breakdown by %s asking only what events give', (property, lean) => {
+  it.for(['', ...FILTERS])('equals the same numbers asked with every metric (filter: %s)', async (filter) => {
+    const params = (metrics: string) => `${period}&property=${property}&${metrics}&limit=1000${filter ? `&filters=${encodeURIComponent(filter)}` : ''}`
+    const [few, all] = await Promise.all([get('breakdown', params(`metrics=${lean.join(',')}`)), get('breakdown', params(allMetrics))])
+    expect(few.status, JSON.stringify(few.body)).toBe(200)
+    expect(all.status, JSON.stringify(all.body)).toBe(200)
+    const pick = (rows: Row[]) => Object.fromEntries(rows.map((r) => [String(r[property]), Object.fromEntries(lean.map((m) => [m, r[m]]))]))
+    expect(few.body.results.length, 'rows to compare').toBeGreaterThan(0)
+    expect(pick(few.body.results)).toEqual(pick(all.body.results))
+  })
+})
+
+/**
  * The cube: a breakdown under one value of a cube filter (country, browser, OS, device) reads the
  * rollup's rows of that value for the days built. The same question with a second filter that
  * selects everything is asked of visits and events; every property (custom props aside, which
@@ -327,6 +348,13 @@ describe.each([
   it('per page: visitors, visits, pageviews', async () => {
     const { body } = await q('breakdown', 'property=page&metrics=visitors,visits,pageviews&limit=1000')
     expect(numbers(body.results, 'page')).toEqual(want(modelPages(sent)))
+  })
+
+  // only metrics an events row gives: a lean read (StatsQuestion.lean), from events alone over whole UTC days in UTC
+  it('per page, asked only what events give: visitors, pageviews', async () => {
+    const { body } = await q('breakdown', 'property=page&metrics=visitors,pageviews&limit=1000')
+    const only = (m: Map<string, ModelNumbers>) => Object.fromEntries([...m].map(([k, v]) => [k, { visitors: v.visitors, pageviews: v.pageviews }]))
+    expect(Object.fromEntries(body.results.map((r: Row) => [String(r.page), { visitors: r.visitors, pageviews: r.pageviews }]))).toEqual(only(modelPages(sent)))
   })
 
   it('per browser: visitors, visits, pageviews', async () => {

@@ -79,7 +79,7 @@ async function main() {
     console.log(`today (UTC) holds ${Number(today).toLocaleString('en')} events, read live by every question${Number(today) === 0 ? ': this kept store was generated on an earlier day, so the figures below leave out the live part (set BENCH_QUERY_NOW to the time it was generated, or remove BENCH_QUERY_DIR, to time it)' : ''}`)
 
     const range = resolvePeriod({ period: '30d' }, 'UTC', now)
-    const scope: Scope = { site: SITE, timezone: 'UTC', filters: [], limits: { k: policy.forSite(SITE).minVisitors.dashboard, kn: policy.forSite(SITE).minNetworks.dashboard } }
+    const scope: Scope = { site: SITE, timezone: 'UTC', now, filters: [], limits: { k: policy.forSite(SITE).minVisitors.dashboard, kn: policy.forSite(SITE).minNetworks.dashboard } }
     const filtered: Scope = { ...scope, filters: parseFilters('country==US') }
     const cards: Metric[] = ['visitors', 'visits', 'pageviews', 'views_per_visit', 'bounce_rate', 'visit_duration']
     const withFilters = (f: string): Scope => ({ ...scope, filters: parseFilters(f) })

@@ -18,6 +18,8 @@ export interface Scope {
   limits: Limits
   /** Consistent noise on every published count, when the policy gives this audience an ε. */
   noise?: Noise
+  /** When the question is asked (ms): which adjacent days have begun (publishable). Now, when absent; the bench asks a store kept from an earlier day as of then. */
+  now?: number
 }
 
 export const NONE = '(none)'
@@ -41,7 +43,7 @@ export async function totals(client: ClickHouseClient, s: Scope, range: Span, fi
  * filter sets apart at least k visitors) and R6 `add-day` (the day before and after hold none
  * or at least k). The neighbours are asked at once, beside the total (pass its promise).
  */
-export async function publishable(client: ClickHouseClient, s: Scope, range: Span, total: Sums | Promise<Sums>, now = Date.now()): Promise<boolean> {
+export async function publishable(client: ClickHouseClient, s: Scope, range: Span, total: Sums | Promise<Sums>, now = s.now ?? Date.now()): Promise<boolean> {
   const without = s.filters.map((_, i) => totals(client, s, range, s.filters.filter((__, j) => j !== i)))
   const adjacent = adjacentDays(range, s.timezone, now).map((day) => totals(client, s, day))
   const [t, w, a] = await Promise.all([total, Promise.all(without), Promise.all(adjacent)])
@@ -120,7 +122,7 @@ function bucketSpans(labels: string[], starts: number[], interval: Interval, ran
  * `bucket` holds; otherwise it looks like an empty bucket: every metric null, `withheld`. A
  * bucket that has not begun is no data yet: its metrics are null, with no reason.
  */
-export async function timeseries(client: ClickHouseClient, s: Scope, range: Range, metrics: Metric[], interval: Interval, now = Date.now()): Promise<TimeseriesRow[]> {
+export async function timeseries(client: ClickHouseClient, s: Scope, range: Range, metrics: Metric[], interval: Interval, now = s.now ?? Date.now()): Promise<TimeseriesRow[]> {
   const q = { site: s.site, timezone: s.timezone, range, filters: s.filters }
   const parent = PARENT[interval]
   const base = conversionBase(s, metrics)

@@ -679,9 +679,7 @@ describe('several visit properties and intervals asked at once (one read: groupe
     ...(['hour', 'day', 'week'] as const).map((interval) => ({ prop: null, interval })),
     { prop: PROPERTIES.country as VisitProperty, interval: 'day' }, { prop: PROPERTIES.source as VisitProperty, interval: 'day' },
     // with a filter on a visit property more (a condition): the question the k rules' neighbours are asked without
-    // or on a page or event name a visit holds (a page panel's row clicked, with its neighbour without it)
-    ...[parseFilters('browser==Firefox'), parseFilters('country!=DE'), parseFilters('region==Bavaria'), parseFilters('browser==Firefox;country!=DE'),
-      parseFilters('page==/docs'), parseFilters('event!=Signup'), parseFilters('page~blog;country!=DE')].flatMap((conds) => [
+    ...[parseFilters('browser==Firefox'), parseFilters('country!=DE'), parseFilters('region==Bavaria'), parseFilters('browser==Firefox;country!=DE')].flatMap((conds) => [
       { prop: null, conds }, { prop: PROPERTIES.source as VisitProperty, conds }, { prop: null, interval: 'day' as const, conds },
     ]),
   ]

@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { buildApp } from './app.ts'
+import { warmUp } from '../aggregator/stats/warm-up.ts'
 import type { Config } from './config.ts'
 import { PolicyError } from '../policy/policy.ts'
 import type { Role } from './roles.ts'
@@ -41,6 +42,8 @@ export async function serve(config: Config, role: Role = 'all'): Promise<void> {
   fs.writeFileSync(serverFile(config.dataDir), JSON.stringify({ url, pid: process.pid, role }))
   app.log.info(`listening on ${address} as ${role === 'all' ? 'collector and aggregator' : role}; policy "${app.runtime.policy.name}"; store ${app.runtime.store.embedded ? 'embedded at ' + path.join(config.dataDir, 'clickhouse') : 'ClickHouse server'}`)
   if (!config.adminToken) app.log.info(`admin token in ${path.join(config.dataDir, 'admin-token')}`)
+  // the statistics code compiled before the first question (see warmUp)
+  if (role !== 'collector') void warmUp(app.runtime.store.client)
 
   let stopping = false
   const stop = async (signal: string) => {

@@ -127,6 +127,8 @@ function textShape(col: string, type: string): TextShape | null {
   if (arr && isText(arr[1])) return { kind: 'arrays', exprs: [`arrayMap(x -> coalesce(toString(x), ''), ${col})`] }
   // a tuple is scanned as its text: `('2026-11-30 10:00:00.000','/pricing')`
   if (/^Tuple\(.*String.*\)$/.test(stripWrappers(type))) return { kind: 'scalar', expr: `toString(${col})` }
+  // an array of such tuples (a visit's pageviews), each as its text
+  if (arr && /^Tuple\(.*String.*\)$/.test(stripWrappers(arr[1]))) return { kind: 'arrays', exprs: [`arrayMap(x -> toString(x), ${col})`] }
   const map = mapArgs(type)
   if (map) {
     const exprs: string[] = []

@@ -21,6 +21,8 @@ export const SHARDED: Readonly<Record<string, string>> = {
   visits: 'visitor_id',
   // visits sorted anew (migration 031) while it is made, then exchanged with `visits`
   visits_by_start: 'visitor_id',
+  // visits with their pageviews (migration 032), likewise
+  visits_with_views: 'visitor_id',
   event_counts: 'rand()',
   visitless_counts: 'rand()',
 }

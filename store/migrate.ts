@@ -4,7 +4,11 @@ import { clusterTranslator, type Cluster } from './cluster.ts'
 
 const migrationsDir = new URL('./migrations/', import.meta.url)
 
-/** Numbered `.sql` files, applied in order, each once; each file is idempotent on its own too. */
+/**
+ * Numbered `.sql` files, applied in order, each once; each file is idempotent on its own too.
+ * A statement with the parameter `{day:Date}` runs once for each day the `visits` table holds,
+ * oldest first (a copy of a big table made a day at a time, its memory bounded by a day's rows).
+ */
 export function listMigrations(): { version: number; name: string; statements: string[] }[] {
   return fs
     .readdirSync(migrationsDir)
@@ -53,6 +57,22 @@ export function migrationPlan(cluster?: Cluster): { bootstrap: string[]; migrati
   }
 }
 
+const EACH_DAY = '{day:Date}'
+
+/** The days `visits` holds, oldest first. */
+async function visitDays(client: ClickHouseClient): Promise<string[]> {
+  const rs = await client.query({ query: 'SELECT DISTINCT toString(day) AS day FROM visits ORDER BY day', format: 'JSONEachRow' })
+  return (await rs.json<{ day: string }>()).map((r) => r.day)
+}
+
+/** Runs a migration's statements in order, a statement with `{day:Date}` once for each day of `visits`. */
+export async function runStatements(client: ClickHouseClient, statements: string[]): Promise<void> {
+  for (const query of statements) {
+    if (!query.includes(EACH_DAY)) await client.command({ query })
+    else for (const day of await visitDays(client)) await client.command({ query, query_params: { day } })
+  }
+}
+
 /** Applies the migrations this store lacks; answers their versions. */
 export async function migrate(client: ClickHouseClient, opts: MigrateOptions = {}): Promise<number[]> {
   const plan = migrationPlan(opts.cluster)
@@ -67,7 +87,7 @@ export async function migrate(client: ClickHouseClient, opts: MigrateOptions = {
     const applied: number[] = []
     // read again once it is this process's turn: another may have applied them meanwhile
     for (const m of await pending()) {
-      for (const query of m.statements) await client.command({ query })
+      await runStatements(client, m.statements)
       await client.insert({ table: 'schema_migrations', values: [{ version: m.version, name: m.name }], format: 'JSONEachRow' })
       applied.push(m.version)
     }

@@ -3,9 +3,8 @@ import { apart, cellOf, minGroup, OTHER, otherAllowed, splitRows, withheldReason
 import { Params } from './filters.ts'
 import { ZERO, type Sums } from './metrics.ts'
 import type { Range } from './period.ts'
-import { baseParams, dayByDay, NETWORK, rangeDays, rollupDays, rollupSlice, sliceRows, utcDays, type StatsQuestion, type SumsRow } from './query.ts'
+import { baseParams, dayByDay, NETWORK, rangeDays, rollupDays, rollupSlice, scopedVisitsSql, sliceRows, utcDays, type StatsQuestion, type SumsRow } from './query.ts'
 import { publishable, questionOf, shown, spanOf, totals, type Scope } from './service.ts'
-import { eventsOfVisits } from './visit-events.ts'
 
 export const ENTRANCE = '(entrance)'
 export const EXIT = '(exit)'
@@ -28,12 +27,11 @@ type Direction = 'previous' | 'next'
 const DIRECTIONS: Direction[] = ['previous', 'next']
 
 /**
- * The pages viewed just before and just after `page` within the same visit, by visitors:
- * a visit's pageviews in time order, `lagInFrame`/`leadInFrame` over each visit (by its id: two
- * visits of one visitor may start at the same instant). A view that opens the visit comes from
- * `(entrance)`, one that ends it goes to `(exit)`. Unfiltered over whole days, the days built are
- * read from the daily rollup (dimension `flow`, built by the same SQL: flowSql) and only the
- * others (today) from events.
+ * The pages viewed just before and just after `page` within the same visit, by visitors: each
+ * visit holding the page, its pageviews in time order (the visit's `views`). A view that opens
+ * the visit comes from `(entrance)`, one that ends it goes to `(exit)`. Unfiltered over whole
+ * days, the days built are read from the daily rollup (dimension `flow`, built by the same SQL:
+ * flowSql) and only the others (today) from the visits.
  *
  * The page is a row of the question's total and each list's pages rows of the page's
  * visitors (R1, R4 in disclosure.ts); the pages folded are counted again over their union as "(other)".
@@ -42,10 +40,10 @@ export async function pageFlow(client: ClickHouseClient, s: Scope, range: Range,
   const q = questionOf(s, range)
   const params = new Params()
   const at = params.add('String', page)
-  const events = eventsOfVisits(q, params, { pathname: 'pathname', net: NETWORK }, "name = 'pageview'", `name = 'pageview' AND pathname = ${at}`)
-  /** Distinct visitors and networks per direction over the keys given (the union folded into "(other)"), from events. */
+  const visits = flowVisits(q, params, at)
+  /** Distinct visitors and networks per direction over the keys given (the union folded into "(other)"), from the visits. */
   const unionSql = (keys: Record<Direction, string>) => `SELECT direction, '' AS key, sum(n) AS visitors, sum(m) AS networks
-    FROM (${flowSql(events, `page = ${at} AND ((direction = 'previous' AND k IN ${keys.previous}) OR (direction = 'next' AND k IN ${keys.next}))`, true)})
+    FROM (${flowSql(visits, `page = ${at} AND ((direction = 'previous' AND k IN ${keys.previous}) OR (direction = 'next' AND k IN ${keys.next}))`, true)})
     GROUP BY direction, key`
   const run = async (sql: string) => {
     const rs = await client.query({ query: sql, query_params: { ...baseParams(q), ...params.values }, format: 'JSONEachRow' })
@@ -92,27 +90,38 @@ export const FLOW_DIM = 'flow'
 const SEP = '\u0000'
 
 /**
- * Page flow per visit day, one definition for the rollup build and for questions: over `events`
- * (eventsOfVisits: pageviews with visitor_id, visit_id, net, day, local_day, ts, pathname),
- * each pageview's previous and next page within its visit, as rows (day, local_day, page,
- * direction, key, n, m): distinct visitors and networks of the visits that viewed `page` (key ''
- * with direction `page`), came to it from `key` (`previous`) or went on to `key` (`next`).
+ * The visits of `q` on its UTC days (or `utc`) as flowSql reads them: visitor_id, net, day (UTC),
+ * local_day and views (the visit's pageviews, `visits`: migration 032); with `page` (SQL of a
+ * String), only the visits that viewed it.
+ */
+function flowVisits(q: StatsQuestion, params: Params, page?: string, utc?: string[]): string {
+  return `SELECT visitor_id, ${NETWORK} AS net, day, toDate(start, ${params.add('String', q.timezone)}) AS local_day, views
+      FROM ${scopedVisitsSql(q, params, true, utc)}${page ? `\n      WHERE has(pages, ${page})` : ''}`
+}
+
+/**
+ * Page flow per visit day, one definition for the rollup build and for questions: over `visits`
+ * (flowVisits: visitor_id, net, day, local_day, views), each pageview's previous and next page
+ * within its visit, its pageviews in time order (by path where two share a time): the first
+ * comes from `(entrance)`, the last goes to `(exit)`. Rows (day, local_day, page, direction,
+ * key, n, m): distinct visitors and networks of the visits that viewed `page` (key '' with
+ * direction `page`), came to it from `key` (`previous`) or went on to `key` (`next`).
  * `where` picks rows (SQL over `page`, `direction` and the key `k`); with `union`, keys are not told apart.
  */
-export function flowSql(events: string, where: string, union = false): string {
+export function flowSql(visits: string, where: string, union = false): string {
   return `SELECT day, local_day, page, direction, ${union ? "''" : 'k'} AS key, uniqExact(visitor_id) AS n, uniqExact(net) AS m
       FROM
       (
-        SELECT visitor_id, net, day, local_day, pathname AS page, d.1 AS direction, d.2 AS k
+        SELECT visitor_id, net, day, local_day, page, d.1 AS direction, d.2 AS k
         FROM
         (
-          SELECT visitor_id, net, day, local_day, pathname,
-            lagInFrame(pathname, 1, '${ENTRANCE}') OVER visit AS previous,
-            leadInFrame(pathname, 1, '${EXIT}') OVER visit AS next
-          FROM (${events})
-          WINDOW visit AS (PARTITION BY visit_id ORDER BY ts, pathname ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+          SELECT visitor_id, net, day, local_day, arraySort(views).2 AS seq,
+            arrayPopBack(arrayPushFront(seq, '${ENTRANCE}')) AS previous,
+            arrayPopFront(arrayPushBack(seq, '${EXIT}')) AS next
+          FROM (${visits})
         )
-        ARRAY JOIN [('page', ''), ('previous', previous), ('next', next)] AS d
+        ARRAY JOIN seq AS page, previous AS prev, next AS nxt
+        ARRAY JOIN [('page', ''), ('previous', prev), ('next', nxt)] AS d
       )
       WHERE ${where}
       GROUP BY day, local_day, page, direction, key`
@@ -124,14 +133,13 @@ export function flowSql(events: string, where: string, union = false): string {
  */
 export function flowBuildSql(q: StatsQuestion, day: string): { sql: string; params: Record<string, unknown> } {
   const params = new Params()
-  const events = eventsOfVisits(q, params, { pathname: 'pathname', net: NETWORK }, "name = 'pageview'", undefined, [day])
-  return { sql: flowSql(events, '1'), params: { ...baseParams(q), ...params.values } }
+  return { sql: flowSql(flowVisits(q, params, undefined, [day]), '1'), params: { ...baseParams(q), ...params.values } }
 }
 
 /**
  * Distinct visitors and networks per (direction, key) for `page`: from the rollup for the days
  * it holds when the question has no filter and whole days (as breakdowns: rollupSlice), from
- * events and visits for the others (today, a day not yet built), added up per day (visitor
+ * the visits for the others (today, a day not yet built), added up per day (visitor
  * hashes change with the UTC day, so the parts never share a visitor).
  */
 async function flowRows(client: ClickHouseClient, q: StatsQuestion, page: string): Promise<(Row & { direction: string })[]> {
@@ -140,18 +148,17 @@ async function flowRows(client: ClickHouseClient, q: StatsQuestion, page: string
   const parts: Promise<SumsRow[]>[] = []
   // the page's rows of the rollup, keyed `direction NUL key` (what follows the page in their value)
   if (current.size > 0) parts.push(sliceRows(client, q, { dim: FLOW_DIM, values: null, prefix: page }, current, true))
-  // from events and visits: the page's rows per day (a row's key: direction NUL key)
+  // from the visits: the page's rows per day (a row's key: direction NUL key)
   const read = async (utc: string[]) => {
     const params = new Params()
     const at = params.add('String', page)
-    const events = eventsOfVisits(q, params, { pathname: 'pathname', net: NETWORK }, "name = 'pageview'", `name = 'pageview' AND pathname = ${at}`, utc)
-    const sql = `SELECT toString(day) AS day, direction, key, sum(n) AS visitors, sum(m) AS networks FROM (${flowSql(events, `page = ${at}`)}) GROUP BY day, direction, key`
+    const sql = `SELECT toString(day) AS day, direction, key, sum(n) AS visitors, sum(m) AS networks FROM (${flowSql(flowVisits(q, params, at, utc), `page = ${at}`)}) GROUP BY day, direction, key`
     const rs = await client.query({ query: sql, query_params: { ...baseParams(q), ...params.values }, format: 'JSONEachRow' })
     return (await rs.json<{ day: string; direction: string; key: string; visitors: number; networks: number }>()).map(
       (r): SumsRow => ({ ...ZERO, key: `${r.direction}${SEP}${r.key}`, bucket: '', day: r.day, visitors: Number(r.visitors), networks: Number(r.networks) }),
     )
   }
-  // the other days (every day, under filters) from events and visits, day by day: each day's rows kept (dayByDay)
+  // the other days (every day, under filters) from the visits, day by day: each day's rows kept (dayByDay)
   const { utcFirst, utcLast } = rangeDays(q.range, q.timezone)
   const days = useRollup ? live : utcDays(utcFirst, utcLast)
   if (days.length > 0) parts.push(dayByDay(client, JSON.stringify({ flow: page, q }), days, read, known))

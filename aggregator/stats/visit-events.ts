@@ -2,7 +2,8 @@ import { Params } from './filters.ts'
 import { carriedFiltersSql, ownVisitSql, rangeDays, scopedVisitsSql, utcDays, wholeDaysOnly, type StatsQuestion } from './query.ts'
 
 /**
- * SQL for questions about what happened inside one visit (goals, funnels, page flow).
+ * SQL for questions about what happened inside one visit (goals, funnels; page flow reads each
+ * visit's pageviews from `visits`: page-flow.ts).
  *
  * Every event carries its visit (`visit_id`, given by the collector as it takes the event), and
  * `visits` holds each visit's start, end and dimensions, kept current at insert: an event
@@ -27,40 +28,6 @@ function inVisitsOnDays(q: StatsQuestion, params: Params, utc?: string[]): strin
 function daysOf(q: StatsQuestion): string[] {
   const days = rangeDays(q.range, q.timezone)
   return utcDays(days.utcFirst, days.utcLast)
-}
-
-/**
- * Events of those visits for which `where` holds (SQL over an `events` row), one row each:
- * visitor_id, visit_id, day (UTC), local_day, ts, and the
- * `columns` given (alias → SQL over the events row). With `visitsWith` (SQL over an `events`
- * row), only the visits holding such an event, found first in events, so that the join holds
- * those visits rather than every visit of the range: it pays where they are few and many of their
- * events are read (page flow at ten million events: 1.9 s, against 2.6 s with the same set also
- * applied to the events and 3.5 s without it). For funnels, whose events are few already, it
- * gained nothing (measured both ways); they now group their events by visit first (visitsHolding).
- */
-export function eventsOfVisits(q: StatsQuestion, params: Params, columns: Record<string, string>, where: string, visitsWith?: string, utc?: string[]): string {
-  const own = Object.entries(columns)
-  const inDays = inVisitsOnDays(q, params, utc)
-  const chosen = visitsWith ? ` AND visit_id IN (SELECT visit_id FROM events WHERE ${inDays} AND (${visitsWith}))` : ''
-  if (wholeDaysOnly(q, utc ?? daysOf(q))) {
-    // every visit of those days is one of the question's (wholeDaysOnly): its events say its
-    // visitor and day, and the join with the visits adds nothing but its start (page flow over
-    // today at ten million events: 116 ms with it)
-    return `SELECT visitor_id, visit_id, toDate(ts) AS day, day AS local_day, ts
-        ${own.map(([alias, expr]) => `, ${expr} AS ${alias}`).join('')}
-      FROM events
-      WHERE ${inDays} AND (${where})${chosen}`
-  }
-  return `SELECT v.visitor_id AS visitor_id, v.visit_id AS visit_id, v.day AS day, v.local_day AS local_day, e.ts AS ts
-      ${own.map(([alias]) => `, e.${alias} AS ${alias}`).join('')}
-    FROM
-    (
-      SELECT visit_id, ts ${own.map(([alias, expr]) => `, ${expr} AS ${alias}`).join('')}
-      FROM events
-      WHERE ${inDays} AND (${where})
-    ) AS e
-    INNER JOIN (SELECT * FROM (${scopedVisits(q, params, utc)}) WHERE 1${chosen}) AS v ON e.visit_id = v.visit_id`
 }
 
 /**
@@ -98,7 +65,7 @@ export function visitsHolding(q: StatsQuestion, params: Params, perVisit: Record
 
 /**
  * Events for which `where` holds, each with what it counts in (for goals): `in_visits`, it
- * belongs to a visit of the question (eventsOfVisits: visitor_id, day, local_day of that visit);
+ * belongs to a visit of the question (visitor_id, day, local_day of that visit);
  * `counted`, it is one of the events the question counts (as `eventsInScope` in query.ts picks
  * them: in the range, of a visit the filters keep whenever it started, or without a visit
  * matching them itself). One read of the events and one join, with the visits the filters keep

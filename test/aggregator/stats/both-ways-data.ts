@@ -256,6 +256,8 @@ interface ModelVisit {
   interactions: number
   /** The pages it viewed. */
   pages: Set<string>
+  /** Its pageviews' pages, in the order they were sent. */
+  views: string[]
 }
 
 /** Visits by the README: a visitor's run of events on one UTC day with no gap longer than the timeout; unhashed events make none. */
@@ -270,13 +272,14 @@ export function visitsOf(sent: Sent[]): ModelVisit[] {
     for (const e of events) {
       // the daily salt changes at midnight UTC: the visitor's hash, and so the visit, is new after it
       if (!current || e.ts - last > VISIT_TIMEOUT_MINUTES * 60_000 || utcDay(e.ts) !== utcDay(last)) {
-        current = { visitor: e.visitor, start: e.ts, browser: e.browser, entry: '', pageviews: 0, interactions: 0, pages: new Set() }
+        current = { visitor: e.visitor, start: e.ts, browser: e.browser, entry: '', pageviews: 0, interactions: 0, pages: new Set(), views: [] }
         visits.push(current)
       }
       if (e.name === 'pageview') {
         if (!current.entry) current.entry = e.page
         current.pageviews++
         current.pages.add(e.page)
+        current.views.push(e.page)
       } else if (e.name !== 'engagement') current.interactions++
       last = e.ts
     }
@@ -323,6 +326,25 @@ export function modelPages(sent: Sent[]): Map<string, ModelNumbers> {
     })
   }
   return out
+}
+
+/**
+ * Page flow of `page`: for each page viewed just before it in a visit (`(entrance)` when it
+ * opened the visit) and just after it (`(exit)` when it ended it), the visitors of those
+ * visits, per local day as every visitor count.
+ */
+export function modelFlow(sent: Sent[], page: string): { previous: Map<string, number>; next: Map<string, number> } {
+  const pairs = { previous: new Map<string, { visitor: string; ts: number }[]>(), next: new Map<string, { visitor: string; ts: number }[]>() }
+  const add = (d: 'previous' | 'next', key: string, v: ModelVisit) => pairs[d].set(key, [...(pairs[d].get(key) ?? []), { visitor: v.visitor, ts: v.start }])
+  for (const v of visitsOf(sent)) {
+    v.views.forEach((p, i) => {
+      if (p !== page) return
+      add('previous', v.views[i - 1] ?? '(entrance)', v)
+      add('next', v.views[i + 1] ?? '(exit)', v)
+    })
+  }
+  const count = (m: Map<string, { visitor: string; ts: number }[]>) => new Map([...m].map(([k, list]) => [k, dailyVisitors(list)]))
+  return { previous: count(pairs.previous), next: count(pairs.next) }
 }
 
 /**

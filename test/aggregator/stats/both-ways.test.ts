@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ADMIN_TOKEN, beacon, rows, settle, tempDataDir, testApp } from '../../helpers/app.ts'
 import {
-  beacons, DAYS, modelAggregate, modelBrowsers, modelEntryBounceRates, modelPages, PAST_VISITORS, POLICY_YAML, SITE, TODAY_VISITORS, TZ,
+  beacons, DAYS, modelAggregate, modelBrowsers, modelEntryBounceRates, modelFlow, modelPages, PAST_VISITORS, POLICY_YAML, SITE, TODAY_VISITORS, TZ,
   type ModelNumbers, type Sent,
 } from './both-ways-data.ts'
 import { parseFilters } from '../../../aggregator/stats/filters.ts'
@@ -449,12 +449,19 @@ describe('page flow both ways', () => {
     }
   })
 
-  it('visitors of a page are its breakdown row (what was sent)', async () => {
+  it('visitors of a page are its breakdown row, and its previous and next pages those of the visits sent', async () => {
     const model = modelPages(sent)
+    let steps = 0
     for (const page of pages()) {
       const fast = await pageFlow(app.runtime.store.client, scope(''), range, page, 100)
       expect({ page, visitors: fast.visitors }).toEqual({ page, visitors: model.get(page)!.visitors })
+      const flow = modelFlow(sent, page)
+      expect(new Map(fast.previous.map((r) => [r.page, r.visitors])), `${page}: previous`).toEqual(flow.previous)
+      expect(new Map(fast.next.map((r) => [r.page, r.visitors])), `${page}: next`).toEqual(flow.next)
+      steps += [...flow.previous.keys(), ...flow.next.keys()].filter((k) => !k.startsWith('(')).length
     }
+    // pages seen one after another, not only entrances and exits
+    expect(steps).toBeGreaterThan(3)
   })
 })
 

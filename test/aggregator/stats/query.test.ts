@@ -6,7 +6,7 @@ import { breakdown } from '../../../aggregator/stats/service.ts'
 import { metricValue, ZERO, type Sums } from '../../../aggregator/stats/metrics.ts'
 import { PROPERTIES, property, VISIT_PROPERTY_NAMES, type VisitProperty } from '../../../aggregator/stats/properties.ts'
 import { addedUp, cubeDim, cubeDims, HELD_CUBES, currentDays, groupedSumsSql, groupMasks, querySums, rangeDays, readDays, rollupDays, rollupAnswers, sumsSql, type GroupedAsk, type Interval, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
-import { listMigrations } from '../../../store/migrate.ts'
+import { listMigrations, runStatements } from '../../../store/migrate.ts'
 import { utcDay } from '../../helpers/fixtures.ts'
 import { DIMENSION_COLUMNS, HOUR, MINUTE, openFixture, rows, type EventSpec, type StoreFixture } from '../store-fixture.ts'
 
@@ -470,18 +470,31 @@ describe('the data', () => {
     expect([...(await currentDays(fx.client, EVENT_DAYS[0], EVENT_DAYS[EVENT_DAYS.length - 1]))].sort()).toEqual(EVENT_DAYS)
   })
 
-  it('migration 031 sorts the visits by visit id: the same visits as the view made at insert, and the view keeps them again', async () => {
-    // every column; a visit's lists of pages and event names in one order (groupUniqArray keeps none)
+  it('visits sorted by visit id (031) and copied with their pageviews (032): the same visits as the view made at insert, and the view keeps them again', async () => {
+    // every column; a visit's lists of pages, event names and pageviews in one order (groupUniqArray and groupArray keep none)
     const visits = () =>
       rows<Record<string, unknown>>(
         fx.client,
-        `SELECT * REPLACE (arraySort(pages) AS pages, arraySort(event_names) AS event_names), toString(visitor_id) AS visitor_id, toString(visit_id) AS visit_id
+        `SELECT * REPLACE (arraySort(pages) AS pages, arraySort(event_names) AS event_names, arraySort(views) AS views), toString(visitor_id) AS visitor_id, toString(visit_id) AS visit_id
          FROM visits FINAL ORDER BY site, day, visitor_id, visit_id`,
       )
     const atInsert = await visits()
     expect(atInsert.length).toBeGreaterThan(20)
-    const [migration] = listMigrations().filter((m) => m.version === 31)
-    for (const query of migration.statements) await fx.client.command({ query })
+    // each visit's pageviews are those the model's visit holds (time order; a path's order where two share a time)
+    const ms = (t: string) => Date.parse(`${t.replace(' ', 'T')}Z`)
+    const stored = atInsert.map((v) => `${v.site} ${ms(String(v.start))}: ${(v.views as [string, string][]).map(([t, path]) => `${ms(t)} ${path}`).join(', ')}`)
+    const sent = visitsOf([...EVENTS, ...KOLKATA_EVENTS]).map((v) => {
+      const views = v.events.filter((e) => kind(e) === 'pageview').map((e) => [e.ts, e.path ?? '/'] as const)
+      views.sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0))
+      return `${v.first.site ?? SITE} ${v.start}: ${views.map(([t, path]) => `${t} ${path}`).join(', ')}`
+    })
+    expect(stored.sort()).toEqual(sent.sort())
+    expect(sent.filter((v) => v.split(', ').length > 2).length).toBeGreaterThan(20)
+    // a store from before 032: no visit knows its pageviews; the copy reads them from the events
+    await fx.client.command({ query: 'ALTER TABLE visits UPDATE views = [] WHERE 1 SETTINGS mutations_sync = 2' })
+    expect((await visits()).filter((v) => (v.views as unknown[]).length > 0)).toEqual([])
+    const [migration] = listMigrations().filter((m) => m.version === 32)
+    await runStatements(fx.client, migration.statements)
     expect(await visits()).toEqual(atInsert)
     const [{ key }] = await rows<{ key: string }>(fx.client, "SELECT sorting_key AS key FROM system.tables WHERE database = currentDatabase() AND name = 'visits'")
     expect(key).toBe('site, day, visit_id, visitor_id')

@@ -3,7 +3,7 @@ import { apart, cellOf, minGroup, OTHER, otherAllowed, splitRows, withheldReason
 import { Params } from './filters.ts'
 import { ZERO, type Sums } from './metrics.ts'
 import type { Range } from './period.ts'
-import { baseParams, dayByDay, NETWORK, rangeDays, rollupDays, rollupSlice, scopedVisitsSql, sliceRows, utcDays, type StatsQuestion, type SumsRow } from './query.ts'
+import { baseParams, dayByDay, NETWORK, rangeDays, rollupDays, rollupSlice, scopedVisitRowsSql, sliceRows, utcDays, type StatsQuestion, type SumsRow } from './query.ts'
 import { publishable, questionOf, shown, spanOf, totals, type Scope } from './service.ts'
 
 export const ENTRANCE = '(entrance)'
@@ -95,8 +95,8 @@ const SEP = '\u0000'
  * String), only the visits that viewed it.
  */
 function flowVisits(q: StatsQuestion, params: Params, page?: string, utc?: string[]): string {
-  return `SELECT visitor_id, ${NETWORK} AS net, day, toDate(start, ${params.add('String', q.timezone)}) AS local_day, views
-      FROM ${scopedVisitsSql(q, params, true, utc)}${page ? `\n      WHERE has(pages, ${page})` : ''}`
+  const columns = `visitor_id, ${NETWORK} AS net, day, toDate(start, ${params.add('String', q.timezone)}) AS local_day, views`
+  return scopedVisitRowsSql(q, params, columns, page ? `has(pages, ${page})` : '1', utc)
 }
 
 /**

@@ -96,7 +96,7 @@ const SEP = '\u0000'
  */
 function flowVisits(q: StatsQuestion, params: Params, page?: string, utc?: string[]): string {
   const columns = `visitor_id, ${NETWORK} AS net, day, toDate(start, ${params.add('String', q.timezone)}) AS local_day, views`
-  return scopedVisitRowsSql(q, params, columns, page ? `has(pages, ${page})` : '1', utc)
+  return scopedVisitRowsSql(q, params, columns, page ? `has(pages, ${page})` : undefined, utc)
 }
 
 /**

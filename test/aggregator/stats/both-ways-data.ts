@@ -251,12 +251,8 @@ interface ModelVisit {
   visitor: string
   start: number
   browser: string
-  entry: string
-  pageviews: number
   interactions: number
-  /** The pages it viewed. */
-  pages: Set<string>
-  /** Its pageviews' pages, in the order they were sent. */
+  /** Its pageviews' pages, in the order they were sent (its entry page first). */
   views: string[]
 }
 
@@ -272,15 +268,11 @@ export function visitsOf(sent: Sent[]): ModelVisit[] {
     for (const e of events) {
       // the daily salt changes at midnight UTC: the visitor's hash, and so the visit, is new after it
       if (!current || e.ts - last > VISIT_TIMEOUT_MINUTES * 60_000 || utcDay(e.ts) !== utcDay(last)) {
-        current = { visitor: e.visitor, start: e.ts, browser: e.browser, entry: '', pageviews: 0, interactions: 0, pages: new Set(), views: [] }
+        current = { visitor: e.visitor, start: e.ts, browser: e.browser, interactions: 0, views: [] }
         visits.push(current)
       }
-      if (e.name === 'pageview') {
-        if (!current.entry) current.entry = e.page
-        current.pageviews++
-        current.pages.add(e.page)
-        current.views.push(e.page)
-      } else if (e.name !== 'engagement') current.interactions++
+      if (e.name === 'pageview') current.views.push(e.page)
+      else if (e.name !== 'engagement') current.interactions++
       last = e.ts
     }
   }
@@ -290,7 +282,7 @@ export function visitsOf(sent: Sent[]): ModelVisit[] {
 /** Distinct visitors per local day, summed over the days: the daily salt makes a returning person new each day. */
 const dailyVisitors = (pairs: { visitor: string; ts: number }[]) => new Set(pairs.map((p) => `${localDate(p.ts)}|${p.visitor}`)).size
 
-const isBounce = (v: ModelVisit) => v.pageviews <= 1 && v.interactions === 0
+const isBounce = (v: ModelVisit) => v.views.length <= 1 && v.interactions === 0
 
 export interface ModelNumbers {
   visitors: number
@@ -321,7 +313,7 @@ export function modelPages(sent: Sent[]): Map<string, ModelNumbers> {
     const on = sent.filter((e) => e.page === page && (e.name === 'pageview' || e.name === 'engagement'))
     out.set(page, {
       visitors: dailyVisitors(on.filter((e) => e.visitor !== '')),
-      visits: visits.filter((v) => v.pages.has(page)).length,
+      visits: visits.filter((v) => v.views.includes(page)).length,
       pageviews: on.filter((e) => e.name === 'pageview').length,
     })
   }
@@ -369,9 +361,9 @@ export function modelBrowsers(sent: Sent[]): Map<string, ModelNumbers> {
 /** A page's bounce rate is that of the visits entering on it (issue 11: not 0 for every page). */
 export function modelEntryBounceRates(sent: Sent[]): Map<string, number> {
   const out = new Map<string, number>()
-  const visits = visitsOf(sent).filter((v) => v.entry !== '')
-  for (const page of new Set(visits.map((v) => v.entry))) {
-    const mine = visits.filter((v) => v.entry === page)
+  const visits = visitsOf(sent).filter((v) => v.views.length > 0)
+  for (const page of new Set(visits.map((v) => v.views[0]))) {
+    const mine = visits.filter((v) => v.views[0] === page)
     out.set(page, Math.round((mine.filter(isBounce).length / mine.length) * 100))
   }
   return out

@@ -5,7 +5,7 @@ import { apart, cellOf, minGroup, withheldReason } from './disclosure.ts'
 import { ZERO } from './metrics.ts'
 import type { Range } from './period.ts'
 import { baseParams, dayByDay, NETWORK, rangeDays, sumsByIndex, utcDays, type SumsRow } from './query.ts'
-import { publishable, questionOf, shown, spanOf, totals, type Scope } from './service.ts'
+import { headcount, publishable, questionOf, shown, spanOf, type Scope } from './service.ts'
 import { percent, visitsHolding } from './visit-events.ts'
 
 export const MIN_STEPS = 2
@@ -75,8 +75,8 @@ export async function funnel(client: ClickHouseClient, s: Scope, range: Range, s
   }
   const { utcFirst, utcLast } = rangeDays(range, s.timezone)
   const question = JSON.stringify({ funnel: steps, windowMinutes, site: s.site, timezone: s.timezone, range: [range.from, range.to], filters: s.filters })
-  const whole = totals(client, s, range)
-  const [rows, total, open] = await Promise.all([dayByDay(client, question, utcDays(utcFirst, utcLast), perDay), whole, publishable(client, s, range, whole)])
+  const whole = headcount(client, s, range)
+  const [rows, total, open] = await Promise.all([dayByDay(client, question, utcDays(utcFirst, utcLast), perDay), whole, publishable(client, s, range, whole, true)])
   const counts = sumsByIndex(rows, steps.length)
   const reason = withheldReason(s.limits.k)
   const span = spanOf(range)

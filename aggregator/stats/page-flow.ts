@@ -4,7 +4,7 @@ import { Params } from './filters.ts'
 import { ZERO, type Sums } from './metrics.ts'
 import type { Range } from './period.ts'
 import { baseParams, dayByDay, NETWORK, rangeDays, rollupDays, rollupSlice, scopedVisitRowsSql, sliceRows, utcDays, type StatsQuestion, type SumsRow } from './query.ts'
-import { publishable, questionOf, shown, spanOf, totals, type Scope } from './service.ts'
+import { headcount, publishable, questionOf, shown, spanOf, type Scope } from './service.ts'
 
 export const ENTRANCE = '(entrance)'
 export const EXIT = '(exit)'
@@ -53,8 +53,8 @@ export async function pageFlow(client: ClickHouseClient, s: Scope, range: Range,
       sums: { ...ZERO, visitors: Number(r.visitors), networks: Number(r.networks) },
     }))
   }
-  const whole = totals(client, s, range)
-  const [rows, total, open] = await Promise.all([flowRows(client, q, page), whole, publishable(client, s, range, whole)])
+  const whole = headcount(client, s, range)
+  const [rows, total, open] = await Promise.all([flowRows(client, q, page), whole, publishable(client, s, range, whole, true)])
   const viewed = rows.find((r) => r.direction === 'page')?.sums ?? ZERO
   const nothing: PageFlow = { page, visitors: null, previous: [], next: [], withheld: withheldReason(s.limits.k) }
   if (!minGroup(viewed, s.limits) || !apart(total.visitors, viewed.visitors, s.limits) || !open) return nothing

@@ -32,10 +32,19 @@ type Span = { from: number; to: number }
 export const questionOf = (s: Scope, range: Span): StatsQuestion => ({ site: s.site, timezone: s.timezone, range, filters: s.filters })
 
 /** The sums of the whole range (or `filters` instead of the scope's): every number's total. */
-export async function totals(client: ClickHouseClient, s: Scope, range: Span, filters = s.filters): Promise<Sums> {
-  const rows = await querySums(client, { site: s.site, timezone: s.timezone, range, filters })
+export async function totals(client: ClickHouseClient, s: Scope, range: Span, filters = s.filters, lean = false): Promise<Sums> {
+  const rows = await querySums(client, { site: s.site, timezone: s.timezone, range, filters, ...(lean ? { lean } : {}) })
   return rows.reduce((acc, r) => addSums(acc, r), { ...ZERO })
 }
+
+/**
+ * The visitors and networks of the totals, for a caller that reads no other sum (what the k
+ * rules compare): over whole days under filters every event carries, today's are counted from
+ * the visit rows as inserted, without the merge a visit's other sums need (`headcountOnly` in
+ * query.ts). Its other sums may be 0.
+ */
+export const headcount = (client: ClickHouseClient, s: Scope, range: Span, filters = s.filters): Promise<HeadCount> => totals(client, s, range, filters, true)
+export type HeadCount = Pick<Sums, 'visitors' | 'networks'>
 
 /**
  * Whether anything of a question may be published: R1 on its total, then the neighbours a
@@ -43,9 +52,10 @@ export async function totals(client: ClickHouseClient, s: Scope, range: Span, fi
  * filter sets apart at least k visitors) and R6 `add-day` (the day before and after hold none
  * or at least k). The neighbours are asked at once, beside the total (pass its promise).
  */
-export async function publishable(client: ClickHouseClient, s: Scope, range: Span, total: Sums | Promise<Sums>, now = s.now ?? Date.now()): Promise<boolean> {
-  const without = s.filters.map((_, i) => totals(client, s, range, s.filters.filter((__, j) => j !== i)))
-  const adjacent = adjacentDays(range, s.timezone, now).map((day) => totals(client, s, day))
+export async function publishable(client: ClickHouseClient, s: Scope, range: Span, total: HeadCount | Promise<HeadCount>, lean = false, now = s.now ?? Date.now()): Promise<boolean> {
+  // the neighbours' visitors alone are compared: with a headcount total (`lean`), they are headcounts too, read beside it
+  const without = s.filters.map((_, i) => totals(client, s, range, s.filters.filter((__, j) => j !== i), lean))
+  const adjacent = adjacentDays(range, s.timezone, now).map((day) => totals(client, s, day, undefined, lean))
   const [t, w, a] = await Promise.all([total, Promise.all(without), Promise.all(adjacent)])
   return minGroup(t, s.limits) && w.every((x) => apart(x.visitors, t.visitors, s.limits)) && a.every((x) => adjacentDayAllows(x.visitors, s.limits))
 }
@@ -237,7 +247,10 @@ async function breakdownOnce(
 ): Promise<Breakdown> {
   const nothing = { results: [], withheld: withheldReason(s.limits.k) }
   const base = conversionBase(s, metrics)
-  const whole = totals(client, s, range)
+  // its visitors alone are compared: an event property's rows are read apart from the visits, a
+  // visit property's with its totals in one read (so these stay the whole totals)
+  const headcounted = prop.level === 'event'
+  const whole: Promise<HeadCount> = headcounted ? headcount(client, s, range) : totals(client, s, range)
   // metrics an events row gives alone: the rows need none of the visit sums (StatsQuestion.lean)
   const lean = prop.level === 'event' && prop.visitArray !== undefined && metrics.every((m) => LEAN_METRICS.has(m))
   const question = { site: s.site, timezone: s.timezone, range, property: prop, ...(lean ? { lean } : {}) }
@@ -247,7 +260,7 @@ async function breakdownOnce(
     querySums(client, { ...question, filters: s.filters }),
     whole,
     base ? querySums(client, { ...question, filters: base.filters }) : Promise.resolve([]),
-    publishable(client, s, range, whole),
+    publishable(client, s, range, whole, headcounted),
     ...withouts.map((w) => querySums(client, { ...question, filters: w.filters })),
   ])
   const byBase = new Map(bases.map((r) => [r.key, r]))

@@ -104,6 +104,8 @@ export interface EventSpec {
   dims?: Partial<Record<(typeof DIMENSION_COLUMNS)[number], string>>
   /** 0 new, 1 returning, 2 unknown. */
   returning?: number
+  /** The network (IPv4 /24, IPv6 /48) as the pipeline numbers it; 0 (none) unless told. */
+  networkId?: number
 }
 
 export const DIMENSION_COLUMNS = [
@@ -128,6 +130,7 @@ export function eventRow(e: EventSpec): Record<string, unknown> {
     query: '',
     ...dims,
     returning: e.returning ?? 2,
+    network_id: e.networkId ?? 0,
     engagement_ms: e.engagement_ms ?? 0,
     props: e.props ?? {},
   }

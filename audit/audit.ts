@@ -144,6 +144,8 @@ function cannotHoldText(type: string): boolean {
   const t = stripWrappers(type)
   return /^(?:U?Int\d+|Float\d+|BFloat16|Decimal.*|Bool|Date|Date32|DateTime.*|Time.*|UUID|IPv4|IPv6|Enum\d*\(.*\)|Nothing|Interval.*)$/.test(t)
     || /^(?:Array|Map)\(/.test(t) && !/String/.test(t)
+    // the state of an aggregate over numbers (today's distinct visitors of a page: page_days)
+    || /^AggregateFunction\(/.test(t) && !/String/.test(t)
 }
 
 /**

@@ -149,6 +149,16 @@ export async function purge(
     for (const { partition_id: id } of visitParts) {
       if (/^\d{8}$/.test(id) && id < firstKeptId) await client.command({ query: 'ALTER TABLE visits DROP PARTITION ID {id:String}', query_params: { id } })
     }
+    // Today's page rows (migration 033) are read for today alone: every earlier day goes, within
+    // the hour after midnight, before any site's cutoff (a day at least) reaches today.
+    const todayId = utcDay(now).replace(/-/g, '')
+    const pageParts = await select<{ partition_id: string }>(
+      client,
+      `SELECT DISTINCT partition_id FROM system.parts WHERE database = currentDatabase() AND table = 'page_days' AND active`,
+    )
+    for (const { partition_id: id } of pageParts) {
+      if (/^\d{8}$/.test(id) && id < todayId) await client.command({ query: 'ALTER TABLE page_days DROP PARTITION ID {id:String}', query_params: { id } })
+    }
     for (const site of all) {
       const cutoff = chTime(new Date(report.perSite[site].rawCutoff))
       const [{ n }] = await select<{ n: number }>(client, `SELECT count() AS n FROM visits WHERE site = {site:String} AND start < {cutoff:DateTime64(3, 'UTC')}`, { site, cutoff })

@@ -24,6 +24,8 @@ export const SHARDED: Readonly<Record<string, string>> = {
   // visits with their pageviews (migration 032), likewise
   visits_with_views: 'visitor_id',
   event_counts: 'rand()',
+  // today's page rows (migration 033): a page's states on each shard are of that shard's visitors, merged when read
+  page_days: 'rand()',
   visitless_counts: 'rand()',
 }
 

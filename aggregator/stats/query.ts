@@ -113,6 +113,20 @@ const DURATION = 'toUnixTimestamp64Milli(end) - toUnixTimestamp64Milli(start)'
 export const NETWORK = 'if(network_id = 0, visitor_id, network_id)'
 const VISIT_SUMS = `uniqExact(visitor_id) AS s_visitors, uniqExact(${NETWORK}) AS s_networks, count() AS s_visits, sum(pageviews) AS s_pageviews, sum(events) AS s_events,
       countIf(${BOUNCE}) AS s_bounces, count() AS s_entries, sum(${DURATION}) AS s_duration_ms, sum(engagement_ms) AS s_engagement_ms`
+/**
+ * The lean page sums (eventSums with visitors counted from pageviews in visits, OWN_PAGE_SCROLL)
+ * from today's rows kept at insert (`page_days`, migration 033, whose view states them with the
+ * same expressions: test/aggregator/stats/page-days.test.ts compares the two reads).
+ */
+const PAGE_DAY_SUMS = `uniqExactMerge(visitors) AS s_visitors, uniqExactMerge(networks) AS s_networks, 0 AS s_visits,
+      sum(pageviews) AS s_pageviews, 0 AS s_events, 0 AS s_bounces, 0 AS s_entries, 0 AS s_duration_ms, sum(engagement_ms) AS s_engagement_ms`
+const PAGE_DAY_SCROLL = 'sum(scroll_sum) AS s_scroll_sum, sum(scroll_views) AS s_scroll_views, 0 AS s_scroll_visitors, 0 AS s_scroll_networks'
+/**
+ * Whether `page_days` holds the UTC `days` whole: today alone (UTC, by the clock). Its rows of
+ * earlier days are dropped (retention/purge.ts), and a day is answered from the rollup once built.
+ */
+export const pageDaysHold = (days: readonly string[]): boolean => days.length === 1 && days[0] === utcDay(Date.now())
+
 /** Visitors and networks alone (a headcount: `headcountOnly`), over visit rows, merged or not. */
 const HEADCOUNT_SUMS = `uniqExact(visitor_id) AS s_visitors, uniqExact(${NETWORK}) AS s_networks, 0 AS s_visits, 0 AS s_pageviews, 0 AS s_events,
       0 AS s_bounces, 0 AS s_entries, 0 AS s_duration_ms, 0 AS s_engagement_ms`
@@ -534,12 +548,20 @@ class SumsQuery {
       const valueConds = ownFilters.map((f) => ` AND ${compare(value, f, this.params)}`).join('')
       const carrying = `${carriers(prop, this.params)}${valueConds}`
       const eventKeys = this.keysOf('event', value, sameDay ? '' : `toDate(ts), toDate(ts, ${tz})`, asks, d)
-      branches.push(`SELECT ${eventKeys.select},
+      if (leanHeld && prop.dim === 'page' && others.length === 0 && !asks && !q.interval && pageDaysHold(days)) {
+        // today's page rows as kept at insert (page_days, migration 033): the sums below, from states
+        branches.push(`SELECT ${eventKeys.select}, ${PAGE_DAY_SUMS}, ${NO_REVENUE}, ${PAGE_DAY_SCROLL}${eventDay}
+      FROM page_days
+      WHERE site = ${this.site} AND day IN ${d}${valueConds}
+      GROUP BY ${eventKeys.groupBy}`)
+      } else {
+        branches.push(`SELECT ${eventKeys.select},
         ${eventSums(leanHeld ? `visit_id != 0 AND ${holders(prop, this.params)}` : !prop.visitArray, prop.dim !== 'page')},
         ${paid && !prop.visitArray ? eventRevenue(paid, true) : NO_REVENUE}, ${prop.dim === 'page' ? OWN_PAGE_SCROLL : NO_SCROLL}${eventDay}
       FROM events
       WHERE ${this.eventsInScope(d, others, prop.dim === 'page' ? undefined : carrying)} AND ${carrying}
       GROUP BY ${eventKeys.groupBy}`)
+      }
     }
     // unmerged: each branch's rows as they are (sums named s_…), added up by the caller (addedUp): the outer
     // GROUP BY cost some 5 ms of planning on every read

@@ -106,6 +106,8 @@ export interface EventSpec {
   returning?: number
   /** The network (IPv4 /24, IPv6 /48) as the pipeline numbers it; 0 (none) unless told. */
   networkId?: number
+  /** An engagement ping's deepest scroll in percent; none reported (255) unless told. */
+  scrollDepth?: number
 }
 
 export const DIMENSION_COLUMNS = [
@@ -131,6 +133,7 @@ export function eventRow(e: EventSpec): Record<string, unknown> {
     ...dims,
     returning: e.returning ?? 2,
     network_id: e.networkId ?? 0,
+    ...(e.scrollDepth === undefined ? {} : { scroll_depth: e.scrollDepth }),
     engagement_ms: e.engagement_ms ?? 0,
     props: e.props ?? {},
   }

@@ -131,6 +131,8 @@ describe('audit after personal data was planted behind the pipeline’s back', (
   it('finds the e-mail in a path', () => {
     expect(find(report, 'events.pathname', '[email]')).toMatchObject({ count: 2 })
     for (const where of ['visits.pages', 'visits.exit', 'visits.views']) expect(find(report, where, '[email]'), where).toMatchObject({ count: 1 })
+    // and in today's page rows (page_days): a path kept for each day it was viewed
+    expect(find(report, 'page_days.pathname', '[email]')).toBeDefined()
   })
 
   it('finds the IPv4 address in a prop value', () => {
@@ -169,6 +171,7 @@ describe('audit after personal data was planted behind the pipeline’s back', (
       'events.props [ip]',
       'events.referrer_path [user-agent]',
       'events.returning policy: dimension',
+      'page_days.pathname [email]',
       'spool/000000000000001-000000-planted.ndjson props [ip]',
       'visits.exit [email]',
       'visits.pages [email]',
@@ -197,6 +200,7 @@ describe('audit after personal data was planted behind the pipeline’s back', (
       'events.props [ip]',
       'events.referrer_path [user-agent]',
       'events.returning policy: dimension',
+      'page_days.pathname [email]',
       'visits.exit [email]',
       'visits.pages [email]',
       'visits.views [email]',

@@ -57,10 +57,10 @@ async function paths(): Promise<string[]> {
   return (await rows<{ pathname: string }>(app, "SELECT pathname FROM events WHERE ts >= '2031-01-01' ORDER BY pathname")).map((r) => r.pathname)
 }
 
-async function partitions(): Promise<string[]> {
+async function partitions(table = 'events'): Promise<string[]> {
   const r = await rows<{ partition_id: string }>(
     app,
-    "SELECT DISTINCT partition_id FROM system.parts WHERE database = currentDatabase() AND table = 'events' AND active AND partition_id LIKE '2031%' ORDER BY partition_id",
+    `SELECT DISTINCT partition_id FROM system.parts WHERE database = currentDatabase() AND table = '${table}' AND active AND partition_id LIKE '2031%' ORDER BY partition_id`,
   )
   return r.map((p) => p.partition_id)
 }
@@ -89,7 +89,11 @@ describe('purge(client, policy, sites, now)', () => {
 
   let report: PurgeReport
   it('drops the days every retention expired, deletes each site’s older rows, keeps the rest', async () => {
+    // today's page rows (migration 033) are kept at insert for every day planted
+    expect(await partitions('page_days')).toEqual(['20310401', '20310510', '20310515', '20310516', '20310520', '20310601', '20310608', '20310614', '20310615'])
     report = await purge(client(), app.runtime.policy, sites, NOW)
+    // and only today's stay, whatever each site's retention: no day before is read from them
+    expect(await partitions('page_days')).toEqual(['20310615'])
     expect(await paths()).toEqual(['/G2-kept', '/L4-kept', '/L5-kept', '/L6-kept', '/S4-kept', '/S5-kept'])
     expect(await partitions()).toEqual(['20310516', '20310520', '20310601', '20310608', '20310614', '20310615'])
   })

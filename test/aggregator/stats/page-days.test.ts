@@ -1,0 +1,152 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parseFilters } from '../../../aggregator/stats/filters.ts'
+import { PROPERTIES } from '../../../aggregator/stats/properties.ts'
+import { querySums, sumsSql, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
+import { listMigrations, runStatements } from '../../../store/migrate.ts'
+import { utcDay } from '../../../store/time.ts'
+import { rng } from '../../helpers/identifier-corpus.ts'
+import { DAY, MINUTE, openFixture, rows, type EventSpec, type StoreFixture } from '../store-fixture.ts'
+
+/**
+ * Today's page rows kept at insert (`page_days`, migration 033) answer the page breakdown's lean
+ * read of today (query.ts, PAGE_DAY_SUMS): the view's expressions must give what the read of
+ * events gives (one definition, issue 11), and what was sent. Events of today by the clock (only
+ * today is read from page_days), inserted in several parts, with pageviews in and out of visits,
+ * engagement pings with and without a scroll depth, and visitors sharing networks.
+ */
+
+const SITE = 'example.com'
+const PAGES = ['/', '/pricing', '/docs', '/blog/a']
+const r = rng(20301204)
+
+let fx: StoreFixture
+let today: string
+const sent: EventSpec[] = []
+
+beforeAll(async () => {
+  // the events must all be today's when asked: not in the last two minutes of a UTC day
+  const toMidnight = DAY - (Date.now() % DAY)
+  if (toMidnight < 2 * MINUTE) await new Promise((done) => setTimeout(done, toMidnight + 1000))
+  const start = Date.now() - (Date.now() % DAY)
+  today = utcDay(start)
+  // spread over the day so far (at least 50 minutes of it, from midnight)
+  const span = Math.max(Date.now() - start - MINUTE, 50 * MINUTE)
+  for (let v = 1; v <= 30; v++) {
+    const networkId = r.next() < 0.25 ? 0 : 1 + r.int(0, 6)
+    let ts = start + Math.floor(r.next() * span * 0.5)
+    for (let e = 0; e < r.int(1, 5); e++) {
+      const path = r.pick(PAGES)
+      sent.push({ ts, visitor: v, path, networkId })
+      if (r.next() < 0.5) sent.push({ ts: ts + 1000, visitor: v, path, name: 'engagement', engagement_ms: r.int(100, 90_000), scrollDepth: r.int(0, 100), networkId })
+      ts += r.int(1, 5) * MINUTE
+    }
+    if (r.next() < 0.3) sent.push({ ts, visitor: v, path: '/', name: 'Signup', networkId })
+  }
+  // without a visitor hash: pageviews and pings that count no visitor, some with a scroll depth, one past 100 (not counted)
+  for (let i = 0; i < 6; i++) {
+    const ts = start + Math.floor(r.next() * span)
+    sent.push({ ts, visitor: 0, path: r.pick(PAGES) })
+    sent.push({ ts: ts + 500, visitor: 0, path: r.pick(PAGES), name: 'engagement', engagement_ms: 4000, scrollDepth: i === 0 ? 255 : r.int(0, 100) })
+  }
+  sent.sort((a, b) => a.ts - b.ts)
+  fx = await openFixture({ [SITE]: 'UTC' }, start + DAY)
+  // in time order, in four parts
+  const quarter = Math.ceil(sent.length / 4)
+  for (let i = 0; i < sent.length; i += quarter) await fx.insert(sent.slice(i, i + quarter))
+})
+afterAll(async () => {
+  await fx?.close()
+})
+
+const question = (filters: string): StatsQuestion => ({
+  site: SITE,
+  timezone: 'UTC',
+  range: { from: Date.parse(`${today}T00:00:00Z`), to: Date.parse(`${today}T00:00:00Z`) + DAY },
+  filters: parseFilters(filters),
+  property: PROPERTIES.page,
+  lean: true,
+})
+
+/** What each page's row must say, from what was sent (the page filter's values, if any). */
+function model(keep: (path: string) => boolean) {
+  const out = new Map<string, { visitors: Set<number>; networks: Set<string>; pageviews: number; engagement_ms: number; scroll_sum: number; scroll_views: number }>()
+  for (const e of sent) {
+    const path = e.path ?? '/'
+    const name = e.name ?? 'pageview'
+    if (!keep(path) || (name !== 'pageview' && name !== 'engagement')) continue
+    const row = out.get(path) ?? { visitors: new Set(), networks: new Set(), pageviews: 0, engagement_ms: 0, scroll_sum: 0, scroll_views: 0 }
+    out.set(path, row)
+    if (name === 'pageview') {
+      row.pageviews++
+      if (e.visitor !== 0) {
+        row.visitors.add(e.visitor)
+        row.networks.add(e.networkId ? `n${e.networkId}` : `v${e.visitor}`)
+      }
+    } else {
+      row.engagement_ms += e.engagement_ms ?? 0
+      if (e.visitor === 0 && e.scrollDepth !== undefined && e.scrollDepth <= 100) {
+        row.scroll_sum += e.scrollDepth
+        row.scroll_views++
+      }
+    }
+  }
+  return Object.fromEntries([...out].map(([k, v]) => [k, { visitors: v.visitors.size, networks: v.networks.size, pageviews: v.pageviews, engagement_ms: v.engagement_ms, scroll_sum: v.scroll_sum, scroll_views: v.scroll_views }]))
+}
+
+const asRows = (rs: SumsRow[]) =>
+  Object.fromEntries(rs.map((x) => [x.key, { visitors: x.visitors, networks: x.networks, pageviews: x.pageviews, engagement_ms: x.engagement_ms, scroll_sum: x.scroll_sum, scroll_views: x.scroll_views }]))
+
+describe("today's page rows kept at insert", () => {
+  it('are in several parts, as a live day is', async () => {
+    const [{ n }] = await rows<{ n: number }>(fx.client, "SELECT count() AS n FROM system.parts WHERE database = currentDatabase() AND table = 'page_days' AND active")
+    expect(Number(n)).toBeGreaterThan(1)
+  })
+
+  it.each([
+    ['', () => true],
+    ['page==/pricing|/docs', (p: string) => p === '/pricing' || p === '/docs'],
+    ['page!=/docs', (p: string) => p !== '/docs'],
+  ])('under "%s" answer what the events give, and what was sent', async (filters, keep) => {
+    const q = question(filters)
+    expect(sumsSql(q, [today]).sql).toContain('FROM page_days')
+    // a filter on what every event carries that keeps every event: the same rows, read from events
+    const fromEvents: StatsQuestion = { ...q, filters: [...q.filters, ...parseFilters('browser!=NoSuchBrowser')] }
+    expect(sumsSql(fromEvents, [today]).sql).not.toContain('page_days')
+    const [kept, read] = await Promise.all([querySums(fx.client, q), querySums(fx.client, fromEvents)])
+    const truth = model(keep)
+    expect(Object.keys(truth).length).toBeGreaterThan(0)
+    expect(asRows(kept)).toEqual(truth)
+    expect(asRows(read)).toEqual(truth)
+  })
+
+  it('are made from the events by the migration on a store made before it, and run again give the same', async () => {
+    // read each time (querySums keeps a live day's rows while its events are unchanged)
+    const { sql, params } = sumsSql(question(''), [today])
+    expect(sql).toContain('FROM page_days')
+    const read = async () => asRows((await rows<SumsRow>(fx.client, sql, params)).map((x) => Object.fromEntries(Object.entries(x).map(([k, v]) => [k, k === 'key' ? v : Number(v)])) as unknown as SumsRow))
+    const before = await read()
+    expect(before).toEqual(model(() => true))
+    // a store before 033: no view, no rows
+    await fx.client.command({ query: 'DROP VIEW IF EXISTS page_days_mv' })
+    await fx.client.command({ query: 'TRUNCATE TABLE page_days' })
+    expect(await read()).toEqual({})
+    const [migration] = listMigrations().filter((m) => m.version === 33)
+    await runStatements(fx.client, migration.statements)
+    expect(await read()).toEqual(before)
+    await runStatements(fx.client, migration.statements)
+    expect(await read()).toEqual(before)
+    // and the view keeps them again
+    const later = Date.now() - 1000
+    sent.push({ ts: later, visitor: 999, path: '/later', networkId: 99 })
+    await fx.insert([{ ts: later, visitor: 999, path: '/later', networkId: 99 }])
+    expect(await read()).toEqual(model(() => true))
+    expect((await read())['/later']).toMatchObject({ visitors: 1, pageviews: 1 })
+  })
+
+  it('are not read for another day, a bucket or a question that is not lean', () => {
+    const q = question('')
+    expect(sumsSql(q, ['2030-01-01']).sql).not.toContain('page_days')
+    expect(sumsSql({ ...q, interval: 'hour' }, [today]).sql).not.toContain('page_days')
+    expect(sumsSql({ ...q, lean: undefined }, [today]).sql).not.toContain('page_days')
+  })
+})

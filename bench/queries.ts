@@ -85,7 +85,9 @@ async function main() {
     const withFilters = (f: string): Scope => ({ ...scope, filters: parseFilters(f) })
     const goals = [{ id: 'g1', site: SITE, label: 'Visit /signup', created_at: '', ...parseGoalMatch({ page: '/signup' }) }, { id: 'g2', site: SITE, label: 'Signup', created_at: '', ...parseGoalMatch({ event: 'Signup' }) }]
     const steps = [parseGoalMatch({ page: '/' }), parseGoalMatch({ page: '/pricing' }), parseGoalMatch({ event: 'Signup' })]
-    const panel = (name: string, s = scope) => (c: ClickHouseClient) => breakdown(c, s, range, name, property(name)!, ['visitors'], 10)
+    const panel = (name: string, s = scope, metrics: Metric[] = ['visitors']) => (c: ClickHouseClient) => breakdown(c, s, range, name, property(name)!, metrics, 10)
+    // what the dashboard's panels ask (dashboards/src/components/panels.tsx): the API's default is visitors alone
+    const asked: Record<string, Metric[]> = { page: ['visitors', 'pageviews', 'time_on_page', 'scroll_depth'], channel: ['visitors', 'bounce_rate'], outbound: ['visitors', 'events'] }
     type Asked = (c: ClickHouseClient) => Promise<unknown>
     const queries: [string, Asked][] = [
       ['aggregate (metric cards + change)', (c) => aggregate(c, scope, range, cards)],
@@ -93,8 +95,10 @@ async function main() {
       ...['page', 'entry_page', 'exit_page', 'source', 'referrer', 'channel', 'utm_source', 'utm_medium', 'utm_campaign',
         'country', 'region', 'city', 'browser', 'browser_version', 'os', 'os_version', 'device', 'screen', 'event', 'outbound', 'download', 'prop:plan',
       ].map((n) => [`breakdown ${n}`, panel(n)] as [string, Asked]),
+      ['breakdown page, as the dashboard asks it', panel('page', scope, asked.page)],
       ['filtered: aggregate country==US', (c) => aggregate(c, filtered, range, cards)],
       ['filtered: breakdown page, country==US', panel('page', filtered)],
+      ['filtered: breakdown page, country==US, as the dashboard', panel('page', filtered, asked.page)],
       ['filtered: timeseries by day, country==US', (c) => timeseries(c, filtered, range, ['visitors'], 'day')],
       ['filtered: aggregate country==US;browser==Chrome', (c) => aggregate(c, withFilters('country==US;browser==Chrome'), range, cards)],
       ['filtered: breakdown source, page==/pricing', panel('source', withFilters('page==/pricing'))],
@@ -182,7 +186,7 @@ async function main() {
         ['cards', aggregate(c, s, range, cards)],
         ['chart', timeseries(c, s, range, ['visitors', 'pageviews'], 'day')],
         ['goals', goalConversions(c, s, range, goals)],
-        ...['page', 'channel', 'country', 'browser', 'outbound'].map((n) => [n, breakdown(c, s, range, n, property(n)!, ['visitors'], 10)] as [string, Promise<unknown>]),
+        ...['page', 'channel', 'country', 'browser', 'outbound'].map((n) => [n, breakdown(c, s, range, n, property(n)!, asked[n] ?? ['visitors'], 10)] as [string, Promise<unknown>]),
       ]
       const settled = await Promise.allSettled(panels.map(([, p]) => p))
       // a panel the API would answer with an error (say, past the memory a question may use) is named, not timed

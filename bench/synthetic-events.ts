@@ -9,7 +9,7 @@ export function generateEventsSql(table: string): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(table)) throw new Error(`not a table name: ${table}`)
   return `
 INSERT INTO ${table} (site, ts, name, visitor_id, network_id, visit_id, visit_flags, hostname, pathname, referrer_host, source, channel, utm_source, utm_medium, utm_campaign,
-                    browser, browser_version, os, os_version, device, screen, country, region, city, engagement_ms, props)
+                    browser, browser_version, os, os_version, device, screen, country, region, city, engagement_ms, scroll_depth, props)
 SELECT
     {site:String},
     fromUnixTimestamp64Milli(toInt64({start:Int64} + at_ms)),
@@ -37,6 +37,8 @@ SELECT
     concat('Region ', toString(visitor % 40)),
     concat('City ', toString(visitor % 400)),
     if(step_kind >= 85 AND step_kind < 95, 5000 + (visit % 60000), 0),
+    -- an engagement ping's deepest scroll (255: none reported, as older trackers send)
+    if(step_kind >= 85 AND step_kind < 95, if(visit % 10 = 0, 255, cityHash64(visit, step, 'sd') % 101), 255),
     if(step_kind >= 95, map('url', 'https://docs.example.org/guide', 'plan', ['free', 'pro'][1 + visit % 2]), map())
 FROM
 (

@@ -29,6 +29,11 @@ export interface StatsQuestion {
    * `headcountOnly`), and the other sums of the days read live are 0.
    */
   lean?: boolean
+  /**
+   * With `lean`, a page breakdown also asks its scroll depth: the deepest scroll of each of a
+   * page's views in visits is then read from the visits (`visits.scroll`) beside the lean rows.
+   */
+  scroll?: boolean
 }
 
 export interface SumsRow extends Sums {
@@ -174,6 +179,13 @@ const eventRevenue = (paid: string, visitors: boolean) => `sumIf(revenue_amount,
  */
 const HELD_PAGE_SCROLL = `sum(if((indexOf(scroll.1, held) AS s_at) > 0, scroll.2[s_at], 0)) AS s_scroll_sum, countIf(s_at > 0) AS s_scroll_views,
       uniqExactIf(visitor_id, s_at > 0) AS s_scroll_visitors, uniqExactIf(${NETWORK}, s_at > 0) AS s_scroll_networks`
+/**
+ * HELD_PAGE_SCROLL over the visits' scroll reports instead of their pages (`held`, `s_depth`: an
+ * ARRAY JOIN of `scroll` on the pages the visit holds): a lean page breakdown's, beside rows
+ * that have the other sums (NO_SUMS here).
+ */
+const VISIT_PAGE_SCROLL = `sum(s_depth) AS s_scroll_sum, count() AS s_scroll_views, uniqExact(visitor_id) AS s_scroll_visitors, uniqExact(${NETWORK}) AS s_scroll_networks`
+const NO_SUMS = `0 AS s_visitors, 0 AS s_networks, 0 AS s_visits, 0 AS s_pageviews, 0 AS s_events, 0 AS s_bounces, 0 AS s_entries, 0 AS s_duration_ms, 0 AS s_engagement_ms`
 /** Over a page's events: a ping without a visit stands as a page view of its own (no visitor behind it). */
 const OWN_PAGE_SCROLL = `sumIf(scroll_depth, visit_id = 0 AND name = 'engagement' AND scroll_depth <= 100) AS s_scroll_sum,
       countIf(visit_id = 0 AND name = 'engagement' AND scroll_depth <= 100) AS s_scroll_views, 0 AS s_scroll_visitors, 0 AS s_scroll_networks`
@@ -543,6 +555,16 @@ class SumsQuery {
         ${paid ? VISIT_REVENUE : NO_REVENUE}, ${prop.visitArray === 'pages' ? HELD_PAGE_SCROLL : NO_SCROLL}${visitDay}
       FROM ${this.withRevenue(this.visits(d, others, true), d, paid)}
       ARRAY JOIN ${prop.visitArray} AS held${keyConds.length ? `\n      WHERE ${keyConds.join(' AND ')}` : ''}
+      GROUP BY ${visitKeys.groupBy}`)
+      }
+      if (leanHeld && prop.dim === 'page' && q.scroll === true) {
+        // each view's deepest scroll in a visit, from the visits that reported one on a page they hold
+        const keyConds = ownFilters.map((f) => ` AND ${compare('held', f, this.params)}`).join('')
+        const visitKeys = this.keysOf('visit', 'held', visitRest, asks, d)
+        branches.push(`SELECT ${visitKeys.select}, ${NO_SUMS}, ${NO_REVENUE}, ${VISIT_PAGE_SCROLL}${visitDay}
+      FROM ${this.visits(d, others, true)}
+      ARRAY JOIN scroll.1 AS held, scroll.2 AS s_depth
+      WHERE has(pages, held)${keyConds}
       GROUP BY ${visitKeys.groupBy}`)
       }
       const valueConds = ownFilters.map((f) => ` AND ${compare(value, f, this.params)}`).join('')

@@ -252,8 +252,10 @@ async function breakdownOnce(
   const headcounted = prop.level === 'event'
   const whole: Promise<HeadCount> = headcounted ? headcount(client, s, range) : totals(client, s, range)
   // metrics an events row gives alone: the rows need none of the visit sums (StatsQuestion.lean)
-  const lean = prop.level === 'event' && prop.visitArray !== undefined && metrics.every((m) => LEAN_METRICS.has(m))
-  const question = { site: s.site, timezone: s.timezone, range, property: prop, ...(lean ? { lean } : {}) }
+  // a page's scroll depth too (the dashboard's page panel asks it): read from the visits beside the lean rows
+  const scroll = prop.dim === 'page' && metrics.includes('scroll_depth')
+  const lean = prop.level === 'event' && prop.visitArray !== undefined && metrics.every((m) => LEAN_METRICS.has(m) || (scroll && m === 'scroll_depth'))
+  const question = { site: s.site, timezone: s.timezone, range, property: prop, ...(lean ? { lean } : {}), ...(lean && scroll ? { scroll } : {}) }
   // R3 row by row: the question without each filter on another property
   const withouts = s.filters.filter((f) => f.name !== name).map((f): Scope => ({ ...s, filters: s.filters.filter((x) => x !== f) }))
   const [rows, total, bases, open, ...neighbourRows] = await Promise.all([

@@ -109,10 +109,12 @@ interface Step {
   page: string
   props?: Record<string, string>
   engagementMs?: number
+  /** An engagement ping's deepest scroll, in percent (Plausible's `sd`). */
+  scrollDepth?: number
 }
 const pv = (at: number, page: string): Step => ({ at, name: 'pageview', page })
 const ev = (at: number, page: string, name: string, props: Record<string, string>): Step => ({ at, name, page, props })
-const eng = (at: number, page: string, engagementMs: number): Step => ({ at, name: 'engagement', page, engagementMs })
+const eng = (at: number, page: string, engagementMs: number, scrollDepth?: number): Step => ({ at, name: 'engagement', page, engagementMs, ...(scrollDepth === undefined ? {} : { scrollDepth }) })
 
 const OUTBOUND = 'https://example.net/partner?ref=example.com'
 const DOWNLOAD = 'https://example.com/files/guide.pdf'
@@ -120,12 +122,12 @@ const DOWNLOAD = 'https://example.com/files/guide.pdf'
 /** Visits, each a few minutes long: bounces (one with an engagement ping, which is no interaction), browsing, conversions, clicks out, downloads. */
 const JOURNEYS: Step[][] = [
   [pv(0, '/')],
-  [pv(0, '/blog/a'), eng(50, '/blog/a', 45_000)],
-  [pv(0, '/'), pv(60, '/pricing'), pv(200, '/docs'), eng(260, '/docs', 30_000)],
+  [pv(0, '/blog/a'), eng(50, '/blog/a', 45_000, 40)],
+  [pv(0, '/'), pv(60, '/pricing'), pv(200, '/docs'), eng(260, '/docs', 30_000, 75)],
   [pv(0, '/'), pv(90, '/pricing'), pv(240, '/signup'), ev(300, '/signup', 'Signup', { plan: 'pro' }), eng(330, '/signup', 20_000)],
   [pv(0, '/pricing'), ev(40, '/pricing', 'CTA Click', { position: 'hero', plan: 'free' }), pv(70, '/signup'), ev(120, '/signup', 'Signup', { plan: 'free' })],
   [pv(0, '/blog/b'), ev(30, '/blog/b', 'Outbound Link: Click', { url: OUTBOUND })],
-  [pv(0, '/docs'), ev(20, '/docs', 'File Download', { url: DOWNLOAD }), pv(180, '/docs/install'), eng(200, '/docs/install', 60_000)],
+  [pv(0, '/docs'), ev(20, '/docs', 'File Download', { url: DOWNLOAD }), pv(180, '/docs/install'), eng(200, '/docs/install', 60_000, 100)],
   [pv(0, '/docs'), ev(15, '/docs', 'Search', { position: '2' }), pv(45, '/blog/a')],
 ]
 
@@ -229,6 +231,7 @@ export function beacons(v: Visitor, visit: Visit): { body: Record<string, unknow
       ...(i === 0 && visit.entry.referrer ? { referrer: visit.entry.referrer } : {}),
       ...(s.props ? { props: s.props } : {}),
       ...(s.engagementMs ? { engagement_time: s.engagementMs } : {}),
+      ...(s.scrollDepth !== undefined ? { sd: s.scrollDepth } : {}),
       ...(v.returning !== undefined ? { returning: v.returning } : {}),
       screen_width: v.client.width,
     },

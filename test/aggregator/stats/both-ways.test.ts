@@ -195,15 +195,19 @@ describe.each([...PROPERTIES, ...PROP_KEYS.map((k) => `prop:${k}`)])('breakdown 
  */
 describe.each([
   ['page', ['visitors', 'pageviews', 'time_on_page']],
+  // and the dashboard's page panel: scroll depth from the visits beside the lean rows (StatsQuestion.scroll)
+  ['page', ['visitors', 'pageviews', 'time_on_page', 'scroll_depth']],
   ['event', ['visitors', 'events']],
 ])('breakdown by %s asking only what events give', (property, lean) => {
   it.for(['', ...FILTERS])('equals the same numbers asked with every metric (filter: %s)', async (filter) => {
     const params = (metrics: string) => `${period}&property=${property}&${metrics}&limit=1000${filter ? `&filters=${encodeURIComponent(filter)}` : ''}`
-    const [few, all] = await Promise.all([get('breakdown', params(`metrics=${lean.join(',')}`)), get('breakdown', params(allMetrics))])
+    const every = lean.includes('scroll_depth') ? `${allMetrics},scroll_depth` : allMetrics
+    const [few, all] = await Promise.all([get('breakdown', params(`metrics=${lean.join(',')}`)), get('breakdown', params(every))])
     expect(few.status, JSON.stringify(few.body)).toBe(200)
     expect(all.status, JSON.stringify(all.body)).toBe(200)
     const pick = (rows: Row[]) => Object.fromEntries(rows.map((r) => [String(r[property]), Object.fromEntries(lean.map((m) => [m, r[m]]))]))
     expect(few.body.results.length, 'rows to compare').toBeGreaterThan(0)
+    if (lean.includes('scroll_depth')) expect(few.body.results.some((r: Row) => r.scroll_depth !== null), 'a scroll depth shown').toBe(true)
     expect(pick(few.body.results)).toEqual(pick(all.body.results))
   })
 })

@@ -17,11 +17,14 @@ const legacy = [
   ]).flat(),
   eventRow(SITE, 505, at(11), '/'),
 ].map((r) => ({ ...r, visit_id: '0', visit_flags: 0 }))
+/** And three of today (UTC, seconds after midnight), which today's page rows kept at insert (page_days) counted unstamped. */
+const midnight = Date.now() - (Date.now() % 86_400_000)
+const today = [0, 1, 2].map((i) => ({ ...eventRow(SITE, 600 + i, midnight + (i + 1) * 1000, '/today'), visit_id: '0', visit_flags: 0 }))
 
 let app: FastifyInstance
 beforeAll(async () => {
   app = await testApp({}, [SITE])
-  await app.runtime.store.client.insert({ table: 'events', values: legacy, format: 'JSONEachRow' })
+  await app.runtime.store.client.insert({ table: 'events', values: [...legacy, ...today], format: 'JSONEachRow' })
   await settle(app)
 })
 afterAll(async () => {
@@ -47,8 +50,17 @@ describe('events stored before visits were cut at ingest', () => {
   it('leaves no event without its visit, and none twice', async () => {
     const [left] = await rows<{ unstamped: number; n: number }>(app, `SELECT countIf(visit_id = 0) AS unstamped, count() AS n FROM events WHERE site = {site:String}`, { site: SITE })
     expect(Number(left.unstamped)).toBe(0)
-    expect(Number(left.n)).toBe(legacy.length)
+    expect(Number(left.n)).toBe(legacy.length + today.length)
     const entries = await rows<{ entry_page: string; n: number }>(app, `SELECT entry_page, count() AS n FROM visits FINAL WHERE site = {site:String} GROUP BY entry_page ORDER BY entry_page`, { site: SITE })
-    expect(entries.map((e) => [e.entry_page, Number(e.n)])).toEqual([['/', 11]])
+    expect(entries.map((e) => [e.entry_page, Number(e.n)])).toEqual([['/', 11], ['/today', 3]])
+  })
+
+  it("leaves today's page rows as today's events give them: stamped, and counted once", async () => {
+    const [kept] = await rows<{ pageviews: number; visitors: number }>(
+      app,
+      `SELECT sum(pageviews) AS pageviews, uniqExactMerge(visitors) AS visitors FROM page_days WHERE site = {site:String} AND pathname = '/today'`,
+      { site: SITE },
+    )
+    expect({ pageviews: Number(kept.pageviews), visitors: Number(kept.visitors) }).toEqual({ pageviews: 3, visitors: 3 })
   })
 })

@@ -50,6 +50,9 @@ export class Sites {
   private saved = ''
   private timezones: Promise<Set<string>> | null = null
   private listed: Promise<Set<string>> | null = null
+  /** Writes of the list begun and ended (each moves it), and those running: see `refresh`. */
+  private writes = 0
+  private writing = 0
   /** Whether a list is known at all (from the store, or from the snapshot). */
   known = false
 
@@ -59,11 +62,28 @@ export class Sites {
   ) {}
 
   async refresh(): Promise<void> {
+    const before = this.writes
     const rs = await this.client.query({
       query: 'SELECT domain, timezone FROM sites FINAL WHERE deleted = 0 ORDER BY domain',
       format: 'JSONEachRow',
     })
-    this.replace(await rs.json<Site>())
+    const rows = await rs.json<Site>()
+    // a write of this process began or ended while the list was read: the list may be older than
+    // it (a removed site listed again until the next refresh); the next refresh reads it
+    if (this.writes !== before || this.writing > 0) return
+    this.replace(rows)
+  }
+
+  /** Runs a write of the list, counted (`writes` at its start and its end) so that a refresh read meanwhile is not taken. */
+  private async counted<T>(write: () => Promise<T>): Promise<T> {
+    this.writes++
+    this.writing++
+    try {
+      return await write()
+    } finally {
+      this.writing--
+      this.writes++
+    }
   }
 
   /** Takes the list kept by an earlier run; false when there is none (or it is unreadable). */
@@ -178,17 +198,21 @@ export class Sites {
   async remove(domain: string): Promise<boolean> {
     const site = this.byDomain.get(domain)
     if (!site) return false
-    // a later row of the same second replaces an earlier one (ReplacingMergeTree keeps the last inserted)
-    await this.client.insert({ table: 'sites', values: [{ ...site, deleted: 1 }], format: 'JSONEachRow' })
-    this.byDomain.delete(domain)
-    this.save()
-    return true
+    return this.counted(async () => {
+      // a later row of the same second replaces an earlier one (ReplacingMergeTree keeps the last inserted)
+      await this.client.insert({ table: 'sites', values: [{ ...site, deleted: 1 }], format: 'JSONEachRow' })
+      this.byDomain.delete(domain)
+      this.save()
+      return true
+    })
   }
 
-  private async write(site: Site): Promise<Site> {
-    await this.client.insert({ table: 'sites', values: [{ ...site, deleted: 0 }], format: 'JSONEachRow' })
-    this.byDomain.set(site.domain, site)
-    this.save()
-    return site
+  private write(site: Site): Promise<Site> {
+    return this.counted(async () => {
+      await this.client.insert({ table: 'sites', values: [{ ...site, deleted: 0 }], format: 'JSONEachRow' })
+      this.byDomain.set(site.domain, site)
+      this.save()
+      return site
+    })
   }
 }

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RollupJob } from '../../aggregator/rollup/job.ts'
 import { perSiteTables } from '../../retention/erase.ts'
+import { Sites } from '../../accounts/sites.ts'
 import { ADMIN_TOKEN, beacon, flush, rows, settle, tempDataDir, testApp } from '../helpers/app.ts'
 import { at, day, dayBefore, eventRow, insertEvents, utcDay } from '../helpers/fixtures.ts'
 
@@ -162,6 +163,43 @@ describe('removing a site', () => {
     await beacon(app, { n: 'pageview', u: `https://${site}/after`, d: site })
     await flush(app)
     expect(await rows<{ c: number }>(app, 'SELECT count() AS c FROM events WHERE site = {site:String}', { site })).toEqual([{ c: 0 }])
+  })
+})
+
+describe('the list of sites', () => {
+  it('is not taken back from a refresh that read it while a site was removed', async () => {
+    // the store's own client, with a read's answer held until the removal is done (a slow read under load)
+    let release!: () => void
+    const held = new Promise<void>((done) => (release = done))
+    let holding = false
+    const real = app.runtime.store.client
+    const slow = new Proxy(real, {
+      get(target, prop) {
+        if (prop === 'query') {
+          return async (...args: Parameters<typeof real.query>) => {
+            const hold = holding
+            const rs = await target.query(...args)
+            if (hold) await held
+            return rs
+          }
+        }
+        const value = Reflect.get(target, prop) as unknown
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+    const sites = new Sites(slow as typeof real)
+    await sites.add('race.example.com', 'UTC')
+    holding = true
+    const reading = sites.refresh()
+    holding = false
+    expect(await sites.remove('race.example.com')).toBe(true)
+    release()
+    await reading
+    expect(sites.has('race.example.com')).toBe(false)
+    // and the next refresh reads the list as stored
+    await sites.refresh()
+    expect(sites.has('race.example.com')).toBe(false)
+    expect(sites.known).toBe(true)
   })
 })
 

@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client'
+import { listMigrations } from '../../store/migrate.ts'
 import { utcDay } from '../../store/time.ts'
 
 /**
@@ -47,33 +48,23 @@ export async function backfillVisits(client: ClickHouseClient, timeoutMinutes: n
       query_params: { day },
       clickhouse_settings: { mutations_sync: '2' },
     })
-    await refillPageDays(client, day)
   }
+  await refillPageDays(client, days)
   return days
 }
 
 /**
- * The day's page rows kept at insert (`page_days`, migration 033) counted the unstamped events and
- * then their stamped copies: they are made again from the day's events, as the migration makes
- * them. Only today and yesterday are kept there (retention/purge.ts), so only those are made.
- * As for the events above, a reader may find the day's rows missing, or an event inserted in
- * that moment counted twice, for the moment between the drop and the insert (once, after an upgrade).
+ * Today's and yesterday's page rows kept at insert (`page_days`, migration 033) counted the
+ * unstamped events and then their stamped copies: when a backfilled day is one of those two, both
+ * are made again from the events by migration 033's own statement that fills them (earlier days
+ * are not read there and the purge drops them). As for the events above, a reader may find the
+ * days' rows missing, or an event inserted in that moment counted twice, for the moment between
+ * the drop and the insert (once, after an upgrade).
  */
-async function refillPageDays(client: ClickHouseClient, day: string): Promise<void> {
-  await client.command({ query: 'ALTER TABLE page_days DROP PARTITION ID {id:String}', query_params: { id: day.replace(/-/g, '') } })
-  if (day < utcDay(Date.now() - 86_400_000)) return
-  await client.command({
-    query: `INSERT INTO page_days
-      SELECT site, toDate(ts) AS day, pathname,
-        uniqExactStateIf(visitor_id, visit_id != 0 AND name = 'pageview') AS visitors,
-        uniqExactStateIf(if(network_id = 0, visitor_id, network_id), visit_id != 0 AND name = 'pageview') AS networks,
-        countIf(name = 'pageview') AS pageviews,
-        sumIf(engagement_ms, name = 'engagement') AS engagement_ms,
-        sumIf(scroll_depth, visit_id = 0 AND name = 'engagement' AND scroll_depth <= 100) AS scroll_sum,
-        countIf(visit_id = 0 AND name = 'engagement' AND scroll_depth <= 100) AS scroll_views
-      FROM events
-      WHERE name IN ('pageview', 'engagement') AND toDate(ts) = {day:Date}
-      GROUP BY site, day, pathname`,
-    query_params: { day },
-  })
+async function refillPageDays(client: ClickHouseClient, days: string[]): Promise<void> {
+  const kept = [utcDay(Date.now() - 86_400_000), utcDay(Date.now())]
+  if (!days.some((d) => kept.includes(d))) return
+  const [fill] = listMigrations().find((m) => m.version === 33)!.statements.filter((st) => /^INSERT INTO page_days\b/.test(st))
+  for (const day of kept) await client.command({ query: 'ALTER TABLE page_days DROP PARTITION ID {id:String}', query_params: { id: day.replace(/-/g, '') } })
+  await client.command({ query: fill })
 }

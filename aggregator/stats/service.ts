@@ -256,14 +256,17 @@ async function breakdownOnce(
   const scroll = prop.dim === 'page' && metrics.includes('scroll_depth')
   const lean = prop.level === 'event' && prop.visitArray !== undefined && metrics.every((m) => LEAN_METRICS.has(m) || (scroll && m === 'scroll_depth'))
   const question = { site: s.site, timezone: s.timezone, range, property: prop, ...(lean ? { lean } : {}), ...(lean && scroll ? { scroll } : {}) }
-  // R3 row by row: the question without each filter on another property
+  // R3 row by row: the question without each filter on another property. Only a neighbour's
+  // visitors are compared (splitRows), so it is asked lean whenever the property can be, whatever
+  // the question's metrics, and never its scroll depth
   const withouts = s.filters.filter((f) => f.name !== name).map((f): Scope => ({ ...s, filters: s.filters.filter((x) => x !== f) }))
+  const neighbour = { site: s.site, timezone: s.timezone, range, property: prop, ...(prop.level === 'event' && prop.visitArray !== undefined ? { lean: true } : {}) }
   const [rows, total, bases, open, ...neighbourRows] = await Promise.all([
     querySums(client, { ...question, filters: s.filters }),
     whole,
     base ? querySums(client, { ...question, filters: base.filters }) : Promise.resolve([]),
     publishable(client, s, range, whole, headcounted),
-    ...withouts.map((w) => querySums(client, { ...question, filters: w.filters })),
+    ...withouts.map((w) => querySums(client, { ...neighbour, filters: w.filters })),
   ])
   const byBase = new Map(bases.map((r) => [r.key, r]))
   if (!open) return nothing

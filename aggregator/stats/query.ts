@@ -505,9 +505,10 @@ class SumsQuery {
     const paid = revenueCondition(q.filters, this.params)
     if (!prop && headcountOnly(q, days, together)) {
       // Only visitors and networks are asked (q.lean without a property: `headcount` in
-      // service.ts), over whole UTC days under filters every event carries: a visit's rows as
-      // inserted (before the merge FINAL makes) each have its visitor, its network and, for
-      // such a filter, its value, so their distinct visitors and networks are the merged rows'.
+      // service.ts), over whole UTC days under filters every event carries that pick no row
+      // holding the empty value: a visit's rows as inserted (before the merge FINAL makes) each have its
+      // visitor and network, and the filters pick one of them exactly when they pick the merged
+      // row (headcountOnly), so their distinct visitors and networks are the merged rows'.
       const keys = this.keysOf('visit', null, visitRest, together, d)
       const conds = [`site = ${this.site} AND day IN ${d}`, ...q.filters.map((f) => this.visitCondition(f, d))]
       branches.push(`SELECT ${keys.select}, ${HEADCOUNT_SUMS}, ${NO_REVENUE}, ${NO_SCROLL}${visitDay}
@@ -685,9 +686,11 @@ export function wholeDaysOnly(q: StatsQuestion, days: readonly string[]): boolea
  * Whether a read of `days` for `q` may count its visitors and networks alone from the visit rows
  * as inserted, without FINAL: the question asks no more (`lean` without a property or an
  * interval), over whole days (wholeDaysOnly: its filters are carried by every event), and the
- * asks read with it (`together`) have no property, bucket or condition of another kind. A
- * visit's rows as inserted then each hold its visitor and network and the value of every such
- * filter, as its merged row does; its start may differ, hence whole days and no bucket.
+ * asks read with it (`together`) have no property, bucket or condition of another kind. Each of
+ * a visit's rows as inserted holds its visitor and network; the row holding its first event also
+ * holds the value of every such filter, as the merged row does, and the others the empty value,
+ * so filters that never pick a row holding the empty value (noEmptyRow) pick the visit's
+ * visitor exactly when they pick the merged row. A row's start may differ from the visit's: whole days, no bucket.
  */
 export function headcountOnly(q: StatsQuestion, days: readonly string[], together: readonly GroupedAsk[] | null = null): boolean {
   return (
@@ -695,9 +698,18 @@ export function headcountOnly(q: StatsQuestion, days: readonly string[], togethe
     !q.property &&
     !q.interval &&
     wholeDaysOnly(q, days) &&
-    (together ?? []).every((a) => a.prop === null && !a.interval && (a.conds ?? []).every(carried))
+    noEmptyRow(q.filters) &&
+    (together ?? []).every((a) => a.prop === null && !a.interval && (a.conds ?? []).every(carried) && noEmptyRow([...q.filters, ...(a.conds ?? [])]))
   )
 }
+
+/**
+ * Whether filters (all of them holding) never pick a visit's row as inserted without its first
+ * event: such a row holds the empty value for every visit property (the view keeps them from the
+ * first event alone), so one filter false on the empty value is enough. `country!=DE` alone
+ * would count a German visit by its later rows; with no filter, every row is the visit's anyway.
+ */
+const noEmptyRow = (filters: readonly Filter[]) => filters.length === 0 || filters.some((f) => f.op === '~' || (f.op === '==') !== f.values.includes(''))
 
 /** What of the daily rollup answers a question: its dimension's rows, those of some values, or with `prefix` the cube's rows of one filter value. */
 export interface RollupSlice {

@@ -15,7 +15,8 @@
  *     format (JSONEachRow, TSV, RowBinary, Native) into a Null table and into `events`.
  *
  * Options: --profile (CPU-profile the servers and print the hot spots of the load window;
- * --profile-dir=<dir> also keeps the .cpuprofile files),
+ * --profile-dir=<dir> also keeps the .cpuprofile files), --perf (sample the servers' main threads
+ * with Linux perf during the load and print where their CPU went, in µs a request: bench/perf-profile.ts),
  * --no-nofsync (skip the SPOOL_FSYNC=0 run). Env: BENCH_DURATION (s, default 10),
  * BENCH_CONNECTIONS (default 50), BENCH_PIPELINE_EVENTS (default 50000), BENCH_WARMUP (beacons
  * sent before each measured load, default 3000),
@@ -44,6 +45,7 @@ import { fileURLToPath } from 'node:url'
 import { benchFreshness, formatFreshness, type FreshnessResult } from './freshness.ts'
 import { busyPct, cleanUpOnExit, collectorEnv, countStored, fetchJson, freePort, machineCpu, procStatusMb, ROOT, sleep, startChild, stopChild, stolenPct, tempDir, track, waitFor, serveArgs } from './lib.ts'
 import { formatProfile, summariseProfile } from './profile.ts'
+import { formatPerf, perfAvailable, recordThread, summarisePerf, type PerfSummary } from './perf-profile.ts'
 import type { EventRow } from '../collector/pipeline/types.ts'
 import { utcDay } from '../store/time.ts'
 
@@ -55,6 +57,7 @@ const args = new Set(process.argv.slice(2))
 const KEEP_PROFILES = process.argv.slice(2).find((a) => a.startsWith('--profile-dir='))?.slice('--profile-dir='.length)
 const PROFILE = args.has('--profile') || KEEP_PROFILES !== undefined
 const NOFSYNC_RUN = !args.has('--no-nofsync')
+const PERF = args.has('--perf')
 const FRESHNESS_RUN = !args.has('--no-freshness')
 const FRESHNESS_PROBES = Number(process.env.BENCH_FRESHNESS_PROBES || 20)
 const FRESHNESS_DEADLINE_S = Number(process.env.BENCH_FRESHNESS_DEADLINE || 90)
@@ -360,6 +363,30 @@ interface CollectorRun {
   startMs: number
   drainMs: number
   profile?: string
+  perf?: PerfSummary
+}
+
+/** A frame of the project's own code: the bundle `npm start` runs, or a source file (tsx). */
+const projectFile = (url: string) => {
+  const root = ROOT.replace(/\/$/, '')
+  return !url.includes('/node_modules/') && (url.startsWith(`file://${root}/`) || url.startsWith(`${root}/`))
+}
+
+/** Samples the main thread with perf while `load` runs (--perf); the samples are sorted into categories once it is over. */
+async function underPerf<T>(pid: number, load: () => Promise<T>): Promise<{ result: T; perf?: PerfSummary }> {
+  if (!PERF) return { result: await load() }
+  const dir = tempDir('analytics-bench-perf-')
+  const file = path.join(dir, 'perf.data')
+  const rec = recordThread(pid, file)
+  try {
+    const result = await load()
+    await rec.stop()
+    return { result, perf: summarisePerf(file, projectFile) }
+  } finally {
+    await rec.stop()
+    // the JIT's symbol map --perf-basic-prof wrote (it names JavaScript frames for perf script)
+    fs.rmSync(`/tmp/perf-${pid}.map`, { force: true })
+  }
 }
 
 async function benchCollector(label: string, extraEnv: Record<string, string>, tool: 'wrk' | 'autocannon'): Promise<CollectorRun> {
@@ -370,7 +397,7 @@ async function benchCollector(label: string, extraEnv: Record<string, string>, t
   const env = collectorEnv(dataDir, port, token, extraEnv)
   const profDir = PROFILE ? profileDir(label) : null
   // as `npm start` runs it; a profiled run reads the TypeScript through tsx, so that its samples name the project's files
-  const nodeArgs = serveArgs(profDir ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`], tsx: true } : {})
+  const nodeArgs = serveArgs(profDir ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`], tsx: true } : PERF ? { nodeFlags: ['--perf-basic-prof'] } : {})
   const t0 = Date.now()
   const child = startChild(process.execPath, nodeArgs, env)
   try {
@@ -393,7 +420,7 @@ async function benchCollector(label: string, extraEnv: Record<string, string>, t
     const cpu0 = cpuMs(child.pid)
     const threads0 = threadCpu(child.pid)
     const loadFromUs = Number(process.hrtime.bigint() / 1000n)
-    const load = await runLoad(url, tool)
+    const { result: load, perf } = await underPerf(child.pid, () => runLoad(url, tool))
     const loadToUs = Number(process.hrtime.bigint() / 1000n)
     const cpu1 = cpuMs(child.pid)
     const threads = threadCpuPerReq(threads0, threadCpu(child.pid), load.completed)
@@ -458,6 +485,7 @@ async function benchCollector(label: string, extraEnv: Record<string, string>, t
       startMs,
       drainMs,
       profile,
+      perf,
     }
     return run
   } finally {
@@ -466,10 +494,10 @@ async function benchCollector(label: string, extraEnv: Record<string, string>, t
 }
 
 
-async function benchBare(tool: 'wrk' | 'autocannon'): Promise<{ load: LoadResult; cpuUsPerReq: number; peakRssMb: number; threads: { text: string; mainUs: number }; profile?: string }> {
+async function benchBare(tool: 'wrk' | 'autocannon'): Promise<{ load: LoadResult; cpuUsPerReq: number; peakRssMb: number; threads: { text: string; mainUs: number }; profile?: string; perf?: PerfSummary }> {
   const port = await freePort()
   const profDir = PROFILE ? profileDir('bare Fastify') : null
-  const child = startChild(process.execPath, ['--import', 'tsx', ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), path.join(BENCH_DIR, 'bare-server.ts')], {
+  const child = startChild(process.execPath, ['--import', 'tsx', ...(PERF ? ['--perf-basic-prof'] : []), ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), path.join(BENCH_DIR, 'bare-server.ts')], {
     ...process.env,
     PORT: String(port),
     HOST: '127.0.0.1',
@@ -481,7 +509,7 @@ async function benchBare(tool: 'wrk' | 'autocannon'): Promise<{ load: LoadResult
     const cpu0 = cpuMs(child.pid)
     const threads0 = threadCpu(child.pid)
     const loadFromUs = Number(process.hrtime.bigint() / 1000n)
-    const load = await runLoad(`http://127.0.0.1:${port}`, tool)
+    const { result: load, perf } = await underPerf(child.pid, () => runLoad(`http://127.0.0.1:${port}`, tool))
     const loadToUs = Number(process.hrtime.bigint() / 1000n)
     const cpu1 = cpuMs(child.pid)
     const threads = threadCpuPerReq(threads0, threadCpu(child.pid), load.completed)
@@ -494,7 +522,7 @@ async function benchBare(tool: 'wrk' | 'autocannon'): Promise<{ load: LoadResult
         ? formatProfile('CPU profile of the main thread, bare Fastify (204), load window only', summariseProfile(path.join(profDir, file), 8, [loadFromUs, loadToUs]))
         : '(no CPU profile was written for the bare server)'
     }
-    return { load, cpuUsPerReq: ((cpu1 - cpu0) * 1000) / Math.max(1, load.completed), peakRssMb: mem.peakRssMb, threads, profile }
+    return { load, cpuUsPerReq: ((cpu1 - cpu0) * 1000) / Math.max(1, load.completed), peakRssMb: mem.peakRssMb, threads, profile, perf }
   } finally {
     await stopChild(child)
   }
@@ -715,7 +743,9 @@ async function main(): Promise<void> {
   }
   const [load1] = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').map(Number)
   if (load1 > 1) console.log(`NOTE: load average ${load1} before the bench: other work shares the 2 cores, figures will be low and noisy.`)
-  console.log(`bench: ${tool} -t1 -c${CONNECTIONS}, ${LOAD_S} s of POST /api/event per server, all on 127.0.0.1${PROFILE ? '; collector CPU-profiled (adds overhead)' : ''}`)
+  if (PERF && !perfAvailable()) throw new Error('--perf needs Linux perf, allowed to sample (apt-get install -y linux-perf; kernel.perf_event_paranoid ≤ 2 for a process of your own)')
+  if (PERF && PROFILE) throw new Error('--perf and --profile each sample the main thread: ask one at a time')
+  console.log(`bench: ${tool} -t1 -c${CONNECTIONS}, ${LOAD_S} s of POST /api/event per server, all on 127.0.0.1${PROFILE ? '; collector CPU-profiled (adds overhead)' : ''}${PERF ? '; main threads sampled by perf (adds a little overhead)' : ''}`)
 
   const runs: CollectorRun[] = []
   console.log('· collector, spool fsync on (default) ...')
@@ -763,6 +793,16 @@ async function main(): Promise<void> {
   for (const r of runs) if (r.profile) console.log('\n' + r.profile)
   if (bare.profile) console.log('\n' + bare.profile)
   if (KEEP_PROFILES) console.log(`\n(.cpuprofile files kept under ${path.resolve(KEEP_PROFILES)}; open them in Chrome DevTools or speedscope)`)
+  const sampled = [...runs.map((r) => ({ label: r.label, perf: r.perf, mainUs: r.threads.mainUs })), { label: 'bare Fastify (204)', perf: bare.perf, mainUs: bare.threads.mainUs }]
+  if (PERF) {
+    console.log(
+      '\n' +
+        formatPerf(
+          "Where the main thread's CPU went, in µs a request (perf: on-CPU samples, the kernel's part in parentheses)",
+          sampled.filter((x) => x.perf).map((x) => ({ label: x.label, summary: x.perf!, mainUsPerReq: x.mainUs })),
+        ),
+    )
+  }
 
   console.log(`\n=== npm run bench: POST /api/event, ${tool} -t1 -c${CONNECTIONS}, ${LOAD_S} s each, load tool and server share 2 cores ===`)
   console.log(table(head, rows))

@@ -506,9 +506,9 @@ class SumsQuery {
     if (!prop && headcountOnly(q, days, together)) {
       // Only visitors and networks are asked (q.lean without a property: `headcount` in
       // service.ts), over whole UTC days under filters every event carries that pick no row
-      // holding the empty value: a visit's rows as inserted (before the merge FINAL makes) each have its
-      // visitor and network, and the filters pick one of them exactly when they pick the merged
-      // row (headcountOnly), so their distinct visitors and networks are the merged rows'.
+      // holding the empty value: a visit's rows as inserted (before the merge FINAL makes) each
+      // have its visitor and network, and the filters pick one of them exactly when they pick
+      // the merged row (headcountOnly), so their distinct visitors and networks are the merged rows'.
       const keys = this.keysOf('visit', null, visitRest, together, d)
       const conds = [`site = ${this.site} AND day IN ${d}`, ...q.filters.map((f) => this.visitCondition(f, d))]
       branches.push(`SELECT ${keys.select}, ${HEADCOUNT_SUMS}, ${NO_REVENUE}, ${NO_SCROLL}${visitDay}
@@ -690,7 +690,8 @@ export function wholeDaysOnly(q: StatsQuestion, days: readonly string[]): boolea
  * a visit's rows as inserted holds its visitor and network; the row holding its first event also
  * holds the value of every such filter, as the merged row does, and the others the empty value,
  * so filters that never pick a row holding the empty value (noEmptyRow) pick the visit's
- * visitor exactly when they pick the merged row. A row's start may differ from the visit's: whole days, no bucket.
+ * visitor exactly when they pick the merged row. A row's start may differ from the visit's:
+ * whole days, no bucket.
  */
 export function headcountOnly(q: StatsQuestion, days: readonly string[], together: readonly GroupedAsk[] | null = null): boolean {
   return (

@@ -389,6 +389,13 @@ async function underPerf<T>(pid: number, load: () => Promise<T>): Promise<{ resu
   }
 }
 
+/** V8's log of each isolate of a server run with --perf-basic-prof (the main one, the workers'), in its working directory: removed once it has stopped. */
+function removeIsolateLogs(pid: number): void {
+  if (!PERF) return
+  const own = new RegExp(`^isolate-0x[0-9a-f]+-${pid}-v8\\.log$`)
+  for (const f of fs.readdirSync(ROOT)) if (own.test(f)) fs.rmSync(path.join(ROOT, f), { force: true })
+}
+
 async function benchCollector(label: string, extraEnv: Record<string, string>, tool: 'wrk' | 'autocannon'): Promise<CollectorRun> {
   const dataDir = tempDir('analytics-bench-')
   const port = await freePort()
@@ -490,6 +497,7 @@ async function benchCollector(label: string, extraEnv: Record<string, string>, t
     return run
   } finally {
     await stopChild(child)
+    removeIsolateLogs(child.pid)
   }
 }
 
@@ -525,6 +533,7 @@ async function benchBare(tool: 'wrk' | 'autocannon'): Promise<{ load: LoadResult
     return { load, cpuUsPerReq: ((cpu1 - cpu0) * 1000) / Math.max(1, load.completed), peakRssMb: mem.peakRssMb, threads, profile, perf }
   } finally {
     await stopChild(child)
+    removeIsolateLogs(child.pid)
   }
 }
 

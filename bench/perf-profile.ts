@@ -7,8 +7,8 @@
  * kernel included (a socket write's TCP work, an fdatasync's), so its shares add up to the CPU
  * time the bench measures for the thread. Node's `--perf-basic-prof` names the JavaScript frames.
  *
- * Each sample goes to the nearest frame, from the leaf up, that one of CATEGORIES claims: the
- * work a function asks of Fastify or Node (a hook calling `done()`, which reads the body) counts
+ * Each sample goes to the nearest frame, from the leaf up, that a category claims (categoryOf):
+ * the work a function asks of Fastify or Node (a hook calling `done()`, which reads the body) counts
  * as theirs, not the hook's. Collection counts as such wherever it is triggered.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
@@ -79,7 +79,7 @@ export interface PerfSummary {
   shares: { name: string; share: number; kernel: number }[]
 }
 
-/** Reads a `perf record -g` file and sorts its samples into CATEGORIES. */
+/** Reads a `perf record -g` file and sorts its samples by category (categoryOf). */
 export function summarisePerf(file: string, projectFile: (url: string) => boolean): PerfSummary {
   const r = spawnSync('perf', ['script', '-i', file, '-F', 'ip,sym,dso'], { encoding: 'utf8', maxBuffer: 1 << 30 })
   if (r.status !== 0) throw new Error(`perf script: ${r.stderr.slice(0, 300)}`)

@@ -65,6 +65,21 @@ export function aggregatesCutoff(policy: Policy, site: string, now: Date): Date 
 }
 
 
+/**
+ * Drops a table partitioned by day of its partitions before the day `beforeId` (YYYYMMDD). The id
+ * is a parameter and matched /^\d{8}$/ first: a value from system.parts never becomes SQL text.
+ */
+async function dropDaysBefore(client: ClickHouseClient, table: 'visits' | 'page_days', beforeId: string): Promise<void> {
+  const parts = await select<{ partition_id: string }>(
+    client,
+    'SELECT DISTINCT partition_id FROM system.parts WHERE database = currentDatabase() AND table = {table:String} AND active',
+    { table },
+  )
+  for (const { partition_id: id } of parts) {
+    if (/^\d{8}$/.test(id) && id < beforeId) await client.command({ query: `ALTER TABLE ${table} DROP PARTITION ID {id:String}`, query_params: { id } })
+  }
+}
+
 async function select<T>(client: ClickHouseClient, query: string, query_params: Record<string, unknown> = {}): Promise<T[]> {
   const rs = await client.query({ query, query_params, format: 'JSONEachRow' })
   return rs.json<T>()
@@ -142,23 +157,10 @@ export async function purge(
 
   // Visits are derived from raw events and carry the same visitor hashes: they go with them.
   if (!dryRun) {
-    const visitParts = await select<{ partition_id: string }>(
-      client,
-      `SELECT DISTINCT partition_id FROM system.parts WHERE database = currentDatabase() AND table = 'visits' AND active`,
-    )
-    for (const { partition_id: id } of visitParts) {
-      if (/^\d{8}$/.test(id) && id < firstKeptId) await client.command({ query: 'ALTER TABLE visits DROP PARTITION ID {id:String}', query_params: { id } })
-    }
+    await dropDaysBefore(client, 'visits', firstKeptId)
     // Today's page rows (migration 033) are read for today alone: every earlier day goes, within
     // the hour after midnight, before any site's cutoff (a day at least) reaches today.
-    const todayId = utcDay(now).replace(/-/g, '')
-    const pageParts = await select<{ partition_id: string }>(
-      client,
-      `SELECT DISTINCT partition_id FROM system.parts WHERE database = currentDatabase() AND table = 'page_days' AND active`,
-    )
-    for (const { partition_id: id } of pageParts) {
-      if (/^\d{8}$/.test(id) && id < todayId) await client.command({ query: 'ALTER TABLE page_days DROP PARTITION ID {id:String}', query_params: { id } })
-    }
+    await dropDaysBefore(client, 'page_days', utcDay(now).replace(/-/g, ''))
     for (const site of all) {
       const cutoff = chTime(new Date(report.perSite[site].rawCutoff))
       const [{ n }] = await select<{ n: number }>(client, `SELECT count() AS n FROM visits WHERE site = {site:String} AND start < {cutoff:DateTime64(3, 'UTC')}`, { site, cutoff })

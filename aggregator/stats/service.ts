@@ -254,13 +254,15 @@ async function breakdownOnce(
   // metrics an events row gives alone: the rows need none of the visit sums (StatsQuestion.lean)
   // a page's scroll depth too (the dashboard's page panel asks it): read from the visits beside the lean rows
   const scroll = prop.dim === 'page' && metrics.includes('scroll_depth')
-  const lean = prop.level === 'event' && prop.visitArray !== undefined && metrics.every((m) => LEAN_METRICS.has(m) || (scroll && m === 'scroll_depth'))
+  // a property a visit holds several values of (pages, event names) may be read lean
+  const leanable = prop.level === 'event' && prop.visitArray !== undefined
+  const lean = leanable && metrics.every((m) => LEAN_METRICS.has(m) || (scroll && m === 'scroll_depth'))
   const question = { site: s.site, timezone: s.timezone, range, property: prop, ...(lean ? { lean } : {}), ...(lean && scroll ? { scroll } : {}) }
   // R3 row by row: the question without each filter on another property. Only a neighbour's
   // visitors are compared (splitRows), so it is asked lean whenever the property can be, whatever
   // the question's metrics, and never its scroll depth
   const withouts = s.filters.filter((f) => f.name !== name).map((f): Scope => ({ ...s, filters: s.filters.filter((x) => x !== f) }))
-  const neighbour = { site: s.site, timezone: s.timezone, range, property: prop, ...(prop.level === 'event' && prop.visitArray !== undefined ? { lean: true } : {}) }
+  const neighbour = { site: s.site, timezone: s.timezone, range, property: prop, ...(leanable ? { lean: true } : {}) }
   const [rows, total, bases, open, ...neighbourRows] = await Promise.all([
     querySums(client, { ...question, filters: s.filters }),
     whole,

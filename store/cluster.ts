@@ -101,6 +101,11 @@ function translate(c: Cluster, storage: Storage, sql: string): string[] {
     if (SHARDED[a] || SHARDED[b]) throw new Error(`cluster DDL: ${a} and ${b} are not both sharded`)
     return [`EXCHANGE TABLES ${a} AND ${b} ${on}`]
   }
+  if ((m = /^OPTIMIZE TABLE (\w+)\s+([\s\S]*)$/i.exec(sql))) {
+    // parts are merged where they are: on each shard's local table
+    const [, table, rest] = m
+    return [`OPTIMIZE TABLE ${SHARDED[table] ? local(table) : table} ${on} ${rest}`]
+  }
   if ((m = /^TRUNCATE TABLE IF EXISTS (\w+)$/i.exec(sql))) {
     const table = SHARDED[m[1]] ? local(m[1]) : m[1]
     return [`TRUNCATE TABLE IF EXISTS ${table} ${on}`]

@@ -24,7 +24,16 @@ export interface VisitProperty {
    * their visits first.
    */
   onEveryEvent?: true
+  /**
+   * The value is the visit's first event's: the view keeping visits takes it from that event
+   * alone, so the visit's row holding it as inserted (`opens`, migration 034) has it before any
+   * merge. Not so for the entry and exit pages, which the visit's other rows can give.
+   */
+  firstEvent?: true
 }
+
+/** A one-event visit's entry and exit page: the page it viewed, if it is a pageview. */
+const OWN_PAGE = "if(name = 'pageview', pathname, '')"
 
 export interface EventProperty {
   level: 'event'
@@ -42,11 +51,12 @@ export interface EventProperty {
 
 export type Property = VisitProperty | EventProperty
 
-const visit = (dim: string, expr = dim, filterExpr?: string, eventExpr = expr): VisitProperty => ({ level: 'visit', expr, eventExpr, dim, filterExpr })
+/** A visit property its first event gives (see `firstEvent`). */
+const visit = (dim: string, expr = dim, filterExpr?: string): VisitProperty => ({ level: 'visit', expr, eventExpr: expr, dim, filterExpr, firstEvent: true })
+/** A visit's entry or exit page: of its pageviews, which the visit's rows as inserted hold apart; a one-event visit's, its own page (OWN_PAGE). */
+const visitPage = (dim: string): VisitProperty => ({ level: 'visit', expr: dim, eventExpr: OWN_PAGE, dim })
 /** A visit property that every event of the visit carries (see `onEveryEvent`). */
 const visitor = (dim: string, expr = dim, filterExpr?: string): VisitProperty => ({ ...visit(dim, expr, filterExpr), onEveryEvent: true })
-/** A one-event visit's entry and exit page: the page it viewed, if it is a pageview. */
-const OWN_PAGE = "if(name = 'pageview', pathname, '')"
 
 export const PROPERTIES: Record<string, Property> = {
   hostname: visit('hostname'),
@@ -68,8 +78,8 @@ export const PROPERTIES: Record<string, Property> = {
   device: visitor('device'),
   screen: visit('screen'),
   network: visitor('network'),
-  entry_page: visit('entry_page', 'entry_page', undefined, OWN_PAGE),
-  exit_page: visit('exit_page', 'exit_page', undefined, OWN_PAGE),
+  entry_page: visitPage('entry_page'),
+  exit_page: visitPage('exit_page'),
   new_vs_returning: visit('new_vs_returning', "multiIf(returning = 0, 'new', returning = 1, 'returning', '')"),
   page: { level: 'event', expr: 'pathname', where: "name IN ('pageview', 'engagement')", dim: 'page', visitArray: 'pages' },
   event: { level: 'event', expr: 'toString(name)', where: "name NOT IN ('pageview', 'engagement')", dim: 'event', visitArray: 'event_names' },

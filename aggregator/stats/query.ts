@@ -25,8 +25,9 @@ export interface StatsQuestion {
    * engagement): a page or event-name breakdown over whole UTC days then counts a value's
    * visitors from the events holding it instead of reading the visits (`leanHeld`), and its visit
    * sums (visits, bounces, entries, durations, scroll) are not worked out for those days.
-   * Without a property or an interval: only visitors and networks are asked (a headcount,
-   * `headcountOnly`), and the other sums of the days read live are 0.
+   * Without a property or with a visit property: only visitors and networks are asked (a
+   * headcount, or a breakdown of visitors), read without FINAL where `firstEventOnly` allows,
+   * and the other sums of the days read live are 0.
    */
   lean?: boolean
   /**
@@ -132,7 +133,7 @@ const PAGE_DAY_SCROLL = 'sum(scroll_sum) AS s_scroll_sum, sum(scroll_views) AS s
  */
 export const pageDaysHold = (days: readonly string[]): boolean => days.length === 1 && days[0] === utcDay(Date.now())
 
-/** Visitors and networks alone (a headcount: `headcountOnly`), over visit rows, merged or not. */
+/** Visitors and networks alone (`lean`: a headcount, a breakdown of visitors), over visit rows, merged or not. */
 const HEADCOUNT_SUMS = `uniqExact(visitor_id) AS s_visitors, uniqExact(${NETWORK}) AS s_networks, 0 AS s_visits, 0 AS s_pageviews, 0 AS s_events,
       0 AS s_bounces, 0 AS s_entries, 0 AS s_duration_ms, 0 AS s_engagement_ms`
 /**
@@ -503,28 +504,29 @@ class SumsQuery {
     const prop = q.property
     const branches: string[] = []
     const paid = revenueCondition(q.filters, this.params)
-    if (!prop && headcountOnly(q, days, together)) {
-      // Only visitors and networks are asked (q.lean without a property: `headcount` in
-      // service.ts), over whole UTC days under filters every event carries that pick no row
-      // holding the empty value: a visit's rows as inserted (before the merge FINAL makes) each
-      // have its visitor and network, and the filters pick one of them exactly when they pick
-      // the merged row (headcountOnly), so their distinct visitors and networks are the merged rows'.
-      const keys = this.keysOf('visit', null, visitRest, together, d)
-      const conds = [`site = ${this.site} AND day IN ${d}`, ...q.filters.map((f) => this.visitCondition(f, d))]
-      branches.push(`SELECT ${keys.select}, ${HEADCOUNT_SUMS}, ${NO_REVENUE}, ${NO_SCROLL}${visitDay}
-      FROM visits
-      WHERE ${conds.join('\n        AND ')}
-      GROUP BY ${keys.groupBy}`)
-    } else if (!prop || prop.level === 'visit') {
+    if (!prop || prop.level === 'visit') {
       // The totals are a visit property's rows added up: a visit's pageviews and events count
       // with the visit, when it starts. (Counting them from events when they happen reads every
       // event of the range under a filter: seven times slower at ten million events.)
       const p = prop as VisitProperty | undefined
       const visitKeys = this.keysOf('visit', p ? p.expr : null, visitRest, together, d)
-      branches.push(`SELECT ${visitKeys.select}, ${VISIT_SUMS},
+      if (firstEventOnly(q, together)) {
+        // Only visitors and networks, by and under what a visit's first event gives: from the
+        // rows holding each visit's first event (`opens`, migration 034), as inserted, without
+        // the merge FINAL makes of every row of the days read. Each visit has one such row, with
+        // its properties, visitor, network and start (firstEventOnly).
+        const conds = [`site = ${this.site} AND day IN ${d} AND opens = 1`, this.inRange('start'), ...q.filters.map((f) => this.visitCondition(f, d))]
+        branches.push(`SELECT ${visitKeys.select}, ${HEADCOUNT_SUMS}, ${NO_REVENUE}, ${NO_SCROLL}${visitDay}
+      FROM visits
+      WHERE ${conds.join('\n        AND ')}
+      GROUP BY ${visitKeys.groupBy}`)
+      } else {
+        // lean: visitors and networks alone are asked, the other sums are not worked out
+        branches.push(`SELECT ${visitKeys.select}, ${q.lean === true && !paid ? HEADCOUNT_SUMS : VISIT_SUMS},
         ${paid ? VISIT_REVENUE : NO_REVENUE}, ${NO_SCROLL}${visitDay}
       FROM ${this.withRevenue(this.visits(d, q.filters, true), d, paid)}
       GROUP BY ${visitKeys.groupBy}`)
+      }
       const own = q.filters.length ? ` AND ${q.filters.map((f) => this.ownVisitCondition(f)).join(' AND ')}` : ''
       const eventKeys = this.keysOf('event', p ? p.eventExpr : null, byDay && !sameDay ? 's_day' : '', together, d)
       if (visitless) branches.push(`SELECT ${eventKeys.select}, ${eventSums(false, true)},
@@ -682,35 +684,28 @@ export function wholeDaysOnly(q: StatsQuestion, days: readonly string[]): boolea
   )
 }
 
-/**
- * Whether a read of `days` for `q` may count its visitors and networks alone from the visit rows
- * as inserted, without FINAL: the question asks no more (`lean` without a property or an
- * interval), over whole days (wholeDaysOnly: its filters are carried by every event), and the
- * asks read with it (`together`) have no property, bucket or condition of another kind. Each of
- * a visit's rows as inserted holds its visitor and network; the row holding its first event also
- * holds the value of every such filter, as the merged row does, and the others the empty value,
- * so filters that never pick a row holding the empty value (noEmptyRow) pick the visit's
- * visitor exactly when they pick the merged row. A row's start may differ from the visit's:
- * whole days, no bucket.
- */
-export function headcountOnly(q: StatsQuestion, days: readonly string[], together: readonly GroupedAsk[] | null = null): boolean {
-  return (
-    q.lean === true &&
-    !q.property &&
-    !q.interval &&
-    wholeDaysOnly(q, days) &&
-    noEmptyRow(q.filters) &&
-    (together ?? []).every((a) => a.prop === null && !a.interval && (a.conds ?? []).every(carried) && noEmptyRow([...q.filters, ...(a.conds ?? [])]))
-  )
-}
+/** A filter the row holding a visit's first event answers as the merged row does: on a visit property that event gives (`firstEvent`). */
+const onFirstEvent = (f: Filter) => f.name !== 'goal' && f.prop.level === 'visit' && f.prop.firstEvent === true
 
 /**
- * Whether filters (all of them holding) never pick a visit's row as inserted without its first
- * event: such a row holds the empty value for every visit property (the view keeps them from the
- * first event alone), so one filter false on the empty value is enough. `country!=DE` alone
- * would count a German visit by its later rows; with no filter, every row is the visit's anyway.
+ * Whether a read for `q` may count its visitors and networks from the rows holding each visit's
+ * first event (`opens`, migration 034) as inserted, without FINAL: only those are asked (`lean`,
+ * with no property or a visit property), and its property and every filter, its own and those of
+ * the asks read with it (`together`), are of what the first event gives (onFirstEvent). Each
+ * visit has exactly one such row, as inserted and once merged (the collector flags one event of
+ * a visit as its first: collector/visits.ts), holding the visit's visitor, network and every
+ * such property as the merged row does, and its start: a visit's later events never come before
+ * its first (VisitTracker.assign), so the range and the buckets, on `start`, pick it alike.
  */
-const noEmptyRow = (filters: readonly Filter[]) => filters.length === 0 || filters.some((f) => f.op === '~' || (f.op === '==') !== f.values.includes(''))
+export function firstEventOnly(q: StatsQuestion, together: readonly GroupedAsk[] | null = null): boolean {
+  const prop = q.property
+  return (
+    q.lean === true &&
+    (!prop || (prop.level === 'visit' && prop.firstEvent === true)) &&
+    q.filters.every(onFirstEvent) &&
+    (together ?? []).every((a) => (a.prop === null || a.prop.firstEvent === true) && (a.conds ?? []).every(onFirstEvent))
+  )
+}
 
 /** What of the daily rollup answers a question: its dimension's rows, those of some values, or with `prefix` the cube's rows of one filter value. */
 export interface RollupSlice {
@@ -1153,7 +1148,8 @@ export async function querySums(client: ClickHouseClient, q: StatsQuestion, part
 /** A question's rows over the UTC `days` from visits and events, per UTC day: alone, or with others asked at once (pendingLive). */
 function liveRows(client: ClickHouseClient, q: StatsQuestion, days: string[], visitless: boolean): Promise<SumsRow[]> {
   const prop = q.property
-  const base: StatsQuestion = { ...q, property: undefined, interval: undefined }
+  // its fields in one order, whatever order the caller wrote them in: the id tells batches apart
+  const base: StatsQuestion = { site: q.site, timezone: q.timezone, range: q.range, filters: q.filters, lean: q.lean, scroll: q.scroll }
   const id = JSON.stringify([base, days, visitless])
   let pending = pendingLive.get(client)
   if (!pending) {

@@ -39,9 +39,9 @@ export async function totals(client: ClickHouseClient, s: Scope, range: Span, fi
 
 /**
  * The visitors and networks of the totals, for a caller that reads no other sum (what the k
- * rules compare): over whole days under filters every event carries, today's are counted from
- * the visit rows as inserted, without the merge a visit's other sums need (`headcountOnly` in
- * query.ts). Its other sums may be 0.
+ * rules compare): under filters on what a visit's first event gives, the days read live are
+ * counted from the rows holding each visit's first event, without the merge a visit's other sums
+ * need (`firstEventOnly` in query.ts). Its other sums may be 0.
  */
 export const headcount = (client: ClickHouseClient, s: Scope, range: Span, filters = s.filters): Promise<HeadCount> => totals(client, s, range, filters, true)
 export type HeadCount = Pick<Sums, 'visitors' | 'networks'>
@@ -215,7 +215,8 @@ async function otherSums(client: ClickHouseClient, s: Scope, range: Span, name: 
   const asShown = prop.level === 'visit' ? { ...prop, filterExpr: undefined } : prop
   const others = shown !== null && shown.length < folded.length && s.filters.every((f) => f.name !== name)
   const union: Filter = others ? { name, prop: asShown, op: '==', values: shown, exact: true, others } : { name, prop: asShown, op: '==', values: folded.map((r) => r.key), exact: true }
-  const distinct = await totals(client, s, range, [...s.filters.filter((f) => f.name !== name), union])
+  // a visit property's: only its visitors and networks are counted again (lean)
+  const distinct = await totals(client, s, range, [...s.filters.filter((f) => f.name !== name), union], prop.level === 'visit')
   const out: Sums = { ...added, visitors: distinct.visitors, networks: distinct.networks }
   // revenue and scroll depth are not counted again over the union (R0): "(other)" shows neither
   out.revenue_visitors = out.scroll_visitors = 0
@@ -247,16 +248,17 @@ async function breakdownOnce(
 ): Promise<Breakdown> {
   const nothing = { results: [], withheld: withheldReason(s.limits.k) }
   const base = conversionBase(s, metrics)
-  // its visitors alone are compared: an event property's rows are read apart from the visits, a
-  // visit property's with its totals in one read (so these stay the whole totals)
-  const headcounted = prop.level === 'event'
-  const whole: Promise<HeadCount> = headcounted ? headcount(client, s, range) : totals(client, s, range)
   // metrics an events row gives alone: the rows need none of the visit sums (StatsQuestion.lean)
   // a page's scroll depth too (the dashboard's page panel asks it): read from the visits beside the lean rows
   const scroll = prop.dim === 'page' && metrics.includes('scroll_depth')
-  // a property a visit holds several values of (pages, event names) may be read lean
-  const leanable = prop.level === 'event' && prop.visitArray !== undefined
-  const lean = leanable && metrics.every((m) => LEAN_METRICS.has(m) || (scroll && m === 'scroll_depth'))
+  // a property a visit holds several values of (pages, event names) may be read lean; a visit
+  // property, when visitors alone are asked (a lean visit row counts nothing else)
+  const leanable = (prop.level === 'event' && prop.visitArray !== undefined) || prop.level === 'visit'
+  const lean = leanable && metrics.every((m) => (prop.level === 'visit' ? m === 'visitors' : LEAN_METRICS.has(m) || (scroll && m === 'scroll_depth')))
+  // its visitors alone are compared: an event property's rows are read apart from the visits, a
+  // visit property's with its totals in one read (so these stay the whole totals, lean as its rows)
+  const headcounted = prop.level === 'event' || lean
+  const whole: Promise<HeadCount> = headcounted ? headcount(client, s, range) : totals(client, s, range)
   const question = { site: s.site, timezone: s.timezone, range, property: prop, ...(lean ? { lean } : {}), ...(lean && scroll ? { scroll } : {}) }
   // R3 row by row: the question without each filter on another property. Only a neighbour's
   // visitors are compared (splitRows), so it is asked lean whenever the property can be, whatever

@@ -58,6 +58,8 @@ describe('migrations on a cluster', () => {
     // visits sorted anew (031): the shards' local tables change places, each Distributed table names its own
     expect(all).toContain(`EXCHANGE TABLES visits_local AND visits_by_start_local ON CLUSTER ${cluster.name}`)
     expect(all).toContain(`EXCHANGE TABLES visits_local AND visits_with_views_local ON CLUSTER ${cluster.name}`)
+    // the days of visits in several parts merged before their rows are marked (034): on each shard's own
+    expect(all).toContain(`OPTIMIZE TABLE visits_local ON CLUSTER ${cluster.name} FINAL SETTINGS optimize_skip_merged_partitions = 1`)
     expect(all.filter((q) => /^EXCHANGE /.test(q))).toHaveLength(2)
     // a new column reaches the local tables and the Distributed one alike
     expect(all).toContain(`ALTER TABLE events_local ON CLUSTER ${cluster.name} ADD COLUMN IF NOT EXISTS network_id UInt64 DEFAULT 0 AFTER visitor_id`)

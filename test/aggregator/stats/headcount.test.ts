@@ -1,16 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseFilters } from '../../../aggregator/stats/filters.ts'
-import { headcountOnly, querySums, sumsSql, type StatsQuestion } from '../../../aggregator/stats/query.ts'
+import { PROPERTIES } from '../../../aggregator/stats/properties.ts'
+import { firstEventOnly, querySums, sumsSql, type StatsQuestion } from '../../../aggregator/stats/query.ts'
+import { listMigrations, runStatements } from '../../../store/migrate.ts'
 import { rng } from '../../helpers/identifier-corpus.ts'
 import { DAY, HOUR, MINUTE, openFixture, rows, type EventSpec, type StoreFixture } from '../store-fixture.ts'
 
 /**
- * A headcount (service.ts `headcount`: the totals' visitors and networks alone, what the k rules
- * compare) over whole UTC days under filters every event carries is counted from the visit rows
- * as inserted, without FINAL (query.ts `headcountOnly`). Its visitors and networks must be those
- * of the whole totals, and those worked out here from what was sent, with each visit's events
- * inserted in several parts (so several rows of a visit are not merged yet) and visitors sharing
- * networks. Nothing is built: every day is read live.
+ * A lean read (visitors and networks alone: service.ts `headcount`, what the k rules compare, and
+ * a breakdown of a visit property asking visitors only) by and under what a visit's first event
+ * gives is counted from the rows holding each visit's first event as inserted, without FINAL
+ * (query.ts `firstEventOnly`, migration 034's `opens`). Its visitors and networks must be those
+ * of the full read and those worked out here from what was sent, with each visit's events
+ * inserted in several parts (so several rows of a visit are not merged yet: the later ones hold
+ * none of the first event's values) and visitors sharing networks. Nothing is built: every day
+ * is read live.
  */
 
 const SITE = 'example.com'
@@ -103,32 +107,48 @@ const counted = async (q: StatsQuestion) => {
 const WHOLE = { from: start(DAYS[0]), to: start(DAYS[1]) + DAY }
 const PART = { from: start(DAYS[0]) + 6 * HOUR, to: start(DAYS[1]) + 12 * HOUR }
 
-describe('a headcount', () => {
-  it('is read from visit rows not merged yet: the data has visits in several rows', async () => {
+/** Per country, the visitors of the visits the filters keep (by their first event's country). */
+function modelByCountry(filters: string, range: { from: number; to: number }) {
+  const out: Record<string, number> = {}
+  for (const c of COUNTRIES) {
+    const n = model(filters ? `${filters};country==${c}` : `country==${c}`, range).visitors
+    if (n > 0) out[c] = n
+  }
+  return out
+}
+
+describe('a lean read', () => {
+  it('is read from visit rows not merged yet: the data has visits in several rows, one of each holding its first event', async () => {
     const [{ n }] = await rows<{ n: number }>(fx.client, 'SELECT count() AS n FROM visits')
     const [{ m }] = await rows<{ m: number }>(fx.client, 'SELECT count() AS m FROM visits FINAL')
     expect(Number(n)).toBeGreaterThan(Number(m))
+    const opening = await rows<{ visit_id: string; n: number }>(fx.client, 'SELECT toString(visit_id) AS visit_id, count() AS n FROM visits WHERE opens = 1 GROUP BY visit_id')
+    expect(opening.length).toBe(Number(m))
+    expect(opening.every((o) => Number(o.n) === 1)).toBe(true)
   })
 
   it.each([
     ['', WHOLE, true],
     ['country==DE', WHOLE, true],
     ['country!=DE;browser==Firefox', WHOLE, true],
-    // a visit's rows without its first event hold no country: `!=` and the empty value would pick them
-    ['country!=DE', WHOLE, false],
-    ['country==(none)|DE', WHOLE, false],
+    // a visit's rows without its first event hold no country: only the row with it is read
+    ['country!=DE', WHOLE, true],
+    ['country==(none)|DE', WHOLE, true],
     ['country!=(none)|DE', WHOLE, true],
     ['browser~fire', WHOLE, true],
-    ['country!=DE;browser!=Chrome', WHOLE, false],
+    ['country!=DE;browser!=Chrome', WHOLE, true],
     ['country==US|FR', WHOLE, true],
-    // not carried by every event, or part of a day: the merged visits, as the totals
+    // part of a day: the row holding the first event has the visit's start
+    ['country==DE', PART, true],
+    ['country!=DE', PART, true],
+    ['', PART, true],
+    // a page: what a visit's other rows hold too: the merged visits, as the totals
     ['page==/pricing', WHOLE, false],
-    ['country==DE', PART, false],
-    ['', PART, false],
+    ['page==/pricing;country!=DE', PART, false],
   ] as const)('under "%s" equals the totals and what was sent', async (filters, range, fast) => {
     const lean = question(filters, range, true)
     const days = DAYS
-    expect(headcountOnly(lean, days)).toBe(fast)
+    expect(firstEventOnly(lean)).toBe(fast)
     // the fast read has no FINAL; the others read as the totals do
     expect(sumsSql(lean, days).sql.includes('FINAL')).toBe(!fast)
     const [head, whole] = await Promise.all([counted(lean), counted(question(filters, range, false))])
@@ -138,10 +158,86 @@ describe('a headcount', () => {
     expect(whole).toEqual(truth)
   })
 
-  it('is no headcount with an interval or a property', () => {
+  it.each([
+    ['', WHOLE],
+    ['browser==Firefox', WHOLE],
+    ['country!=DE', PART],
+    ['browser!=Chrome', PART],
+  ] as const)('by country under "%s": the rows of the full read and of what was sent', async (filters, range) => {
+    const by = (lean: boolean) => ({ ...question(filters, range, lean), property: PROPERTIES.country })
+    expect(firstEventOnly(by(true))).toBe(true)
+    expect(sumsSql(by(true), DAYS).sql.includes('FINAL')).toBe(false)
+    const visitorsOf = async (q: StatsQuestion) => Object.fromEntries((await querySums(fx.client, q)).filter((r) => r.visitors > 0).map((r) => [r.key, r.visitors]))
+    const [lean, full] = await Promise.all([visitorsOf(by(true)), visitorsOf(by(false))])
+    const truth = modelByCountry(filters, range)
+    expect(Object.keys(truth).length).toBeGreaterThan(1)
+    expect(lean).toEqual(truth)
+    expect(full).toEqual(truth)
+  })
+
+  it('by hour: the buckets of the full read', async () => {
+    const hourly = (lean: boolean) => ({ ...question('country!=FR', PART, lean), interval: 'hour' as const })
+    expect(firstEventOnly(hourly(true))).toBe(true)
+    const visitorsOf = async (q: StatsQuestion) => Object.fromEntries((await querySums(fx.client, q)).filter((r) => r.visitors > 0).map((r) => [r.bucket, [r.visitors, r.networks]]))
+    const [lean, full] = await Promise.all([visitorsOf(hourly(true)), visitorsOf(hourly(false))])
+    expect(Object.keys(full).length).toBeGreaterThan(10)
+    expect(lean).toEqual(full)
+  })
+
+  it('is not made of the first event rows alone for the entry or exit page, a page filter, or more than visitors', () => {
     const q = question('', WHOLE, true)
-    expect(headcountOnly({ ...q, interval: 'hour' }, DAYS)).toBe(false)
-    expect(headcountOnly({ ...q, property: { level: 'visit', expr: 'country', eventExpr: 'country', dim: 'country', onEveryEvent: true } }, DAYS)).toBe(false)
-    expect(headcountOnly({ ...q, lean: undefined }, DAYS)).toBe(false)
+    expect(firstEventOnly({ ...q, property: PROPERTIES.entry_page })).toBe(false)
+    expect(firstEventOnly({ ...q, property: PROPERTIES.exit_page })).toBe(false)
+    expect(firstEventOnly({ ...q, property: PROPERTIES.page })).toBe(false)
+    expect(firstEventOnly({ ...q, filters: parseFilters('entry_page==/') })).toBe(false)
+    expect(firstEventOnly({ ...q, lean: undefined })).toBe(false)
+    expect(firstEventOnly({ ...q, property: PROPERTIES.source })).toBe(true)
+  })
+})
+
+describe('migration 034 on a store from before it', () => {
+  it('marks the rows so that the lean reads still equal the full ones, the rows of a visit in several parts merged first', async () => {
+    // a store from before: the visits' rows as the view made them without a mark (so each reads
+    // the column's default, 1), in the parts cut every three hours, merges still stopped
+    const [migration] = listMigrations().filter((x) => x.version === 34)
+    const view = migration.statements.find((st) => st.startsWith('CREATE MATERIALIZED VIEW'))!
+    const before = view
+      .slice(view.indexOf('SELECT'))
+      .replace(/,\s*max\(toUInt8\(bitAnd\(visit_flags, 1\) != 0\)\) AS opens/, '')
+      .replace('WHERE visit_id != 0', 'WHERE visit_id != 0 AND intDiv(toUnixTimestamp64Milli(ts), {cut:Int64}) = {part:Int64}')
+    expect(before).not.toContain('opens')
+    const columns = (await rows<{ name: string }>(fx.client, "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'visits' AND name != 'opens' ORDER BY position")).map((c) => c.name)
+    await fx.client.command({ query: 'DROP VIEW visits_mv' })
+    await fx.client.command({ query: 'TRUNCATE TABLE visits' })
+    for (const part of new Set(sent.map((e) => Math.floor(e.ts / (3 * HOUR))))) {
+      await fx.client.command({ query: `INSERT INTO visits (${columns.join(', ')}) ${before}`, query_params: { cut: 3 * HOUR, part } })
+    }
+    const [{ n }] = await rows<{ n: number }>(fx.client, 'SELECT count() AS n FROM visits')
+    const [{ m }] = await rows<{ m: number }>(fx.client, 'SELECT count() AS m FROM visits FINAL')
+    expect(Number(n)).toBeGreaterThan(Number(m))
+    // every row reads as holding its visit's first event: the lean read would count the later rows too
+    expect(await counted(question('country!=DE', WHOLE, true))).not.toEqual(model('country!=DE', WHOLE))
+    // merges stay stopped but for the migration's own (a merge the engine made meanwhile would hide a missing one)
+    for (const statement of migration.statements) {
+      if (/^OPTIMIZE /.test(statement)) await fx.client.command({ query: 'SYSTEM START MERGES visits' })
+      await runStatements(fx.client, [statement])
+    }
+    const opening = await rows<{ n: number }>(fx.client, 'SELECT count() AS n FROM visits WHERE opens = 1 GROUP BY visit_id')
+    expect(opening.length).toBe(Number(m))
+    expect(opening.every((o) => Number(o.n) === 1)).toBe(true)
+    for (const filters of ['', 'country!=DE', 'country==(none)|DE', 'browser~fire']) {
+      for (const range of [WHOLE, PART]) {
+        const [head, whole] = await Promise.all([counted(question(filters, range, true)), counted(question(filters, range, false))])
+        expect(head).toEqual(model(filters, range))
+        expect(whole).toEqual(head)
+      }
+    }
+    // and the view made again marks what comes next: a visit of two events in two inserts has one row holding its first
+    await fx.client.command({ query: 'SYSTEM STOP MERGES visits' })
+    const late = start(DAYS[1]) + 23 * HOUR
+    await fx.insert([{ ts: late, visitor: 9001, path: '/', dims: { country: 'DE', browser: 'Firefox' } }])
+    await fx.insert([{ ts: late + MINUTE, visitor: 9001, path: '/docs', dims: { country: 'DE', browser: 'Firefox' } }])
+    const marks = await rows<{ opens: number }>(fx.client, 'SELECT opens FROM visits WHERE visitor_id = 9001 ORDER BY start')
+    expect(marks.map((x) => Number(x.opens))).toEqual([1, 0])
   })
 })

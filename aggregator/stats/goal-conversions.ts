@@ -6,7 +6,7 @@ import { addSums, metricValue, ZERO, type Sums } from './metrics.ts'
 import type { Range } from './period.ts'
 import { baseParams, dayByDay, inOneLook, NETWORK, querySums, rangeDays, rollupAnswers, rollupHeldDays, sumsByIndex, utcDays, type StatsQuestion, type SumsRow } from './query.ts'
 import { PROPERTIES } from './properties.ts'
-import { publishable, questionOf, shown, spanOf, totals, type Scope } from './service.ts'
+import { headcount, publishable, questionOf, shown, spanOf, type Scope } from './service.ts'
 import { eventsInAndOutOfVisits, percent } from './visit-events.ts'
 
 export type GoalResult = (
@@ -61,7 +61,8 @@ export async function goalConversions(
   // rates are out of every visitor the other filters keep: filtering by a custom event or a goal
   // picks the converting visits, it does not shrink what they convert out of
   const base: Scope = { ...s, filters: s.filters.filter((f) => f.name !== 'goal' && f.name !== 'event') }
-  const whole = totals(client, base, range)
+  // their visitors alone are read (a headcount), as the k rules compare them
+  const whole = headcount(client, base, range)
   // the goals' own numbers are asked at once, beside the checks (an answer withheld drops them)
   const q = questionOf(s, range)
   const byRow = goals.map((g) => {
@@ -73,13 +74,13 @@ export async function goalConversions(
   // one look at the days for every part (countGoals splits them between the rollup and goalSql)
   const counted = inOneLook(() => countGoals(client, q, goals, byRow))
   counted.catch(() => {})
-  const scoped = base.filters.length === s.filters.length ? null : totals(client, s, range)
-  const [total, open, scopedOpen] = await Promise.all([whole, publishable(client, base, range, whole), scoped ? publishable(client, s, range, scoped) : true])
+  const scoped = base.filters.length === s.filters.length ? null : headcount(client, s, range)
+  const [total, open, scopedOpen] = await Promise.all([whole, publishable(client, base, range, whole, true), scoped ? publishable(client, s, range, scoped, true) : true])
   if (!open || !scopedOpen) {
     return { results: goals.map(withheld), visitors: null, withheld: reason }
   }
   const span = spanOf(range)
-  const visitors = shown(base, cellOf(base.filters, span), total).visitors
+  const visitors = shown(base, cellOf(base.filters, span), { ...ZERO, ...total }).visitors
   if (goals.length === 0) return { results: [], visitors }
 
   const sumsOf = await counted

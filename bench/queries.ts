@@ -96,6 +96,8 @@ async function main() {
         'country', 'region', 'city', 'browser', 'browser_version', 'os', 'os_version', 'device', 'screen', 'event', 'outbound', 'download', 'prop:plan',
       ].map((n) => [`breakdown ${n}`, panel(n)] as [string, Asked]),
       ['breakdown page, as the dashboard asks it', panel('page', scope, asked.page)],
+      // with its bounce rate: the visits read whole (FINAL), where visitors alone are read lean
+      ['breakdown channel, as the dashboard asks it', panel('channel', scope, asked.channel)],
       ['filtered: aggregate country==US', (c) => aggregate(c, filtered, range, cards)],
       ['filtered: breakdown page, country==US', panel('page', filtered)],
       ['filtered: breakdown page, country==US, as the dashboard', panel('page', filtered, asked.page)],

@@ -136,15 +136,18 @@ export async function timeseries(client: ClickHouseClient, s: Scope, range: Rang
   const q = { site: s.site, timezone: s.timezone, range, filters: s.filters }
   const parent = PARENT[interval]
   const base = conversionBase(s, metrics)
-  const whole = totals(client, s, range)
+  // what the k rules compare (the total, the parent buckets, the neighbours) are visitors alone: read
+  // lean, as the buckets themselves when they ask only visitors (the dashboard's chart by default)
+  const lean = { lean: true }
+  const whole = headcount(client, s, range)
   const [rows, total, parents, bases, ok, ...withouts] = await Promise.all([
-    querySums(client, { ...q, interval }),
+    querySums(client, { ...q, interval, ...(metrics.every((m) => m === 'visitors') ? lean : {}) }),
     whole,
-    parent ? querySums(client, { ...q, interval: parent }) : Promise.resolve([]),
+    parent ? querySums(client, { ...q, interval: parent, ...lean }) : Promise.resolve([]),
     base ? querySums(client, { ...q, filters: base.filters, interval }) : Promise.resolve([]),
-    publishable(client, s, range, whole),
+    publishable(client, s, range, whole, true),
     // R3 bucket by bucket: the series without each filter
-    ...s.filters.map((f) => querySums(client, { ...q, filters: s.filters.filter((x) => x !== f), interval })),
+    ...s.filters.map((f) => querySums(client, { ...q, filters: s.filters.filter((x) => x !== f), interval, ...lean })),
   ])
   const neighbours = withouts.map((rs) => new Map(rs.map((r) => [r.bucket, r.visitors])))
   const byBucket = new Map(rows.map((r) => [r.bucket, r]))

@@ -96,7 +96,7 @@ export async function aggregate(client: ClickHouseClient, s: Scope, range: Range
     totals(client, s, against),
     base ? totals(client, base, range) : null,
     base ? totals(client, base, against) : null,
-    publishable(client, s, range, current),
+    publishable(client, s, range, current, true),
   ])
   const out: Record<string, MetricValue> = {}
   if (!open) {

@@ -1139,17 +1139,33 @@ export async function querySums(client: ClickHouseClient, q: StatsQuestion, part
     // the other days (every day, when the rollup does not answer) from events and visits: day by day, each day's rows kept (dayByDay)
     // the days read without an event outside a visit need no branch for them (KnownDay.visitless)
     const read = (days: string[]) => liveRows(client, q, days, days.some((d) => known.get(d)?.visitless !== false))
-    parts.push(dayByDay(client, JSON.stringify({ sums: q }), live, read, known))
+    parts.push(dayByDay(client, JSON.stringify({ sums: inOrder(q) }), live, read, known))
   }
   // the days' rows carry no day (dayByDay), so they add up per (key, bucket)
   return addedUp((await Promise.all(parts)).flat())
 }
 
+/**
+ * A question's fields in one order, whatever order its caller wrote them in: what a key made of it
+ * (`JSON.stringify`) tells apart is then the question, not how it was written (a lean breakdown
+ * and its headcount were read apart so).
+ */
+const inOrder = (q: StatsQuestion): StatsQuestion => ({
+  site: q.site,
+  timezone: q.timezone,
+  range: q.range,
+  filters: q.filters,
+  property: q.property,
+  interval: q.interval,
+  lean: q.lean,
+  scroll: q.scroll,
+})
+
 /** A question's rows over the UTC `days` from visits and events, per UTC day: alone, or with others asked at once (pendingLive). */
 function liveRows(client: ClickHouseClient, q: StatsQuestion, days: string[], visitless: boolean): Promise<SumsRow[]> {
   const prop = q.property
-  // its fields in one order, whatever order the caller wrote them in: the id tells batches apart
-  const base: StatsQuestion = { site: q.site, timezone: q.timezone, range: q.range, filters: q.filters, lean: q.lean, scroll: q.scroll }
+  // batches are told apart by the question without its property and buckets
+  const base = inOrder({ ...q, property: undefined, interval: undefined })
   const id = JSON.stringify([base, days, visitless])
   let pending = pendingLive.get(client)
   if (!pending) {

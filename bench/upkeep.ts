@@ -7,7 +7,7 @@
  *     generator) and read back, in the order of their times;
  *  2. they are inserted as the spool writer sends them, one Native block for each BATCH_MS of
  *     events, first into a copy of `events` that no view reads (storing them, nothing more),
- *     then into `events` itself: the views into `visits`, `event_counts`, `visitless_counts` and `page_days`
+ *     then into `events` itself: the views into `visits`, `event_counts`, `visitless_counts`, `page_days` and `headcount_days`
  *     and their parts' merges, with the rollup job run once for each ROLLUP_INTERVAL_MS of events,
  *     as the server runs it (it merges today's visits into one part as the day grows);
  *  3. the day is closed and built as the job builds it (rollup, cube and flow rows; the day's
@@ -147,7 +147,7 @@ async function main() {
       [
         `\nkeeping the statistics current: ${WINDOW_S} s of a site of ${n0(PER_DAY)} events a day (${n0(rows.length)} events in ${n0(visits)} visits; ${blocks.length} inserts, one for each BATCH_MS of ${config.batchMs} ms, ${n0(rows.length / blocks.length)} rows on average), in-process on a fresh embedded store; CPU of every thread until the merges are over, the idle process's ${(idlePerMs / 10).toFixed(1)} % of a core taken off:`,
         line('storing them alone (no view reads them)', perEvent(alone.us), `(${perInsert(alone.us)}, ${(alone.ms / 1000).toFixed(1)} s in all)`),
-        line('into events, views and the rollup job', perEvent(viewed.us), `(${perInsert(viewed.us)}, ${(viewed.ms / 1000).toFixed(1)} s in all: the views into visits, event_counts, visitless_counts and page_days and their merges; the job run ${runs} times, once for each ROLLUP_INTERVAL_MS of ${config.rollupIntervalMs} ms of events, today's visits merged into one part ${compactions} times)`),
+        line('into events, views and the rollup job', perEvent(viewed.us), `(${perInsert(viewed.us)}, ${(viewed.ms / 1000).toFixed(1)} s in all: the views into visits, event_counts, visitless_counts, page_days and headcount_days and their merges; the job run ${runs} times, once for each ROLLUP_INTERVAL_MS of ${config.rollupIntervalMs} ms of events, today's visits merged into one part ${compactions} times)`),
         line('the day built once over', perEvent(built.us), `(${(built.ms / 1000).toFixed(1)} s: ${builtDays.length} day, its rollup, cube and flow rows and its visits in one part; over this window's events alone, so what a build costs whatever its size weighs more here than on a whole day)`),
         line('keeping current: views, job, build', current, `= ${(share * 100).toFixed(2)} % of a core at ${n0(PER_DAY)} events a day (issue 11's target: at most 10 %)`),
         `  (an insert costs the engine about the same whatever its rows at this size: at a lower rate the share of a core stays about the same, at a higher one each insert holds more rows; BATCH_MS sets how many inserts a second a busy site makes)`,

@@ -69,7 +69,7 @@ export function aggregatesCutoff(policy: Policy, site: string, now: Date): Date 
  * Drops a table partitioned by day of its partitions before the day `beforeId` (YYYYMMDD). The id
  * is a parameter and matched /^\d{8}$/ first: a value from system.parts never becomes SQL text.
  */
-async function dropDaysBefore(client: ClickHouseClient, table: 'visits' | 'page_days', beforeId: string): Promise<void> {
+async function dropDaysBefore(client: ClickHouseClient, table: 'visits' | 'page_days' | 'headcount_days', beforeId: string): Promise<void> {
   const parts = await select<{ partition_id: string }>(
     client,
     'SELECT DISTINCT partition_id FROM system.parts WHERE database = currentDatabase() AND table = {table:String} AND active',
@@ -161,6 +161,8 @@ export async function purge(
     // Today's page rows (migration 033) are read for today alone: every earlier day goes, within
     // the hour after midnight, before any site's cutoff (a day at least) reaches today.
     await dropDaysBefore(client, 'page_days', utcDay(now).replace(/-/g, ''))
+    // today's headcount (migration 035) likewise
+    await dropDaysBefore(client, 'headcount_days', utcDay(now).replace(/-/g, ''))
     for (const site of all) {
       const cutoff = chTime(new Date(report.perSite[site].rawCutoff))
       const [{ n }] = await select<{ n: number }>(client, `SELECT count() AS n FROM visits WHERE site = {site:String} AND start < {cutoff:DateTime64(3, 'UTC')}`, { site, cutoff })

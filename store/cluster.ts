@@ -26,6 +26,8 @@ export const SHARDED: Readonly<Record<string, string>> = {
   event_counts: 'rand()',
   // today's page rows (migration 033): a page's states on each shard are of that shard's visitors, merged when read
   page_days: 'rand()',
+  // today's headcount (migration 035): likewise, each shard's visitors in its own states
+  headcount_days: 'rand()',
   visitless_counts: 'rand()',
 }
 

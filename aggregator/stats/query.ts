@@ -133,6 +133,16 @@ const PAGE_DAY_SCROLL = 'sum(scroll_sum) AS s_scroll_sum, sum(scroll_views) AS s
  */
 export const pageDaysHold = (days: readonly string[]): boolean => days.length === 1 && days[0] === utcDay(Date.now())
 
+/**
+ * Whether a read is today's headcount kept as visits open (`headcount_days`, migration 035): only
+ * visitors and networks (`lean`), with no property, bucket or filter, of today alone (UTC, by the
+ * clock, as page_days) and all of it, asked alone (not `together` with other asks).
+ */
+export const headcountDaysAnswer = (q: StatsQuestion, days: readonly string[], together: readonly GroupedAsk[] | null = null): boolean =>
+  q.lean === true && !q.property && !q.interval && q.filters.length === 0 && together === null && pageDaysHold(days) && wholeDaysOnly(q, days)
+/** HEADCOUNT_SUMS from the states of `headcount_days`, which its view states with the same expressions over each visit's first event. */
+const HEADCOUNT_DAY_SUMS = `uniqExactMerge(visitors) AS s_visitors, uniqExactMerge(networks) AS s_networks, 0 AS s_visits, 0 AS s_pageviews, 0 AS s_events,
+      0 AS s_bounces, 0 AS s_entries, 0 AS s_duration_ms, 0 AS s_engagement_ms`
 /** Visitors and networks alone (`lean`: a headcount, a breakdown of visitors), over visit rows, merged or not. */
 const HEADCOUNT_SUMS = `uniqExact(visitor_id) AS s_visitors, uniqExact(${NETWORK}) AS s_networks, 0 AS s_visits, 0 AS s_pageviews, 0 AS s_events,
       0 AS s_bounces, 0 AS s_entries, 0 AS s_duration_ms, 0 AS s_engagement_ms`
@@ -510,7 +520,13 @@ class SumsQuery {
       // event of the range under a filter: seven times slower at ten million events.)
       const p = prop as VisitProperty | undefined
       const visitKeys = this.keysOf('visit', p ? p.expr : null, visitRest, together, d)
-      if (firstEventOnly(q, together)) {
+      if (headcountDaysAnswer(q, days, together)) {
+        // today's headcount as kept at insert (headcount_days, migration 035): the rows below, from states
+        branches.push(`SELECT ${visitKeys.select}, ${HEADCOUNT_DAY_SUMS}, ${NO_REVENUE}, ${NO_SCROLL}${visitDay}
+      FROM headcount_days
+      WHERE site = ${this.site} AND day IN ${d}
+      GROUP BY ${visitKeys.groupBy}`)
+      } else if (firstEventOnly(q, together)) {
         // Only visitors and networks, by and under what a visit's first event gives: from the
         // rows holding each visit's first event (`opens`, migration 034), as inserted, without
         // the merge FINAL makes of every row of the days read. Each visit has one such row, with
@@ -1163,6 +1179,8 @@ const inOrder = (q: StatsQuestion): StatsQuestion => ({
 
 /** A question's rows over the UTC `days` from visits and events, per UTC day: alone, or with others asked at once (pendingLive). */
 function liveRows(client: ClickHouseClient, q: StatsQuestion, days: string[], visitless: boolean): Promise<SumsRow[]> {
+  // today's headcount is read from its states, never as one of a grouped read's asks (which would count every visit row again)
+  if (headcountDaysAnswer(q, days)) return aloneRows(client, q, days, visitless)
   const prop = q.property
   // batches are told apart by the question without its property and buckets
   const base = inOrder({ ...q, property: undefined, interval: undefined })

@@ -73,7 +73,8 @@ describe('purge(client, policy, sites, now)', () => {
     // a token of its own: through chDB an earlier insert's token would stay set for the session
     await client().insert({
       table: 'events',
-      values: PLANTED.map((r) => ({ ...r, name: 'pageview', visitor_id: 1 })),
+      // each its own visit's first event (what the views keep: visits, today's headcount)
+      values: PLANTED.map((r, i) => ({ ...r, name: 'pageview', visitor_id: 1, visit_id: i + 1, visit_flags: 3 })),
       format: 'JSONEachRow',
       clickhouse_settings: { insert_deduplication_token: 'retention-test-planted' },
     })
@@ -91,9 +92,12 @@ describe('purge(client, policy, sites, now)', () => {
   it('drops the days every retention expired, deletes each site’s older rows, keeps the rest', async () => {
     // today's page rows (migration 033) are kept at insert for every day planted
     expect(await partitions('page_days')).toEqual(['20310401', '20310510', '20310515', '20310516', '20310520', '20310601', '20310608', '20310614', '20310615'])
+    // and so is today's headcount (migration 035), of every day holding the start of a visit
+    expect(await partitions('headcount_days')).toEqual(['20310401', '20310510', '20310515', '20310516', '20310520', '20310601', '20310608', '20310614', '20310615'])
     report = await purge(client(), app.runtime.policy, sites, NOW)
     // and only today's stay, whatever each site's retention: no day before is read from them
     expect(await partitions('page_days')).toEqual(['20310615'])
+    expect(await partitions('headcount_days')).toEqual(['20310615'])
     expect(await paths()).toEqual(['/G2-kept', '/L4-kept', '/L5-kept', '/L6-kept', '/S4-kept', '/S5-kept'])
     expect(await partitions()).toEqual(['20310516', '20310520', '20310601', '20310608', '20310614', '20310615'])
   })

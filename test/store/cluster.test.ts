@@ -51,7 +51,7 @@ describe('migrations on a cluster', () => {
     const views = all.filter((q) => q.startsWith('CREATE MATERIALIZED VIEW'))
     expect(views.length).toBeGreaterThanOrEqual(3)
     for (const v of views) {
-      expect(v).toMatch(/ TO (?:visits|event_counts|visitless_counts|page_days)_local AS\n/)
+      expect(v).toMatch(/ TO (?:visits|event_counts|visitless_counts|page_days|headcount_days)_local AS\n/)
       expect(v).toMatch(/\bFROM events_local\b/)
       expect(v).not.toMatch(/\bFROM events\b/)
     }

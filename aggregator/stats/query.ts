@@ -135,11 +135,12 @@ export const pageDaysHold = (days: readonly string[]): boolean => days.length ==
 
 /**
  * Whether a read is today's headcount kept as visits open (`headcount_days`, migration 035): only
- * visitors and networks (`lean`), with no property, bucket or filter, of today alone (UTC, by the
- * clock, as page_days) and all of it, asked alone (not `together` with other asks).
+ * visitors and networks (`lean`), with no property or filter, of today alone (UTC, by the clock,
+ * as page_days) and all of it, asked alone (not `together` with other asks); by day, week or
+ * month or not bucketed (a whole UTC day in a zone at UTC's time is in one such bucket).
  */
 export const headcountDaysAnswer = (q: StatsQuestion, days: readonly string[], together: readonly GroupedAsk[] | null = null): boolean =>
-  q.lean === true && !q.property && !q.interval && q.filters.length === 0 && together === null && pageDaysHold(days) && wholeDaysOnly(q, days)
+  q.lean === true && !q.property && q.interval !== 'hour' && q.interval !== 'minute' && q.filters.length === 0 && together === null && pageDaysHold(days) && wholeDaysOnly(q, days)
 /** HEADCOUNT_SUMS from the states of `headcount_days`, which its view states with the same expressions over each visit's first event. */
 const HEADCOUNT_DAY_SUMS = `uniqExactMerge(visitors) AS s_visitors, uniqExactMerge(networks) AS s_networks, 0 AS s_visits, 0 AS s_pageviews, 0 AS s_events,
       0 AS s_bounces, 0 AS s_entries, 0 AS s_duration_ms, 0 AS s_engagement_ms`
@@ -521,11 +522,13 @@ class SumsQuery {
       const p = prop as VisitProperty | undefined
       const visitKeys = this.keysOf('visit', p ? p.expr : null, visitRest, together, d)
       if (headcountDaysAnswer(q, days, together)) {
-        // today's headcount as kept at insert (headcount_days, migration 035): the rows below, from states
-        branches.push(`SELECT ${visitKeys.select}, ${HEADCOUNT_DAY_SUMS}, ${NO_REVENUE}, ${NO_SCROLL}${visitDay}
+        // today's headcount as kept at insert (headcount_days, migration 035): the rows below, from states; its
+        // bucket is its day's midnight's, as every visit start's of the day (headcountDaysAnswer)
+        const bucket = localBucket(q.interval, "toDateTime64(day, 3, 'UTC')", q.timezone, this.params)
+        branches.push(`SELECT '' AS key, ${bucket} AS bucket, ${HEADCOUNT_DAY_SUMS}, ${NO_REVENUE}, ${NO_SCROLL}${visitDay}
       FROM headcount_days
       WHERE site = ${this.site} AND day IN ${d}
-      GROUP BY ${visitKeys.groupBy}`)
+      GROUP BY key, bucket`)
       } else if (firstEventOnly(q, together)) {
         // Only visitors and networks, by and under what a visit's first event gives: from the
         // rows holding each visit's first event (`opens`, migration 034), as inserted, without

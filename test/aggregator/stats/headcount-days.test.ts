@@ -114,6 +114,14 @@ describe("today's headcount kept as visits open", () => {
     expect(heads(kept)).toEqual(truth)
     expect(heads(read)).toEqual(truth)
     expect(heads(full)).toEqual(truth)
+    // by day, week and month: one bucket, today's (a series' neighbours and parents)
+    for (const interval of ['day', 'week', 'month'] as const) {
+      const byBucket = { ...q, interval }
+      expect(sumsSql(byBucket, [today]).sql).toContain('FROM headcount_days')
+      const [b, raw] = await Promise.all([querySums(fx.client, byBucket), querySums(fx.client, { ...marked, interval })])
+      expect(b.map((x) => [x.bucket, x.visitors, x.networks])).toEqual(raw.map((x) => [x.bucket, x.visitors, x.networks]))
+      expect(b).toHaveLength(1)
+    }
     // and through the k rules' own call, asked beside a filtered headcount as the neighbours are
     const scope = { site: SITE, timezone: 'UTC', now: Date.now(), filters: [], limits: { k: 5, kn: 2 } }
     const [h, us] = await Promise.all([headcount(fx.client, scope, q.range), headcount(fx.client, { ...scope, filters: parseFilters('country==US') }, q.range)])
@@ -144,7 +152,7 @@ describe("today's headcount kept as visits open", () => {
     expect((await readNow(q)).visitors).toBe(before.visitors + 1)
   })
 
-  it('is not read for another day, part of a day, a bucket, a filter, a property, the full sums or with other asks', () => {
+  it('is not read for another day, part of a day, by hour or minute, a filter, a property, the full sums or with other asks', () => {
     const q = question()
     expect(headcountDaysAnswer(q, ['2030-01-01'])).toBe(false)
     expect(headcountDaysAnswer(q, [today])).toBe(true)
@@ -152,6 +160,7 @@ describe("today's headcount kept as visits open", () => {
     for (const other of [
       { ...q, range: { from: from + 60_000, to: from + DAY } },
       { ...q, interval: 'hour' as const },
+      { ...q, interval: 'minute' as const },
       question('country==US'),
       { ...q, property: PROPERTIES.country },
       question('', false),

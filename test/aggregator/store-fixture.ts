@@ -8,6 +8,7 @@ import { loadPolicy, type Policy } from '../../policy/policy.ts'
 import { loadConfig } from '../../server/config.ts'
 import { migrate } from '../../store/migrate.ts'
 import { openStore, type Store } from '../../store/client.ts'
+import { utcDay } from '../../store/time.ts'
 import { followWrites, storeWrites } from '../../store/writes.ts'
 import { withVisits } from '../helpers/fixtures.ts'
 import { EVENT_COLUMNS, eventBlock } from '../../collector/spool/event-block.ts'
@@ -166,3 +167,15 @@ export function countingClient(client: ClickHouseClient, asked: string[]): Click
 export const MINUTE = 60_000
 export const HOUR = 3_600_000
 export const DAY = 86_400_000
+
+/**
+ * Today (UTC, by the clock) for a test of what is kept for today alone: its midnight (`start`),
+ * its date, and how much of it the test's events may spread over (the day so far, at least 50
+ * minutes). Waits out the last two minutes of a UTC day, so that the events are still today's when asked.
+ */
+export async function todayByTheClock(): Promise<{ start: number; today: string; span: number }> {
+  const toMidnight = DAY - (Date.now() % DAY)
+  if (toMidnight < 2 * MINUTE) await new Promise((done) => setTimeout(done, toMidnight + 1000))
+  const start = Date.now() - (Date.now() % DAY)
+  return { start, today: utcDay(start), span: Math.max(Date.now() - start - MINUTE, 50 * MINUTE) }
+}

@@ -4,9 +4,8 @@ import { PROPERTIES } from '../../../aggregator/stats/properties.ts'
 import { headcountDaysAnswer, querySums, sumsSql, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
 import { headcount } from '../../../aggregator/stats/service.ts'
 import { listMigrations, runStatements } from '../../../store/migrate.ts'
-import { utcDay } from '../../../store/time.ts'
 import { rng } from '../../helpers/identifier-corpus.ts'
-import { DAY, MINUTE, openFixture, rows, type EventSpec, type StoreFixture } from '../store-fixture.ts'
+import { DAY, MINUTE, openFixture, rows, todayByTheClock, type EventSpec, type StoreFixture } from '../store-fixture.ts'
 
 /**
  * Today's headcount kept as visits open (`headcount_days`, migration 035) answers today's
@@ -27,12 +26,9 @@ let today: string
 const sent: EventSpec[] = []
 
 beforeAll(async () => {
-  // the events must all be today's when asked: not in the last two minutes of a UTC day
-  const toMidnight = DAY - (Date.now() % DAY)
-  if (toMidnight < 2 * MINUTE) await new Promise((done) => setTimeout(done, toMidnight + 1000))
-  const start = Date.now() - (Date.now() % DAY)
-  today = utcDay(start)
-  const span = Math.max(Date.now() - start - MINUTE, 50 * MINUTE)
+  const clock = await todayByTheClock()
+  const { start, span } = clock
+  today = clock.today
   for (let v = 1; v <= 40; v++) {
     // network numbers apart from the visitor numbers (a visit without a network counts its visitor as one)
     const networkId = r.next() < 0.25 ? 0 : 1000 + r.int(0, 8)

@@ -3,9 +3,8 @@ import { parseFilters } from '../../../aggregator/stats/filters.ts'
 import { PROPERTIES } from '../../../aggregator/stats/properties.ts'
 import { querySums, sumsSql, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
 import { listMigrations, runStatements } from '../../../store/migrate.ts'
-import { utcDay } from '../../../store/time.ts'
 import { rng } from '../../helpers/identifier-corpus.ts'
-import { DAY, MINUTE, openFixture, rows, type EventSpec, type StoreFixture } from '../store-fixture.ts'
+import { DAY, MINUTE, openFixture, rows, todayByTheClock, type EventSpec, type StoreFixture } from '../store-fixture.ts'
 
 /**
  * Today's page rows kept at insert (`page_days`, migration 033) answer the page breakdown's lean
@@ -24,13 +23,9 @@ let today: string
 const sent: EventSpec[] = []
 
 beforeAll(async () => {
-  // the events must all be today's when asked: not in the last two minutes of a UTC day
-  const toMidnight = DAY - (Date.now() % DAY)
-  if (toMidnight < 2 * MINUTE) await new Promise((done) => setTimeout(done, toMidnight + 1000))
-  const start = Date.now() - (Date.now() % DAY)
-  today = utcDay(start)
-  // spread over the day so far (at least 50 minutes of it, from midnight)
-  const span = Math.max(Date.now() - start - MINUTE, 50 * MINUTE)
+  const clock = await todayByTheClock()
+  const { start, span } = clock
+  today = clock.today
   for (let v = 1; v <= 30; v++) {
     const networkId = r.next() < 0.25 ? 0 : 1 + r.int(0, 6)
     let ts = start + Math.floor(r.next() * span * 0.5)

@@ -64,7 +64,7 @@ export async function funnel(client: ClickHouseClient, s: Scope, range: Range, s
     // bit i of `mask` is set when the event matches step i + 1
     const mask = conds.map((c, i) => `toUInt16(${c}) * ${2 ** i}`).join(' + ')
     // each event as one number, its time in ms above its mask (16 bits; MAX_STEPS is 8), sorted by time and then mask
-    // as (ts, mask) pairs would be: today's funnel at ten million events took 25-40 % less than with pairs
+    // as (ts, mask) pairs would be: today's funnel at ten million events took about 15 % less than with pairs (A/B, medians of 9)
     const level = visitLevel(`arraySort(groupArray(toUInt64(toUnixTimestamp64Milli(ts)) * 65536 + (${mask})))`, windowMinutes, params)
     const visits = visitsHolding(q, params, { net: `any(${NETWORK})`, level }, conds.join(' OR '), utc)
     const sql = `SELECT toString(day) AS day, ${steps.map((_, i) => `uniqExactIf(visitor_id, level >= ${i + 1}) AS s${i}, uniqExactIf(net, level >= ${i + 1}) AS n${i}`).join(', ')}

@@ -34,9 +34,9 @@ export function insertOverHttp(client: ClickHouseClient): InsertBlock {
  * The embedded engine: chDB's client API passes an insert's data as text, which a binary block
  * would not survive, so the block is written to a file in `dir` that the engine reads itself
  * (`file(…, 'Native')`), then deleted. The file holds rows already in the spool; one left by a
- * crash is removed at the next start.
+ * crash is removed at the next start. `queryIdOf` names an insert's query (none: the client's own id).
  */
-export function insertFromFile(client: ClickHouseClient, dir: string): InsertBlock {
+export function insertFromFile(client: ClickHouseClient, dir: string, queryIdOf: (table: string, block: NativeBlock) => string | undefined = () => undefined): InsertBlock {
   let seq = 0
   return async (table, block, token) => {
     // at the first insert, not at start: a data directory that cannot be written yet fails inserts, not the start
@@ -50,6 +50,7 @@ export function insertFromFile(client: ClickHouseClient, dir: string): InsertBlo
       await client.command({
         query: `${insertInto(table, block.columns)} SELECT * FROM file({file:String}, 'Native')`,
         query_params: { file },
+        query_id: queryIdOf(table, block),
         clickhouse_settings: { insert_deduplication_token: token },
       })
     } finally {

@@ -1,5 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks'
-
 /** An events block's rows by the UTC day of their `ts`, and how many of them have no visit (`visit_id` 0). */
 export type DayRows = ReadonlyMap<string, { rows: number; visitless: number }>
 
@@ -54,9 +52,6 @@ export const storeWrites = (client: object): StoreWrites | undefined => writesOf
 export function followWrites(client: object, writes: StoreWrites | undefined): void {
   if (writes) writesOf.set(client, writes)
 }
-
-/** The days of the events block being inserted in this async context (see `insertingDays`). */
-export const insertingDays = new AsyncLocalStorage<DayRows>()
 
 /**
  * Whether a statement only reads: its first word after comments and opening brackets. Anything

@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { executionAsyncResource } from 'node:async_hooks'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { Sites } from '../../accounts/sites.ts'
 import { RollupJob } from '../../aggregator/rollup/job.ts'
@@ -178,4 +179,16 @@ export async function todayByTheClock(): Promise<{ start: number; today: string;
   if (toMidnight < 2 * MINUTE) await new Promise((done) => setTimeout(done, toMidnight + 1000))
   const start = Date.now() - (Date.now() % DAY)
   return { start, today: utcDay(start), span: Math.max(Date.now() - start - MINUTE, 50 * MINUTE) }
+}
+
+/**
+ * Whether Node tracks promises now (an AsyncLocalStorage or another async hook enabled): then a
+ * promise's reaction runs as that promise's own async resource, else as the callback's that ran it.
+ */
+export function promisesTracked(): Promise<boolean> {
+  return new Promise((answer) =>
+    setImmediate(() => {
+      const reaction: Promise<void> = Promise.resolve().then(() => answer(executionAsyncResource() === reaction))
+    }),
+  )
 }

@@ -8,7 +8,7 @@ import { PROPERTIES, property, VISIT_PROPERTY_NAMES, type VisitProperty } from '
 import { addedUp, cubeDim, cubeDims, HELD_CUBES, currentDays, groupedSumsSql, groupMasks, querySums, rangeDays, readDays, rollupDays, rollupAnswers, sumsSql, type GroupedAsk, type Interval, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
 import { listMigrations, runStatements } from '../../../store/migrate.ts'
 import { utcDay } from '../../helpers/fixtures.ts'
-import { DIMENSION_COLUMNS, HOUR, MINUTE, openFixture, rows, type EventSpec, type StoreFixture } from '../store-fixture.ts'
+import { DIMENSION_COLUMNS, HOUR, MINUTE, openFixture, promisesTracked, rows, type EventSpec, type StoreFixture } from '../store-fixture.ts'
 
 /**
  * querySums both ways, the daily rollup (no filters) and the visits and events (a filter that
@@ -803,6 +803,21 @@ describe('a breakdown in stages (inOneLook)', () => {
     const again = await ask(Math.min(...visitors) + 1)
     expect(again).toEqual(got)
     expect(looked).toHaveLength(2)
+  })
+
+  it('keeps its storage enabled only while answers in stages are being worked out', async () => {
+    const range = { ...RANGE_A, previous: { from: 2 * RANGE_A.from - RANGE_A.to, to: RANGE_A.from }, label: 'range A' }
+    let open = () => {}
+    const gate = new Promise<void>((done) => (open = done))
+    // b's questions wait at the gate: a is answered while b is still being worked out
+    const held = seeingQueries(async (_sql, run) => (await gate, run()))
+    const ask = (client: ClickHouseClient) => breakdown(client, { site: SITE, timezone: TZ, filters: [], limits: { k: 1, kn: 1 } }, range, 'page', property('page')!, ['visitors'], 10)
+    const b = ask(held)
+    await ask(fx.client)
+    expect(await promisesTracked()).toBe(true)
+    open()
+    await b
+    expect(await promisesTracked()).toBe(false)
   })
 })
 

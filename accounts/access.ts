@@ -115,12 +115,13 @@ export function decorateAccess(app: FastifyInstance, { adminToken, tokens, membe
   app.decorateRequest('pendingAccess', null)
   app.decorateRequest('bodyParsed', false)
   // the root's preValidation runs before every route's own, once the body is parsed and before it is validated
-  app.addHook('preValidation', async (req, reply) => {
+  // a callback, not an async function: every request runs it, every beacon too, and nearly all have nothing left to decide
+  app.addHook('preValidation', (req, reply, done) => {
     req.bodyParsed = true
     const rule = req.pendingAccess
-    if (!rule || !req.access?.memberships) return
+    if (!rule || !req.access?.memberships) return done()
     req.pendingAccess = null
-    if (!(await sessionMay(req, rule, req.access.memberships))) return deny(reply, 403, NO_ROLE)
+    sessionMay(req, rule, req.access.memberships).then((may) => (may ? done() : deny(reply, 403, NO_ROLE)), done)
   })
 }
 

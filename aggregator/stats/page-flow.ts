@@ -92,11 +92,13 @@ const SEP = '\u0000'
 /**
  * The visits of `q` on its UTC days (or `utc`) as flowSql reads them: visitor_id, net, day (UTC),
  * local_day and views (the visit's pageviews, `visits`: migration 032); with `page` (SQL of a
- * String), only the visits that viewed it.
+ * String), only the visits that viewed it, found in `views` itself: `pages` holds the same paths,
+ * and it is one array column less to read through FINAL (today's flow at ten million events:
+ * 19-21 ms against 22-24 for the read alone).
  */
 function flowVisits(q: StatsQuestion, params: Params, page?: string, utc?: string[]): string {
   const columns = `visitor_id, ${NETWORK} AS net, day, toDate(start, ${params.add('String', q.timezone)}) AS local_day, views`
-  return scopedVisitRowsSql(q, params, columns, page ? `has(pages, ${page})` : undefined, utc)
+  return scopedVisitRowsSql(q, params, columns, page ? `has(views.2, ${page})` : undefined, utc)
 }
 
 /**

@@ -254,7 +254,7 @@ class EngineConnection {
    * The query id for an insert of an events block with these days: once in, the insert is
    * logged with them (StoreWrites.inserted). The days travel with the query's id rather than in
    * an AsyncLocalStorage, which would make Node track every promise of the process, beacons
-   * included: 5-7 µs more main thread a beacon under the bench's load.
+   * included: 3-7 µs more main thread a beacon under the bench's load.
    */
   inserting(days: DayRows): string {
     const id = `insert-days-${++this.insertSeq}`

@@ -887,7 +887,7 @@ export async function inOneLook<T>(answer: () => Promise<T>): Promise<T> {
     return await looks.run(new Map(), answer)
   } finally {
     // While an AsyncLocalStorage is enabled, Node tracks every promise and callback of the
-    // process, the beacons' too (5-7 µs more main thread a beacon under the bench's load): it is
+    // process, the beacons' too (3-7 µs more main thread a beacon under the bench's load): it is
     // enabled again by the next answer's run.
     if (--staged === 0) looks.disable()
   }

@@ -32,7 +32,9 @@ export interface StatsQuestion {
   lean?: boolean
   /**
    * With `lean`, a page breakdown also asks its scroll depth: the deepest scroll of each of a
-   * page's views in visits is then read from the visits (`visits.scroll`) beside the lean rows.
+   * page's views in visits is then read from the visits (`visits.scroll`) beside the lean rows,
+   * or, for one live day in a zone at UTC's time, grouped from the day's pings per visit with
+   * those rows (LEAN_PAGE_VISITS) unless `page_days` answers them.
    */
   scroll?: boolean
 }
@@ -201,6 +203,25 @@ const NO_SUMS = `0 AS s_visitors, 0 AS s_networks, 0 AS s_visits, 0 AS s_pagevie
 /** Over a page's events: a ping without a visit stands as a page view of its own (no visitor behind it). */
 const OWN_PAGE_SCROLL = `sumIf(scroll_depth, visit_id = 0 AND name = 'engagement' AND scroll_depth <= 100) AS s_scroll_sum,
       countIf(visit_id = 0 AND name = 'engagement' AND scroll_depth <= 100) AS s_scroll_views, 0 AS s_scroll_visitors, 0 AS s_scroll_networks`
+/**
+ * A lean page breakdown's rows over one live day, scroll depth included, from its pageviews and
+ * engagement pings alone: first per page and visit (LEAN_PAGE_VISITS; the pings without a visit
+ * fall in one row of visit 0 a page), then per page (LEAN_PAGE_SUMS, LEAN_PAGE_SCROLL). The same
+ * numbers as eventSums with OWN_PAGE_SCROLL beside VISIT_PAGE_SCROLL over `visits.scroll`: a
+ * visit's deepest report on a page it viewed, its pageviews' visitors and networks; the pings
+ * without a visit each a view of their own. Reading the day's visits through FINAL besides its
+ * events cost the page panel under `country==US` at ten million events 35 ms, this 23–25 ms
+ * (over one day: over a range, grouping the pings by visit was some 40 times slower, HELD_PAGE_SCROLL).
+ */
+const LEAN_PAGE_VISITS = `any(${NETWORK}) AS s_net, countIf(name = 'pageview') AS s_pv, sumIf(engagement_ms, name = 'engagement') AS s_eng,
+          maxIf(scroll_depth, name = 'engagement' AND scroll_depth <= 100) AS s_deepest, countIf(name = 'engagement' AND scroll_depth <= 100) AS s_reports,
+          sumIf(scroll_depth, visit_id = 0 AND name = 'engagement' AND scroll_depth <= 100) AS s_lone_sum, countIf(visit_id = 0 AND name = 'engagement' AND scroll_depth <= 100) AS s_lone_views`
+const LEAN_PAGE_SUMS = `uniqExactIf(visitor_id, visit_id != 0 AND s_pv > 0) AS s_visitors, uniqExactIf(s_net, visit_id != 0 AND s_pv > 0) AS s_networks, 0 AS s_visits,
+      sum(s_pv) AS s_pageviews, 0 AS s_events, 0 AS s_bounces, 0 AS s_entries, 0 AS s_duration_ms, sum(s_eng) AS s_engagement_ms`
+const LEAN_PAGE_SCROLL = `sumIf(s_deepest, visit_id != 0 AND s_pv > 0 AND s_reports > 0) + sum(s_lone_sum) AS s_scroll_sum,
+      countIf(visit_id != 0 AND s_pv > 0 AND s_reports > 0) + sum(s_lone_views) AS s_scroll_views,
+      uniqExactIf(visitor_id, visit_id != 0 AND s_pv > 0 AND s_reports > 0) AS s_scroll_visitors,
+      uniqExactIf(s_net, visit_id != 0 AND s_pv > 0 AND s_reports > 0) AS s_scroll_networks`
 const OUTER_MEASURES = `sum(s_revenue) AS revenue, sum(s_revenue_events) AS revenue_events, sum(s_revenue_visitors) AS revenue_visitors,
     sum(s_revenue_networks) AS revenue_networks, sum(s_scroll_sum) AS scroll_sum, sum(s_scroll_views) AS scroll_views,
     sum(s_scroll_visitors) AS scroll_visitors, sum(s_scroll_networks) AS scroll_networks`
@@ -579,7 +600,13 @@ class SumsQuery {
       ARRAY JOIN ${prop.visitArray} AS held${keyConds.length ? `\n      WHERE ${keyConds.join(' AND ')}` : ''}
       GROUP BY ${visitKeys.groupBy}`)
       }
-      if (leanHeld && prop.dim === 'page' && q.scroll === true) {
+      const valueConds = ownFilters.map((f) => ` AND ${compare(value, f, this.params)}`).join('')
+      const carrying = `${carriers(prop, this.params)}${valueConds}`
+      const eventKeys = this.keysOf('event', value, sameDay ? '' : `toDate(ts), toDate(ts, ${tz})`, asks, d)
+      const pageDays = leanHeld && prop.dim === 'page' && others.length === 0 && !asks && !q.interval && pageDaysHold(days)
+      // a live day's page rows with their scroll depth, all from its events in one read (LEAN_PAGE_VISITS)
+      const pagesByVisit = leanHeld && prop.dim === 'page' && q.scroll === true && sameDay !== null && !asks && !pageDays
+      if (leanHeld && prop.dim === 'page' && q.scroll === true && !pagesByVisit) {
         // each view's deepest scroll in a visit, from the visits that reported one on a page they hold
         const keyConds = ownFilters.map((f) => ` AND ${compare('held', f, this.params)}`).join('')
         const visitKeys = this.keysOf('visit', 'held', visitRest, asks, d)
@@ -589,15 +616,21 @@ class SumsQuery {
       WHERE has(pages, held)${keyConds}
       GROUP BY ${visitKeys.groupBy}`)
       }
-      const valueConds = ownFilters.map((f) => ` AND ${compare(value, f, this.params)}`).join('')
-      const carrying = `${carriers(prop, this.params)}${valueConds}`
-      const eventKeys = this.keysOf('event', value, sameDay ? '' : `toDate(ts), toDate(ts, ${tz})`, asks, d)
-      if (leanHeld && prop.dim === 'page' && others.length === 0 && !asks && !q.interval && pageDaysHold(days)) {
+      if (pageDays) {
         // today's page rows as kept at insert (page_days, migration 033): the sums below, from states
         branches.push(`SELECT ${eventKeys.select}, ${PAGE_DAY_SUMS}, ${NO_REVENUE}, ${PAGE_DAY_SCROLL}${eventDay}
       FROM page_days
       WHERE site = ${this.site} AND day IN ${d}${valueConds}
       GROUP BY ${eventKeys.groupBy}`)
+      } else if (pagesByVisit) {
+        branches.push(`SELECT key, bucket, ${LEAN_PAGE_SUMS}, ${NO_REVENUE}, ${LEAN_PAGE_SCROLL}${eventDay}
+      FROM (
+        SELECT ${eventKeys.select}, visit_id, visitor_id, ${LEAN_PAGE_VISITS}
+        FROM events
+        WHERE ${this.eventsInScope(d, others)} AND ${carrying}
+        GROUP BY ${eventKeys.groupBy}, visit_id, visitor_id
+      )
+      GROUP BY key, bucket`)
       } else {
         branches.push(`SELECT ${eventKeys.select},
         ${eventSums(leanHeld ? `visit_id != 0 AND ${holders(prop, this.params)}` : !prop.visitArray, prop.dim !== 'page')},

@@ -11,6 +11,7 @@ import { at, day, eventRow, insertEvents } from '../../helpers/fixtures.ts'
  *   /pricing  6 visitors reaching 50, 60 … 100 % (an earlier ping of each at 20 %); the first views
  *             it twice in one visit, the second time to 40 %: one page view of 50 %. One ping
  *             without a visitor hash (20 %) stands as a page view of its own: 470 / 7 = 67 %.
+ *             A ping on /pricing (10 %) from a visit that viewed only / counts nowhere.
  *   /         6 visitors, two of whom report 90 %: too few behind the number (k = 5)
  *   /blog     5 visitors whose pings report no scroll depth (older trackers)
  */
@@ -27,6 +28,8 @@ function storeEvents() {
   out.push(eventRow(SITE, 100, at(9, 1), '/pricing'), ping(100, at(9, 1, 20), '/pricing', 40))
   out.push(eventRow(SITE, 0, at(9, 30), '/pricing'), ping(0, at(9, 30, 20), '/pricing', 20))
   for (let i = 0; i < 6; i++) out.push(eventRow(SITE, 200 + i, at(10, i), '/'), ping(200 + i, at(10, i, 20), '/', i < 2 ? 90 : undefined))
+  // a ping on a page its visit did not view (the view was in an earlier visit): no page view of /pricing, no depth of it
+  out.push({ ...ping(200, at(10, 0, 40), '/pricing', 10), engagement_ms: 0 })
   for (let i = 0; i < 5; i++) out.push(eventRow(SITE, 300 + i, at(11, i), '/blog'), ping(300 + i, at(11, i, 20), '/blog'))
   return out
 }

@@ -200,9 +200,11 @@ const HELD_PAGE_SCROLL = `sum(if((indexOf(scroll.1, held) AS s_at) > 0, scroll.2
  */
 const VISIT_PAGE_SCROLL = `sum(s_depth) AS s_scroll_sum, count() AS s_scroll_views, uniqExact(visitor_id) AS s_scroll_visitors, uniqExact(${NETWORK}) AS s_scroll_networks`
 const NO_SUMS = `0 AS s_visitors, 0 AS s_networks, 0 AS s_visits, 0 AS s_pageviews, 0 AS s_events, 0 AS s_bounces, 0 AS s_entries, 0 AS s_duration_ms, 0 AS s_engagement_ms`
+/** An event that reports a scroll depth: an engagement ping with one (255: none; migration 021, as `visits.scroll` keeps them). */
+const SCROLL_REPORT = "name = 'engagement' AND scroll_depth <= 100"
 /** Over a page's events: a ping without a visit stands as a page view of its own (no visitor behind it). */
-const OWN_PAGE_SCROLL = `sumIf(scroll_depth, visit_id = 0 AND name = 'engagement' AND scroll_depth <= 100) AS s_scroll_sum,
-      countIf(visit_id = 0 AND name = 'engagement' AND scroll_depth <= 100) AS s_scroll_views, 0 AS s_scroll_visitors, 0 AS s_scroll_networks`
+const OWN_PAGE_SCROLL = `sumIf(scroll_depth, visit_id = 0 AND ${SCROLL_REPORT}) AS s_scroll_sum,
+      countIf(visit_id = 0 AND ${SCROLL_REPORT}) AS s_scroll_views, 0 AS s_scroll_visitors, 0 AS s_scroll_networks`
 /**
  * A lean page breakdown's rows over one live day, scroll depth included, from its pageviews and
  * engagement pings alone: first per page and visit (LEAN_PAGE_VISITS; the pings without a visit
@@ -214,8 +216,8 @@ const OWN_PAGE_SCROLL = `sumIf(scroll_depth, visit_id = 0 AND name = 'engagement
  * (over one day: over a range, grouping the pings by visit was some 40 times slower, HELD_PAGE_SCROLL).
  */
 const LEAN_PAGE_VISITS = `any(${NETWORK}) AS s_net, countIf(name = 'pageview') AS s_pv, sumIf(engagement_ms, name = 'engagement') AS s_eng,
-          maxIf(scroll_depth, name = 'engagement' AND scroll_depth <= 100) AS s_deepest, countIf(name = 'engagement' AND scroll_depth <= 100) AS s_reports,
-          sumIf(scroll_depth, visit_id = 0 AND name = 'engagement' AND scroll_depth <= 100) AS s_lone_sum, countIf(visit_id = 0 AND name = 'engagement' AND scroll_depth <= 100) AS s_lone_views`
+          maxIf(scroll_depth, ${SCROLL_REPORT}) AS s_deepest, countIf(${SCROLL_REPORT}) AS s_reports,
+          sumIf(scroll_depth, visit_id = 0 AND ${SCROLL_REPORT}) AS s_lone_sum, countIf(visit_id = 0 AND ${SCROLL_REPORT}) AS s_lone_views`
 const LEAN_PAGE_SUMS = `uniqExactIf(visitor_id, visit_id != 0 AND s_pv > 0) AS s_visitors, uniqExactIf(s_net, visit_id != 0 AND s_pv > 0) AS s_networks, 0 AS s_visits,
       sum(s_pv) AS s_pageviews, 0 AS s_events, 0 AS s_bounces, 0 AS s_entries, 0 AS s_duration_ms, sum(s_eng) AS s_engagement_ms`
 const LEAN_PAGE_SCROLL = `sumIf(s_deepest, visit_id != 0 AND s_pv > 0 AND s_reports > 0) + sum(s_lone_sum) AS s_scroll_sum,
@@ -603,10 +605,11 @@ class SumsQuery {
       const valueConds = ownFilters.map((f) => ` AND ${compare(value, f, this.params)}`).join('')
       const carrying = `${carriers(prop, this.params)}${valueConds}`
       const eventKeys = this.keysOf('event', value, sameDay ? '' : `toDate(ts), toDate(ts, ${tz})`, asks, d)
-      const pageDays = leanHeld && prop.dim === 'page' && others.length === 0 && !asks && !q.interval && pageDaysHold(days)
+      const leanPage = leanHeld && prop.dim === 'page'
+      const pageDays = leanPage && others.length === 0 && !asks && !q.interval && pageDaysHold(days)
       // a live day's page rows with their scroll depth, all from its events in one read (LEAN_PAGE_VISITS)
-      const pagesByVisit = leanHeld && prop.dim === 'page' && q.scroll === true && sameDay !== null && !asks && !pageDays
-      if (leanHeld && prop.dim === 'page' && q.scroll === true && !pagesByVisit) {
+      const pagesByVisit = leanPage && q.scroll === true && sameDay !== null && !asks && !pageDays
+      if (leanPage && q.scroll === true && !pagesByVisit) {
         // each view's deepest scroll in a visit, from the visits that reported one on a page they hold
         const keyConds = ownFilters.map((f) => ` AND ${compare('held', f, this.params)}`).join('')
         const visitKeys = this.keysOf('visit', 'held', visitRest, asks, d)

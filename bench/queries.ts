@@ -114,6 +114,12 @@ async function main() {
       ['filtered: goals, country==US', (c) => goalConversions(c, filtered, range, goals)],
       ['filtered: funnel, country==US', (c) => funnel(c, filtered, range, steps)],
       ['filtered: page flow /pricing, country==US', (c) => pageFlow(c, filtered, range, '/pricing', 10)],
+      // an event's panels, goals and the funnel under a page filter: today's visits holding the page, read through FINAL
+      ['filtered: breakdown outbound, page==/pricing, as the dashboard', panel('outbound', withFilters('page==/pricing'), asked.outbound)],
+      ['filtered: breakdown event, page==/pricing', panel('event', withFilters('page==/pricing'))],
+      ['filtered: goals, page==/pricing', (c) => goalConversions(c, withFilters('page==/pricing'), range, goals)],
+      ['filtered: funnel, page==/pricing', (c) => funnel(c, withFilters('page==/pricing'), range, steps)],
+      ['filtered: breakdown outbound, event==Signup', panel('outbound', withFilters('event==Signup'))],
     ]
     const countSql = 'SELECT count() FROM events WHERE site = {site:String} AND ts >= fromUnixTimestamp64Milli({from:Int64}) AND ts < fromUnixTimestamp64Milli({to:Int64})'
     // one more event today, as a busy site has between two asks: today's rows kept are read again

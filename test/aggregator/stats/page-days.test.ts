@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseFilters } from '../../../aggregator/stats/filters.ts'
 import { PROPERTIES } from '../../../aggregator/stats/properties.ts'
 import { querySums, sumsSql, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
+import { totals } from '../../../aggregator/stats/service.ts'
 import { listMigrations, runStatements } from '../../../store/migrate.ts'
 import { rng } from '../../helpers/identifier-corpus.ts'
 import { DAY, MINUTE, openFixture, rows, todayByTheClock, type EventSpec, type StoreFixture } from '../store-fixture.ts'
@@ -143,5 +144,100 @@ describe("today's page rows kept at insert", () => {
     expect(sumsSql(q, ['2030-01-01']).sql).not.toContain('page_days')
     expect(sumsSql({ ...q, interval: 'hour' }, [today]).sql).not.toContain('page_days')
     expect(sumsSql({ ...q, lean: undefined }, [today]).sql).not.toContain('page_days')
+  })
+})
+
+/** The visitors and networks of the visits holding a page that `keep` picks (a pageview of it in a visit), from what was sent. */
+function headcountModel(keep: (path: string) => boolean) {
+  const visitors = new Set<number>()
+  const networks = new Set<string>()
+  for (const e of sent) {
+    if ((e.name ?? 'pageview') !== 'pageview' || e.visitor === 0 || !keep(e.path ?? '/')) continue
+    visitors.add(e.visitor)
+    networks.add(e.networkId ? `n${e.networkId}` : `v${e.visitor}`)
+  }
+  return { visitors: visitors.size, networks: networks.size }
+}
+
+describe("today's headcount under a page filter, from today's page rows", () => {
+  const scope = (filters: string) => ({ site: SITE, timezone: 'UTC', filters: parseFilters(filters), limits: { k: 1, kn: 1 } })
+  const day = () => ({ from: Date.parse(`${today}T00:00:00Z`), to: Date.parse(`${today}T00:00:00Z`) + DAY })
+  const headcountQuestion = (filters: string): StatsQuestion => ({ site: SITE, timezone: 'UTC', range: day(), filters: parseFilters(filters), lean: true })
+
+  it.each([
+    ['page==/pricing', (p: string) => p === '/pricing'],
+    ['page==/pricing|/docs', (p: string) => p === '/pricing' || p === '/docs'],
+    ['page~BLOG', (p: string) => p.toLowerCase().includes('blog')],
+    ['page==/blog/*', (p: string) => p.startsWith('/blog/')],
+  ])('under "%s" is what the visits holding the page give, and what was sent', async (filters, keep) => {
+    const q = headcountQuestion(filters)
+    expect(sumsSql(q, [today]).sql).toContain('FROM page_days')
+    // the same question in full reads the visits (through FINAL) and counts their visitors there
+    expect(sumsSql({ ...q, lean: undefined }, [today]).sql).not.toContain('page_days')
+    const [kept, read] = await Promise.all([totals(fx.client, scope(filters), day(), undefined, true), totals(fx.client, scope(filters), day())])
+    const truth = headcountModel(keep)
+    expect(truth.visitors).toBeGreaterThan(0)
+    expect({ visitors: kept.visitors, networks: kept.networks }).toEqual(truth)
+    expect({ visitors: read.visitors, networks: read.networks }).toEqual(truth)
+  })
+
+  it('is not read from them under a negated page filter, two filters, another day or by the hour', () => {
+    const q = headcountQuestion('page==/pricing')
+    expect(sumsSql(headcountQuestion('page!=/pricing'), [today]).sql).not.toContain('page_days')
+    expect(sumsSql(headcountQuestion('page==/pricing;page==/docs'), [today]).sql).not.toContain('page_days')
+    expect(sumsSql(headcountQuestion('page==/pricing;browser==Firefox'), [today]).sql).not.toContain('page_days')
+    expect(sumsSql(headcountQuestion('entry_page==/pricing'), [today]).sql).not.toContain('page_days')
+    expect(sumsSql(q, ['2030-01-01']).sql).not.toContain('page_days')
+    expect(sumsSql({ ...q, interval: 'hour' }, [today]).sql).not.toContain('page_days')
+  })
+})
+
+describe('the event breakdown asked lean under a filter on what a visit holds', () => {
+  const eventQuestion = (filters: string, lean: boolean): StatsQuestion => ({
+    site: SITE,
+    timezone: 'UTC',
+    range: { from: Date.parse(`${today}T00:00:00Z`), to: Date.parse(`${today}T00:00:00Z`) + DAY },
+    filters: parseFilters(filters),
+    property: PROPERTIES.event,
+    ...(lean ? { lean: true } : {}),
+  })
+  /** Per custom event: the visitors and networks of the visits (one a visitor here) sending it that `keep` keeps, and its events there. */
+  function eventModel(keep: (pages: Set<string>) => boolean) {
+    const byVisitor = new Map<number, { pages: Set<string>; names: Map<string, number>; network: string }>()
+    for (const e of sent) {
+      if (e.visitor === 0) continue
+      const v = byVisitor.get(e.visitor) ?? { pages: new Set<string>(), names: new Map<string, number>(), network: e.networkId ? `n${e.networkId}` : `v${e.visitor}` }
+      byVisitor.set(e.visitor, v)
+      const name = e.name ?? 'pageview'
+      if (name === 'pageview') v.pages.add(e.path ?? '/')
+      else if (name !== 'engagement') v.names.set(name, (v.names.get(name) ?? 0) + 1)
+    }
+    const out: Record<string, { visitors: number; networks: number; events: number }> = {}
+    const seen = new Map<string, { visitors: Set<number>; networks: Set<string>; events: number }>()
+    for (const [visitor, v] of byVisitor) {
+      if (!keep(v.pages)) continue
+      for (const [name, n] of v.names) {
+        const row = seen.get(name) ?? { visitors: new Set<number>(), networks: new Set<string>(), events: 0 }
+        seen.set(name, row)
+        row.visitors.add(visitor)
+        row.networks.add(v.network)
+        row.events += n
+      }
+    }
+    for (const [name, row] of seen) out[name] = { visitors: row.visitors.size, networks: row.networks.size, events: row.events }
+    return out
+  }
+  const asEventRows = (rs: SumsRow[]) => Object.fromEntries(rs.map((x) => [x.key, { visitors: x.visitors, networks: x.networks, events: x.events }]))
+
+  it.each([
+    ['page==/pricing', (pages: Set<string>) => pages.has('/pricing')],
+    ['page==/pricing|/docs', (pages: Set<string>) => pages.has('/pricing') || pages.has('/docs')],
+    ['page!=/docs', (pages: Set<string>) => !pages.has('/docs')],
+  ])('under "%s" counts the visitors of the visits the filter keeps, as the visits read does', async (filters, keep) => {
+    const [lean, full] = await Promise.all([querySums(fx.client, eventQuestion(filters, true)), querySums(fx.client, eventQuestion(filters, false))])
+    const truth = eventModel(keep)
+    expect(Object.keys(truth).length).toBeGreaterThan(0)
+    expect(asEventRows(lean)).toEqual(truth)
+    expect(asEventRows(full)).toEqual(truth)
   })
 })

@@ -662,8 +662,9 @@ async function realtimeCell(c: Checker, w: World, filters: Filter[]): Promise<Ce
   const { url, body } = await ask(w, '/api/v1/stats/realtime', filters.length ? { filters: filterText(filters) } : {})
   const before = truthAt(t0)
   const after = truthAt(Date.now())
-  // an event left the window while the question was answered: no truth to hold it to
-  if (size(before.all) !== size(after.all)) return undefined
+  // an event left the window while the question was answered (a visitor, or only one of their
+  // pageviews, so that a page's row may be gone): no truth to hold it to
+  if (size(before.all) !== size(after.all) || before.mine.length !== after.mine.length) return undefined
   const pages = new Map<string, TrueSet>()
   for (const x of before.mine.filter((m) => m.e.name === 'pageview')) pages.set(x.e.page, union([pages.get(x.e.page) ?? setOf([]), setOf([x.v])]))
   if (body.visitors === null) {

@@ -114,7 +114,7 @@ async function main() {
       ['filtered: goals, country==US', (c) => goalConversions(c, filtered, range, goals)],
       ['filtered: funnel, country==US', (c) => funnel(c, filtered, range, steps)],
       ['filtered: page flow /pricing, country==US', (c) => pageFlow(c, filtered, range, '/pricing', 10)],
-      // an event's panels, goals and the funnel under a page filter: today's visits holding the page, read through FINAL
+      // an event's panels, goals and the funnel under a page filter, a panel under an event filter: the visits the filter keeps, looked up in today's visits
       ['filtered: breakdown outbound, page==/pricing, as the dashboard', panel('outbound', withFilters('page==/pricing'), asked.outbound)],
       ['filtered: breakdown event, page==/pricing', panel('event', withFilters('page==/pricing'))],
       ['filtered: goals, page==/pricing', (c) => goalConversions(c, withFilters('page==/pricing'), range, goals)],

@@ -142,7 +142,10 @@ export const pageDaysHold = (days: readonly string[]): boolean => days.length ==
  * month or not bucketed (a whole UTC day in a zone at UTC's time is in one such bucket).
  */
 export const headcountDaysAnswer = (q: StatsQuestion, days: readonly string[], together: readonly GroupedAsk[] | null = null): boolean =>
-  q.lean === true && !q.property && q.interval !== 'hour' && q.interval !== 'minute' && q.filters.length === 0 && together === null && pageDaysHold(days) && wholeDaysOnly(q, days)
+  q.filters.length === 0 && todaysHeadcount(q, days, together)
+/** A headcount (lean, no property) of all of today by the clock, asked alone, not by the hour: what the states kept for today can answer. */
+const todaysHeadcount = (q: StatsQuestion, days: readonly string[], together: readonly GroupedAsk[] | null): boolean =>
+  q.lean === true && !q.property && q.interval !== 'hour' && q.interval !== 'minute' && together === null && pageDaysHold(days) && wholeDaysOnly({ ...q, filters: [] }, days)
 /**
  * Whether a read is today's headcount under one page filter, from today's page rows (`page_days`,
  * migration 033) rather than today's visits through FINAL: only visitors and networks (`lean`),
@@ -159,8 +162,7 @@ export const headcountDaysAnswer = (q: StatsQuestion, days: readonly string[], t
  * funnel 346 against 417.
  */
 export const pageHeadcountAnswer = (q: StatsQuestion, days: readonly string[], together: readonly GroupedAsk[] | null = null): boolean =>
-  q.lean === true && !q.property && q.interval !== 'hour' && q.interval !== 'minute' && together === null && q.filters.length === 1 &&
-  q.filters[0].name === 'page' && q.filters[0].op !== '!=' && pageDaysHold(days) && wholeDaysOnly({ ...q, filters: [] }, days)
+  q.filters.length === 1 && q.filters[0].name === 'page' && q.filters[0].op !== '!=' && todaysHeadcount(q, days, together)
 /** HEADCOUNT_SUMS from the states of `headcount_days`, which its view states with the same expressions over each visit's first event. */
 const HEADCOUNT_DAY_SUMS = `uniqExactMerge(visitors) AS s_visitors, uniqExactMerge(networks) AS s_networks, 0 AS s_visits, 0 AS s_pageviews, 0 AS s_events,
       0 AS s_bounces, 0 AS s_entries, 0 AS s_duration_ms, 0 AS s_engagement_ms`
@@ -562,20 +564,16 @@ class SumsQuery {
       // event of the range under a filter: seven times slower at ten million events.)
       const p = prop as VisitProperty | undefined
       const visitKeys = this.keysOf('visit', p ? p.expr : null, visitRest, together, d)
-      if (headcountDaysAnswer(q, days, together)) {
-        // today's headcount as kept at insert (headcount_days, migration 035): the rows below, from states; its
-        // bucket is its day's midnight's, as every visit start's of the day (headcountDaysAnswer)
+      // today's headcount as kept at insert (headcount_days, migration 035), or under a page filter the
+      // matching pages' (page_days, pageHeadcountAnswer): the rows below, from states; its bucket is its
+      // day's midnight's, as every visit start's of the day (headcountDaysAnswer)
+      const kept = headcountDaysAnswer(q, days, together) ? 'headcount_days' : pageHeadcountAnswer(q, days, together) ? 'page_days' : null
+      if (kept) {
         const bucket = localBucket(q.interval, "toDateTime64(day, 3, 'UTC')", q.timezone, this.params)
+        const pages = kept === 'page_days' ? ` AND ${compare('pathname', q.filters[0], this.params)}` : ''
         branches.push(`SELECT '' AS key, ${bucket} AS bucket, ${HEADCOUNT_DAY_SUMS}, ${NO_REVENUE}, ${NO_SCROLL}${visitDay}
-      FROM headcount_days
-      WHERE site = ${this.site} AND day IN ${d}
-      GROUP BY key, bucket`)
-      } else if (pageHeadcountAnswer(q, days, together)) {
-        // today's headcount under a page filter from today's page rows (pageHeadcountAnswer): the matching pages' states merged
-        const bucket = localBucket(q.interval, "toDateTime64(day, 3, 'UTC')", q.timezone, this.params)
-        branches.push(`SELECT '' AS key, ${bucket} AS bucket, ${HEADCOUNT_DAY_SUMS}, ${NO_REVENUE}, ${NO_SCROLL}${visitDay}
-      FROM page_days
-      WHERE site = ${this.site} AND day IN ${d} AND ${compare('pathname', q.filters[0], this.params)}
+      FROM ${kept}
+      WHERE site = ${this.site} AND day IN ${d}${pages}
       GROUP BY key, bucket`)
       } else if (firstEventOnly(q, together)) {
         // Only visitors and networks, by and under what a visit's first event gives: from the

@@ -161,8 +161,11 @@ const todaysHeadcount = (q: StatsQuestion, days: readonly string[], together: re
  * outbound panel under `page==/pricing` took 274 ms against 336, goals 196 against 257, the
  * funnel 346 against 417.
  */
-export const pageHeadcountAnswer = (q: StatsQuestion, days: readonly string[], together: readonly GroupedAsk[] | null = null): boolean =>
+const pageHeadcountAnswer = (q: StatsQuestion, days: readonly string[], together: readonly GroupedAsk[] | null): boolean =>
   q.filters.length === 1 && q.filters[0].name === 'page' && q.filters[0].op !== '!=' && todaysHeadcount(q, days, together)
+/** The table of states kept for today that answers a read (headcountDaysAnswer, pageHeadcountAnswer), if one does. */
+const keptHeadcount = (q: StatsQuestion, days: readonly string[], together: readonly GroupedAsk[] | null = null): 'headcount_days' | 'page_days' | null =>
+  headcountDaysAnswer(q, days, together) ? 'headcount_days' : pageHeadcountAnswer(q, days, together) ? 'page_days' : null
 /** HEADCOUNT_SUMS from the states of `headcount_days`, which its view states with the same expressions over each visit's first event. */
 const HEADCOUNT_DAY_SUMS = `uniqExactMerge(visitors) AS s_visitors, uniqExactMerge(networks) AS s_networks, 0 AS s_visits, 0 AS s_pageviews, 0 AS s_events,
       0 AS s_bounces, 0 AS s_entries, 0 AS s_duration_ms, 0 AS s_engagement_ms`
@@ -567,7 +570,7 @@ class SumsQuery {
       // today's headcount as kept at insert (headcount_days, migration 035), or under a page filter the
       // matching pages' (page_days, pageHeadcountAnswer): the rows below, from states; its bucket is its
       // day's midnight's, as every visit start's of the day (headcountDaysAnswer)
-      const kept = headcountDaysAnswer(q, days, together) ? 'headcount_days' : pageHeadcountAnswer(q, days, together) ? 'page_days' : null
+      const kept = keptHeadcount(q, days, together)
       if (kept) {
         const bucket = localBucket(q.interval, "toDateTime64(day, 3, 'UTC')", q.timezone, this.params)
         const pages = kept === 'page_days' ? ` AND ${compare('pathname', q.filters[0], this.params)}` : ''
@@ -1256,7 +1259,7 @@ const inOrder = (q: StatsQuestion): StatsQuestion => ({
 /** A question's rows over the UTC `days` from visits and events, per UTC day: alone, or with others asked at once (pendingLive). */
 function liveRows(client: ClickHouseClient, q: StatsQuestion, days: string[], visitless: boolean): Promise<SumsRow[]> {
   // today's headcount (unfiltered, or under a page filter) is read from its states, never as one of a grouped read's asks (which would count every visit row again)
-  if (headcountDaysAnswer(q, days) || pageHeadcountAnswer(q, days)) return aloneRows(client, q, days, visitless)
+  if (keptHeadcount(q, days)) return aloneRows(client, q, days, visitless)
   const prop = q.property
   // batches are told apart by the question without its property and buckets
   const base = inOrder({ ...q, property: undefined, interval: undefined })

@@ -63,6 +63,9 @@ const question = (filters: string): StatsQuestion => ({
   lean: true,
 })
 
+/** A sent event's network as the store counts it: its network, or its visitor's own without one. */
+const networkOf = (e: EventSpec) => (e.networkId ? `n${e.networkId}` : `v${e.visitor}`)
+
 /** What each page's row must say, from what was sent (the page filter's values, if any). */
 function model(keep: (path: string) => boolean) {
   const out = new Map<string, { visitors: Set<number>; networks: Set<string>; pageviews: number; engagement_ms: number; scroll_sum: number; scroll_views: number }>()
@@ -76,7 +79,7 @@ function model(keep: (path: string) => boolean) {
       row.pageviews++
       if (e.visitor !== 0) {
         row.visitors.add(e.visitor)
-        row.networks.add(e.networkId ? `n${e.networkId}` : `v${e.visitor}`)
+        row.networks.add(networkOf(e))
       }
     } else {
       row.engagement_ms += e.engagement_ms ?? 0
@@ -154,15 +157,15 @@ function headcountModel(keep: (path: string) => boolean) {
   for (const e of sent) {
     if ((e.name ?? 'pageview') !== 'pageview' || e.visitor === 0 || !keep(e.path ?? '/')) continue
     visitors.add(e.visitor)
-    networks.add(e.networkId ? `n${e.networkId}` : `v${e.visitor}`)
+    networks.add(networkOf(e))
   }
   return { visitors: visitors.size, networks: networks.size }
 }
 
 describe("today's headcount under a page filter, from today's page rows", () => {
   const scope = (filters: string) => ({ site: SITE, timezone: 'UTC', filters: parseFilters(filters), limits: { k: 1, kn: 1 } })
-  const day = () => ({ from: Date.parse(`${today}T00:00:00Z`), to: Date.parse(`${today}T00:00:00Z`) + DAY })
-  const headcountQuestion = (filters: string): StatsQuestion => ({ site: SITE, timezone: 'UTC', range: day(), filters: parseFilters(filters), lean: true })
+  const day = () => question('').range
+  const headcountQuestion = (filters: string): StatsQuestion => ({ ...question(filters), property: undefined })
 
   it.each([
     ['page==/pricing', (p: string) => p === '/pricing'],
@@ -193,20 +196,13 @@ describe("today's headcount under a page filter, from today's page rows", () => 
 })
 
 describe('the event breakdown asked lean under a filter on what a visit holds', () => {
-  const eventQuestion = (filters: string, lean: boolean): StatsQuestion => ({
-    site: SITE,
-    timezone: 'UTC',
-    range: { from: Date.parse(`${today}T00:00:00Z`), to: Date.parse(`${today}T00:00:00Z`) + DAY },
-    filters: parseFilters(filters),
-    property: PROPERTIES.event,
-    ...(lean ? { lean: true } : {}),
-  })
+  const eventQuestion = (filters: string, lean: boolean): StatsQuestion => ({ ...question(filters), property: PROPERTIES.event, lean: lean || undefined })
   /** Per custom event: the visitors and networks of the visits (one a visitor here) sending it that `keep` keeps, and its events there. */
   function eventModel(keep: (pages: Set<string>) => boolean) {
     const byVisitor = new Map<number, { pages: Set<string>; names: Map<string, number>; network: string }>()
     for (const e of sent) {
       if (e.visitor === 0) continue
-      const v = byVisitor.get(e.visitor) ?? { pages: new Set<string>(), names: new Map<string, number>(), network: e.networkId ? `n${e.networkId}` : `v${e.visitor}` }
+      const v = byVisitor.get(e.visitor) ?? { pages: new Set<string>(), names: new Map<string, number>(), network: networkOf(e) }
       byVisitor.set(e.visitor, v)
       const name = e.name ?? 'pageview'
       if (name === 'pageview') v.pages.add(e.path ?? '/')

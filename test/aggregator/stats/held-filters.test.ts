@@ -1,0 +1,216 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parseFilters, type Filter } from '../../../aggregator/stats/filters.ts'
+import { funnel } from '../../../aggregator/stats/funnel.ts'
+import { goalConversions } from '../../../aggregator/stats/goal-conversions.ts'
+import { parseGoalMatch } from '../../../aggregator/stats/goal-match.ts'
+import type { Range } from '../../../aggregator/stats/period.ts'
+import { property } from '../../../aggregator/stats/properties.ts'
+import { querySums, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
+import type { Scope } from '../../../aggregator/stats/service.ts'
+import { rng } from '../../helpers/identifier-corpus.ts'
+import { countingClient, DAY, HOUR, MINUTE, openFixture, type EventSpec, type StoreFixture } from '../store-fixture.ts'
+
+/**
+ * Filters on what a visit holds (a page viewed, an event sent, a goal completed) over whole UTC
+ * days: the visits they keep are found among the days' events (query.ts, heldCondition), not
+ * read from `visits`. Funnels and goals then read the events alone (eventsTellVisits), and an
+ * event property's rows are read with their neighbour without the filter in one read, the
+ * filter a condition on each events row (SumsQuery.eventCondition). Each answer is checked
+ * against what the test sent, visit by visit, and against the same question asked over a
+ * range that starts a millisecond after midnight, which joins the visits as before.
+ *
+ * Visitors here have up to three visits, hours apart: a filter keeps a visit, not a visitor, so
+ * a link clicked in a visit without the page is not counted under the page filter.
+ */
+
+const SITE = 'example.com'
+const DAY0 = Date.parse('2026-11-10T00:00:00Z')
+const PAGES = ['/', '/pricing', '/docs', '/blog/a']
+const LINKS = ['https://a.example.com/x', 'https://b.example.com/y']
+const PLANS = ['free', 'pro']
+const r = rng(20261205)
+
+interface SentVisit {
+  visitor: number
+  network: string
+  events: EventSpec[]
+}
+
+let fx: StoreFixture
+const visits: SentVisit[] = []
+/** Events without a visitor hash: each stands as a visit of its own. */
+const alone: EventSpec[] = []
+
+beforeAll(async () => {
+  const sent: EventSpec[] = []
+  for (let v = 1; v <= 40; v++) {
+    const networkId = r.next() < 0.3 ? 0 : 1 + r.int(0, 9)
+    const network = networkId ? `n${networkId}` : `v${v}`
+    // up to three visits, three hours apart (the policy cuts a visit after 30 minutes)
+    let ts = DAY0 + HOUR + r.int(0, 60) * MINUTE
+    for (let n = r.int(1, 3); n > 0; n--) {
+      const visit: SentVisit = { visitor: v, network, events: [] }
+      for (let e = r.int(1, 4); e > 0; e--) {
+        visit.events.push({ ts, visitor: v, path: r.pick(PAGES), networkId })
+        ts += r.int(1, 5) * MINUTE
+        const extra = r.next()
+        if (extra < 0.25) visit.events.push({ ts, visitor: v, path: '/', name: 'Outbound Link: Click', props: { url: r.pick(LINKS) }, networkId })
+        else if (extra < 0.45) visit.events.push({ ts, visitor: v, path: '/pricing', name: 'Signup', props: { plan: r.pick(PLANS) }, networkId })
+        ts += MINUTE
+      }
+      visits.push(visit)
+      sent.push(...visit.events)
+      ts += 3 * HOUR
+    }
+  }
+  for (let i = 0; i < 5; i++) {
+    const ts = DAY0 + 2 * HOUR + i * 7 * MINUTE
+    alone.push({ ts, visitor: 0, path: r.pick(PAGES) }, { ts: ts + 1000, visitor: 0, path: '/', name: 'Outbound Link: Click', props: { url: r.pick(LINKS) } })
+  }
+  sent.push(...alone)
+  sent.sort((a, b) => a.ts - b.ts)
+  fx = await openFixture({ [SITE]: 'UTC' }, DAY0 + 23 * HOUR)
+  const half = Math.ceil(sent.length / 2)
+  await fx.insert(sent.slice(0, half))
+  await fx.insert(sent.slice(half))
+})
+afterAll(async () => {
+  await fx?.close()
+})
+
+/** The whole day, which the events alone answer; or from a millisecond after midnight, which joins the visits. */
+const dayRange = (joined = false): Range => ({ from: DAY0 + (joined ? 1 : 0), to: DAY0 + DAY, previous: { from: DAY0 - DAY, to: DAY0 }, label: '2026-11-10' })
+const SIGNUP = parseGoalMatch({ event: 'Signup' })
+const PRICING = parseGoalMatch({ page: '/pricing' })
+
+/** Parsed filters, a goal filter given its goal as the stats API resolves it (goal-filter.ts). */
+function filtersOf(raw: string): Filter[] {
+  return parseFilters(raw).map((f) => (f.name === 'goal' ? { ...f, goals: [SIGNUP] } : f))
+}
+const scopeOf = (raw: string): Scope => ({ site: SITE, timezone: 'UTC', filters: filtersOf(raw), limits: { k: 1, kn: 1 }, now: DAY0 + 23 * HOUR })
+
+const pagesOf = (events: EventSpec[]) => new Set(events.filter((e) => (e.name ?? 'pageview') === 'pageview').map((e) => e.path ?? '/'))
+const namesOf = (events: EventSpec[]) => new Set(events.map((e) => e.name ?? 'pageview').filter((n) => n !== 'pageview' && n !== 'engagement'))
+
+/**
+ * Each filter of the test as what it keeps of a visit's events (a visitless event is a visit of
+ * its own); and for the event breakdown, which takes a filter on event names as picking its rows
+ * (`names`), what the other filters keep (`visits`).
+ */
+const FILTERS: [string, (events: EventSpec[]) => boolean, { visits: (events: EventSpec[]) => boolean; names: (name: string) => boolean }?][] = [
+  ['page==/pricing', (es) => pagesOf(es).has('/pricing')],
+  ['page==/pricing|/docs', (es) => pagesOf(es).has('/pricing') || pagesOf(es).has('/docs')],
+  ['page!=/docs', (es) => !pagesOf(es).has('/docs')],
+  ['event==Signup', (es) => namesOf(es).has('Signup'), { visits: () => true, names: (n) => n === 'Signup' }],
+  ['goal==Signup', (es) => namesOf(es).has('Signup')],
+  ['page==/pricing;event!=Signup', (es) => pagesOf(es).has('/pricing') && !namesOf(es).has('Signup'), { visits: (es) => pagesOf(es).has('/pricing'), names: (n) => n !== 'Signup' }],
+]
+
+/** Per value of an event property: the visitors, networks and events of the visits `keep` keeps (visitless events count no visitor). */
+function eventPropertyModel(keep: (events: EventSpec[]) => boolean, valueOf: (e: EventSpec) => string | null) {
+  const rows = new Map<string, { visitors: Set<number>; networks: Set<string>; events: number }>()
+  const count = (e: EventSpec, visitor: number, network: string | null) => {
+    const value = valueOf(e)
+    if (value === null) return
+    const row = rows.get(value) ?? { visitors: new Set<number>(), networks: new Set<string>(), events: 0 }
+    rows.set(value, row)
+    row.events++
+    if (visitor !== 0) row.visitors.add(visitor)
+    if (network !== null) row.networks.add(network)
+  }
+  for (const v of visits) if (keep(v.events)) for (const e of v.events) count(e, v.visitor, v.network)
+  for (const e of alone) if (keep([e])) count(e, 0, null)
+  return Object.fromEntries([...rows].map(([key, x]) => [key, { visitors: x.visitors.size, networks: x.networks.size, events: x.events }]))
+}
+const asRows = (rs: SumsRow[]) => Object.fromEntries(rs.map((x) => [x.key, { visitors: x.visitors, networks: x.networks, events: x.events }]))
+
+const PROPERTIES: [string, (e: EventSpec) => string | null][] = [
+  ['outbound', (e) => (e.name === 'Outbound Link: Click' ? e.props!.url : null)],
+  ['prop:plan', (e) => (e.props?.plan !== undefined && e.name !== 'pageview' ? e.props.plan : null)],
+  ['event', (e) => ((e.name ?? 'pageview') !== 'pageview' && e.name !== 'engagement' ? e.name! : null)],
+]
+
+describe('an event property under a filter on what a visit holds, asked beside its neighbour without it', () => {
+  const question = (name: string, raw: string, lean: boolean): StatsQuestion => ({
+    site: SITE,
+    timezone: 'UTC',
+    range: dayRange(),
+    filters: filtersOf(raw),
+    property: property(name),
+    ...(lean ? { lean: true } : {}),
+  })
+
+  for (const [name, valueOf] of PROPERTIES) {
+    // the event panel is asked lean by the dashboard (its rows from events); links and custom props are not
+    const lean = name === 'event'
+    it.each(FILTERS)(`${name} under "%s": one read answers both, each as sent`, async (raw, keep, own) => {
+      const asked: string[] = []
+      const client = countingClient(fx.client, asked)
+      const [filtered, unfiltered] = await Promise.all([querySums(client, question(name, raw, lean)), querySums(client, question(name, '', lean))])
+      const truth =
+        name === 'event' && own ? eventPropertyModel(own.visits, (e) => (own.names(e.name ?? 'pageview') ? valueOf(e) : null)) : eventPropertyModel(keep, valueOf)
+      // (custom props are sent with Signup alone: none under event!=Signup)
+      if (!(name === 'prop:plan' && raw.includes('event!=Signup'))) expect(Object.keys(truth).length).toBeGreaterThan(0)
+      expect(asRows(filtered)).toEqual(truth)
+      expect(asRows(unfiltered)).toEqual(eventPropertyModel(() => true, valueOf))
+      // one read of the events, the filter's visits a condition on each row (not a read of `visits`); a
+      // filter on the property itself picks its rows, no condition: two reads then
+      const reads = asked.filter((sql) => /\bFROM events\b/.test(sql) && !/headcount_days|page_days/.test(sql))
+      const picksRows = name === 'event' && own !== undefined
+      expect(reads).toHaveLength(picksRows ? 2 : 1)
+      if (!picksRows) expect(reads[0]).toContain('grouping(')
+      for (const sql of reads) expect(sql).not.toMatch(/\bvisits\b/)
+      // asked alone, the same rows
+      expect(asRows(await querySums(fx.client, question(name, raw, lean)))).toEqual(truth)
+    })
+  }
+})
+
+describe('a funnel under a filter on what a visit holds', () => {
+  const steps = [parseGoalMatch({ page: '/' }), PRICING, SIGNUP]
+  /** Per step, the visitors with a kept visit that completed steps 1..i in order (one event completes one step at most). */
+  function funnelModel(keep: (events: EventSpec[]) => boolean): number[] {
+    const reached = steps.map(() => new Set<number>())
+    for (const v of visits) {
+      if (!keep(v.events)) continue
+      let level = 0
+      for (const e of [...v.events].sort((a, b) => a.ts - b.ts)) {
+        const step = steps[level]
+        if (!step) break
+        const name = e.name ?? 'pageview'
+        const hit = step.kind === 'page' ? name === 'pageview' && e.path === step.pattern : name === step.name
+        if (hit) reached[level++].add(v.visitor)
+      }
+    }
+    return reached.map((s) => s.size)
+  }
+
+  it.each(FILTERS)('under "%s" is what was sent, read from the events alone, and what the visits joined give', async (raw, keep) => {
+    const asked: string[] = []
+    const [fast, joined] = await Promise.all([funnel(countingClient(fx.client, asked), scopeOf(raw), dayRange(), steps), funnel(fx.client, scopeOf(raw), dayRange(true), steps)])
+    expect(fast).toEqual(joined)
+    const truth = funnelModel(keep)
+    const shown = fast.steps.filter((s) => s.visitors !== null)
+    expect(shown.length).toBeGreaterThan(0)
+    for (const [i, s] of shown.entries()) expect(s.visitors).toBe(truth[i])
+    const read = asked.find((sql) => sql.includes('uniqExactIf(visitor_id, level >= 1)'))!
+    expect(read).not.toMatch(/\bvisits\b/)
+    expect(read).toContain('PREWHERE')
+  })
+})
+
+describe('goal conversions under a filter on what a visit holds', () => {
+  const goals = [
+    { id: 'g1', ...PRICING },
+    { id: 'g2', ...SIGNUP },
+  ]
+  it.each(FILTERS)('under "%s" give what the visits joined give, their converting visitors as sent', async (raw, keep) => {
+    const [fast, joined] = await Promise.all([goalConversions(fx.client, scopeOf(raw), dayRange(), goals), goalConversions(fx.client, scopeOf(raw), dayRange(true), goals)])
+    expect(fast).toEqual(joined)
+    const converted = (hit: (e: EventSpec) => boolean) => new Set(visits.filter((v) => keep(v.events) && v.events.some(hit)).map((v) => v.visitor)).size
+    const truth = [converted((e) => (e.name ?? 'pageview') === 'pageview' && e.path === '/pricing'), converted((e) => e.name === 'Signup')]
+    const shown = fast.results.filter((g) => g.visitors !== null)
+    expect(shown.length).toBeGreaterThan(0)
+    for (const g of shown) expect(g.visitors).toBe(truth[g.id === 'g1' ? 0 : 1])
+  })
+})

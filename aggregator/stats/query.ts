@@ -563,10 +563,12 @@ class SumsQuery {
    * row or an events row: `row`; with `by`, prefixed; '' for none) and the question's bucket; with
    * `together`, the grouping sets of those asks (groupingSets), their conditions as `row` has them.
    */
-  private keysOf(row: 'visit' | 'event', key: string | null, rest: string, together: readonly GroupedAsk[] | null, days: string): { select: string; groupBy: string } {
+  private keysOf(rows: 'visit' | 'event' | 'visitless', key: string | null, rest: string, together: readonly GroupedAsk[] | null, days: string): { select: string; groupBy: string } {
+    // `visitless`: events rows without a visit, each its own (a condition on it is its own: ownVisitCondition)
+    const row = rows === 'visit' ? 'visit' : 'event'
     const bucket = (i: Interval | undefined) => localBucket(i, row === 'visit' ? 'start' : 'ts', this.q.timezone, this.params)
     if (together) {
-      const cond = (f: Filter) => (row === 'visit' ? this.visitCondition(f, days) : this.eventCondition(f, days))
+      const cond = (f: Filter) => (rows === 'visit' ? this.visitCondition(f, days) : rows === 'event' ? this.eventCondition(f, days) : this.ownVisitCondition(f))
       return groupingSets(together, row, { bucket, cond }, rest)
     }
     const k = key === null ? "''" : this.keyed(`CAST(${key} AS String)`, row)
@@ -632,7 +634,7 @@ class SumsQuery {
       GROUP BY ${visitKeys.groupBy}`)
       }
       const own = q.filters.length ? ` AND ${q.filters.map((f) => this.ownVisitCondition(f)).join(' AND ')}` : ''
-      const eventKeys = this.keysOf('event', p ? p.eventExpr : null, byDay && !sameDay ? 's_day' : '', together, d)
+      const eventKeys = this.keysOf('visitless', p ? p.eventExpr : null, byDay && !sameDay ? 's_day' : '', together, d)
       if (visitless) branches.push(`SELECT ${eventKeys.select}, ${eventSums(false, true)},
         ${paid ? eventRevenue(paid, false) : NO_REVENUE}, ${NO_SCROLL}${eventDay}
       FROM events
@@ -1375,18 +1377,29 @@ interface LiveBatch {
  * A filter a grouped read can take as a condition: on a visit property (a condition on the visit
  * row); for the asks of an event property read from events (`fromEvents`: its name), on what a
  * visit holds too (on an events row, its visit's, found among the events:
- * SumsQuery.eventCondition), unless on that property itself, whose filters pick its rows.
+ * SumsQuery.eventCondition), unless on that property itself, whose filters pick its rows; for
+ * the other asks, on what a visit holds when `merged` (on the visit row: visitCondition).
  */
-const conditionable = (f: Filter, fromEvents: string | null) => (f.name !== 'goal' && f.prop.level === 'visit') || (fromEvents !== null && held(f) && f.name !== fromEvents)
+const conditionable = (f: Filter, fromEvents: string | null, merged: boolean) =>
+  (f.name !== 'goal' && f.prop.level === 'visit') || (fromEvents !== null ? held(f) && f.name !== fromEvents : merged && held(f))
+
+/**
+ * Whether an ask reads the merged visits (FINAL) without its filters on what a visit holds too:
+ * then it and its neighbour without them are read as one, those filters conditions on the visit
+ * rows (the entry page panel under `page==/pricing` at ten million events: 31 and 29 ms apart,
+ * both through FINAL). Not so for an ask its visits' first events answer without them (firstEventOnly:
+ * the source panel under `page==/pricing`, 33 ms as one read against 23 and 17 ms apart, two at
+ * once on two cores).
+ */
+const merges = (a: LiveAsk): boolean => !firstEventOnly({ ...a.q, filters: a.q.filters.filter((f) => !held(f)) })
 
 /**
  * An ask of an event property read from events with its neighbours (links, custom props, event
  * names; not pages, each read alone: runLiveBatch). Under a filter on what a visit holds, its
  * neighbour without it reads the same events: the outbound panel under `page==/pricing` at ten
  * million events, its rows and its neighbour's in one read with the page as a condition, 34 ms,
- * against 25 and 16 ms apart. Not so for a visit property's asks, whose read under a page filter
- * picks fewer visits than all of them, which its neighbour reads (the source panel under
- * `page==/pricing`: 33 ms as one read, against 23 and 17 ms apart, two at once on two cores).
+ * against 25 and 16 ms apart. A visit property's asks take such filters as conditions only when
+ * their read merges the visits anyway (`merges`).
  */
 const fromEvents = (a: LiveAsk): string | null => (a.q.property?.level === 'event' && a.q.property.dim !== 'page' ? nameOf(a.q.property) : null)
 
@@ -1413,7 +1426,8 @@ function flushLive(client: ClickHouseClient, pending: Map<string, LiveBatch>): v
   for (const b of pending.values()) {
     for (const events of new Set(b.asks.map(fromEvents))) {
       const asks = b.asks.filter((a) => fromEvents(a) === events)
-      const id = JSON.stringify([events, { ...b.q, filters: b.q.filters.filter((f) => !conditionable(f, events)) }, b.days, b.visitless])
+      const merged = asks.every(merges)
+      const id = JSON.stringify([events, { ...b.q, filters: b.q.filters.filter((f) => !conditionable(f, events, merged)) }, b.days, b.visitless])
       const group = groups.get(id) ?? { events, batches: [] }
       groups.set(id, { events, batches: [...group.batches, { ...b, asks }] })
     }
@@ -1421,7 +1435,8 @@ function flushLive(client: ClickHouseClient, pending: Map<string, LiveBatch>): v
   for (const { events, batches } of groups.values()) {
     const idOf = (f: Filter) => JSON.stringify(f)
     const everyone = batches.map((b) => new Set(b.q.filters.map(idOf)))
-    const common = (f: Filter) => !conditionable(f, events) || everyone.every((ids) => ids.has(idOf(f)))
+    // (a group's batches share the filters on what a visit holds their asks take as they are: those are common)
+    const common = (f: Filter) => !conditionable(f, events, true) || everyone.every((ids) => ids.has(idOf(f)))
     const base: LiveBatch = { q: { ...batches[0].q, filters: batches[0].q.filters.filter(common) }, days: batches[0].days, visitless: batches[0].visitless, asks: [] }
     for (const b of batches) {
       const conds = b.q.filters.filter((f) => !common(f))

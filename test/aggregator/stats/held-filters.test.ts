@@ -166,6 +166,34 @@ describe('an event property under a filter on what a visit holds, asked beside i
   }
 })
 
+describe('a visit property read through the merged visits under such a filter, asked beside its neighbour without it', () => {
+  const question = (raw: string): StatsQuestion => ({ site: SITE, timezone: 'UTC', range: dayRange(), filters: filtersOf(raw), property: property('entry_page'), lean: true })
+  /** Per entry page (a visit's first pageview), the visitors of the visits `keep` keeps. */
+  function entryModel(keep: (events: EventSpec[]) => boolean) {
+    const rows = new Map<string, Set<number>>()
+    for (const v of visits.filter((x) => keep(x.events))) {
+      const entry = [...v.events].sort((a, b) => a.ts - b.ts).find((e) => (e.name ?? 'pageview') === 'pageview')!.path!
+      rows.set(entry, (rows.get(entry) ?? new Set()).add(v.visitor))
+    }
+    return Object.fromEntries([...rows].map(([k, x]) => [k, x.size]))
+  }
+  const visitorsOf = (rs: SumsRow[]) => Object.fromEntries(rs.filter((x) => x.visitors > 0).map((x) => [x.key, x.visitors]))
+
+  it.each(FILTERS)('the entry page under "%s": one read of the visits answers both, each as sent', async (raw, keep) => {
+    const asked: string[] = []
+    const client = countingClient(fx.client, asked)
+    const [filtered, unfiltered] = await Promise.all([querySums(client, question(raw)), querySums(client, question(''))])
+    const truth = entryModel(keep)
+    expect(Object.keys(truth).length).toBeGreaterThan(0)
+    expect(visitorsOf(filtered)).toEqual(truth)
+    expect(visitorsOf(unfiltered)).toEqual(entryModel(() => true))
+    const reads = asked.filter((sql) => /\bFROM visits\b/.test(sql))
+    expect(reads).toHaveLength(1)
+    expect(reads[0]).toContain('grouping(')
+    expect(visitorsOf(await querySums(fx.client, question(raw)))).toEqual(truth)
+  })
+})
+
 describe('a funnel under a filter on what a visit holds', () => {
   const steps = [parseGoalMatch({ page: '/' }), PRICING, SIGNUP]
   /** Per step, the visitors with a kept visit that completed steps 1..i in order (one event completes one step at most). */

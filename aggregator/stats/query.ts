@@ -414,8 +414,16 @@ class SumsQuery {
    * a visit's pageviews and custom events give), without reading the visits.
    */
   private heldCondition(f: Filter, days: string): string {
-    const holds = f.name === 'goal' ? this.goalCondition(f) : `${holders(f.prop, this.params)} AND ${compare(valueExpr(f.prop, this.params), positive(f), this.params)}`
-    return negate(f, `visit_id IN (SELECT visit_id FROM events WHERE site = ${this.site} AND toDate(ts) IN ${days} AND visit_id != 0 AND ${holds})`)
+    return negate(f, `visit_id IN (SELECT visit_id FROM events WHERE site = ${this.site} AND toDate(ts) IN ${days} AND visit_id != 0 AND ${this.holdsCondition(f)})`)
+  }
+
+  /**
+   * Whether an events row gives what a filter on what a visit holds (`held`) names, the filter
+   * taken as not negated: a pageview of the page, the event or link or prop, a goal completed (a
+   * one-event visit's pages are its pageview's path; its event names, its custom event's name).
+   */
+  private holdsCondition(f: Filter): string {
+    return f.name === 'goal' ? this.goalCondition(f) : `(${holders(f.prop, this.params)} AND ${compare(valueExpr(f.prop, this.params), positive(f), this.params)})`
   }
 
   /** ` AND` the conditions on an events row of a visit of the filters on what a visit holds (`held`); '' when none. */
@@ -428,12 +436,9 @@ class SumsQuery {
 
   /** A filter as a condition on an events row without a visit (it stands as a visit of its own). */
   ownVisitCondition(f: Filter): string {
-    if (f.name === 'goal') return negate(f, this.goalCondition(f))
     const p = f.prop
-    if (p.level === 'visit') return compare(p.filterExpr ?? p.eventExpr, f, this.params)
-    // a one-event visit's pages are its pageview's path; its event names, its custom event's name
-    const holds = holders(p, this.params)
-    return negate(f, `(${holds} AND ${compare(valueExpr(p, this.params), positive(f), this.params)})`)
+    if (f.name !== 'goal' && p.level === 'visit') return compare(p.filterExpr ?? p.eventExpr, f, this.params)
+    return negate(f, this.holdsCondition(f))
   }
 
   /**
@@ -816,8 +821,7 @@ export function eventsTellVisits(q: StatsQuestion, days: readonly string[]): boo
 
 /** ` AND` the question's filters on what a visit holds (`held`), as conditions on an events row of a visit of the UTC `days`; '' when none. */
 export function heldFiltersSql(q: StatsQuestion, params: Params, days: string[]): string {
-  const query = new SumsQuery(q, params)
-  return q.filters.some(held) ? query.heldConditions(q.filters, params.add('Array(Date)', days)) : ''
+  return q.filters.some(held) ? new SumsQuery(q, params).heldConditions(q.filters, params.add('Array(Date)', days)) : ''
 }
 
 /** A filter the row holding a visit's first event answers as the merged row does: on a visit property that event gives (`firstEvent`). */

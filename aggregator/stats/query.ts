@@ -273,6 +273,8 @@ const positive = (f: Filter): Filter => ({ ...f, op: f.op === '!=' ? '==' : f.op
 const carried = (f: Filter) => f.name !== 'goal' && f.prop.level === 'visit' && f.prop.onEveryEvent === true
 /** A filter on what a visit holds among its events: a page viewed, an event sent, a link, a custom prop, a goal completed. */
 const held = (f: Filter) => f.name === 'goal' || f.prop.level === 'event'
+/** A filter an events row of a visit answers: by its own value (`carried`), or by its visit's found among the events (`held`). */
+const onEvents = (f: Filter) => carried(f) || held(f)
 const negate = (f: Filter, cond: string) => (f.op === '!=' ? `NOT (${cond})` : cond)
 
 /** A property a visit holds several values of (its `visitArray`: pages viewed, event names sent); throws for another. */
@@ -816,7 +818,7 @@ export function wholeDaysOnly(q: StatsQuestion, days: readonly string[]): boolea
  * among the days' events, with no read of `visits`.
  */
 export function eventsTellVisits(q: StatsQuestion, days: readonly string[]): boolean {
-  return q.filters.every((f) => carried(f) || held(f)) && wholeDaysOnly({ ...q, filters: q.filters.filter(carried) }, days)
+  return q.filters.every(onEvents) && wholeDaysOnly({ ...q, filters: q.filters.filter(carried) }, days)
 }
 
 /** ` AND` the question's filters on what a visit holds (`held`), as conditions on an events row of a visit of the UTC `days`; '' when none. */
@@ -1384,8 +1386,7 @@ interface LiveBatch {
  * SumsQuery.eventCondition), unless on that property itself, whose filters pick its rows; for
  * the other asks, on what a visit holds when `merged` (on the visit row: visitCondition).
  */
-const conditionable = (f: Filter, fromEvents: string | null, merged: boolean) =>
-  (f.name !== 'goal' && f.prop.level === 'visit') || (fromEvents !== null ? held(f) && f.name !== fromEvents : merged && held(f))
+const conditionable = (f: Filter, fromEvents: string | null, merged: boolean) => !held(f) || (fromEvents !== null ? f.name !== fromEvents : merged)
 
 /**
  * Whether an ask reads the merged visits (FINAL) without its filters on what a visit holds too:
@@ -1478,7 +1479,7 @@ async function runGrouped(client: ClickHouseClient, batch: LiveBatch, asks: Live
   const props: VisitProperty[] = []
   const condId = (fs: readonly Filter[] | undefined) => JSON.stringify((fs ?? []).map((f) => JSON.stringify(f)).sort())
   for (const a of asks) {
-    if (eventProp && !(a.conds ?? []).every((f) => carried(f) || held(f))) {
+    if (eventProp && !(a.conds ?? []).every(onEvents)) {
       alone.push(a)
       continue
     }

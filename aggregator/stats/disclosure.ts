@@ -60,14 +60,26 @@ export interface Row {
 
 /**
  * R1, R4 and R3 over the rows of one answer: the rows that may be shown, largest first, and the
- * keys that must be folded. The caller counts "(other)" over the folded keys (R0) and asks
+ * keys that must be folded. A question filtering the broken-down property on one value (`picked`)
+ * has that value's row as its total: "no visitor of the total lacks it" is what the question
+ * says, not something the row tells, and "(other)" would show the same number under another name. The caller counts "(other)" over the folded keys (R0) and asks
  * `otherAllowed`; if it fails, the smallest shown row joins the folded ones (`foldOneMore`).
  */
-export function splitRows(rows: Row[], total: number, l: Limits, neighbours: ReadonlyMap<string, Pick<Sums, 'visitors'>>[] = []): { shown: Row[]; folded: Row[] } {
+export function splitRows(
+  rows: Row[],
+  total: number,
+  l: Limits,
+  neighbours: ReadonlyMap<string, Pick<Sums, 'visitors'>>[] = [],
+  /** The one value the question itself picks (`page==/pricing` on the page breakdown): its row is the total by construction, so it may equal it (R4). */
+  picked: string | null = null,
+): { shown: Row[]; folded: Row[] } {
   const sorted = [...rows].sort((a, b) => b.sums.visitors - a.sums.visitors || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
   // R3 row by row: the same row without one of the filters (`neighbours`) has k visitors more, or the same
   const ok = (r: Row) =>
-    r.key !== OTHER && minGroup(r.sums, l) && apart(total, r.sums.visitors, l) && neighbours.every((n) => apart(n.get(r.key)?.visitors ?? 0, r.sums.visitors, l, true))
+    r.key !== OTHER &&
+    minGroup(r.sums, l) &&
+    apart(total, r.sums.visitors, l, r.key === picked) &&
+    neighbours.every((n) => apart(n.get(r.key)?.visitors ?? 0, r.sums.visitors, l, true))
   return { shown: sorted.filter(ok), folded: sorted.filter((r) => !ok(r)) }
 }
 

@@ -218,11 +218,15 @@ async function otherSums(client: ClickHouseClient, s: Scope, range: Span, name: 
   const asShown = prop.level === 'visit' ? { ...prop, filterExpr: undefined } : prop
   const others = shown !== null && shown.length < folded.length && s.filters.every((f) => f.name !== name)
   const union: Filter = others ? { name, prop: asShown, op: '==', values: shown, exact: true, others } : { name, prop: asShown, op: '==', values: folded.map((r) => r.key), exact: true }
+  // the question's own filter on the property, when it picks these values (every row folded): the
+  // question itself, whose totals were read beside its rows (dayByDay keeps them for this look)
+  const own = s.filters.filter((f) => f.name === name)
+  const filters = own.length === 1 && picks(own[0], union) ? s.filters : [...s.filters.filter((f) => f.name !== name), union]
   // a visit property's, or a page's or an event name's when the question asks nothing of visits
   // (`lean`: its rows were read so), only its visitors and networks are counted again (lean): the
   // page panel under `page==/pricing` at ten million events read the page's visits in full
   // through FINAL for its "(other)" (33 ms), where today's page rows answer (page_days)
-  const distinct = await totals(client, s, range, [...s.filters.filter((f) => f.name !== name), union], prop.level === 'visit' || lean)
+  const distinct = await totals(client, s, range, filters, prop.level === 'visit' || lean)
   const out: Sums = { ...added, visitors: distinct.visitors, networks: distinct.networks }
   // revenue and scroll depth are not counted again over the union (R0): "(other)" shows neither
   out.revenue_visitors = out.scroll_visitors = 0
@@ -233,6 +237,22 @@ async function otherSums(client: ClickHouseClient, s: Scope, range: Span, name: 
     if (prop.visitArray === 'event_names') out.entries = distinct.visits
   }
   return out
+}
+
+/** A value compared as it is: no `*` (exact filters compare `*` as itself), and a visit property's value as its rows show it (no filterExpr). */
+const plain = (f: Filter) => (f.exact === true || f.values.every((v) => !v.includes('*'))) && (f.prop.level !== 'visit' || f.prop.filterExpr === undefined)
+
+/** Whether `f` picks exactly the values `union` lists (`==`, plain, the same set). */
+function picks(f: Filter, union: Filter): boolean {
+  if (f.op !== '==' || f.others || union.others || !plain(f)) return false
+  const values = new Set(f.values)
+  return values.size === new Set(union.values).size && union.values.every((v) => values.has(v))
+}
+
+/** The one value a question picks of the broken-down property, if it filters it so (splitRows `picked`). */
+function pickedValue(s: Scope, name: string): string | null {
+  const own = s.filters.filter((f) => f.name === name)
+  return own.length === 1 && own[0].op === '==' && !own[0].others && own[0].values.length === 1 && plain(own[0]) ? own[0].values[0] : null
 }
 
 /**
@@ -281,7 +301,7 @@ async function breakdownOnce(
   const byBase = new Map(bases.map((r) => [r.key, r]))
   if (!open) return nothing
   const neighbours = neighbourRows.map((rs) => new Map(rs.map((r) => [r.key, r])))
-  let { shown: visible, folded } = splitRows(rows.map((r) => ({ key: r.key, sums: r })), total.visitors, s.limits, neighbours)
+  let { shown: visible, folded } = splitRows(rows.map((r) => ({ key: r.key, sums: r })), total.visitors, s.limits, neighbours, pickedValue(s, name))
   let other: Sums | null = null
   for (let tries = 0; folded.length > 0; tries++) {
     if (tries === OTHER_TRIES) {

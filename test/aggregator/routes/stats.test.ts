@@ -130,6 +130,15 @@ describe('breakdown', () => {
     // none looks like a few (R2)
     expect((await q('breakdown', 'property=page&filters=country==JP')).body).toEqual(small.body)
   })
+
+  it('a filter on the broken-down property picking one value shows its row, the whole total by construction (R4)', async () => {
+    expect((await q3('breakdown', 'property=page&metrics=visitors,pageviews&filters=page==/pricing')).body.results).toEqual([{ page: '/pricing', visitors: 16, pageviews: 16 }])
+    expect((await q3('breakdown', 'property=country&metrics=visitors&filters=country==DE')).body.results).toEqual([{ country: 'DE', visitors: 10 }])
+    // two values, each viewed by the same 16: a row equal to the total would tell that no visitor of the other value lacks it
+    expect((await q3('breakdown', 'property=page&metrics=visitors&filters=page==/pricing|/')).body.results).toEqual([{ page: '(other)', visitors: 16 }])
+    // a pattern picks several values: its one row is folded as any row equal to the total
+    expect((await q3('breakdown', 'property=page&metrics=visitors&filters=page==/pri*')).body.results).toEqual([{ page: '(other)', visitors: 16 }])
+  })
 })
 
 describe('property keys', () => {

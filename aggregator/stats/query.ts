@@ -343,17 +343,22 @@ function groupingSets(
     if (a.interval && !made.has(`interval:${a.interval}`)) made.set(`interval:${a.interval}`, sqlOf.bucket(a.interval))
     for (const f of a.conds ?? []) if (!made.has(`cond:${JSON.stringify(f)}`)) made.set(`cond:${JSON.stringify(f)}`, `toUInt8(${sqlOf.cond(f)})`)
   }
-  const sql = (x: GroupArg) => made.get(x)!
   const chosen = (expr: (a: GroupedAsk) => string | undefined, otherwise: string) => {
     const cases = asks.flatMap((a, i) => (expr(a) === undefined ? [] : [`g = ${masks[i]}, ${expr(a)}`]))
     return cases.length === 0 ? otherwise : `multiIf(${cases.join(', ')}, ${otherwise})`
   }
+  // each argument written once, in grouping(), and named there (`_g0`…) for every other use: a
+  // condition with a subquery (a page viewed) written in each place it is used was planned as
+  // several subqueries, and the names are one expression each (the outbound panel under
+  // `country==US;page==/pricing` at ten million events: 13.3 ms of planning against 11.6, 41.9
+  // ms in all against 39.0)
   const args = groupArgs(asks)
+  const sql = (x: GroupArg) => `_g${args.indexOf(x)}`
   const key = chosen((a) => (a.prop ? `CAST(${sql(a.prop)} AS String)` : undefined), "''")
   const b = chosen((a) => (a.interval ? sql(`interval:${a.interval}`) : undefined), "''")
   const c = chosen((a) => (a.conds?.length ? a.conds.map((f) => sql(`cond:${JSON.stringify(f)}`)).join(' AND ') : undefined), '1')
   const sets = asks.map((a) => `(${[...argsOf(a).map(sql), rest].filter((x) => x !== '').join(', ')})`)
-  return { select: `grouping(${args.map(sql).join(', ')}) AS g, ${key} AS key, ${b} AS bucket, ${c} AS c`, groupBy: `GROUPING SETS (${sets.join(', ')})` }
+  return { select: `grouping(${args.map((x) => `${made.get(x)!} AS ${sql(x)}`).join(', ')}) AS g, ${key} AS key, ${b} AS bucket, ${c} AS c`, groupBy: `GROUPING SETS (${sets.join(', ')})` }
 }
 
 /** How a read is made (SumsQuery.sql). */

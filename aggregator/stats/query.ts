@@ -273,8 +273,17 @@ const positive = (f: Filter): Filter => ({ ...f, op: f.op === '!=' ? '==' : f.op
 const carried = (f: Filter) => f.name !== 'goal' && f.prop.level === 'visit' && f.prop.onEveryEvent === true
 /** A filter on what a visit holds among its events: a page viewed, an event sent, a link, a custom prop, a goal completed. */
 const held = (f: Filter) => f.name === 'goal' || f.prop.level === 'event'
-/** A filter an events row of a visit answers: by its own value (`carried`), or by its visit's found among the events (`held`). */
-const onEvents = (f: Filter) => carried(f) || held(f)
+/**
+ * A filter on what a visit's first event gives and its other events do not carry (the source,
+ * UTM tags, referrer, channel…): the view keeping visits takes those values from the event the
+ * collector flags as the visit's first (visit_flags bit 1), so the visits it keeps are those whose
+ * first event, found among the day's events, gives the value (openerCondition).
+ */
+const opener = (f: Filter) => f.name !== 'goal' && f.prop.level === 'visit' && f.prop.firstEvent === true && f.prop.onEveryEvent !== true
+/** A filter whose visits are found among the events: on what a visit holds (`held`) or on what its first event gives (`opener`). */
+const found = (f: Filter) => held(f) || opener(f)
+/** A filter an events row of a visit answers: by its own value (`carried`), or by its visit's found among the events (`found`). */
+const onEvents = (f: Filter) => carried(f) || found(f)
 const negate = (f: Filter, cond: string) => (f.op === '!=' ? `NOT (${cond})` : cond)
 
 /** A property a visit holds several values of (its `visitArray`: pages viewed, event names sent); throws for another. */
@@ -433,12 +442,27 @@ class SumsQuery {
     return f.name === 'goal' ? this.goalCondition(f) : `(${holders(f.prop, this.params)} AND ${compare(valueExpr(f.prop, this.params), positive(f), this.params)})`
   }
 
-  /** ` AND` the conditions on an events row of a visit of the filters on what a visit holds (`held`); '' when none. */
+  /**
+   * A filter on what a visit's first event gives (`opener`) as a condition on an events row of a
+   * visit of `days`: its visit's first event, found among those days' events, gives the value.
+   * Today's outbound panel under `source==Google` at ten million events read its events' visits
+   * through FINAL (39 ms).
+   */
+  private openerCondition(f: Filter, days: string): string {
+    return `visit_id IN (SELECT visit_id FROM events WHERE site = ${this.site} AND toDate(ts) IN ${days} AND visit_id != 0 AND bitAnd(visit_flags, 1) != 0 AND ${this.ownVisitCondition(f)})`
+  }
+
+  /** ` AND` the conditions on an events row of a visit of the filters whose visits are found among the events (`found`); '' when none. */
   heldConditions(filters: Filter[], days: string): string {
     return filters
-      .filter(held)
-      .map((f) => ` AND ${this.heldCondition(f, days)}`)
+      .filter(found)
+      .map((f) => ` AND ${this.foundCondition(f, days)}`)
       .join('')
+  }
+
+  /** A filter whose visits are found among the events (`found`) as a condition on an events row of a visit of `days`. */
+  private foundCondition(f: Filter, days: string): string {
+    return held(f) ? this.heldCondition(f, days) : this.openerCondition(f, days)
   }
 
   /** A filter as a condition on an events row without a visit (it stands as a visit of its own). */
@@ -455,7 +479,7 @@ class SumsQuery {
    * visit property (the source…), which the visit's first event alone gives.
    */
   private eventCondition(f: Filter, days: string): string {
-    return held(f) ? `if(visit_id != 0, ${this.heldCondition(f, days)}, ${this.ownVisitCondition(f)})` : this.ownVisitCondition(f)
+    return found(f) ? `if(visit_id != 0, ${this.foundCondition(f, days)}, ${this.ownVisitCondition(f)})` : this.ownVisitCondition(f)
   }
 
   /** ` AND` the conditions on an events row of the filters every event of a visit answers as its visit does (`carried`); '' when none. */
@@ -521,7 +545,7 @@ class SumsQuery {
     const own = this.carriedConditions(filters)
     if (others.length === 0) return `FROM events\n      WHERE ${base}${own} AND ${also}`
     const alone = `(visit_id = 0 AND ${others.map((f) => this.ownVisitCondition(f)).join(' AND ')})`
-    if (others.every(held)) return `FROM events\n      PREWHERE ${base}${own} AND ${also} AND ((visit_id != 0${this.heldConditions(others, days)}) OR ${alone})`
+    if (others.every(found)) return `FROM events\n      PREWHERE ${base}${own} AND ${also} AND ((visit_id != 0${this.heldConditions(others, days)}) OR ${alone})`
     const holding = few ? ` WHERE visit_id IN (SELECT visit_id FROM events WHERE ${base}${own} AND visit_id != 0 AND ${few})` : ''
     const visitIds = `SELECT visit_id FROM ${this.visits(days, others, false)}${holding}`
     return `FROM events\n      WHERE ${base}${own} AND (visit_id IN (${visitIds}) OR ${alone}) AND ${also}`
@@ -828,7 +852,7 @@ export function eventsTellVisits(q: StatsQuestion, days: readonly string[]): boo
 
 /** ` AND` the question's filters on what a visit holds (`held`), as conditions on an events row of a visit of the UTC `days`; '' when none. */
 export function heldFiltersSql(q: StatsQuestion, params: Params, days: string[]): string {
-  return q.filters.some(held) ? new SumsQuery(q, params).heldConditions(q.filters, params.add('Array(Date)', days)) : ''
+  return q.filters.some(found) ? new SumsQuery(q, params).heldConditions(q.filters, params.add('Array(Date)', days)) : ''
 }
 
 /** A filter the row holding a visit's first event answers as the merged row does: on a visit property that event gives (`firstEvent`). */

@@ -11,9 +11,9 @@ import { rng } from '../../helpers/identifier-corpus.ts'
 import { countingClient, DAY, HOUR, MINUTE, openFixture, type EventSpec, type StoreFixture } from '../store-fixture.ts'
 
 /**
- * Filters on what a visit holds (a page viewed, an event sent, a goal completed) over whole UTC
- * days: the visits they keep are found among the days' events (query.ts, heldCondition), not
- * read from `visits`. Funnels and goals then read the events alone (eventsTellVisits), and an
+ * Filters on what a visit holds (a page viewed, an event sent, a goal completed) or on what its
+ * first event gives (the source) over whole UTC days: the visits they keep are found among the
+ * days' events (query.ts, heldCondition, openerCondition), not read from `visits`. Funnels and goals then read the events alone (eventsTellVisits), and an
  * event property's rows are read with their neighbour without the filter in one read, the
  * filter a condition on each events row (SumsQuery.eventCondition). Each answer is checked
  * against what the test sent, visit by visit, and against the same question asked over a
@@ -28,6 +28,8 @@ const DAY0 = Date.parse('2026-11-10T00:00:00Z')
 const PAGES = ['/', '/pricing', '/docs', '/blog/a']
 const LINKS = ['https://a.example.com/x', 'https://b.example.com/y']
 const PLANS = ['free', 'pro']
+/** Sources of an event's own referrer: a visit's is its first event's, whatever its later events had (another tab, an internal link). */
+const SOURCES = ['Google', 'example.net', '']
 const r = rng(20261205)
 
 interface SentVisit {
@@ -44,14 +46,15 @@ const alone: EventSpec[] = []
 beforeAll(async () => {
   const sent: EventSpec[] = []
   for (let v = 1; v <= 40; v++) {
-    const networkId = r.next() < 0.3 ? 0 : 1 + r.int(0, 9)
+    // (numbered apart from the visitor hashes: a visit without a network counts its visitor as one)
+    const networkId = r.next() < 0.3 ? 0 : 1001 + r.int(0, 9)
     const network = networkId ? `n${networkId}` : `v${v}`
     // up to three visits, three hours apart (the policy cuts a visit after 30 minutes)
     let ts = DAY0 + HOUR + r.int(0, 60) * MINUTE
     for (let n = r.int(1, 3); n > 0; n--) {
       const visit: SentVisit = { visitor: v, network, events: [] }
       for (let e = r.int(1, 4); e > 0; e--) {
-        visit.events.push({ ts, visitor: v, path: r.pick(PAGES), networkId })
+        visit.events.push({ ts, visitor: v, path: r.pick(PAGES), networkId, dims: { source: r.pick(SOURCES) } })
         ts += r.int(1, 5) * MINUTE
         const extra = r.next()
         if (extra < 0.25) visit.events.push({ ts, visitor: v, path: '/', name: 'Outbound Link: Click', props: { url: r.pick(LINKS) }, networkId })
@@ -65,7 +68,8 @@ beforeAll(async () => {
   }
   for (let i = 0; i < 5; i++) {
     const ts = DAY0 + 2 * HOUR + i * 7 * MINUTE
-    alone.push({ ts, visitor: 0, path: r.pick(PAGES) }, { ts: ts + 1000, visitor: 0, path: '/', name: 'Outbound Link: Click', props: { url: r.pick(LINKS) } })
+    const source = r.pick(SOURCES)
+    alone.push({ ts, visitor: 0, path: r.pick(PAGES), dims: { source } }, { ts: ts + 1000, visitor: 0, path: '/', name: 'Outbound Link: Click', props: { url: r.pick(LINKS) }, dims: { source } })
   }
   sent.push(...alone)
   sent.sort((a, b) => a.ts - b.ts)
@@ -89,6 +93,8 @@ function filtersOf(raw: string): Filter[] {
 }
 const scopeOf = (raw: string): Scope => ({ site: SITE, timezone: 'UTC', filters: filtersOf(raw), limits: { k: 1, kn: 1 }, now: DAY0 + 23 * HOUR })
 
+/** A visit's source: its first event's (a visitless event's, its own). */
+const sourceOf = (events: EventSpec[]) => [...events].sort((a, b) => a.ts - b.ts)[0].dims?.source ?? ''
 const pagesOf = (events: EventSpec[]) => new Set(events.filter((e) => (e.name ?? 'pageview') === 'pageview').map((e) => e.path ?? '/'))
 const namesOf = (events: EventSpec[]) => new Set(events.map((e) => e.name ?? 'pageview').filter((n) => n !== 'pageview' && n !== 'engagement'))
 
@@ -104,6 +110,10 @@ const FILTERS: [string, (events: EventSpec[]) => boolean, { visits: (events: Eve
   ['event==Signup', (es) => namesOf(es).has('Signup'), { visits: () => true, names: (n) => n === 'Signup' }],
   ['goal==Signup', (es) => namesOf(es).has('Signup')],
   ['page==/pricing;event!=Signup', (es) => pagesOf(es).has('/pricing') && !namesOf(es).has('Signup'), { visits: (es) => pagesOf(es).has('/pricing'), names: (n) => n !== 'Signup' }],
+  // on what a visit's first event gives (query.ts `opener`): its later events' sources differ
+  ['source==Google', (es) => sourceOf(es) === 'Google'],
+  ['source!=Google', (es) => sourceOf(es) !== 'Google'],
+  ['source==Google;page==/pricing', (es) => sourceOf(es) === 'Google' && pagesOf(es).has('/pricing')],
 ]
 
 /** Per value of an event property: the visitors, networks and events of the visits `keep` keeps (visitless events count no visitor). */

@@ -120,6 +120,11 @@ async function main() {
       ['filtered: goals, page==/pricing', (c) => goalConversions(c, withFilters('page==/pricing'), range, goals)],
       ['filtered: funnel, page==/pricing', (c) => funnel(c, withFilters('page==/pricing'), range, steps)],
       ['filtered: breakdown outbound, event==Signup', panel('outbound', withFilters('event==Signup'))],
+      // under a filter on what a visit's first event gives (the source): the visits, looked up among today's first events;
+      // and the page panel filtered on one page, its one row the whole total
+      ['filtered: breakdown outbound, source==Google', panel('outbound', withFilters('source==Google'))],
+      ['filtered: funnel, source==Google', (c) => funnel(c, withFilters('source==Google'), range, steps)],
+      ['filtered: breakdown page, page==/pricing, as the dashboard', panel('page', withFilters('page==/pricing'), asked.page)],
     ]
     const countSql = 'SELECT count() FROM events WHERE site = {site:String} AND ts >= fromUnixTimestamp64Milli({from:Int64}) AND ts < fromUnixTimestamp64Milli({to:Int64})'
     // one more event today, as a busy site has between two asks: today's rows kept are read again

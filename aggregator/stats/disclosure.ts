@@ -60,10 +60,11 @@ export interface Row {
 
 /**
  * R1, R4 and R3 over the rows of one answer: the rows that may be shown, largest first, and the
- * keys that must be folded. A question filtering the broken-down property on one value (`picked`)
- * has that value's row as its total: "no visitor of the total lacks it" is what the question
- * says, not something the row tells, and "(other)" would show the same number under another name. The caller counts "(other)" over the folded keys (R0) and asks
- * `otherAllowed`; if it fails, the smallest shown row joins the folded ones (`foldOneMore`).
+ * keys that must be folded. The caller counts "(other)" over the folded keys (R0) and asks
+ * `otherAllowed`; if it fails, the smallest shown row joins the folded ones (`foldOneMore`). A
+ * question filtering the broken-down property on one value (`picked`) has that value's row as its
+ * total: "no visitor of the total lacks it" is what the question says, not something the row
+ * tells, and "(other)" would show the same number under another name.
  */
 export function splitRows(
   rows: Row[],

@@ -453,7 +453,7 @@ class SumsQuery {
   }
 
   /** ` AND` the conditions on an events row of a visit of the filters whose visits are found among the events (`found`); '' when none. */
-  heldConditions(filters: Filter[], days: string): string {
+  foundConditions(filters: Filter[], days: string): string {
     return filters
       .filter(found)
       .map((f) => ` AND ${this.foundCondition(f, days)}`)
@@ -474,9 +474,10 @@ class SumsQuery {
 
   /**
    * A filter as a condition on an events row: without a visit, its own (ownVisitCondition); with
-   * one, its visit's for a filter on what a visit holds (`held`, found among the `days`' events),
-   * and for one every event of a visit answers as its visit does (`carried`). Not so for another
-   * visit property (the source…), which the visit's first event alone gives.
+   * one, its visit's for a filter whose visits are found among the `days`' events (`found`: on
+   * what a visit holds, or on what its first event gives), and for one every event of a visit
+   * answers as its visit does (`carried`). Not so for the entry and exit pages, which no one
+   * event of a visit gives as it is.
    */
   private eventCondition(f: Filter, days: string): string {
     return found(f) ? `if(visit_id != 0, ${this.foundCondition(f, days)}, ${this.ownVisitCondition(f)})` : this.ownVisitCondition(f)
@@ -545,7 +546,7 @@ class SumsQuery {
     const own = this.carriedConditions(filters)
     if (others.length === 0) return `FROM events\n      WHERE ${base}${own} AND ${also}`
     const alone = `(visit_id = 0 AND ${others.map((f) => this.ownVisitCondition(f)).join(' AND ')})`
-    if (others.every(found)) return `FROM events\n      PREWHERE ${base}${own} AND ${also} AND ((visit_id != 0${this.heldConditions(others, days)}) OR ${alone})`
+    if (others.every(found)) return `FROM events\n      PREWHERE ${base}${own} AND ${also} AND ((visit_id != 0${this.foundConditions(others, days)}) OR ${alone})`
     const holding = few ? ` WHERE visit_id IN (SELECT visit_id FROM events WHERE ${base}${own} AND visit_id != 0 AND ${few})` : ''
     const visitIds = `SELECT visit_id FROM ${this.visits(days, others, false)}${holding}`
     return `FROM events\n      WHERE ${base}${own} AND (visit_id IN (${visitIds}) OR ${alone}) AND ${also}`
@@ -842,17 +843,17 @@ export function wholeDaysOnly(q: StatsQuestion, days: readonly string[]): boolea
 
 /**
  * Whether the events of the UTC `days` alone tell which of them are in the question's visits, as
- * with wholeDaysOnly, the filters on what a visit holds (`held`: a page viewed…) allowed besides:
- * those are then conditions on the events of a visit (heldFiltersSql), each a set of visits found
- * among the days' events, with no read of `visits`.
+ * with wholeDaysOnly, the filters whose visits are found among the events allowed besides (`found`:
+ * a page viewed…, a source): those are then conditions on the events of a visit (foundFiltersSql),
+ * each a set of visits found among the days' events, with no read of `visits`.
  */
 export function eventsTellVisits(q: StatsQuestion, days: readonly string[]): boolean {
   return q.filters.every(onEvents) && wholeDaysOnly({ ...q, filters: q.filters.filter(carried) }, days)
 }
 
-/** ` AND` the question's filters on what a visit holds (`held`), as conditions on an events row of a visit of the UTC `days`; '' when none. */
-export function heldFiltersSql(q: StatsQuestion, params: Params, days: string[]): string {
-  return q.filters.some(found) ? new SumsQuery(q, params).heldConditions(q.filters, params.add('Array(Date)', days)) : ''
+/** ` AND` the question's filters whose visits are found among the events (`found`: on what a visit holds or what its first event gives), as conditions on an events row of a visit of the UTC `days`; '' when none. */
+export function foundFiltersSql(q: StatsQuestion, params: Params, days: string[]): string {
+  return q.filters.some(found) ? new SumsQuery(q, params).foundConditions(q.filters, params.add('Array(Date)', days)) : ''
 }
 
 /** A filter the row holding a visit's first event answers as the merged row does: on a visit property that event gives (`firstEvent`). */

@@ -220,8 +220,9 @@ async function otherSums(client: ClickHouseClient, s: Scope, range: Span, name: 
   const union: Filter = others ? { name, prop: asShown, op: '==', values: shown, exact: true, others } : { name, prop: asShown, op: '==', values: folded.map((r) => r.key), exact: true }
   // the question's own filter on the property, when it picks these values (every row folded): the
   // question itself, whose totals were read beside its rows (dayByDay keeps them for this look)
-  const own = s.filters.filter((f) => f.name === name)
-  const filters = own.length === 1 && picks(own[0], union) ? s.filters : [...s.filters.filter((f) => f.name !== name), union]
+  const own = ownPick(s, name)
+  const same = own !== null && !union.others && new Set(own.values).size === new Set(union.values).size && union.values.every((v) => own.values.includes(v))
+  const filters = same ? s.filters : [...s.filters.filter((f) => f.name !== name), union]
   // a visit property's, or a page's or an event name's when the question asks nothing of visits
   // (`lean`: its rows were read so), only its visitors and networks are counted again (lean): the
   // page panel under `page==/pricing` at ten million events read the page's visits in full
@@ -239,20 +240,23 @@ async function otherSums(client: ClickHouseClient, s: Scope, range: Span, name: 
   return out
 }
 
-/** A value compared as it is: no `*` (exact filters compare `*` as itself), and a visit property's value as its rows show it (no filterExpr). */
-const plain = (f: Filter) => (f.exact === true || f.values.every((v) => !v.includes('*'))) && (f.prop.level !== 'visit' || f.prop.filterExpr === undefined)
-
-/** Whether `f` picks exactly the values `union` lists (`==`, plain, the same set). */
-function picks(f: Filter, union: Filter): boolean {
-  if (f.op !== '==' || f.others || union.others || !plain(f)) return false
-  const values = new Set(f.values)
-  return values.size === new Set(union.values).size && union.values.every((v) => values.has(v))
+/**
+ * The question's one filter on the property `name` when it picks values as the rows show them:
+ * `==`, no `*` (exact filters compare `*` as itself), and for a visit property its value as its
+ * rows give it (no filterExpr); null otherwise.
+ */
+function ownPick(s: Scope, name: string): Filter | null {
+  const own = s.filters.filter((f) => f.name === name)
+  if (own.length !== 1) return null
+  const [f] = own
+  const plain = (f.exact === true || f.values.every((v) => !v.includes('*'))) && (f.prop.level !== 'visit' || f.prop.filterExpr === undefined)
+  return f.op === '==' && !f.others && plain ? f : null
 }
 
 /** The one value a question picks of the broken-down property, if it filters it so (splitRows `picked`). */
 function pickedValue(s: Scope, name: string): string | null {
-  const own = s.filters.filter((f) => f.name === name)
-  return own.length === 1 && own[0].op === '==' && !own[0].others && own[0].values.length === 1 && plain(own[0]) ? own[0].values[0] : null
+  const own = ownPick(s, name)
+  return own !== null && own.values.length === 1 ? own.values[0] : null
 }
 
 /**

@@ -1,5 +1,5 @@
 import { Params } from './filters.ts'
-import { carriedFiltersSql, eventsTellVisits, heldFiltersSql, ownVisitSql, rangeDays, scopedVisitsSql, utcDays, type StatsQuestion } from './query.ts'
+import { carriedFiltersSql, eventsTellVisits, foundFiltersSql, ownVisitSql, rangeDays, scopedVisitsSql, utcDays, type StatsQuestion } from './query.ts'
 
 /**
  * SQL for questions about what happened inside one visit (goals, funnels; page flow reads each
@@ -48,7 +48,7 @@ export function visitsHolding(q: StatsQuestion, params: Params, perVisit: Record
     // condition checked before the other columns are read (PREWHERE, as eventsInScope in
     // query.ts): today's funnel under `page==/pricing` at a hundred million events took 184 ms
     // so, 362 with the same conditions in WHERE.
-    const held = heldFiltersSql(q, params, read)
+    const held = foundFiltersSql(q, params, read)
     return `SELECT visitor_id, visit_id, day, day AS local_day${own.map(([alias]) => `, ${alias}`).join('')}
       FROM
       (
@@ -87,10 +87,10 @@ export function eventsInAndOutOfVisits(q: StatsQuestion, params: Params, columns
       ${held ? 'PREWHERE' : 'WHERE'} site = {site:String} AND toDate(ts) IN ${params.add('Array(Date)', read)}${carriedFiltersSql(q, params)} AND (${where})${held}`
   if (eventsTellVisits(q, read)) {
     // every event read is in the range, and one with a visit is in a visit of the question
-    // (under a filter on what a visit holds, those read are: heldFiltersSql), on its own UTC and
+    // (under a filter on what a visit holds or its first event gives, those read are: foundFiltersSql), on its own UTC and
     // local day: the same rows without the join, which held every visit of the days (goals asked
     // live over today at ten million events: 52 ms with it)
-    const held = heldFiltersSql(q, params, read)
+    const held = foundFiltersSql(q, params, read)
     return `SELECT visitor_id, toDate(ts) AS day, day AS local_day, ts, day AS utc_day, visit_id != 0 AS in_visits,
         visit_id != 0 OR (visit_id = 0 AND ${ownVisitSql(q, params)}) AS counted ${own.map(([alias, expr]) => `, ${expr} AS ${alias}`).join('')}
       ${events(held && ` AND (visit_id = 0 OR (visit_id != 0${held}))`)}`

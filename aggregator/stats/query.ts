@@ -163,6 +163,25 @@ const todaysHeadcount = (q: StatsQuestion, days: readonly string[], together: re
  */
 const pageHeadcountAnswer = (q: StatsQuestion, days: readonly string[], together: readonly GroupedAsk[] | null): boolean =>
   q.filters.length === 1 && q.filters[0].name === 'page' && q.filters[0].op !== '!=' && todaysHeadcount(q, days, together)
+/**
+ * Whether a read is a headcount under one filter on a page viewed (not negated) and filters every
+ * event of a visit carries (country, browser…), over whole UTC days, read alone (not `together`
+ * with the asks of a read of the visits, which counts it beside them): a visit of those days is
+ * kept when it is one of the carried values and one of its pageviews has the page, so its
+ * visitors and networks are those of such pageviews in visits, with no read of the visits
+ * (HEADCOUNT_SUMS over `events`). Every question under `country==US;page==/pricing` asks it for
+ * the k rules: at ten million events, today, 18 ms so against 26 through FINAL, at a hundred
+ * million 94 against 159 (`event==Signup` so was slower: 17 against 15, and 100 against 84).
+ */
+const pageviewHeadcount = (q: StatsQuestion, days: readonly string[], together: readonly GroupedAsk[] | null): boolean =>
+  q.lean === true &&
+  !q.property &&
+  q.interval !== 'hour' &&
+  q.interval !== 'minute' &&
+  together === null &&
+  q.filters.filter((f) => f.name === 'page').length === 1 &&
+  q.filters.every((f) => carried(f) || (f.name === 'page' && f.op !== '!=')) &&
+  wholeDaysOnly({ ...q, filters: q.filters.filter(carried) }, days)
 /** The table of states kept for today that answers a read (headcountDaysAnswer, pageHeadcountAnswer), if one does. */
 const keptHeadcount = (q: StatsQuestion, days: readonly string[], together: readonly GroupedAsk[] | null = null): 'headcount_days' | 'page_days' | null =>
   headcountDaysAnswer(q, days, together) ? 'headcount_days' : pageHeadcountAnswer(q, days, together) ? 'page_days' : null
@@ -653,6 +672,13 @@ class SumsQuery {
       FROM ${kept}
       WHERE site = ${this.site} AND day IN ${d}${pages}
       GROUP BY key, bucket`)
+      } else if (pageviewHeadcount(q, days, together)) {
+        const page = q.filters.find((f) => f.name === 'page')!
+        const bucket = localBucket(q.interval, "toDateTime64(toDate(ts), 3, 'UTC')", q.timezone, this.params)
+        branches.push(`SELECT '' AS key, ${bucket} AS bucket, ${HEADCOUNT_SUMS}, ${NO_REVENUE}, ${NO_SCROLL}${eventDay}
+      FROM events
+      PREWHERE site = ${this.site} AND toDate(ts) IN ${d} AND visit_id != 0${this.carriedConditions(q.filters)} AND ${this.holdsCondition(page)}
+      GROUP BY key, bucket${byDay && !sameDay ? ', s_day' : ''}`)
       } else if (firstEventOnly(q, together)) {
         // Only visitors and networks, by and under what a visit's first event gives: from the
         // rows holding each visit's first event (`opens`, migration 034), as inserted, without

@@ -30,6 +30,7 @@ const LINKS = ['https://a.example.com/x', 'https://b.example.com/y']
 const PLANS = ['free', 'pro']
 /** Sources of an event's own referrer: a visit's is its first event's, whatever its later events had (another tab, an internal link). */
 const SOURCES = ['Google', 'example.net', '']
+const COUNTRIES = ['US', 'DE', '']
 const r = rng(20261205)
 
 interface SentVisit {
@@ -61,6 +62,8 @@ beforeAll(async () => {
         else if (extra < 0.45) visit.events.push({ ts, visitor: v, path: '/pricing', name: 'Signup', props: { plan: r.pick(PLANS) }, networkId })
         ts += MINUTE
       }
+      // a visitor's country is on every event of their visits (it comes from the address the visitor hash is made of)
+      for (const e of visit.events) e.dims = { ...e.dims, country: COUNTRIES[v % COUNTRIES.length] }
       visits.push(visit)
       sent.push(...visit.events)
       ts += 3 * HOUR
@@ -69,7 +72,8 @@ beforeAll(async () => {
   for (let i = 0; i < 5; i++) {
     const ts = DAY0 + 2 * HOUR + i * 7 * MINUTE
     const source = r.pick(SOURCES)
-    alone.push({ ts, visitor: 0, path: r.pick(PAGES), dims: { source } }, { ts: ts + 1000, visitor: 0, path: '/', name: 'Outbound Link: Click', props: { url: r.pick(LINKS) }, dims: { source } })
+    const dims = { source, country: COUNTRIES[i % COUNTRIES.length] }
+    alone.push({ ts, visitor: 0, path: r.pick(PAGES), dims }, { ts: ts + 1000, visitor: 0, path: '/', name: 'Outbound Link: Click', props: { url: r.pick(LINKS) }, dims })
   }
   sent.push(...alone)
   sent.sort((a, b) => a.ts - b.ts)
@@ -201,6 +205,34 @@ describe('a visit property read through the merged visits under such a filter, a
     expect(reads).toHaveLength(1)
     expect(reads[0]).toContain('grouping(')
     expect(visitorsOf(await querySums(fx.client, question(raw)))).toEqual(truth)
+  })
+})
+
+describe('the headcount under a page filter and a filter every event carries', () => {
+  const countryOf = (events: EventSpec[]) => events[0].dims?.country ?? ''
+  const question = (raw: string, joined = false): StatsQuestion => ({ site: SITE, timezone: 'UTC', range: dayRange(joined), filters: filtersOf(raw), lean: true })
+  it.each([
+    ['page==/pricing;country==US', (es: EventSpec[]) => pagesOf(es).has('/pricing') && countryOf(es) === 'US'],
+    ['country!=DE;page==/docs|/blog/a', (es: EventSpec[]) => (pagesOf(es).has('/docs') || pagesOf(es).has('/blog/a')) && countryOf(es) !== 'DE'],
+    ['page~blog;country==US', (es: EventSpec[]) => [...pagesOf(es)].some((p) => p.includes('blog')) && countryOf(es) === 'US'],
+  ])('under "%s" is counted from the pageviews, as sent and as the visits give it', async (raw, keep) => {
+    const asked: string[] = []
+    const [fast] = await querySums(countingClient(fx.client, asked), question(raw))
+    const [joined] = await querySums(fx.client, question(raw, true))
+    const kept = visits.filter((v) => keep(v.events))
+    // the visitless events meeting the filters stand as visits of their own, without a visitor (eventSums)
+    expect(kept.length).toBeGreaterThan(0)
+    expect({ visitors: fast.visitors, networks: fast.networks }).toEqual({ visitors: new Set(kept.map((v) => v.visitor)).size, networks: new Set(kept.map((v) => v.network)).size })
+    expect({ visitors: fast.visitors, networks: fast.networks }).toEqual({ visitors: joined.visitors, networks: joined.networks })
+    const read = asked.filter((sql) => !/headcount_days|page_days/.test(sql))
+    expect(read.join('\n')).not.toMatch(/\bvisits\b/)
+    expect(read[0]).toContain('PREWHERE')
+  })
+  it('under a negated page filter is what was sent (the visits holding none of the page, read as before)', async () => {
+    const [fast] = await querySums(fx.client, question('page!=/docs;country==US'))
+    const kept = visits.filter((v) => !pagesOf(v.events).has('/docs') && countryOf(v.events) === 'US')
+    expect(kept.length).toBeGreaterThan(0)
+    expect({ visitors: fast.visitors, networks: fast.networks }).toEqual({ visitors: new Set(kept.map((v) => v.visitor)).size, networks: new Set(kept.map((v) => v.network)).size })
   })
 })
 

@@ -143,9 +143,12 @@ export const pageDaysHold = (days: readonly string[]): boolean => days.length ==
  */
 export const headcountDaysAnswer = (q: StatsQuestion, days: readonly string[], together: readonly GroupedAsk[] | null = null): boolean =>
   q.filters.length === 0 && todaysHeadcount(q, days, together)
-/** A headcount (lean, no property) of all of today by the clock, asked alone, not by the hour: what the states kept for today can answer. */
+/** A headcount (lean, no property) asked alone (not `together` with other asks), not by the hour or minute: each visit of a day in its day's bucket. */
+const headcountAlone = (q: StatsQuestion, together: readonly GroupedAsk[] | null): boolean =>
+  q.lean === true && !q.property && q.interval !== 'hour' && q.interval !== 'minute' && together === null
+/** A headcount (headcountAlone) of all of today by the clock: what the states kept for today can answer. */
 const todaysHeadcount = (q: StatsQuestion, days: readonly string[], together: readonly GroupedAsk[] | null): boolean =>
-  q.lean === true && !q.property && q.interval !== 'hour' && q.interval !== 'minute' && together === null && pageDaysHold(days) && wholeDaysOnly({ ...q, filters: [] }, days)
+  headcountAlone(q, together) && pageDaysHold(days) && wholeDaysOnly({ ...q, filters: [] }, days)
 /**
  * Whether a read is today's headcount under one page filter, from today's page rows (`page_days`,
  * migration 033) rather than today's visits through FINAL: only visitors and networks (`lean`),
@@ -174,11 +177,7 @@ const pageHeadcountAnswer = (q: StatsQuestion, days: readonly string[], together
  * million 94 against 159 (`event==Signup` so was slower: 17 against 15, and 100 against 84).
  */
 const pageviewHeadcount = (q: StatsQuestion, days: readonly string[], together: readonly GroupedAsk[] | null): boolean =>
-  q.lean === true &&
-  !q.property &&
-  q.interval !== 'hour' &&
-  q.interval !== 'minute' &&
-  together === null &&
+  headcountAlone(q, together) &&
   q.filters.filter((f) => f.name === 'page').length === 1 &&
   q.filters.every((f) => carried(f) || (f.name === 'page' && f.op !== '!=')) &&
   wholeDaysOnly({ ...q, filters: q.filters.filter(carried) }, days)
@@ -449,7 +448,12 @@ class SumsQuery {
    * a visit's pageviews and custom events give), without reading the visits.
    */
   private heldCondition(f: Filter, days: string): string {
-    return negate(f, `visit_id IN (SELECT visit_id FROM events WHERE site = ${this.site} AND toDate(ts) IN ${days} AND visit_id != 0 AND ${this.holdsCondition(f)})`)
+    return negate(f, this.visitsWith(days, this.holdsCondition(f)))
+  }
+
+  /** An events row's visit is one of `days` with an event meeting `cond` (SQL over an events row). */
+  private visitsWith(days: string, cond: string): string {
+    return `visit_id IN (SELECT visit_id FROM events WHERE site = ${this.site} AND toDate(ts) IN ${days} AND visit_id != 0 AND ${cond})`
   }
 
   /**
@@ -468,7 +472,7 @@ class SumsQuery {
    * through FINAL (39 ms).
    */
   private openerCondition(f: Filter, days: string): string {
-    return `visit_id IN (SELECT visit_id FROM events WHERE site = ${this.site} AND toDate(ts) IN ${days} AND visit_id != 0 AND bitAnd(visit_flags, 1) != 0 AND ${this.ownVisitCondition(f)})`
+    return this.visitsWith(days, `bitAnd(visit_flags, 1) != 0 AND ${this.ownVisitCondition(f)}`)
   }
 
   /** ` AND` the conditions on an events row of a visit of the filters whose visits are found among the events (`found`); '' when none. */

@@ -48,13 +48,13 @@ export function visitsHolding(q: StatsQuestion, params: Params, perVisit: Record
     // condition checked before the other columns are read (PREWHERE, as eventsInScope in
     // query.ts): today's funnel under `page==/pricing` at a hundred million events took 184 ms
     // so, 362 with the same conditions in WHERE.
-    const held = foundFiltersSql(q, params, read)
+    const found = foundFiltersSql(q, params, read)
     return `SELECT visitor_id, visit_id, day, day AS local_day${own.map(([alias]) => `, ${alias}`).join('')}
       FROM
       (
         SELECT visit_id, visitor_id, toDate(min(ts)) AS day${own.map(([alias, expr]) => `, ${expr} AS ${alias}`).join('')}
         FROM events
-        ${held ? 'PREWHERE' : 'WHERE'} ${inVisitsOnDays(q, params, utc)} AND (${where})${held}
+        ${found ? 'PREWHERE' : 'WHERE'} ${inVisitsOnDays(q, params, utc)} AND (${where})${found}
         GROUP BY visit_id, visitor_id
       )`
   }
@@ -83,17 +83,17 @@ export function eventsInAndOutOfVisits(q: StatsQuestion, params: Params, columns
   const own = Object.entries(columns)
   const read = utc ?? daysOf(q)
   const inRange = (c: string) => `${c} >= fromUnixTimestamp64Milli({from:Int64}) AND ${c} < fromUnixTimestamp64Milli({to:Int64})`
-  const events = (held = '') => `FROM events
-      ${held ? 'PREWHERE' : 'WHERE'} site = {site:String} AND toDate(ts) IN ${params.add('Array(Date)', read)}${carriedFiltersSql(q, params)} AND (${where})${held}`
+  const events = (found = '') => `FROM events
+      ${found ? 'PREWHERE' : 'WHERE'} site = {site:String} AND toDate(ts) IN ${params.add('Array(Date)', read)}${carriedFiltersSql(q, params)} AND (${where})${found}`
   if (eventsTellVisits(q, read)) {
-    // every event read is in the range, and one with a visit is in a visit of the question
-    // (under a filter on what a visit holds or its first event gives, those read are: foundFiltersSql), on its own UTC and
-    // local day: the same rows without the join, which held every visit of the days (goals asked
-    // live over today at ten million events: 52 ms with it)
-    const held = foundFiltersSql(q, params, read)
+    // every event read is in the range, and one with a visit is in a visit of the question (under
+    // a filter on what a visit holds or its first event gives, those read are: foundFiltersSql),
+    // on its own UTC and local day: the same rows without the join, which held every visit of the
+    // days (goals asked live over today at ten million events: 52 ms with it)
+    const found = foundFiltersSql(q, params, read)
     return `SELECT visitor_id, toDate(ts) AS day, day AS local_day, ts, day AS utc_day, visit_id != 0 AS in_visits,
         visit_id != 0 OR (visit_id = 0 AND ${ownVisitSql(q, params)}) AS counted ${own.map(([alias, expr]) => `, ${expr} AS ${alias}`).join('')}
-      ${events(held && ` AND (visit_id = 0 OR (visit_id != 0${held}))`)}`
+      ${events(found && ` AND (visit_id = 0 OR (visit_id != 0${found}))`)}`
   }
   return `SELECT e.visitor_id AS visitor_id, v.day AS day, v.local_day AS local_day, e.ts AS ts, toDate(e.ts) AS utc_day,
       v.visit_id != 0 AND ${inRange('v.start')} AS in_visits,

@@ -1443,28 +1443,23 @@ interface LiveBatch {
  * A filter a grouped read can take as a condition: on a visit property (a condition on the visit
  * row); for the asks of an event property read from events (`fromEvents`: its name), on what a
  * visit holds too (on an events row, its visit's, found among the events:
- * SumsQuery.eventCondition), unless on that property itself, whose filters pick its rows; for
- * the other asks, on what a visit holds when `merged` (on the visit row: visitCondition).
+ * SumsQuery.eventCondition), unless on that property itself, whose filters pick its rows. A visit
+ * property's asks under a filter on what a visit holds are read apart from their neighbour
+ * without it, each reading only its visits, the two at once on two cores: the entry page panel
+ * under `page==/pricing` at ten million events, today live, 78 ms as one read of every visit
+ * through FINAL with the filter as a condition (grouping sets: the visits without the page were
+ * counted too, and thrown away) against 55 ms apart; under `country==US;page==/pricing` 96
+ * against 55; the source panel under `page==/pricing` (its visits' first events answer it),
+ * 33 ms as one read against 23 and 17 ms apart.
  */
-const conditionable = (f: Filter, fromEvents: string | null, merged: boolean) => !held(f) || (fromEvents !== null ? f.name !== fromEvents : merged)
-
-/**
- * Whether an ask reads the merged visits (FINAL) without its filters on what a visit holds too:
- * then it and its neighbour without them are read as one, those filters conditions on the visit
- * rows (the entry page panel under `page==/pricing` at ten million events: 31 and 29 ms apart,
- * both through FINAL). Not so for an ask its visits' first events answer without them (firstEventOnly:
- * the source panel under `page==/pricing`, 33 ms as one read against 23 and 17 ms apart, two at
- * once on two cores).
- */
-const merges = (a: LiveAsk): boolean => !firstEventOnly({ ...a.q, filters: a.q.filters.filter((f) => !held(f)) })
+const conditionable = (f: Filter, fromEvents: string | null) => !held(f) || (fromEvents !== null && f.name !== fromEvents)
 
 /**
  * An ask of an event property read from events with its neighbours (links, custom props, event
  * names; not pages, each read alone: runLiveBatch). Under a filter on what a visit holds, its
  * neighbour without it reads the same events: the outbound panel under `page==/pricing` at ten
  * million events, its rows and its neighbour's in one read with the page as a condition, 34 ms,
- * against 25 and 16 ms apart. A visit property's asks take such filters as conditions only when
- * their read merges the visits anyway (`merges`).
+ * against 25 and 16 ms apart.
  */
 const fromEvents = (a: LiveAsk): string | null => (a.q.property?.level === 'event' && a.q.property.dim !== 'page' ? nameOf(a.q.property) : null)
 
@@ -1491,8 +1486,7 @@ function flushLive(client: ClickHouseClient, pending: Map<string, LiveBatch>): v
   for (const b of pending.values()) {
     for (const events of new Set(b.asks.map(fromEvents))) {
       const asks = b.asks.filter((a) => fromEvents(a) === events)
-      const merged = asks.every(merges)
-      const id = JSON.stringify([events, { ...b.q, filters: b.q.filters.filter((f) => !conditionable(f, events, merged)) }, b.days, b.visitless])
+      const id = JSON.stringify([events, { ...b.q, filters: b.q.filters.filter((f) => !conditionable(f, events)) }, b.days, b.visitless])
       const group = groups.get(id) ?? { events, batches: [] }
       groups.set(id, { events, batches: [...group.batches, { ...b, asks }] })
     }
@@ -1501,7 +1495,7 @@ function flushLive(client: ClickHouseClient, pending: Map<string, LiveBatch>): v
     const idOf = (f: Filter) => JSON.stringify(f)
     const everyone = batches.map((b) => new Set(b.q.filters.map(idOf)))
     // (a group's batches share the filters on what a visit holds their asks take as they are: those are common)
-    const common = (f: Filter) => !conditionable(f, events, true) || everyone.every((ids) => ids.has(idOf(f)))
+    const common = (f: Filter) => !conditionable(f, events) || everyone.every((ids) => ids.has(idOf(f)))
     const base: LiveBatch = { q: { ...batches[0].q, filters: batches[0].q.filters.filter(common) }, days: batches[0].days, visitless: batches[0].visitless, asks: [] }
     for (const b of batches) {
       const conds = b.q.filters.filter((f) => !common(f))

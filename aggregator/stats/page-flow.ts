@@ -4,7 +4,7 @@ import { Params } from './filters.ts'
 import { ZERO, type Sums } from './metrics.ts'
 import type { Range } from './period.ts'
 import { baseParams, dayByDay, NETWORK, rangeDays, rollupDays, rollupSlice, scopedVisitRowsSql, sliceRows, utcDays, type StatsQuestion, type SumsRow } from './query.ts'
-import { headcount, publishable, questionOf, shown, spanOf, type Scope } from './service.ts'
+import { headcount, ownPick, publishable, questionOf, shown, spanOf, type Scope } from './service.ts'
 
 export const ENTRANCE = '(entrance)'
 export const EXIT = '(exit)'
@@ -35,9 +35,16 @@ const DIRECTIONS: Direction[] = ['previous', 'next']
  *
  * The page is a row of the question's total and each list's pages rows of the page's
  * visitors (R1, R4 in disclosure.ts); the pages folded are counted again over their union as "(other)".
+ *
+ * A filter picking visits that viewed the page among others (`page==/pricing|/docs` for
+ * `/pricing`) keeps every visit the flow reads: the lists are read without it, as unfiltered
+ * (the days built from the rollup, not from each day's visits; today's visits without a
+ * condition on their pages: the flow of `/pricing` under `page==/pricing` at ten million events,
+ * live, 82-83 -> 69-70 ms). The question's total, its k rules and the cells are its own.
  */
 export async function pageFlow(client: ClickHouseClient, s: Scope, range: Range, page: string, limit: number): Promise<PageFlow> {
-  const q = questionOf(s, range)
+  const own = ownPick(s, 'page')
+  const q = questionOf(own?.values.includes(page) ? { ...s, filters: s.filters.filter((f) => f !== own) } : s, range)
   const params = new Params()
   const at = params.add('String', page)
   const visits = flowVisits(q, params, at)

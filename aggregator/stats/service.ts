@@ -245,7 +245,7 @@ async function otherSums(client: ClickHouseClient, s: Scope, range: Span, name: 
  * `==`, no `*` (exact filters compare `*` as itself), and for a visit property its value as its
  * rows give it (no filterExpr); null otherwise.
  */
-function ownPick(s: Scope, name: string): Filter | null {
+export function ownPick(s: Scope, name: string): Filter | null {
   const own = s.filters.filter((f) => f.name === name)
   if (own.length !== 1) return null
   const [f] = own

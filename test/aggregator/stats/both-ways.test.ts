@@ -12,6 +12,7 @@ import { goalConversions } from '../../../aggregator/stats/goal-conversions.ts'
 import { parseGoalMatch } from '../../../aggregator/stats/goal-match.ts'
 import { pageFlow } from '../../../aggregator/stats/page-flow.ts'
 import { funnel } from '../../../aggregator/stats/funnel.ts'
+import { countingClient } from '../store-fixture.ts'
 import { CUBE_FILTERS, HELD_CUBES } from '../../../aggregator/stats/query.ts'
 import { resolvePeriod } from '../../../aggregator/stats/period.ts'
 import type { Scope } from '../../../aggregator/stats/service.ts'
@@ -453,6 +454,24 @@ describe('page flow both ways', () => {
       for (const filter of [...FILTERS, 'exit_page!=/no-such-page', 'entry_page!=/no-such-page']) {
         expect(await pageFlow(client, scope(filter), range, page, 100), `${page} under ${filter}`).toEqual(fast)
       }
+    }
+  })
+
+  it('under a filter picking the visits that viewed the page (among others), the same lists, read as unfiltered', async () => {
+    for (const page of pages()) {
+      const fast = await pageFlow(app.runtime.store.client, scope(''), range, page, 100)
+      for (const filter of [`page==${page}`, `page==/no-such-page|${page}`]) {
+        const asked: string[] = []
+        expect(await pageFlow(countingClient(app.runtime.store.client, asked), scope(filter), range, page, 100), `${page} under ${filter}`).toEqual(fast)
+        // the days built from the rollup's flow rows, as unfiltered; no visit read picks visits by their pages
+        expect(asked.some((sql) => sql.includes('rollup_daily')), `${page} under ${filter}`).toBe(true)
+        expect(asked.filter((sql) => /\bviews\b/.test(sql) && /\bpages\b/.test(sql)), `${page} under ${filter}`).toEqual([])
+      }
+      // a filter on another page is the question's own: read from the visits
+      const other = pages().find((p) => p !== page)!
+      const asked: string[] = []
+      await pageFlow(countingClient(app.runtime.store.client, asked), scope(`page==${other}`), range, page, 100)
+      expect(asked.some((sql) => /\bviews\b/.test(sql) && /\bpages\b/.test(sql)), `${page} under page==${other}`).toBe(true)
     }
   })
 

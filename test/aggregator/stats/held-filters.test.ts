@@ -78,12 +78,20 @@ beforeAll(async () => {
   sent.push(...alone)
   sent.sort((a, b) => a.ts - b.ts)
   fx = await openFixture({ [SITE]: 'UTC' }, DAY0 + 23 * HOUR)
-  const half = Math.ceil(sent.length / 2)
-  await fx.insert(sent.slice(0, half))
-  await fx.insert(sent.slice(half))
+  // in six inserts, kept apart (no merge): many visits have rows in several parts, each with
+  // only its own events' pages and names, as today's visits have between merges
+  await fx.client.command({ query: 'SYSTEM STOP MERGES visits' })
+  const part = Math.ceil(sent.length / 6)
+  for (let i = 0; i < sent.length; i += part) await fx.insert(sent.slice(i, i + part))
 })
 afterAll(async () => {
   await fx?.close()
+})
+
+it('has visits with rows in several parts, as between merges', async () => {
+  const rs = await fx.client.query({ query: 'SELECT countIf(n > 1) AS split FROM (SELECT visit_id, count() AS n FROM visits GROUP BY visit_id)', format: 'JSONEachRow' })
+  const [{ split }] = await rs.json<{ split: string | number }>()
+  expect(Number(split)).toBeGreaterThan(5)
 })
 
 /** The whole day, which the events alone answer; or from a millisecond after midnight, which joins the visits. */
@@ -212,6 +220,31 @@ describe('a visit property read through the merged visits under such a filter, a
     for (const sql of reads) expect(sql.includes('grouping(')).toBe(!holds)
     expect(visitorsOf(await querySums(fx.client, question(raw)))).toEqual(truth)
   })
+})
+
+describe('a property of what a visit\'s first event gives under such a filter, visitors alone', () => {
+  const question = (raw: string, joined: boolean, lean: boolean): StatsQuestion => ({ site: SITE, timezone: 'UTC', range: dayRange(joined), filters: filtersOf(raw), property: property('source'), ...(lean ? { lean } : {}) })
+  const visitorsOf = (rs: SumsRow[]) => Object.fromEntries(rs.filter((x) => x.visitors > 0).map((x) => [x.key, x.visitors]))
+  it.each(FILTERS.flatMap(([raw, keep]) => [false, true].map((joined) => [raw, joined, keep] as const)))(
+    'by source under "%s" (from a millisecond after midnight: %s): the rows opening the visits the filter keeps, as sent',
+    async (raw, joined, keep) => {
+      const rows = new Map<string, Set<number>>()
+      for (const v of visits.filter((x) => keep(x.events))) rows.set(sourceOf(v.events), (rows.get(sourceOf(v.events)) ?? new Set()).add(v.visitor))
+      const truth = Object.fromEntries([...rows].map(([k, x]) => [k, x.size]))
+      expect(Object.keys(truth).length).toBeGreaterThan(0)
+      const asked: string[] = []
+      const [lean, full] = await Promise.all([querySums(countingClient(fx.client, asked), question(raw, joined, true)), querySums(fx.client, question(raw, joined, false))])
+      expect(visitorsOf(lean)).toEqual(truth)
+      expect(visitorsOf(full)).toEqual(truth)
+      // (the visits holding a page or an event found among the rows of visits as inserted: a visit's rows here are in two parts)
+      const reads = asked.filter((sql) => /\bFROM visits\b/.test(sql))
+      expect(reads.length).toBeGreaterThan(0)
+      for (const sql of reads) {
+        expect(sql).not.toMatch(/\bFINAL\b/)
+        expect(sql).toContain('opens = 1')
+      }
+    },
+  )
 })
 
 describe('the headcount under a page filter and a filter every event carries', () => {

@@ -445,16 +445,13 @@ class SumsQuery {
    * events: its visit is one of those of `days` with an event giving the value (a pageview of the
    * page, the event, a goal completed), found among those days' events (a visit never spans two
    * UTC days). The same visits as a condition on `pages` or `event_names` picks (those list what
-   * a visit's pageviews and custom events give). For a page or an event name, they are found among
-   * the rows of `visits` as inserted (no FINAL: a visit's rows together list what the merged row
-   * does), fewer than the events: today's visits of `/pricing` at ten million events in 12.5 ms
-   * against 15.3 from the events, of `Signup` 8.0 against 12.8.
+   * a visit's pageviews and custom events give), without reading the visits. (Found among the
+   * rows of `visits` as inserted instead, today's visits of `/pricing` at ten million events took
+   * 12.5 ms against 15.3, of `Signup` 8.0 against 12.8, but the questions reading them moved
+   * within the noise, the outbound panel under `page==/pricing` 45 -> 50-55 ms in two runs of
+   * four: not kept.)
    */
   private heldCondition(f: Filter, days: string): string {
-    const p = f.prop
-    if (f.name !== 'goal' && p.level === 'event' && p.visitArray) {
-      return negate(f, `visit_id IN (SELECT visit_id FROM visits WHERE site = ${this.site} AND day IN ${days} AND visit_id != 0 AND arrayExists(a -> ${compare('a', positive(f), this.params)}, ${p.visitArray}))`)
-    }
     return negate(f, this.visitsWith(days, this.holdsCondition(f)))
   }
 
@@ -913,7 +910,7 @@ const onFirstEvent = (f: Filter) => f.name !== 'goal' && f.prop.level === 'visit
  * with no property or a visit property), and its property and every filter, its own and those of
  * the asks read with it (`together`), are of what the first event gives (onFirstEvent), but
  * the question's own filters may also be on what a visit holds (`held`: its visits found among
- * the events or the visits' rows, heldCondition; the source panel under `page==/pricing` at
+ * the events, heldCondition; the source panel under `page==/pricing` at
  * ten million events read today's visits through FINAL: 58-59 -> 47-50 ms live). Each
  * visit has exactly one such row, as inserted and once merged (the collector flags one event of
  * a visit as its first: collector/visits.ts), holding the visit's visitor, network and every

@@ -118,6 +118,20 @@ describe("today's page rows kept at insert", () => {
     expect(asRows(read)).toEqual(truth)
   })
 
+  it.each(['page==/pricing', 'page==/pricing|/docs'])('with the scroll depth, under "%s" the pages picked are read from their events, as the visits give them', async (filters) => {
+    const q: StatsQuestion = { ...question(filters), scroll: true }
+    expect(sumsSql(q, [today]).sql).not.toContain('page_days')
+    expect(sumsSql({ ...question(''), scroll: true }, [today]).sql).toContain('FROM page_days')
+    // the full read: every visit holding the page through FINAL, its scroll reports on it
+    const full: StatsQuestion = { ...q, lean: undefined }
+    expect(sumsSql(full, [today]).sql).toContain('FINAL')
+    const [picked, read] = await Promise.all([querySums(fx.client, q), querySums(fx.client, full)])
+    const byKey = (rs: SumsRow[]) => Object.fromEntries(rs.filter((x) => x.visitors > 0 || x.pageviews > 0).map((x) => [x.key, { visitors: x.visitors, networks: x.networks, pageviews: x.pageviews, scroll_sum: x.scroll_sum, scroll_views: x.scroll_views, scroll_visitors: x.scroll_visitors }]))
+    expect(Object.keys(byKey(picked)).sort()).toEqual(filters.slice('page=='.length).split('|').sort())
+    expect(byKey(picked)).toEqual(byKey(read))
+    expect(Object.values(byKey(picked)).some((r) => r.scroll_views > 0)).toBe(true)
+  })
+
   it('are made from the events by the migration on a store made before it, and run again give the same', async () => {
     // read each time (querySums keeps a live day's rows while its events are unchanged)
     const { sql, params } = sumsSql(question(''), [today])

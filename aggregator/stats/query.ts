@@ -481,10 +481,7 @@ class SumsQuery {
    * ms live, the funnel 58 -> 48.
    */
   private openerCondition(f: Filter, days: string): string {
-    const p = f.prop
-    const cond = f.name !== 'goal' && p.level === 'visit' ? compare(p.filterExpr ?? p.expr, f, this.params) : null
-    if (cond === null) throw new Error(`not a filter on what a visit's first event gives: ${f.name}`)
-    return `visit_id IN (SELECT visit_id FROM visits WHERE site = ${this.site} AND day IN ${days} AND opens = 1 AND visit_id != 0 AND ${cond})`
+    return `visit_id IN (SELECT visit_id FROM visits WHERE site = ${this.site} AND day IN ${days} AND opens = 1 AND visit_id != 0 AND ${this.visitCondition(f, days)})`
   }
 
   /** ` AND` the conditions on an events row of a visit of the filters whose visits are found among the events (`found`); '' when none. */
@@ -702,10 +699,11 @@ class SumsQuery {
         // its properties, visitor, network and start (firstEventOnly).
         // Filters on what a visit holds pick the visits found among the days' events (heldCondition:
         // an opening row's own pages are those of its part only), before the rest is read (PREWHERE).
+        const rows = `site = ${this.site} AND day IN ${d}`
         const holding = q.filters.filter(held).map((f) => this.heldCondition(f, d))
-        const conds = [`site = ${this.site} AND day IN ${d} AND opens = 1`, this.inRange('start'), ...q.filters.filter((f) => !held(f)).map((f) => this.visitCondition(f, d))]
+        const conds = [...(holding.length ? [] : [rows]), 'opens = 1', this.inRange('start'), ...q.filters.filter((f) => !held(f)).map((f) => this.visitCondition(f, d))]
         branches.push(`SELECT ${visitKeys.select}, ${HEADCOUNT_SUMS}, ${NO_REVENUE}, ${NO_SCROLL}${visitDay}
-      FROM visits${holding.length ? `\n      PREWHERE site = ${this.site} AND day IN ${d} AND ${holding.join(' AND ')}` : ''}
+      FROM visits${holding.length ? `\n      PREWHERE ${[rows, ...holding].join(' AND ')}` : ''}
       WHERE ${conds.join('\n        AND ')}
       GROUP BY ${visitKeys.groupBy}`)
       } else {
@@ -798,7 +796,7 @@ class SumsQuery {
     if (!merged) return branches.join(BRANCHES)
     const g = together ? 'g, c, ' : ''
     return `SELECT ${g}key, bucket, ${byDay ? 'toString(s_day) AS day, ' : ''}${OUTER}, ${OUTER_MEASURES} FROM (
-      ${branches.join('\n      UNION ALL\n      ')}
+      ${branches.join(BRANCHES)}
     ) GROUP BY ${g}key, bucket${byDay ? ', s_day' : ''}`
   }
 }
@@ -920,9 +918,10 @@ const onFirstEvent = (f: Filter) => f.name !== 'goal' && f.prop.level === 'visit
  * first event (`opens`, migration 034) as inserted, without FINAL: only those are asked (`lean`,
  * with no property or a visit property), and its property and every filter, its own and those of
  * the asks read with it (`together`), are of what the first event gives (onFirstEvent), but
- * the question's own filters may also be on what a visit holds (`held`, but for event names,
- * namesHeld: its visits found among the events, heldCondition; the source panel under `page==/pricing` at
- * ten million events read today's visits through FINAL: 58-59 -> 47-50 ms live). Each
+ * the question's own filters may also be on what a visit holds (`held`, event names aside:
+ * namesHeld), its visits found among the events (heldCondition; the source panel under
+ * `page==/pricing` at ten million events read today's visits through FINAL: 58-59 -> 47-50 ms
+ * live). Each
  * visit has exactly one such row, as inserted and once merged (the collector flags one event of
  * a visit as its first: collector/visits.ts), holding the visit's visitor, network and every
  * such property as the merged row does, and its start: a visit's later events never come before
@@ -1436,8 +1435,9 @@ const BRANCHES = '\n      UNION ALL\n      '
 
 /**
  * An unmerged read's rows, each branch asked as a read of its own, all at once (the caller adds
- * them up: addedUp): the stats API asks each read on one thread (QUESTION_LIMITS, store/client.ts), and the
- * branches of one read ran one after the other. The page panel as the dashboard asks it, at ten
+ * them up: addedUp): the stats API asks each read on one thread (QUESTION_LIMITS in
+ * store/client.ts), and the branches of one read ran one after the other. The page panel as the
+ * dashboard asks it, at ten
  * million events, live: today's page rows (page_days) and the visits' scroll reports (through
  * FINAL) 53.7 -> 46.5 ms, under `country==US` 54.7 -> 47.5; the others within the noise. A
  * branch asked by several questions at once is read once (`asked`).

@@ -388,6 +388,9 @@ function groupingSets(
   return { select: `grouping(${args.map((x) => `${made.get(x)!} AS ${sql(x)}`).join(', ')}) AS g, ${key} AS key, ${b} AS bucket, ${c} AS c`, groupBy: `GROUPING SETS (${sets.join(', ')})` }
 }
 
+/** How a read's branches are joined (SumsQuery.sql). */
+const BRANCHES = '\n      UNION ALL\n      '
+
 /** How a read is made (SumsQuery.sql). */
 export interface ReadOptions {
   /** false: each branch's rows as they are, sums named s_…, for the caller to add up (addedUp); true by default. */
@@ -652,7 +655,18 @@ class SumsQuery {
    * and those must be on properties every event carries.
    */
   sql(days: string[], byDay = false, together: readonly GroupedAsk[] | null = null, how: ReadOptions = {}): string {
-    const { merged = true, visitless = true } = how
+    const branches = this.branches(days, byDay, together, how.visitless ?? true)
+    // unmerged: each branch's rows as they are (sums named s_…), added up by the caller (addedUp): the outer
+    // GROUP BY cost some 5 ms of planning on every read
+    if (how.merged === false) return branches.join(BRANCHES)
+    const g = together ? 'g, c, ' : ''
+    return `SELECT ${g}key, bucket, ${byDay ? 'toString(s_day) AS day, ' : ''}${OUTER}, ${OUTER_MEASURES} FROM (
+      ${branches.join(BRANCHES)}
+    ) GROUP BY ${g}key, bucket${byDay ? ', s_day' : ''}`
+  }
+
+  /** The reads `sql` puts together (see there), each a SELECT with its rows' sums named s_…. */
+  branches(days: string[], byDay: boolean, together: readonly GroupedAsk[] | null, visitless: boolean): string[] {
     const q = this.q
     const tz = this.params.add('String', q.timezone)
     const d = this.params.add('Array(Date)', days)
@@ -791,13 +805,7 @@ class SumsQuery {
       GROUP BY ${eventKeys.groupBy}`)
       }
     }
-    // unmerged: each branch's rows as they are (sums named s_…), added up by the caller (addedUp): the outer
-    // GROUP BY cost some 5 ms of planning on every read
-    if (!merged) return branches.join(BRANCHES)
-    const g = together ? 'g, c, ' : ''
-    return `SELECT ${g}key, bucket, ${byDay ? 'toString(s_day) AS day, ' : ''}${OUTER}, ${OUTER_MEASURES} FROM (
-      ${branches.join(BRANCHES)}
-    ) GROUP BY ${g}key, bucket${byDay ? ', s_day' : ''}`
+    return branches
   }
 }
 
@@ -824,6 +832,16 @@ export function heldPropertiesSql(q: StatsQuestion, filter: string, names: reado
 export function sumsSql(q: StatsQuestion, days: string[], params = new Params(), by: VisitProperty | null = null, byDay = false, how: ReadOptions = {}): { sql: string; params: Record<string, unknown> } {
   const sql = new SumsQuery(q, params, by).sql(days, byDay, null, how)
   return { sql, params: { ...baseParams(q), ...params.values } }
+}
+
+/**
+ * The branches of an unmerged read (ReadOptions `merged` false) of `q`, or of its `asks` over one
+ * read (groupedSumsSql), by UTC day, each a read of its own: branchRows.
+ */
+function unmergedReads(q: StatsQuestion, asks: readonly GroupedAsk[] | null, days: string[], visitless: boolean): { reads: string[]; params: Record<string, unknown> } {
+  const params = new Params()
+  const reads = new SumsQuery(q, params).branches(days, true, asks, visitless)
+  return { reads, params: { ...baseParams(q), ...params.values } }
 }
 
 /** The SQL of several asks of a question (`q.property` and `q.interval` are not read) over one read: rows told apart by `g` (groupMasks). */
@@ -1426,26 +1444,21 @@ function liveRows(client: ClickHouseClient, q: StatsQuestion, days: string[], vi
 }
 
 async function aloneRows(client: ClickHouseClient, q: StatsQuestion, days: string[], visitless: boolean): Promise<SumsRow[]> {
-  const { sql, params } = sumsSql(q, days, new Params(), null, true, { merged: false, visitless })
-  return addedUp(await branchRows(client, sql, params))
+  const { reads, params } = unmergedReads(q, null, days, visitless)
+  return addedUp(await branchRows(client, reads, params))
 }
-
-/** How an unmerged read's branches are joined (ReadOptions `merged` false). */
-const BRANCHES = '\n      UNION ALL\n      '
 
 /**
  * An unmerged read's rows, each branch asked as a read of its own, all at once (the caller adds
  * them up: addedUp): the stats API asks each read on one thread (QUESTION_LIMITS in
- * store/client.ts), and the branches of one read ran one after the other. The page panel as the
- * dashboard asks it, at ten
- * million events, live: today's page rows (page_days) and the visits' scroll reports (through
- * FINAL) 53.7 -> 46.5 ms, under `country==US` 54.7 -> 47.5; the others within the noise. A
- * branch asked by several questions at once is read once (`asked`).
+ * store/client.ts), and the branches of one read, as one UNION ALL, ran one after the other. The
+ * page panel as the dashboard asks it, at ten million events, live: today's page rows
+ * (page_days) and the visits' scroll reports (through FINAL) 53.7 -> 46.5 ms, under
+ * `country==US` 54.7 -> 47.5; the others within the noise. A branch asked by several questions
+ * at once is read once (`asked`).
  */
-function branchRows(client: ClickHouseClient, sql: string, params: Record<string, unknown>): Promise<SumsRow[]> {
-  const parts = sql.split(BRANCHES)
-  if (parts.length === 1) return rowsOf(client, sql, params)
-  return Promise.all(parts.map((p) => rowsOf(client, p, params))).then((rs) => rs.flat())
+function branchRows(client: ClickHouseClient, reads: string[], params: Record<string, unknown>): Promise<SumsRow[]> {
+  return Promise.all(reads.map((sql) => rowsOf(client, sql, params))).then((rs) => rs.flat())
 }
 
 /** The rows of an unmerged read (ReadOptions `merged` false) added up per (set, key, bucket, day), as the merged SQL's outer GROUP BY adds them. */
@@ -1601,8 +1614,8 @@ async function runGrouped(client: ClickHouseClient, batch: LiveBatch, asks: Live
   if (!together) return
   const grouped = [...setOf.keys()]
   try {
-    const { sql, params } = groupedSumsSql(batch.q, sets, batch.days, new Params(), true, { merged: false, visitless: batch.visitless })
-    const rows = addedUp(await branchRows(client, sql, params))
+    const { reads, params } = unmergedReads(batch.q, sets, batch.days, batch.visitless)
+    const rows = addedUp(await branchRows(client, reads, params))
     const masks = groupMasks(sets)
     const bySet = sets.map((): SumsRow[] => [])
     // a set with conditions: the rows of the visits meeting them

@@ -756,6 +756,54 @@ describe('several visit properties and intervals asked at once (one read: groupe
     }
   })
 
+  /**
+   * Asks that each have conditions (a question under two filters and its neighbours without
+   * each, R3, and one more): the rows none of them keeps are left out of the read (keptByAny).
+   */
+  const condAsks: GroupedAsk[] = [
+    { prop: null, conds: parseFilters('browser==Firefox;country!=DE') }, { prop: null, conds: parseFilters('browser==Firefox') },
+    { prop: null, conds: parseFilters('country!=DE') }, { prop: null, interval: 'day', conds: parseFilters('source~goo') },
+  ]
+  it.each([
+    ...['page', 'outbound'].map((name) => [name, RANGE_A, ''] as const),
+    ['page', RANGE_B, ''] as const, ['page', RANGE_A, 'os!=Nobody'] as const, [null, RANGE_A, ''] as const, ['source', RANGE_A, 'page~blog'] as const, [null, RANGE_B, ''] as const,
+  ])('%s over %j under %s, every ask with conditions: the rows none keeps are not read, and each ask\'s rows are what sumsSql answers for it alone', async (name, range, filters) => {
+    for (const lean of [true, undefined]) {
+      const q = question(range, { filters: parseFilters(filters), property: name === null ? undefined : property(name)!, lean })
+      const days = readDays(q)
+      const asks = name !== null && PROPERTIES[name].level === 'visit' ? condAsks.map((a) => ({ ...a, prop: PROPERTIES[name] as VisitProperty })) : condAsks
+      const sql = groupedSumsSql(q, asks, days, new Params(), true)
+      expect(sql.sql).toMatch(/_g\d+ OR _g\d+/)
+      const grouped = await run(sql)
+      expect(byDay(addedUp(await runUnmerged(groupedSumsSql(q, asks, days, new Params(), true, { merged: false }))))).toEqual(byDay(grouped))
+      const masks = groupMasks(asks)
+      const bySet = asks.map((): SumsRow[] => [])
+      for (const { g, c, ...r } of grouped) if (c === 1) bySet[masks.indexOf(Number(g))].push(r)
+      for (const [i, a] of asks.entries()) {
+        const own = { ...q, property: a.prop ?? q.property, interval: a.interval, filters: [...q.filters, ...(a.conds ?? [])] }
+        const alone = await run(sumsSql(own, days, new Params(), null, true))
+        expect(byDay(bySet[i]), `${lean} ${a.interval ?? ''} ${a.conds?.map((f) => f.name).join(';') ?? ''}`).toEqual(byDay(alone))
+        expect(alone.length).toBeGreaterThan(0)
+      }
+    }
+  })
+
+  // (not two filters of one value each: `browser==Firefox` alone is answered from the held cubes)
+  it.each(['browser!=Safari;country!=DE', 'source~goo;country!=DE'])(
+    'a lean page breakdown under %s and its neighbours without each filter, asked at once: one read of the events, each answered as asked alone',
+    async (two) => {
+      const sums: string[] = []
+      const counting = seeingQueries((sql, run) => (sql.includes('event_counts') || sums.push(sql), run()))
+      const [a, b] = parseFilters(two)
+      const asked = [[a, b], [a], [b]].map((filters) => question(RANGE_A, { filters, property: PROPERTIES.page, lean: true }))
+      const atOnce = await Promise.all(asked.map((q) => querySums(counting, q)))
+      expect(sums.filter((sql) => sql.includes('pathname'))).toHaveLength(1)
+      expect(sums.filter((sql) => sql.includes('GROUPING SETS') && sql.includes('pathname'))).toHaveLength(1)
+      // asked alone (a filter more that every visit meets, so that nothing kept above is given back)
+      for (const [i, q] of asked.entries()) expect(sorted(atOnce[i])).toEqual(sorted(await querySums(fx.client, { ...q, filters: [...parseFilters('os!=Nobody'), ...q.filters] })))
+    },
+  )
+
   it('a grouped read that fails leaves each question to be read alone', async () => {
     const failing = seeingQueries((sql, run) => (sql.includes('GROUPING SETS') ? Promise.reject(new Error('memory limit (for the test)')) : run()))
     const asked = [undefined, PROPERTIES.country].map((property) => question(RANGE_A, { filters: parseFilters('device!=Nothing'), property }))

@@ -396,6 +396,27 @@ function groupingSets(
   // ms in all against 39.0)
   const args = groupArgs(asks)
   const sql = (x: GroupArg) => `_g${args.indexOf(x)}`
+  const first = asks[0]
+  if (asks.every((a) => a.prop === first.prop && a.interval === first.interval) && asks.some((a) => a.conds?.length)) {
+    // Asks that differ in their conditions alone (a question and its neighbours without each of its
+    // filters, R3): each row stands once for each ask whose conditions it meets (its `g`, by arrayJoin:
+    // a row meeting none is gone), grouped by ask and value, so that a row is counted only where it is
+    // one of an ask's rows, where GROUPING SETS counted every row in every set, those not meeting its
+    // conditions too (c = 0, thrown away). The page panel under `source==Google;country==US` and its
+    // two neighbours at ten million events, today's events on one thread: 35 ms against 47.
+    const named = new Set<GroupArg>()
+    const once = (x: GroupArg) => (named.has(x) ? sql(x) : (named.add(x), `(${made.get(x)!} AS ${sql(x)})`))
+    const flags = asks.map((a) => (a.conds?.length ? a.conds.map((f) => once(`cond:${JSON.stringify(f)}`)).join(' AND ') : '1'))
+    const value = first.prop ? [once(first.prop)] : []
+    const bucket = first.interval ? [once(`interval:${first.interval}`)] : []
+    const select = [
+      `arrayJoin(arrayFilter((g, m) -> m != 0, [${masks.join(', ')}], [${flags.join(', ')}])) AS g`,
+      `${first.prop ? `CAST(${value[0]} AS String)` : "''"} AS key`,
+      `${first.interval ? bucket[0] : "''"} AS bucket`,
+      '1 AS c',
+    ]
+    return { select: select.join(', '), groupBy: ['g', ...(first.prop ? [sql(first.prop)] : []), ...(first.interval ? [sql(`interval:${first.interval}`)] : []), rest].filter((x) => x !== '').join(', ') }
+  }
   const key = chosen((a) => (a.prop ? `CAST(${sql(a.prop)} AS String)` : undefined), "''")
   const b = chosen((a) => (a.interval ? sql(`interval:${a.interval}`) : undefined), "''")
   const c = chosen((a) => (a.conds?.length ? a.conds.map((f) => sql(`cond:${JSON.stringify(f)}`)).join(' AND ') : undefined), '1')

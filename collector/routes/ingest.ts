@@ -75,26 +75,31 @@ function keepsLastVisitDay(policy: SitePolicy, { dnt, gpc }: { dnt: boolean; gpc
   return policy.lastVisitDay && !(dnt && policy.dnt === 'drop') && !(gpc && policy.gpc === 'drop')
 }
 
-async function ingest(deps: IngestDeps, req: FastifyRequest, body: unknown): Promise<Outcome> {
+/**
+ * Runs one beacon through the pipeline and the spool; `done` is told the outcome once (at once
+ * unless the event is spooled, then once it is durable). A callback rather than a promise: the
+ * beacon route makes no promise a beacon (`ingest` is the same as a promise, for the pixel).
+ */
+function ingestThen(deps: IngestDeps, req: FastifyRequest, body: unknown, done: (outcome: Outcome) => void): void {
   // Started while the store was down, with no list of sites kept: which beacons to take is unknown.
-  if (!deps.sites.known) return { status: 503, error: 'the collector is starting; retry later' }
+  if (!deps.sites.known) return done({ status: 503, error: 'the collector is starting; retry later' })
   const incoming = { body, ip: addressOf(req), userAgent: req.headers['user-agent'] ?? '', ...signals(req), receivedAt: deps.clock.eventTime() }
   const result = runPipeline(incoming, deps.pipeline)
   if (isDrop(result)) {
-    if (result.drop === 'invalid') return { status: 400, error: result.detail ?? 'invalid event' }
+    if (result.drop === 'invalid') return done({ status: 400, error: result.detail ?? 'invalid event' })
     // the drop reason stays here: no header or field tells it (nor so whether the site is registered)
     const parsed = parseBeacon(incoming, deps.pipeline)
-    return { status: 202, lastVisitDay: !isDrop(parsed) && keepsLastVisitDay(parsed.policy, incoming) }
+    return done({ status: 202, lastVisitDay: !isDrop(parsed) && keepsLastVisitDay(parsed.policy, incoming) })
   }
-  try {
-    await deps.spool.append(result)
-    return { status: 202, lastVisitDay: keepsLastVisitDay(deps.pipeline.policy.forSite(result.site), incoming) }
-  } catch (err) {
-    if (err instanceof SpoolFullError) return { status: 503, error: 'the collector is catching up; retry later' }
-    req.log.error({ err: (err as Error).message }, 'spool append failed')
-    return { status: 503, error: 'the event could not be made durable; retry later' }
-  }
+  deps.spool.appendThen(result, (err) => {
+    if (!err) return done({ status: 202, lastVisitDay: keepsLastVisitDay(deps.pipeline.policy.forSite(result.site), incoming) })
+    if (err instanceof SpoolFullError) return done({ status: 503, error: 'the collector is catching up; retry later' })
+    req.log.error({ err: err.message }, 'spool append failed')
+    done({ status: 503, error: 'the event could not be made durable; retry later' })
+  })
 }
+
+const ingest = (deps: IngestDeps, req: FastifyRequest, body: unknown): Promise<Outcome> => new Promise((resolve) => ingestThen(deps, req, body, resolve))
 
 const ACCEPTED = '{"ok":true}'
 const ACCEPTED_LV = '{"ok":true,"lv":true}'
@@ -194,7 +199,10 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps) {
         503: { type: 'object', properties: { error: { type: 'string' } } },
       },
     },
-  }, async (req, reply) => answer(reply, await ingest(deps, req, req.body)))
+  }, (req, reply) => {
+    // answered from the spool's callback (a handler that returns nothing: Fastify waits for the reply)
+    ingestThen(deps, req, req.body, (outcome) => answer(reply, outcome))
+  })
 
   app.get<{ Querystring: Record<string, string | undefined> }>('/p.gif', {
     onRequest: limiter ? [openToEveryOrigin, limitBeacons(limiter, (reply, wait) => pixel(reply, 429, TOO_MANY_EVENTS, wait))] : openToEveryOrigin,

@@ -54,9 +54,18 @@ interface ActiveSegment {
  */
 const WRITES_AT_ONCE = 2
 
-interface Waiter {
-  resolve: () => void
-  reject: (err: Error) => void
+/** Told once its record is durable (null) or could not be made so. */
+type Waiter = (err: Error | null) => void
+
+/** Tells each waiter, none's error in the way of the others (nor of the spool's own work). */
+function tell(waiters: Waiter[], err: Error | null): void {
+  for (const w of waiters) {
+    try {
+      w(err)
+    } catch {
+      // the waiter's own failure (an answer that could not be written) is its own
+    }
+  }
 }
 
 /** Where segments whose data the store refuses are kept (inside the spool directory). */
@@ -162,13 +171,23 @@ export class Spool {
    * resolves once it is durable. Throws SpoolFullError past the cap.
    */
   append(record: object): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('spool is closed'))
-    if (this.full) return Promise.reject(new SpoolFullError())
+    return new Promise<void>((resolve, reject) => this.appendThen(record, (err) => (err ? reject(err) : resolve())))
+  }
+
+  /**
+   * `append` with a callback, told once (never before this returns): the beacon route's, which
+   * makes no promise a beacon.
+   */
+  appendThen(record: object, done: Waiter): void {
+    if (this.closed || this.full) {
+      const err = this.closed ? new Error('spool is closed') : new SpoolFullError()
+      queueMicrotask(() => done(err))
+      return
+    }
     this.buffer.push(JSON.stringify(record) + '\n')
     this.records.push(record)
-    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }))
+    this.waiters.push(done)
     this.queueFlush()
-    return done
   }
 
   /** A flush at the next turn of the event loop, once: the appends made meanwhile go in one write. */
@@ -227,13 +246,13 @@ export class Spool {
       }
       seg.writing--
       if (failed) {
-        for (const w of waiters) w.reject(failed)
+        tell(waiters, failed)
         // A failed write may have left part of a line: later records go to a fresh segment.
         this.seal()
       } else {
         seg.rows += lines.length
         seg.bytes += data.length
-        for (const w of waiters) w.resolve()
+        tell(waiters, null)
         // only rows on disk enter the block: it holds exactly what the file holds
         try {
           for (const r of records) seg.block?.append(r as EventRow)
@@ -247,7 +266,7 @@ export class Spool {
       if (seg.closing && seg.writing === 0) this.closeSegment(seg)
     } catch (err) {
       // no segment could be opened
-      for (const w of waiters) w.reject(err as Error)
+      tell(waiters, err as Error)
     } finally {
       this.flush()
     }

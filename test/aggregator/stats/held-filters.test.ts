@@ -6,7 +6,7 @@ import { parseGoalMatch } from '../../../aggregator/stats/goal-match.ts'
 import type { Range } from '../../../aggregator/stats/period.ts'
 import { property } from '../../../aggregator/stats/properties.ts'
 import { querySums, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
-import type { Scope } from '../../../aggregator/stats/service.ts'
+import { breakdown, headcount, type Scope } from '../../../aggregator/stats/service.ts'
 import { rng } from '../../helpers/identifier-corpus.ts'
 import { countingClient, DAY, HOUR, MINUTE, openFixture, type EventSpec, type StoreFixture } from '../store-fixture.ts'
 
@@ -323,5 +323,47 @@ describe('goal conversions under a filter on what a visit holds', () => {
     const shown = fast.results.filter((g) => g.visitors !== null)
     expect(shown.length).toBeGreaterThan(0)
     for (const g of shown) expect(g.visitors).toBe(truth[g.id === 'g1' ? 0 : 1])
+  })
+})
+
+describe('a page breakdown picking one page', () => {
+  /** Other filters beside the page picked: on visit properties, on what a visit holds, on what its first event gives. */
+  const BESIDE: [string, (events: EventSpec[]) => boolean][] = [
+    ['', () => true],
+    ['event==Signup', (es) => namesOf(es).has('Signup')],
+    ['goal==Signup', (es) => namesOf(es).has('Signup')],
+    ['event!=Signup', (es) => !namesOf(es).has('Signup')],
+    ['source==Google', (es) => sourceOf(es) === 'Google'],
+    ['country==US', (es) => es[0].dims?.country === 'US'],
+    ['country==US;event==Signup', (es) => es[0].dims?.country === 'US' && namesOf(es).has('Signup')],
+  ]
+  const CASES = PAGES.flatMap((page) => BESIDE.map(([raw, keep]) => [page, raw, keep] as const))
+
+  it.each(CASES)('"%s" under "%s": the page\'s row counts the question\'s visitors and networks, as sent (its total, read with it)', async (page, raw, keep) => {
+    const filters = `page==${page}${raw ? `;${raw}` : ''}`
+    const kept = visits.filter((v) => pagesOf(v.events).has(page) && keep(v.events))
+    const truth = { visitors: new Set(kept.map((v) => v.visitor)).size, networks: new Set(kept.map((v) => v.network)).size }
+    for (const joined of [false, true]) {
+      const head = await headcount(fx.client, scopeOf(filters), dayRange(joined))
+      expect({ visitors: head.visitors, networks: head.networks }).toEqual(truth)
+      for (const lean of [true, undefined]) {
+        const rows = await querySums(fx.client, { site: SITE, timezone: 'UTC', range: dayRange(joined), filters: filtersOf(filters), property: property('page'), lean })
+        const row = rows.find((r) => r.key === page)
+        expect({ visitors: row?.visitors ?? 0, networks: row?.networks ?? 0 }, `${joined} ${lean}`).toEqual(truth)
+        expect(rows.filter((r) => r.key !== page && r.visitors > 0)).toEqual([])
+      }
+    }
+  })
+
+  it('asks no headcount of the question beside its rows: the neighbours\' alone', async () => {
+    const asked: string[] = []
+    const s = scopeOf('page==/pricing;event==Signup')
+    const shown = await breakdown(countingClient(fx.client, asked), s, dayRange(), 'page', property('page')!, ['visitors'], 10)
+    const kept = visits.filter((v) => pagesOf(v.events).has('/pricing') && namesOf(v.events).has('Signup'))
+    expect(shown.results).toEqual([{ page: '/pricing', visitors: new Set(kept.map((v) => v.visitor)).size }])
+    // a headcount under both filters would read the visits holding the page and the event name
+    const both = asked.filter((sql) => /'' AS key/.test(sql) && /\bpages\b/.test(sql) && /\bevent_names\b/.test(sql))
+    expect(both).toEqual([])
+    expect(asked.some((sql) => /'' AS key/.test(sql) && /\bevent_names\b/.test(sql))).toBe(true)
   })
 })

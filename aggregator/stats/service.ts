@@ -290,14 +290,15 @@ async function breakdownOnce(
   const headcounted = prop.level === 'event' || lean
   const question = { site: s.site, timezone: s.timezone, range, property: prop, ...(lean ? { lean } : {}), ...(lean && scroll ? { scroll } : {}) }
   const asked = querySums(client, { ...question, filters: s.filters })
-  // A page breakdown picking one page (`page==/pricing`, beside other filters or none): its one row
-  // counts the visitors of the visits holding the page that the other filters keep, which are the
-  // question's, so its total is that row rather than a headcount read beside it (the page panel
-  // under `page==/pricing;event==Signup` at ten million events read today's visits through FINAL
-  // for it, 26 ms); a row under another key than the page picked (none: no visitor) is read so.
+  // A breakdown of what a visit holds several of (pages, event names) picking one value
+  // (`page==/pricing`, beside other filters or none): its one row counts the visitors of the visits
+  // holding the value that the other filters keep, which are the question's, so its total is that
+  // row rather than a headcount read beside it (the page panel under `page==/pricing;event==Signup`
+  // at ten million events read today's visits through FINAL for it, 26 ms); without a row under
+  // the value picked (none at all: no visitor), the headcount is read.
   const picked = pickedValue(s, name)
   const whole: Promise<HeadCount> =
-    prop.dim === 'page' && picked !== null
+    prop.level === 'event' && prop.visitArray !== undefined && picked !== null
       ? asked.then((rs) => (rs.length === 0 ? { visitors: 0, networks: 0 } : (rs.find((r) => r.key === picked) ?? headcount(client, s, range))))
       : headcounted
         ? headcount(client, s, range)

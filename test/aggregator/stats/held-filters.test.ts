@@ -326,7 +326,7 @@ describe('goal conversions under a filter on what a visit holds', () => {
   })
 })
 
-describe('a page breakdown picking one page', () => {
+describe('a breakdown of pages or event names picking one value', () => {
   /** Other filters beside the page picked: on visit properties, on what a visit holds, on what its first event gives. */
   const BESIDE: [string, (events: EventSpec[]) => boolean][] = [
     ['', () => true],
@@ -337,20 +337,24 @@ describe('a page breakdown picking one page', () => {
     ['country==US', (es) => es[0].dims?.country === 'US'],
     ['country==US;event==Signup', (es) => es[0].dims?.country === 'US' && namesOf(es).has('Signup')],
   ]
-  const CASES = PAGES.flatMap((page) => BESIDE.map(([raw, keep]) => [page, raw, keep] as const))
+  const CASES = [
+    ...PAGES.map((page) => ['page', page, (es: EventSpec[]) => pagesOf(es).has(page)] as const),
+    ...['Signup', 'Outbound Link: Click'].map((name) => ['event', name, (es: EventSpec[]) => namesOf(es).has(name)] as const),
+  ].flatMap(([prop, value, holds]) => BESIDE.filter(([raw]) => prop === 'page' || !raw.includes('event')).map(([raw, keep]) => [prop, value, raw, holds, keep] as const))
 
-  it.each(CASES)('"%s" under "%s": the page\'s row counts the question\'s visitors and networks, as sent (its total, read with it)', async (page, raw, keep) => {
-    const filters = `page==${page}${raw ? `;${raw}` : ''}`
-    const kept = visits.filter((v) => pagesOf(v.events).has(page) && keep(v.events))
+  it.each(CASES)('%s "%s" under "%s": its row counts the question\'s visitors and networks, as sent (its total, read with it)', async (prop, value, raw, holds, keep) => {
+    const filters = [...filtersOf(`${prop}==${value}`), ...filtersOf(raw)]
+    const kept = visits.filter((v) => holds(v.events) && keep(v.events))
     const truth = { visitors: new Set(kept.map((v) => v.visitor)).size, networks: new Set(kept.map((v) => v.network)).size }
+    expect(truth.visitors).toBeGreaterThan(0)
     for (const joined of [false, true]) {
-      const head = await headcount(fx.client, scopeOf(filters), dayRange(joined))
+      const head = await headcount(fx.client, { ...scopeOf(''), filters }, dayRange(joined))
       expect({ visitors: head.visitors, networks: head.networks }).toEqual(truth)
       for (const lean of [true, undefined]) {
-        const rows = await querySums(fx.client, { site: SITE, timezone: 'UTC', range: dayRange(joined), filters: filtersOf(filters), property: property('page'), lean })
-        const row = rows.find((r) => r.key === page)
+        const rows = await querySums(fx.client, { site: SITE, timezone: 'UTC', range: dayRange(joined), filters, property: property(prop), lean })
+        const row = rows.find((r) => r.key === value)
         expect({ visitors: row?.visitors ?? 0, networks: row?.networks ?? 0 }, `${joined} ${lean}`).toEqual(truth)
-        expect(rows.filter((r) => r.key !== page && r.visitors > 0)).toEqual([])
+        expect(rows.filter((r) => r.key !== value && r.visitors > 0)).toEqual([])
       }
     }
   })

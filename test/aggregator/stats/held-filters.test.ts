@@ -237,8 +237,9 @@ describe('a property of what a visit\'s first event gives under such a filter, v
       expect(visitorsOf(lean)).toEqual(truth)
       expect(visitorsOf(full)).toEqual(truth)
       // from the rows opening the visits (a visit's rows here are in several parts), but under a
-      // filter on event names, through FINAL (namesHeld in query.ts)
-      const names = filtersOf(raw).some((f) => f.name === 'event')
+      // filter on event names and none on anything else a visit holds, through FINAL (namesHeld in query.ts)
+      const fs = filtersOf(raw)
+      const names = fs.some((f) => f.name === 'event') && !fs.some((f) => f.name !== 'event' && (f.name === 'goal' || f.prop.level === 'event'))
       const reads = asked.filter((sql) => /\bFROM visits\b/.test(sql))
       expect(reads.length).toBeGreaterThan(0)
       for (const sql of reads) {

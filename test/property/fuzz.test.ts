@@ -218,7 +218,9 @@ describe('statistics parameters', () => {
             for (const m of MARKERS) expect(String(parsed.error).toLowerCase(), `GET ${route.url}?${query} echoes ${m}`).not.toContain(m.toLowerCase())
           }
         }),
-        { numRuns: route.url === '/api/v1/export' ? 120 : 200 },
+        // enough runs that a route answering one random question in a hundred (the funnel, the export:
+        // many parameters, each sometimes junk) answers some, whatever the seed (200 missed it 1 time in 5)
+        { numRuns: route.url === '/api/v1/export' ? 300 : 500 },
       )
       // the route still answers a good question
       const ok = await app.inject({ url: `${route.url}?site=example.com${route.url.endsWith('page-flow') ? '&page=/' : route.url.endsWith('breakdown') ? '&property=page' : route.url.endsWith('funnel') ? '&steps=' + enc('[{"page":"/"},{"page":"/pricing"}]') : ''}`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })

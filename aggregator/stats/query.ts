@@ -324,16 +324,19 @@ export interface GroupedAsk {
 
 /** What a grouping set groups by besides the day: a property's value, a bucket, a condition; the same one for asks alike. */
 type GroupArg = VisitProperty | `interval:${string}` | `cond:${string}`
-const argsOf = (a: GroupedAsk): GroupArg[] => [
-  ...(a.prop ? [a.prop] : []),
-  ...(a.interval ? [`interval:${a.interval}` as const] : []),
-  ...(a.conds ?? []).map((f) => `cond:${JSON.stringify(f)}` as const),
-]
+/** A condition as a grouped read's argument. */
+const condArg = (f: Filter): GroupArg => `cond:${JSON.stringify(f)}`
+const argsOf = (a: GroupedAsk): GroupArg[] => [...(a.prop ? [a.prop] : []), ...(a.interval ? [`interval:${a.interval}` as const] : []), ...(a.conds ?? []).map(condArg)]
 /** Every distinct argument of the asks: properties, then intervals, then conditions. */
 const groupArgs = (asks: readonly GroupedAsk[]): GroupArg[] => {
   const all = [...new Set(asks.flatMap(argsOf))]
   const rank = (x: GroupArg) => (typeof x !== 'string' ? 0 : x.startsWith('interval:') ? 1 : 2)
   return all.sort((x, y) => rank(x) - rank(y))
+}
+/** The name a grouped read of `asks` gives each argument where it is written once (`_g0`…: groupingSets), for every other use. */
+const argNames = (asks: readonly GroupedAsk[]) => {
+  const args = groupArgs(asks)
+  return (x: GroupArg) => `_g${args.indexOf(x)}`
 }
 
 /**
@@ -346,9 +349,8 @@ const groupArgs = (asks: readonly GroupedAsk[]): GroupArg[] => {
  */
 function keptByAny(asks: readonly GroupedAsk[]): string | null {
   if (!asks.every((a) => (a.conds?.length ?? 0) > 0)) return null
-  const args = groupArgs(asks)
-  const name = (f: Filter) => `_g${args.indexOf(`cond:${JSON.stringify(f)}`)}`
-  return `(${asks.map((a) => a.conds!.map(name).join(' AND ')).join(' OR ')})`
+  const name = argNames(asks)
+  return `(${asks.map((a) => a.conds!.map((f) => name(condArg(f))).join(' AND ')).join(' OR ')})`
 }
 
 /**
@@ -383,7 +385,7 @@ function groupingSets(
   for (const a of asks) {
     if (a.prop && !made.has(a.prop)) made.set(a.prop, row === 'visit' ? a.prop.expr : a.prop.eventExpr)
     if (a.interval && !made.has(`interval:${a.interval}`)) made.set(`interval:${a.interval}`, sqlOf.bucket(a.interval))
-    for (const f of a.conds ?? []) if (!made.has(`cond:${JSON.stringify(f)}`)) made.set(`cond:${JSON.stringify(f)}`, `toUInt8(${sqlOf.cond(f)})`)
+    for (const f of a.conds ?? []) if (!made.has(condArg(f))) made.set(condArg(f), `toUInt8(${sqlOf.cond(f)})`)
   }
   const chosen = (expr: (a: GroupedAsk) => string | undefined, otherwise: string) => {
     const cases = asks.flatMap((a, i) => (expr(a) === undefined ? [] : [`g = ${masks[i]}, ${expr(a)}`]))
@@ -395,7 +397,7 @@ function groupingSets(
   // `country==US;page==/pricing` at ten million events: 13.3 ms of planning against 11.6, 41.9
   // ms in all against 39.0)
   const args = groupArgs(asks)
-  const sql = (x: GroupArg) => `_g${args.indexOf(x)}`
+  const sql = argNames(asks)
   const first = asks[0]
   if (asks.every((a) => a.prop === first.prop && a.interval === first.interval) && asks.some((a) => a.conds?.length)) {
     // Asks that differ in their conditions alone (a question and its neighbours without each of its
@@ -406,7 +408,7 @@ function groupingSets(
     // two neighbours at ten million events, today's events on one thread: 35 ms against 47.
     const named = new Set<GroupArg>()
     const once = (x: GroupArg) => (named.has(x) ? sql(x) : (named.add(x), `(${made.get(x)!} AS ${sql(x)})`))
-    const flags = asks.map((a) => (a.conds?.length ? a.conds.map((f) => once(`cond:${JSON.stringify(f)}`)).join(' AND ') : '1'))
+    const flags = asks.map((a) => (a.conds?.length ? a.conds.map((f) => once(condArg(f))).join(' AND ') : '1'))
     const value = first.prop ? [once(first.prop)] : []
     const bucket = first.interval ? [once(`interval:${first.interval}`)] : []
     const select = [
@@ -419,7 +421,7 @@ function groupingSets(
   }
   const key = chosen((a) => (a.prop ? `CAST(${sql(a.prop)} AS String)` : undefined), "''")
   const b = chosen((a) => (a.interval ? sql(`interval:${a.interval}`) : undefined), "''")
-  const c = chosen((a) => (a.conds?.length ? a.conds.map((f) => sql(`cond:${JSON.stringify(f)}`)).join(' AND ') : undefined), '1')
+  const c = chosen((a) => (a.conds?.length ? a.conds.map((f) => sql(condArg(f))).join(' AND ') : undefined), '1')
   const sets = asks.map((a) => `(${[...argsOf(a).map(sql), rest].filter((x) => x !== '').join(', ')})`)
   return { select: `grouping(${args.map((x) => `${made.get(x)!} AS ${sql(x)}`).join(', ')}) AS g, ${key} AS key, ${b} AS bucket, ${c} AS c`, groupBy: `GROUPING SETS (${sets.join(', ')})` }
 }
@@ -988,10 +990,12 @@ const onFirstEvent = (f: Filter) => f.name !== 'goal' && f.prop.level === 'visit
  */
 export function firstEventOnly(q: StatsQuestion, together: readonly GroupedAsk[] | null = null): boolean {
   const prop = q.property
+  // a filter on what a visit holds other than event names: one on event names is then a set as well
+  const beside = q.filters.some((f) => held(f) && !namesHeld(f))
   return (
     q.lean === true &&
     (!prop || (prop.level === 'visit' && prop.firstEvent === true)) &&
-    q.filters.every((f) => onFirstEvent(f) || (held(f) && (!namesHeld(f) || q.filters.some((g) => held(g) && !namesHeld(g))))) &&
+    q.filters.every((f) => onFirstEvent(f) || (held(f) && (!namesHeld(f) || beside))) &&
     (together ?? []).every((a) => (a.prop === null || a.prop.firstEvent === true) && (a.conds ?? []).every(onFirstEvent))
   )
 }

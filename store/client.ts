@@ -18,7 +18,18 @@ import { followWrites, onlyReads, storeWrites, StoreWrites, type DayRows } from 
 // it, and that compilation (LLVM: 160–260 ms measured on a 25 ms query) landed on dashboard
 // questions; the questions here gained nothing measurable from compiled code (bench/queries.ts).
 // Reads keep the blocks they decompress in the engine's uncompressed cache (ENGINE_ARGS).
-const settings = { output_format_json_quote_64bit_integers: 0, insert_deduplication_token: '', compile_expressions: 0, compile_aggregate_expressions: 0, use_uncompressed_cache: 1 } as const
+// No GROUP BY key dropped for being a function of another: in GROUPING SETS, a set keyed by a
+// value and a condition on it (`source`, `source IN ['Google']`: a question by source under
+// `source==Google` grouped with its neighbours, aggregator/stats/query.ts) lost the condition,
+// which then read 0 in every row of that set (ClickHouse 26.7).
+const settings = {
+  output_format_json_quote_64bit_integers: 0,
+  insert_deduplication_token: '',
+  compile_expressions: 0,
+  compile_aggregate_expressions: 0,
+  use_uncompressed_cache: 1,
+  optimize_group_by_function_keys: 0,
+} as const
 
 /**
  * What one question to the stats or export API may cost the store: its time, the rows it reads,

@@ -250,6 +250,55 @@ describe('a property of what a visit\'s first event gives under such a filter, v
   )
 })
 
+describe('a question under two filters on what a visit holds and its neighbours, asked together, visitors alone', () => {
+  const question = (raw: string, name: string | null, joined: boolean): StatsQuestion => ({
+    site: SITE,
+    timezone: 'UTC',
+    range: dayRange(joined),
+    filters: filtersOf(raw),
+    ...(name ? { property: property(name) } : {}),
+    lean: true,
+  })
+  const visitorsOf = (rs: SumsRow[]) => Object.fromEntries(rs.filter((x) => x.visitors > 0).map((x) => [x.key, x.visitors]))
+  /** What each filter of the test keeps of a visit's events. */
+  const KEEP: Record<string, (events: EventSpec[]) => boolean> = {
+    'page==/pricing': (es) => pagesOf(es).has('/pricing'),
+    'page!=/docs': (es) => !pagesOf(es).has('/docs'),
+    'event==Signup': (es) => namesOf(es).has('Signup'),
+    'event!=Signup': (es) => !namesOf(es).has('Signup'),
+    'goal==Signup': (es) => namesOf(es).has('Signup'),
+    'source==Google': (es) => sourceOf(es) === 'Google',
+  }
+  it.each([
+    ['page==/pricing;event!=Signup', false],
+    ['page!=/docs;event==Signup', true],
+    ['page==/pricing;goal==Signup', false],
+    ['source==Google;page==/pricing;event==Signup', false],
+  ] as const)('under "%s" (from a millisecond after midnight: %s): one read of the rows opening the visits, each as sent', async (raw, joined) => {
+    const parts = raw.split(';')
+    // the question and its neighbours without each filter (R3), by source and in all
+    const families = [raw, ...parts.map((_, i) => parts.filter((__, j) => j !== i).join(';'))]
+    const asks = families.flatMap((f) => [null, 'source'].map((name) => ({ f, name })))
+    const asked: string[] = []
+    const client = countingClient(fx.client, asked)
+    const answers = await Promise.all(asks.map(({ f, name }) => querySums(client, question(f, name, joined))))
+    asks.forEach(({ f, name }, i) => {
+      const keep = (es: EventSpec[]) => f.split(';').every((x) => KEEP[x](es))
+      const rows = new Map<string, Set<number>>()
+      for (const v of visits.filter((x) => keep(x.events))) {
+        const key = name ? sourceOf(v.events) : ''
+        rows.set(key, (rows.get(key) ?? new Set()).add(v.visitor))
+      }
+      expect(rows.size).toBeGreaterThan(0)
+      expect({ f, name, rows: visitorsOf(answers[i]) }).toEqual({ f, name, rows: Object.fromEntries([...rows].map(([k, x]) => [k, x.size])) })
+    })
+    // each set of visits found once: one read of the rows opening the visits, none through FINAL
+    const reads = asked.filter((sql) => /\bFROM visits\b/.test(sql) && /opens = 1/.test(sql))
+    expect(reads).toHaveLength(1)
+    expect(asked.filter((sql) => /\bvisits\s+FINAL\b/.test(sql))).toEqual([])
+  })
+})
+
 describe('the headcount under a page filter and a filter every event carries', () => {
   const countryOf = (events: EventSpec[]) => events[0].dims?.country ?? ''
   const question = (raw: string, joined = false): StatsQuestion => ({ site: SITE, timezone: 'UTC', range: dayRange(joined), filters: filtersOf(raw), lean: true })

@@ -419,19 +419,24 @@ function groupingSets(
     const once = (x: GroupArg) => (named.has(x) ? sql(x) : (named.add(x), `(${made.get(x)!} AS ${sql(x)})`))
     const flags = asks.map((a) => (a.conds?.length ? a.conds.map((f) => once(condArg(f))).join(' AND ') : '1'))
     const joined = `arrayJoin(arrayFilter((g, m) -> m != 0, [${masks.join(', ')}], [${flags.join(', ')}])) AS g`
-    if (alike) {
-      const value = first.prop ? [once(first.prop)] : []
-      const bucket = first.interval ? [once(`interval:${first.interval}`)] : []
-      const select = [joined, `${first.prop ? `CAST(${value[0]} AS String)` : "''"} AS key`, `${first.interval ? bucket[0] : "''"} AS bucket`, '1 AS c']
-      return { select: select.join(', '), groupBy: ['g', ...(first.prop ? [sql(first.prop)] : []), ...(first.interval ? [sql(`interval:${first.interval}`)] : []), rest].filter((x) => x !== '').join(', ') }
+    // Each row's key and bucket are its ask's: when every ask has the same, that expression,
+    // grouped by its name; else the ask's by `g` (asks of different properties or buckets: a
+    // breakdown under a filter, its totals and its neighbour without the filter; the exit page
+    // panel under `country==US` at ten million events, today live, 62 -> 55 ms, the source panel
+    // 44 -> 39, medians of 15; at a hundred million 491 -> 325 and 282 -> 189 ms).
+    const byAsk = (arg: (a: GroupedAsk) => GroupArg | undefined, expr: (named: string) => string, alias: string) => {
+      const one = arg(first)
+      if (asks.every((a) => arg(a) === one)) return one === undefined ? { select: "''", groupBy: [] } : { select: expr(once(one)), groupBy: [sql(one)] }
+      const select = chosen((a) => {
+        const x = arg(a)
+        return x === undefined ? undefined : expr(once(x))
+      }, "''")
+      return { select, groupBy: [alias] }
     }
-    // asks of different properties or buckets (a breakdown under a filter, its totals and its
-    // neighbour without the filter): each row's key and bucket are its ask's (by `g`). The exit
-    // page panel under `country==US` at ten million events, today live, 62 -> 55 ms, the source
-    // panel 44 -> 39 (medians of 15); at a hundred million 491 -> 325 and 282 -> 189 ms
-    const key = chosen((a) => (a.prop ? `CAST(${once(a.prop)} AS String)` : undefined), "''")
-    const bucket = chosen((a) => (a.interval ? once(`interval:${a.interval}`) : undefined), "''")
-    return { select: [joined, `${key} AS key`, `${bucket} AS bucket`, '1 AS c'].join(', '), groupBy: ['g', 'key', 'bucket', rest].filter((x) => x !== '').join(', ') }
+    const key = byAsk((a) => a.prop ?? undefined, (x) => `CAST(${x} AS String)`, 'key')
+    const bucket = byAsk((a) => (a.interval ? (`interval:${a.interval}` as const) : undefined), (x) => x, 'bucket')
+    const select = [joined, `${key.select} AS key`, `${bucket.select} AS bucket`, '1 AS c']
+    return { select: select.join(', '), groupBy: ['g', ...key.groupBy, ...bucket.groupBy, rest].filter((x) => x !== '').join(', ') }
   }
   const key = chosen((a) => (a.prop ? `CAST(${sql(a.prop)} AS String)` : undefined), "''")
   const b = chosen((a) => (a.interval ? sql(`interval:${a.interval}`) : undefined), "''")
@@ -521,7 +526,12 @@ class SumsQuery {
   private heldVisits(f: Filter, days: string): string {
     const p = f.prop
     if (f.name === 'goal' || p.level !== 'event' || !p.visitArray) return this.heldCondition(f, days)
-    return negate(f, `visit_id IN (SELECT visit_id FROM visits WHERE site = ${this.site} AND day IN ${days} AND arrayExists(a -> ${compare('a', positive(f), this.params)}, ${p.visitArray}))`)
+    return negate(f, this.visitRowsWith(days, `arrayExists(a -> ${compare('a', positive(f), this.params)}, ${p.visitArray})`))
+  }
+
+  /** A visit is one of `days` with a row of `visits`, as inserted, meeting `cond` (SQL over such a row). */
+  private visitRowsWith(days: string, cond: string): string {
+    return `visit_id IN (SELECT visit_id FROM visits WHERE site = ${this.site} AND day IN ${days} AND ${cond})`
   }
 
   /** An events row's visit is one of `days` with an event meeting `cond` (SQL over an events row). */
@@ -550,7 +560,7 @@ class SumsQuery {
    * ms live, the funnel 58 -> 48.
    */
   private openerCondition(f: Filter, days: string): string {
-    return `visit_id IN (SELECT visit_id FROM visits WHERE site = ${this.site} AND day IN ${days} AND opens = 1 AND visit_id != 0 AND ${this.visitCondition(f, days)})`
+    return this.visitRowsWith(days, `opens = 1 AND visit_id != 0 AND ${this.visitCondition(f, days)}`)
   }
 
   /** ` AND` the conditions on an events row of a visit of the filters whose visits are found among the events (`found`); '' when none. */
@@ -729,8 +739,11 @@ class SumsQuery {
     const row = rows === 'visit' || rows === 'opens' ? 'visit' : 'event'
     const bucket = (i: Interval | undefined) => localBucket(i, row === 'visit' ? 'start' : 'ts', this.q.timezone, this.params)
     if (together) {
-      const cond = (f: Filter) =>
-        rows === 'opens' && held(f) ? this.heldCondition(f, days) : rows === 'visit' || rows === 'opens' ? this.visitCondition(f, days) : rows === 'event' ? this.eventCondition(f, days) : this.ownVisitCondition(f)
+      const cond = (f: Filter) => {
+        if (rows === 'opens' && held(f)) return this.heldCondition(f, days)
+        if (row === 'visit') return this.visitCondition(f, days)
+        return rows === 'event' ? this.eventCondition(f, days) : this.ownVisitCondition(f)
+      }
       return groupingSets(together, row, { bucket, cond }, rest)
     }
     const k = key === null ? "''" : this.keyed(`CAST(${key} AS String)`, row)
@@ -807,7 +820,7 @@ class SumsQuery {
         const holding = q.filters.filter(held).map((f) => this.heldCondition(f, d))
         // (the asks' conditions, sets of visits OR'ed together, after the rest: see eventsInScope's `after`)
         const pre = holding.length ? [rows, ...holding] : picked ? [rows, 'opens = 1'] : []
-        const conds = [...(pre.length ? [] : [rows, 'opens = 1']), ...(holding.length ? ['opens = 1'] : []), this.inRange('start'), ...q.filters.filter((f) => !held(f)).map((f) => this.visitCondition(f, d)), ...(picked ? [picked] : [])]
+        const conds = [...(pre.length ? [] : [rows]), ...(pre.includes('opens = 1') ? [] : ['opens = 1']), this.inRange('start'), ...q.filters.filter((f) => !held(f)).map((f) => this.visitCondition(f, d)), ...(picked ? [picked] : [])]
         const openKeys = this.keysOf('opens', p ? p.expr : null, visitRest, together, d)
         branches.push(`SELECT ${openKeys.select}, ${HEADCOUNT_SUMS}, ${NO_REVENUE}, ${NO_SCROLL}${visitDay}
       FROM visits${pre.length ? `\n      PREWHERE ${pre.join(' AND ')}` : ''}

@@ -299,6 +299,69 @@ describe('a question under two filters on what a visit holds and its neighbours,
   })
 })
 
+describe('a visit property read through the merged visits under two filters on what a visit holds and its neighbours, asked together', () => {
+  const question = (raw: string, name: string | null, lean: boolean): StatsQuestion => ({
+    site: SITE,
+    timezone: 'UTC',
+    range: dayRange(),
+    filters: filtersOf(raw),
+    ...(name ? { property: property(name) } : {}),
+    ...(lean ? { lean } : {}),
+  })
+  const visitorsOf = (rs: SumsRow[]) => Object.fromEntries(rs.filter((x) => x.visitors > 0).map((x) => [x.key, x.visitors]))
+  const KEEP: Record<string, (events: EventSpec[]) => boolean> = {
+    'page==/pricing': (es) => pagesOf(es).has('/pricing'),
+    'page!=/docs': (es) => !pagesOf(es).has('/docs'),
+    'event==Signup': (es) => namesOf(es).has('Signup'),
+    'event!=Signup': (es) => !namesOf(es).has('Signup'),
+    'goal==Signup': (es) => namesOf(es).has('Signup'),
+    'source==Google': (es) => sourceOf(es) === 'Google',
+    'country==US': (es) => es[0].dims?.country === 'US',
+  }
+  /** A visit's entry and exit pages: its first and last pageview's. */
+  const views = (es: EventSpec[]) => [...es].sort((a, b) => a.ts - b.ts).filter((e) => (e.name ?? 'pageview') === 'pageview')
+  const KEYS: Record<string, (es: EventSpec[]) => string> = {
+    entry_page: (es) => views(es)[0].path!,
+    exit_page: (es) => views(es).at(-1)!.path!,
+    '': () => '',
+  }
+  it.each([
+    'page==/pricing;event==Signup',
+    'page==/pricing;event!=Signup',
+    'page!=/docs;event!=Signup',
+    'page==/pricing;goal==Signup',
+    'country==US;page==/pricing;event==Signup',
+    'source==Google;page!=/docs;event==Signup',
+  ])('under "%s": one read through FINAL of the visits some ask keeps, picked by their ids, each as sent', async (raw) => {
+    const parts = raw.split(';')
+    // the question and its neighbours without each filter (R3): by entry or exit page (visitors alone), and in all
+    // (the two pages' rows from events share an expression: in one read they would be one grouping set)
+    const families = [raw, ...parts.map((_, i) => parts.filter((__, j) => j !== i).join(';'))]
+    const page = raw.length % 2 ? 'entry_page' : 'exit_page'
+    const asks = families.flatMap((f) => [page, ''].map((name) => ({ f, name })))
+    const asked: string[] = []
+    const client = countingClient(fx.client, asked)
+    const answers = await Promise.all(asks.map(({ f, name }) => querySums(client, question(f, name || null, name !== ''))))
+    asks.forEach(({ f, name }, i) => {
+      const keep = (es: EventSpec[]) => f.split(';').every((x) => KEEP[x](es))
+      const rows = new Map<string, Set<number>>()
+      for (const v of visits.filter((x) => keep(x.events))) rows.set(KEYS[name](v.events), (rows.get(KEYS[name](v.events)) ?? new Set()).add(v.visitor))
+      expect(rows.size).toBeGreaterThan(0)
+      expect({ f, name, rows: visitorsOf(answers[i]) }).toEqual({ f, name, rows: Object.fromEntries([...rows].map(([k, x]) => [k, x.size])) })
+    })
+    // the page panels' asks in one read, the totals' (asked in full, not lean) in another: each of the
+    // visits some ask keeps, by their ids before the merge, each ask's conditions on the merged rows
+    const merged = asked.filter((sql) => /\bvisits\s+FINAL\b/.test(sql))
+    expect(merged).toHaveLength(2)
+    for (const sql of merged) {
+      expect(sql).toMatch(/\bAS g\b/)
+      expect(sql).toMatch(/PREWHERE[^]*visit_id (NOT )?IN \(SELECT visit_id FROM (visits|events)\b/)
+    }
+    // asked alone, the same answers
+    for (const [i, { f, name }] of asks.entries()) expect(visitorsOf(await querySums(fx.client, question(f, name || null, name !== '')))).toEqual(visitorsOf(answers[i]))
+  })
+})
+
 describe('the headcount under a page filter and a filter every event carries', () => {
   const countryOf = (events: EventSpec[]) => events[0].dims?.country ?? ''
   const question = (raw: string, joined = false): StatsQuestion => ({ site: SITE, timezone: 'UTC', range: dayRange(joined), filters: filtersOf(raw), lean: true })

@@ -250,6 +250,19 @@ describe('a property of what a visit\'s first event gives under such a filter, v
   )
 })
 
+/** What each filter of the families asked together keeps of a visit's events. */
+const KEEP: Record<string, (events: EventSpec[]) => boolean> = {
+  'page==/pricing': (es) => pagesOf(es).has('/pricing'),
+  'page!=/docs': (es) => !pagesOf(es).has('/docs'),
+  'event==Signup': (es) => namesOf(es).has('Signup'),
+  'event!=Signup': (es) => !namesOf(es).has('Signup'),
+  'goal==Signup': (es) => namesOf(es).has('Signup'),
+  'source==Google': (es) => sourceOf(es) === 'Google',
+  'country==US': (es) => es[0].dims?.country === 'US',
+}
+/** Each key's visitors, rows without any left out. */
+const visitorsByKey = (rs: SumsRow[]) => Object.fromEntries(rs.filter((x) => x.visitors > 0).map((x) => [x.key, x.visitors]))
+
 describe('a question under two filters on what a visit holds and its neighbours, asked together, visitors alone', () => {
   const question = (raw: string, name: string | null, joined: boolean): StatsQuestion => ({
     site: SITE,
@@ -259,16 +272,6 @@ describe('a question under two filters on what a visit holds and its neighbours,
     ...(name ? { property: property(name) } : {}),
     lean: true,
   })
-  const visitorsOf = (rs: SumsRow[]) => Object.fromEntries(rs.filter((x) => x.visitors > 0).map((x) => [x.key, x.visitors]))
-  /** What each filter of the test keeps of a visit's events. */
-  const KEEP: Record<string, (events: EventSpec[]) => boolean> = {
-    'page==/pricing': (es) => pagesOf(es).has('/pricing'),
-    'page!=/docs': (es) => !pagesOf(es).has('/docs'),
-    'event==Signup': (es) => namesOf(es).has('Signup'),
-    'event!=Signup': (es) => !namesOf(es).has('Signup'),
-    'goal==Signup': (es) => namesOf(es).has('Signup'),
-    'source==Google': (es) => sourceOf(es) === 'Google',
-  }
   it.each([
     ['page==/pricing;event!=Signup', false],
     ['page!=/docs;event==Signup', true],
@@ -290,7 +293,7 @@ describe('a question under two filters on what a visit holds and its neighbours,
         rows.set(key, (rows.get(key) ?? new Set()).add(v.visitor))
       }
       expect(rows.size).toBeGreaterThan(0)
-      expect({ f, name, rows: visitorsOf(answers[i]) }).toEqual({ f, name, rows: Object.fromEntries([...rows].map(([k, x]) => [k, x.size])) })
+      expect({ f, name, rows: visitorsByKey(answers[i]) }).toEqual({ f, name, rows: Object.fromEntries([...rows].map(([k, x]) => [k, x.size])) })
     })
     // each set of visits found once: one read of the rows opening the visits, none through FINAL
     const reads = asked.filter((sql) => /\bFROM visits\b/.test(sql) && /opens = 1/.test(sql))
@@ -308,16 +311,6 @@ describe('a visit property read through the merged visits under two filters on w
     ...(name ? { property: property(name) } : {}),
     ...(lean ? { lean } : {}),
   })
-  const visitorsOf = (rs: SumsRow[]) => Object.fromEntries(rs.filter((x) => x.visitors > 0).map((x) => [x.key, x.visitors]))
-  const KEEP: Record<string, (events: EventSpec[]) => boolean> = {
-    'page==/pricing': (es) => pagesOf(es).has('/pricing'),
-    'page!=/docs': (es) => !pagesOf(es).has('/docs'),
-    'event==Signup': (es) => namesOf(es).has('Signup'),
-    'event!=Signup': (es) => !namesOf(es).has('Signup'),
-    'goal==Signup': (es) => namesOf(es).has('Signup'),
-    'source==Google': (es) => sourceOf(es) === 'Google',
-    'country==US': (es) => es[0].dims?.country === 'US',
-  }
   /** A visit's entry and exit pages: its first and last pageview's. */
   const views = (es: EventSpec[]) => [...es].sort((a, b) => a.ts - b.ts).filter((e) => (e.name ?? 'pageview') === 'pageview')
   const KEYS: Record<string, (es: EventSpec[]) => string> = {
@@ -347,7 +340,7 @@ describe('a visit property read through the merged visits under two filters on w
       const rows = new Map<string, Set<number>>()
       for (const v of visits.filter((x) => keep(x.events))) rows.set(KEYS[name](v.events), (rows.get(KEYS[name](v.events)) ?? new Set()).add(v.visitor))
       expect(rows.size).toBeGreaterThan(0)
-      expect({ f, name, rows: visitorsOf(answers[i]) }).toEqual({ f, name, rows: Object.fromEntries([...rows].map(([k, x]) => [k, x.size])) })
+      expect({ f, name, rows: visitorsByKey(answers[i]) }).toEqual({ f, name, rows: Object.fromEntries([...rows].map(([k, x]) => [k, x.size])) })
     })
     // the page panels' asks in one read, the totals' (asked in full, not lean) in another: each of the
     // visits some ask keeps, by their ids before the merge, each ask's conditions on the merged rows
@@ -358,7 +351,7 @@ describe('a visit property read through the merged visits under two filters on w
       expect(sql).toMatch(/PREWHERE[^]*visit_id (NOT )?IN \(SELECT visit_id FROM (visits|events)\b/)
     }
     // asked alone, the same answers
-    for (const [i, { f, name }] of asks.entries()) expect(visitorsOf(await querySums(fx.client, question(f, name || null, name !== '')))).toEqual(visitorsOf(answers[i]))
+    for (const [i, { f, name }] of asks.entries()) expect(visitorsByKey(await querySums(fx.client, question(f, name || null, name !== '')))).toEqual(visitorsByKey(answers[i]))
   })
 })
 

@@ -303,6 +303,8 @@ const found = (f: Filter) => held(f) || opener(f)
 /** A filter an events row of a visit answers: by its own value (`carried`), or by its visit's found among the events (`found`). */
 const onEvents = (f: Filter) => carried(f) || found(f)
 const negate = (f: Filter, cond: string) => (f.op === '!=' ? `NOT (${cond})` : cond)
+/** A filter on what a visit holds that every row of `visits` lists (`visitArray`: a page viewed, an event name sent). */
+const listed = (f: Filter) => f.name !== 'goal' && f.prop.level === 'event' && f.prop.visitArray !== undefined
 
 /** A property a visit holds several values of (its `visitArray`: pages viewed, event names sent); throws for another. */
 function heldProperty(name: string): EventProperty & { visitArray: NonNullable<EventProperty['visitArray']> } {
@@ -495,9 +497,13 @@ class SumsQuery {
   /** A filter as a condition on a visit row. */
   private visitCondition(f: Filter, days: string): string {
     const p = f.prop
-    if (f.name === 'goal' || (p.level === 'event' && !p.visitArray)) return this.heldCondition(f, days)
-    if (p.level === 'visit') return compare(p.filterExpr ?? p.expr, f, this.params)
-    return negate(f, `arrayExists(a -> ${compare('a', positive(f), this.params)}, ${p.visitArray})`)
+    if (f.name !== 'goal' && p.level === 'visit') return compare(p.filterExpr ?? p.expr, f, this.params)
+    return listed(f) ? negate(f, this.rowLists(f)) : this.heldCondition(f, days)
+  }
+
+  /** Whether a visit row lists the value of a filter on what its visit's rows list (`listed`), the filter taken as not negated. */
+  private rowLists(f: Filter): string {
+    return `arrayExists(a -> ${compare('a', positive(f), this.params)}, ${(f.prop as EventProperty).visitArray})`
   }
 
   /**
@@ -524,9 +530,7 @@ class SumsQuery {
    * with no such row: exact either way, whatever rows the merge would make one.
    */
   private heldVisits(f: Filter, days: string): string {
-    const p = f.prop
-    if (f.name === 'goal' || p.level !== 'event' || !p.visitArray) return this.heldCondition(f, days)
-    return negate(f, this.visitRowsWith(days, `arrayExists(a -> ${compare('a', positive(f), this.params)}, ${p.visitArray})`))
+    return listed(f) ? negate(f, this.visitRowsWith(days, this.rowLists(f))) : this.heldCondition(f, days)
   }
 
   /** A visit is one of `days` with a row of `visits`, as inserted, meeting `cond` (SQL over such a row). */
@@ -623,8 +627,7 @@ class SumsQuery {
   heldByAny(asks: readonly GroupedAsk[], days: string): string | null {
     const each = asks.map((a) => (a.conds ?? []).filter(held))
     if (each.some((c) => c.length === 0)) return null
-    const inRows = (f: Filter) => f.name !== 'goal' && f.prop.level === 'event' && f.prop.visitArray !== undefined
-    const chosen = each.map((c) => c.find((f) => f.op !== '!=' && inRows(f)) ?? c.find((f) => f.op !== '!='))
+    const chosen = each.map((c) => c.find((f) => f.op !== '!=' && listed(f)) ?? c.find((f) => f.op !== '!='))
     if (chosen.some((f) => f === undefined)) {
       const made = new Map<string, string>()
       const ids = (f: Filter) => {
@@ -635,10 +638,10 @@ class SumsQuery {
       return `(${each.map((c) => c.map(ids).join(' AND ')).join(' OR ')})`
     }
     const distinct = [...new Map(chosen.map((f) => [JSON.stringify(f), f!])).values()]
-    const inVisits = distinct.filter(inRows)
-    const inEvents = distinct.filter((f) => !inRows(f))
+    const inVisits = distinct.filter(listed)
+    const inEvents = distinct.filter((f) => !listed(f))
     const sets = [
-      ...(inVisits.length ? [this.visitRowsWith(days, `(${inVisits.map((f) => `arrayExists(a -> ${compare('a', f, this.params)}, ${(f.prop as EventProperty).visitArray})`).join(' OR ')})`)] : []),
+      ...(inVisits.length ? [this.visitRowsWith(days, `(${inVisits.map((f) => this.rowLists(f)).join(' OR ')})`)] : []),
       ...(inEvents.length ? [this.visitsWith(days, `(${inEvents.map((f) => this.holdsCondition(f)).join(' OR ')})`)] : []),
     ]
     return `(${sets.join(' OR ')})`
@@ -1570,6 +1573,9 @@ const inOrder = (q: StatsQuestion): StatsQuestion => ({
   scroll: q.scroll,
 })
 
+/** How pendingLive tells batches apart: by the question without its property and buckets (`base`), the days read and whether they have visitless events. */
+const batchId = (base: StatsQuestion, days: string[], visitless: boolean) => JSON.stringify([base, days, visitless])
+
 /** A question's rows over the UTC `days` from visits and events, per UTC day: alone, or with others asked at once (pendingLive). */
 function liveRows(client: ClickHouseClient, q: StatsQuestion, days: string[], visitless: boolean): Promise<SumsRow[]> {
   // today's headcount (unfiltered, or under a page filter) is read from its states, never as one of a grouped read's asks (which would count every visit row again)
@@ -1577,7 +1583,7 @@ function liveRows(client: ClickHouseClient, q: StatsQuestion, days: string[], vi
   const prop = q.property
   // batches are told apart by the question without its property and buckets
   const base = inOrder({ ...q, property: undefined, interval: undefined })
-  const id = JSON.stringify([base, days, visitless])
+  const id = batchId(base, days, visitless)
   let pending = pendingLive.get(client)
   if (!pending) {
     const mine = (pending = new Map())
@@ -1705,7 +1711,7 @@ function flushLive(client: ClickHouseClient, pending: Map<string, LiveBatch>): v
   // `country==US` made its headcount a read of every visit through FINAL so: 85 ms against 38)
   for (const [id, b] of pending) {
     if (b.q.lean !== true) continue
-    const full = pending.get(JSON.stringify([{ ...b.q, lean: undefined }, b.days, b.visitless]))
+    const full = pending.get(batchId({ ...b.q, lean: undefined }, b.days, b.visitless))
     if (!full || full.asks.every((a) => a.q.property?.level === 'event')) continue
     full.asks.push(...b.asks.filter((a) => !a.q.property))
     b.asks = b.asks.filter((a) => a.q.property)
@@ -1717,18 +1723,19 @@ function flushLive(client: ClickHouseClient, pending: Map<string, LiveBatch>): v
   // the asks the rows opening visits answer (opensAnswer) of a question under two filters or more on what a visit
   // holds, and of its neighbours (R3): each such filter a condition too, so that each set of visits is found once
   const heldOf = (q: StatsQuestion) => q.filters.filter(held).map(idOf)
-  const wide = [...pending.values()].flatMap((b) => b.asks.map((a) => a.q)).filter((q) => opensAnswer(q) && heldOf(q).length >= 2)
-  const opening = (a: LiveAsk) =>
-    fromEvents(a) === null && opensAnswer(a.q) && wide.some((w) => w.property?.dim === a.q.property?.dim && heldOf(a.q).every((f) => heldOf(w).includes(f)))
+  const asked = [...pending.values()].flatMap((b) => b.asks.map((a) => a.q))
+  // (an ask of that question or of one of its neighbours: the same property, some of its filters on what a visit holds)
+  const within = (q: StatsQuestion, wide: StatsQuestion[]) => wide.some((w) => w.property?.dim === q.property?.dim && heldOf(q).every((f) => heldOf(w).includes(f)))
+  const wide = asked.filter((q) => opensAnswer(q) && heldOf(q).length >= 2)
+  const opening = (a: LiveAsk) => fromEvents(a) === null && opensAnswer(a.q) && within(a.q, wide)
   // the other asks of a visit property or none (read from merged visit rows) of such a question and of its neighbours:
   // each such filter a condition too, every ask having one at least, so that the visits some ask keeps are picked by
   // their ids before FINAL merges them (heldByAny), one read where each ask read its visits through FINAL. At ten
   // million events, today live (medians of 15): the exit page panel under `page==/pricing;event==Signup` 74 -> 54 ms,
   // the entry page panel 68 -> 50, the exit page panel under `country==US;page==/pricing;event==Signup` 80 -> 54, the
   // aggregate under `page!=/pricing;event==Signup` 48 -> 37 (under `page==/pricing;event==Signup` 36 -> 35)
-  const wider = [...pending.values()].flatMap((b) => b.asks.map((a) => a.q)).filter((q) => q.property?.level !== 'event' && heldOf(q).length >= 2)
-  const holding = (a: LiveAsk) =>
-    a.q.property?.level !== 'event' && heldOf(a.q).length > 0 && wider.some((w) => w.property?.dim === a.q.property?.dim && heldOf(a.q).every((f) => heldOf(w).includes(f)))
+  const wider = asked.filter((q) => q.property?.level !== 'event' && heldOf(q).length >= 2)
+  const holding = (a: LiveAsk) => a.q.property?.level !== 'event' && heldOf(a.q).length > 0 && within(a.q, wider)
   // the asks of a visit property or none under filters on visit properties alone, beside the same question without
   // any filter (R3's neighbour under one filter, a dashboard's panels under `country==US`): read apart from it, so
   // that their read picks its visits by their ids (visitRows) where one grouped read merged every visit for both,
@@ -1738,7 +1745,7 @@ function flushLive(client: ClickHouseClient, pending: Map<string, LiveBatch>): v
   // 21 -> 23, whole dashboards under `country==US` within the noise. (Under two such filters, none of the family
   // is without any: grouped as before.)
   const alone = (a: LiveAsk, b: LiveBatch) =>
-    a.q.property?.level !== 'event' && b.q.filters.length > 0 && !b.q.filters.some(held) && pending.has(JSON.stringify([{ ...b.q, filters: [] }, b.days, b.visitless]))
+    a.q.property?.level !== 'event' && b.q.filters.length > 0 && !b.q.filters.some(held) && pending.has(batchId({ ...b.q, filters: [] }, b.days, b.visitless))
   for (const b of pending.values()) {
     const byKind = new Map<string, LiveAsk[]>()
     for (const a of b.asks) {

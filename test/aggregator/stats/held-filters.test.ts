@@ -110,6 +110,34 @@ const sourceOf = (events: EventSpec[]) => [...events].sort((a, b) => a.ts - b.ts
 const pagesOf = (events: EventSpec[]) => new Set(events.filter((e) => (e.name ?? 'pageview') === 'pageview').map((e) => e.path ?? '/'))
 const namesOf = (events: EventSpec[]) => new Set(events.map((e) => e.name ?? 'pageview').filter((n) => n !== 'pageview' && n !== 'engagement'))
 
+/** What each filter of the families asked together keeps of a visit's events. */
+const KEEP: Record<string, (events: EventSpec[]) => boolean> = {
+  'page==/pricing': (es) => pagesOf(es).has('/pricing'),
+  'page!=/docs': (es) => !pagesOf(es).has('/docs'),
+  'event==Signup': (es) => namesOf(es).has('Signup'),
+  'event!=Signup': (es) => !namesOf(es).has('Signup'),
+  'goal==Signup': (es) => namesOf(es).has('Signup'),
+  'source==Google': (es) => sourceOf(es) === 'Google',
+  'country==US': (es) => es[0].dims?.country === 'US',
+}
+/** Each key's visitors, rows without any left out. */
+const visitorsByKey = (rs: SumsRow[]) => Object.fromEntries(rs.filter((x) => x.visitors > 0).map((x) => [x.key, x.visitors]))
+/** A visit's pageviews in order: its entry page is the first's, its exit page the last's. */
+const views = (es: EventSpec[]) => [...es].sort((a, b) => a.ts - b.ts).filter((e) => (e.name ?? 'pageview') === 'pageview')
+/** Per key of a visit (`keyOf`), the visitors of the visits `keep` keeps. */
+function visitorsPerKey(keep: (events: EventSpec[]) => boolean, keyOf: (events: EventSpec[]) => string): Record<string, number> {
+  const rows = new Map<string, Set<number>>()
+  for (const v of visits) if (keep(v.events)) rows.set(keyOf(v.events), (rows.get(keyOf(v.events)) ?? new Set<number>()).add(v.visitor))
+  return Object.fromEntries([...rows].map(([k, x]) => [k, x.size]))
+}
+/** A question's filters (`a;b`), and its neighbours' without each of them (R3). */
+function familyOf(raw: string): string[] {
+  const parts = raw.split(';')
+  return [raw, ...parts.map((_, i) => parts.filter((__, j) => j !== i).join(';'))]
+}
+/** What a question's filters (`a;b`, each one of KEEP) keep of a visit's events. */
+const keeps = (raw: string) => (es: EventSpec[]) => raw.split(';').every((x) => KEEP[x](es))
+
 /**
  * Each filter of the test as what it keeps of a visit's events (a visitless event is a visit of
  * its own); and for the event breakdown, which takes a filter on event names as picking its rows
@@ -193,15 +221,7 @@ describe('an event property under a filter on what a visit holds, asked beside i
 describe('a visit property read through the merged visits under such a filter, asked beside its neighbour without it', () => {
   const question = (raw: string): StatsQuestion => ({ site: SITE, timezone: 'UTC', range: dayRange(), filters: filtersOf(raw), property: property('entry_page'), lean: true })
   /** Per entry page (a visit's first pageview), the visitors of the visits `keep` keeps. */
-  function entryModel(keep: (events: EventSpec[]) => boolean) {
-    const rows = new Map<string, Set<number>>()
-    for (const v of visits.filter((x) => keep(x.events))) {
-      const entry = [...v.events].sort((a, b) => a.ts - b.ts).find((e) => (e.name ?? 'pageview') === 'pageview')!.path!
-      rows.set(entry, (rows.get(entry) ?? new Set()).add(v.visitor))
-    }
-    return Object.fromEntries([...rows].map(([k, x]) => [k, x.size]))
-  }
-  const visitorsOf = (rs: SumsRow[]) => Object.fromEntries(rs.filter((x) => x.visitors > 0).map((x) => [x.key, x.visitors]))
+  const entryModel = (keep: (events: EventSpec[]) => boolean) => visitorsPerKey(keep, (es) => views(es)[0].path!)
 
   it.each(FILTERS)('the entry page under "%s": each as sent, read apart from its neighbour without the filter', async (raw, keep) => {
     const asked: string[] = []
@@ -209,8 +229,8 @@ describe('a visit property read through the merged visits under such a filter, a
     const [filtered, unfiltered] = await Promise.all([querySums(client, question(raw)), querySums(client, question(''))])
     const truth = entryModel(keep)
     expect(Object.keys(truth).length).toBeGreaterThan(0)
-    expect(visitorsOf(filtered)).toEqual(truth)
-    expect(visitorsOf(unfiltered)).toEqual(entryModel(() => true))
+    expect(visitorsByKey(filtered)).toEqual(truth)
+    expect(visitorsByKey(unfiltered)).toEqual(entryModel(() => true))
     const reads = asked.filter((sql) => /\bFROM visits\b/.test(sql))
     // each reads its own visits: under a filter on what a visit holds (one grouped read with the
     // filter as a condition counted every visit twice: conditionable in query.ts), and under a
@@ -218,24 +238,21 @@ describe('a visit property read through the merged visits under such a filter, a
     // filtered visits picked by their ids, where one grouped read merged every visit for both)
     expect(reads).toHaveLength(2)
     for (const sql of reads) expect(sql).not.toMatch(/\bAS g\b/)
-    expect(visitorsOf(await querySums(fx.client, question(raw)))).toEqual(truth)
+    expect(visitorsByKey(await querySums(fx.client, question(raw)))).toEqual(truth)
   })
 })
 
 describe('a property of what a visit\'s first event gives under such a filter, visitors alone', () => {
   const question = (raw: string, joined: boolean, lean: boolean): StatsQuestion => ({ site: SITE, timezone: 'UTC', range: dayRange(joined), filters: filtersOf(raw), property: property('source'), ...(lean ? { lean } : {}) })
-  const visitorsOf = (rs: SumsRow[]) => Object.fromEntries(rs.filter((x) => x.visitors > 0).map((x) => [x.key, x.visitors]))
   it.each(FILTERS.flatMap(([raw, keep]) => [false, true].map((joined) => [raw, joined, keep] as const)))(
     'by source under "%s" (from a millisecond after midnight: %s): the rows opening the visits the filter keeps, as sent',
     async (raw, joined, keep) => {
-      const rows = new Map<string, Set<number>>()
-      for (const v of visits.filter((x) => keep(x.events))) rows.set(sourceOf(v.events), (rows.get(sourceOf(v.events)) ?? new Set()).add(v.visitor))
-      const truth = Object.fromEntries([...rows].map(([k, x]) => [k, x.size]))
+      const truth = visitorsPerKey(keep, sourceOf)
       expect(Object.keys(truth).length).toBeGreaterThan(0)
       const asked: string[] = []
       const [lean, full] = await Promise.all([querySums(countingClient(fx.client, asked), question(raw, joined, true)), querySums(fx.client, question(raw, joined, false))])
-      expect(visitorsOf(lean)).toEqual(truth)
-      expect(visitorsOf(full)).toEqual(truth)
+      expect(visitorsByKey(lean)).toEqual(truth)
+      expect(visitorsByKey(full)).toEqual(truth)
       // from the rows opening the visits (a visit's rows here are in several parts), but under a
       // filter on event names and none on anything else a visit holds, through FINAL (namesHeld in query.ts)
       const fs = filtersOf(raw)
@@ -249,19 +266,6 @@ describe('a property of what a visit\'s first event gives under such a filter, v
     },
   )
 })
-
-/** What each filter of the families asked together keeps of a visit's events. */
-const KEEP: Record<string, (events: EventSpec[]) => boolean> = {
-  'page==/pricing': (es) => pagesOf(es).has('/pricing'),
-  'page!=/docs': (es) => !pagesOf(es).has('/docs'),
-  'event==Signup': (es) => namesOf(es).has('Signup'),
-  'event!=Signup': (es) => !namesOf(es).has('Signup'),
-  'goal==Signup': (es) => namesOf(es).has('Signup'),
-  'source==Google': (es) => sourceOf(es) === 'Google',
-  'country==US': (es) => es[0].dims?.country === 'US',
-}
-/** Each key's visitors, rows without any left out. */
-const visitorsByKey = (rs: SumsRow[]) => Object.fromEntries(rs.filter((x) => x.visitors > 0).map((x) => [x.key, x.visitors]))
 
 describe('a question under two filters on what a visit holds and its neighbours, asked together, visitors alone', () => {
   const question = (raw: string, name: string | null, joined: boolean): StatsQuestion => ({
@@ -278,22 +282,15 @@ describe('a question under two filters on what a visit holds and its neighbours,
     ['page==/pricing;goal==Signup', false],
     ['source==Google;page==/pricing;event==Signup', false],
   ] as const)('under "%s" (from a millisecond after midnight: %s): one read of the rows opening the visits, each as sent', async (raw, joined) => {
-    const parts = raw.split(';')
     // the question and its neighbours without each filter (R3), by source and in all
-    const families = [raw, ...parts.map((_, i) => parts.filter((__, j) => j !== i).join(';'))]
-    const asks = families.flatMap((f) => [null, 'source'].map((name) => ({ f, name })))
+    const asks = familyOf(raw).flatMap((f) => [null, 'source'].map((name) => ({ f, name })))
     const asked: string[] = []
     const client = countingClient(fx.client, asked)
     const answers = await Promise.all(asks.map(({ f, name }) => querySums(client, question(f, name, joined))))
     asks.forEach(({ f, name }, i) => {
-      const keep = (es: EventSpec[]) => f.split(';').every((x) => KEEP[x](es))
-      const rows = new Map<string, Set<number>>()
-      for (const v of visits.filter((x) => keep(x.events))) {
-        const key = name ? sourceOf(v.events) : ''
-        rows.set(key, (rows.get(key) ?? new Set()).add(v.visitor))
-      }
-      expect(rows.size).toBeGreaterThan(0)
-      expect({ f, name, rows: visitorsByKey(answers[i]) }).toEqual({ f, name, rows: Object.fromEntries([...rows].map(([k, x]) => [k, x.size])) })
+      const rows = visitorsPerKey(keeps(f), (es) => (name ? sourceOf(es) : ''))
+      expect(Object.keys(rows).length).toBeGreaterThan(0)
+      expect({ f, name, rows: visitorsByKey(answers[i]) }).toEqual({ f, name, rows })
     })
     // each set of visits found once: one read of the rows opening the visits, none through FINAL
     const reads = asked.filter((sql) => /\bFROM visits\b/.test(sql) && /opens = 1/.test(sql))
@@ -311,8 +308,6 @@ describe('a visit property read through the merged visits under two filters on w
     ...(name ? { property: property(name) } : {}),
     ...(lean ? { lean } : {}),
   })
-  /** A visit's entry and exit pages: its first and last pageview's. */
-  const views = (es: EventSpec[]) => [...es].sort((a, b) => a.ts - b.ts).filter((e) => (e.name ?? 'pageview') === 'pageview')
   const KEYS: Record<string, (es: EventSpec[]) => string> = {
     entry_page: (es) => views(es)[0].path!,
     exit_page: (es) => views(es).at(-1)!.path!,
@@ -326,21 +321,17 @@ describe('a visit property read through the merged visits under two filters on w
     'country==US;page==/pricing;event==Signup',
     'source==Google;page!=/docs;event==Signup',
   ])('under "%s": one read through FINAL of the visits some ask keeps, picked by their ids, each as sent', async (raw) => {
-    const parts = raw.split(';')
     // the question and its neighbours without each filter (R3): by entry or exit page (visitors alone), and in all
     // (the two pages' rows from events share an expression: in one read they would be one grouping set)
-    const families = [raw, ...parts.map((_, i) => parts.filter((__, j) => j !== i).join(';'))]
     const page = raw.length % 2 ? 'entry_page' : 'exit_page'
-    const asks = families.flatMap((f) => [page, ''].map((name) => ({ f, name })))
+    const asks = familyOf(raw).flatMap((f) => [page, ''].map((name) => ({ f, name })))
     const asked: string[] = []
     const client = countingClient(fx.client, asked)
     const answers = await Promise.all(asks.map(({ f, name }) => querySums(client, question(f, name || null, name !== ''))))
     asks.forEach(({ f, name }, i) => {
-      const keep = (es: EventSpec[]) => f.split(';').every((x) => KEEP[x](es))
-      const rows = new Map<string, Set<number>>()
-      for (const v of visits.filter((x) => keep(x.events))) rows.set(KEYS[name](v.events), (rows.get(KEYS[name](v.events)) ?? new Set()).add(v.visitor))
-      expect(rows.size).toBeGreaterThan(0)
-      expect({ f, name, rows: visitorsByKey(answers[i]) }).toEqual({ f, name, rows: Object.fromEntries([...rows].map(([k, x]) => [k, x.size])) })
+      const rows = visitorsPerKey(keeps(f), KEYS[name])
+      expect(Object.keys(rows).length).toBeGreaterThan(0)
+      expect({ f, name, rows: visitorsByKey(answers[i]) }).toEqual({ f, name, rows })
     })
     // the page panels' asks in one read, the totals' (asked in full, not lean) in another: each of the
     // visits some ask keeps, by their ids before the merge, each ask's conditions on the merged rows

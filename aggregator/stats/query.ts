@@ -1744,12 +1744,13 @@ function flushLive(client: ClickHouseClient, pending: Map<string, LiveBatch>): v
   // country panel under it 157 -> 105; at ten million (medians of 10): 44 -> 37, 44 -> 37, 33 -> 30; the aggregate
   // 21 -> 23, whole dashboards under `country==US` within the noise. (Under two such filters, none of the family
   // is without any: grouped as before.)
-  const alone = (a: LiveAsk, b: LiveBatch) =>
-    a.q.property?.level !== 'event' && b.q.filters.length > 0 && !b.q.filters.some(held) && pending.has(batchId({ ...b.q, filters: [] }, b.days, b.visitless))
+  const besideBare = (b: LiveBatch) => b.q.filters.length > 0 && !b.q.filters.some(held) && pending.has(batchId({ ...b.q, filters: [] }, b.days, b.visitless))
   for (const b of pending.values()) {
     const byKind = new Map<string, LiveAsk[]>()
+    const apart = besideBare(b)
     for (const a of b.asks) {
-      const kind = JSON.stringify([fromEvents(a), opening(a) ? 'opens' : holding(a) ? 'holds' : alone(a, b) ? 'apart' : null])
+      const alone = apart && a.q.property?.level !== 'event'
+      const kind = JSON.stringify([fromEvents(a), opening(a) ? 'opens' : holding(a) ? 'holds' : alone ? 'apart' : null])
       byKind.set(kind, [...(byKind.get(kind) ?? []), a])
     }
     for (const [kind, asks] of byKind) {

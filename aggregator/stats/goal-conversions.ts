@@ -4,7 +4,7 @@ import { Params, type Filter } from './filters.ts'
 import { goalCondition, goalLabel, type GoalMatch } from './goal-match.ts'
 import { addSums, metricValue, ZERO, type Sums } from './metrics.ts'
 import type { Range } from './period.ts'
-import { baseParams, dayByDay, inOneLook, NETWORK, querySums, rangeDays, rollupAnswers, rollupHeldDays, sumsByIndex, utcDays, type StatsQuestion, type SumsRow } from './query.ts'
+import { baseParams, dayByDay, inOneLook, NETWORK, networkCount, querySums, rangeDays, rollupAnswers, rollupHeldDays, sumsByIndex, utcDays, type StatsQuestion, type SumsRow } from './query.ts'
 import { PROPERTIES } from './properties.ts'
 import { headcount, publishable, questionOf, shown, spanOf, type Scope } from './service.ts'
 import { eventsInAndOutOfVisits, percent } from './visit-events.ts'
@@ -179,13 +179,14 @@ async function goalSql(client: ClickHouseClient, q: StatsQuestion, goals: GoalMa
     const paying = goals.flatMap((g, i) => (currencyOf(g) ? [{ i, paid: `g${i} AND rc = ${params.add('String', currencyOf(g)!)}` }] : []))
     const revenueColumns: Record<string, string> = paying.length ? { ra: 'revenue_amount', rc: 'revenue_currency' } : {}
     const anyGoal = Object.values(flags).join(' OR ')
+    const nets = networkCount(q, params)
     const events = eventsInAndOutOfVisits(q, params, { ...flags, net: NETWORK, ...revenueColumns }, anyGoal, utc)
     const sql = `SELECT toString(utc_day) AS day, ${goals.map((_, i) => `sum(v${i}) AS v${i}, sum(n${i}) AS n${i}, sum(e${i}) AS e${i}`).join(', ')}
         ${paying.map(({ i }) => `, sum(r${i}) AS r${i}, sum(re${i}) AS re${i}, sum(rv${i}) AS rv${i}, sum(rn${i}) AS rn${i}`).join('')}
       FROM
       (
-        SELECT utc_day, ${goals.map((_, i) => `uniqExactIf(visitor_id, g${i} AND in_visits) AS v${i}, uniqExactIf(net, g${i} AND in_visits) AS n${i}, countIf(g${i} AND counted) AS e${i}`).join(', ')}
-          ${paying.map(({ i, paid }) => `, sumIf(ra, ${paid} AND in_visits) AS r${i}, countIf(${paid} AND in_visits) AS re${i}, uniqExactIf(visitor_id, ${paid} AND in_visits) AS rv${i}, uniqExactIf(net, ${paid} AND in_visits) AS rn${i}`).join('')}
+        SELECT utc_day, ${goals.map((_, i) => `uniqExactIf(visitor_id, g${i} AND in_visits) AS v${i}, ${nets.countIf('net', `g${i} AND in_visits`)} AS n${i}, countIf(g${i} AND counted) AS e${i}`).join(', ')}
+          ${paying.map(({ i, paid }) => `, sumIf(ra, ${paid} AND in_visits) AS r${i}, countIf(${paid} AND in_visits) AS re${i}, uniqExactIf(visitor_id, ${paid} AND in_visits) AS rv${i}, ${nets.countIf('net', `${paid} AND in_visits`)} AS rn${i}`).join('')}
         FROM (${events})
         GROUP BY utc_day, day, local_day
       )

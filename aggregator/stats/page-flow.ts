@@ -3,7 +3,7 @@ import { apart, cellOf, minGroup, OTHER, otherAllowed, splitRows, withheldReason
 import { Params } from './filters.ts'
 import { ZERO, type Sums } from './metrics.ts'
 import type { Range } from './period.ts'
-import { baseParams, dayByDay, NETWORK, rangeDays, rollupDays, rollupSlice, scopedVisitRowsSql, sliceRows, utcDays, type StatsQuestion, type SumsRow } from './query.ts'
+import { baseParams, dayByDay, NETWORK, networkCount, rangeDays, rollupDays, rollupSlice, scopedVisitRowsSql, sliceRows, utcDays, type Nets, type StatsQuestion, type SumsRow } from './query.ts'
 import { headcount, ownPick, publishable, questionOf, shown, spanOf, type Scope } from './service.ts'
 
 export const ENTRANCE = '(entrance)'
@@ -50,7 +50,7 @@ export async function pageFlow(client: ClickHouseClient, s: Scope, range: Range,
   const visits = flowVisits(q, params, at)
   /** Distinct visitors and networks per direction over the keys given (the union folded into "(other)"), from the visits. */
   const unionSql = (keys: Record<Direction, string>) => `SELECT direction, '' AS key, sum(n) AS visitors, sum(m) AS networks
-    FROM (${flowSql(visits, `page = ${at} AND ((direction = 'previous' AND k IN ${keys.previous}) OR (direction = 'next' AND k IN ${keys.next}))`, true)})
+    FROM (${flowSql(visits, networkCount(q, params), `page = ${at} AND ((direction = 'previous' AND k IN ${keys.previous}) OR (direction = 'next' AND k IN ${keys.next}))`, true)})
     GROUP BY direction, key`
   const run = async (sql: string) => {
     const rs = await client.query({ query: sql, query_params: { ...baseParams(q), ...params.values }, format: 'JSONEachRow' })
@@ -117,8 +117,8 @@ function flowVisits(q: StatsQuestion, params: Params, page?: string, utc?: strin
  * direction `page`), came to it from `key` (`previous`) or went on to `key` (`next`).
  * `where` picks rows (SQL over `page`, `direction` and the key `k`); with `union`, keys are not told apart.
  */
-export function flowSql(visits: string, where: string, union = false): string {
-  return `SELECT day, local_day, page, direction, ${union ? "''" : 'k'} AS key, uniqExact(visitor_id) AS n, uniqExact(net) AS m
+export function flowSql(visits: string, nets: Nets, where: string, union = false): string {
+  return `SELECT day, local_day, page, direction, ${union ? "''" : 'k'} AS key, uniqExact(visitor_id) AS n, ${nets.count('net')} AS m
       FROM
       (
         SELECT visitor_id, net, day, local_day, page, d.1 AS direction, d.2 AS k
@@ -142,7 +142,7 @@ export function flowSql(visits: string, where: string, union = false): string {
  */
 export function flowBuildSql(q: StatsQuestion, day: string): { sql: string; params: Record<string, unknown> } {
   const params = new Params()
-  return { sql: flowSql(flowVisits(q, params, undefined, [day]), '1'), params: { ...baseParams(q), ...params.values } }
+  return { sql: flowSql(flowVisits(q, params, undefined, [day]), networkCount(q, params), '1'), params: { ...baseParams(q), ...params.values } }
 }
 
 /**
@@ -161,7 +161,7 @@ async function flowRows(client: ClickHouseClient, q: StatsQuestion, page: string
   const read = async (utc: string[]) => {
     const params = new Params()
     const at = params.add('String', page)
-    const sql = `SELECT toString(day) AS day, direction, key, sum(n) AS visitors, sum(m) AS networks FROM (${flowSql(flowVisits(q, params, at, utc), `page = ${at}`)}) GROUP BY day, direction, key`
+    const sql = `SELECT toString(day) AS day, direction, key, sum(n) AS visitors, sum(m) AS networks FROM (${flowSql(flowVisits(q, params, at, utc), networkCount(q, params), `page = ${at}`)}) GROUP BY day, direction, key`
     const rs = await client.query({ query: sql, query_params: { ...baseParams(q), ...params.values }, format: 'JSONEachRow' })
     return (await rs.json<{ day: string; direction: string; key: string; visitors: number; networks: number }>()).map(
       (r): SumsRow => ({ ...ZERO, key: `${r.direction}${SEP}${r.key}`, bucket: '', day: r.day, visitors: Number(r.visitors), networks: Number(r.networks) }),

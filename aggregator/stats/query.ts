@@ -37,6 +37,12 @@ export interface StatsQuestion {
    * those rows (LEAN_PAGE_VISITS) unless `page_days` answers them.
    */
   scroll?: boolean
+  /**
+   * The network minimum (R1's kn) the answer is held to: its networks are counted up to it
+   * (`networkCount`). Without it, exactly (the rollup build, whose rows questions held to any
+   * minimum add up later).
+   */
+  networksUpTo?: number
 }
 
 export interface SumsRow extends Sums {
@@ -119,7 +125,32 @@ const BOUNCE = 'pageviews <= 1 AND interactions = 0'
 const DURATION = 'toUnixTimestamp64Milli(end) - toUnixTimestamp64Milli(start)'
 /** A visit's network; a visit stored before networks were counted stands for a network of its own. */
 export const NETWORK = 'if(network_id = 0, visitor_id, network_id)'
-const VISIT_SUMS = `uniqExact(visitor_id) AS s_visitors, uniqExact(${NETWORK}) AS s_networks, count() AS s_visits, sum(pageviews) AS s_pageviews, sum(events) AS s_events,
+/** How a read counts distinct networks: `count(expr)`, `countIf(expr, cond)` (networkCount). */
+export interface Nets {
+  count(expr: string): string
+  countIf(expr: string, cond: string): string
+}
+const EXACT_NETS: Nets = { count: (e) => `uniqExact(${e})`, countIf: (e, c) => `uniqExactIf(${e}, ${c})` }
+/** uniqUpTo's largest parameter. */
+const UP_TO_MAX = 100
+/**
+ * How a question's reads count distinct networks. A number of networks is only ever compared
+ * with a minimum (R1's kn: `minGroup`); it is never published, subtracted or compared with
+ * another. So a question that says its minimum (`networksUpTo`, kn) has them counted up to it:
+ * `uniqUpTo(kn)` answers the count when it is at most kn and kn + 1 above, so whether a count
+ * reaches kn is decided as on the exact count; added up over days or rows (addSums) too, since
+ * one count at kn + 1 already makes the sum reach kn and below that every count is exact. It
+ * keeps at most kn + 1 networks a group where `uniqExact` keeps them all: the most costly part
+ * of a grouped read of today's visits at a hundred million events (see the README). Above
+ * uniqUpTo's limit (100), or without `networksUpTo`, they are counted exactly.
+ */
+export function networkCount(q: Pick<StatsQuestion, 'networksUpTo'>, params: Params): Nets {
+  const n = q.networksUpTo
+  if (n === undefined || n > UP_TO_MAX) return EXACT_NETS
+  const cap = params.add('UInt8', n)
+  return { count: (e) => `uniqUpTo(${cap})(${e})`, countIf: (e, c) => `uniqUpToIf(${cap})(${e}, ${c})` }
+}
+const visitSums = (nets: Nets) => `uniqExact(visitor_id) AS s_visitors, ${nets.count(NETWORK)} AS s_networks, count() AS s_visits, sum(pageviews) AS s_pageviews, sum(events) AS s_events,
       countIf(${BOUNCE}) AS s_bounces, count() AS s_entries, sum(${DURATION}) AS s_duration_ms, sum(engagement_ms) AS s_engagement_ms`
 /**
  * The lean page sums (eventSums with visitors counted from pageviews in visits, OWN_PAGE_SCROLL)
@@ -172,7 +203,7 @@ const pageHeadcountAnswer = (q: StatsQuestion, days: readonly string[], together
  * with the asks of a read of the visits, which counts it beside them): a visit of those days is
  * kept when it is one of the carried values and one of its pageviews has the page, so its
  * visitors and networks are those of such pageviews in visits, with no read of the visits
- * (HEADCOUNT_SUMS over `events`). Every question under `country==US;page==/pricing` asks it for
+ * (headcountSums over `events`). Every question under `country==US;page==/pricing` asks it for
  * the k rules: at ten million events, today, 18 ms so against 26 through FINAL, at a hundred
  * million 94 against 159 (`event==Signup` so was slower: 17 against 15, and 100 against 84).
  */
@@ -184,24 +215,24 @@ const pageviewHeadcount = (q: StatsQuestion, days: readonly string[], together: 
 /** The table of states kept for today that answers a read (headcountDaysAnswer, pageHeadcountAnswer), if one does. */
 const keptHeadcount = (q: StatsQuestion, days: readonly string[], together: readonly GroupedAsk[] | null = null): 'headcount_days' | 'page_days' | null =>
   headcountDaysAnswer(q, days, together) ? 'headcount_days' : pageHeadcountAnswer(q, days, together) ? 'page_days' : null
-/** HEADCOUNT_SUMS from the states of `headcount_days`, which its view states with the same expressions over each visit's first event. */
+/** headcountSums from the states of `headcount_days`, which its view states with the same expressions over each visit's first event. */
 const HEADCOUNT_DAY_SUMS = `uniqExactMerge(visitors) AS s_visitors, uniqExactMerge(networks) AS s_networks, 0 AS s_visits, 0 AS s_pageviews, 0 AS s_events,
       0 AS s_bounces, 0 AS s_entries, 0 AS s_duration_ms, 0 AS s_engagement_ms`
 /** Visitors and networks alone (`lean`: a headcount, a breakdown of visitors), over visit rows, merged or not. */
-const HEADCOUNT_SUMS = `uniqExact(visitor_id) AS s_visitors, uniqExact(${NETWORK}) AS s_networks, 0 AS s_visits, 0 AS s_pageviews, 0 AS s_events,
+const headcountSums = (nets: Nets) => `uniqExact(visitor_id) AS s_visitors, ${nets.count(NETWORK)} AS s_networks, 0 AS s_visits, 0 AS s_pageviews, 0 AS s_events,
       0 AS s_bounces, 0 AS s_entries, 0 AS s_duration_ms, 0 AS s_engagement_ms`
 /**
  * Visits holding a value of an event property (a page viewed, an event sent): the visit numbers
  * only. A page's bounce rate is out of the visits that entered on it (as Plausible counts it);
  * a bounced visit viewed one page, its entry page, so its bounces are those visits' bounces.
  */
-const holdingVisitSums = (entries: string) => `uniqExact(visitor_id) AS s_visitors, uniqExact(${NETWORK}) AS s_networks, count() AS s_visits, 0 AS s_pageviews, 0 AS s_events,
+const holdingVisitSums = (nets: Nets, entries: string) => `uniqExact(visitor_id) AS s_visitors, ${nets.count(NETWORK)} AS s_networks, count() AS s_visits, 0 AS s_pageviews, 0 AS s_events,
       countIf(${BOUNCE}) AS s_bounces, ${entries} AS s_entries, sum(${DURATION}) AS s_duration_ms, 0 AS s_engagement_ms`
 /** `visitors`: count the visitors of the events read (true: those with a visitor hash; a condition: those meeting it). */
-const eventSums = (visitors: boolean | string, events: boolean) => {
+const eventSums = (nets: Nets, visitors: boolean | string, events: boolean) => {
   const who = visitors === true ? 'visitor_id != 0' : visitors
   return `${who ? `uniqExactIf(visitor_id, ${who})` : '0'} AS s_visitors,
-      ${who ? `uniqExactIf(${NETWORK}, ${who})` : '0'} AS s_networks, 0 AS s_visits,
+      ${who ? nets.countIf(NETWORK, who) : '0'} AS s_networks, 0 AS s_visits,
       countIf(name = 'pageview') AS s_pageviews, ${events ? "countIf(name != 'engagement')" : '0'} AS s_events, 0 AS s_bounces, 0 AS s_entries,
       0 AS s_duration_ms, sumIf(engagement_ms, name = 'engagement') AS s_engagement_ms`
 }
@@ -221,25 +252,25 @@ const SUMS = `sum(visitors) AS visitors, sum(networks) AS networks, sum(visits) 
 const NO_REVENUE = '0 AS s_revenue, 0 AS s_revenue_events, 0 AS s_revenue_visitors, 0 AS s_revenue_networks'
 const NO_SCROLL = '0 AS s_scroll_sum, 0 AS s_scroll_views, 0 AS s_scroll_visitors, 0 AS s_scroll_networks'
 /** Over visit rows joined with their revenue (`r_amount`, `r_events`: SumsQuery.withRevenue). */
-const VISIT_REVENUE = `sum(r_amount) AS s_revenue, sum(r_events) AS s_revenue_events,
-      uniqExactIf(visitor_id, r_events > 0) AS s_revenue_visitors, uniqExactIf(${NETWORK}, r_events > 0) AS s_revenue_networks`
+const visitRevenue = (nets: Nets) => `sum(r_amount) AS s_revenue, sum(r_events) AS s_revenue_events,
+      uniqExactIf(visitor_id, r_events > 0) AS s_revenue_visitors, ${nets.countIf(NETWORK, 'r_events > 0')} AS s_revenue_networks`
 /** Over events rows, those that pay (`paid`); their visitors when the row counts visitors from events. */
-const eventRevenue = (paid: string, visitors: boolean) => `sumIf(revenue_amount, ${paid}) AS s_revenue, countIf(${paid}) AS s_revenue_events,
+const eventRevenue = (nets: Nets, paid: string, visitors: boolean) => `sumIf(revenue_amount, ${paid}) AS s_revenue, countIf(${paid}) AS s_revenue_events,
       ${visitors ? `uniqExactIf(visitor_id, ${paid} AND visitor_id != 0)` : '0'} AS s_revenue_visitors,
-      ${visitors ? `uniqExactIf(${NETWORK}, ${paid} AND visitor_id != 0)` : '0'} AS s_revenue_networks`
+      ${visitors ? nets.countIf(NETWORK, `${paid} AND visitor_id != 0`) : '0'} AS s_revenue_networks`
 /**
  * Over the visits holding a page (`held`): the deepest scroll the visit reported on it, kept per
  * visit as events arrive (`visits.scroll`, migration 021). Grouping the pings by visit here
  * instead made a page breakdown some 40 times slower.
  */
-const HELD_PAGE_SCROLL = `sum(if((indexOf(scroll.1, held) AS s_at) > 0, scroll.2[s_at], 0)) AS s_scroll_sum, countIf(s_at > 0) AS s_scroll_views,
-      uniqExactIf(visitor_id, s_at > 0) AS s_scroll_visitors, uniqExactIf(${NETWORK}, s_at > 0) AS s_scroll_networks`
+const heldPageScroll = (nets: Nets) => `sum(if((indexOf(scroll.1, held) AS s_at) > 0, scroll.2[s_at], 0)) AS s_scroll_sum, countIf(s_at > 0) AS s_scroll_views,
+      uniqExactIf(visitor_id, s_at > 0) AS s_scroll_visitors, ${nets.countIf(NETWORK, 's_at > 0')} AS s_scroll_networks`
 /**
- * HELD_PAGE_SCROLL over the visits' scroll reports instead of their pages (`held`, `s_depth`: an
+ * heldPageScroll over the visits' scroll reports instead of their pages (`held`, `s_depth`: an
  * ARRAY JOIN of `scroll` on the pages the visit holds): a lean page breakdown's, beside rows
  * that have the other sums (NO_SUMS here).
  */
-const VISIT_PAGE_SCROLL = `sum(s_depth) AS s_scroll_sum, count() AS s_scroll_views, uniqExact(visitor_id) AS s_scroll_visitors, uniqExact(${NETWORK}) AS s_scroll_networks`
+const visitPageScroll = (nets: Nets) => `sum(s_depth) AS s_scroll_sum, count() AS s_scroll_views, uniqExact(visitor_id) AS s_scroll_visitors, ${nets.count(NETWORK)} AS s_scroll_networks`
 const NO_SUMS = `0 AS s_visitors, 0 AS s_networks, 0 AS s_visits, 0 AS s_pageviews, 0 AS s_events, 0 AS s_bounces, 0 AS s_entries, 0 AS s_duration_ms, 0 AS s_engagement_ms`
 /** An event that reports a scroll depth: an engagement ping with one (255: none; migration 021, as `visits.scroll` keeps them). */
 const SCROLL_REPORT = "name = 'engagement' AND scroll_depth <= 100"
@@ -249,22 +280,22 @@ const OWN_PAGE_SCROLL = `sumIf(scroll_depth, visit_id = 0 AND ${SCROLL_REPORT}) 
 /**
  * A lean page breakdown's rows over one live day, scroll depth included, from its pageviews and
  * engagement pings alone: first per page and visit (LEAN_PAGE_VISITS; the pings without a visit
- * fall in one row of visit 0 a page), then per page (LEAN_PAGE_SUMS, LEAN_PAGE_SCROLL). The same
- * numbers as eventSums with OWN_PAGE_SCROLL beside VISIT_PAGE_SCROLL over `visits.scroll`: a
+ * fall in one row of visit 0 a page), then per page (leanPageSums, leanPageScroll). The same
+ * numbers as eventSums with OWN_PAGE_SCROLL beside visitPageScroll over `visits.scroll`: a
  * visit's deepest report on a page it viewed, its pageviews' visitors and networks; the pings
  * without a visit each a view of their own. Reading the day's visits through FINAL besides its
  * events cost the page panel under `country==US` at ten million events 35 ms, this 23–25 ms
- * (over one day: over a range, grouping the pings by visit was some 40 times slower, HELD_PAGE_SCROLL).
+ * (over one day: over a range, grouping the pings by visit was some 40 times slower, heldPageScroll).
  */
 const LEAN_PAGE_VISITS = `any(${NETWORK}) AS s_net, countIf(name = 'pageview') AS s_pv, sumIf(engagement_ms, name = 'engagement') AS s_eng,
           maxIf(scroll_depth, ${SCROLL_REPORT}) AS s_deepest, countIf(${SCROLL_REPORT}) AS s_reports,
           sumIf(scroll_depth, visit_id = 0 AND ${SCROLL_REPORT}) AS s_lone_sum, countIf(visit_id = 0 AND ${SCROLL_REPORT}) AS s_lone_views`
-const LEAN_PAGE_SUMS = `uniqExactIf(visitor_id, visit_id != 0 AND s_pv > 0) AS s_visitors, uniqExactIf(s_net, visit_id != 0 AND s_pv > 0) AS s_networks, 0 AS s_visits,
+const leanPageSums = (nets: Nets) => `uniqExactIf(visitor_id, visit_id != 0 AND s_pv > 0) AS s_visitors, ${nets.countIf('s_net', 'visit_id != 0 AND s_pv > 0')} AS s_networks, 0 AS s_visits,
       sum(s_pv) AS s_pageviews, 0 AS s_events, 0 AS s_bounces, 0 AS s_entries, 0 AS s_duration_ms, sum(s_eng) AS s_engagement_ms`
-const LEAN_PAGE_SCROLL = `sumIf(s_deepest, visit_id != 0 AND s_pv > 0 AND s_reports > 0) + sum(s_lone_sum) AS s_scroll_sum,
+const leanPageScroll = (nets: Nets) => `sumIf(s_deepest, visit_id != 0 AND s_pv > 0 AND s_reports > 0) + sum(s_lone_sum) AS s_scroll_sum,
       countIf(visit_id != 0 AND s_pv > 0 AND s_reports > 0) + sum(s_lone_views) AS s_scroll_views,
       uniqExactIf(visitor_id, visit_id != 0 AND s_pv > 0 AND s_reports > 0) AS s_scroll_visitors,
-      uniqExactIf(s_net, visit_id != 0 AND s_pv > 0 AND s_reports > 0) AS s_scroll_networks`
+      ${nets.countIf('s_net', 'visit_id != 0 AND s_pv > 0 AND s_reports > 0')} AS s_scroll_networks`
 const OUTER_MEASURES = `sum(s_revenue) AS revenue, sum(s_revenue_events) AS revenue_events, sum(s_revenue_visitors) AS revenue_visitors,
     sum(s_revenue_networks) AS revenue_networks, sum(s_scroll_sum) AS scroll_sum, sum(s_scroll_views) AS scroll_views,
     sum(s_scroll_visitors) AS scroll_visitors, sum(s_scroll_networks) AS scroll_networks`
@@ -474,6 +505,12 @@ class SumsQuery {
     private by: VisitProperty | null = null,
   ) {}
 
+  private countNets: Nets | undefined
+  /** How this question's reads count distinct networks (networkCount). */
+  private get nets(): Nets {
+    return (this.countNets ??= networkCount(this.q, this.params))
+  }
+
   /** A key as the rows give it: with `by`, prefixed by the value of `by` on the visit row (`visit`) or events row (`event`). */
   private keyed(key: string, row: 'visit' | 'event'): string {
     if (!this.by) return key
@@ -676,7 +713,7 @@ class SumsQuery {
     return `SELECT ${columns}, exit.2 AS exit_page FROM visits FINAL${pre}${conds.length ? `\n      WHERE ${conds.join('\n        AND ')}` : ''}`
   }
 
-  /** Visit rows with their revenue (`r_amount`, `r_events`: see VISIT_REVENUE) when the question asks it (`paid`). */
+  /** Visit rows with their revenue (`r_amount`, `r_events`: see visitRevenue) when the question asks it (`paid`). */
   private withRevenue(visits: string, days: string, paid: string | null): string {
     if (!paid) return visits
     return `(SELECT * FROM ${visits} AS v
@@ -753,13 +790,13 @@ class SumsQuery {
     const own = q.filters.length ? ` AND ${q.filters.map((f) => this.ownVisitCondition(f)).join(' AND ')}` : ''
     const holds = h ? ` AND ${holders(h, this.params)}` : ''
     return `SELECT dim, key, bucket, ${OUTER}, ${OUTER_MEASURES} FROM (
-      SELECT kv.1 AS dim, kv.2 AS key, ${localBucket(q.interval, 'start', q.timezone, this.params)} AS bucket, ${VISIT_SUMS}, ${NO_REVENUE}, ${NO_SCROLL}
+      SELECT kv.1 AS dim, kv.2 AS key, ${localBucket(q.interval, 'start', q.timezone, this.params)} AS bucket, ${visitSums(this.nets)}, ${NO_REVENUE}, ${NO_SCROLL}
       FROM ${this.visits(d, q.filters, true)}${h ? `
       ARRAY JOIN ${h.visitArray} AS s_held` : ''}
       ARRAY JOIN ${pairs((p) => p.expr, 'visit')} AS kv
       GROUP BY dim, key, bucket, day, toDate(start, ${tz})
       UNION ALL
-      SELECT kv.1 AS dim, kv.2 AS key, ${localBucket(q.interval, 'ts', q.timezone, this.params)} AS bucket, ${eventSums(false, true)}, ${NO_REVENUE}, ${NO_SCROLL}
+      SELECT kv.1 AS dim, kv.2 AS key, ${localBucket(q.interval, 'ts', q.timezone, this.params)} AS bucket, ${eventSums(this.nets, false, true)}, ${NO_REVENUE}, ${NO_SCROLL}
       FROM events
       ARRAY JOIN ${pairs((p) => p.eventExpr, 'event')} AS kv
       WHERE site = ${this.site} AND toDate(ts) IN ${d} AND ${this.inRange('ts')} AND visit_id = 0${own}${holds}
@@ -845,7 +882,7 @@ class SumsQuery {
       } else if (pageviewHeadcount(q, days, together)) {
         const page = q.filters.find((f) => f.name === 'page')!
         const bucket = localBucket(q.interval, "toDateTime64(toDate(ts), 3, 'UTC')", q.timezone, this.params)
-        branches.push(`SELECT '' AS key, ${bucket} AS bucket, ${HEADCOUNT_SUMS}, ${NO_REVENUE}, ${NO_SCROLL}${eventDay}
+        branches.push(`SELECT '' AS key, ${bucket} AS bucket, ${headcountSums(this.nets)}, ${NO_REVENUE}, ${NO_SCROLL}${eventDay}
       FROM events
       PREWHERE site = ${this.site} AND toDate(ts) IN ${d} AND visit_id != 0${this.carriedConditions(q.filters)} AND ${this.holdsCondition(page)}
       GROUP BY key, bucket${byDay && !sameDay ? ', s_day' : ''}`)
@@ -862,22 +899,22 @@ class SumsQuery {
         const pre = holding.length ? [rows, ...holding] : picked ? [rows, 'opens = 1'] : []
         const conds = [...(pre.length ? [] : [rows]), ...(pre.includes('opens = 1') ? [] : ['opens = 1']), this.inRange('start'), ...q.filters.filter((f) => !held(f)).map((f) => this.visitCondition(f, d)), ...(picked ? [picked] : [])]
         const openKeys = this.keysOf('opens', p ? p.expr : null, visitRest, together, d)
-        branches.push(`SELECT ${openKeys.select}, ${HEADCOUNT_SUMS}, ${NO_REVENUE}, ${NO_SCROLL}${visitDay}
+        branches.push(`SELECT ${openKeys.select}, ${headcountSums(this.nets)}, ${NO_REVENUE}, ${NO_SCROLL}${visitDay}
       FROM visits${pre.length ? `\n      PREWHERE ${pre.join(' AND ')}` : ''}
       WHERE ${conds.join('\n        AND ')}
       GROUP BY ${openKeys.groupBy}`)
       } else {
         // lean: visitors and networks alone are asked, the other sums are not worked out
         const visitKeys = this.keysOf('visit', p ? p.expr : null, visitRest, together, d)
-        branches.push(`SELECT ${visitKeys.select}, ${q.lean === true && !paid ? HEADCOUNT_SUMS : VISIT_SUMS},
-        ${paid ? VISIT_REVENUE : NO_REVENUE}, ${NO_SCROLL}${visitDay}
+        branches.push(`SELECT ${visitKeys.select}, ${q.lean === true && !paid ? headcountSums(this.nets) : visitSums(this.nets)},
+        ${paid ? visitRevenue(this.nets) : NO_REVENUE}, ${NO_SCROLL}${visitDay}
       FROM ${this.withRevenue(this.visits(d, q.filters, true, (together && this.heldByAny(together, d)) || undefined), d, paid)}${picked ? `\n      WHERE ${picked}` : ''}
       GROUP BY ${visitKeys.groupBy}`)
       }
       const own = `${q.filters.length ? ` AND ${q.filters.map((f) => this.ownVisitCondition(f)).join(' AND ')}` : ''}${picked ? ` AND ${picked}` : ''}`
       const eventKeys = this.keysOf('visitless', p ? p.eventExpr : null, byDay && !sameDay ? 's_day' : '', together, d)
-      if (visitless) branches.push(`SELECT ${eventKeys.select}, ${eventSums(false, true)},
-        ${paid ? eventRevenue(paid, false) : NO_REVENUE}, ${NO_SCROLL}${eventDay}
+      if (visitless) branches.push(`SELECT ${eventKeys.select}, ${eventSums(this.nets, false, true)},
+        ${paid ? eventRevenue(this.nets, paid, false) : NO_REVENUE}, ${NO_SCROLL}${eventDay}
       FROM events
       WHERE site = ${this.site} AND toDate(ts) IN ${d} AND ${this.inRange('ts')} AND visit_id = 0${own}
       GROUP BY ${eventKeys.groupBy}`)
@@ -905,8 +942,8 @@ class SumsQuery {
         const visitKeys = this.keysOf('visit', 'held', visitRest, asks, d)
         const picked = asks && keptByAny(asks)
         const keyConds = [...ownFilters.map((f) => compare('held', f, this.params)), ...(picked ? [picked] : [])]
-        branches.push(`SELECT ${visitKeys.select}, ${holdingVisitSums(prop.visitArray === 'pages' ? 'countIf(entry_page = held)' : 'count()')},
-        ${paid ? VISIT_REVENUE : NO_REVENUE}, ${prop.visitArray === 'pages' ? HELD_PAGE_SCROLL : NO_SCROLL}${visitDay}
+        branches.push(`SELECT ${visitKeys.select}, ${holdingVisitSums(this.nets, prop.visitArray === 'pages' ? 'countIf(entry_page = held)' : 'count()')},
+        ${paid ? visitRevenue(this.nets) : NO_REVENUE}, ${prop.visitArray === 'pages' ? heldPageScroll(this.nets) : NO_SCROLL}${visitDay}
       FROM ${this.withRevenue(this.visits(d, others, true), d, paid)}
       ARRAY JOIN ${prop.visitArray} AS held${keyConds.length ? `\n      WHERE ${keyConds.join(' AND ')}` : ''}
       GROUP BY ${visitKeys.groupBy}`)
@@ -925,7 +962,7 @@ class SumsQuery {
         // each view's deepest scroll in a visit, from the visits that reported one on a page they hold
         const keyConds = ownFilters.map((f) => ` AND ${compare('held', f, this.params)}`).join('')
         const visitKeys = this.keysOf('visit', 'held', visitRest, asks, d)
-        branches.push(`SELECT ${visitKeys.select}, ${NO_SUMS}, ${NO_REVENUE}, ${VISIT_PAGE_SCROLL}${visitDay}
+        branches.push(`SELECT ${visitKeys.select}, ${NO_SUMS}, ${NO_REVENUE}, ${visitPageScroll(this.nets)}${visitDay}
       FROM ${this.visits(d, others, true)}
       ARRAY JOIN scroll.1 AS held, scroll.2 AS s_depth
       WHERE has(pages, held)${keyConds}
@@ -938,7 +975,7 @@ class SumsQuery {
       WHERE site = ${this.site} AND day IN ${d}${valueConds}
       GROUP BY ${eventKeys.groupBy}`)
       } else if (pagesByVisit) {
-        branches.push(`SELECT key, bucket, ${LEAN_PAGE_SUMS}, ${NO_REVENUE}, ${LEAN_PAGE_SCROLL}${eventDay}
+        branches.push(`SELECT key, bucket, ${leanPageSums(this.nets)}, ${NO_REVENUE}, ${leanPageScroll(this.nets)}${eventDay}
       FROM (
         SELECT ${eventKeys.select}, visit_id, visitor_id, ${LEAN_PAGE_VISITS}
         ${this.eventsInScope(d, others, carrying)}
@@ -948,8 +985,8 @@ class SumsQuery {
       } else {
         const picked = asks && keptByAny(asks)
         branches.push(`SELECT ${eventKeys.select},
-        ${eventSums(leanHeld ? `visit_id != 0 AND ${holders(prop, this.params)}` : !prop.visitArray, prop.dim !== 'page')},
-        ${paid && !prop.visitArray ? eventRevenue(paid, true) : NO_REVENUE}, ${prop.dim === 'page' ? OWN_PAGE_SCROLL : NO_SCROLL}${eventDay}
+        ${eventSums(this.nets, leanHeld ? `visit_id != 0 AND ${holders(prop, this.params)}` : !prop.visitArray, prop.dim !== 'page')},
+        ${paid && !prop.visitArray ? eventRevenue(this.nets, paid, true) : NO_REVENUE}, ${prop.dim === 'page' ? OWN_PAGE_SCROLL : NO_SCROLL}${eventDay}
       ${this.eventsInScope(d, others, carrying, prop.dim === 'page' ? undefined : carrying, picked || undefined)}
       GROUP BY ${eventKeys.groupBy}`)
       }
@@ -1571,6 +1608,7 @@ const inOrder = (q: StatsQuestion): StatsQuestion => ({
   interval: q.interval,
   lean: q.lean,
   scroll: q.scroll,
+  networksUpTo: q.networksUpTo,
 })
 
 /** How pendingLive tells batches apart: by the question without its property and buckets (`base`), the days read and whether they have visitless events. */

@@ -28,12 +28,15 @@ export type MetricValue = { value: number | null; change: number | null } | { va
 
 type Span = { from: number; to: number }
 
-/** The question a scope asks of a range: for the statistics that look inside visits. */
-export const questionOf = (s: Scope, range: Span): StatsQuestion => ({ site: s.site, timezone: s.timezone, range, filters: s.filters })
+/**
+ * The question a scope asks of a range. Its networks are counted up to the scope's network
+ * minimum (StatsQuestion.networksUpTo): they are only compared with it.
+ */
+export const questionOf = (s: Scope, range: Span): StatsQuestion => ({ site: s.site, timezone: s.timezone, range, filters: s.filters, networksUpTo: s.limits.kn })
 
 /** The sums of the whole range (or `filters` instead of the scope's): every number's total. */
 export async function totals(client: ClickHouseClient, s: Scope, range: Span, filters = s.filters, lean = false): Promise<Sums> {
-  const rows = await querySums(client, { site: s.site, timezone: s.timezone, range, filters, ...(lean ? { lean } : {}) })
+  const rows = await querySums(client, { ...questionOf(s, range), filters, ...(lean ? { lean } : {}) })
   return rows.reduce((acc, r) => addSums(acc, r), { ...ZERO })
 }
 
@@ -133,7 +136,7 @@ function bucketSpans(labels: string[], starts: number[], interval: Interval, ran
  * bucket that has not begun is no data yet: its metrics are null, with no reason.
  */
 export async function timeseries(client: ClickHouseClient, s: Scope, range: Range, metrics: Metric[], interval: Interval, now = s.now ?? Date.now()): Promise<TimeseriesRow[]> {
-  const q = { site: s.site, timezone: s.timezone, range, filters: s.filters }
+  const q = questionOf(s, range)
   const parent = PARENT[interval]
   const base = conversionBase(s, metrics)
   // what the k rules compare (the total, the parent buckets, the neighbours) are visitors alone: read
@@ -288,7 +291,7 @@ async function breakdownOnce(
   // its visitors alone are compared: an event property's rows are read apart from the visits, a
   // visit property's with its totals in one read (so these stay the whole totals, lean as its rows)
   const headcounted = prop.level === 'event' || lean
-  const question = { site: s.site, timezone: s.timezone, range, property: prop, ...(lean ? { lean } : {}), ...(lean && scroll ? { scroll } : {}) }
+  const question = { ...questionOf(s, range), property: prop, ...(lean ? { lean } : {}), ...(lean && scroll ? { scroll } : {}) }
   const asked = querySums(client, { ...question, filters: s.filters })
   // A breakdown of what a visit holds several of (pages, event names) picking one value
   // (`page==/pricing`, beside other filters or none): its one row counts the visitors of the visits
@@ -307,7 +310,7 @@ async function breakdownOnce(
   // visitors are compared (splitRows), so it is asked lean whenever the property can be, whatever
   // the question's metrics, and never its scroll depth
   const withouts = s.filters.filter((f) => f.name !== name).map((f): Scope => ({ ...s, filters: s.filters.filter((x) => x !== f) }))
-  const neighbour = { site: s.site, timezone: s.timezone, range, property: prop, ...(leanable ? { lean: true } : {}) }
+  const neighbour = { ...questionOf(s, range), property: prop, ...(leanable ? { lean: true } : {}) }
   const [rows, total, bases, open, ...neighbourRows] = await Promise.all([
     asked,
     whole,

@@ -445,7 +445,8 @@ describe('a breakdown of pages or event names picking one value', () => {
     const truth = { visitors: new Set(kept.map((v) => v.visitor)).size, networks: new Set(kept.map((v) => v.network)).size }
     expect(truth.visitors).toBeGreaterThan(0)
     for (const joined of [false, true]) {
-      const head = await headcount(fx.client, { ...scopeOf(''), filters }, dayRange(joined))
+      // networks are counted up to the scope's minimum (query.ts networkCount): at 100, every count here is under it, so as sent
+      const head = await headcount(fx.client, { ...scopeOf(''), filters, limits: { k: 1, kn: 100 } }, dayRange(joined))
       expect({ visitors: head.visitors, networks: head.networks }).toEqual(truth)
       for (const lean of [true, undefined]) {
         const rows = await querySums(fx.client, { site: SITE, timezone: 'UTC', range: dayRange(joined), filters, property: property(prop), lean })

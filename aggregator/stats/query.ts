@@ -1617,24 +1617,49 @@ const batchId = (base: StatsQuestion, days: string[], visitless: boolean) => JSO
 /** A question's rows over the UTC `days` from visits and events, per UTC day: alone, or with others asked at once (pendingLive). */
 function liveRows(client: ClickHouseClient, q: StatsQuestion, days: string[], visitless: boolean): Promise<SumsRow[]> {
   // today's headcount (unfiltered, or under a page filter) is read from its states, never as one of a grouped read's asks (which would count every visit row again)
-  if (keptHeadcount(q, days)) return aloneRows(client, q, days, visitless)
+  if (keptHeadcount(q, days)) return afterLiveReads(client, () => aloneRows(client, q, days, visitless))
   const prop = q.property
   // batches are told apart by the question without its property and buckets
   const base = inOrder({ ...q, property: undefined, interval: undefined })
   const id = batchId(base, days, visitless)
+  const pending = pendingOf(client)
+  let batch = pending.get(id)
+  if (!batch) pending.set(id, (batch = { q: base, days, visitless, asks: [] }))
+  return new Promise((resolve, reject) => batch.asks.push({ q, prop: prop?.level === 'visit' ? prop : null, interval: q.interval, resolve, reject }))
+}
+
+/** The live asks of this turn (pendingLive), flushed once the questions resuming in it (those that shared one eventDays) have asked theirs. */
+function pendingOf(client: ClickHouseClient): Map<string, LiveBatch> {
   let pending = pendingLive.get(client)
   if (!pending) {
     const mine = (pending = new Map())
     pendingLive.set(client, mine)
-    // after the questions resuming in this turn (those that shared one eventDays) have asked theirs
     setImmediate(() => {
       pendingLive.delete(client)
       flushLive(client, mine)
+      for (const read of statesAfter.get(mine) ?? []) read()
     })
   }
-  let batch = pending.get(id)
-  if (!batch) pending.set(id, (batch = { q: base, days, visitless, asks: [] }))
-  return new Promise((resolve, reject) => batch.asks.push({ q, prop: prop?.level === 'visit' ? prop : null, interval: q.interval, resolve, reject }))
+  return pending
+}
+
+/**
+ * Reads of today's kept states (keptHeadcount) asked in a turn wait for the turn's live reads to
+ * be asked first (flushLive): the stats API asks QUESTIONS_AT_ONCE at a time, and a grouped read
+ * of today's events or visits, the longest, then starts at once beside them rather than after one.
+ * At a hundred million events, today live (alternating, medians of 9): the custom prop panel under
+ * `page==/pricing` 386 -> 339 ms (the two states reads, 48 and 64 ms, held the two turns while its
+ * read of today's events waited); at ten million 55 -> 47, the outbound panel under it 41 -> 36,
+ * the daily series 23 -> 21; the funnel, goals and the aggregate within the noise.
+ */
+const statesAfter = new WeakMap<Map<string, LiveBatch>, (() => void)[]>()
+function afterLiveReads(client: ClickHouseClient, read: () => Promise<SumsRow[]>): Promise<SumsRow[]> {
+  const pending = pendingOf(client)
+  return new Promise((resolve, reject) => {
+    const later = statesAfter.get(pending) ?? []
+    later.push(() => read().then(resolve, reject))
+    statesAfter.set(pending, later)
+  })
 }
 
 async function aloneRows(client: ClickHouseClient, q: StatsQuestion, days: string[], visitless: boolean): Promise<SumsRow[]> {

@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseFilters } from '../../../aggregator/stats/filters.ts'
 import { PROPERTIES } from '../../../aggregator/stats/properties.ts'
 import { querySums, sumsSql, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
-import { totals } from '../../../aggregator/stats/service.ts'
+import { breakdown, totals } from '../../../aggregator/stats/service.ts'
 import { listMigrations, runStatements } from '../../../store/migrate.ts'
 import { rng } from '../../helpers/identifier-corpus.ts'
-import { DAY, MINUTE, openFixture, rows, todayByTheClock, type EventSpec, type StoreFixture } from '../store-fixture.ts'
+import { countingClient, DAY, MINUTE, openFixture, rows, todayByTheClock, type EventSpec, type StoreFixture } from '../store-fixture.ts'
 
 /**
  * Today's page rows kept at insert (`page_days`, migration 033) answer the page breakdown's lean
@@ -197,6 +197,23 @@ describe("today's headcount under a page filter, from today's page rows", () => 
     expect(truth.visitors).toBeGreaterThan(0)
     expect({ visitors: kept.visitors, networks: kept.networks }).toEqual(truth)
     expect({ visitors: read.visitors, networks: read.networks }).toEqual(truth)
+  })
+
+  it('is asked after the live reads asked in the same turn, which then start first, and answers as alone', async () => {
+    const asked: string[] = []
+    // the event panel under the page filter: its rows (a read of today's events) and its total, asked at once
+    const panel = (c: typeof fx.client) => breakdown(c, { ...scope('page==/pricing'), limits: { k: 1, kn: 1 } }, { ...day(), previous: day(), label: today }, 'event', PROPERTIES.event, ['visitors'], 10)
+    const beside = await panel(countingClient(fx.client, asked))
+    const states = asked.findIndex((sql) => sql.includes('FROM page_days'))
+    const live = asked.findIndex((sql) => sql.includes('FROM events') && !sql.includes('page_days'))
+    expect(states).toBeGreaterThan(-1)
+    expect(live).toBeGreaterThan(-1)
+    expect(states).toBeGreaterThan(live)
+    expect(beside.results.length).toBeGreaterThan(0)
+    // the same answer as each read asked one after the other
+    const [rows, kept] = [await querySums(fx.client, { ...question('page==/pricing'), property: PROPERTIES.event, lean: true }), await totals(fx.client, scope('page==/pricing'), day(), undefined, true)]
+    expect(kept.visitors).toBeGreaterThan(0)
+    expect(Object.fromEntries(beside.results.map((x) => [x.event, x.visitors]))).toEqual(Object.fromEntries(rows.filter((x) => x.visitors > 0).map((x) => [x.key, x.visitors])))
   })
 
   it('is not read from them under a negated page filter, two filters, another day or by the hour', () => {

@@ -1636,8 +1636,12 @@ function pendingOf(client: ClickHouseClient): Map<string, LiveBatch> {
     pendingLive.set(client, mine)
     setImmediate(() => {
       pendingLive.delete(client)
-      flushLive(client, mine)
-      for (const read of statesAfter.get(mine) ?? []) read()
+      // (the states reads are asked even if planning the live ones failed: their questions wait on them)
+      try {
+        flushLive(client, mine)
+      } finally {
+        for (const read of statesAfter.get(mine) ?? []) read()
+      }
     })
   }
   return pending

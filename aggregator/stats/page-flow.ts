@@ -48,9 +48,10 @@ export async function pageFlow(client: ClickHouseClient, s: Scope, range: Range,
   const params = new Params()
   const at = params.add('String', page)
   const visits = flowVisits(q, params, at)
+  const nets = networkCount(q, params)
   /** Distinct visitors and networks per direction over the keys given (the union folded into "(other)"), from the visits. */
   const unionSql = (keys: Record<Direction, string>) => `SELECT direction, '' AS key, sum(n) AS visitors, sum(m) AS networks
-    FROM (${flowSql(visits, networkCount(q, params), `page = ${at} AND ((direction = 'previous' AND k IN ${keys.previous}) OR (direction = 'next' AND k IN ${keys.next}))`, true)})
+    FROM (${flowSql(visits, nets, `page = ${at} AND ((direction = 'previous' AND k IN ${keys.previous}) OR (direction = 'next' AND k IN ${keys.next}))`, true)})
     GROUP BY direction, key`
   const run = async (sql: string) => {
     const rs = await client.query({ query: sql, query_params: { ...baseParams(q), ...params.values }, format: 'JSONEachRow' })

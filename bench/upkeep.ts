@@ -6,8 +6,9 @@
  *     (10,000,000) a day are made by the store (bench/synthetic-events.ts, the query bench's
  *     generator) and read back, in the order of their times;
  *  2. they are inserted as the spool writer sends them, one Native block for each BATCH_MS of
- *     events, first into a copy of `events` that no view reads (storing them, nothing more),
- *     then into `events` itself: the views into `visits`, `event_counts`, `visitless_counts`, `page_days` and `headcount_days`
+ *     events, first into a copy of `events` that no view reads and without its projection
+ *     (storing them, nothing more), then into `events` itself: its projection by name and path,
+ *     the views into `visits`, `event_counts`, `visitless_counts`, `page_days` and `headcount_days`
  *     and their parts' merges, with the rollup job run once for each ROLLUP_INTERVAL_MS of events,
  *     as the server runs it (it merges today's visits into one part as the day grows);
  *  3. the day is closed and built as the job builds it (rollup, cube and flow rows; the day's
@@ -89,6 +90,8 @@ async function main() {
     }
     const blocks = batches.filter(Boolean)
     await client.command({ query: 'CREATE TABLE events_alone AS events' })
+    // storing alone: without the events' projection by name and path (migration 036) either, which is there for the statistics
+    await client.command({ query: 'ALTER TABLE events_alone DROP PROJECTION IF EXISTS by_name' })
     await settle()
 
     // what the process spends idle (chDB's background threads), taken off each phase

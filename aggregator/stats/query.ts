@@ -1247,6 +1247,8 @@ export interface KnownDay {
   parts: string
   /** Whether the day has an event without a visit (visitless_counts, kept at insert; may count one twice, never misses one). */
   visitless: boolean
+  /** The day's events, every site's (event_counts, with this process's inserts since): what a read of it may cost (dayByDay). */
+  events: number
 }
 
 /** The current days (currentDays) among `days` (eventDays) from `first` to `last`, with the id of the build behind each: a rebuild changes it. */
@@ -1389,6 +1391,7 @@ function knownDays(counts: Map<string, DayCounts>): Map<string, KnownDay> {
       build: c.build && c.build.events >= c.events ? c.build.id : '',
       parts: c.inserted ? `${c.parts}+${c.inserted}` : c.parts,
       visitless: c.visitless > 0,
+      events: c.events,
     })
   }
   return days
@@ -1496,7 +1499,7 @@ export async function dayByDay(
   }
   if (missing.length > 0) {
     const fresh = new Map<string, SumsRow[]>()
-    for (const r of await read(missing)) {
+    for (const r of (await Promise.all(inRuns(missing, known).map(read))).flat()) {
       let rows = fresh.get(r.day!)
       if (!rows) fresh.set(r.day!, (rows = []))
       rows.push(copyRow(r, true, false))
@@ -1509,6 +1512,34 @@ export async function dayByDay(
     }
   }
   return out
+}
+
+/**
+ * The events a read of dayByDay covers at most (the days' events, every site's): the days a
+ * question has not read yet (its first asking, a month of days after a start) are read in runs
+ * of days (in order) up to this many events, asked together. One read of a month's funnel at a
+ * hundred million events needed more than the memory a question may use (QUESTION_LIMITS: 1 GiB),
+ * and was refused; three days of it (10 million events) took 256-512 MiB.
+ */
+export const DAYS_READ_AT_ONCE = { events: 5_000_000 }
+
+/** `days`, in order, as runs holding up to DAYS_READ_AT_ONCE events each; a day above it alone. */
+function inRuns(days: string[], known: Map<string, KnownDay>): string[][] {
+  const runs: string[][] = []
+  let run: string[] = []
+  let events = 0
+  for (const day of days) {
+    const n = known.get(day)?.events ?? 0
+    if (run.length > 0 && events + n > DAYS_READ_AT_ONCE.events) {
+      runs.push(run)
+      run = []
+      events = 0
+    }
+    run.push(day)
+    events += n
+  }
+  if (run.length > 0) runs.push(run)
+  return runs
 }
 
 /**

@@ -75,7 +75,7 @@ const questions: [string, (c: ClickHouseClient) => Promise<unknown>, (sql: strin
   ['the visits holding an event (outbound panel under event==Signup)', (c) => breakdown(c, scope('event==Signup'), RANGE, 'outbound', property('outbound')!, ['visitors'], 10), (sql) => sql.includes('SELECT visit_id FROM events')],
 ]
 
-/** 100,000 pageviews of other pages on the UTC day starting at `day`, of visitors without a visit (as a consent stance leaves them). */
+/** 100,000 pageviews of other pages on the UTC day starting at `day`, each with a visitor hash and no visit (as events stored before visits were cut). */
 const fill = (day: number) =>
   fx.client.command({
     query: `INSERT INTO events (site, ts, name, visitor_id, pathname)

@@ -154,15 +154,26 @@ export async function rows<T = Record<string, unknown>>(client: ClickHouseClient
  * follows the store's writes as the stats API's own question client does (store/writes.ts).
  */
 export function countingClient(client: ClickHouseClient, asked: string[]): ClickHouseClient {
-  const counting = new Proxy(client, {
+  return recordingClient(client, (p) => asked.push(p.query))
+}
+
+/** A query as asked: its text and its parameters. */
+export interface AskedQuery {
+  query: string
+  query_params?: Record<string, unknown>
+}
+
+/** The client, with each query it is asked handed to `seen` first (its text and parameters), its writes followed as the client's. */
+export function recordingClient(client: ClickHouseClient, seen: (p: AskedQuery) => void): ClickHouseClient {
+  const recording = new Proxy(client, {
     get(target, prop) {
-      if (prop === 'query') return (params: { query: string }) => (asked.push(params.query), target.query(params as never))
+      if (prop === 'query') return (params: AskedQuery) => (seen(params), target.query(params as never))
       const value = Reflect.get(target, prop) as unknown
       return typeof value === 'function' ? value.bind(target) : value
     },
   })
-  followWrites(counting, storeWrites(client))
-  return counting
+  followWrites(recording, storeWrites(client))
+  return recording
 }
 
 export const MINUTE = 60_000

@@ -6,10 +6,9 @@ import { parseGoalMatch } from '../../../aggregator/stats/goal-match.ts'
 import { parseFilters } from '../../../aggregator/stats/filters.ts'
 import { property } from '../../../aggregator/stats/properties.ts'
 import { breakdown, type Scope } from '../../../aggregator/stats/service.ts'
-import { followWrites, storeWrites } from '../../../store/writes.ts'
 import { listMigrations, runStatements } from '../../../store/migrate.ts'
 import { eraseSiteData } from '../../../retention/erase.ts'
-import { DAY, HOUR, MINUTE, openFixture, type EventSpec, type StoreFixture } from '../store-fixture.ts'
+import { DAY, HOUR, MINUTE, openFixture, recordingClient, type AskedQuery, type EventSpec, type StoreFixture } from '../store-fixture.ts'
 
 /**
  * The events are also kept sorted by name and path (the projection `by_name`, migration 036),
@@ -50,19 +49,6 @@ function setOfVisits(sql: string): string | null {
   return null
 }
 
-/** A client that keeps each query it is asked, with its parameters. */
-function recording(client: ClickHouseClient, asked: { query: string; query_params?: Record<string, unknown> }[]): ClickHouseClient {
-  const c = new Proxy(client, {
-    get(target, prop) {
-      if (prop === 'query') return (p: { query: string; query_params?: Record<string, unknown> }) => (asked.push(p), target.query(p as never))
-      const value = Reflect.get(target, prop) as unknown
-      return typeof value === 'function' ? value.bind(target) : value
-    },
-  })
-  followWrites(c, storeWrites(client))
-  return c
-}
-
 const scope = (filters = ''): Scope => ({ site: SITE, timezone: 'UTC', now: NOW, filters: filters ? parseFilters(filters) : [], limits: { k: 1, kn: 1 } })
 const steps = [parseGoalMatch({ page: '/' }), parseGoalMatch({ page: '/pricing' }), parseGoalMatch({ event: 'Signup' })]
 const goals = [{ id: 'g1', site: SITE, label: 'Pricing', created_at: '', ...parseGoalMatch({ page: '/pricing' }) }, { id: 'g2', site: SITE, label: 'Signup', created_at: '', ...parseGoalMatch({ event: 'Signup' }) }]
@@ -100,8 +86,8 @@ afterAll(async () => {
 
 describe('the events sorted by name and path (projection by_name)', () => {
   it.each(questions)('%s is read from it, with the same rows as from the events', async (_, ask, isRead) => {
-    const asked: { query: string; query_params?: Record<string, unknown> }[] = []
-    await ask(recording(fx.client, asked))
+    const asked: AskedQuery[] = []
+    await ask(recordingClient(fx.client, (p) => asked.push(p)))
     // a set of visits found among the events is a subquery, whose read the engine's check does not see: asked alone
     const reads = asked.filter((p) => isRead(p.query)).map((p) => ({ ...p, query: setOfVisits(p.query) ?? p.query }))
     expect(reads.length, asked.map((p) => p.query).join('\n---\n')).toBeGreaterThan(0)

@@ -56,7 +56,8 @@ export async function backfillVisits(client: ClickHouseClient, timeoutMinutes: n
 /**
  * Today's and yesterday's page rows kept at insert (`page_days`, migration 033) counted the
  * unstamped events and then their stamped copies: when a backfilled day is one of those two, both
- * are made again from the events by migration 033's own statement that fills them (earlier days
+ * are made again from the events by the statement that fills them in the latest migration that
+ * makes the table (037, which keeps their networks up to 100; earlier days
  * are not read there and the purge drops them). As for the events above, a reader may find the
  * days' rows missing, or an event inserted in that moment counted twice, for the moment between
  * the drop and the insert (once, after an upgrade).
@@ -64,7 +65,8 @@ export async function backfillVisits(client: ClickHouseClient, timeoutMinutes: n
 async function refillPageDays(client: ClickHouseClient, days: string[]): Promise<void> {
   const kept = [utcDay(Date.now() - 86_400_000), utcDay(Date.now())]
   if (!days.some((d) => kept.includes(d))) return
-  const [fill] = listMigrations().find((m) => m.version === 33)!.statements.filter((st) => /^INSERT INTO page_days\b/.test(st))
+  const fills = listMigrations().flatMap((m) => m.statements.filter((st) => /^INSERT INTO page_days\b/.test(st)))
+  const fill = fills[fills.length - 1]
   for (const day of kept) await client.command({ query: 'ALTER TABLE page_days DROP PARTITION ID {id:String}', query_params: { id: day.replace(/-/g, '') } })
   await client.command({ query: fill })
 }

@@ -134,6 +134,13 @@ const EXACT_NETS: Nets = { count: (e) => `uniqExact(${e})`, countIf: (e, c) => `
 /** uniqUpTo's largest parameter. */
 const UP_TO_MAX = 100
 /**
+ * The networks of today's kept states (page_days, headcount_days: uniqUpTo(100) states, migration
+ * 037): their count when at most 100, 101 above; read only for a question that counts them up to
+ * at most 100 (pageDaysHold), for which that decides whether a count reaches its minimum as the
+ * exact count does (networkCount).
+ */
+const KEPT_NETWORKS = `uniqUpToMerge(${UP_TO_MAX})(networks)`
+/**
  * How a question's reads count distinct networks. A number of networks is only ever compared
  * with a minimum (R1's kn: `minGroup`); it is never published, subtracted or compared with
  * another. So a question that says its minimum (`networksUpTo`, kn) has them counted up to it:
@@ -157,14 +164,16 @@ const visitSums = (nets: Nets) => `uniqExact(visitor_id) AS s_visitors, ${nets.c
  * from today's rows kept at insert (`page_days`, migration 033, whose view states them with the
  * same expressions: test/aggregator/stats/page-days.test.ts compares the two reads).
  */
-const PAGE_DAY_SUMS = `uniqExactMerge(visitors) AS s_visitors, uniqExactMerge(networks) AS s_networks, 0 AS s_visits,
+const PAGE_DAY_SUMS = `uniqExactMerge(visitors) AS s_visitors, ${KEPT_NETWORKS} AS s_networks, 0 AS s_visits,
       sum(pageviews) AS s_pageviews, 0 AS s_events, 0 AS s_bounces, 0 AS s_entries, 0 AS s_duration_ms, sum(engagement_ms) AS s_engagement_ms`
 const PAGE_DAY_SCROLL = 'sum(scroll_sum) AS s_scroll_sum, sum(scroll_views) AS s_scroll_views, 0 AS s_scroll_visitors, 0 AS s_scroll_networks'
 /**
- * Whether `page_days` holds the UTC `days` whole: today alone (UTC, by the clock). Its rows of
+ * Whether `page_days` holds the UTC `days` whole for question `q`: today alone (UTC, by the
+ * clock), its networks counted up to at most the 100 the states keep (KEPT_NETWORKS). Its rows of
  * earlier days are dropped (retention/purge.ts), and a day is answered from the rollup once built.
  */
-export const pageDaysHold = (days: readonly string[]): boolean => days.length === 1 && days[0] === utcDay(Date.now())
+export const pageDaysHold = (q: Pick<StatsQuestion, 'networksUpTo'>, days: readonly string[]): boolean =>
+  days.length === 1 && days[0] === utcDay(Date.now()) && q.networksUpTo !== undefined && q.networksUpTo <= UP_TO_MAX
 
 /**
  * Whether a read is today's headcount kept as visits open (`headcount_days`, migration 035): only
@@ -179,7 +188,7 @@ const headcountAlone = (q: StatsQuestion, together: readonly GroupedAsk[] | null
   q.lean === true && !q.property && q.interval !== 'hour' && q.interval !== 'minute' && together === null
 /** A headcount (headcountAlone) of all of today by the clock: what the states kept for today can answer. */
 const todaysHeadcount = (q: StatsQuestion, days: readonly string[], together: readonly GroupedAsk[] | null): boolean =>
-  headcountAlone(q, together) && pageDaysHold(days) && wholeDaysOnly({ ...q, filters: [] }, days)
+  headcountAlone(q, together) && pageDaysHold(q, days) && wholeDaysOnly({ ...q, filters: [] }, days)
 /**
  * Whether a read is today's headcount under one page filter, from today's page rows (`page_days`,
  * migration 033) rather than today's visits through FINAL: only visitors and networks (`lean`),
@@ -216,7 +225,7 @@ const pageviewHeadcount = (q: StatsQuestion, days: readonly string[], together: 
 const keptHeadcount = (q: StatsQuestion, days: readonly string[], together: readonly GroupedAsk[] | null = null): 'headcount_days' | 'page_days' | null =>
   headcountDaysAnswer(q, days, together) ? 'headcount_days' : pageHeadcountAnswer(q, days, together) ? 'page_days' : null
 /** headcountSums from the states of `headcount_days`, which its view states with the same expressions over each visit's first event. */
-const HEADCOUNT_DAY_SUMS = `uniqExactMerge(visitors) AS s_visitors, uniqExactMerge(networks) AS s_networks, 0 AS s_visits, 0 AS s_pageviews, 0 AS s_events,
+const HEADCOUNT_DAY_SUMS = `uniqExactMerge(visitors) AS s_visitors, ${KEPT_NETWORKS} AS s_networks, 0 AS s_visits, 0 AS s_pageviews, 0 AS s_events,
       0 AS s_bounces, 0 AS s_entries, 0 AS s_duration_ms, 0 AS s_engagement_ms`
 /** Visitors and networks alone (`lean`: a headcount, a breakdown of visitors), over visit rows, merged or not. */
 const headcountSums = (nets: Nets) => `uniqExact(visitor_id) AS s_visitors, ${nets.count(NETWORK)} AS s_networks, 0 AS s_visits, 0 AS s_pageviews, 0 AS s_events,
@@ -955,7 +964,7 @@ class SumsQuery {
       // (not for the scroll depth of pages the question picks, `page==/pricing`: their events, scroll
       // included, in one read (pagesByVisit) rather than their kept rows beside every visit's scroll
       // reports through FINAL, the page panel so asked at ten million events 54-55 -> 44-46 ms live)
-      const pageDays = leanPage && others.length === 0 && !asks && !q.interval && pageDaysHold(days) && !(q.scroll === true && ownFilters.length > 0)
+      const pageDays = leanPage && others.length === 0 && !asks && !q.interval && pageDaysHold(q, days) && !(q.scroll === true && ownFilters.length > 0)
       // a live day's page rows with their scroll depth, all from its events in one read (LEAN_PAGE_VISITS)
       const pagesByVisit = leanPage && q.scroll === true && sameDay !== null && !asks && !pageDays
       if (leanPage && q.scroll === true && !pagesByVisit) {

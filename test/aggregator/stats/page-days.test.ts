@@ -12,7 +12,8 @@ import { countingClient, DAY, MINUTE, openFixture, rows, todayByTheClock, type E
  * read of today (query.ts, PAGE_DAY_SUMS): the view's expressions must give what the read of
  * events gives (one definition, issue 11), and what was sent. Events of today by the clock (only
  * today is read from page_days), inserted in several parts, with pageviews in and out of visits,
- * engagement pings with and without a scroll depth, and visitors sharing networks.
+ * engagement pings with and without a scroll depth, visitors sharing networks, and a page viewed
+ * from more networks than the states keep (migration 037: up to 100).
  */
 
 const SITE = 'example.com'
@@ -38,6 +39,8 @@ beforeAll(async () => {
     }
     if (r.next() < 0.3) sent.push({ ts, visitor: v, path: '/', name: 'Signup', networkId })
   }
+  // a page viewed from 104 networks, one visitor each
+  for (let c = 0; c < 104; c++) sent.push({ ts: start + Math.floor(r.next() * span * 0.5), visitor: 2000 + c, path: '/crowd', networkId: 5000 + c })
   // without a visitor hash: pageviews and pings that count no visitor, some with a scroll depth, one past 100 (not counted)
   for (let i = 0; i < 6; i++) {
     const ts = start + Math.floor(r.next() * span)
@@ -61,12 +64,14 @@ const question = (filters: string): StatsQuestion => ({
   filters: parseFilters(filters),
   property: PROPERTIES.page,
   lean: true,
+  // as the stats API asks: networks counted up to the policy's minimum (the most the kept states answer)
+  networksUpTo: 100,
 })
 
 /** A sent event's network as the store counts it: its network, or its visitor's own without one. */
 const networkOf = (e: EventSpec) => (e.networkId ? `n${e.networkId}` : `v${e.visitor}`)
 
-/** What each page's row must say, from what was sent (the page filter's values, if any). */
+/** What each page's row must say, from what was sent (the page filter's values, if any); networks counted up to 100 (101: more). */
 function model(keep: (path: string) => boolean) {
   const out = new Map<string, { visitors: Set<number>; networks: Set<string>; pageviews: number; engagement_ms: number; scroll_sum: number; scroll_views: number }>()
   for (const e of sent) {
@@ -89,7 +94,7 @@ function model(keep: (path: string) => boolean) {
       }
     }
   }
-  return Object.fromEntries([...out].map(([k, v]) => [k, { visitors: v.visitors.size, networks: v.networks.size, pageviews: v.pageviews, engagement_ms: v.engagement_ms, scroll_sum: v.scroll_sum, scroll_views: v.scroll_views }]))
+  return Object.fromEntries([...out].map(([k, v]) => [k, { visitors: v.visitors.size, networks: Math.min(v.networks.size, 101), pageviews: v.pageviews, engagement_ms: v.engagement_ms, scroll_sum: v.scroll_sum, scroll_views: v.scroll_views }]))
 }
 
 const asRows = (rs: SumsRow[]) =>
@@ -139,11 +144,11 @@ describe("today's page rows kept at insert", () => {
     const read = async () => asRows((await rows<SumsRow>(fx.client, sql, params)).map((x) => Object.fromEntries(Object.entries(x).map(([k, v]) => [k, k === 'key' ? v : Number(v)])) as unknown as SumsRow))
     const before = await read()
     expect(before).toEqual(model(() => true))
-    // a store before 033: no view, no rows
+    // a store before 033: no view, no rows (037 makes the table again, as it is now)
     await fx.client.command({ query: 'DROP VIEW IF EXISTS page_days_mv' })
     await fx.client.command({ query: 'TRUNCATE TABLE page_days' })
     expect(await read()).toEqual({})
-    const [migration] = listMigrations().filter((m) => m.version === 33)
+    const [migration] = listMigrations().filter((m) => m.version === 37)
     await runStatements(fx.client, migration.statements)
     expect(await read()).toEqual(before)
     await runStatements(fx.client, migration.statements)
@@ -154,6 +159,24 @@ describe("today's page rows kept at insert", () => {
     await fx.insert([{ ts: later, visitor: 999, path: '/later', networkId: 99 }])
     expect(await read()).toEqual(model(() => true))
     expect((await read())['/later']).toMatchObject({ visitors: 1, pageviews: 1 })
+  })
+
+  it('count networks up to 100: a page viewed from more counts 101, and a question counting them further is read from events', async () => {
+    const q = question('')
+    expect(sumsSql(q, [today]).sql).toContain('FROM page_days')
+    const crowd = sent.filter((e) => e.path === '/crowd').length
+    expect(crowd).toBeGreaterThan(100)
+    const kept = asRows(await querySums(fx.client, q))
+    expect(kept['/crowd']).toMatchObject({ visitors: crowd, networks: 101 })
+    // a minimum above 100, or none: every network counted, from events
+    for (const networksUpTo of [101, undefined]) {
+      const further: StatsQuestion = { ...q, networksUpTo }
+      expect(sumsSql(further, [today]).sql).not.toContain('page_days')
+      const read = asRows(await querySums(fx.client, further))
+      expect(read['/crowd']).toMatchObject({ visitors: crowd, networks: crowd })
+      // the other pages as kept: fewer than 100 networks each
+      expect(Object.fromEntries(Object.entries(read).filter(([k]) => k !== '/crowd'))).toEqual(Object.fromEntries(Object.entries(kept).filter(([k]) => k !== '/crowd')))
+    }
   })
 
   it('are not read for another day, a bucket or a question that is not lean', () => {

@@ -33,15 +33,26 @@ const settings = {
 
 /**
  * What one question to the stats or export API may cost the store: its time, the rows it reads,
- * its memory, one thread. Past one the store stops the query and the caller gets 400
- * (`QuestionTooCostly`). A 10-million-event breakdown takes about a second and ~200 MB here:
- * ample room for honest questions and none for one that would hold the engine for minutes.
+ * `memoryBytes` of memory, one thread. Past one the store stops the query and the caller gets 400
+ * (`QuestionTooCostly`). Its grouping goes on on disk past half of that memory (the engine's
+ * external aggregation, in the store's own directory, as the rollup build's),
+ * so a question over a busy day is answered, more slowly, rather than refused: a month's funnel
+ * read at once at a hundred million events needed more than 1 GiB and was refused; so it is
+ * answered in 13-17 s (within the 30 s a question may take).
  */
 // (64-bit settings travel as strings)
-export const QUESTION_LIMITS = { max_execution_time: 30, max_rows_to_read: '500000000', max_memory_usage: String(1024 ** 3), max_threads: 1 }
+export const questionLimits = (memoryBytes: number) => ({
+  max_execution_time: 30,
+  max_rows_to_read: '500000000',
+  max_memory_usage: String(memoryBytes),
+  max_bytes_before_external_group_by: String(memoryBytes / 2),
+  max_threads: 1,
+})
+/** The limits of the stats API's questions (questionLimits): a 10-million-event breakdown takes about a second and ~200 MB here. */
+export const QUESTION_LIMITS = questionLimits(1024 ** 3)
 // The same settings unlimited (the engine's defaults; 0 threads: as many as cores): chDB keeps a
 // query's settings for the next query, so every query of the embedded engine that is not a question resets them.
-const NO_QUESTION_LIMITS = { max_execution_time: 0, max_rows_to_read: '0', max_memory_usage: '0', max_threads: 0 }
+const NO_QUESTION_LIMITS = { max_execution_time: 0, max_rows_to_read: '0', max_memory_usage: '0', max_bytes_before_external_group_by: '0', max_threads: 0 }
 
 /**
  * Questions the store works on at once. Embedded, they share this machine's cores with the
@@ -92,13 +103,13 @@ export class StoreBusy extends Overloaded {
 }
 
 /**
- * The client the stats and export routes ask through: the same store, each query under
- * QUESTION_LIMITS (passed with the query, so nothing else is limited, and over the query's own
+ * The client the stats and export routes ask through: the same store, each query under `limits`
+ * (QUESTION_LIMITS; passed with the query, so nothing else is limited, and over the query's own
  * settings, so no caller loosens them), QUESTIONS_AT_ONCE at a time (embedded, as many as
  * `load` says the beacons leave room for, looked at as each question comes); a query stopped by
  * a limit is thrown as QuestionTooCostly, one past the queue as StoreBusy.
  */
-export function questionClient(store: Pick<Store, 'client' | 'embedded'>, load: QuestionLoad = {}): ClickHouseClient {
+export function questionClient(store: Pick<Store, 'client' | 'embedded'>, load: QuestionLoad = {}, limits: Record<string, string | number> = QUESTION_LIMITS): ClickHouseClient {
   const { client } = store
   const turn = pLimit(store.embedded ? QUESTIONS_AT_ONCE.embedded : QUESTIONS_AT_ONCE.server)
   const quiet = () => !load.beaconsPerSecond || load.beaconsPerSecond() < QUIET_BEACONS_PER_S
@@ -107,7 +118,7 @@ export function questionClient(store: Pick<Store, 'client' | 'embedded'>, load: 
     const atOnce = !store.embedded ? QUESTIONS_AT_ONCE.server : quiet() ? QUESTIONS_AT_ONCE.embeddedQuiet : QUESTIONS_AT_ONCE.embedded
     if (turn.concurrency !== atOnce) turn.concurrency = atOnce
     if (turn.pendingCount >= QUESTION_QUEUE) return Promise.reject(new StoreBusy())
-    return turn(() => client.query({ ...params, clickhouse_settings: { ...params.clickhouse_settings, ...QUESTION_LIMITS } })).catch((err: unknown) => {
+    return turn(() => client.query({ ...params, clickhouse_settings: { ...params.clickhouse_settings, ...limits } })).catch((err: unknown) => {
       const limit = LIMIT_HIT[(err as { type?: string })?.type ?? '']
       throw limit ? new QuestionTooCostly(limit) : err
     })

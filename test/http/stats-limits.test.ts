@@ -2,7 +2,7 @@
  * What a question to the stats API may cost (issue 13, point 2): each token (a per-site token,
  * a shared link, a session) may ask STATS_RATE_LIMIT questions a minute, then gets 429 with
  * Retry-After and a JSON reason; the admin token is not counted. Every question runs under the
- * store's QUESTION_LIMITS (time, rows read, memory, one thread), and one past them is the
+ * store's QUESTION_LIMITS (time, rows read, memory, grouping on disk past half of it, one thread), and one past them is the
  * caller's 400, while no other query of the embedded engine inherits those limits; questions
  * run QUESTIONS_AT_ONCE at a time (every core while the beacons are few, all but one while they
  * arrive), and past QUESTION_QUEUE waiting one is refused with 503.
@@ -15,7 +15,7 @@ import { TokenBucket } from '../../http/rate-limit.ts'
 import { QUESTION_HOLD_MS, STATS_BURST } from '../../accounts/access.ts'
 import { loadConfig } from '../../server/config.ts'
 import type { ClickHouseClient, QueryParams } from '@clickhouse/client'
-import { QUESTION_LIMITS, QUESTION_QUEUE, questionClient, QuestionTooCostly, QUESTIONS_AT_ONCE, QUIET_BEACONS_PER_S, StoreBusy } from '../../store/client.ts'
+import { QUESTION_LIMITS, QUESTION_QUEUE, questionClient, questionLimits, QuestionTooCostly, QUESTIONS_AT_ONCE, QUIET_BEACONS_PER_S, StoreBusy } from '../../store/client.ts'
 import { ADMIN_TOKEN, rows, testApp } from '../helpers/app.ts'
 
 const SITE = 'example.com'
@@ -126,6 +126,24 @@ describe('the store limits of a question', () => {
     expect(await (await app.runtime.store.client.query(tooMany)).json()).toEqual([])
   })
 
+  it('go on grouping on disk past half their memory: a question the memory alone would refuse is answered, as without limits', async () => {
+    expect(Number(QUESTION_LIMITS.max_bytes_before_external_group_by)).toBe(Number(QUESTION_LIMITS.max_memory_usage) / 2)
+    // the same limits for 64 MiB of memory: 400,000 groups of distinct counts need more
+    const small = questionLimits(64 * 1024 ** 2)
+    const { max_bytes_before_external_group_by: spill, ...memoryAlone } = small
+    expect(Number(spill)).toBe(32 * 1024 ** 2)
+    const heavy = {
+      query: 'SELECT count() AS groups, sum(n) AS total FROM (SELECT k, uniqExact(v) AS n FROM (SELECT number % 400000 AS k, number AS v FROM numbers(2000000)) GROUP BY k)',
+      format: 'JSONEachRow' as const,
+    }
+    const truth = [{ groups: 400_000, total: 2_000_000 }]
+    expect(await (await app.runtime.store.client.query(heavy)).json()).toEqual(truth)
+    expect(await (await questionClient(app.runtime.store, {}, small).query(heavy)).json()).toEqual(truth)
+    const refused = await questionClient(app.runtime.store, {}, memoryAlone).query(heavy).catch((e: unknown) => e)
+    expect(refused).toBeInstanceOf(QuestionTooCostly)
+    expect((refused as Error).message).toMatch(/memory/)
+  })
+
   it(`are worked on ${QUESTIONS_AT_ONCE.embedded} at a time while beacons arrive; past ${QUESTION_QUEUE} waiting a question is refused with 503`, async () => {
     const limited = questionClient(app.runtime.store, { beaconsPerSecond: () => QUIET_BEACONS_PER_S })
     const asked = Array.from({ length: QUESTIONS_AT_ONCE.embedded + QUESTION_QUEUE + 3 }, (_, i) =>
@@ -184,6 +202,12 @@ describe('the store limits of a question', () => {
     expect(during).toEqual(Object.fromEntries(Object.entries(QUESTION_LIMITS).map(([k, v]) => [k, String(v)])))
     // chDB keeps a query's settings for the next query: the store's own client resets them
     const after = await rows<{ name: string; value: string }>(app, settingsQuery.query, settingsQuery.query_params)
-    expect(Object.fromEntries(after.map((r) => [r.name, r.value]))).toEqual({ max_execution_time: '0', max_memory_usage: '0', max_rows_to_read: '0', max_threads: expect.stringMatching(/^auto/) })
+    expect(Object.fromEntries(after.map((r) => [r.name, r.value]))).toEqual({
+      max_bytes_before_external_group_by: '0',
+      max_execution_time: '0',
+      max_memory_usage: '0',
+      max_rows_to_read: '0',
+      max_threads: expect.stringMatching(/^auto/),
+    })
   })
 })

@@ -554,29 +554,22 @@ class SumsQuery {
 
   /**
    * A filter on what a visit holds (`held`) as a condition on a visit's row or on one of its
-   * events: its visit is one of those of `days` with an event giving the value (a pageview of the
-   * page, the event, a goal completed), found among those days' events (a visit never spans two
-   * UTC days). The same visits as a condition on `pages` or `event_names` picks (those list what
-   * a visit's pageviews and custom events give), without reading the visits. (Found among the
-   * rows of `visits` as inserted instead, today's visits of `/pricing` at ten million events took
-   * 12.5 ms against 15.3, of `Signup` 8.0 against 12.8, but the questions reading them moved
-   * within the noise, the outbound panel under `page==/pricing` 45 -> 50-55 ms in two runs of
-   * four: not kept.)
+   * events, or on the visit ids of `days` (the sorting key of `visits`, for PREWHERE): its visit is
+   * one of those of `days` with an event giving the value (a pageview of the page, the event, a
+   * goal completed), found among those days' events (a visit never spans two UTC days). The same
+   * visits as a condition on `pages` or `event_names` picks (those list what a visit's pageviews
+   * and custom events give), without reading the visits; negated, the visits with no such event,
+   * exact whatever rows the merge would make one. Pages and event names were found among the rows
+   * of `visits` as inserted (their `pages` and `event_names`) until the events were also kept
+   * sorted by name and path (migration 036), which answers them reading only the granules of the
+   * names and paths asked: today's visits holding `/pricing` or `Signup` at a hundred million
+   * events 24 ms so against 105 among the visits' rows; as asked there, the exit page panel under
+   * `page==/pricing` 330 -> 240 ms, under `page==/pricing;event==Signup` 530 -> 379, the entry page
+   * panel under it 564 -> 396 (medians of 5, live, alternating). At ten million the sets take 12
+   * ms against 22, and the questions moved within the noise.
    */
   private heldCondition(f: Filter, days: string): string {
     return negate(f, this.visitsWith(days, this.holdsCondition(f)))
-  }
-
-  /**
-   * A filter on what a visit holds (`held`) as a condition on the visit ids of `days` (the sorting
-   * key of `visits`): the visits with a row holding the value, found among the rows of `visits`
-   * as inserted for a page or an event name (`pages`, `event_names`: every row lists those of its
-   * events; at ten million events, the visits holding `Signup` took 5.8 ms to find so against 8.2
-   * among the events), among the events for the others (heldCondition). Negated, the visits
-   * with no such row: exact either way, whatever rows the merge would make one.
-   */
-  private heldVisits(f: Filter, days: string): string {
-    return listed(f) ? negate(f, this.visitRowsWith(days, this.rowLists(f))) : this.heldCondition(f, days)
   }
 
   /** A visit is one of `days` with a row of `visits`, as inserted, meeting `cond` (SQL over such a row). */
@@ -662,9 +655,9 @@ class SumsQuery {
    * asks flushLive's `holding` puts together: a question under two such filters or more and its
    * neighbours), a condition on the visit ids (the sorting key), for PREWHERE, keeping every
    * visit some ask may keep before FINAL merges them; null when an ask has none. Each ask's
-   * visits are among those of one of its filters not negated: the visits holding any of those,
-   * found in one read of the rows of `visits` as inserted for pages and event names (as
-   * heldVisits), of the events for the others (as heldCondition). When an ask has only negated
+   * visits are among those of one of its filters not negated, a page or an event name first (the
+   * events' sorted copy finds those): the visits holding any of those, found in one read of the
+   * events (as heldCondition). When an ask has only negated
    * ones, each ask's sets AND'ed, OR'ed over the asks. Exact either way: the asks' conditions, on
    * the merged rows, keep their own. (The read of the exit page panel under
    * `page==/pricing;event==Signup` and its two neighbours at ten million events, alone: 40.6 ms
@@ -678,19 +671,13 @@ class SumsQuery {
       const made = new Map<string, string>()
       const ids = (f: Filter) => {
         const id = JSON.stringify(f)
-        if (!made.has(id)) made.set(id, this.heldVisits(f, days))
+        if (!made.has(id)) made.set(id, this.heldCondition(f, days))
         return made.get(id)!
       }
       return `(${each.map((c) => c.map(ids).join(' AND ')).join(' OR ')})`
     }
     const distinct = [...new Map(chosen.map((f) => [JSON.stringify(f), f!])).values()]
-    const inVisits = distinct.filter(listed)
-    const inEvents = distinct.filter((f) => !listed(f))
-    const sets = [
-      ...(inVisits.length ? [this.visitRowsWith(days, `(${inVisits.map((f) => this.rowLists(f)).join(' OR ')})`)] : []),
-      ...(inEvents.length ? [this.visitsWith(days, `(${inEvents.map((f) => this.holdsCondition(f)).join(' OR ')})`)] : []),
-    ]
-    return `(${sets.join(' OR ')})`
+    return this.visitsWith(days, `(${distinct.map((f) => this.holdsCondition(f)).join(' OR ')})`)
   }
 
   /**
@@ -703,7 +690,7 @@ class SumsQuery {
    * day without visits, 32 against 26 for today's at ten million events).
    *
    * A filter on what a visit holds (`held`: a page viewed, an event sent, a goal…) picks the
-   * visits by their ids before FINAL merges their rows (PREWHERE on the sorting key, heldVisits),
+   * visits by their ids before FINAL merges their rows (PREWHERE on the sorting key, heldCondition),
    * rather than after it merged every visit of the days: a visit holds a value when one of its
    * rows does. At ten million events, today's totals under `page==/pricing`, the read alone on
    * one thread, 34 -> 22 ms (the page panel's neighbour in exit pages); as asked, the aggregate
@@ -716,7 +703,7 @@ class SumsQuery {
   visitRows(days: string, filters: Filter[], ranged: boolean, columns: string, where?: string, ids?: string): string {
     const rows = `site = ${this.site} AND day IN ${days}`
     const byIds = (f: Filter) => held(f) || onFirstEvent(f)
-    const keyed = [...filters.filter(byIds).map((f) => (held(f) ? this.heldVisits(f, days) : this.openerCondition(f, days))), ...(ids ? [ids] : [])]
+    const keyed = [...filters.filter(byIds).map((f) => (held(f) ? this.heldCondition(f, days) : this.openerCondition(f, days))), ...(ids ? [ids] : [])]
     const conds = [...(keyed.length ? [] : [rows]), ...(ranged ? [this.inRange('start')] : []), ...filters.filter((f) => !byIds(f)).map((f) => this.visitCondition(f, days)), ...(where ? [where] : [])]
     const pre = keyed.length ? `\n      PREWHERE ${[rows, ...keyed].join(' AND ')}` : ''
     return `SELECT ${columns}, exit.2 AS exit_page FROM visits FINAL${pre}${conds.length ? `\n      WHERE ${conds.join('\n        AND ')}` : ''}`

@@ -50,9 +50,10 @@ export const questionLimits = (memoryBytes: number) => ({
 })
 /** The limits of the stats API's questions (questionLimits): a 10-million-event breakdown takes about a second and ~200 MB here. */
 export const QUESTION_LIMITS = questionLimits(1024 ** 3)
-// The same settings unlimited (the engine's defaults; 0 threads: as many as cores): chDB keeps a
-// query's settings for the next query, so every query of the embedded engine that is not a question resets them.
-const NO_QUESTION_LIMITS = { max_execution_time: 0, max_rows_to_read: '0', max_memory_usage: '0', max_bytes_before_external_group_by: '0', max_threads: 0 }
+// The same settings unlimited (0 is each one's default: no limit, no spill, as many threads as cores): chDB keeps
+// a query's settings for the next query, so every query of the embedded engine that is not a question resets them.
+// Made from QUESTION_LIMITS' own keys, so that no limit added there outlives its question.
+const NO_QUESTION_LIMITS = Object.fromEntries(Object.keys(QUESTION_LIMITS).map((name) => [name, '0']))
 
 /**
  * Questions the store works on at once. Embedded, they share this machine's cores with the

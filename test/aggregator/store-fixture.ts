@@ -157,6 +157,14 @@ export function countingClient(client: ClickHouseClient, asked: string[]): Click
   return recordingClient(client, (p) => asked.push(p.query))
 }
 
+/**
+ * Whether a query's SQL picks visits by a page, or by an event name: the visits holding it found
+ * among the events (a pageview's `pathname`, an event's name), or by the rows of `visits` (their
+ * `pages`, `event_names`). Tests asking which reads a question makes look for these.
+ */
+export const PICKS_BY_PAGE = /\bpages\b|\bpathname IN\b/
+export const PICKS_BY_NAME = /\bevent_names\b|\btoString\(name\) IN\b/
+
 /** A query as asked: its text and its parameters. */
 export interface AskedQuery {
   query: string

@@ -12,7 +12,7 @@ import { goalConversions } from '../../../aggregator/stats/goal-conversions.ts'
 import { parseGoalMatch } from '../../../aggregator/stats/goal-match.ts'
 import { pageFlow } from '../../../aggregator/stats/page-flow.ts'
 import { funnel } from '../../../aggregator/stats/funnel.ts'
-import { countingClient } from '../store-fixture.ts'
+import { countingClient, PICKS_BY_PAGE } from '../store-fixture.ts'
 import { CUBE_FILTERS, HELD_CUBES } from '../../../aggregator/stats/query.ts'
 import { resolvePeriod } from '../../../aggregator/stats/period.ts'
 import type { Scope } from '../../../aggregator/stats/service.ts'
@@ -456,9 +456,6 @@ describe('page flow both ways', () => {
       }
     }
   })
-
-  // a read picking visits by a page filter: the visits holding it found among the events (or, as before, by their rows' `pages`)
-  const PICKS_BY_PAGE = /\bpages\b|\bpathname IN\b/
 
   it('under a filter picking the visits that viewed the page (among others), the same lists, read as unfiltered', async () => {
     for (const page of pages()) {

@@ -948,10 +948,17 @@ class SumsQuery {
       const carrying = `${carriers(prop, this.params)}${valueConds}`
       const eventKeys = this.keysOf('event', value, sameDay ? '' : `toDate(ts), toDate(ts, ${tz})`, asks, d)
       const leanPage = leanHeld && prop.dim === 'page'
-      // (not for the scroll depth of pages the question picks, `page==/pricing`: their events, scroll
-      // included, in one read (pagesByVisit) rather than their kept rows beside every visit's scroll
-      // reports through FINAL, the page panel so asked at ten million events 54-55 -> 44-46 ms live)
-      const pageDays = leanPage && others.length === 0 && !asks && !q.interval && pageDaysHold(q, days) && !(q.scroll === true && ownFilters.length > 0)
+      // today's page rows as kept at insert, also for the pages the question picks (`page==/pricing`)
+      // with their scroll depth: their kept rows beside the visits' scroll reports on them through
+      // FINAL, rather than their events grouped by visit (pagesByVisit). An earlier session measured
+      // the grouping faster at ten million events (54-55 -> 44-46 ms); measured again, alternating,
+      // it is the slower. The page panel so asked, live, medians of 9, at ten million and at a
+      // hundred million events (bench/queries.ts's stores): under `page==/pricing`
+      // 55.9 -> 46.6 ms and 397 -> 233; under `page!=/docs` 236 -> 73 and 3,524 -> 268; under
+      // `page==/pricing|/docs` 51.9 -> 50.7 and 355 -> 214. Under a page and another filter, as
+      // under another filter alone, grouping by visit stays the faster (under
+      // `page==/pricing;country==US`: 52.6 against 67.2 ms, 249 against 325).
+      const pageDays = leanPage && others.length === 0 && !asks && !q.interval && pageDaysHold(q, days)
       // a live day's page rows with their scroll depth, all from its events in one read (LEAN_PAGE_VISITS)
       const pagesByVisit = leanPage && q.scroll === true && sameDay !== null && !asks && !pageDays
       if (leanPage && q.scroll === true && !pagesByVisit) {

@@ -18,6 +18,7 @@ import { countingClient, DAY, MINUTE, openFixture, rows, todayByTheClock, type E
 
 const SITE = 'example.com'
 const PAGES = ['/', '/pricing', '/docs', '/blog/a']
+const SOURCES = ['Google', 'Bing', '']
 const r = rng(20301204)
 
 let fx: StoreFixture
@@ -33,8 +34,10 @@ beforeAll(async () => {
     let ts = start + Math.floor(r.next() * span * 0.5)
     for (let e = 0; e < r.int(1, 5); e++) {
       const path = r.pick(PAGES)
-      sent.push({ ts, visitor: v, path, networkId })
-      if (r.next() < 0.5) sent.push({ ts: ts + 1000, visitor: v, path, name: 'engagement', engagement_ms: r.int(100, 90_000), scrollDepth: r.int(0, 100), networkId })
+      // where the visitor came from, on every event of its visit (a visit's first event gives it)
+      const dims = { source: SOURCES[v % 3], channel: SOURCES[v % 3] ? 'search' : 'direct' }
+      sent.push({ ts, visitor: v, path, networkId, dims })
+      if (r.next() < 0.5) sent.push({ ts: ts + 1000, visitor: v, path, name: 'engagement', engagement_ms: r.int(100, 90_000), scrollDepth: r.int(0, 100), networkId, dims })
       ts += r.int(1, 5) * MINUTE
     }
     if (r.next() < 0.3) sent.push({ ts, visitor: v, path: '/', name: 'Signup', networkId })
@@ -141,6 +144,31 @@ describe("today's page rows kept at insert", () => {
     expect(Object.keys(byKey(picked)).sort()).toEqual(Object.keys(model(keep)).sort())
     expect(byKey(picked)).toEqual(byKey(read))
     expect(Object.values(byKey(picked)).some((r) => r.scroll_views > 0)).toBe(true)
+  })
+
+  it.each([
+    ['source==Google', 'ARRAY JOIN scroll.1'],
+    ['channel==search', 'ARRAY JOIN scroll.1'],
+    ['source==Google;channel==search', 's_pv'],
+    ['source==Google;page==/pricing', 's_pv'],
+  ])('with the scroll depth, under "%s" (what a visit\'s first event gives) the pages are what the visits give, read as measured fastest', async (filters, read) => {
+    const q: StatsQuestion = { ...question(filters), scroll: true }
+    const { sql } = sumsSql(q, [today])
+    expect(sql).not.toContain('page_days')
+    // one such filter alone: the visits' scroll reports beside the pages' events; else their events grouped by visit
+    expect(sql).toContain(read)
+    const full: StatsQuestion = { ...q, lean: undefined }
+    const byKey = (rs: SumsRow[]) => Object.fromEntries(rs.filter((x) => x.visitors > 0 || x.pageviews > 0).map((x) => [x.key, { visitors: x.visitors, networks: x.networks, pageviews: x.pageviews, scroll_sum: x.scroll_sum, scroll_views: x.scroll_views, scroll_visitors: x.scroll_visitors }]))
+    const [lean, whole] = await Promise.all([querySums(fx.client, q), querySums(fx.client, full)])
+    expect(Object.keys(byKey(lean)).length).toBeGreaterThan(0)
+    expect(byKey(lean)).toEqual(byKey(whole))
+    expect(Object.values(byKey(lean)).some((r) => r.scroll_views > 0)).toBe(true)
+    // and each page's visitors, from what was sent: those whose visit came from the source (a page filter picks the page's own row)
+    const [source, page] = [filters.match(/source==(\w+)/)?.[1], filters.match(/page==(\S+)/)?.[1]]
+    const from = (e: EventSpec) => e.visitor !== 0 && (!source || e.dims?.source === source) && (!filters.includes('channel==search') || e.dims?.channel === 'search')
+    const truth = new Map<string, Set<number>>()
+    for (const e of sent) if (from(e) && (e.name ?? 'pageview') === 'pageview' && (!page || e.path === page)) truth.set(e.path ?? '/', (truth.get(e.path ?? '/') ?? new Set()).add(e.visitor))
+    expect(Object.fromEntries(Object.entries(byKey(lean)).map(([k, v]) => [k, v.visitors]))).toEqual(Object.fromEntries([...truth].map(([k, v]) => [k, v.size])))
   })
 
   it('are made from the events by the migration on a store made before it, and run again give the same', async () => {

@@ -1,8 +1,9 @@
 /**
- * The dashboards' API client past a token's burst (STATS_RATE_LIMIT is a token bucket): a
- * question answered 429 is asked again after its Retry-After, at most RETRIES_WHEN_LIMITED
- * times and never past LONGEST_WAIT_S, so a panel loads a second late instead of failing.
- * Against a real HTTP server on 127.0.0.1.
+ * The dashboards' API client past a token's burst (STATS_RATE_LIMIT is a token bucket) or a
+ * store busy with other questions (503, store/client.ts StoreBusy): a question so answered is
+ * asked again after its Retry-After, at most RETRIES_WHEN_LIMITED times and never past
+ * LONGEST_WAIT_S, so a panel loads a second late instead of failing. Against a real HTTP server
+ * on 127.0.0.1.
  */
 import Fastify, { type FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -12,7 +13,7 @@ let server: FastifyInstance
 let base = ''
 /** Per path: how many times it was asked, and how many 429s it answers first (with which Retry-After). */
 const asked = new Map<string, number>()
-const plan = new Map<string, { limited: number; retryAfterS: number }>()
+const plan = new Map<string, { limited: number; retryAfterS: number; status?: number }>()
 
 beforeAll(async () => {
   server = Fastify({ logger: false })
@@ -21,6 +22,7 @@ beforeAll(async () => {
     const n = (asked.get(what) ?? 0) + 1
     asked.set(what, n)
     const p = plan.get(what) ?? { limited: 0, retryAfterS: 1 }
+    if (n <= p.limited && p.status === 503) return reply.code(503).header('retry-after', String(p.retryAfterS)).send({ error: 'the store is busy with other questions: try again in a few seconds' })
     if (n <= p.limited) return reply.code(429).header('retry-after', String(p.retryAfterS)).send({ error: 'too many questions from this token: retry later' })
     return { results: { visitors: { value: 7, change: null } }, asked: n }
   })
@@ -58,6 +60,16 @@ describe('apiGet past the burst', () => {
     const err = await apiGet(cred, `${base}/api/v1/stats/timeseries`).catch((e: unknown) => e)
     expect((err as ApiError).status).toBe(429)
     expect(asked.get('timeseries')).toBe(1)
+  })
+
+  it('asks a store busy with other questions (503) again after its Retry-After; a store out of reach (503, 30 s) is the error at once', async () => {
+    plan.set('conversions', { limited: 1, retryAfterS: 1, status: 503 })
+    const answer = await apiGet<{ asked: number }>(cred, `${base}/api/v1/stats/conversions`)
+    expect(answer.asked).toBe(2)
+    plan.set('funnel', { limited: 1, retryAfterS: 30, status: 503 })
+    const err = await apiGet(cred, `${base}/api/v1/stats/funnel`).catch((e: unknown) => e)
+    expect((err as ApiError).status).toBe(503)
+    expect(asked.get('funnel')).toBe(1)
   })
 
   it('stops waiting when the panel no longer wants the answer (its signal aborts)', async () => {

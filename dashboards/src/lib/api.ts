@@ -74,9 +74,12 @@ async function answer<T>(res: Response, cred?: Credentials): Promise<T> {
 }
 
 /**
- * How often a question answered 429 is asked again, and the longest Retry-After waited for: a
- * token's questions are a burst and then a steady rate (STATS_RATE_LIMIT), so a few quick clicks
- * past the burst load their panels a second late instead of failing.
+ * How often a question answered 429 or 503 with a Retry-After is asked again, and the longest
+ * Retry-After waited for: a token's questions are a burst and then a steady rate
+ * (STATS_RATE_LIMIT), so a few quick clicks past the burst load their panels a second late
+ * instead of failing; and a store whose queue of questions is full (two first looks at a month
+ * at a hundred million events at once) says to ask again in 5 s. A store that cannot be reached
+ * says 30 s: past the longest wait, its error is shown at once.
  */
 export const RETRIES_WHEN_LIMITED = 2
 export const LONGEST_WAIT_S = 10
@@ -102,7 +105,7 @@ export async function apiGet<T>(cred: Credentials, path: string, params: Record<
   for (let tries = 0; ; tries++) {
     const res = await fetch(path + query(params), { headers: headers(cred), signal, cache: 'no-store' })
     const wait = Number(res.headers.get('retry-after'))
-    if (res.status !== 429 || tries >= RETRIES_WHEN_LIMITED || !(wait > 0) || wait > LONGEST_WAIT_S) return answer<T>(res, cred)
+    if ((res.status !== 429 && res.status !== 503) || tries >= RETRIES_WHEN_LIMITED || !(wait > 0) || wait > LONGEST_WAIT_S) return answer<T>(res, cred)
     await res.body?.cancel()
     await pause(wait * 1000, signal)
   }

@@ -148,6 +148,7 @@ describe("today's page rows kept at insert", () => {
 
   it.each([
     ['source==Google', 'ARRAY JOIN scroll.1'],
+    ['source!=Google', 'ARRAY JOIN scroll.1'],
     ['channel==search', 'ARRAY JOIN scroll.1'],
     ['source==Google;channel==search', 's_pv'],
     ['source==Google;page==/pricing', 's_pv'],
@@ -164,8 +165,9 @@ describe("today's page rows kept at insert", () => {
     expect(byKey(lean)).toEqual(byKey(whole))
     expect(Object.values(byKey(lean)).some((r) => r.scroll_views > 0)).toBe(true)
     // and each page's visitors, from what was sent: those whose visit came from the source (a page filter picks the page's own row)
-    const [source, page] = [filters.match(/source==(\w+)/)?.[1], filters.match(/page==(\S+)/)?.[1]]
-    const from = (e: EventSpec) => e.visitor !== 0 && (!source || e.dims?.source === source) && (!filters.includes('channel==search') || e.dims?.channel === 'search')
+    const [source, op, page] = [filters.match(/source[!=]=(\w+)/)?.[1], filters.match(/source([!=]=)/)?.[1], filters.match(/page==(\S+)/)?.[1]]
+    const fromSource = (e: EventSpec) => !source || (op === '==') === (e.dims?.source === source)
+    const from = (e: EventSpec) => e.visitor !== 0 && fromSource(e) && (!filters.includes('channel==search') || e.dims?.channel === 'search')
     const truth = new Map<string, Set<number>>()
     for (const e of sent) if (from(e) && (e.name ?? 'pageview') === 'pageview' && (!page || e.path === page)) truth.set(e.path ?? '/', (truth.get(e.path ?? '/') ?? new Set()).add(e.visitor))
     expect(Object.fromEntries(Object.entries(byKey(lean)).map(([k, v]) => [k, v.visitors]))).toEqual(Object.fromEntries([...truth].map(([k, v]) => [k, v.size])))

@@ -22,8 +22,9 @@ beforeAll(async () => {
     const n = (asked.get(what) ?? 0) + 1
     asked.set(what, n)
     const p = plan.get(what) ?? { limited: 0, retryAfterS: 1 }
-    if (n <= p.limited && p.status === 503) return reply.code(503).header('retry-after', String(p.retryAfterS)).send({ error: 'the store is busy with other questions: try again in a few seconds' })
-    if (n <= p.limited) return reply.code(429).header('retry-after', String(p.retryAfterS)).send({ error: 'too many questions from this token: retry later' })
+    const status = p.status ?? 429
+    const error = status === 503 ? 'the store is busy with other questions: try again in a few seconds' : 'too many questions from this token: retry later'
+    if (n <= p.limited) return reply.code(status).header('retry-after', String(p.retryAfterS)).send({ error })
     return { results: { visitors: { value: 7, change: null } }, asked: n }
   })
   await server.listen({ host: '127.0.0.1', port: 0 })

@@ -78,8 +78,8 @@ async function answer<T>(res: Response, cred?: Credentials): Promise<T> {
  * Retry-After waited for: a token's questions are a burst and then a steady rate
  * (STATS_RATE_LIMIT), so a few quick clicks past the burst load their panels a second late
  * instead of failing; and a store whose queue of questions is full (several dashboards' first
- * looks at a month at a hundred million events at once) says to ask again in 5 s. A store that cannot be reached
- * says 30 s: past the longest wait, its error is shown at once.
+ * looks at a month at a hundred million events at once) says to ask again in 5 s. A store that
+ * cannot be reached says 30 s: past the longest wait, its error is shown at once.
  */
 export const RETRIES_WHEN_LIMITED = 2
 export const LONGEST_WAIT_S = 10

@@ -71,6 +71,10 @@ const question = (filters: string): StatsQuestion => ({
   networksUpTo: 100,
 })
 
+/** A page breakdown's rows with a visitor or a pageview, by page: its visitors, networks, pageviews and scroll depth (the scroll cases compare two reads by these). */
+const scrollRows = (rs: SumsRow[]) =>
+  Object.fromEntries(rs.filter((x) => x.visitors > 0 || x.pageviews > 0).map((x) => [x.key, { visitors: x.visitors, networks: x.networks, pageviews: x.pageviews, scroll_sum: x.scroll_sum, scroll_views: x.scroll_views, scroll_visitors: x.scroll_visitors }]))
+
 /** A sent event's network as the store counts it: its network, or its visitor's own without one. */
 const networkOf = (e: EventSpec) => (e.networkId ? `n${e.networkId}` : `v${e.visitor}`)
 
@@ -140,10 +144,9 @@ describe("today's page rows kept at insert", () => {
     const full: StatsQuestion = { ...q, lean: undefined }
     expect(sumsSql(full, [today]).sql).toContain('FINAL')
     const [picked, read] = await Promise.all([querySums(fx.client, q), querySums(fx.client, full)])
-    const byKey = (rs: SumsRow[]) => Object.fromEntries(rs.filter((x) => x.visitors > 0 || x.pageviews > 0).map((x) => [x.key, { visitors: x.visitors, networks: x.networks, pageviews: x.pageviews, scroll_sum: x.scroll_sum, scroll_views: x.scroll_views, scroll_visitors: x.scroll_visitors }]))
-    expect(Object.keys(byKey(picked)).sort()).toEqual(Object.keys(model(keep)).sort())
-    expect(byKey(picked)).toEqual(byKey(read))
-    expect(Object.values(byKey(picked)).some((r) => r.scroll_views > 0)).toBe(true)
+    expect(Object.keys(scrollRows(picked)).sort()).toEqual(Object.keys(model(keep)).sort())
+    expect(scrollRows(picked)).toEqual(scrollRows(read))
+    expect(Object.values(scrollRows(picked)).some((r) => r.scroll_views > 0)).toBe(true)
   })
 
   it.each([
@@ -159,18 +162,17 @@ describe("today's page rows kept at insert", () => {
     // one such filter alone: the visits' scroll reports beside the pages' events; else their events grouped by visit
     expect(sql).toContain(read)
     const full: StatsQuestion = { ...q, lean: undefined }
-    const byKey = (rs: SumsRow[]) => Object.fromEntries(rs.filter((x) => x.visitors > 0 || x.pageviews > 0).map((x) => [x.key, { visitors: x.visitors, networks: x.networks, pageviews: x.pageviews, scroll_sum: x.scroll_sum, scroll_views: x.scroll_views, scroll_visitors: x.scroll_visitors }]))
     const [lean, whole] = await Promise.all([querySums(fx.client, q), querySums(fx.client, full)])
-    expect(Object.keys(byKey(lean)).length).toBeGreaterThan(0)
-    expect(byKey(lean)).toEqual(byKey(whole))
-    expect(Object.values(byKey(lean)).some((r) => r.scroll_views > 0)).toBe(true)
+    expect(Object.keys(scrollRows(lean)).length).toBeGreaterThan(0)
+    expect(scrollRows(lean)).toEqual(scrollRows(whole))
+    expect(Object.values(scrollRows(lean)).some((r) => r.scroll_views > 0)).toBe(true)
     // and each page's visitors, from what was sent: those whose visit came from the source (a page filter picks the page's own row)
     const [source, op, page] = [filters.match(/source[!=]=(\w+)/)?.[1], filters.match(/source([!=]=)/)?.[1], filters.match(/page==(\S+)/)?.[1]]
     const fromSource = (e: EventSpec) => !source || (op === '==') === (e.dims?.source === source)
     const from = (e: EventSpec) => e.visitor !== 0 && fromSource(e) && (!filters.includes('channel==search') || e.dims?.channel === 'search')
     const truth = new Map<string, Set<number>>()
     for (const e of sent) if (from(e) && (e.name ?? 'pageview') === 'pageview' && (!page || e.path === page)) truth.set(e.path ?? '/', (truth.get(e.path ?? '/') ?? new Set()).add(e.visitor))
-    expect(Object.fromEntries(Object.entries(byKey(lean)).map(([k, v]) => [k, v.visitors]))).toEqual(Object.fromEntries([...truth].map(([k, v]) => [k, v.size])))
+    expect(Object.fromEntries(Object.entries(scrollRows(lean)).map(([k, v]) => [k, v.visitors]))).toEqual(Object.fromEntries([...truth].map(([k, v]) => [k, v.size])))
   })
 
   it('are made from the events by the migration on a store made before it, and run again give the same', async () => {

@@ -421,7 +421,7 @@ function groupingSets(
   row: 'visit' | 'event',
   sqlOf: { bucket: (interval: Interval) => string; cond: (f: Filter) => string },
   rest: string,
-): { select: string; groupBy: string } {
+): GroupedKeys {
   const masks = groupMasks(asks)
   // each argument's SQL, made once (a bucket or a condition adds parameters)
   const made = new Map<GroupArg, string>()
@@ -453,15 +453,23 @@ function groupingSets(
   const conditioned = asks.filter((a) => a.conds?.length).length
   if (conditioned > 0 && (alike || 2 * conditioned >= asks.length)) {
     // Asks that differ in their conditions alone (a question and its neighbours without each of its
-    // filters, R3): each row stands once for each ask whose conditions it meets (its `g`, by arrayJoin:
-    // a row meeting none is gone), grouped by ask and value, so that a row is counted only where it is
-    // one of an ask's rows, where GROUPING SETS counted every row in every set, those not meeting its
-    // conditions too (c = 0, thrown away). The page panel under `source==Google;country==US` and its
-    // two neighbours at ten million events, today's events on one thread: 35 ms against 47.
+    // filters, R3): each row stands once for each ask whose conditions it meets (its `g`, by ARRAY
+    // JOIN: a row meeting none is gone), grouped by ask and value, so that a row is counted only where
+    // it is one of an ask's rows, where GROUPING SETS counted every row in every set, those not meeting
+    // its conditions too (c = 0, thrown away). The page panel under `source==Google;country==US` and
+    // its two neighbours at ten million events, today's events on one thread: 35 ms against 47.
     const named = new Set<GroupArg>()
     const once = (x: GroupArg) => (named.has(x) ? sql(x) : (named.add(x), `(${made.get(x)!} AS ${sql(x)})`))
     const flags = asks.map((a) => (a.conds?.length ? a.conds.map((f) => once(condArg(f))).join(' AND ') : '1'))
-    const joined = `arrayJoin(arrayFilter((g, m) -> m != 0, [${masks.join(', ')}], [${flags.join(', ')}])) AS g`
+    const asked = `arrayFilter((g, m) -> m != 0, [${masks.join(', ')}], [${flags.join(', ')}])`
+    // Over events, the rows are copied as an ARRAY JOIN clause copies them; the arrayJoin function
+    // in the SELECT copied every column read, the custom properties (a map) too, before the rest:
+    // today's read of the `plan` panel under `source==Google;event==Signup` at a hundred million
+    // events, alone, 122-142 ms so against 46-57, the same rows. Over visits (a subquery of `visits
+    // FINAL`), the clause measured 5-10 % slower (the exit page panel under
+    // `page==/pricing;event==Signup`, the source panel under `country==US;source==Google`), and
+    // stays the function.
+    const joined = row === 'event' ? { select: 'g', join: `\n      ARRAY JOIN ${asked} AS g` } : { select: `arrayJoin(${asked}) AS g`, join: '' }
     // Each row's key and bucket are its ask's: when every ask has the same, that expression,
     // grouped by its name; else the ask's by `g` (asks of different properties or buckets: a
     // breakdown under a filter, its totals and its neighbour without the filter; the exit page
@@ -478,14 +486,24 @@ function groupingSets(
     }
     const key = byAsk((a) => a.prop ?? undefined, (x) => `CAST(${x} AS String)`, 'key')
     const bucket = byAsk((a) => (a.interval ? (`interval:${a.interval}` as const) : undefined), (x) => x, 'bucket')
-    const select = [joined, `${key.select} AS key`, `${bucket.select} AS bucket`, '1 AS c']
-    return { select: select.join(', '), groupBy: ['g', ...key.groupBy, ...bucket.groupBy, rest].filter((x) => x !== '').join(', ') }
+    const select = [joined.select, `${key.select} AS key`, `${bucket.select} AS bucket`, '1 AS c']
+    return { select: select.join(', '), groupBy: ['g', ...key.groupBy, ...bucket.groupBy, rest].filter((x) => x !== '').join(', '), join: joined.join }
   }
   const key = chosen((a) => (a.prop ? `CAST(${sql(a.prop)} AS String)` : undefined), "''")
   const b = chosen((a) => (a.interval ? sql(`interval:${a.interval}`) : undefined), "''")
   const c = chosen((a) => (a.conds?.length ? a.conds.map((f) => sql(condArg(f))).join(' AND ') : undefined), '1')
   const sets = asks.map((a) => `(${[...argsOf(a).map(sql), rest].filter((x) => x !== '').join(', ')})`)
-  return { select: `grouping(${args.map((x) => `${made.get(x)!} AS ${sql(x)}`).join(', ')}) AS g, ${key} AS key, ${b} AS bucket, ${c} AS c`, groupBy: `GROUPING SETS (${sets.join(', ')})` }
+  return { select: `grouping(${args.map((x) => `${made.get(x)!} AS ${sql(x)}`).join(', ')}) AS g, ${key} AS key, ${b} AS bucket, ${c} AS c`, groupBy: `GROUPING SETS (${sets.join(', ')})`, join: '' }
+}
+
+/**
+ * A read's key and bucket (`select`), what it groups by, and `join`: an ARRAY JOIN clause to put
+ * after the rows read (after their FROM, before PREWHERE), or ''.
+ */
+interface GroupedKeys {
+  select: string
+  groupBy: string
+  join: string
 }
 
 /** How a read's branches are joined (SumsQuery.sql). */
@@ -514,6 +532,18 @@ class SumsQuery {
     /** The rollup cube's: every row's key is also told apart by this property's value, `value\0key` (see CUBE_FILTERS). */
     private by: VisitProperty | null = null,
   ) {}
+
+  /**
+   * Whether the days read may hold an event without a visit (KnownDay.visitless; `branches` is
+   * told): when they hold none, a condition on an events row leaves out what it would say of one
+   * (eventCondition, eventsInScope), and so the columns only that part reads: under
+   * `outbound~docs;source==Google`, every event's own source and properties. Today live at a
+   * hundred million events (medians of 5, alternating): the page panel so 449 -> 361 ms, the
+   * event panel 274 -> 194, the `plan` panel 459 -> 406, the country panel under `outbound~docs`
+   * 62 -> 53; questions without such a filter unchanged. The collector stores every event in a
+   * visit: only events stored before visits were cut have none.
+   */
+  private visitless = true
 
   private countNets: Nets | undefined
   /** How this question's reads count distinct networks (networkCount). */
@@ -635,7 +665,8 @@ class SumsQuery {
    * event of a visit gives as it is.
    */
   private eventCondition(f: Filter, days: string): string {
-    return found(f) ? `if(visit_id != 0, ${this.foundCondition(f, days)}, ${this.ownVisitCondition(f)})` : this.ownVisitCondition(f)
+    if (!found(f)) return this.ownVisitCondition(f)
+    return this.visitless ? `if(visit_id != 0, ${this.foundCondition(f, days)}, ${this.ownVisitCondition(f)})` : this.foundCondition(f, days)
   }
 
   /** ` AND` the conditions on an events row of the filters every event of a visit answers as its visit does (`carried`); '' when none. */
@@ -743,19 +774,22 @@ class SumsQuery {
    * OR went to PREWHERE with the rest and was worked out for every event of the day: the
    * outbound panel under `page==/pricing;event==Signup` at ten million events, the read alone
    * on one thread, 46-50 ms against 35-36.
+   * `join`: a grouped read's ARRAY JOIN (GroupedKeys), put after FROM.
    * Returns the events' FROM clause and their conditions.
    */
-  private eventsInScope(days: string, filters: Filter[], also: string, few?: string, after?: string): string {
+  private eventsInScope(days: string, filters: Filter[], also: string, few?: string, after?: string, join = ''): string {
     const base = `site = ${this.site} AND toDate(ts) IN ${days} AND ${this.inRange('ts')}`
+    const from = `FROM events${join}`
     const others = filters.filter((f) => !carried(f))
     const own = this.carriedConditions(filters)
     const then = after ? `\n      WHERE ${after}` : ''
-    if (others.length === 0) return after ? `FROM events\n      PREWHERE ${base}${own} AND ${also}${then}` : `FROM events\n      WHERE ${base}${own} AND ${also}`
-    const alone = `(visit_id = 0 AND ${others.map((f) => this.ownVisitCondition(f)).join(' AND ')})`
-    if (others.every(found)) return `FROM events\n      PREWHERE ${base}${own} AND ${also} AND ((visit_id != 0${this.foundConditions(others, days)}) OR ${alone})${then}`
+    if (others.length === 0) return after ? `${from}\n      PREWHERE ${base}${own} AND ${also}${then}` : `${from}\n      WHERE ${base}${own} AND ${also}`
+    // (days without an event outside a visit: not even its columns are read)
+    const alone = this.visitless ? ` OR (visit_id = 0 AND ${others.map((f) => this.ownVisitCondition(f)).join(' AND ')})` : ''
+    if (others.every(found)) return `${from}\n      PREWHERE ${base}${own} AND ${also} AND ((visit_id != 0${this.foundConditions(others, days)})${alone})${then}`
     const holding = few ? ` WHERE visit_id IN (SELECT visit_id FROM events WHERE ${base}${own} AND visit_id != 0 AND ${few})` : ''
     const visitIds = `SELECT visit_id FROM ${this.visits(days, others, false)}${holding}`
-    return `FROM events\n      WHERE ${base}${own} AND (visit_id IN (${visitIds}) OR ${alone}) AND ${also}${after ? ` AND ${after}` : ''}`
+    return `${from}\n      WHERE ${base}${own} AND (visit_id IN (${visitIds})${alone}) AND ${also}${after ? ` AND ${after}` : ''}`
   }
 
   /**
@@ -806,7 +840,7 @@ class SumsQuery {
    * row or an events row: `row`; with `by`, prefixed; '' for none) and the question's bucket; with
    * `together`, the grouping sets of those asks (groupingSets), their conditions as `row` has them.
    */
-  private keysOf(rows: 'visit' | 'opens' | 'event' | 'visitless', key: string | null, rest: string, together: readonly GroupedAsk[] | null, days: string): { select: string; groupBy: string } {
+  private keysOf(rows: 'visit' | 'opens' | 'event' | 'visitless', key: string | null, rest: string, together: readonly GroupedAsk[] | null, days: string): GroupedKeys {
     // `visitless`: events rows without a visit, each its own (a condition on it is its own: ownVisitCondition);
     // `opens`: the rows of `visits` holding a visit's first event, as inserted (firstEventOnly), whose
     // pages and event names are those of their own part only: a filter on what a visit holds is its set of visits (heldCondition)
@@ -821,7 +855,7 @@ class SumsQuery {
       return groupingSets(together, row, { bucket, cond }, rest)
     }
     const k = key === null ? "''" : this.keyed(`CAST(${key} AS String)`, row)
-    return { select: `${k} AS key, ${bucket(this.q.interval)} AS bucket`, groupBy: ['key', 'bucket', rest].filter((x) => x !== '').join(', ') }
+    return { select: `${k} AS key, ${bucket(this.q.interval)} AS bucket`, groupBy: ['key', 'bucket', rest].filter((x) => x !== '').join(', '), join: '' }
   }
 
   /**
@@ -844,6 +878,7 @@ class SumsQuery {
 
   /** The reads `sql` puts together (see there), each a SELECT with its rows' sums named s_…. */
   branches(days: string[], byDay: boolean, together: readonly GroupedAsk[] | null, visitless: boolean): string[] {
+    this.visitless = visitless
     const q = this.q
     const tz = this.params.add('String', q.timezone)
     const d = this.params.add('Array(Date)', days)
@@ -897,7 +932,7 @@ class SumsQuery {
         const conds = [...(pre.length ? [] : [rows]), ...(pre.includes('opens = 1') ? [] : ['opens = 1']), this.inRange('start'), ...q.filters.filter((f) => !held(f)).map((f) => this.visitCondition(f, d)), ...(picked ? [picked] : [])]
         const openKeys = this.keysOf('opens', p ? p.expr : null, visitRest, together, d)
         branches.push(`SELECT ${openKeys.select}, ${headcountSums(this.nets)}, ${NO_REVENUE}, ${NO_SCROLL}${visitDay}
-      FROM visits${pre.length ? `\n      PREWHERE ${pre.join(' AND ')}` : ''}
+      FROM visits${openKeys.join}${pre.length ? `\n      PREWHERE ${pre.join(' AND ')}` : ''}
       WHERE ${conds.join('\n        AND ')}
       GROUP BY ${openKeys.groupBy}`)
       } else {
@@ -905,14 +940,14 @@ class SumsQuery {
         const visitKeys = this.keysOf('visit', p ? p.expr : null, visitRest, together, d)
         branches.push(`SELECT ${visitKeys.select}, ${q.lean === true && !paid ? headcountSums(this.nets) : visitSums(this.nets)},
         ${paid ? visitRevenue(this.nets) : NO_REVENUE}, ${NO_SCROLL}${visitDay}
-      FROM ${this.withRevenue(this.visits(d, q.filters, true, (together && this.heldByAny(together, d)) || undefined), d, paid)}${picked ? `\n      WHERE ${picked}` : ''}
+      FROM ${this.withRevenue(this.visits(d, q.filters, true, (together && this.heldByAny(together, d)) || undefined), d, paid)}${visitKeys.join}${picked ? `\n      WHERE ${picked}` : ''}
       GROUP BY ${visitKeys.groupBy}`)
       }
       const own = `${q.filters.length ? ` AND ${q.filters.map((f) => this.ownVisitCondition(f)).join(' AND ')}` : ''}${picked ? ` AND ${picked}` : ''}`
       const eventKeys = this.keysOf('visitless', p ? p.eventExpr : null, byDay && !sameDay ? 's_day' : '', together, d)
       if (visitless) branches.push(`SELECT ${eventKeys.select}, ${eventSums(this.nets, false, true)},
         ${paid ? eventRevenue(this.nets, paid, false) : NO_REVENUE}, ${NO_SCROLL}${eventDay}
-      FROM events
+      FROM events${eventKeys.join}
       WHERE site = ${this.site} AND toDate(ts) IN ${d} AND ${this.inRange('ts')} AND visit_id = 0${own}
       GROUP BY ${eventKeys.groupBy}`)
     } else {
@@ -942,7 +977,7 @@ class SumsQuery {
         branches.push(`SELECT ${visitKeys.select}, ${holdingVisitSums(this.nets, prop.visitArray === 'pages' ? 'countIf(entry_page = held)' : 'count()')},
         ${paid ? visitRevenue(this.nets) : NO_REVENUE}, ${prop.visitArray === 'pages' ? heldPageScroll(this.nets) : NO_SCROLL}${visitDay}
       FROM ${this.withRevenue(this.visits(d, others, true), d, paid)}
-      ARRAY JOIN ${prop.visitArray} AS held${keyConds.length ? `\n      WHERE ${keyConds.join(' AND ')}` : ''}
+      ARRAY JOIN ${prop.visitArray} AS held${visitKeys.join}${keyConds.length ? `\n      WHERE ${keyConds.join(' AND ')}` : ''}
       GROUP BY ${visitKeys.groupBy}`)
       }
       const valueConds = ownFilters.map((f) => ` AND ${compare(value, f, this.params)}`).join('')
@@ -978,21 +1013,21 @@ class SumsQuery {
         const visitKeys = this.keysOf('visit', 'held', visitRest, asks, d)
         branches.push(`SELECT ${visitKeys.select}, ${NO_SUMS}, ${NO_REVENUE}, ${visitPageScroll(this.nets)}${visitDay}
       FROM ${this.visits(d, others, true)}
-      ARRAY JOIN scroll.1 AS held, scroll.2 AS s_depth
+      ARRAY JOIN scroll.1 AS held, scroll.2 AS s_depth${visitKeys.join}
       WHERE has(pages, held)${keyConds}
       GROUP BY ${visitKeys.groupBy}`)
       }
       if (pageDays) {
         // today's page rows as kept at insert (page_days, migration 033): the sums below, from states
         branches.push(`SELECT ${eventKeys.select}, ${PAGE_DAY_SUMS}, ${NO_REVENUE}, ${PAGE_DAY_SCROLL}${eventDay}
-      FROM page_days
+      FROM page_days${eventKeys.join}
       WHERE site = ${this.site} AND day IN ${d}${valueConds}
       GROUP BY ${eventKeys.groupBy}`)
       } else if (pagesByVisit) {
         branches.push(`SELECT key, bucket, ${leanPageSums(this.nets)}, ${NO_REVENUE}, ${leanPageScroll(this.nets)}${eventDay}
       FROM (
         SELECT ${eventKeys.select}, visit_id, visitor_id, ${LEAN_PAGE_VISITS}
-        ${this.eventsInScope(d, others, carrying)}
+        ${this.eventsInScope(d, others, carrying, undefined, undefined, eventKeys.join)}
         GROUP BY ${eventKeys.groupBy}, visit_id, visitor_id
       )
       GROUP BY key, bucket`)
@@ -1001,7 +1036,7 @@ class SumsQuery {
         branches.push(`SELECT ${eventKeys.select},
         ${eventSums(this.nets, leanHeld ? `visit_id != 0 AND ${holders(prop, this.params)}` : !prop.visitArray, prop.dim !== 'page')},
         ${paid && !prop.visitArray ? eventRevenue(this.nets, paid, true) : NO_REVENUE}, ${prop.dim === 'page' ? OWN_PAGE_SCROLL : NO_SCROLL}${eventDay}
-      ${this.eventsInScope(d, others, carrying, prop.dim === 'page' ? undefined : carrying, picked || undefined)}
+      ${this.eventsInScope(d, others, carrying, prop.dim === 'page' ? undefined : carrying, picked || undefined, eventKeys.join)}
       GROUP BY ${eventKeys.groupBy}`)
       }
     }

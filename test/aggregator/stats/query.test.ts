@@ -675,7 +675,7 @@ describe('the same question asked at once', () => {
   })
 })
 
-/** A grouped read's SQL (groupedSumsSql): its rows say their ask (`g`), by GROUPING SETS or by arrayJoin. */
+/** A grouped read's SQL (groupedSumsSql): its rows say their ask (`g`), by GROUPING SETS or by ARRAY JOIN. */
 const isGrouped = (sql: string) => /\bAS g\b/.test(sql)
 
 describe('several visit properties and intervals asked at once (one read: groupedSumsSql)', () => {
@@ -768,7 +768,7 @@ describe('several visit properties and intervals asked at once (one read: groupe
     { prop: null, conds: parseFilters('browser==Firefox;country!=DE') }, { prop: null, conds: parseFilters('browser==Firefox') },
     { prop: null, conds: parseFilters('country!=DE') }, { prop: null, interval: 'day', conds: parseFilters('source~goo') },
   ]
-  /** Asks that differ in their conditions alone, one without any: each row stands for each ask it is one of (groupingSets, by arrayJoin; condAsks too, whose buckets differ). */
+  /** Asks that differ in their conditions alone, one without any: each row stands for each ask it is one of (groupingSets, by ARRAY JOIN; condAsks too, whose buckets differ). */
   const neighbourAsks: GroupedAsk[] = [
     { prop: null, conds: parseFilters('source~goo;country!=DE') }, { prop: null, conds: parseFilters('country!=DE') },
     { prop: null, conds: parseFilters('source~goo') }, { prop: null },
@@ -786,7 +786,7 @@ describe('several visit properties and intervals asked at once (one read: groupe
       // conditions (differing in them alone, or in their buckets too): each row once an ask it is one of
       if (asks.every((a) => a.conds)) expect(sql.sql).toMatch(/_g\d+ OR _g\d+/)
       expect(sql.sql).not.toContain('GROUPING SETS')
-      expect(sql.sql).toContain('arrayJoin(arrayFilter((g, m) -> m != 0')
+      expect(sql.sql).toContain('ARRAY JOIN arrayFilter((g, m) -> m != 0')
       const grouped = await run(sql)
       expect(byDay(addedUp(await runUnmerged(groupedSumsSql(q, asks, days, new Params(), true, { merged: false }))))).toEqual(byDay(grouped))
       const masks = groupMasks(asks)

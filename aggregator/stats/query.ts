@@ -498,7 +498,8 @@ function groupingSets(
 
 /**
  * A read's key and bucket (`select`), what it groups by, and `join`: an ARRAY JOIN clause to put
- * after the rows read (after their FROM, before PREWHERE), or ''.
+ * after the rows read (after their FROM, before PREWHERE), or '' (always, over visit rows: see
+ * groupingSets).
  */
 interface GroupedKeys {
   select: string
@@ -932,7 +933,7 @@ class SumsQuery {
         const conds = [...(pre.length ? [] : [rows]), ...(pre.includes('opens = 1') ? [] : ['opens = 1']), this.inRange('start'), ...q.filters.filter((f) => !held(f)).map((f) => this.visitCondition(f, d)), ...(picked ? [picked] : [])]
         const openKeys = this.keysOf('opens', p ? p.expr : null, visitRest, together, d)
         branches.push(`SELECT ${openKeys.select}, ${headcountSums(this.nets)}, ${NO_REVENUE}, ${NO_SCROLL}${visitDay}
-      FROM visits${openKeys.join}${pre.length ? `\n      PREWHERE ${pre.join(' AND ')}` : ''}
+      FROM visits${pre.length ? `\n      PREWHERE ${pre.join(' AND ')}` : ''}
       WHERE ${conds.join('\n        AND ')}
       GROUP BY ${openKeys.groupBy}`)
       } else {
@@ -940,7 +941,7 @@ class SumsQuery {
         const visitKeys = this.keysOf('visit', p ? p.expr : null, visitRest, together, d)
         branches.push(`SELECT ${visitKeys.select}, ${q.lean === true && !paid ? headcountSums(this.nets) : visitSums(this.nets)},
         ${paid ? visitRevenue(this.nets) : NO_REVENUE}, ${NO_SCROLL}${visitDay}
-      FROM ${this.withRevenue(this.visits(d, q.filters, true, (together && this.heldByAny(together, d)) || undefined), d, paid)}${visitKeys.join}${picked ? `\n      WHERE ${picked}` : ''}
+      FROM ${this.withRevenue(this.visits(d, q.filters, true, (together && this.heldByAny(together, d)) || undefined), d, paid)}${picked ? `\n      WHERE ${picked}` : ''}
       GROUP BY ${visitKeys.groupBy}`)
       }
       const own = `${q.filters.length ? ` AND ${q.filters.map((f) => this.ownVisitCondition(f)).join(' AND ')}` : ''}${picked ? ` AND ${picked}` : ''}`
@@ -977,7 +978,7 @@ class SumsQuery {
         branches.push(`SELECT ${visitKeys.select}, ${holdingVisitSums(this.nets, prop.visitArray === 'pages' ? 'countIf(entry_page = held)' : 'count()')},
         ${paid ? visitRevenue(this.nets) : NO_REVENUE}, ${prop.visitArray === 'pages' ? heldPageScroll(this.nets) : NO_SCROLL}${visitDay}
       FROM ${this.withRevenue(this.visits(d, others, true), d, paid)}
-      ARRAY JOIN ${prop.visitArray} AS held${visitKeys.join}${keyConds.length ? `\n      WHERE ${keyConds.join(' AND ')}` : ''}
+      ARRAY JOIN ${prop.visitArray} AS held${keyConds.length ? `\n      WHERE ${keyConds.join(' AND ')}` : ''}
       GROUP BY ${visitKeys.groupBy}`)
       }
       const valueConds = ownFilters.map((f) => ` AND ${compare(value, f, this.params)}`).join('')
@@ -1013,21 +1014,21 @@ class SumsQuery {
         const visitKeys = this.keysOf('visit', 'held', visitRest, asks, d)
         branches.push(`SELECT ${visitKeys.select}, ${NO_SUMS}, ${NO_REVENUE}, ${visitPageScroll(this.nets)}${visitDay}
       FROM ${this.visits(d, others, true)}
-      ARRAY JOIN scroll.1 AS held, scroll.2 AS s_depth${visitKeys.join}
+      ARRAY JOIN scroll.1 AS held, scroll.2 AS s_depth
       WHERE has(pages, held)${keyConds}
       GROUP BY ${visitKeys.groupBy}`)
       }
       if (pageDays) {
         // today's page rows as kept at insert (page_days, migration 033): the sums below, from states
         branches.push(`SELECT ${eventKeys.select}, ${PAGE_DAY_SUMS}, ${NO_REVENUE}, ${PAGE_DAY_SCROLL}${eventDay}
-      FROM page_days${eventKeys.join}
+      FROM page_days
       WHERE site = ${this.site} AND day IN ${d}${valueConds}
       GROUP BY ${eventKeys.groupBy}`)
       } else if (pagesByVisit) {
         branches.push(`SELECT key, bucket, ${leanPageSums(this.nets)}, ${NO_REVENUE}, ${leanPageScroll(this.nets)}${eventDay}
       FROM (
         SELECT ${eventKeys.select}, visit_id, visitor_id, ${LEAN_PAGE_VISITS}
-        ${this.eventsInScope(d, others, carrying, undefined, undefined, eventKeys.join)}
+        ${this.eventsInScope(d, others, carrying)}
         GROUP BY ${eventKeys.groupBy}, visit_id, visitor_id
       )
       GROUP BY key, bucket`)

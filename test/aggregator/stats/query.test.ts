@@ -675,7 +675,7 @@ describe('the same question asked at once', () => {
   })
 })
 
-/** A grouped read's SQL (groupedSumsSql): its rows say their ask (`g`), by GROUPING SETS or by ARRAY JOIN. */
+/** A grouped read's SQL (groupedSumsSql): its rows say their ask (`g`), by GROUPING SETS, or by ARRAY JOIN (the arrayJoin function over visit rows). */
 const isGrouped = (sql: string) => /\bAS g\b/.test(sql)
 
 describe('several visit properties and intervals asked at once (one read: groupedSumsSql)', () => {

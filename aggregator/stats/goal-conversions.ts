@@ -172,7 +172,7 @@ async function rowSums(client: ClickHouseClient, q: StatsQuestion, byRow: ByRow[
 async function goalSql(client: ClickHouseClient, q: StatsQuestion, goals: GoalMatch[], onDay: (utc: string) => boolean = () => true): Promise<Sums[]> {
   if (goals.length === 0) return []
   // the goals' sums per UTC day (a row per goal and day, key = the goal's index): each day's kept (dayByDay)
-  const perDay = async (utc: string[]): Promise<SumsRow[]> => {
+  const perDay = async (utc: string[], visitless: boolean): Promise<SumsRow[]> => {
     const params = new Params()
     const flags = Object.fromEntries(goals.map((g, i) => [`g${i}`, goalCondition(g, params)]))
     // revenue goals (issue 14): their events' amounts in their own currency, and who paid them
@@ -180,7 +180,7 @@ async function goalSql(client: ClickHouseClient, q: StatsQuestion, goals: GoalMa
     const revenueColumns: Record<string, string> = paying.length ? { ra: 'revenue_amount', rc: 'revenue_currency' } : {}
     const anyGoal = Object.values(flags).join(' OR ')
     const nets = networkCount(q, params)
-    const events = eventsInAndOutOfVisits(q, params, { ...flags, net: NETWORK, ...revenueColumns }, anyGoal, utc)
+    const events = eventsInAndOutOfVisits(q, params, { ...flags, net: NETWORK, ...revenueColumns }, anyGoal, utc, visitless)
     const sql = `SELECT toString(utc_day) AS day, ${goals.map((_, i) => `sum(v${i}) AS v${i}, sum(n${i}) AS n${i}, sum(e${i}) AS e${i}`).join(', ')}
         ${paying.map(({ i }) => `, sum(r${i}) AS r${i}, sum(re${i}) AS re${i}, sum(rv${i}) AS rv${i}, sum(rn${i}) AS rn${i}`).join('')}
       FROM

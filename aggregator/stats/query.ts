@@ -1527,7 +1527,8 @@ export async function dayByDay(
   client: ClickHouseClient,
   question: string,
   utc: string[],
-  read: (days: string[]) => Promise<SumsRow[]>,
+  /** Reads a run of days; `visitless`: whether one of them may hold an event without a visit (KnownDay). */
+  read: (days: string[], visitless: boolean) => Promise<SumsRow[]>,
   /** eventDays, when the caller has it already. */
   known?: Map<string, KnownDay>,
 ): Promise<SumsRow[]> {
@@ -1550,7 +1551,8 @@ export async function dayByDay(
   if (missing.length > 0) {
     const fresh = new Map<string, SumsRow[]>()
     const turn = pLimit(DAYS_READ_AT_ONCE.runs)
-    for (const r of (await Promise.all(inRuns(missing, known).map((run) => turn(() => read(run))))).flat()) {
+    const runs = inRuns(missing, known).map((run) => turn(() => read(run, run.some((d) => known.get(d)?.visitless !== false))))
+    for (const r of (await Promise.all(runs)).flat()) {
       let rows = fresh.get(r.day!)
       if (!rows) fresh.set(r.day!, (rows = []))
       rows.push(copyRow(r, true, false))

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseFilters } from '../../../aggregator/stats/filters.ts'
+import { goalConversions } from '../../../aggregator/stats/goal-conversions.ts'
+import { parseGoalMatch } from '../../../aggregator/stats/goal-match.ts'
 import type { Range } from '../../../aggregator/stats/period.ts'
 import { property } from '../../../aggregator/stats/properties.ts'
 import { querySums, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
@@ -116,6 +118,24 @@ describe('a day without an event outside a visit', () => {
       for (const sql of asked) expect(sql).not.toMatch(FOR_VISITLESS)
     })
   }
+
+  it.each(FILTERS)('goals under "%s", counted from the events: asked of each event\'s visit alone, as sent', async (raw) => {
+    const goals = [
+      { id: 'g1', site: SITE, label: 'Pricing', created_at: '', ...parseGoalMatch({ page: '/pricing' }) },
+      { id: 'g2', site: SITE, label: 'Signup', created_at: '', ...parseGoalMatch({ event: 'Signup' }) },
+    ]
+    const matches = [(e: EventSpec) => nameOf(e) === 'pageview' && e.path === '/pricing', (e: EventSpec) => nameOf(e) === 'Signup']
+    const asked: string[] = []
+    const scope = { site: SITE, timezone: 'UTC', filters: parseFilters(raw), limits: { k: 1, kn: 1 }, now: DAY0 + 23 * HOUR }
+    // (every goal counted from the events, not from the breakdown rows: eventsInAndOutOfVisits)
+    const { results } = await goalConversions(countingClient(fx.client, asked), scope, range, goals, { breakdownRows: false })
+    const kept = visits.filter((v) => keeps(raw)(v.events))
+    const truth = matches.map((m) => ({ visitors: new Set(kept.filter((v) => v.events.some(m)).map((v) => v.visitor)).size, events: kept.flatMap((v) => v.events).filter(m).length }))
+    expect(truth.some((t) => t.events > 0)).toBe(true)
+    expect(results.map((r) => ({ visitors: r.visitors, events: r.events }))).toEqual(truth)
+    expect(asked.filter((sql) => /\bcounted\b/.test(sql)).length).toBeGreaterThan(0)
+    for (const sql of asked) expect(sql).not.toMatch(FOR_VISITLESS)
+  })
 
   // last: it stores an event without a visit
   it('once an event without a visit is stored that day, it is asked about again and counted', async () => {

@@ -1681,9 +1681,8 @@ export async function querySums(client: ClickHouseClient, q: StatsQuestion, part
   // `rollup`: only the days the rollup answers (rollupHeldDays), for a caller that works the others out itself
   if (live.length > 0 && part === 'all') {
     // the other days (every day, when the rollup does not answer) from events and visits: day by day, each day's rows kept (dayByDay)
-    // the days read without an event outside a visit need no branch for them (KnownDay.visitless)
-    const read = (days: string[]) => liveRows(client, q, days, days.some((d) => known.get(d)?.visitless !== false))
-    parts.push(dayByDay(client, JSON.stringify({ sums: inOrder(q) }), live, read, known))
+    // the days read without an event outside a visit need no branch for them (KnownDay.visitless: dayByDay tells)
+    parts.push(dayByDay(client, JSON.stringify({ sums: inOrder(q) }), live, (days, visitless) => liveRows(client, q, days, visitless), known))
   }
   // the days' rows carry no day (dayByDay), so they add up per (key, bucket)
   return addedUp((await Promise.all(parts)).flat())

@@ -308,9 +308,9 @@ async function breakdownOnce(
         : totals(client, s, range)
   // R3 row by row: the question without each filter on another property. Only a neighbour's
   // visitors are compared (splitRows), so it is asked lean whenever the property can be, whatever
-  // the question's metrics, and never its scroll depth
+  // the question's metrics, and never its scroll depth; the page's, its visitors alone (visitorsOnly)
   const withouts = s.filters.filter((f) => f.name !== name).map((f): Scope => ({ ...s, filters: s.filters.filter((x) => x !== f) }))
-  const neighbour = { ...questionOf(s, range), property: prop, ...(leanable ? { lean: true } : {}) }
+  const neighbour = { ...questionOf(s, range), property: prop, ...(leanable ? { lean: true } : {}), ...(leanable && prop.dim === 'page' ? { visitorsOnly: true } : {}) }
   const [rows, total, bases, open, ...neighbourRows] = await Promise.all([
     asked,
     whole,

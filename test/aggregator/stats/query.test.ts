@@ -817,6 +817,53 @@ describe('several visit properties and intervals asked at once (one read: groupe
     },
   )
 
+  // R3's neighbours of a page panel under two filters, on what a visit holds (an event sent, a link),
+  // on its first event (the source) or carried by every event (the browser): only their visitors are compared
+  const NEIGHBOURS = ['event==Signup;source~goo', 'outbound~example.org;browser!=Safari', 'event==Signup;country!=DE']
+  const visitorsOf = (rs: SumsRow[]) => Object.fromEntries(rs.filter((r) => r.visitors > 0).map((r) => [`${r.key}\u0000${r.day ?? ''}`, r.visitors]))
+  it.each(NEIGHBOURS.flatMap((two) => [[two, 'A', RANGE_A], [two, 'B', RANGE_B]] as const))(
+    'a page breakdown\'s neighbours asked for their visitors alone (visitorsOnly) under %s, range %s: read together, each one\'s visitors as asked in full',
+    async (two, _, range) => {
+      const sums: string[] = []
+      const counting = seeingQueries((sql, run) => (sql.includes('event_counts') || sums.push(sql), run()))
+      const [a, b] = parseFilters(two)
+      const asked = [[a], [b]].map((filters) => question(range, { filters, property: PROPERTIES.page, lean: true, visitorsOnly: true }))
+      const atOnce = await Promise.all(asked.map((q) => querySums(counting, q)))
+      // the days read are not whole UTC days in Berlin: the visits holding each page, in one read, and no read of the events besides
+      expect(sums.filter((sql) => sql.includes('pathname'))).toHaveLength(0)
+      expect(sums.filter((sql) => /ARRAY JOIN pages AS held/.test(sql))).toHaveLength(1)
+      expect(sums.filter((sql) => isGrouped(sql) && /ARRAY JOIN pages AS held/.test(sql))).toHaveLength(1)
+      for (const [i, q] of asked.entries()) {
+        // in full, alone (a filter more that every visit meets, so that nothing kept above is given back)
+        const full = await querySums(fx.client, { ...q, visitorsOnly: undefined, filters: [...parseFilters('os!=Nobody'), ...q.filters] })
+        expect(visitorsOf(atOnce[i]), q.filters[0].name).toEqual(visitorsOf(full))
+        expect(Object.keys(visitorsOf(full)).length).toBeGreaterThan(1)
+      }
+    },
+  )
+  // whole UTC days in UTC (a live day's read: leanHeld): the days' pageviews in visits, once for both
+  it.each(NEIGHBOURS.flatMap((two) => [[two, ['2030-10-27', '2030-10-28']], [two, ['2030-10-29']]] as const))(
+    'and over whole UTC days in UTC, under %s, %s: one read of the pageviews in visits, each one\'s visitors as read alone in full',
+    async (two, days) => {
+      const range = { from: Date.parse(`${days[0]}T00:00:00Z`), to: Date.parse(`${days[days.length - 1]}T00:00:00Z`) + 86_400_000 }
+      const q = { ...question(range, { property: PROPERTIES.page, lean: true, visitorsOnly: true }), timezone: 'UTC' }
+      const asks: GroupedAsk[] = parseFilters(two).map((f) => ({ prop: null, conds: [f] }))
+      const sql = groupedSumsSql(q, asks, [...days], new Params(), true, { merged: false })
+      expect(sql.sql).toContain("name = 'pageview' AND visit_id != 0")
+      expect(sql.sql).not.toMatch(/\(engagement_ms|scroll_depth|FROM visits FINAL/)
+      expect(sql.sql).toContain('ARRAY JOIN arrayFilter((g, m) -> m != 0')
+      const grouped = addedUp(await runUnmerged(sql))
+      const masks = groupMasks(asks)
+      for (const [i, a] of asks.entries()) {
+        const mine = grouped.filter((r) => Number(r.c) === 1 && masks.indexOf(Number(r.g)) === i)
+        const alone = await runUnmerged(sumsSql({ ...q, visitorsOnly: undefined, filters: [...a.conds!] }, [...days], new Params(), null, true, { merged: false }))
+        expect(visitorsOf(mine), a.conds![0].name).toEqual(visitorsOf(addedUp(alone)))
+        expect(Object.keys(visitorsOf(mine)).length).toBeGreaterThan(1)
+        expect(mine.every((r) => Number(r.pageviews) === 0 && Number(r.engagement_ms) === 0)).toBe(true)
+      }
+    },
+  )
+
   it('a grouped read that fails leaves each question to be read alone', async () => {
     const failing = seeingQueries((sql, run) => (isGrouped(sql) ? Promise.reject(new Error('memory limit (for the test)')) : run()))
     const asked = [undefined, PROPERTIES.country].map((property) => question(RANGE_A, { filters: parseFilters('device!=Nothing'), property }))

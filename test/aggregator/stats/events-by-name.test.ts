@@ -11,9 +11,9 @@ import { eraseSiteData } from '../../../retention/erase.ts'
 import { DAY, HOUR, MINUTE, openFixture, recordingClient, type AskedQuery, type EventSpec, type StoreFixture } from '../store-fixture.ts'
 
 /**
- * The events are also kept sorted by name and path (the projection `by_name`, migration 036),
- * so that a funnel, the goals and the visits holding a page or an event read only the granules
- * of what they name. A read that needs a column the projection lacks cannot use it, and nothing
+ * The events are also kept sorted by name and path (the projection `by_name`, migration 036;
+ * with their custom properties since 038), so that a funnel, the goals and the visits holding a
+ * page, an event or a link read only the granules of what they name. A read that needs a column the projection lacks cannot use it, and nothing
  * would say so but the time: here every such read is asked again with the projection required
  * (the engine refuses the query when it does not use it) and must give the same rows. And a
  * purge's lightweight DELETE keeps the projection in the parts it changes.
@@ -33,6 +33,7 @@ const events: EventSpec[] = Array.from({ length: 2 }, (_, d) => d).flatMap((d) =
       { site: SITE, ts: t, visitor: v, path: '/', networkId: v },
       ...(i % 4 !== 3 ? [{ site: SITE, ts: t + MINUTE, visitor: v, path: '/pricing', networkId: v }] : []),
       ...(i % 2 === 0 ? [{ site: SITE, ts: t + 2 * MINUTE, visitor: v, name: 'Signup', path: '/pricing', networkId: v }] : []),
+      ...(i % 3 === 0 ? [{ site: SITE, ts: t + 3 * MINUTE, visitor: v, name: 'Outbound Link: Click', path: '/pricing', props: { url: `https://example.org/docs/${i}` }, networkId: v }] : []),
     ]
   }),
 )
@@ -59,6 +60,8 @@ const questions: [string, (c: ClickHouseClient) => Promise<unknown>, (sql: strin
   ['the goals', (c) => goalConversions(c, scope(), RANGE, goals), (sql) => /FROM events/.test(sql) && sql.includes('in_visits')],
   ['the visits holding a page (source panel under page==/pricing)', (c) => breakdown(c, scope('page==/pricing'), RANGE, 'source', property('source')!, ['visitors'], 10), (sql) => sql.includes('visit_id IN (SELECT visit_id FROM events')],
   ['the visits holding an event (outbound panel under event==Signup)', (c) => breakdown(c, scope('event==Signup'), RANGE, 'outbound', property('outbound')!, ['visitors'], 10), (sql) => sql.includes('SELECT visit_id FROM events')],
+  // a link's URL is among the events' custom properties (migration 038 put them in the projection)
+  ['the visits holding a link (country panel under outbound~docs)', (c) => breakdown(c, scope('outbound~docs'), RANGE, 'country', property('country')!, ['visitors'], 10), (sql) => sql.includes('SELECT visit_id FROM events') && sql.includes("props['url']")],
 ]
 
 /** 100,000 pageviews of other pages on the UTC day starting at `day`, each with a visitor hash and no visit (as events stored before visits were cut). */
@@ -138,14 +141,14 @@ describe('the events sorted by name and path (projection by_name)', () => {
     expect(await pageviews('/', '2030-05-06', EVENTS_ALONE)).toBe(sent)
   })
 
-  it('made on a store whose parts hold rows a purge hid (migration 036 again): those rows stay hidden', async () => {
+  it('made on a store whose parts hold rows a purge hid (migration 038, as 036 made it before): those rows stay hidden', async () => {
     await fx.client.command({ query: 'ALTER TABLE events DROP PROJECTION by_name', clickhouse_settings: { mutations_sync: '2' } })
     const day = D0 + 5 * DAY
     await fx.insert(Array.from({ length: 10 }, (_, i) => ({ site: SITE, ts: day + 8 * HOUR + i * MINUTE, visitor: 500 + i, path: '/upgraded' })))
     await fill(day)
     await fx.client.command({ query: 'OPTIMIZE TABLE events PARTITION {d:Date} FINAL', query_params: { d: '2030-05-11' } })
     await fx.client.command({ query: 'DELETE FROM events WHERE site = {site:String} AND toDate(ts) = {d:Date} AND ts < {cut:DateTime64(3)}', query_params: { site: SITE, d: '2030-05-11', cut: (day + 8 * HOUR + 4 * MINUTE) / 1000 } })
-    await runStatements(fx.client, listMigrations().find((m) => m.version === 36)!.statements)
+    await runStatements(fx.client, listMigrations().find((m) => m.version === 38)!.statements)
     await waitForMutations()
     const parts = await (await fx.client.query({ query: "SELECT name, projections FROM system.parts WHERE database = currentDatabase() AND table = 'events' AND active", format: 'JSONEachRow' })).json<{ name: string; projections: string[] }>()
     for (const part of parts) expect(part.projections, part.name).toContain('by_name')

@@ -226,15 +226,18 @@ async function otherSums(client: ClickHouseClient, s: Scope, range: Span, name: 
   const own = ownPick(s, name)
   const same = own !== null && !union.others && new Set(own.values).size === new Set(union.values).size && union.values.every((v) => own.values.includes(v))
   const filters = same ? s.filters : [...s.filters.filter((f) => f.name !== name), union]
-  // a visit property's, or a page's or an event name's when the question asks nothing of visits
-  // (`lean`: its rows were read so), only its visitors and networks are counted again (lean): the
-  // page panel under `page==/pricing` at ten million events read the page's visits in full
-  // through FINAL for its "(other)" (33 ms), where today's page rows answer (page_days)
-  const distinct = await totals(client, s, range, filters, prop.level === 'visit' || lean)
+  // only its visitors and networks are counted again (lean), but a page's or an event name's visits
+  // and durations when the question asks them of visits (not `lean`): the page panel under
+  // `page==/pricing` at ten million events read the page's visits in full through FINAL for its
+  // "(other)" (33 ms), where today's page rows answer (page_days); the `plan` panel under
+  // `source==Google;event==Signup`, today live, its visits with a plan through FINAL (50 ms),
+  // where their first events answer (firstEventOnly)
+  const visits = prop.level === 'event' && prop.visitArray !== undefined && !lean
+  const distinct = await totals(client, s, range, filters, !visits)
   const out: Sums = { ...added, visitors: distinct.visitors, networks: distinct.networks }
   // revenue and scroll depth are not counted again over the union (R0): "(other)" shows neither
   out.revenue_visitors = out.scroll_visitors = 0
-  if (prop.level === 'event' && prop.visitArray && !lean) {
+  if (visits) {
     out.visits = distinct.visits
     out.duration_ms = distinct.duration_ms
     // a visit enters on one page, but holds several event names

@@ -39,7 +39,7 @@ export interface EventProperty {
   level: 'event'
   /** SQL over an `events` row giving the value. */
   expr: string
-  /** Which events carry it. */
+  /** Which events carry it: pageviews and engagement pings for the page alone (query.ts: eventSums' `pings`). */
   where: string
   dim: string
   /**

@@ -246,13 +246,19 @@ const headcountSums = (nets: Nets) => `uniqExact(visitor_id) AS s_visitors, ${ne
  */
 const holdingVisitSums = (nets: Nets, entries: string) => `uniqExact(visitor_id) AS s_visitors, ${nets.count(NETWORK)} AS s_networks, count() AS s_visits, 0 AS s_pageviews, 0 AS s_events,
       countIf(${BOUNCE}) AS s_bounces, ${entries} AS s_entries, sum(${DURATION}) AS s_duration_ms, 0 AS s_engagement_ms`
-/** `visitors`: count the visitors of the events read (true: those with a visitor hash; a condition: those meeting it). */
-const eventSums = (nets: Nets, visitors: boolean | string, events: boolean) => {
+/**
+ * `visitors`: count the visitors of the events read (true: those with a visitor hash; a condition:
+ * those meeting it). `pings`: the events read may be pageviews and engagement pings (not those of
+ * an event property but the page's, whose `where` leaves them out: then neither they nor the
+ * pings' `engagement_ms` are asked, and such a read can be answered from the events sorted by
+ * name, migration 038).
+ */
+const eventSums = (nets: Nets, visitors: boolean | string, events: boolean, pings = true) => {
   const who = visitors === true ? 'visitor_id != 0' : visitors
   return `${who ? `uniqExactIf(visitor_id, ${who})` : '0'} AS s_visitors,
       ${who ? nets.countIf(NETWORK, who) : '0'} AS s_networks, 0 AS s_visits,
-      countIf(name = 'pageview') AS s_pageviews, ${events ? "countIf(name != 'engagement')" : '0'} AS s_events, 0 AS s_bounces, 0 AS s_entries,
-      0 AS s_duration_ms, sumIf(engagement_ms, name = 'engagement') AS s_engagement_ms`
+      ${pings ? "countIf(name = 'pageview')" : '0'} AS s_pageviews, ${events ? "countIf(name != 'engagement')" : '0'} AS s_events, 0 AS s_bounces, 0 AS s_entries,
+      0 AS s_duration_ms, ${pings ? "sumIf(engagement_ms, name = 'engagement')" : '0'} AS s_engagement_ms`
 }
 const OUTER = `sum(s_visitors) AS visitors, sum(s_networks) AS networks, sum(s_visits) AS visits, sum(s_pageviews) AS pageviews, sum(s_events) AS events,
     sum(s_bounces) AS bounces, sum(s_entries) AS entries, sum(s_duration_ms) AS duration_ms, sum(s_engagement_ms) AS engagement_ms`
@@ -1056,7 +1062,7 @@ class SumsQuery {
       } else {
         const picked = asks && keptByAny(asks)
         branches.push(`SELECT ${eventKeys.select},
-        ${eventSums(this.nets, leanHeld ? `visit_id != 0 AND ${holders(prop, this.params)}` : !prop.visitArray, prop.dim !== 'page')},
+        ${eventSums(this.nets, leanHeld ? `visit_id != 0 AND ${holders(prop, this.params)}` : !prop.visitArray, prop.dim !== 'page', prop.dim === 'page')},
         ${paid && !prop.visitArray ? eventRevenue(this.nets, paid, true) : NO_REVENUE}, ${prop.dim === 'page' ? OWN_PAGE_SCROLL : NO_SCROLL}${eventDay}
       ${this.eventsInScope(d, others, carrying, prop.dim === 'page' ? undefined : carrying, picked || undefined, eventKeys.join)}
       GROUP BY ${eventKeys.groupBy}`)

@@ -47,6 +47,13 @@ export interface StatsQuestion {
    */
   visitorsOnly?: boolean
   /**
+   * An event property other than the page and event names (a link, a file, a custom property):
+   * the rows of every value it is read for as one row (key ''), the distinct visitors and networks
+   * of them all. Its "(other)" (service.ts otherSums): under a filter on the property picking the
+   * values folded, their visitors counted once from their events, as each row counts them.
+   */
+  oneKey?: boolean
+  /**
    * The network minimum (R1's kn) the answer is held to: its networks are counted up to it
    * (`networkCount`). Without it, exactly (the rollup build, whose rows questions held to any
    * minimum add up later).
@@ -898,6 +905,7 @@ class SumsQuery {
   branches(days: string[], byDay: boolean, together: readonly GroupedAsk[] | null, visitless: boolean): string[] {
     this.visitless = visitless
     const q = this.q
+    if (q.oneKey && (q.property?.level !== 'event' || q.property.visitArray)) throw new Error('oneKey is for an event property no visit holds a list of')
     const tz = this.params.add('String', q.timezone)
     const d = this.params.add('Array(Date)', days)
     // One UTC day whose every instant has the same date in the site's zone (a live read of
@@ -975,7 +983,9 @@ class SumsQuery {
       const others = q.filters.filter((f) => f.name !== name)
       const value = valueExpr(prop, this.params)
       // with `together`, the asks' sets each have the property's value: `held` on a visit row, `value` on an event's
-      const asValue: VisitProperty = { level: 'visit', dim: prop.dim, expr: 'held', eventExpr: value }
+      // (oneKey: every value's rows as one)
+      const key = q.oneKey ? "''" : value
+      const asValue: VisitProperty = { level: 'visit', dim: prop.dim, expr: 'held', eventExpr: key }
       const asks = together && together.map((a) => ({ ...a, prop: asValue }))
       // Lean (q.lean), over whole UTC days in a zone at UTC's time: every visit of those days
       // that the filters keep is one of the question's, in the range with all its events, and
@@ -1000,7 +1010,7 @@ class SumsQuery {
       }
       const valueConds = ownFilters.map((f) => ` AND ${compare(value, f, this.params)}`).join('')
       const carrying = `${carriers(prop, this.params)}${valueConds}`
-      const eventKeys = this.keysOf('event', value, sameDay ? '' : `toDate(ts), toDate(ts, ${tz})`, asks, d)
+      const eventKeys = this.keysOf('event', q.oneKey ? null : value, sameDay ? '' : `toDate(ts), toDate(ts, ${tz})`, asks, d)
       const leanPage = leanHeld && prop.dim === 'page'
       // today's page rows as kept at insert, also for the pages the question picks (`page==/pricing`)
       // with their scroll depth: their kept rows beside the visits' scroll reports on them through
@@ -1270,6 +1280,8 @@ export const HELD_CUBES: readonly string[] = ['page', 'event']
  * visits and events.
  */
 export function rollupSlice(q: StatsQuestion): RollupSlice | null {
+  // (the rollup's rows are per value: their visitors would be added up)
+  if (q.oneKey) return null
   if (q.interval !== undefined && !['day', 'week', 'month'].includes(q.interval)) return null
   if (!wholeDays(q.range, q.timezone)) return null
   if (q.filters.length === 0) return { dim: q.property ? nameOf(q.property) : '', values: null }
@@ -1730,6 +1742,7 @@ const inOrder = (q: StatsQuestion): StatsQuestion => ({
   lean: q.lean,
   scroll: q.scroll,
   visitorsOnly: q.visitorsOnly,
+  oneKey: q.oneKey,
   networksUpTo: q.networksUpTo,
 })
 

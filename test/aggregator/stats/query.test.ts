@@ -998,6 +998,32 @@ describe('filters (sumsSql)', () => {
     }
   })
 
+  it('an event property\'s rows of the values a filter on it picks, as one (oneKey: a "(other)"): their distinct visitors and networks, as the totals under that filter count them', async () => {
+    let shared = 0
+    for (const range of [RANGE_A, RANGE_B]) {
+      for (const raw of ['', 'country!=DE', 'event==Signup;browser!=Safari']) {
+        for (const [name, pick] of [['outbound', 'outbound==https://example.org/|https://example.net/x'], ['prop:plan', 'prop:plan==pro|free|enterprise']] as const) {
+          const filters = parseFilters([raw, pick].filter(Boolean).join(';'))
+          const [one, rows, total] = await Promise.all([
+            querySums(fx.client, question(range, { property: property(name)!, filters, oneKey: true })),
+            querySums(fx.client, question(range, { property: property(name)!, filters })),
+            querySums(fx.client, question(range, { filters })),
+          ])
+          const visitors = (rs: SumsRow[]) => rs.reduce((n, r) => n + r.visitors, 0)
+          const networks = (rs: SumsRow[]) => rs.reduce((n, r) => n + r.networks, 0)
+          const what = `${name} under ${raw} over ${range === RANGE_A ? 'A' : 'B'}`
+          expect(one.map((r) => r.key), what).toEqual([''])
+          expect(visitors(one), what).toBe(visitors(total))
+          expect(networks(one), what).toBe(networks(total))
+          expect(visitors(one), what).toBeGreaterThan(0)
+          // the rows' own visitors added up count a visitor with two values twice
+          if (visitors(rows) > visitors(one)) shared++
+        }
+      }
+    }
+    expect(shared).toBeGreaterThan(0)
+  })
+
   it('every property carried by every event, filtered by each of its values: the page breakdown of the visits holding it', async () => {
     const carriedNames = Object.keys(PROPERTIES).filter((n) => PROPERTIES[n].level === 'visit' && (PROPERTIES[n] as { onEveryEvent?: true }).onEveryEvent)
     expect(carriedNames).toEqual(expect.arrayContaining(['country', 'region', 'city', 'browser', 'browser_version', 'os', 'os_version', 'device', 'network']))

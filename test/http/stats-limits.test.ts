@@ -194,12 +194,32 @@ describe('the store limits of a question', () => {
     expect(QUESTIONS_AT_ONCE.embeddedQuiet).toBe(Math.max(QUESTIONS_AT_ONCE.embedded, os.availableParallelism()))
   })
 
+  it(`give a question started with none waiting a thread for each turn no other holds: ${QUESTIONS_AT_ONCE.embeddedQuiet} alone while the beacons are few, 1 while they arrive or beside another`, async () => {
+    let beacons = 0
+    const limited = questionClient(app.runtime.store, { beaconsPerSecond: () => beacons })
+    const threads = (sleep = 0) =>
+      limited.query({ query: 'SELECT getSetting(\'max_threads\') AS t, sleepEachRow({s:Float64}) AS z FROM numbers(1)', query_params: { s: sleep }, format: 'JSONEachRow' }).then(async (rs) => String((await rs.json<{ t: string }>())[0].t))
+    expect(await threads()).toBe(String(QUESTIONS_AT_ONCE.embeddedQuiet))
+    // two at once: each one thread (the second finds the first running; the first, the second waiting or running)
+    expect(await Promise.all([threads(0.05), threads(0.05)])).toEqual(['1', '1'])
+    beacons = QUIET_BEACONS_PER_S
+    expect(await threads()).toBe('1')
+    beacons = 0
+    expect(await threads()).toBe(String(QUESTIONS_AT_ONCE.embeddedQuiet))
+    // a server's questions keep their limits as they are (its cores are not this machine's)
+    const counted: unknown[] = []
+    const server = questionClient({ client: new Proxy(app.runtime.store.client, { get: (t, p) => (p === 'query' ? (q: QueryParams) => (counted.push(q.clickhouse_settings?.max_threads), t.query(q)) : Reflect.get(t, p)) }) as ClickHouseClient, embedded: false })
+    await (await server.query({ query: 'SELECT 1', format: 'JSONEachRow' })).json()
+    expect(counted).toEqual([QUESTION_LIMITS.max_threads])
+  })
+
   it('apply to questions only: the engine’s other queries run unlimited after one', async () => {
     const limited = questionClient(app.runtime.store)
     const names = Object.keys(QUESTION_LIMITS)
     const settingsQuery = { query: 'SELECT name, value FROM system.settings WHERE name IN {names:Array(String)} ORDER BY name', query_params: { names }, format: 'JSONEachRow' as const }
     const during = Object.fromEntries((await (await limited.query(settingsQuery)).json<{ name: string; value: string }>()).map((r) => [r.name, r.value]))
-    expect(during).toEqual(Object.fromEntries(Object.entries(QUESTION_LIMITS).map(([k, v]) => [k, String(v)])))
+    // (a question asked alone takes every turn: its threads, below)
+    expect(during).toEqual(Object.fromEntries(Object.entries({ ...QUESTION_LIMITS, max_threads: QUESTIONS_AT_ONCE.embeddedQuiet }).map(([k, v]) => [k, String(v)])))
     // chDB keeps a query's settings for the next query: the store's own client resets them
     const after = await rows<{ name: string; value: string }>(app, settingsQuery.query, settingsQuery.query_params)
     expect(Object.fromEntries(after.map((r) => [r.name, r.value]))).toEqual({

@@ -116,10 +116,11 @@ export function questionClient(store: Pick<Store, 'client' | 'embedded'>, load: 
   const quiet = () => !load.beaconsPerSecond || load.beaconsPerSecond() < QUIET_BEACONS_PER_S
   // Embedded, a question started with none waiting takes the turns no other holds, each a thread
   // more (`max_threads`): a question that is one long read (page flow, a funnel) otherwise ran on
-  // one core of two while the other idled. Today live, alternating (medians of 5-9): page flow at
-  // ten million events 42.9 -> 36.5 ms, under `country==US` 35.2 -> 30.9; at a hundred million
-  // 276 -> 172, the funnel 206 -> 147; questions of several reads within the noise. While beacons
-  // arrive there is one turn, so a question keeps one thread and the beacons their core.
+  // one core of two while the other idled. At a hundred million events, today live, alternating
+  // (medians of 5, two rounds): page flow 265-291 -> 170-173 ms, the funnel 209-217 -> 152-161,
+  // the aggregate 127-129 -> 75-76; questions of several reads within the noise, and at ten
+  // million everything. While beacons arrive there is one turn, so a question keeps one thread
+  // and the beacons their core.
   const alone = (l: Record<string, string | number>): Record<string, number> => {
     const free = turn.concurrency - turn.activeCount + 1
     return store.embedded && turn.pendingCount === 0 && free > 1 && Number(l.max_threads) === 1 ? { max_threads: free } : {}

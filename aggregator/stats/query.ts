@@ -39,11 +39,11 @@ export interface StatsQuestion {
    */
   scroll?: boolean
   /**
-   * With `lean`, a page breakdown whose visitors alone are looked at (R3's neighbours, compared by
-   * their visitors: service.ts): a live day's rows are then read from its pageviews in visits
-   * alone, with their visitors and networks and no other sum (PAGE_HEAD_SUMS); and the
-   * neighbours of one question are read together (fromEvents), each with its filters as
-   * conditions on the events rows.
+   * With `lean` and without `scroll`, a page breakdown whose visitors alone are looked at (R3's
+   * neighbours, compared by their visitors: service.ts; `visitorsAlone`): a live day's rows are
+   * then read from its pageviews in visits alone, with their visitors and no other sum
+   * (PAGE_HEAD_SUMS); and the neighbours of one question are read together (fromEvents), each
+   * with its filters as conditions on the events rows.
    */
   visitorsOnly?: boolean
   /**
@@ -303,6 +303,7 @@ const heldPageScroll = (nets: Nets) => `sum(if((indexOf(scroll.1, held) AS s_at)
  */
 const visitPageScroll = (nets: Nets) => `sum(s_depth) AS s_scroll_sum, count() AS s_scroll_views, uniqExact(visitor_id) AS s_scroll_visitors, ${nets.count(NETWORK)} AS s_scroll_networks`
 /** A lean page breakdown's visitors alone (StatsQuestion.visitorsOnly), over its pageviews in visits. */
+const visitorsAlone = (q: StatsQuestion) => q.visitorsOnly === true && q.lean === true && q.scroll !== true && q.property?.dim === 'page'
 const PAGE_HEAD_SUMS = `uniqExact(visitor_id) AS s_visitors, 0 AS s_networks, 0 AS s_visits, 0 AS s_pageviews, 0 AS s_events, 0 AS s_bounces, 0 AS s_entries,
       0 AS s_duration_ms, 0 AS s_engagement_ms`
 const NO_SUMS = `0 AS s_visitors, 0 AS s_networks, 0 AS s_visits, 0 AS s_pageviews, 0 AS s_events, 0 AS s_bounces, 0 AS s_entries, 0 AS s_duration_ms, 0 AS s_engagement_ms`
@@ -1045,10 +1046,9 @@ class SumsQuery {
       WHERE has(pages, held)${keyConds}
       GROUP BY ${visitKeys.groupBy}`)
       }
-      // visitors alone (R3's neighbours): without leanHeld the visits holding each page counted them above
-      const heads = q.visitorsOnly === true && prop.dim === 'page' && q.scroll !== true
+      const heads = visitorsAlone(q)
       if (heads && !leanPage) {
-        // (nothing more to read)
+        // visitors alone (R3's neighbours): the visits holding each page counted them above
       } else if (pageDays) {
         // today's page rows as kept at insert (page_days, migration 033): the sums below, from states
         branches.push(`SELECT ${eventKeys.select}, ${PAGE_DAY_SUMS}, ${NO_REVENUE}, ${PAGE_DAY_SCROLL}${eventDay}
@@ -1908,7 +1908,7 @@ const opensAnswer = (q: StatsQuestion) =>
 const fromEvents = (a: LiveAsk): string | null => {
   const p = a.q.property
   if (p?.level !== 'event') return null
-  return p.dim !== 'page' || (a.q.visitorsOnly === true && a.q.lean === true && a.q.scroll !== true) ? nameOf(p) : null
+  return p.dim !== 'page' || visitorsAlone(a.q) ? nameOf(p) : null
 }
 
 /**

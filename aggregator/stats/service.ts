@@ -36,9 +36,11 @@ export const questionOf = (s: Scope, range: Span): StatsQuestion => ({ site: s.s
 
 /** The sums of the whole range (or `filters` instead of the scope's): every number's total. */
 export async function totals(client: ClickHouseClient, s: Scope, range: Span, filters = s.filters, lean = false): Promise<Sums> {
-  const rows = await querySums(client, { ...questionOf(s, range), filters, ...(lean ? { lean } : {}) })
-  return rows.reduce((acc, r) => addSums(acc, r), { ...ZERO })
+  return summed(await querySums(client, { ...questionOf(s, range), filters, ...(lean ? { lean } : {}) }))
 }
+
+/** Rows added up into one Sums. */
+const summed = (rows: Sums[]): Sums => rows.reduce((acc, r) => addSums(acc, r), { ...ZERO })
 
 /**
  * The visitors and networks of the totals, for a caller that reads no other sum (what the k
@@ -238,7 +240,7 @@ async function otherSums(client: ClickHouseClient, s: Scope, range: Span, name: 
   // (the `plan` panel under `source==Google;event==Signup` at ten million events, today live: 35 ms
   // through the rows opening those visits, found among the day's events three times over)
   const distinct = prop.level === 'event' && prop.visitArray === undefined
-    ? (await querySums(client, { ...questionOf(s, range), property: prop, filters, oneKey: true })).reduce((acc, r) => addSums(acc, r), { ...ZERO })
+    ? summed(await querySums(client, { ...questionOf(s, range), property: prop, filters, oneKey: true }))
     : await totals(client, s, range, filters, !visits)
   const out: Sums = { ...added, visitors: distinct.visitors, networks: distinct.networks }
   // revenue and scroll depth are not counted again over the union (R0): "(other)" shows neither

@@ -1972,7 +1972,14 @@ function flushLive(client: ClickHouseClient, pending: Map<string, LiveBatch>): v
       groups.set(id, { events, mode, batches: [...group.batches, { ...b, asks }] })
     }
   }
-  for (const { events, mode, batches } of groups.values()) {
+  // The groups with asks of an event property first: they read the day's events, the longest reads,
+  // so that the stats API's turns take them before the totals and headcounts over the visits (it
+  // starts its reads in the order asked). The page panel under `source==Google;event==Signup`,
+  // today live, alternating (medians of 5-11): 335 -> 293 ms at a hundred million events, 76 -> 64
+  // and 66 at ten million; under `outbound~docs;source==Google` 325 -> 298 at a hundred million;
+  // the outbound panel under `page==/pricing` there 55 -> 44; the others within the noise.
+  const readsEvents = (g: { batches: LiveBatch[] }) => g.batches.some((b) => b.asks.some((a) => a.q.property?.level === 'event'))
+  for (const { events, mode, batches } of [...groups.values()].sort((a, b) => Number(readsEvents(b)) - Number(readsEvents(a)))) {
     const everyone = batches.map((b) => new Set(b.q.filters.map(idOf)))
     // (a group's batches share the filters on what a visit holds their asks take as they are: those are common)
     const common = (f: Filter) => !conditionable(f, events, mode) || everyone.every((ids) => ids.has(idOf(f)))

@@ -864,6 +864,23 @@ describe('several visit properties and intervals asked at once (one read: groupe
     },
   )
 
+  it('asked in one turn, the reads of an event property\'s asks start before those of the totals over the visits (the longer first)', async () => {
+    const sums: string[] = []
+    const counting = seeingQueries((sql, run) => (sql.includes('event_counts') || sums.push(sql), run()))
+    const filters = parseFilters('os!=Nobody;event==Signup')
+    // the totals and the country panel asked first (one grouped read of the visits), then the outbound panel and its neighbour
+    const asked = [
+      question(RANGE_A, { filters }), question(RANGE_A, { filters, property: PROPERTIES.country }),
+      question(RANGE_A, { filters, property: PROPERTIES.outbound }), question(RANGE_A, { filters: filters.slice(1), property: PROPERTIES.outbound }),
+    ]
+    const atOnce = await Promise.all(asked.map((q) => querySums(counting, q)))
+    const links = sums.findIndex((sql) => sql.includes("props['url']") && /FROM events/.test(sql))
+    const visits = sums.findIndex((sql) => !sql.includes("props['url']") && /FROM visits|FROM \(SELECT \*/.test(sql))
+    expect(links, sums.join('\n---\n')).toBeGreaterThanOrEqual(0)
+    expect(visits, sums.join('\n---\n')).toBeGreaterThan(links)
+    for (const [i, q] of asked.entries()) expect(sorted(atOnce[i])).toEqual(sorted(await querySums(fx.client, { ...q, filters: [...parseFilters('device!=Nothing'), ...q.filters] })))
+  })
+
   it('a grouped read that fails leaves each question to be read alone', async () => {
     const failing = seeingQueries((sql, run) => (isGrouped(sql) ? Promise.reject(new Error('memory limit (for the test)')) : run()))
     const asked = [undefined, PROPERTIES.country].map((property) => question(RANGE_A, { filters: parseFilters('device!=Nothing'), property }))

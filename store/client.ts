@@ -121,16 +121,16 @@ export function questionClient(store: Pick<Store, 'client' | 'embedded'>, load: 
   // the aggregate 127-129 -> 75-76; questions of several reads within the noise, and at ten
   // million everything. While beacons arrive there is one turn, so a question keeps one thread
   // and the beacons their core.
-  const alone = (l: Record<string, string | number>): Record<string, number> => {
+  const alone = (): Record<string, number> => {
     const free = turn.concurrency - turn.activeCount + 1
-    return store.embedded && turn.pendingCount === 0 && free > 1 && Number(l.max_threads) === 1 ? { max_threads: free } : {}
+    return store.embedded && turn.pendingCount === 0 && free > 1 && Number(limits.max_threads) === 1 ? { max_threads: free } : {}
   }
   const query = (params: QueryParams) => {
     // a lower number lets the questions running finish and starts no other until below it
     const atOnce = !store.embedded ? QUESTIONS_AT_ONCE.server : quiet() ? QUESTIONS_AT_ONCE.embeddedQuiet : QUESTIONS_AT_ONCE.embedded
     if (turn.concurrency !== atOnce) turn.concurrency = atOnce
     if (turn.pendingCount >= QUESTION_QUEUE) return Promise.reject(new StoreBusy())
-    return turn(() => client.query({ ...params, clickhouse_settings: { ...params.clickhouse_settings, ...limits, ...alone(limits) } })).catch((err: unknown) => {
+    return turn(() => client.query({ ...params, clickhouse_settings: { ...params.clickhouse_settings, ...limits, ...alone() } })).catch((err: unknown) => {
       const limit = LIMIT_HIT[(err as { type?: string })?.type ?? '']
       throw limit ? new QuestionTooCostly(limit) : err
     })

@@ -41,8 +41,8 @@ export interface StatsQuestion {
   /**
    * With `lean` and without `scroll`, a page breakdown whose visitors alone are looked at (R3's
    * neighbours, compared by their visitors: service.ts; `visitorsAlone`): a live day's rows are
-   * then read from its pageviews in visits alone, with their visitors and no other sum
-   * (PAGE_HEAD_SUMS); and the neighbours of one question are read together (fromEvents), each
+   * then read from its pageviews in visits alone, with their visitors and networks and no other
+   * sum (headcountSums); and the neighbours of one question are read together (fromEvents), each
    * with its filters as conditions on the events rows.
    */
   visitorsOnly?: boolean
@@ -302,10 +302,8 @@ const heldPageScroll = (nets: Nets) => `sum(if((indexOf(scroll.1, held) AS s_at)
  * that have the other sums (NO_SUMS here).
  */
 const visitPageScroll = (nets: Nets) => `sum(s_depth) AS s_scroll_sum, count() AS s_scroll_views, uniqExact(visitor_id) AS s_scroll_visitors, ${nets.count(NETWORK)} AS s_scroll_networks`
-/** A lean page breakdown's visitors alone (StatsQuestion.visitorsOnly), over its pageviews in visits. */
+/** A lean page breakdown's visitors alone (StatsQuestion.visitorsOnly), over its pageviews in visits (headcountSums). */
 const visitorsAlone = (q: StatsQuestion) => q.visitorsOnly === true && q.lean === true && q.scroll !== true && q.property?.dim === 'page'
-const PAGE_HEAD_SUMS = `uniqExact(visitor_id) AS s_visitors, 0 AS s_networks, 0 AS s_visits, 0 AS s_pageviews, 0 AS s_events, 0 AS s_bounces, 0 AS s_entries,
-      0 AS s_duration_ms, 0 AS s_engagement_ms`
 const NO_SUMS = `0 AS s_visitors, 0 AS s_networks, 0 AS s_visits, 0 AS s_pageviews, 0 AS s_events, 0 AS s_bounces, 0 AS s_entries, 0 AS s_duration_ms, 0 AS s_engagement_ms`
 /** An event that reports a scroll depth: an engagement ping with one (255: none; migration 021, as `visits.scroll` keeps them). */
 const SCROLL_REPORT = "name = 'engagement' AND scroll_depth <= 100"
@@ -1066,7 +1064,7 @@ class SumsQuery {
       } else if (heads) {
         // each page's visitors: those of its pageviews in visits
         const picked = asks && keptByAny(asks)
-        branches.push(`SELECT ${eventKeys.select}, ${PAGE_HEAD_SUMS}, ${NO_REVENUE}, ${NO_SCROLL}${eventDay}
+        branches.push(`SELECT ${eventKeys.select}, ${headcountSums(this.nets)}, ${NO_REVENUE}, ${NO_SCROLL}${eventDay}
       ${this.eventsInScope(d, others, `name = 'pageview' AND visit_id != 0${valueConds}`, undefined, picked || undefined, eventKeys.join)}
       GROUP BY ${eventKeys.groupBy}`)
       } else {

@@ -864,6 +864,32 @@ describe('several visit properties and intervals asked at once (one read: groupe
     },
   )
 
+  // the channel panel (asked with its bounce rate, in full) under two filters: R3's neighbours of it ask
+  // their visitors alone (lean), beside their totals asked in full
+  it.each(['event==Signup;source!=Newsletter', 'outbound~example.org;browser!=Safari'])(
+    'a visit property\'s neighbours asked for their visitors alone under %s join the reads of their totals in full: no read of their own, each answered as asked alone',
+    async (two) => {
+      const sums: string[] = []
+      const counting = seeingQueries((sql, run) => (sql.includes('event_counts') || sums.push(sql), run()))
+      const [a, b] = parseFilters(two)
+      const full = [[a, b], [a], [b]].flatMap((filters) => [undefined, PROPERTIES.channel].map((property) => question(RANGE_A, { filters, property })))
+      const lean = [[a], [b]].map((filters) => question(RANGE_A, { filters, property: PROPERTIES.channel, lean: true }))
+      const atOnce = await Promise.all([...full, ...lean].map((q) => querySums(counting, q)))
+      // every read of the channels is a grouped one, with totals in full beside them
+      const channels = sums.filter((sql) => sql.includes('channel'))
+      expect(channels.length, sums.join('\n---\n')).toBeGreaterThan(0)
+      expect(channels.every((sql) => isGrouped(sql) && sql.includes('sum(pageviews)')), sums.join('\n---\n')).toBe(true)
+      // asked alone (a filter more that every visit meets, so that nothing kept above is given back)
+      const alone = (q: StatsQuestion) => querySums(fx.client, { ...q, filters: [...parseFilters('os!=Nobody'), ...q.filters] })
+      for (const [i, q] of full.entries()) expect(sorted(atOnce[i])).toEqual(sorted(await alone(q)))
+      for (const [i, q] of lean.entries()) {
+        const mine = visitorsOf(atOnce[full.length + i])
+        expect(mine).toEqual(visitorsOf(await alone(q)))
+        expect(Object.keys(mine).length).toBeGreaterThan(1)
+      }
+    },
+  )
+
   it('asked in one turn, the reads of an event property\'s asks start before those of the totals over the visits (the longer first)', async () => {
     const sums: string[] = []
     const counting = seeingQueries((sql, run) => (sql.includes('event_counts') || sums.push(sql), run()))

@@ -126,7 +126,8 @@ site
       const { Sites } = await import('../accounts/sites.ts')
       await withStore(config, (client) => new Sites(client).add(domain, opts.timezone))
     }
-    const origin = `http://${config.host}:${config.port}`
+    // the running server's own address (its port, whatever PORT this shell has), else where `serve` would listen
+    const origin = runningServer(config.dataDir)?.url ?? `http://${config.host}:${config.port}`
     console.log(`added ${domain}. Paste into every page:\n  <script defer data-domain="${domain}" src="${origin}/t.js"></script>`)
   })
 site

@@ -84,6 +84,10 @@ describe('the data directory', () => {
     const server = await startServer(dataDir, port, { POLICY_FILE: policyFile, BATCH_MS: '600000', BATCH_ROWS: '100000' })
     try {
       expect(await runCli(['site', 'add', 'example.com'], dataDir, port)).toMatch(/added example\.com/)
+      // from a shell whose PORT is not the server's: the tag names the running server
+      const tag = await runCli(['site', 'add', 'www2.example.com'], dataDir, 1)
+      expect(tag).toContain(`src="${server.base}/t.js"`)
+      expect(await runCli(['site', 'remove', 'www2.example.com', '--yes'], dataDir, port)).toMatch(/removed www2\.example\.com/)
       for (const [i, ip] of DOC_IPS.slice(0, 3).entries()) {
         const res = await fetch(`${server.base}/api/event`, {
           method: 'POST',

@@ -575,10 +575,32 @@ class SumsQuery {
     return (this.countNets ??= networkCount(this.q, this.params))
   }
 
-  /** A key as the rows give it: with `by`, prefixed by the value of `by` on the visit row (`visit`) or events row (`event`). */
-  private keyed(key: string, row: 'visit' | 'event'): string {
+  /**
+   * A key as the rows give it: with `by`, prefixed by the value of `by` on the visit row
+   * (`visit`), on an events row of a visit (`event`), or on an events row standing as a visit of
+   * its own (`own`). A value every event of a visit carries is the events row's own; one its
+   * first event gives is its visit's, joined to the row (openerJoin).
+   */
+  private keyed(key: string, row: 'visit' | 'event' | 'own'): string {
     if (!this.by) return key
-    return `concat(CAST(${row === 'visit' ? this.by.expr : this.by.eventExpr} AS String), char(0), ${key})`
+    const value = row === 'visit' ? this.by.expr : row === 'event' && this.openerBy ? `if(visit_id = 0, ${this.by.eventExpr}, s_by)` : this.by.eventExpr
+    return `concat(CAST(${value} AS String), char(0), ${key})`
+  }
+
+  /** Whether `by` is a value a visit's first event gives and its other events need not carry (source, channel: OPENER_CUBE_FILTERS). */
+  private get openerBy(): boolean {
+    return this.by !== null && this.by.onEveryEvent !== true
+  }
+
+  /**
+   * With such a `by` (openerBy), each events row's visit's value (`s_by`): the row of `visits`
+   * holding its visit's first event (`opens`, migration 034), joined by visit id (an event without
+   * a visit finds none). The rollup build's alone: a cube of those filters (CUBE_FILTERS).
+   */
+  private openerJoin(days: string): string {
+    if (!this.openerBy) return ''
+    return `
+      LEFT ANY JOIN (SELECT visit_id, ${this.by!.expr} AS s_by FROM visits WHERE site = ${this.site} AND day IN ${days} AND opens = 1) AS s_opens USING (visit_id)`
   }
 
   private get site() {
@@ -803,7 +825,7 @@ class SumsQuery {
    */
   private eventsInScope(days: string, filters: Filter[], also: string, few?: string, after?: string, join = ''): string {
     const base = `site = ${this.site} AND toDate(ts) IN ${days} AND ${this.inRange('ts')}`
-    const from = `FROM events${join}`
+    const from = `FROM events${this.openerJoin(days)}${join}`
     const others = filters.filter((f) => !carried(f))
     const own = this.carriedConditions(filters)
     const then = after ? `\n      WHERE ${after}` : ''
@@ -838,9 +860,9 @@ class SumsQuery {
     const tz = this.params.add('String', q.timezone)
     const d = this.params.add('Array(Date)', days)
     // with `held`, each key follows the value held: the visit row's (ARRAY JOIN) or the event's own
-    const key = (k: string, row: 'visit' | 'event') => (!h ? this.keyed(k, row) : `concat(${row === 'visit' ? 's_held' : h.expr}, char(0), ${k})`)
+    const key = (k: string, row: 'visit' | 'own') => (!h ? this.keyed(k, row) : `concat(${row === 'visit' ? 's_held' : h.expr}, char(0), ${k})`)
     const named: (readonly [string, string | null])[] = [...(h ? [['', null] as const] : []), ...props.map(([n]) => [n, n] as const)]
-    const pairs = (expr: (p: VisitProperty) => string, row: 'visit' | 'event') =>
+    const pairs = (expr: (p: VisitProperty) => string, row: 'visit' | 'own') =>
       `[${named.map(([n, p]) => `(${this.params.add('String', n)}, ${key(p === null ? "''" : `CAST(${expr(PROPERTIES[p] as VisitProperty)} AS String)`, row)})`).join(', ')}]`
     const own = q.filters.length ? ` AND ${q.filters.map((f) => this.ownVisitCondition(f)).join(' AND ')}` : ''
     const holds = h ? ` AND ${holders(h, this.params)}` : ''
@@ -853,7 +875,7 @@ class SumsQuery {
       UNION ALL
       SELECT kv.1 AS dim, kv.2 AS key, ${localBucket(q.interval, 'ts', q.timezone, this.params)} AS bucket, ${eventSums(this.nets, false, true)}, ${NO_REVENUE}, ${NO_SCROLL}
       FROM events
-      ARRAY JOIN ${pairs((p) => p.eventExpr, 'event')} AS kv
+      ARRAY JOIN ${pairs((p) => p.eventExpr, 'own')} AS kv
       WHERE site = ${this.site} AND toDate(ts) IN ${d} AND ${this.inRange('ts')} AND visit_id = 0${own}${holds}
       GROUP BY dim, key, bucket
     ) GROUP BY dim, key, bucket`
@@ -878,7 +900,7 @@ class SumsQuery {
       }
       return groupingSets(together, row, { bucket, cond }, rest)
     }
-    const k = key === null ? "''" : this.keyed(`CAST(${key} AS String)`, row)
+    const k = key === null ? "''" : this.keyed(`CAST(${key} AS String)`, rows === 'visitless' ? 'own' : row)
     return { select: `${k} AS key, ${bucket(this.q.interval)} AS bucket`, groupBy: ['key', 'bucket', rest].filter((x) => x !== '').join(', '), join: '' }
   }
 
@@ -1242,9 +1264,12 @@ export interface RollupSlice {
  * properties and every other property (custom props aside), rows per pair of values (dimension
  * `country|page`, value `US\0/pricing`), so that a panel under one such filter (`country==US`,
  * the most common click on a dashboard) is read like an unfiltered one. Each is a property every
- * event of a visit carries (onEveryEvent): an events row gives its value as its visit does.
+ * event of a visit carries (onEveryEvent: an events row gives its value as its visit does), or
+ * one its first event gives (OPENER_CUBE_FILTERS), whose value an events row of the visit takes
+ * from the visit's opening row (SumsQuery.openerJoin).
  */
-export const CUBE_FILTERS: readonly string[] = ['country', 'browser', 'os', 'device']
+export const OPENER_CUBE_FILTERS: readonly string[] = ['source', 'channel']
+export const CUBE_FILTERS: readonly string[] = ['country', 'browser', 'os', 'device', ...OPENER_CUBE_FILTERS]
 
 /** The rollup dimension of the cube of `filter` (CUBE_FILTERS) by the property `dim`. */
 export const cubeDim = (filter: string, dim: string) => `${filter}|${dim}`

@@ -607,7 +607,8 @@ describe('one filter on a visit property: answered from the rollup, as the raw p
     for (const name of names) expect(rollupAnswers(question(RANGE_A, { filters: parseFilters(`${name}==x`) })), name).toBe(true)
     // (two filters: only a cube filter's value with another visit property's, the cube's cell)
     expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('country==DE;browser==Firefox') }))).toBe(true)
-    expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('source==Google;channel==search') }))).toBe(false)
+    expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('source==Google;channel==search') }))).toBe(true)
+    expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('utm_source==x;referrer==y') }))).toBe(false)
     for (const raw of ['country==DE|FR', 'country==D*', 'country!=DE', 'country~D', 'country==DE;page==/', 'country==DE;browser==Firefox;os==Linux', 'region==Berlin', 'page==/|/x', 'page==/*', 'page!=/', 'event==Signup|Other', 'outbound==x']) {
       expect(rollupAnswers(question(RANGE_A, { filters: parseFilters(raw) })), raw).toBe(false)
     }
@@ -616,9 +617,10 @@ describe('one filter on a visit property: answered from the rollup, as the raw p
     expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('event==Signup'), property: PROPERTIES.country }))).toBe(true)
     expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('page==/'), property: PROPERTIES.source }))).toBe(true)
     expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('page==/'), property: PROPERTIES.event }))).toBe(false)
-    // a breakdown under one value of a cube filter reads the cube; under another visit property, events
+    // a breakdown under one value of a cube filter (one every event carries, or a visit's first event gives) reads the cube; under another visit property, events
     expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('country==DE'), property: PROPERTIES.page }))).toBe(true)
-    expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('source==Google'), property: PROPERTIES.page }))).toBe(false)
+    expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('source==Google'), property: PROPERTIES.page }))).toBe(true)
+    expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('utm_campaign==autumn'), property: PROPERTIES.page }))).toBe(false)
     expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('country==DE|FR'), property: PROPERTIES.page }))).toBe(false)
     expect(rollupAnswers(question(RANGE_A, { filters: parseFilters('country==DE'), property: property('prop:plan') }))).toBe(false)
   })

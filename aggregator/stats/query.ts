@@ -589,7 +589,7 @@ class SumsQuery {
 
   /** Whether `by` is a value a visit's first event gives and its other events need not carry (source, channel: OPENER_CUBE_FILTERS). */
   private get openerBy(): boolean {
-    return this.by !== null && this.by.onEveryEvent !== true
+    return this.by?.firstEvent === true && this.by.onEveryEvent !== true
   }
 
   /**
@@ -825,7 +825,8 @@ class SumsQuery {
    */
   private eventsInScope(days: string, filters: Filter[], also: string, few?: string, after?: string, join = ''): string {
     const base = `site = ${this.site} AND toDate(ts) IN ${days} AND ${this.inRange('ts')}`
-    const from = `FROM events${this.openerJoin(days)}${join}`
+    // (ClickHouse takes an ARRAY JOIN before a JOIN)
+    const from = `FROM events${join}${this.openerJoin(days)}`
     const others = filters.filter((f) => !carried(f))
     const own = this.carriedConditions(filters)
     const then = after ? `\n      WHERE ${after}` : ''

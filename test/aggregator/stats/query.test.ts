@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Params, parseFilters, type Filter } from '../../../aggregator/stats/filters.ts'
-import { breakdown } from '../../../aggregator/stats/service.ts'
+import { breakdown, otherSums, questionOf, type Scope } from '../../../aggregator/stats/service.ts'
 import { metricValue, ZERO, type Sums } from '../../../aggregator/stats/metrics.ts'
 import { PROPERTIES, property, VISIT_PROPERTY_NAMES, type VisitProperty } from '../../../aggregator/stats/properties.ts'
 import { addedUp, cubeDim, cubeDims, HELD_CUBES, currentDays, groupedSumsSql, groupMasks, querySums, rangeDays, readDays, rollupDays, rollupAnswers, sumsSql, type GroupedAsk, type Interval, type StatsQuestion, type SumsRow } from '../../../aggregator/stats/query.ts'
@@ -1067,6 +1067,47 @@ describe('filters (sumsSql)', () => {
       }
     }
     expect(shared).toBeGreaterThan(0)
+  })
+
+  it('"(other)" of one value counts what its row counts, for every property, under the question and under each neighbour: the breakdown takes the rows for it', async () => {
+    let compared = 0
+    const cases = [[RANGE_A, 'country!=DE;event==Signup'], [RANGE_B, 'page==/pricing;browser!=Safari'], [RANGE_A, 'outbound~example;source!=Nowhere']] as const
+    for (const [range, raw] of cases) {
+      const filters = parseFilters(raw)
+      for (const name of [...Object.keys(PROPERTIES), 'prop:plan']) {
+        // (a filter on the property itself: the union is counted without it, and the breakdown reads it)
+        if (filters.some((f) => f.name === name)) continue
+        const prop = property(name)!
+        const leanable = (prop.level === 'event' && prop.visitArray !== undefined) || prop.level === 'visit'
+        // (a page's or an event name's visits asked: otherSums reads them, and the breakdown with it)
+        for (const lean of leanable ? [true, false] : [false]) {
+          if (prop.level === 'event' && prop.visitArray !== undefined && !lean) continue
+          const scope: Scope = { site: SITE, timezone: TZ, filters, limits: { k: 1, kn: 5 } }
+          const what = `${name}${lean ? ' (lean)' : ''} under ${raw}`
+          // the question's rows and its neighbours' (R3) as breakdownOnce asks them
+          const rows = await querySums(fx.client, { ...questionOf(scope, range), property: prop, ...(lean ? { lean } : {}) })
+          expect(rows.length, what).toBeGreaterThan(0)
+          const some = [...rows].sort((a, b) => b.visitors - a.visitors).filter((_, i, all) => i === 0 || i === all.length - 1)
+          for (const r of some) {
+            const shown = rows.filter((x) => x !== r).map((x) => x.key)
+            const other = await otherSums(fx.client, scope, range, name, prop, [{ key: r.key, sums: r }], shown, lean)
+            expect([other.visitors, other.networks], `${what}: ${r.key}`).toEqual([r.visitors, r.networks])
+            compared++
+          }
+          for (const f of filters) {
+            const without: Scope = { ...scope, filters: filters.filter((x) => x !== f) }
+            const neighbour = await querySums(fx.client, { ...questionOf(without, range), property: prop, ...(leanable ? { lean: true } : {}), ...(leanable && prop.dim === 'page' ? { visitorsOnly: true } : {}) })
+            const byKey = new Map(neighbour.map((r) => [r.key, r]))
+            for (const r of some) {
+              const other = await otherSums(fx.client, without, range, name, prop, [{ key: r.key, sums: r }], null, lean)
+              expect(other.visitors, `${what} without ${f.name}: ${r.key}`).toBe(byKey.get(r.key)?.visitors ?? 0)
+              compared++
+            }
+          }
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(300)
   })
 
   it('every property carried by every event, filtered by each of its values: the page breakdown of the visits holding it', async () => {

@@ -104,6 +104,26 @@ const ingest = (deps: IngestDeps, req: FastifyRequest, body: unknown): Promise<O
 const ACCEPTED = '{"ok":true}'
 const ACCEPTED_LV = '{"ok":true,"lv":true}'
 
+/** What the 202 adds to the headers set before it (as the root's onSend hook would: nosniff). */
+const acceptedHeaders = (body: string): OutgoingHttpHeaders => ({ 'content-type': 'application/json; charset=utf-8', 'content-length': body.length, 'x-content-type-options': 'nosniff' })
+/**
+ * A 202's headers when the one set before it is the beacon's CORS header (openToEveryOrigin), as
+ * a flat list of names and values, made once: Node writes such a list as it is, where an object
+ * is walked key by key (and made again for each beacon from the reply's headers). A bare
+ * `http` server answering 202 so under `wrk -t1 -c50` (ad hoc, three alternating pairs): 11.3-11.6
+ * µs of CPU a request against 14.3-14.7 with the object.
+ */
+const flat = (body: string) => Object.entries({ 'access-control-allow-origin': '*', ...acceptedHeaders(body) }).flatMap(([k, v]) => [k, String(v)])
+const CORS_ONLY_202 = flat(ACCEPTED)
+const CORS_ONLY_202_LV = flat(ACCEPTED_LV)
+
+/** Whether the headers set on a reply are the beacon's CORS header alone. */
+function corsOnly(headers: Record<string, unknown>): boolean {
+  let n = 0
+  for (const name in headers) if (++n > 1 || name !== 'access-control-allow-origin' || headers[name] !== '*') return false
+  return n === 1
+}
+
 /**
  * The answer to a beacon. A 202 (nearly every answer) is written straight to the response, its
  * body a constant string: Fastify's send would serialise the body through the route's schema
@@ -115,7 +135,8 @@ function answer(reply: FastifyReply, r: Outcome) {
   if (r.status === 202) {
     const body = r.lastVisitDay ? ACCEPTED_LV : ACCEPTED
     reply.hijack()
-    reply.raw.writeHead(202, { ...(reply.getHeaders() as OutgoingHttpHeaders), 'content-type': 'application/json; charset=utf-8', 'content-length': body.length, 'x-content-type-options': 'nosniff' })
+    const set = reply.getHeaders()
+    reply.raw.writeHead(202, corsOnly(set) ? (r.lastVisitDay ? CORS_ONLY_202_LV : CORS_ONLY_202) : { ...(set as OutgoingHttpHeaders), ...acceptedHeaders(body) })
     reply.raw.end(body)
     return reply
   }

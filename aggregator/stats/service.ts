@@ -234,7 +234,7 @@ export async function otherSums(client: ClickHouseClient, s: Scope, range: Span,
   // "(other)" (33 ms), where today's page rows answer (page_days); the `plan` panel under
   // `source==Google;event==Signup`, today live, its visits with a plan through FINAL (50 ms),
   // where their first events answer (firstEventOnly)
-  const visits = prop.level === 'event' && prop.visitArray !== undefined && !lean
+  const visits = unionVisits(prop, lean)
   // a link's, a file's or a custom property's: the visitors of the events carrying a folded value, as
   // its rows count them, from those events (oneKey) rather than from the visits holding such a value
   // (the `plan` panel under `source==Google;event==Signup` at ten million events, today live: 35 ms
@@ -249,10 +249,13 @@ export async function otherSums(client: ClickHouseClient, s: Scope, range: Span,
     out.visits = distinct.visits
     out.duration_ms = distinct.duration_ms
     // a visit enters on one page, but holds several event names
-    if (prop.visitArray === 'event_names') out.entries = distinct.visits
+    if (prop.level === 'event' && prop.visitArray === 'event_names') out.entries = distinct.visits
   }
   return out
 }
+
+/** Whether otherSums counts a union's visits and durations again too: a page's or an event name's, when the question asks them of visits (not `lean`). */
+const unionVisits = (prop: Property, lean: boolean) => prop.level === 'event' && prop.visitArray !== undefined && !lean
 
 /** A row's sums as otherSums gives them for its value alone: no revenue or scroll depth visitors (R0). */
 const asOther = (sums: Sums): Sums => ({ ...sums, revenue_visitors: 0, scroll_visitors: 0 })
@@ -344,7 +347,7 @@ async function breakdownOnce(
   // turn of reads (15-30 ms): the `plan` panel under `outbound~docs;source==Google`, the event,
   // channel and outbound panels under it, the device panel under `page==/pricing;country==US`,
   // each had one value folded alone.
-  const rowIsUnion = s.filters.every((f) => f.name !== name) && !(prop.level === 'event' && prop.visitArray !== undefined && !lean)
+  const rowIsUnion = s.filters.every((f) => f.name !== name) && !unionVisits(prop, lean)
   let { shown: visible, folded } = splitRows(rows.map((r) => ({ key: r.key, sums: r })), total.visitors, s.limits, neighbours, picked)
   let other: Sums | null = null
   for (let tries = 0; folded.length > 0; tries++) {

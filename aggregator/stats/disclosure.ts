@@ -84,6 +84,13 @@ export function splitRows(
   return { shown: sorted.filter(ok), folded: sorted.filter((r) => !ok(r)) }
 }
 
+/**
+ * How many times "(other)" may be counted again, a shown row folded into it each time, before
+ * every row is: a list then shows "(other)" alone, or nothing (never rows beside folded values
+ * that have no "(other)", whose visitors the total and the rows would tell).
+ */
+export const OTHER_TRIES = 3
+
 /** "(other)" is shown when it passes R1 and leaves k visitors outside it, or is everything. */
 export const otherAllowed = (other: Pick<Sums, 'visitors' | 'networks'>, total: number, l: Limits) => minGroup(other, l) && apart(total, other.visitors, l, true)
 

@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client'
-import { apart, cellOf, minGroup, OTHER, otherAllowed, splitRows, withheldReason, type Row } from './disclosure.ts'
+import { apart, cellOf, minGroup, OTHER, OTHER_TRIES, otherAllowed, splitRows, withheldReason, type Row } from './disclosure.ts'
 import { Params } from './filters.ts'
 import { ZERO, type Sums } from './metrics.ts'
 import type { Range } from './period.ts'
@@ -70,15 +70,26 @@ export async function pageFlow(client: ClickHouseClient, s: Scope, range: Range,
   // each list: its rows (R1, R4 against the page's visitors), then "(other)" over the pages folded
   const lists = Object.fromEntries(DIRECTIONS.map((d) => [d, splitRows(rows.filter((r) => r.direction === d), viewed.visitors, s.limits)])) as Record<Direction, { shown: Row[]; folded: Row[] }>
   const others: Partial<Record<Direction, Sums>> = {}
-  for (let tries = 0; tries < 3; tries++) {
-    const pending = DIRECTIONS.filter((d) => lists[d].folded.length > 0 && !others[d])
+  // (a list with nothing shown and no "(other)" allowed is empty)
+  const empty = new Set<Direction>()
+  for (let tries = 0; ; tries++) {
+    const pending = DIRECTIONS.filter((d) => lists[d].folded.length > 0 && !others[d] && !empty.has(d))
     if (pending.length === 0) break
+    // as a breakdown's (service.ts): after OTHER_TRIES every row of the list is folded, so that no
+    // row is shown beside folded ones without their "(other)"
+    if (tries === OTHER_TRIES) {
+      for (const d of pending) {
+        lists[d].folded.push(...lists[d].shown)
+        lists[d].shown = []
+      }
+    }
     const keys = { previous: params.add('Array(String)', lists.previous.folded.map((r) => r.key)), next: params.add('Array(String)', lists.next.folded.map((r) => r.key)) }
     const union = await run(unionSql(keys))
     for (const d of pending) {
       const other = union.find((r) => r.direction === d)?.sums ?? ZERO
       if (otherAllowed(other, viewed.visitors, s.limits)) others[d] = other
       else if (lists[d].shown.length > 0) lists[d].folded.push(lists[d].shown.pop()!)
+      else empty.add(d)
     }
   }
   const span = spanOf(range)

@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { compare, Params, type Filter } from './filters.ts'
-import { apart, cellOf, minGroup, OTHER, otherAllowed, splitRows, withheldReason, type Limits, type Noise } from './disclosure.ts'
+import { apart, cellOf, minGroup, OTHER, OTHER_TRIES, otherAllowed, splitRows, withheldReason, type Limits, type Noise } from './disclosure.ts'
 import { ZERO, type Sums } from './metrics.ts'
 import { NETWORK } from './query.ts'
 import { InputError } from '../../http/errors.ts'
@@ -60,7 +60,13 @@ export async function realtime(client: ClickHouseClient, site: string, limits: L
   if (!minGroup(total, limits) || without.some((w) => !apart(w.visitors, total.visitors, limits))) return nothing
   let { shown, folded } = splitRows(pages, total.visitors, limits)
   let other: Sums | null = null
-  for (let tries = 0; folded.length > 0 && tries < 3; tries++) {
+  // as a breakdown's (service.ts): after OTHER_TRIES every page is folded, so that no page is shown
+  // beside folded ones without their "(other)" (the total less the rows shown would tell it)
+  for (let tries = 0; folded.length > 0; tries++) {
+    if (tries === OTHER_TRIES) {
+      folded = [...folded, ...shown]
+      shown = []
+    }
     const union = await select(
       `SELECT '' AS page, ${counts} FROM events WHERE ${recent} AND name = 'pageview' AND pathname IN {folded:Array(String)} ${matching(conds)}`,
       { folded: folded.map((r) => r.key) },

@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { buckets } from './buckets.ts'
 import {
-  adjacentDayAllows, apart, cellOf, minGroup, Noise, OTHER, otherAllowed, splitRows, withheldReason, type Cell, type Limits, type Row,
+  adjacentDayAllows, apart, cellOf, minGroup, Noise, OTHER, OTHER_TRIES, otherAllowed, splitRows, withheldReason, type Cell, type Limits, type Row,
 } from './disclosure.ts'
 import type { Filter } from './filters.ts'
 import { keepMeasures } from './measures.ts'
@@ -200,9 +200,6 @@ export interface Breakdown {
   results: Record<string, string | number | null>[]
   withheld?: string
 }
-
-/** How many times "(other)" may be counted again before every row is folded into it. */
-const OTHER_TRIES = 3
 
 /**
  * "(other)": the rows folded, with the numbers that can overlap between rows (visitors and

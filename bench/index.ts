@@ -33,7 +33,8 @@
  *     into `events` and into a copy no view reads, then the day built; CPU an event and the share
  *     of a core at that rate. `--no-upkeep` skips it.
  *  6. the query bench (bench/queries.ts): 10 million events (BENCH_QUERY_EVENTS), rollups, the
- *     dashboard's queries for a 30-day range against a bare count(); `--no-queries` skips it.
+ *     dashboard's queries for a 30-day range against a bare count(), and each panel under six
+ *     pairs of filters; `--no-queries` skips it.
  *
  * It reports; it does not judge: the exit status is non-zero only when something failed to run.
  */

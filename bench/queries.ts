@@ -2,7 +2,8 @@
  * The query half of `npm run bench`: 10 million events (BENCH_QUERY_EVENTS) over 30 days are
  * generated inside the store, visits and rollups are built as the server builds them, and
  * the dashboard's full set of queries for the 30-day range is timed against a bare
- * `SELECT count()` over the same rows, in the same process. Prints a table; judges nothing.
+ * `SELECT count()` over the same rows, in the same process, then each panel under six pairs of
+ * filters. Prints tables; judges nothing.
  *
  * Run alone: `node --import tsx bench/queries.ts` (its own process: chDB binds one data directory).
  */
@@ -182,6 +183,35 @@ async function main() {
     console.log(`${'SELECT count() over the same rows'.padEnd(width)}  ${''.padStart(7)}   ${baseline.toFixed(1).padStart(7)}   ${''.padStart(7)}   1.00`)
     for (const [name, ms, live, cold] of results) console.log(`${name.padEnd(width)}  ${ms.toFixed(1).padStart(7)}   ${live.toFixed(1).padStart(7)}   ${cold.toFixed(1).padStart(7)}   ${(live / baseline).toFixed(2)}`)
     console.log('  warm: asked again, nothing inserted since; live: asked again, one event inserted today before each ask; cold: first ask (a client keeping nothing)')
+    // Two filters (issue 11: "with one or two filters on a visit dimension, a page or an event"):
+    // each panel of the dashboard (cards, chart, every tab's first panel kind, goals, the funnel,
+    // page flow) under six pairs mixing where a visit came from, what it holds (one negated) and where it is,
+    // live as above. A matrix, so that no pair and no panel is left out of the table.
+    const twoFilterPairs = ['country==US;source==Google', 'page==/pricing;country==US', 'page==/pricing;event==Signup', 'source==Google;event==Signup', 'outbound~docs;source==Google', 'page!=/pricing;event==Signup']
+    const panelsUnder: [string, (c: ClickHouseClient, s: Scope) => Promise<unknown>][] = [
+      ['aggregate', (c, s) => aggregate(c, s, range, cards)],
+      ['timeseries by day', (c, s) => timeseries(c, s, range, ['visitors', 'pageviews'], 'day')],
+      ...['page', 'entry_page', 'exit_page', 'source', 'channel', 'country', 'browser', 'device', 'event', 'outbound', 'prop:plan'].map(
+        (n) => [`breakdown ${n}`, (c: ClickHouseClient, s: Scope) => breakdown(c, s, range, n, property(n)!, asked[n] ?? ['visitors'], 10)] as [string, (c: ClickHouseClient, s: Scope) => Promise<unknown>],
+      ),
+      ['goals (2 goals)', (c, s) => goalConversions(c, s, range, goals)],
+      ['funnel', (c, s) => funnel(c, s, range, steps)],
+      ['page flow /pricing', (c, s) => pageFlow(c, s, range, '/pricing', 10)],
+    ]
+    const matrix = await (async () => {
+      const out: number[][] = []
+      for (const [, ask] of panelsUnder) {
+        const row: number[] = []
+        for (const pair of twoFilterPairs) row.push(await timeIt(() => ask(client, withFilters(pair)), insertOne))
+        out.push(row)
+      }
+      return out
+    })()
+    const cellWidth = Math.max(...twoFilterPairs.map((p) => p.length)) + 2
+    console.log(`\n${'two filters, live ms (as the dashboard asks)'.padEnd(28)}${twoFilterPairs.map((p) => p.padStart(cellWidth)).join('')}`)
+    for (const [i, [name]] of panelsUnder.entries()) console.log(`${name.padEnd(28)}${matrix[i].map((ms) => ms.toFixed(1).padStart(cellWidth)).join('')}`)
+    const allTwo = matrix.flat()
+    console.log(`  ${allTwo.length} questions: median ${median(allTwo).toFixed(1)} ms, the slowest ${Math.max(...allTwo).toFixed(1)} ms, ${allTwo.filter((ms) => ms > 50).length} over 50 ms`)
     // What the k promise adds (aggregator/stats/disclosure.ts: neighbours, distinct "(other)",
     // networks): each published answer against the engine's sums for the same question alone.
     const sums = (s: Scope, extra: Partial<StatsQuestion> = {}) => () => querySums(client, { site: SITE, timezone: 'UTC', range, filters: s.filters, ...extra })

@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { compare, Params, type Filter } from './filters.ts'
-import { apart, cellOf, minGroup, OTHER, OTHER_TRIES, otherAllowed, splitRows, withheldReason, type Limits, type Noise } from './disclosure.ts'
+import { apart, cellOf, minGroup, OTHER, OTHER_TRIES, otherAllowed, splitRows, withheldReason, type Limits, type Noise, type Row } from './disclosure.ts'
 import { ZERO, type Sums } from './metrics.ts'
 import { NETWORK } from './query.ts'
 import { InputError } from '../../http/errors.ts'
@@ -32,7 +32,10 @@ export class RealtimeFilterError extends InputError {}
 /**
  * Visitors in the last five minutes and the pages they are on, straight from events. The same
  * rules as every statistic (disclosure.ts): the total passes R1 and R3; each page is a row of
- * the total (R1, R4), the pages folded counted again over their union as "(other)".
+ * the total (R1, R4) and, as a breakdown's rows, of the same list without each filter (R3 row
+ * by row: a page's visitors under `browser!=Firefox` within 1..k-1 of its visitors without the
+ * filter would tell the Firefox visitors on it); the pages folded are counted again over their
+ * union as "(other)", which passes the same rules against the union without each filter.
  */
 export async function realtime(client: ClickHouseClient, site: string, limits: Limits, filters: Filter[] = [], noise?: Noise, now = Date.now()) {
   const params = new Params()
@@ -51,14 +54,17 @@ export async function realtime(client: ClickHouseClient, site: string, limits: L
   }
   const counts = `uniqExactIf(visitor_id, visitor_id != 0) AS visitors, uniqExactIf(${NETWORK}, visitor_id != 0) AS networks`
   const totalOf = async (cs: string[]) => (await select(`SELECT '' AS page, ${counts} FROM events WHERE ${recent} ${matching(cs)}`))[0].sums
-  const [pages, total, ...without] = await Promise.all([
-    select(`SELECT pathname AS page, ${counts} FROM events WHERE ${recent} AND name = 'pageview' ${matching(conds)} GROUP BY page`),
-    totalOf(conds),
-    ...conds.map((_, i) => totalOf(conds.filter((__, j) => j !== i))),
-  ])
+  const pagesOf = (cs: string[]) => select(`SELECT pathname AS page, ${counts} FROM events WHERE ${recent} AND name = 'pageview' ${matching(cs)} GROUP BY page`)
+  const unionOf = async (cs: string[], keys: string[]) =>
+    (await select(`SELECT '' AS page, ${counts} FROM events WHERE ${recent} AND name = 'pageview' AND pathname IN {folded:Array(String)} ${matching(cs)}`, { folded: keys }))[0].sums
+  // the question without each of its filters (R3)
+  const withouts = conds.map((_, i) => conds.filter((__, j) => j !== i))
+  const [pages, total, ...rest] = await Promise.all([pagesOf(conds), totalOf(conds), ...withouts.map(totalOf), ...withouts.map(pagesOf)])
+  const without = rest.slice(0, withouts.length) as Sums[]
+  const neighbours = (rest.slice(withouts.length) as Row[][]).map((rs) => new Map(rs.map((r) => [r.key, r.sums])))
   const nothing = { visitors: null, pages: [], withheld: withheldReason(limits.k) }
   if (!minGroup(total, limits) || without.some((w) => !apart(w.visitors, total.visitors, limits))) return nothing
-  let { shown, folded } = splitRows(pages, total.visitors, limits)
+  let { shown, folded } = splitRows(pages, total.visitors, limits, neighbours)
   let other: Sums | null = null
   // as a breakdown's (service.ts): after OTHER_TRIES every page is folded, so that no page is shown
   // beside folded ones without their "(other)" (the total less the rows shown would tell it)
@@ -67,12 +73,10 @@ export async function realtime(client: ClickHouseClient, site: string, limits: L
       folded = [...folded, ...shown]
       shown = []
     }
-    const union = await select(
-      `SELECT '' AS page, ${counts} FROM events WHERE ${recent} AND name = 'pageview' AND pathname IN {folded:Array(String)} ${matching(conds)}`,
-      { folded: folded.map((r) => r.key) },
-    )
-    if (otherAllowed(union[0].sums, total.visitors, limits)) {
-      other = union[0].sums
+    const keys = folded.map((r) => r.key)
+    const [union, ...unionWithout] = await Promise.all([unionOf(conds, keys), ...withouts.map((cs) => unionOf(cs, keys))])
+    if (otherAllowed(union, total.visitors, limits) && unionWithout.every((w) => apart(w.visitors, union.visitors, limits, true))) {
+      other = union
       break
     }
     if (shown.length === 0) break

@@ -655,11 +655,11 @@ async function checkPageFlow(c: Checker, w: World, q: Question) {
 
 /** Realtime: the last five minutes, filters on each event (a visitor counts when one of their events matches). */
 async function realtimeCell(c: Checker, w: World, filters: Filter[]): Promise<Cell | undefined> {
-  const truthAt = (t: number) => {
+  const truthAt = (t: number, fs: Filter[] = filters) => {
     const events = w.visits.flatMap((v) => v.events.filter((e) => e.ts >= t - 5 * 60_000 && e.ts < t).map((e) => ({ v, e })))
     const value = (x: { v: SentVisit; e: SentEvent }, name: string) => (name === 'page' ? x.e.page : name === 'event' ? x.e.name : name === 'browser' ? x.v.browser : '')
     const match = (x: { v: SentVisit; e: SentEvent }) =>
-      filters.every((f) => (f.op === '!=' ? !holds(value(x, f.name), '==', f.values) : holds(value(x, f.name), f.op, f.values)))
+      fs.every((f) => (f.op === '!=' ? !holds(value(x, f.name), '==', f.values) : holds(value(x, f.name), f.op, f.values)))
     const who = new Set(events.filter(match).map((x) => x.v.visitor))
     const mine = events.filter((x) => who.has(x.v.visitor))
     return { all: setOf(mine.map((x) => x.v)), mine }
@@ -671,8 +671,12 @@ async function realtimeCell(c: Checker, w: World, filters: Filter[]): Promise<Ce
   // an event left the window while the question was answered (a visitor, or only one of their
   // pageviews, so that a page's row may be gone): no truth to hold it to
   if (size(before.all) !== size(after.all) || before.mine.length !== after.mine.length) return undefined
-  const pages = new Map<string, TrueSet>()
-  for (const x of before.mine.filter((m) => m.e.name === 'pageview')) pages.set(x.e.page, union([pages.get(x.e.page) ?? setOf([]), setOf([x.v])]))
+  const pagesOf = (mine: typeof before.mine) => {
+    const pages = new Map<string, TrueSet>()
+    for (const x of mine.filter((m) => m.e.name === 'pageview')) pages.set(x.e.page, union([pages.get(x.e.page) ?? setOf([]), setOf([x.v])]))
+    return pages
+  }
+  const pages = pagesOf(before.mine)
   if (body.visitors === null) {
     if (JSON.stringify(body) !== JSON.stringify({ visitors: null, pages: [], withheld: REASON })) c.fail(url, `withheld, not in the R2 shape: ${JSON.stringify(body)}`)
     return undefined
@@ -680,6 +684,22 @@ async function realtimeCell(c: Checker, w: World, filters: Filter[]): Promise<Ce
   c.exact(url, 'realtime visitors', body.visitors, before.all, 'realtime')
   const cell = { what: `realtime ${filterText(filters) || 'everything'}`, value: body.visitors }
   checkRows(c, url, body.pages.map((r: any) => ({ key: r.page, visitors: r.visitors })), pages, before.all, 'realtime', cell)
+  // R3 row by row, on the true sets: each page shown, and "(other)" over the pages it folds, against
+  // the same without each filter
+  const shownPages = (body.pages as { page: string }[]).map((r) => r.page).filter((p) => p !== '(other)')
+  const folded = [...pages.keys()].filter((p) => !shownPages.includes(p))
+  const hasOther = (body.pages as { page: string }[]).some((r) => r.page === '(other)')
+  for (const [i, f] of filters.entries()) {
+    const wide = pagesOf(truthAt(t0, filters.filter((_, j) => j !== i)).mine)
+    const far = (a: TrueSet, b: TrueSet) => size(a) - size(b) >= 1 && size(a) - size(b) < K
+    for (const p of shownPages) {
+      if (far(wide.get(p) ?? setOf([]), pages.get(p) ?? setOf([]))) c.fail(url, `page ${p}: ${size(pages.get(p)!)} visitors, ${size(wide.get(p)!)} without ${filterText([f])} (R3 row by row)`)
+    }
+    if (hasOther) {
+      const within = (m: Map<string, TrueSet>) => union(folded.map((p) => m.get(p) ?? setOf([])))
+      if (far(within(wide), within(pages))) c.fail(url, `(other): ${size(within(pages))} visitors, ${size(within(wide))} without ${filterText([f])} (R3 row by row)`)
+    }
+  }
   return cell
 }
 

@@ -2,7 +2,7 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import { Params } from './filters.ts'
 import { goalCondition, goalLabel, GoalMatchError, parseGoalMatch, type GoalMatch } from './goal-match.ts'
 import { apart, cellOf, minGroup, withheldReason } from './disclosure.ts'
-import { ZERO } from './metrics.ts'
+import { ZERO, type Sums } from './metrics.ts'
 import type { Range } from './period.ts'
 import { baseParams, dayByDay, NETWORK, networkCount, rangeDays, sumsByIndex, utcDays, type SumsRow } from './query.ts'
 import { headcount, publishable, questionOf, shown, spanOf, type Scope } from './service.ts'
@@ -56,6 +56,39 @@ export function checkStepCount(n: number): void {
  */
 export async function funnel(client: ClickHouseClient, s: Scope, range: Range, steps: GoalMatch[], windowMinutes: number | null = null): Promise<{ steps: FunnelStep[]; withheld?: string }> {
   checkStepCount(steps.length)
+  const whole = headcount(client, s, range)
+  // R3 step by step: each step against the same step without each filter (a step's visitors under
+  // `country==US` within 1..k-1 of its visitors without it would tell the others who reached it)
+  const [counts, total, open, ...neighbours] = await Promise.all([
+    stepCounts(client, s, range, steps, windowMinutes),
+    whole,
+    publishable(client, s, range, whole, true),
+    ...s.filters.map((f) => stepCounts(client, { ...s, filters: s.filters.filter((x) => x !== f) }, range, steps, windowMinutes)),
+  ])
+  const reason = withheldReason(s.limits.k)
+  const span = spanOf(range)
+  const out: FunnelStep[] = []
+  let hidden = !open
+  for (const [i, step] of steps.entries()) {
+    const label = goalLabel(step)
+    const before = i === 0 ? total : counts[i - 1]
+    hidden ||= !minGroup(counts[i], s.limits) || !apart(before.visitors, counts[i].visitors, s.limits) || neighbours.some((n) => !apart(n[i].visitors, counts[i].visitors, s.limits, true))
+    if (hidden) {
+      out.push({ label, visitors: null, conversion_rate: null, dropoff: null, dropoff_rate: null, withheld: reason })
+      continue
+    }
+    // the cell of a step: the visits that reached it
+    const visitors = (j: number) => shown(s, cellOf(s.filters, span, { name: 'funnel', op: '==', values: [...steps.slice(0, j + 1).map(goalLabel), ...windowCell(windowMinutes)] }), counts[j]).visitors
+    const now = visitors(i)
+    const first = i === 0 ? now : visitors(0)
+    const prev = i === 0 ? now : visitors(i - 1)
+    out.push({ label, visitors: now, conversion_rate: percent(now, first), dropoff: prev - now, dropoff_rate: percent(prev - now, prev) })
+  }
+  return out[0] && out[0].visitors === null ? { steps: out, withheld: reason } : { steps: out }
+}
+
+/** The visitors and networks of a question that reached each step (one Sums a step, in order). */
+async function stepCounts(client: ClickHouseClient, s: Scope, range: Range, steps: GoalMatch[], windowMinutes: number | null): Promise<Sums[]> {
   const q = questionOf(s, range)
   // the visitors and networks at each step, per day of the visits (a row per step and day: key = the step)
   const perDay = async (utc: string[]): Promise<SumsRow[]> => {
@@ -78,29 +111,7 @@ export async function funnel(client: ClickHouseClient, s: Scope, range: Range, s
   }
   const { utcFirst, utcLast } = rangeDays(range, s.timezone)
   const question = JSON.stringify({ funnel: steps, windowMinutes, site: s.site, timezone: s.timezone, range: [range.from, range.to], filters: s.filters, networksUpTo: q.networksUpTo })
-  const whole = headcount(client, s, range)
-  const [rows, total, open] = await Promise.all([dayByDay(client, question, utcDays(utcFirst, utcLast), perDay), whole, publishable(client, s, range, whole, true)])
-  const counts = sumsByIndex(rows, steps.length)
-  const reason = withheldReason(s.limits.k)
-  const span = spanOf(range)
-  const out: FunnelStep[] = []
-  let hidden = !open
-  for (const [i, step] of steps.entries()) {
-    const label = goalLabel(step)
-    const before = i === 0 ? total : counts[i - 1]
-    hidden ||= !minGroup(counts[i], s.limits) || !apart(before.visitors, counts[i].visitors, s.limits)
-    if (hidden) {
-      out.push({ label, visitors: null, conversion_rate: null, dropoff: null, dropoff_rate: null, withheld: reason })
-      continue
-    }
-    // the cell of a step: the visits that reached it
-    const visitors = (j: number) => shown(s, cellOf(s.filters, span, { name: 'funnel', op: '==', values: [...steps.slice(0, j + 1).map(goalLabel), ...windowCell(windowMinutes)] }), counts[j]).visitors
-    const now = visitors(i)
-    const first = i === 0 ? now : visitors(0)
-    const prev = i === 0 ? now : visitors(i - 1)
-    out.push({ label, visitors: now, conversion_rate: percent(now, first), dropoff: prev - now, dropoff_rate: percent(prev - now, prev) })
-  }
-  return out[0] && out[0].visitors === null ? { steps: out, withheld: reason } : { steps: out }
+  return sumsByIndex(await dayByDay(client, question, utcDays(utcFirst, utcLast), perDay), steps.length)
 }
 
 // ---- The conversion window of saved funnels (aggregator/funnel-store.ts); kept apart from the rules above.

@@ -41,8 +41,9 @@ export interface GoalConversions {
  * the converting visitors in percent of all visitors of the range that the filters other than
  * `goal` and `event` keep (one decimal).
  *
- * Each goal is a row of the total (disclosure.ts): shown when it passes R1 and R4 (at least k
- * visitors did not convert), else withheld exactly like a goal nobody reached.
+ * Each goal is a row of the total (disclosure.ts): shown when it passes R1, R4 (at least k
+ * visitors did not convert) and R3 against the same goal without each filter, else withheld
+ * exactly like a goal nobody reached.
  *
  * A revenue goal also has `currency`, `total_revenue` and `average_revenue` (per revenue event):
  * the amounts its events carried in its currency, never converted, shown only when at least k
@@ -64,16 +65,24 @@ export async function goalConversions(
   // their visitors alone are read (a headcount), as the k rules compare them
   const whole = headcount(client, base, range)
   // the goals' own numbers are asked at once, beside the checks (an answer withheld drops them)
-  const q = questionOf(s, range)
-  const byRow = goals.map((g) => {
-    const row = breakdownRow(g, s.filters)
-    // by default where the rollup holds the breakdown: unfiltered, or under one value of a cube filter
-    const use = options.breakdownRows ?? (s.filters.length === 0 || (row !== null && rollupAnswers({ ...q, property: PROPERTIES[row.dim] })))
-    return use ? row : null
-  })
-  // one look at the days for every part (countGoals splits them between the rollup and goalSql)
-  const counted = inOneLook(() => countGoals(client, q, goals, byRow))
-  counted.catch(() => {})
+  const countFor = (scope: Scope) => {
+    const q = questionOf(scope, range)
+    const byRow = goals.map((g) => {
+      const row = breakdownRow(g, scope.filters)
+      // by default where the rollup holds the breakdown: unfiltered, or under one value of a cube filter
+      const use = options.breakdownRows ?? (scope.filters.length === 0 || (row !== null && rollupAnswers({ ...q, property: PROPERTIES[row.dim] })))
+      return use ? row : null
+    })
+    // one look at the days for every part (countGoals splits them between the rollup and goalSql)
+    const counted = inOneLook(() => countGoals(client, q, goals, byRow))
+    counted.catch(() => {})
+    return counted
+  }
+  const counted = countFor(s)
+  // R3 goal by goal: each goal against the same goal without each filter (a goal's visitors under
+  // `country==US` within 1..k-1 of its visitors without it would tell the others who reached it);
+  // a goal filter picks goals, checked on the total only, as a breakdown's own property
+  const neighbours = goals.length === 0 ? [] : s.filters.filter((f) => f.name !== 'goal').map((f) => countFor({ ...s, filters: s.filters.filter((x) => x !== f) }))
   const scoped = base.filters.length === s.filters.length ? null : headcount(client, s, range)
   const [total, open, scopedOpen] = await Promise.all([whole, publishable(client, base, range, whole, true), scoped ? publishable(client, s, range, scoped, true) : true])
   if (!open || !scopedOpen) {
@@ -83,12 +92,12 @@ export async function goalConversions(
   const visitors = shown(base, cellOf(base.filters, span), { ...ZERO, ...total }).visitors
   if (goals.length === 0) return { results: [], visitors }
 
-  const sumsOf = await counted
+  const [sumsOf, ...without] = await Promise.all([counted, ...neighbours])
   return {
     visitors,
     results: goals.map((g, i): GoalResult => {
       const sums = sumsOf[i]
-      if (!minGroup(sums, s.limits) || !apart(total.visitors, sums.visitors, s.limits)) return withheld(g)
+      if (!minGroup(sums, s.limits) || !apart(total.visitors, sums.visitors, s.limits) || without.some((n) => !apart(n[i].visitors, sums.visitors, s.limits, true))) return withheld(g)
       const value = shown(s, cellOf(s.filters, span, { name: 'goal', op: '==', values: [goalLabel(g)] }), sums)
       return { id: g.id, goal: goalLabel(g), visitors: value.visitors, events: value.events, conversion_rate: percent(value.visitors, visitors), ...revenueResult(g, value) }
     }),

@@ -34,7 +34,8 @@ const DIRECTIONS: Direction[] = ['previous', 'next']
  * flowSql) and only the others (today) from the visits.
  *
  * The page is a row of the question's total and each list's pages rows of the page's
- * visitors (R1, R4 in disclosure.ts); the pages folded are counted again over their union as "(other)".
+ * visitors (R1, R4 in disclosure.ts), each also against the same without each filter (R3); the
+ * pages folded are counted again over their union as "(other)", which passes the same rules.
  *
  * A filter picking visits that viewed the page among others (`page==/pricing|/docs` for
  * `/pricing`) keeps every visit the flow reads: the lists are read without it, as unfiltered
@@ -44,31 +45,28 @@ const DIRECTIONS: Direction[] = ['previous', 'next']
  */
 export async function pageFlow(client: ClickHouseClient, s: Scope, range: Range, page: string, limit: number): Promise<PageFlow> {
   const own = ownPick(s, 'page')
-  const q = questionOf(own?.values.includes(page) ? { ...s, filters: s.filters.filter((f) => f !== own) } : s, range)
-  const params = new Params()
-  const at = params.add('String', page)
-  const visits = flowVisits(q, params, at)
-  const nets = networkCount(q, params)
-  /** Distinct visitors and networks per direction over the keys given (the union folded into "(other)"), from the visits. */
-  const unionSql = (keys: Record<Direction, string>) => `SELECT direction, '' AS key, sum(n) AS visitors, sum(m) AS networks
-    FROM (${flowSql(visits, nets, `page = ${at} AND ((direction = 'previous' AND k IN ${keys.previous}) OR (direction = 'next' AND k IN ${keys.next}))`, true)})
-    GROUP BY direction, key`
-  const run = async (sql: string) => {
-    const rs = await client.query({ query: sql, query_params: { ...baseParams(q), ...params.values }, format: 'JSONEachRow' })
-    return (await rs.json<{ direction: string; key: string; visitors: number; networks: number }>()).map((r) => ({
-      direction: r.direction,
-      key: r.key,
-      sums: { ...ZERO, visitors: Number(r.visitors), networks: Number(r.networks) },
-    }))
-  }
+  const picksPage = own !== null && own.values.includes(page)
+  const here = flowOf(client, s, range, page)
+  // R3 row by row: the flow without each filter (the page's visitors, each list's rows and its
+  // "(other)" under `country==US` within 1..k-1 of theirs without it would tell the others), but a
+  // filter picking the page, which the flow is read without anyway
+  const neighbours = s.filters.filter((f) => !(picksPage && f === own)).map((f) => flowOf(client, { ...s, filters: s.filters.filter((x) => x !== f) }, range, page))
   const whole = headcount(client, s, range)
-  const [rows, total, open] = await Promise.all([flowRows(client, q, page), whole, publishable(client, s, range, whole, true)])
-  const viewed = rows.find((r) => r.direction === 'page')?.sums ?? ZERO
+  const [rows, total, open, ...neighbourRows] = await Promise.all([here.rows, whole, publishable(client, s, range, whole, true), ...neighbours.map((n) => n.rows)])
+  const viewedIn = (rs: typeof rows) => rs.find((r) => r.direction === 'page')?.sums ?? ZERO
+  const viewed = viewedIn(rows)
   const nothing: PageFlow = { page, visitors: null, previous: [], next: [], withheld: withheldReason(s.limits.k) }
   if (!minGroup(viewed, s.limits) || !apart(total.visitors, viewed.visitors, s.limits) || !open) return nothing
+  if (neighbourRows.some((rs) => !apart(viewedIn(rs).visitors, viewed.visitors, s.limits, true))) return nothing
 
-  // each list: its rows (R1, R4 against the page's visitors), then "(other)" over the pages folded
-  const lists = Object.fromEntries(DIRECTIONS.map((d) => [d, splitRows(rows.filter((r) => r.direction === d), viewed.visitors, s.limits)])) as Record<Direction, { shown: Row[]; folded: Row[] }>
+  // each list: its rows (R1, R4 against the page's visitors, R3 against the same rows without each
+  // filter), then "(other)" over the pages folded
+  const lists = Object.fromEntries(
+    DIRECTIONS.map((d) => {
+      const byKey = neighbourRows.map((rs) => new Map(rs.filter((r) => r.direction === d).map((r) => [r.key, r.sums])))
+      return [d, splitRows(rows.filter((r) => r.direction === d), viewed.visitors, s.limits, byKey)]
+    }),
+  ) as Record<Direction, { shown: Row[]; folded: Row[] }>
   const others: Partial<Record<Direction, Sums>> = {}
   // (a list with nothing shown and no "(other)" allowed is empty)
   const empty = new Set<Direction>()
@@ -83,11 +81,12 @@ export async function pageFlow(client: ClickHouseClient, s: Scope, range: Range,
         lists[d].shown = []
       }
     }
-    const keys = { previous: params.add('Array(String)', lists.previous.folded.map((r) => r.key)), next: params.add('Array(String)', lists.next.folded.map((r) => r.key)) }
-    const union = await run(unionSql(keys))
+    const keys = { previous: lists.previous.folded.map((r) => r.key), next: lists.next.folded.map((r) => r.key) }
+    const [union, ...unionWithout] = await Promise.all([here.union(keys), ...neighbours.map((n) => n.union(keys))])
+    const sumsIn = (rs: typeof union, d: Direction) => rs.find((r) => r.direction === d)?.sums ?? ZERO
     for (const d of pending) {
-      const other = union.find((r) => r.direction === d)?.sums ?? ZERO
-      if (otherAllowed(other, viewed.visitors, s.limits)) others[d] = other
+      const other = sumsIn(union, d)
+      if (otherAllowed(other, viewed.visitors, s.limits) && unionWithout.every((rs) => apart(sumsIn(rs, d).visitors, other.visitors, s.limits, true))) others[d] = other
       else if (lists[d].shown.length > 0) lists[d].folded.push(lists[d].shown.pop()!)
       else empty.add(d)
     }
@@ -102,6 +101,35 @@ export async function pageFlow(client: ClickHouseClient, s: Scope, range: Range,
     return cells.map((c) => ({ page: c.page, visitors: shown(s, cellOf(s.filters, span, { name: `flow:${page}:${d}`, op: '==', values: c.values }), c.sums).visitors }))
   }
   return { page, visitors: shown(s, cellOf(s.filters, span, { name: 'page', op: '==', values: [page] }), viewed).visitors, previous: list('previous'), next: list('next') }
+}
+
+/**
+ * The flow of `page` for a question: its rows (the page's visitors, each list's rows) and the
+ * union of the keys given per direction (what "(other)" folds), from the visits.
+ */
+function flowOf(client: ClickHouseClient, s: Scope, range: Range, page: string) {
+  const own = ownPick(s, 'page')
+  const q = questionOf(own?.values.includes(page) ? { ...s, filters: s.filters.filter((f) => f !== own) } : s, range)
+  const params = new Params()
+  const at = params.add('String', page)
+  const visits = flowVisits(q, params, at)
+  const nets = networkCount(q, params)
+  /** Distinct visitors and networks per direction over the keys given (the union folded into "(other)"), from the visits. */
+  const unionSql = (keys: Record<Direction, string>) => `SELECT direction, '' AS key, sum(n) AS visitors, sum(m) AS networks
+    FROM (${flowSql(visits, nets, `page = ${at} AND ((direction = 'previous' AND k IN ${keys.previous}) OR (direction = 'next' AND k IN ${keys.next}))`, true)})
+    GROUP BY direction, key`
+  const union = async (keys: Record<Direction, string[]>) => {
+    const sql = unionSql({ previous: params.add('Array(String)', keys.previous), next: params.add('Array(String)', keys.next) })
+    const rs = await client.query({ query: sql, query_params: { ...baseParams(q), ...params.values }, format: 'JSONEachRow' })
+    return (await rs.json<{ direction: string; key: string; visitors: number; networks: number }>()).map((r) => ({
+      direction: r.direction,
+      key: r.key,
+      sums: { ...ZERO, visitors: Number(r.visitors), networks: Number(r.networks) },
+    }))
+  }
+  const rows = flowRows(client, q, page)
+  rows.catch(() => {})
+  return { rows, union }
 }
 
 /** The rollup's dimension holding page flow: a row per (page, direction, key), its value the three joined by NUL. */

@@ -490,6 +490,27 @@ function checkRows(
   } else if (shown.size > 0 && size(folded) > 0) c.fail(url, `rows are shown but ${size(folded)} visitors of folded values have no (other)`)
 }
 
+/**
+ * R3 row by row, on the true sets: each row shown, and "(other)" over the values it folds, against
+ * the same without each filter (`wide`: a filter and the true sets of the values without it).
+ */
+function rowsApart(c: Checker, url: string, shownKeys: string[], other: boolean, here: Map<string, TrueSet>, wide: [Filter, Map<string, TrueSet>][]) {
+  const none = setOf([])
+  const far = (there: TrueSet, mine: TrueSet) => size(there) - size(mine) >= 1 && size(there) - size(mine) < K
+  const folded = [...here.keys()].filter((k) => !shownKeys.includes(k))
+  const within = (m: Map<string, TrueSet>) => union(folded.map((k) => m.get(k) ?? none))
+  for (const [f, there] of wide) {
+    for (const k of shownKeys) {
+      if (far(there.get(k) ?? none, here.get(k) ?? none)) c.fail(url, `${k}: ${size(here.get(k) ?? none)} visitors, ${size(there.get(k) ?? none)} without ${filterText([f])} (R3 row by row)`)
+    }
+    if (other && far(within(there), within(here))) c.fail(url, `(other): ${size(within(here))} visitors, ${size(within(there))} without ${filterText([f])} (R3 row by row)`)
+  }
+}
+
+/** Each filter of a question but those `keep` keeps, with the question's filters less it. */
+const withoutEach = (filters: Filter[], keep: (f: Filter) => boolean = () => false): [Filter, Filter[]][] =>
+  filters.filter((f) => !keep(f)).map((f) => [f, filters.filter((x) => x !== f)])
+
 /** Groups visits by the values they hold. */
 function groups(visits: SentVisit[], valuesOf: (v: SentVisit) => string[]): Map<string, TrueSet> {
   const by = new Map<string, SentVisit[]>()
@@ -559,7 +580,14 @@ async function checkBreakdown(c: Checker, w: World, q: Question, total: Cell | u
   const truth = groups(visits, valuesOf)
   const picked = own.length === 1 && own[0].op === '==' && own[0].values.length === 1 ? own[0].values[0] : undefined
   if (picked !== undefined && body.results.some((r: any) => r[q.property] === picked)) pickedShown++
-  checkRows(c, url, body.results.map((r: any) => ({ key: String(r[q.property]), visitors: r.visitors })), truth, all, 'breakdown', total, picked)
+  const rows = body.results.map((r: any) => ({ key: String(r[q.property]), visitors: r.visitors }))
+  checkRows(c, url, rows, truth, all, 'breakdown', total, picked)
+  // the rows against the same without each filter but those on the property itself, which pick rows
+  const wide = withoutEach(q.filters, (f) => f.name === q.property).map(([f, fs]): [Filter, Map<string, TrueSet>] => [
+    f,
+    groups(q.property in VISIT_LEVEL ? scope(w, q.from, q.to, fs) : scope(w, q.from, q.to, fs.filter((x) => x.name !== q.property)), valuesOf),
+  ])
+  rowsApart(c, url, rows.filter((r: { key: string }) => r.key !== '(other)').map((r: { key: string }) => r.key), rows.some((r: { key: string }) => r.key === '(other)'), truth, wide)
 }
 
 async function checkGoals(c: Checker, w: World, q: Question) {
@@ -596,6 +624,9 @@ async function checkGoals(c: Checker, w: World, q: Question) {
     if (r.events !== events) c.fail(url, `goal ${label(g)}: ${r.events} events, ${events} sent`)
     if (!apart(size(all), size(setOf(reached)))) c.fail(url, `goal ${label(g)} (${size(setOf(reached))}) leaves ${size(all) - size(setOf(reached))} of the total ${size(all)} (R4)`)
     c.pair(url, { what: `goal ${label(g)}`, value: r.visitors }, total, 'goal vs total')
+    // against the same goal without each filter but a goal filter, which picks goals
+    const reachedIn = (fs: Filter[]) => new Map([[label(g), setOf(scope(w, q.from, q.to, fs).filter((v) => v.events.some((e) => matchesEvent(g, e))))]])
+    rowsApart(c, url, [label(g)], false, reachedIn(q.filters), withoutEach(q.filters, (f) => f.name === 'goal').map(([f, fs]) => [f, reachedIn(fs)]))
   }
 }
 
@@ -605,7 +636,11 @@ async function checkFunnel(c: Checker, w: World, q: Question, total: Cell | unde
   const all = setOf(visits)
   const whole = wholeAnswerAllowed(w, q)
   const level = (v: SentVisit) => v.events.reduce((l, e) => (l < q.steps.length && matchesEvent(q.steps[l], e) ? l + 1 : l), 0)
-  const reached = q.steps.map((_, i) => setOf(visits.filter((v) => level(v) > i)))
+  const reachedIn = (vs: SentVisit[]) => new Map(q.steps.map((_, i) => [`step ${i + 1}`, setOf(vs.filter((v) => level(v) > i))]))
+  const reached = [...reachedIn(visits).values()]
+  // each step shown against the same step without each filter
+  const shownSteps = (body.steps as { visitors: number | null }[]).flatMap((st, i) => (st.visitors === null ? [] : [`step ${i + 1}`]))
+  rowsApart(c, url, shownSteps, false, reachedIn(visits), withoutEach(q.filters).map(([f, fs]) => [f, reachedIn(scope(w, q.from, q.to, fs))]))
   let hidden = false
   let previous: Cell | undefined = total
   for (const [i, step] of body.steps.entries()) {
@@ -651,6 +686,19 @@ async function checkPageFlow(c: Checker, w: World, q: Question) {
   const cell = { what: `visitors of ${q.page}`, value: body.visitors }
   checkRows(c, `${url} (previous)`, body.previous.map((r: any) => ({ key: r.page, visitors: r.visitors })), around(-1), pageSet, 'page-flow', cell)
   checkRows(c, `${url} (next)`, body.next.map((r: any) => ({ key: r.page, visitors: r.visitors })), around(1), pageSet, 'page-flow', cell)
+  // the page's visitors and each list against the same without each filter
+  const wide = withoutEach(q.filters).map(([f, fs]) => [f, scope(w, q.from, q.to, fs).filter((v) => paths(v).includes(q.page))] as const)
+  rowsApart(c, url, [q.page], false, new Map([[q.page, pageSet]]), wide.map(([f, vs]) => [f, new Map([[q.page, setOf(vs)]])]))
+  for (const [dir, list] of [[-1, body.previous], [1, body.next]] as const) {
+    const keys = (list as { page: string }[]).map((r) => r.page)
+    const shownKeys = keys.filter((k) => k !== '(other)')
+    const aroundIn = (vs: SentVisit[]) =>
+      groups(vs, (v) => {
+        const p = paths(v)
+        return p.flatMap((x, i) => (x === q.page ? [p[i + dir] ?? (dir < 0 ? '(entrance)' : '(exit)')] : []))
+      })
+    rowsApart(c, `${url} (${dir < 0 ? 'previous' : 'next'})`, shownKeys, keys.includes('(other)'), around(dir), wide.map(([f, vs]) => [f, aroundIn([...vs])]))
+  }
 }
 
 /** Realtime: the last five minutes, filters on each event (a visitor counts when one of their events matches). */
@@ -684,22 +732,9 @@ async function realtimeCell(c: Checker, w: World, filters: Filter[]): Promise<Ce
   c.exact(url, 'realtime visitors', body.visitors, before.all, 'realtime')
   const cell = { what: `realtime ${filterText(filters) || 'everything'}`, value: body.visitors }
   checkRows(c, url, body.pages.map((r: any) => ({ key: r.page, visitors: r.visitors })), pages, before.all, 'realtime', cell)
-  // R3 row by row, on the true sets: each page shown, and "(other)" over the pages it folds, against
-  // the same without each filter
-  const shownPages = (body.pages as { page: string }[]).map((r) => r.page).filter((p) => p !== '(other)')
-  const folded = [...pages.keys()].filter((p) => !shownPages.includes(p))
-  const hasOther = (body.pages as { page: string }[]).some((r) => r.page === '(other)')
-  for (const [i, f] of filters.entries()) {
-    const wide = pagesOf(truthAt(t0, filters.filter((_, j) => j !== i)).mine)
-    const far = (a: TrueSet, b: TrueSet) => size(a) - size(b) >= 1 && size(a) - size(b) < K
-    for (const p of shownPages) {
-      if (far(wide.get(p) ?? setOf([]), pages.get(p) ?? setOf([]))) c.fail(url, `page ${p}: ${size(pages.get(p)!)} visitors, ${size(wide.get(p)!)} without ${filterText([f])} (R3 row by row)`)
-    }
-    if (hasOther) {
-      const within = (m: Map<string, TrueSet>) => union(folded.map((p) => m.get(p) ?? setOf([])))
-      if (far(within(wide), within(pages))) c.fail(url, `(other): ${size(within(pages))} visitors, ${size(within(wide))} without ${filterText([f])} (R3 row by row)`)
-    }
-  }
+  // each page shown, and "(other)", against the same without each filter
+  const keys = (body.pages as { page: string }[]).map((r) => r.page)
+  rowsApart(c, url, keys.filter((p) => p !== '(other)'), keys.includes('(other)'), pages, withoutEach(filters).map(([f, fs]) => [f, pagesOf(truthAt(t0, fs).mine)]))
   return cell
 }
 

@@ -50,6 +50,12 @@ export const minGroup = (s: Pick<Sums, 'visitors' | 'networks'>, l: Limits) => s
 export const apart = (whole: number, part: number, l: Limits, equalAllowed = false) =>
   l.k <= 1 || whole - part >= l.k || (equalAllowed && whole === part)
 
+/**
+ * R3 row by row: a row's (a bucket's, a goal's, "(other)"'s) visitors against those of the same
+ * without each filter (`without`): the same, or at least k more.
+ */
+export const apartFromEach = (without: readonly number[], visitors: number, l: Limits) => without.every((n) => apart(n, visitors, l, true))
+
 /** R6 `add-day`: the visitors of an adjacent day are none, or at least k. */
 export const adjacentDayAllows = (visitors: number, l: Limits) => visitors === 0 || visitors >= l.k
 
@@ -80,7 +86,7 @@ export function splitRows(
     r.key !== OTHER &&
     minGroup(r.sums, l) &&
     apart(total, r.sums.visitors, l, r.key === picked) &&
-    neighbours.every((n) => apart(n.get(r.key)?.visitors ?? 0, r.sums.visitors, l, true))
+    apartFromEach(neighbours.map((n) => n.get(r.key)?.visitors ?? 0), r.sums.visitors, l)
   return { shown: sorted.filter(ok), folded: sorted.filter((r) => !ok(r)) }
 }
 

@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { Params } from './filters.ts'
 import { goalCondition, goalLabel, GoalMatchError, parseGoalMatch, type GoalMatch } from './goal-match.ts'
-import { apart, cellOf, minGroup, withheldReason } from './disclosure.ts'
+import { apart, apartFromEach, cellOf, minGroup, withheldReason } from './disclosure.ts'
 import { ZERO, type Sums } from './metrics.ts'
 import type { Range } from './period.ts'
 import { baseParams, dayByDay, NETWORK, networkCount, rangeDays, sumsByIndex, utcDays, type SumsRow } from './query.ts'
@@ -72,7 +72,7 @@ export async function funnel(client: ClickHouseClient, s: Scope, range: Range, s
   for (const [i, step] of steps.entries()) {
     const label = goalLabel(step)
     const before = i === 0 ? total : counts[i - 1]
-    hidden ||= !minGroup(counts[i], s.limits) || !apart(before.visitors, counts[i].visitors, s.limits) || neighbours.some((n) => !apart(n[i].visitors, counts[i].visitors, s.limits, true))
+    hidden ||= !minGroup(counts[i], s.limits) || !apart(before.visitors, counts[i].visitors, s.limits) || !apartFromEach(neighbours.map((n) => n[i].visitors), counts[i].visitors, s.limits)
     if (hidden) {
       out.push({ label, visitors: null, conversion_rate: null, dropoff: null, dropoff_rate: null, withheld: reason })
       continue

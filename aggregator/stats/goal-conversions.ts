@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client'
-import { apart, cellOf, minGroup, withheldReason } from './disclosure.ts'
+import { apart, apartFromEach, cellOf, minGroup, withheldReason } from './disclosure.ts'
 import { Params, type Filter } from './filters.ts'
 import { goalCondition, goalLabel, type GoalMatch } from './goal-match.ts'
 import { addSums, metricValue, ZERO, type Sums } from './metrics.ts'
@@ -97,7 +97,7 @@ export async function goalConversions(
     visitors,
     results: goals.map((g, i): GoalResult => {
       const sums = sumsOf[i]
-      if (!minGroup(sums, s.limits) || !apart(total.visitors, sums.visitors, s.limits) || without.some((n) => !apart(n[i].visitors, sums.visitors, s.limits, true))) return withheld(g)
+      if (!minGroup(sums, s.limits) || !apart(total.visitors, sums.visitors, s.limits) || !apartFromEach(without.map((n) => n[i].visitors), sums.visitors, s.limits)) return withheld(g)
       const value = shown(s, cellOf(s.filters, span, { name: 'goal', op: '==', values: [goalLabel(g)] }), sums)
       return { id: g.id, goal: goalLabel(g), visitors: value.visitors, events: value.events, conversion_rate: percent(value.visitors, visitors), ...revenueResult(g, value) }
     }),

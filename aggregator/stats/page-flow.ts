@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client'
-import { apart, cellOf, minGroup, OTHER, OTHER_TRIES, otherAllowed, splitRows, withheldReason, type Row } from './disclosure.ts'
+import { apart, apartFromEach, cellOf, minGroup, OTHER, OTHER_TRIES, otherAllowed, splitRows, withheldReason, type Row } from './disclosure.ts'
 import { Params } from './filters.ts'
 import { ZERO, type Sums } from './metrics.ts'
 import type { Range } from './period.ts'
@@ -57,7 +57,7 @@ export async function pageFlow(client: ClickHouseClient, s: Scope, range: Range,
   const viewed = viewedIn(rows)
   const nothing: PageFlow = { page, visitors: null, previous: [], next: [], withheld: withheldReason(s.limits.k) }
   if (!minGroup(viewed, s.limits) || !apart(total.visitors, viewed.visitors, s.limits) || !open) return nothing
-  if (neighbourRows.some((rs) => !apart(viewedIn(rs).visitors, viewed.visitors, s.limits, true))) return nothing
+  if (!apartFromEach(neighbourRows.map((rs) => viewedIn(rs).visitors), viewed.visitors, s.limits)) return nothing
 
   // each list: its rows (R1, R4 against the page's visitors, R3 against the same rows without each
   // filter), then "(other)" over the pages folded
@@ -86,7 +86,7 @@ export async function pageFlow(client: ClickHouseClient, s: Scope, range: Range,
     const sumsIn = (rs: typeof union, d: Direction) => rs.find((r) => r.direction === d)?.sums ?? ZERO
     for (const d of pending) {
       const other = sumsIn(union, d)
-      if (otherAllowed(other, viewed.visitors, s.limits) && unionWithout.every((rs) => apart(sumsIn(rs, d).visitors, other.visitors, s.limits, true))) others[d] = other
+      if (otherAllowed(other, viewed.visitors, s.limits) && apartFromEach(unionWithout.map((rs) => sumsIn(rs, d).visitors), other.visitors, s.limits)) others[d] = other
       else if (lists[d].shown.length > 0) lists[d].folded.push(lists[d].shown.pop()!)
       else empty.add(d)
     }

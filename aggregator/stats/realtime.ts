@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { compare, Params, type Filter } from './filters.ts'
-import { apart, cellOf, minGroup, OTHER, OTHER_TRIES, otherAllowed, splitRows, withheldReason, type Limits, type Noise, type Row } from './disclosure.ts'
+import { apart, apartFromEach, cellOf, minGroup, OTHER, OTHER_TRIES, otherAllowed, splitRows, withheldReason, type Limits, type Noise, type Row } from './disclosure.ts'
 import { ZERO, type Sums } from './metrics.ts'
 import { NETWORK } from './query.ts'
 import { InputError } from '../../http/errors.ts'
@@ -75,7 +75,7 @@ export async function realtime(client: ClickHouseClient, site: string, limits: L
     }
     const keys = folded.map((r) => r.key)
     const [union, ...unionWithout] = await Promise.all([unionOf(conds, keys), ...withouts.map((cs) => unionOf(cs, keys))])
-    if (otherAllowed(union, total.visitors, limits) && unionWithout.every((w) => apart(w.visitors, union.visitors, limits, true))) {
+    if (otherAllowed(union, total.visitors, limits) && apartFromEach(unionWithout.map((w) => w.visitors), union.visitors, limits)) {
       other = union
       break
     }

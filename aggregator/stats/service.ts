@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { buckets } from './buckets.ts'
 import {
-  adjacentDayAllows, apart, cellOf, minGroup, Noise, OTHER, OTHER_TRIES, otherAllowed, splitRows, withheldReason, type Cell, type Limits, type Row,
+  adjacentDayAllows, apart, apartFromEach, cellOf, minGroup, Noise, OTHER, OTHER_TRIES, otherAllowed, splitRows, withheldReason, type Cell, type Limits, type Row,
 } from './disclosure.ts'
 import type { Filter } from './filters.ts'
 import { keepMeasures } from './measures.ts'
@@ -167,7 +167,7 @@ export async function timeseries(client: ClickHouseClient, s: Scope, range: Rang
     const inParent = parent ? (byParent.get(parentLabel(interval, date)) ?? ZERO).visitors : null
     const visible =
       ok && minGroup(sums, s.limits) && apart(total.visitors, sums.visitors, s.limits, labels.length === 1) && (inParent === null || apart(inParent, sums.visitors, s.limits)) &&
-      neighbours.every((n) => apart(n.get(date) ?? 0, sums.visitors, s.limits, true))
+      apartFromEach(neighbours.map((n) => n.get(date) ?? 0), sums.visitors, s.limits)
     if (starts[i] > now) {
       for (const m of metrics) row[m] = null
     } else if (!visible) {
@@ -357,7 +357,7 @@ async function breakdownOnce(
         ? [asOther(folded[0].sums), ...neighbours.map((n) => asOther(n.get(folded[0].key) ?? ZERO))]
         : await Promise.all([s, ...withouts].map((scope) => otherSums(client, scope, range, name, prop, folded, scope === s ? visible.map((r) => r.key) : null, lean)))
     other = union
-    if (otherAllowed(other, total.visitors, s.limits) && unionWithout.every((w) => apart(w.visitors, union.visitors, s.limits, true))) break
+    if (otherAllowed(other, total.visitors, s.limits) && apartFromEach(unionWithout.map((w) => w.visitors), union.visitors, s.limits)) break
     other = null
     if (visible.length === 0) return nothing
     folded = [...folded, visible.pop()!]

@@ -188,25 +188,23 @@ async function main() {
     // page flow) under six pairs mixing where a visit came from, what it holds (one negated) and where it is,
     // live as above. A matrix, so that no pair and no panel is left out of the table.
     const twoFilterPairs = ['country==US;source==Google', 'page==/pricing;country==US', 'page==/pricing;event==Signup', 'source==Google;event==Signup', 'outbound~docs;source==Google', 'page!=/pricing;event==Signup']
-    const panelsUnder: [string, (c: ClickHouseClient, s: Scope) => Promise<unknown>][] = [
+    type Panel = [string, (c: ClickHouseClient, s: Scope) => Promise<unknown>]
+    const panelsUnder: Panel[] = [
       ['aggregate', (c, s) => aggregate(c, s, range, cards)],
       ['timeseries by day', (c, s) => timeseries(c, s, range, ['visitors', 'pageviews'], 'day')],
       ...['page', 'entry_page', 'exit_page', 'source', 'channel', 'country', 'browser', 'device', 'event', 'outbound', 'prop:plan'].map(
-        (n) => [`breakdown ${n}`, (c: ClickHouseClient, s: Scope) => breakdown(c, s, range, n, property(n)!, asked[n] ?? ['visitors'], 10)] as [string, (c: ClickHouseClient, s: Scope) => Promise<unknown>],
+        (n): Panel => [`breakdown ${n}`, (c, s) => breakdown(c, s, range, n, property(n)!, asked[n] ?? ['visitors'], 10)],
       ),
       ['goals (2 goals)', (c, s) => goalConversions(c, s, range, goals)],
       ['funnel', (c, s) => funnel(c, s, range, steps)],
       ['page flow /pricing', (c, s) => pageFlow(c, s, range, '/pricing', 10)],
     ]
-    const matrix = await (async () => {
-      const out: number[][] = []
-      for (const [, ask] of panelsUnder) {
-        const row: number[] = []
-        for (const pair of twoFilterPairs) row.push(await timeIt(() => ask(client, withFilters(pair)), insertOne))
-        out.push(row)
-      }
-      return out
-    })()
+    const matrix: number[][] = []
+    for (const [, ask] of panelsUnder) {
+      const row: number[] = []
+      for (const pair of twoFilterPairs) row.push(await timeIt(() => ask(client, withFilters(pair)), insertOne))
+      matrix.push(row)
+    }
     const cellWidth = Math.max(...twoFilterPairs.map((p) => p.length)) + 2
     console.log(`\n${'two filters, live ms (as the dashboard asks)'.padEnd(28)}${twoFilterPairs.map((p) => p.padStart(cellWidth)).join('')}`)
     for (const [i, [name]] of panelsUnder.entries()) console.log(`${name.padEnd(28)}${matrix[i].map((ms) => ms.toFixed(1).padStart(cellWidth)).join('')}`)

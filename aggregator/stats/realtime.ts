@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { compare, Params, type Filter } from './filters.ts'
-import { apart, apartFromEach, cellOf, minGroup, OTHER, OTHER_TRIES, otherAllowed, splitRows, withheldReason, type Limits, type Noise, type Row } from './disclosure.ts'
+import { apart, apartFromEach, cellOf, minGroup, OTHER, OTHER_TRIES, otherAllowed, splitRows, withheldReason, type Limits, type Noise } from './disclosure.ts'
 import { ZERO, type Sums } from './metrics.ts'
 import { NETWORK } from './query.ts'
 import { InputError } from '../../http/errors.ts'
@@ -59,9 +59,8 @@ export async function realtime(client: ClickHouseClient, site: string, limits: L
     (await select(`SELECT '' AS page, ${counts} FROM events WHERE ${recent} AND name = 'pageview' AND pathname IN {folded:Array(String)} ${matching(cs)}`, { folded: keys }))[0].sums
   // the question without each of its filters (R3)
   const withouts = conds.map((_, i) => conds.filter((__, j) => j !== i))
-  const [pages, total, ...rest] = await Promise.all([pagesOf(conds), totalOf(conds), ...withouts.map(totalOf), ...withouts.map(pagesOf)])
-  const without = rest.slice(0, withouts.length) as Sums[]
-  const neighbours = (rest.slice(withouts.length) as Row[][]).map((rs) => new Map(rs.map((r) => [r.key, r.sums])))
+  const [pages, total, without, neighbourPages] = await Promise.all([pagesOf(conds), totalOf(conds), Promise.all(withouts.map(totalOf)), Promise.all(withouts.map(pagesOf))])
+  const neighbours = neighbourPages.map((rs) => new Map(rs.map((r) => [r.key, r.sums])))
   const nothing = { visitors: null, pages: [], withheld: withheldReason(limits.k) }
   if (!minGroup(total, limits) || without.some((w) => !apart(w.visitors, total.visitors, limits))) return nothing
   let { shown, folded } = splitRows(pages, total.visitors, limits, neighbours)

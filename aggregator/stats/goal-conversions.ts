@@ -4,7 +4,8 @@ import { Params, type Filter } from './filters.ts'
 import { goalCondition, goalLabel, type GoalMatch } from './goal-match.ts'
 import { addSums, metricValue, ZERO, type Sums } from './metrics.ts'
 import type { Range } from './period.ts'
-import { baseParams, dayByDay, inOneLook, NETWORK, networkCount, querySums, rangeDays, rollupAnswers, rollupHeldDays, sumsByIndex, utcDays, type StatsQuestion, type SumsRow } from './query.ts'
+import { baseParams, dayByDay, eventFilterSql, eventsTellVisits, inOneLook, NETWORK, networkCount, querySums, rangeDays, rollupAnswers, rollupHeldDays, sumsByIndex, utcDays, type StatsQuestion, type SumsRow } from './query.ts'
+import { askedTogether, foldFilters, withoutFilters } from './together.ts'
 import { PROPERTIES } from './properties.ts'
 import { headcount, publishable, questionOf, shown, spanOf, type Scope } from './service.ts'
 import { eventsInAndOutOfVisits, percent } from './visit-events.ts'
@@ -180,38 +181,58 @@ async function rowSums(client: ClickHouseClient, q: StatsQuestion, byRow: ByRow[
  */
 async function goalSql(client: ClickHouseClient, q: StatsQuestion, goals: GoalMatch[], onDay: (utc: string) => boolean = () => true): Promise<Sums[]> {
   if (goals.length === 0) return []
-  // the goals' sums per UTC day (a row per goal and day, key = the goal's index): each day's kept (dayByDay)
-  const perDay = async (utc: string[], visitless: boolean): Promise<SumsRow[]> => {
-    const params = new Params()
-    const flags = Object.fromEntries(goals.map((g, i) => [`g${i}`, goalCondition(g, params)]))
-    // revenue goals (issue 14): their events' amounts in their own currency, and who paid them
-    const paying = goals.flatMap((g, i) => (currencyOf(g) ? [{ i, paid: `g${i} AND rc = ${params.add('String', currencyOf(g)!)}` }] : []))
-    const revenueColumns: Record<string, string> = paying.length ? { ra: 'revenue_amount', rc: 'revenue_currency' } : {}
-    const anyGoal = Object.values(flags).join(' OR ')
-    const nets = networkCount(q, params)
-    const events = eventsInAndOutOfVisits(q, params, { ...flags, net: NETWORK, ...revenueColumns }, anyGoal, utc, visitless)
-    const sql = `SELECT toString(utc_day) AS day, ${goals.map((_, i) => `sum(v${i}) AS v${i}, sum(n${i}) AS n${i}, sum(e${i}) AS e${i}`).join(', ')}
-        ${paying.map(({ i }) => `, sum(r${i}) AS r${i}, sum(re${i}) AS re${i}, sum(rv${i}) AS rv${i}, sum(rn${i}) AS rn${i}`).join('')}
-      FROM
-      (
-        SELECT utc_day, ${goals.map((_, i) => `uniqExactIf(visitor_id, g${i} AND in_visits) AS v${i}, ${nets.countIf('net', `g${i} AND in_visits`)} AS n${i}, countIf(g${i} AND counted) AS e${i}`).join(', ')}
-          ${paying.map(({ i, paid }) => `, sumIf(ra, ${paid} AND in_visits) AS r${i}, countIf(${paid} AND in_visits) AS re${i}, uniqExactIf(visitor_id, ${paid} AND in_visits) AS rv${i}, ${nets.countIf('net', `${paid} AND in_visits`)} AS rn${i}`).join('')}
-        FROM (${events})
-        GROUP BY utc_day, day, local_day
-      )
-      GROUP BY utc_day`
-    const rs = await client.query({ query: sql, query_params: { ...baseParams(q), ...params.values }, format: 'JSONEachRow' })
-    return (await rs.json<Record<string, number | string>>()).flatMap((row) =>
+  // the goals' sums per UTC day (a row per goal and day, key = the goal's index): each day's kept (dayByDay);
+  // read with the neighbours asking the same days in this turn (together.ts)
+  const perDay = (utc: string[], visitless: boolean): Promise<SumsRow[]> =>
+    askedTogether(client, JSON.stringify(['goals', goals, withoutFilters(q), utc, visitless]), q, (qs) => goalDays(client, qs, goals, utc, visitless))
+  const { utcFirst, utcLast } = rangeDays(q.range, q.timezone)
+  const rows = await dayByDay(client, JSON.stringify({ goals, q }), utcDays(utcFirst, utcLast).filter(onDay), perDay)
+  return sumsByIndex(rows, goals.length)
+}
+
+/**
+ * goalSql's rows of the UTC days `utc` for each question of `qs`, which differ only in their
+ * filters: one read of the days' events (foldFilters) where every question's events tell its
+ * visits (eventsTellVisits), each question's rows those of the events its flags keep; else each
+ * question read alone.
+ */
+async function goalDays(client: ClickHouseClient, qs: StatsQuestion[], goals: GoalMatch[], utc: string[], visitless: boolean): Promise<SumsRow[][]> {
+  if (qs.length > 1 && !qs.every((x) => eventsTellVisits(x, utc))) return Promise.all(qs.map(async (x) => (await goalDays(client, [x], goals, utc, visitless))[0]))
+  const fold = foldFilters(qs)
+  const q = fold.q
+  const params = new Params()
+  const flags = Object.fromEntries(goals.map((g, i) => [`g${i}`, goalCondition(g, params)]))
+  const marks = Object.fromEntries(fold.flags.map((f, j) => [`x${j}`, eventFilterSql(q, params, f, utc, visitless)]))
+  // revenue goals (issue 14): their events' amounts in their own currency, and who paid them
+  const paying = goals.flatMap((g, i) => (currencyOf(g) ? [{ i, paid: `g${i} AND rc = ${params.add('String', currencyOf(g)!)}` }] : []))
+  const revenueColumns: Record<string, string> = paying.length ? { ra: 'revenue_amount', rc: 'revenue_currency' } : {}
+  const anyGoal = Object.values(flags).join(' OR ')
+  const nets = networkCount(q, params)
+  const events = eventsInAndOutOfVisits(q, params, { ...flags, net: NETWORK, ...revenueColumns, ...marks }, anyGoal, utc, visitless, fold.any ?? undefined)
+  // each question's sums (a, its index) of each goal (i): `_a_i`
+  const each = (f: (a: string, i: number, ask: string) => string) => fold.asks.flatMap((ask, a) => goals.map((_, i) => f(`${a}_${i}`, i, ask))).join(', ')
+  const paid = (f: (a: string, paid: string, ask: string) => string) => fold.asks.flatMap((ask, a) => paying.map(({ i, paid }) => `, ${f(`${a}_${i}`, paid, ask)}`)).join('')
+  const sql = `SELECT toString(utc_day) AS day, ${each((x) => `sum(v${x}) AS v${x}, sum(n${x}) AS n${x}, sum(e${x}) AS e${x}`)}
+      ${paid((x) => `sum(r${x}) AS r${x}, sum(re${x}) AS re${x}, sum(rv${x}) AS rv${x}, sum(rn${x}) AS rn${x}`)}
+    FROM
+    (
+      SELECT utc_day, ${each((x, i, ask) => `uniqExactIf(visitor_id, g${i} AND in_visits AND ${ask}) AS v${x}, ${nets.countIf('net', `g${i} AND in_visits AND ${ask}`)} AS n${x}, countIf(g${i} AND counted AND ${ask}) AS e${x}`)}
+        ${paid((x, p, ask) => `sumIf(ra, ${p} AND in_visits AND ${ask}) AS r${x}, countIf(${p} AND in_visits AND ${ask}) AS re${x}, uniqExactIf(visitor_id, ${p} AND in_visits AND ${ask}) AS rv${x}, ${nets.countIf('net', `${p} AND in_visits AND ${ask}`)} AS rn${x}`)}
+      FROM (${events})
+      GROUP BY utc_day, day, local_day
+    )
+    GROUP BY utc_day`
+  const rs = await client.query({ query: sql, query_params: { ...baseParams(q), ...params.values }, format: 'JSONEachRow' })
+  const rows = await rs.json<Record<string, number | string>>()
+  return fold.asks.map((_, a) =>
+    rows.flatMap((row) =>
       goals.map((_, i): SumsRow => {
-        const n = (column: string) => Number(row[`${column}${i}`] ?? 0)
+        const n = (column: string) => Number(row[`${column}${a}_${i}`] ?? 0)
         return {
           ...ZERO, key: String(i), bucket: '', day: String(row.day), visitors: n('v'), networks: n('n'), events: n('e'),
           revenue: n('r'), revenue_events: n('re'), revenue_visitors: n('rv'), revenue_networks: n('rn'),
         }
       }),
-    )
-  }
-  const { utcFirst, utcLast } = rangeDays(q.range, q.timezone)
-  const rows = await dayByDay(client, JSON.stringify({ goals, q }), utcDays(utcFirst, utcLast).filter(onDay), perDay)
-  return sumsByIndex(rows, goals.length)
+    ),
+  )
 }

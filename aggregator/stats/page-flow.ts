@@ -3,7 +3,8 @@ import { apart, apartFromEach, cellOf, minGroup, OTHER, OTHER_TRIES, otherAllowe
 import { Params } from './filters.ts'
 import { ZERO, type Sums } from './metrics.ts'
 import type { Range } from './period.ts'
-import { baseParams, dayByDay, NETWORK, networkCount, rangeDays, rollupDays, rollupSlice, scopedVisitRowsSql, sliceRows, utcDays, type Nets, type StatsQuestion, type SumsRow } from './query.ts'
+import { baseParams, dayByDay, NETWORK, networkCount, rangeDays, rollupDays, rollupSlice, scopedVisitRowsSql, sliceRows, utcDays, visitFilterSql, type Nets, type StatsQuestion, type SumsRow } from './query.ts'
+import { askedTogether, foldFilters, withoutFilters, type Folded } from './together.ts'
 import { headcount, ownPick, publishable, questionOf, shown, spanOf, type Scope } from './service.ts'
 
 export const ENTRANCE = '(entrance)'
@@ -143,9 +144,12 @@ const SEP = '\u0000'
  * and it is one array column less to read through FINAL (today's flow at ten million events:
  * 19-21 ms against 22-24 for the read alone).
  */
-function flowVisits(q: StatsQuestion, params: Params, page?: string, utc?: string[]): string {
-  const columns = `visitor_id, ${NETWORK} AS net, day, toDate(start, ${params.add('String', q.timezone)}) AS local_day, views`
-  return scopedVisitRowsSql(q, params, columns, page ? `has(views.2, ${page})` : undefined, utc)
+function flowVisits(q: StatsQuestion, params: Params, page?: string, utc?: string[], fold?: Folded): string {
+  // folded with neighbours (flowDays): each visit's flags, the filters the questions do not share, as columns
+  const marks = (fold?.flags ?? []).map((f, j) => `, toUInt8(${visitFilterSql(q, params, f, utc!)}) AS x${j}`).join('')
+  const columns = `visitor_id, ${NETWORK} AS net, day, toDate(start, ${params.add('String', q.timezone)}) AS local_day, views${marks}`
+  const where = [...(page ? [`has(views.2, ${page})`] : []), ...(fold?.any ? [fold.any] : [])]
+  return scopedVisitRowsSql(q, params, columns, where.length ? where.join(' AND ') : undefined, utc)
 }
 
 /**
@@ -157,14 +161,17 @@ function flowVisits(q: StatsQuestion, params: Params, page?: string, utc?: strin
  * direction `page`), came to it from `key` (`previous`) or went on to `key` (`next`).
  * `where` picks rows (SQL over `page`, `direction` and the key `k`); with `union`, keys are not told apart.
  */
-export function flowSql(visits: string, nets: Nets, where: string, union = false): string {
-  return `SELECT day, local_day, page, direction, ${union ? "''" : 'k'} AS key, uniqExact(visitor_id) AS n, ${nets.count('net')} AS m
+export function flowSql(visits: string, nets: Nets, where: string, union = false, fold?: Folded): string {
+  // folded with neighbours (flowDays): the flags carried, and each question's sums (`n0`, `m0`…) over the rows its flags keep
+  const marks = (fold?.flags ?? []).map((_, j) => `, x${j}`).join('')
+  const sums = fold ? fold.asks.map((ask, a) => `uniqExactIf(visitor_id, ${ask}) AS n${a}, ${nets.countIf('net', ask)} AS m${a}`).join(', ') : `uniqExact(visitor_id) AS n, ${nets.count('net')} AS m`
+  return `SELECT day, local_day, page, direction, ${union ? "''" : 'k'} AS key, ${sums}
       FROM
       (
-        SELECT visitor_id, net, day, local_day, page, d.1 AS direction, d.2 AS k
+        SELECT visitor_id, net, day, local_day, page, d.1 AS direction, d.2 AS k${marks}
         FROM
         (
-          SELECT visitor_id, net, day, local_day, arraySort(views).2 AS seq,
+          SELECT visitor_id, net, day, local_day, arraySort(views).2 AS seq${marks},
             arrayPopBack(arrayPushFront(seq, '${ENTRANCE}')) AS previous,
             arrayPopFront(arrayPushBack(seq, '${EXIT}')) AS next
           FROM (${visits})
@@ -197,16 +204,8 @@ async function flowRows(client: ClickHouseClient, q: StatsQuestion, page: string
   const parts: Promise<SumsRow[]>[] = []
   // the page's rows of the rollup, keyed `direction NUL key` (what follows the page in their value)
   if (current.size > 0) parts.push(sliceRows(client, q, { dim: FLOW_DIM, values: null, prefix: page }, current, true))
-  // from the visits: the page's rows per day (a row's key: direction NUL key)
-  const read = async (utc: string[]) => {
-    const params = new Params()
-    const at = params.add('String', page)
-    const sql = `SELECT toString(day) AS day, direction, key, sum(n) AS visitors, sum(m) AS networks FROM (${flowSql(flowVisits(q, params, at, utc), networkCount(q, params), `page = ${at}`)}) GROUP BY day, direction, key`
-    const rs = await client.query({ query: sql, query_params: { ...baseParams(q), ...params.values }, format: 'JSONEachRow' })
-    return (await rs.json<{ day: string; direction: string; key: string; visitors: number; networks: number }>()).map(
-      (r): SumsRow => ({ ...ZERO, key: `${r.direction}${SEP}${r.key}`, bucket: '', day: r.day, visitors: Number(r.visitors), networks: Number(r.networks) }),
-    )
-  }
+  // from the visits: the page's rows per day (a row's key: direction NUL key), read with the neighbours asking the same days in this turn (together.ts)
+  const read = (utc: string[]) => askedTogether(client, JSON.stringify(['flow', page, withoutFilters(q), utc]), q, (qs) => flowDays(client, qs, page, utc))
   // the other days (every day, under filters) from the visits, day by day: each day's rows kept (dayByDay)
   const { utcFirst, utcLast } = rangeDays(q.range, q.timezone)
   const days = useRollup ? live : utcDays(utcFirst, utcLast)
@@ -221,4 +220,26 @@ async function flowRows(client: ClickHouseClient, q: StatsQuestion, page: string
     }
   }
   return [...merged.values()]
+}
+
+/**
+ * flowRows' rows of the UTC days `utc` for each question of `qs`, which differ only in their
+ * filters: one read of the days' visits, each flagged by the filters the questions do not share
+ * (foldFilters), each question's rows those of the visits its flags keep.
+ */
+async function flowDays(client: ClickHouseClient, qs: StatsQuestion[], page: string, utc: string[]): Promise<SumsRow[][]> {
+  const fold = qs.length > 1 ? foldFilters(qs) : undefined
+  const q = fold?.q ?? qs[0]
+  const params = new Params()
+  const at = params.add('String', page)
+  const asks = fold?.asks.map((_, a) => a) ?? [null]
+  const sums = asks.map((a) => (a === null ? 'sum(n) AS v, sum(m) AS w' : `sum(n${a}) AS v${a}, sum(m${a}) AS w${a}`)).join(', ')
+  const sql = `SELECT toString(day) AS day, direction, key, ${sums} FROM (${flowSql(flowVisits(q, params, at, utc, fold), networkCount(q, params), `page = ${at}`, false, fold)}) GROUP BY day, direction, key`
+  const rs = await client.query({ query: sql, query_params: { ...baseParams(q), ...params.values }, format: 'JSONEachRow' })
+  const rows = await rs.json<Record<string, string | number>>()
+  return asks.map((a) => {
+    const n = (r: Record<string, string | number>, column: string) => Number(r[`${column}${a ?? ''}`])
+    // (a question's rows are those it counts a visitor in: a row of the others' alone is none of its)
+    return rows.filter((r) => n(r, 'v') > 0).map((r): SumsRow => ({ ...ZERO, key: `${r.direction}${SEP}${r.key}`, bucket: '', day: String(r.day), visitors: n(r, 'v'), networks: n(r, 'w') }))
+  })
 }

@@ -617,6 +617,11 @@ class SumsQuery {
     return `(${f.goals.map((g) => goalCondition(g, this.params)).join(' OR ')})`
   }
 
+  /** A filter as a condition on a visit row (visitCondition) of the days `days` (SQL of the Array(Date)), for a folded read (together.ts). */
+  visitFilter(f: Filter, days: string): string {
+    return this.visitCondition(f, days)
+  }
+
   /** A filter as a condition on a visit row. */
   private visitCondition(f: Filter, days: string): string {
     const p = f.prop
@@ -713,6 +718,12 @@ class SumsQuery {
   private eventCondition(f: Filter, days: string): string {
     if (!found(f)) return this.ownVisitCondition(f)
     return this.visitless ? `if(visit_id != 0, ${this.foundCondition(f, days)}, ${this.ownVisitCondition(f)})` : this.foundCondition(f, days)
+  }
+
+  /** eventCondition for a folded read (together.ts), over the UTC days `days` (SQL of the Array(Date)) that may hold events without a visit or not (`visitless`). */
+  eventFilter(f: Filter, days: string, visitless: boolean): string {
+    this.visitless = visitless
+    return this.eventCondition(f, days)
   }
 
   /** ` AND` the conditions on an events row of the filters every event of a visit answers as its visit does (`carried`); '' when none. */
@@ -1212,6 +1223,22 @@ export function eventsTellVisits(q: StatsQuestion, days: readonly string[]): boo
 /** ` AND` the question's filters whose visits are found among the events (`found`: on what a visit holds or what its first event gives), as conditions on an events row of a visit of the UTC `days`; '' when none. */
 export function foundFiltersSql(q: StatsQuestion, params: Params, days: string[]): string {
   return q.filters.some(found) ? new SumsQuery(q, params).foundConditions(q.filters, params.add('Array(Date)', days)) : ''
+}
+
+/**
+ * A filter an events row of the UTC `days` answers (`onEvents`, as eventsTellVisits requires) as a
+ * condition on that row: its visit's, found among the days' events or carried by every event of
+ * it, or, without a visit (the days may hold such: `visitless`), its own. What a read folded
+ * with its neighbours (together.ts) tells its asks apart by.
+ */
+export function eventFilterSql(q: StatsQuestion, params: Params, f: Filter, days: string[], visitless: boolean): string {
+  if (!onEvents(f)) throw new Error(`the filter on ${f.name} is not one an events row answers`)
+  return new SumsQuery(q, params).eventFilter(f, params.add('Array(Date)', days), visitless)
+}
+
+/** A filter as a condition on a merged visit row of the UTC `days` (as scopedVisitRowsSql reads them): what a read folded with its neighbours over visits (together.ts) tells its asks apart by. */
+export function visitFilterSql(q: StatsQuestion, params: Params, f: Filter, days: string[]): string {
+  return new SumsQuery(q, params).visitFilter(f, params.add('Array(Date)', days))
 }
 
 /**

@@ -80,9 +80,12 @@ export function visitsHolding(q: StatsQuestion, params: Params, perVisit: Record
  * belong to visits of that day). `visitless` false: those days hold no event without a visit
  * (KnownDay), and nothing is asked of one, so its columns (its own source, its properties) are
  * not read: the goals' read of today under `source==Google;event==Signup` at a hundred million
- * events, alone, 101-114 ms with that part against 38-43 without.
+ * events, alone, 101-114 ms with that part against 38-43 without. `also`: a condition on the
+ * columns (their aliases) every row read must meet besides, for events that tell their visits
+ * (eventsTellVisits): a read folded with its neighbours keeps so the rows of some question
+ * (together.ts).
  */
-export function eventsInAndOutOfVisits(q: StatsQuestion, params: Params, columns: Record<string, string>, where: string, utc?: string[], visitless = true): string {
+export function eventsInAndOutOfVisits(q: StatsQuestion, params: Params, columns: Record<string, string>, where: string, utc?: string[], visitless = true, also?: string): string {
   const own = Object.entries(columns)
   const read = utc ?? daysOf(q)
   const inRange = (c: string) => `${c} >= fromUnixTimestamp64Milli({from:Int64}) AND ${c} < fromUnixTimestamp64Milli({to:Int64})`
@@ -95,10 +98,12 @@ export function eventsInAndOutOfVisits(q: StatsQuestion, params: Params, columns
     // days (goals asked live over today at ten million events: 52 ms with it)
     const found = foundFiltersSql(q, params, read)
     const counted = visitless ? `visit_id != 0 OR (visit_id = 0 AND ${ownVisitSql(q, params)})` : 'visit_id != 0'
+    const kept = found && (visitless ? ` AND (visit_id = 0 OR (visit_id != 0${found}))` : ` AND visit_id != 0${found}`)
     return `SELECT visitor_id, toDate(ts) AS day, day AS local_day, ts, day AS utc_day, visit_id != 0 AS in_visits,
         ${counted} AS counted ${own.map(([alias, expr]) => `, ${expr} AS ${alias}`).join('')}
-      ${events(found && (visitless ? ` AND (visit_id = 0 OR (visit_id != 0${found}))` : ` AND visit_id != 0${found}`))}`
+      ${events(`${kept}${also ? ` AND ${also}` : ''}`)}`
   }
+  if (also) throw new Error('a condition on the columns (`also`) is for events that tell their visits (eventsTellVisits)')
   return `SELECT e.visitor_id AS visitor_id, v.day AS day, v.local_day AS local_day, e.ts AS ts, toDate(e.ts) AS utc_day,
       v.visit_id != 0 AND ${inRange('v.start')} AS in_visits,
       ${inRange('e.ts')} AND (v.visit_id != 0 OR e.alone) AS counted

@@ -107,8 +107,15 @@ async function stepCounts(client: ClickHouseClient, s: Scope, range: Range, step
  * question's rows those of the visits its flags keep; else each question read alone.
  */
 async function stepDays(client: ClickHouseClient, qs: StatsQuestion[], steps: GoalMatch[], windowMinutes: number | null, utc: string[]): Promise<SumsRow[][]> {
-  if (qs.length > 1 && !qs.every((x) => eventsTellVisits(x, utc))) return Promise.all(qs.map(async (x) => (await stepDays(client, [x], steps, windowMinutes, utc))[0]))
   const fold = foldFilters(qs)
+  // Apart, too, when one question reads every event the fold would (its flags are none: `any`
+  // null, a question under one filter and its neighbour without it): the other reads only its own
+  // events, beside it on the other core. At ten million events, today live, the funnel under
+  // `country==US` took 46-48 ms as one read against 29-31 and 20 ms apart (the SQL alone); under
+  // two filters the fold spares two reads of three (`country==US;source==Google` 60 -> 64 ms,
+  // `page==/pricing;event==Signup` 80 -> 73, `page!=/pricing;event==Signup` 94 -> 88, medians of
+  // three rounds of five, alternating).
+  if (qs.length > 1 && (fold.any === null || !qs.every((x) => eventsTellVisits(x, utc)))) return Promise.all(qs.map(async (x) => (await stepDays(client, [x], steps, windowMinutes, utc))[0]))
   const q = fold.q
   const params = new Params()
   const conds = steps.map((c) => goalCondition(c, params))

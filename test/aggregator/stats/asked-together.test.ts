@@ -10,7 +10,8 @@ import { countingClient, DAY, HOUR, openFixture, type EventSpec, type StoreFixtu
 
 /**
  * Goals, funnel steps and page flow under filters are compared with the same without each filter
- * (R3); those neighbours are read with the question in one read (aggregator/stats/together.ts),
+ * (R3); those neighbours are read with the question in one read (aggregator/stats/together.ts; a
+ * funnel under one filter apart from its neighbour without it),
  * each told apart by flags on the rows. Here the numbers of every question and neighbour are
  * checked against the truth worked out from the events sent (k = 1: nothing withheld but
  * nothing at all), and the reads are counted: one read of the day for a question and its
@@ -112,7 +113,8 @@ describe('goals, funnel steps and page flow read with their neighbours', () => {
       const before = asked.length
       const answer = await funnel(client, scope(q.split(';')), RANGE, steps)
       const reads = asked.slice(before).filter((sql) => sql.includes('AS s0_0'))
-      expect(reads.length, q).toBeLessThanOrEqual(1)
+      // (under one filter the question and its neighbour without it are read apart: funnel.ts stepDays)
+      expect(reads.length, q).toBeLessThanOrEqual(q.includes(';') ? 1 : 2)
       if (i === 0) expect(reads[0]).toContain('AS s2_0')
       const truth = (fs: string[]) => {
         const ws = kept(fs)

@@ -402,11 +402,17 @@ describe('a funnel under a filter on what a visit holds', () => {
     const shown = fast.steps.filter((s) => s.visitors !== null)
     expect(shown.length).toBeGreaterThan(0)
     for (const [i, s] of shown.entries()) expect(s.visitors).toBe(truth[i])
-    // one read of the events for the question and its neighbour without the filter (R3), the filter a flag on each visit (together.ts)
-    const read = asked.find((sql) => sql.includes('uniqExactIf(visitor_id, level >= 1 AND'))!
-    expect(read).not.toMatch(/\bvisits\s+FINAL\b/)
-    expect(read).toMatch(/\bAS v0\b/)
-    expect(asked.filter((sql) => sql.includes('uniqExactIf(visitor_id, level >= 1 AND'))).toHaveLength(1)
+    // from the events alone: under one filter, the question's read (its filter checked before the other columns are read) and its
+    // neighbour's without it (R3); under two, the question and its neighbours in one read, the filters flags on each visit (together.ts)
+    const reads = asked.filter((sql) => sql.includes('uniqExactIf(visitor_id, level >= 1 AND'))
+    for (const read of reads) expect(read).not.toMatch(/\bvisits\s+FINAL\b/)
+    if (raw.includes(';')) {
+      expect(reads).toHaveLength(1)
+      expect(reads[0]).toContain(' AS x1)')
+    } else {
+      expect(reads).toHaveLength(2)
+      expect(reads.some((read) => read.includes('PREWHERE'))).toBe(true)
+    }
   })
 })
 

@@ -5,7 +5,7 @@ import { apart, apartFromEach, cellOf, minGroup, withheldReason } from './disclo
 import { ZERO, type Sums } from './metrics.ts'
 import type { Range } from './period.ts'
 import { baseParams, dayByDay, eventFilterSql, eventsTellVisits, NETWORK, networkCount, rangeDays, sumsByIndex, utcDays, type StatsQuestion, type SumsRow } from './query.ts'
-import { anyDefining, askedTogether, foldFilters, withoutFilters } from './together.ts'
+import { anyQuestion, askConditions, askedTogether, flagName, foldFilters, readApart, withoutFilters } from './together.ts'
 import { headcount, publishable, questionOf, shown, spanOf, type Scope } from './service.ts'
 import { percent, visitsHolding } from './visit-events.ts'
 
@@ -115,7 +115,7 @@ async function stepDays(client: ClickHouseClient, qs: StatsQuestion[], steps: Go
   // two filters the fold spares two reads of three (`country==US;source==Google` 60 -> 64 ms,
   // `page==/pricing;event==Signup` 80 -> 73, `page!=/pricing;event==Signup` 94 -> 88, medians of
   // three rounds of five, alternating).
-  if (qs.length > 1 && (fold.any === null || !qs.every((x) => eventsTellVisits(x, utc)))) return Promise.all(qs.map(async (x) => (await stepDays(client, [x], steps, windowMinutes, utc))[0]))
+  if (qs.length > 1 && (anyQuestion(fold) === null || !qs.every((x) => eventsTellVisits(x, utc)))) return readApart(qs, (one) => stepDays(client, one, steps, windowMinutes, utc))
   const q = fold.q
   const params = new Params()
   const conds = steps.map((c) => goalCondition(c, params))
@@ -127,21 +127,20 @@ async function stepDays(client: ClickHouseClient, qs: StatsQuestion[], steps: Go
   // a flag is the visit's: every event of it gives the same (its own value carried, or its visit's found among the
   // events); the events of no question's visits are left out as they are read, each flag named there (`x0`…) for its visit's
   const defs = fold.flags.map((f) => eventFilterSql(q, params, f, utc, false))
-  const any = anyDefining(fold, defs)
-  const marks = Object.fromEntries(defs.map((def, j) => [`v${j}`, `max(toUInt8(${any ? `x${j}` : def}))`]))
+  const any = anyQuestion(fold, defs)
+  // (each flag as the visit's: `v0`…)
+  const visitFlag = (j: number) => `v${j}`
+  const marks = Object.fromEntries(defs.map((def, j) => [visitFlag(j), `max(toUInt8(${any ? flagName(j) : def}))`]))
   const visits = visitsHolding(q, params, { net: `any(${NETWORK})`, level, ...marks }, any ? `(${conds.join(' OR ')}) AND ${any}` : conds.join(' OR '), utc)
   const nets = networkCount(q, params)
-  // (each question's flags as the visit's: `v0`…)
-  const each = fold.asks.flatMap((ask, a) => {
-    const visit = ask.replace(/\bx(\d+)\b/g, 'v$1')
-    return steps.map((_, i) => `uniqExactIf(visitor_id, level >= ${i + 1} AND ${visit}) AS s${a}_${i}, ${nets.countIf('net', `level >= ${i + 1} AND ${visit}`)} AS n${a}_${i}`)
-  })
+  const asks = askConditions(fold, visitFlag)
+  const each = asks.flatMap((ask, a) => steps.map((_, i) => `uniqExactIf(visitor_id, level >= ${i + 1} AND ${ask}) AS s${a}_${i}, ${nets.countIf('net', `level >= ${i + 1} AND ${ask}`)} AS n${a}_${i}`))
   const sql = `SELECT toString(day) AS day, ${each.join(', ')}
     FROM (${visits})
     GROUP BY day, local_day`
   const rs = await client.query({ query: sql, query_params: { ...baseParams(q), ...params.values }, format: 'JSONEachRow' })
   const rows = await rs.json<Record<string, number | string>>()
-  return fold.asks.map((_, a) =>
+  return asks.map((_, a) =>
     rows.flatMap((row) => steps.map((_, i): SumsRow => ({ ...ZERO, key: String(i), bucket: '', day: String(row.day), visitors: Number(row[`s${a}_${i}`]), networks: Number(row[`n${a}_${i}`]) }))),
   )
 }

@@ -5,7 +5,7 @@ import { goalCondition, goalLabel, type GoalMatch } from './goal-match.ts'
 import { addSums, metricValue, ZERO, type Sums } from './metrics.ts'
 import type { Range } from './period.ts'
 import { baseParams, dayByDay, eventFilterSql, eventsTellVisits, inOneLook, NETWORK, networkCount, querySums, rangeDays, rollupAnswers, rollupHeldDays, sumsByIndex, utcDays, type StatsQuestion, type SumsRow } from './query.ts'
-import { askedTogether, foldFilters, withoutFilters } from './together.ts'
+import { anyQuestion, askConditions, askedTogether, flagName, foldFilters, readApart, withoutFilters } from './together.ts'
 import { PROPERTIES } from './properties.ts'
 import { headcount, publishable, questionOf, shown, spanOf, type Scope } from './service.ts'
 import { eventsInAndOutOfVisits, percent } from './visit-events.ts'
@@ -197,21 +197,22 @@ async function goalSql(client: ClickHouseClient, q: StatsQuestion, goals: GoalMa
  * question read alone.
  */
 async function goalDays(client: ClickHouseClient, qs: StatsQuestion[], goals: GoalMatch[], utc: string[], visitless: boolean): Promise<SumsRow[][]> {
-  if (qs.length > 1 && !qs.every((x) => eventsTellVisits(x, utc))) return Promise.all(qs.map(async (x) => (await goalDays(client, [x], goals, utc, visitless))[0]))
+  if (qs.length > 1 && !qs.every((x) => eventsTellVisits(x, utc))) return readApart(qs, (one) => goalDays(client, one, goals, utc, visitless))
   const fold = foldFilters(qs)
   const q = fold.q
   const params = new Params()
   const flags = Object.fromEntries(goals.map((g, i) => [`g${i}`, goalCondition(g, params)]))
-  const marks = Object.fromEntries(fold.flags.map((f, j) => [`x${j}`, eventFilterSql(q, params, f, utc, visitless)]))
+  const marks = Object.fromEntries(fold.flags.map((f, j) => [flagName(j), eventFilterSql(q, params, f, utc, visitless)]))
   // revenue goals (issue 14): their events' amounts in their own currency, and who paid them
   const paying = goals.flatMap((g, i) => (currencyOf(g) ? [{ i, paid: `g${i} AND rc = ${params.add('String', currencyOf(g)!)}` }] : []))
   const revenueColumns: Record<string, string> = paying.length ? { ra: 'revenue_amount', rc: 'revenue_currency' } : {}
   const anyGoal = Object.values(flags).join(' OR ')
   const nets = networkCount(q, params)
-  const events = eventsInAndOutOfVisits(q, params, { ...flags, net: NETWORK, ...revenueColumns, ...marks }, anyGoal, utc, visitless, fold.any ?? undefined)
+  const events = eventsInAndOutOfVisits(q, params, { ...flags, net: NETWORK, ...revenueColumns, ...marks }, anyGoal, utc, visitless, anyQuestion(fold) ?? undefined)
   // each question's sums (a, its index) of each goal (i): `_a_i`
-  const each = (f: (a: string, i: number, ask: string) => string) => fold.asks.flatMap((ask, a) => goals.map((_, i) => f(`${a}_${i}`, i, ask))).join(', ')
-  const paid = (f: (a: string, paid: string, ask: string) => string) => fold.asks.flatMap((ask, a) => paying.map(({ i, paid }) => `, ${f(`${a}_${i}`, paid, ask)}`)).join('')
+  const asks = askConditions(fold)
+  const each = (f: (a: string, i: number, ask: string) => string) => asks.flatMap((ask, a) => goals.map((_, i) => f(`${a}_${i}`, i, ask))).join(', ')
+  const paid = (f: (a: string, paid: string, ask: string) => string) => asks.flatMap((ask, a) => paying.map(({ i, paid }) => `, ${f(`${a}_${i}`, paid, ask)}`)).join('')
   const sql = `SELECT toString(utc_day) AS day, ${each((x) => `sum(v${x}) AS v${x}, sum(n${x}) AS n${x}, sum(e${x}) AS e${x}`)}
       ${paid((x) => `sum(r${x}) AS r${x}, sum(re${x}) AS re${x}, sum(rv${x}) AS rv${x}, sum(rn${x}) AS rn${x}`)}
     FROM
@@ -224,7 +225,7 @@ async function goalDays(client: ClickHouseClient, qs: StatsQuestion[], goals: Go
     GROUP BY utc_day`
   const rs = await client.query({ query: sql, query_params: { ...baseParams(q), ...params.values }, format: 'JSONEachRow' })
   const rows = await rs.json<Record<string, number | string>>()
-  return fold.asks.map((_, a) =>
+  return asks.map((_, a) =>
     rows.flatMap((row) =>
       goals.map((_, i): SumsRow => {
         const n = (column: string) => Number(row[`${column}${a}_${i}`] ?? 0)

@@ -4,7 +4,7 @@ import { Params } from './filters.ts'
 import { ZERO, type Sums } from './metrics.ts'
 import type { Range } from './period.ts'
 import { baseParams, dayByDay, NETWORK, networkCount, rangeDays, rollupDays, rollupSlice, scopedVisitRowsSql, sliceRows, utcDays, visitFilterSql, type Nets, type StatsQuestion, type SumsRow } from './query.ts'
-import { askedTogether, foldFilters, withoutFilters, type Folded } from './together.ts'
+import { anyQuestion, askConditions, askedTogether, flagName, foldFilters, withoutFilters, type Folded } from './together.ts'
 import { headcount, ownPick, publishable, questionOf, shown, spanOf, type Scope } from './service.ts'
 
 export const ENTRANCE = '(entrance)'
@@ -146,9 +146,10 @@ const SEP = '\u0000'
  */
 function flowVisits(q: StatsQuestion, params: Params, page?: string, utc?: string[], fold?: Folded): string {
   // folded with neighbours (flowDays): each visit's flags, the filters the questions do not share, as columns
-  const marks = (fold?.flags ?? []).map((f, j) => `, toUInt8(${visitFilterSql(q, params, f, utc!)}) AS x${j}`).join('')
+  const marks = (fold?.flags ?? []).map((f, j) => `, toUInt8(${visitFilterSql(q, params, f, utc!)}) AS ${flagName(j)}`).join('')
   const columns = `visitor_id, ${NETWORK} AS net, day, toDate(start, ${params.add('String', q.timezone)}) AS local_day, views${marks}`
-  const where = [...(page ? [`has(views.2, ${page})`] : []), ...(fold?.any ? [fold.any] : [])]
+  const any = fold ? anyQuestion(fold) : null
+  const where = [...(page ? [`has(views.2, ${page})`] : []), ...(any ? [any] : [])]
   return scopedVisitRowsSql(q, params, columns, where.length ? where.join(' AND ') : undefined, utc)
 }
 
@@ -163,8 +164,8 @@ function flowVisits(q: StatsQuestion, params: Params, page?: string, utc?: strin
  */
 export function flowSql(visits: string, nets: Nets, where: string, union = false, fold?: Folded): string {
   // folded with neighbours (flowDays): the flags carried, and each question's sums (`n0`, `m0`…) over the rows its flags keep
-  const marks = (fold?.flags ?? []).map((_, j) => `, x${j}`).join('')
-  const sums = fold ? fold.asks.map((ask, a) => `uniqExactIf(visitor_id, ${ask}) AS n${a}, ${nets.countIf('net', ask)} AS m${a}`).join(', ') : `uniqExact(visitor_id) AS n, ${nets.count('net')} AS m`
+  const marks = (fold?.flags ?? []).map((_, j) => `, ${flagName(j)}`).join('')
+  const sums = fold ? askConditions(fold).map((ask, a) => `uniqExactIf(visitor_id, ${ask}) AS n${a}, ${nets.countIf('net', ask)} AS m${a}`).join(', ') : `uniqExact(visitor_id) AS n, ${nets.count('net')} AS m`
   return `SELECT day, local_day, page, direction, ${union ? "''" : 'k'} AS key, ${sums}
       FROM
       (
@@ -232,7 +233,7 @@ async function flowDays(client: ClickHouseClient, qs: StatsQuestion[], page: str
   const q = fold?.q ?? qs[0]
   const params = new Params()
   const at = params.add('String', page)
-  const asks = fold?.asks.map((_, a) => a) ?? [null]
+  const asks = fold?.own.map((_, a) => a) ?? [null]
   const sums = asks.map((a) => (a === null ? 'sum(n) AS v, sum(m) AS w' : `sum(n${a}) AS v${a}, sum(m${a}) AS w${a}`)).join(', ')
   const sql = `SELECT toString(day) AS day, direction, key, ${sums} FROM (${flowSql(flowVisits(q, params, at, utc, fold), networkCount(q, params), `page = ${at}`, false, fold)}) GROUP BY day, direction, key`
   const rs = await client.query({ query: sql, query_params: { ...baseParams(q), ...params.values }, format: 'JSONEachRow' })

@@ -59,27 +59,20 @@ export function askedTogether<R>(client: ClickHouseClient, id: string, q: StatsQ
 export const withoutFilters = (q: StatsQuestion): StatsQuestion => ({ ...q, filters: [] })
 
 /**
+ * Each question's answer read alone (`read` given it alone), for a fold that would not pay
+ * (goal-conversions.ts, funnel.ts).
+ */
+export const readApart = <R>(qs: StatsQuestion[], read: (qs: StatsQuestion[]) => Promise<R[]>): Promise<R[]> => Promise.all(qs.map(async (q) => (await read([q]))[0]))
+
+/**
  * Questions that differ only in their filters, as one read: `q` under the filters they all have,
- * `flags` the others (each a condition the read computes on every row once, `x0`, `x1`…), and
- * for each question its flags (`asks`: SQL over the flags' names, '1' for none, ANDed), and
- * `any`, whether a row is one of some question's (null when one question has no flag: every row is).
+ * `flags` the others (each a condition the read computes once, named `x0`, `x1`… by default),
+ * and for each question the indexes of its flags (`own`).
  */
 export interface Folded {
   q: StatsQuestion
   flags: Filter[]
-  asks: string[]
-  any: string | null
-}
-
-/**
- * `any` with each flag's SQL (`defs`, by index) written where it is first named, as `(def AS x0)`:
- * for a read that keeps its rows by `any` before it computes anything else (funnel.ts), and
- * names the flags there for the rest.
- */
-export function anyDefining(fold: Folded, defs: string[]): string | null {
-  if (fold.any === null) return null
-  const named = new Set<string>()
-  return fold.any.replace(/\bx(\d+)\b/g, (x, j: string) => (named.has(x) ? x : (named.add(x), `(${defs[Number(j)]} AS ${x})`)))
+  own: number[][]
 }
 
 export function foldFilters(qs: StatsQuestion[]): Folded {
@@ -89,9 +82,25 @@ export function foldFilters(qs: StatsQuestion[]): Folded {
   const commonIds = new Set(common.map(id))
   const flags = [...new Map(qs.flatMap((q) => q.filters.filter((f) => !commonIds.has(id(f))).map((f) => [id(f), f] as const))).values()]
   const names = flags.map(id)
-  const own = qs.map((q) => q.filters.filter((f) => !commonIds.has(id(f))).map((f) => `x${names.indexOf(id(f))}`))
-  // (a row is kept when some question's flags all hold: a sum of products, as `or` and `and` may skip
-  // evaluating a flag the SELECT reads too)
-  const any = own.some((xs) => xs.length === 0) ? null : `(${own.map((xs) => xs.map((x) => `toUInt8(${x})`).join(' * ')).join(' + ')}) > 0`
-  return { q: { ...qs[0], filters: common }, flags, asks: own.map((xs) => (xs.length ? xs.join(' AND ') : '1')), any }
+  return { q: { ...qs[0], filters: common }, flags, own: qs.map((q) => q.filters.filter((f) => !commonIds.has(id(f))).map((f) => names.indexOf(id(f)))) }
+}
+
+/** A flag's name in the read: `x0`… */
+export const flagName = (j: number) => `x${j}`
+
+/** Each question's condition over the flags (`name` gives a flag's column), ANDed; '1' for none. */
+export const askConditions = (fold: Folded, name = flagName): string[] => fold.own.map((js) => (js.length ? js.map(name).join(' AND ') : '1'))
+
+/**
+ * Whether a row is one of some question's (its flags all hold), over the flags as `name` gives
+ * them; with `defs`, each flag's SQL written where it is first named, `(def AS x0)`, for a read
+ * that keeps its rows by this before it computes anything else (funnel.ts). Null when a question
+ * has no flag: every row is one of its. (A sum of products: `or` and `and` may skip evaluating a
+ * flag the SELECT reads too.)
+ */
+export function anyQuestion(fold: Folded, defs?: string[]): string | null {
+  if (fold.own.some((js) => js.length === 0)) return null
+  const named = new Set<number>()
+  const flag = (j: number) => (!defs || named.has(j) ? flagName(j) : (named.add(j), `(${defs[j]} AS ${flagName(j)})`))
+  return `(${fold.own.map((js) => js.map((j) => `toUInt8(${flag(j)})`).join(' * ')).join(' + ')}) > 0`
 }

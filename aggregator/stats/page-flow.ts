@@ -145,7 +145,7 @@ const SEP = '\u0000'
  * 19-21 ms against 22-24 for the read alone).
  */
 function flowVisits(q: StatsQuestion, params: Params, page?: string, utc?: string[], fold?: Folded): string {
-  // folded with neighbours (flowDays): each visit's flags, the filters the questions do not share, as columns
+  // folded with neighbours (flowDays, which gives its days): each visit's flags, the filters the questions do not share, as columns
   const marks = (fold?.flags ?? []).map((f, j) => `, toUInt8(${visitFilterSql(q, params, f, utc!)}) AS ${flagName(j)}`).join('')
   const columns = `visitor_id, ${NETWORK} AS net, day, toDate(start, ${params.add('String', q.timezone)}) AS local_day, views${marks}`
   const any = fold ? anyQuestion(fold) : null
@@ -229,17 +229,16 @@ async function flowRows(client: ClickHouseClient, q: StatsQuestion, page: string
  * (foldFilters), each question's rows those of the visits its flags keep.
  */
 async function flowDays(client: ClickHouseClient, qs: StatsQuestion[], page: string, utc: string[]): Promise<SumsRow[][]> {
-  const fold = qs.length > 1 ? foldFilters(qs) : undefined
-  const q = fold?.q ?? qs[0]
+  const fold = foldFilters(qs)
+  const q = fold.q
   const params = new Params()
   const at = params.add('String', page)
-  const asks = fold?.own.map((_, a) => a) ?? [null]
-  const sums = asks.map((a) => (a === null ? 'sum(n) AS v, sum(m) AS w' : `sum(n${a}) AS v${a}, sum(m${a}) AS w${a}`)).join(', ')
+  const sums = fold.own.map((_, a) => `sum(n${a}) AS v${a}, sum(m${a}) AS w${a}`).join(', ')
   const sql = `SELECT toString(day) AS day, direction, key, ${sums} FROM (${flowSql(flowVisits(q, params, at, utc, fold), networkCount(q, params), `page = ${at}`, false, fold)}) GROUP BY day, direction, key`
   const rs = await client.query({ query: sql, query_params: { ...baseParams(q), ...params.values }, format: 'JSONEachRow' })
   const rows = await rs.json<Record<string, string | number>>()
-  return asks.map((a) => {
-    const n = (r: Record<string, string | number>, column: string) => Number(r[`${column}${a ?? ''}`])
+  return fold.own.map((_, a) => {
+    const n = (r: Record<string, string | number>, column: string) => Number(r[`${column}${a}`])
     // (a question's rows are those it counts a visitor in: a row of the others' alone is none of its)
     return rows.filter((r) => n(r, 'v') > 0).map((r): SumsRow => ({ ...ZERO, key: `${r.direction}${SEP}${r.key}`, bucket: '', day: String(r.day), visitors: n(r, 'v'), networks: n(r, 'w') }))
   })

@@ -81,7 +81,7 @@ async function main() {
     const buildS = (performance.now() - t) / 1000
     const [{ c }] = await (await client.query({ query: 'SELECT count() AS c FROM events', format: 'JSONEachRow' })).json<{ c: number }>()
     const [{ bytes }] = await (await client.query({ query: 'SELECT sum(bytes_on_disk) AS bytes FROM system.parts WHERE active', format: 'JSONEachRow' })).json<{ bytes: number }>()
-    console.log(`\nquery bench: ${Number(c).toLocaleString('en')} events ${reuse ? 'kept from an earlier run' : `generated in ${generateS.toFixed(1)} s`}; rollups for ${built.days.length} days built${built.compacted.length ? ` and the visits of ${built.compacted.join(', ')} merged into one part (RollupJob.compactVisits)` : ''} in ${buildS.toFixed(1)} s; ${(Number(bytes) / 1e9).toFixed(2)} GB on disk`)
+    console.log(`\nquery bench: ${Number(c).toLocaleString('en')} events ${reuse ? 'kept from an earlier run' : `generated in ${generateS.toFixed(1)} s`}; rollups for ${built.days.length} days built${built.compacted.length ? ` and the visits of ${built.compacted.join(', ')} merged into one part (RollupJob.compactVisits)` : ''}${built.compactedEvents.length ? ` and the events of ${built.compactedEvents.join(', ')} (compactEvents)` : ''} in ${buildS.toFixed(1)} s; ${(Number(bytes) / 1e9).toFixed(2)} GB on disk`)
     // today is always read live (its rollup is built once it is over): a store kept from an earlier
     // day has none of its events, and its unfiltered questions come from the rollup alone
     const [{ today }] = await (await client.query({ query: 'SELECT count() AS today FROM events WHERE toDate(ts) = toDate({now:Int64} / 1000)', query_params: { now }, format: 'JSONEachRow' })).json<{ today: number }>()

@@ -124,6 +124,7 @@ async function main() {
     const everyBlocks = Math.max(1, Math.round(config.rollupIntervalMs / config.batchMs))
     let runs = 0
     let compactions = 0
+    let eventCompactions = 0
     const viewed = await phase(() =>
       insertAll('events', async (i, b) => {
         if ((i + 1) % everyBlocks !== 0) return
@@ -131,6 +132,7 @@ async function main() {
         const report = await job.run()
         runs++
         compactions += report.compacted.length
+        eventCompactions += report.compactedEvents.length
       }),
     )
     const visits = await count('SELECT count() AS n FROM visits FINAL')
@@ -150,7 +152,7 @@ async function main() {
       [
         `\nkeeping the statistics current: ${WINDOW_S} s of a site of ${n0(PER_DAY)} events a day (${n0(rows.length)} events in ${n0(visits)} visits; ${blocks.length} inserts, one for each BATCH_MS of ${config.batchMs} ms, ${n0(rows.length / blocks.length)} rows on average), in-process on a fresh embedded store; CPU of every thread until the merges are over, the idle process's ${(idlePerMs / 10).toFixed(1)} % of a core taken off:`,
         line('storing them alone (no view reads them)', perEvent(alone.us), `(${perInsert(alone.us)}, ${(alone.ms / 1000).toFixed(1)} s in all)`),
-        line('into events, views and the rollup job', perEvent(viewed.us), `(${perInsert(viewed.us)}, ${(viewed.ms / 1000).toFixed(1)} s in all: the views into visits, event_counts, visitless_counts, page_days and headcount_days and their merges; the job run ${runs} times, once for each ROLLUP_INTERVAL_MS of ${config.rollupIntervalMs} ms of events, today's visits merged into one part ${compactions} times)`),
+        line('into events, views and the rollup job', perEvent(viewed.us), `(${perInsert(viewed.us)}, ${(viewed.ms / 1000).toFixed(1)} s in all: the views into visits, event_counts, visitless_counts, page_days and headcount_days and their merges; the job run ${runs} times, once for each ROLLUP_INTERVAL_MS of ${config.rollupIntervalMs} ms of events, today's visits merged into one part ${compactions} times, its events ${eventCompactions} times)`),
         line('the day built once over', perEvent(built.us), `(${(built.ms / 1000).toFixed(1)} s: ${builtDays.length} day, its rollup, cube and flow rows and its visits in one part; over this window's events alone, so what a build costs whatever its size weighs more here than on a whole day)`),
         line('keeping current: views, job, build', current, `= ${(share * 100).toFixed(2)} % of a core at ${n0(PER_DAY)} events a day (issue 11's target: at most 10 %)`),
         `  (an insert costs the engine about the same whatever its rows at this size: at a lower rate the share of a core stays about the same, at a higher one each insert holds more rows; BATCH_MS sets how many inserts a second a busy site makes)`,

@@ -25,12 +25,24 @@ const DAY = 86_400_000
 const RETRY_FAILED_MS = 60 * 60_000
 
 /**
- * When today's or yesterday's visits are merged into one part (compactVisits): once the rows
- * outside its largest part are at least this many (a granule: fewer cost FINAL little) and at
- * least a COMPACT_SHARE-th of that part's.
+ * When today's or yesterday's visits or events are merged into one part (compactVisits,
+ * compactEvents): once the rows outside its largest part are at least this many (a granule:
+ * fewer cost a read little) and at least a COMPACT_SHARE-th of that part's.
  */
 export const COMPACT_AFTER_ROWS = 8192
 export const COMPACT_SHARE = 4
+
+/** A day's parts (RollupJob.partsByDay): the rows of its largest part and of the others. */
+interface DayParts {
+  day: string
+  parts: string | number
+  largest: string | number
+  rest: string | number
+}
+
+/** Whether today's or yesterday's rows outside its largest part are enough to merge them (COMPACT_AFTER_ROWS, COMPACT_SHARE). */
+const grown = (d: DayParts) => Number(d.rest) >= COMPACT_AFTER_ROWS && Number(d.rest) * COMPACT_SHARE >= Number(d.largest)
+
 /** Older days in several parts merged at one run (compactVisits), the newest first: a store upgraded through migration 031 has many. */
 export const COMPACT_OLD_DAYS_PER_RUN = 3
 
@@ -46,6 +58,8 @@ export interface BuildReport {
   failed: SiteBuildFailure[]
   /** The days whose visits were merged into one part (compactVisits). */
   compacted: string[]
+  /** The days whose events were merged into one part (compactEvents). */
+  compactedEvents: string[]
   ms: number
 }
 
@@ -258,25 +272,48 @@ export class RollupJob {
    * shards: nothing is listed and nothing is done.)
    */
   async compactVisits(): Promise<string[]> {
-    const days = await this.select<{ day: string; parts: string | number; largest: string | number; rest: string | number }>(
-      `SELECT toString(toDate(partition)) AS day, count() AS parts, max(rows) AS largest, sum(rows) - max(rows) AS rest FROM system.parts
-       WHERE active AND database = currentDatabase() AND table = 'visits'
-       GROUP BY day HAVING parts > 1
-       ORDER BY day DESC`,
-      {},
-    )
+    const days = await this.partsByDay('visits')
     const recent = utcDay(this.now() - DAY)
-    const due = [
-      ...days.filter((d) => d.day >= recent && Number(d.rest) >= COMPACT_AFTER_ROWS && Number(d.rest) * COMPACT_SHARE >= Number(d.largest)),
-      ...days.filter((d) => d.day < recent).slice(0, COMPACT_OLD_DAYS_PER_RUN),
-    ].map((d) => d.day)
-    for (const day of due) {
-      await this.client.command({ query: 'OPTIMIZE TABLE visits PARTITION {day:Date} FINAL', query_params: { day }, clickhouse_settings: BUILD_SETTINGS })
-    }
+    const due = [...days.filter((d) => d.day >= recent && grown(d)), ...days.filter((d) => d.day < recent).slice(0, COMPACT_OLD_DAYS_PER_RUN)].map((d) => d.day)
+    for (const day of due) await this.client.command({ query: 'OPTIMIZE TABLE visits PARTITION {day:Date} FINAL', query_params: { day }, clickhouse_settings: BUILD_SETTINGS })
     return due
   }
 
-  /** Builds every stale closed day, and days due for another try, then merges the visits of days in many parts (compactVisits); concurrent calls share one run. */
+  /**
+   * Merges into one part the events of today or yesterday, by the rule of their visits
+   * (compactVisits: once the rows outside the day's largest part reach COMPACT_AFTER_ROWS and a
+   * COMPACT_SHARE-th of it). Every question reads today's events live, several times under
+   * filters (the sets of visits found by a page or an event name come from their projection), and
+   * each part is a read of its own, its projection's too: the store's own merges had left today
+   * at ten million events a month in parts of 236, 83 and 18 thousand events. Once merged, the
+   * reads of today's events that the page panel under `source==Google;event==Signup`, the daily
+   * series and the entry page panel under `page!=/pricing;event==Signup` and the funnel make (the
+   * SQL alone, three stores alternating, medians of 11, three rounds) went from 34-36 to 28-30 ms,
+   * 23-26 to 21, 29-32 to 24-25, 42-45 to 38-42, 48-52 to 40-46; merging today's visits (then in
+   * parts of 110 and 5 thousand) changed none. A merge rewrites the day's events (about 3.3 µs an
+   * event here, with the projection) and the next comes once the day has grown by a quarter: some
+   * five times its events in a day. Older days' events are read once a build (dayByDay keeps their
+   * rows) and are left to the store's own merges.
+   */
+  async compactEvents(): Promise<string[]> {
+    const recent = utcDay(this.now() - DAY)
+    const due = (await this.partsByDay('events')).filter((d) => d.day >= recent && grown(d)).map((d) => d.day)
+    for (const day of due) await this.client.command({ query: 'OPTIMIZE TABLE events PARTITION {day:Date} FINAL', query_params: { day }, clickhouse_settings: BUILD_SETTINGS })
+    return due
+  }
+
+  /** The days of `table` in several parts, the newest first: the rows of the largest part and of the others. */
+  private partsByDay(table: 'visits' | 'events'): Promise<DayParts[]> {
+    return this.select<DayParts>(
+      `SELECT toString(toDate(partition)) AS day, count() AS parts, max(rows) AS largest, sum(rows) - max(rows) AS rest FROM system.parts
+       WHERE active AND database = currentDatabase() AND table = {table:String}
+       GROUP BY day HAVING parts > 1
+       ORDER BY day DESC`,
+      { table },
+    )
+  }
+
+  /** Builds every stale closed day, and days due for another try, then merges the visits of days in many parts (compactVisits) and the events of today or yesterday (compactEvents); concurrent calls share one run. */
   run(): Promise<BuildReport> {
     this.running ??= this.whileIdle(async () => {
       const t = Date.now()
@@ -295,7 +332,8 @@ export class RollupJob {
         failed.push(...left)
       }
       const compacted = await this.compactVisits()
-      return { days, failed, compacted, ms: Date.now() - t }
+      const compactedEvents = await this.compactEvents()
+      return { days, failed, compacted, compactedEvents, ms: Date.now() - t }
     }).finally(() => {
       this.running = null
     })

@@ -1,13 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { COMPACT_AFTER_ROWS, COMPACT_OLD_DAYS_PER_RUN, COMPACT_SHARE } from '../../../aggregator/rollup/job.ts'
 import { querySums, type StatsQuestion } from '../../../aggregator/stats/query.ts'
+import { property } from '../../../aggregator/stats/properties.ts'
 import { DAY, HOUR, openFixture, type StoreFixture } from '../store-fixture.ts'
 import { utcDay } from '../../../store/time.ts'
 
 /**
- * Today's visits arrive as many parts, which a question reads with FINAL; the rollup job merges
- * them into one part once the rows outside the largest part are many (RollupJob.compactVisits).
- * The statistics read before and after are the same, and those the events say.
+ * Today's visits and events arrive as many parts, which a question reads each (the visits with
+ * FINAL); the rollup job merges a day's into one part once the rows outside the largest part are
+ * many (RollupJob.compactVisits, compactEvents). The statistics read before and after are the
+ * same, and those the events say.
  */
 
 const SITE = 'example.com'
@@ -27,22 +29,42 @@ const viewsIn = (first: number, last: number, path: string) =>
     query_params: { site: SITE, t0: TODAY + HOUR + (path === '/' ? 0 : 60_000), base: ID_BASE.toString(), path, first, n: last - first },
   })
 
-const visitParts = async (of = day) =>
+const partsOf = async (table: 'visits' | 'events', of = day) =>
   (
     await (
       await fx.client.query({
-        query: "SELECT rows FROM system.parts WHERE active AND database = currentDatabase() AND table = 'visits' AND partition = {day:String} ORDER BY rows",
-        query_params: { day: of },
+        query: 'SELECT rows FROM system.parts WHERE active AND database = currentDatabase() AND table = {table:String} AND partition = {day:String} ORDER BY rows',
+        query_params: { table, day: of },
         format: 'JSONEachRow',
       })
     ).json<{ rows: string | number }>()
   ).map((r) => Number(r.rows))
+const visitParts = (of = day) => partsOf('visits', of)
+const eventParts = (of = day) => partsOf('events', of)
 
 const question: StatsQuestion = { site: SITE, timezone: 'UTC', range: { from: TODAY, to: TODAY + DAY }, filters: [] }
 const totals = async () => {
   const [r] = await querySums(fx.client, question)
   return { visitors: r.visitors, visits: r.visits, pageviews: r.pageviews, bounces: r.bounces }
 }
+/** The page panel's rows (read from today's events): page → [visitors, pageviews]. */
+const pages = async () =>
+  Object.fromEntries(
+    (await querySums(fx.client, { ...question, property: property('page')!, lean: true })).map((r) => [r.key, [r.visitors, r.pageviews]]),
+  )
+/** What the events say of each page: its oracle. */
+const pagesTruth = async () =>
+  Object.fromEntries(
+    (
+      await (
+        await fx.client.query({
+          query: 'SELECT toString(pathname) AS page, uniqExact(visitor_id) AS v, count() AS n FROM events WHERE site = {site:String} AND toDate(ts) = {day:Date} GROUP BY page',
+          query_params: { site: SITE, day },
+          format: 'JSONEachRow',
+        })
+      ).json<{ page: string; v: string | number; n: string | number }>()
+    ).map((r) => [r.page, [Number(r.v), Number(r.n)]]),
+  )
 /** What the events say: the oracle. */
 const truth = async () => {
   const [r] = await (
@@ -64,17 +86,21 @@ afterAll(async () => {
   await fx?.close()
 })
 
-describe("the rollup job merges a day's visits into one part once many rows lie outside its largest", () => {
+describe("the rollup job merges a day's visits and events into one part once many rows lie outside its largest", () => {
   it('leaves a day alone while the rows outside its largest part are few', async () => {
     // two parts of 2,000 visits, sharing 1,000 (their second page view): 2,000 rows outside the largest
     await viewsIn(0, 2000, '/')
     await viewsIn(1000, 3000, '/next')
     expect(await visitParts()).toEqual([2000, 2000])
+    expect(await eventParts()).toEqual([2000, 2000])
     expect(2000).toBeLessThan(COMPACT_AFTER_ROWS)
     const report = await fx.job.run()
     expect(report.compacted).toEqual([])
+    expect(report.compactedEvents).toEqual([])
     expect(await visitParts()).toEqual([2000, 2000])
+    expect(await eventParts()).toEqual([2000, 2000])
     expect(await totals()).toEqual(await truth())
+    expect(await pages()).toEqual(await pagesTruth())
   })
 
   it('merges it once they are many, and every statistic stays what the events say', async () => {
@@ -87,17 +113,27 @@ describe("the rollup job merges a day's visits into one part once many rows lie 
     expect(parts.length).toBe(4)
     expect(outside).toBeGreaterThanOrEqual(COMPACT_AFTER_ROWS)
     expect(outside * COMPACT_SHARE).toBeGreaterThanOrEqual(largest)
+    // the events: one part an insert, 14,000 of 26,000 outside the largest (12,000)
+    expect(await eventParts()).toEqual([2000, 2000, 10000, 12000])
     const before = await totals()
     expect(before).toEqual(await truth())
     expect(before.visits).toBe(16000)
+    const pagesBefore = await pages()
+    expect(pagesBefore).toEqual(await pagesTruth())
+    expect(Object.keys(pagesBefore).sort()).toEqual(['/', '/c', '/d', '/next'])
     const report = await fx.job.run()
     expect(report.compacted).toEqual([day])
+    expect(report.compactedEvents).toEqual([day])
     expect(report.days).toEqual([])
     // one row a visit: the rows of a visit that several parts held are merged
     expect(await visitParts()).toEqual([16000])
+    expect(await eventParts()).toEqual([26000])
     expect(await totals()).toEqual(before)
+    expect(await pages()).toEqual(pagesBefore)
     // nothing more to do until the day has grown again
-    expect((await fx.job.run()).compacted).toEqual([])
+    const again = await fx.job.run()
+    expect(again.compacted).toEqual([])
+    expect(again.compactedEvents).toEqual([])
   })
 })
 
@@ -135,6 +171,8 @@ describe('older days in several parts', () => {
     const first = await fx.job.run()
     expect(first.days).toEqual([])
     expect(first.compacted).toEqual(OLD.slice(0, COMPACT_OLD_DAYS_PER_RUN))
+    // an older day's events are left to the store's own merges
+    expect(first.compactedEvents).toEqual([])
     for (const d of OLD.slice(0, COMPACT_OLD_DAYS_PER_RUN)) expect(await visitParts(d)).toEqual([40])
     expect((await visitParts(OLD[3])).length).toBe(2)
     expect((await fx.job.run()).compacted).toEqual([OLD[3]])

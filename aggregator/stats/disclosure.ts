@@ -56,6 +56,28 @@ export const apart = (whole: number, part: number, l: Limits, equalAllowed = fal
  */
 export const apartFromEach = (without: readonly number[], visitors: number, l: Limits) => without.every((n) => apart(n, visitors, l, true))
 
+/**
+ * R3 settled before today is read. A neighbour (the question without one of its filters) counts on
+ * each UTC day at least the visitors the question counts that day: every filter is a condition a
+ * visit meets or not, so the question's visits of a day are among the neighbour's, with the same
+ * events and the same day; and a visitor is a visitor of one UTC day (the daily salt), so a count
+ * over days is the sum of the days' counts. The neighbour's lead over the whole range is thus at
+ * least its lead over any of its days: when the days whose rows are kept already (`question` and
+ * `neighbour`, summed over the same days, row by row) put the neighbour k visitors ahead at a row,
+ * `apart` holds there whatever the other days (today's live ones) add. A row `equal` is known to
+ * count the same visitors with the filter and without it (the filter holds for every visit the row
+ * counts: a funnel step past a step that is the filter's page). The rows settled so, each true or
+ * false; where every row compared is settled, the neighbour need not be read: it stands as `APART`
+ * visitors. `neighbour` null: its rows are not kept for every one of those days. (test/aggregator/
+ * stats/settled-apart.test.ts: the answers are those of the neighbours read.)
+ */
+export function settledApart(question: readonly Pick<Sums, 'visitors'>[], neighbour: readonly Pick<Sums, 'visitors'>[] | null, l: Limits, equal: readonly boolean[] = []): boolean[] {
+  return question.map((q, i) => equal[i] === true || (neighbour !== null && neighbour.length === question.length && neighbour[i].visitors - q.visitors >= l.k))
+}
+
+/** The visitors a neighbour settled apart (settledApart) stands as: more than any count, k apart from every one. */
+export const APART = Number.POSITIVE_INFINITY
+
 /** R6 `add-day`: the visitors of an adjacent day are none, or at least k. */
 export const adjacentDayAllows = (visitors: number, l: Limits) => visitors === 0 || visitors >= l.k
 

@@ -1,10 +1,10 @@
 import type { ClickHouseClient } from '@clickhouse/client'
-import { Params } from './filters.ts'
+import { Params, type Filter } from './filters.ts'
 import { goalCondition, goalLabel, GoalMatchError, parseGoalMatch, type GoalMatch } from './goal-match.ts'
-import { apart, apartFromEach, cellOf, minGroup, withheldReason } from './disclosure.ts'
-import { ZERO, type Sums } from './metrics.ts'
+import { apart, apartFromEach, APART, cellOf, minGroup, settledApart, withheldReason } from './disclosure.ts'
+import { addSums, ZERO, type Sums } from './metrics.ts'
 import type { Range } from './period.ts'
-import { baseParams, dayByDay, eventFilterSql, eventsTellVisits, NETWORK, networkCount, rangeDays, sumsByIndex, utcDays, type StatsQuestion, type SumsRow } from './query.ts'
+import { baseParams, dayByDay, eventFilterSql, eventsTellVisits, inOneLook, keptDayRows, lookedDays, NETWORK, networkCount, rangeDays, sumsByIndex, utcDays, type StatsQuestion, type SumsRow } from './query.ts'
 import { anyQuestion, askConditions, askedTogether, flagName, foldFilters, readApart, withoutFilters } from './together.ts'
 import { headcount, publishable, questionOf, shown, spanOf, type Scope } from './service.ts'
 import { percent, visitsHolding } from './visit-events.ts'
@@ -57,47 +57,93 @@ export function checkStepCount(n: number): void {
  */
 export async function funnel(client: ClickHouseClient, s: Scope, range: Range, steps: GoalMatch[], windowMinutes: number | null = null): Promise<{ steps: FunnelStep[]; withheld?: string }> {
   checkStepCount(steps.length)
-  const whole = headcount(client, s, range)
-  // R3 step by step: each step against the same step without each filter (a step's visitors under
-  // `country==US` within 1..k-1 of its visitors without it would tell the others who reached it)
-  const [counts, total, open, ...neighbours] = await Promise.all([
-    stepCounts(client, s, range, steps, windowMinutes),
-    whole,
-    publishable(client, s, range, whole, true),
-    ...s.filters.map((f) => stepCounts(client, { ...s, filters: s.filters.filter((x) => x !== f) }, range, steps, windowMinutes)),
-  ])
-  const reason = withheldReason(s.limits.k)
-  const span = spanOf(range)
-  const out: FunnelStep[] = []
-  let hidden = !open
-  for (const [i, step] of steps.entries()) {
-    const label = goalLabel(step)
-    const before = i === 0 ? total : counts[i - 1]
-    hidden ||= !minGroup(counts[i], s.limits) || !apart(before.visitors, counts[i].visitors, s.limits) || !apartFromEach(neighbours.map((n) => n[i].visitors), counts[i].visitors, s.limits)
-    if (hidden) {
-      out.push({ label, visitors: null, conversion_rate: null, dropoff: null, dropoff_rate: null, withheld: reason })
-      continue
+  // one look at the days for the steps, their neighbours and what is kept of them (settledApart)
+  return inOneLook(async () => {
+    const whole = headcount(client, s, range)
+    const known = await lookedDays(client)
+    const { utcFirst, utcLast } = rangeDays(range, s.timezone)
+    const utc = utcDays(utcFirst, utcLast)
+    // the days whose steps are kept already (no read), the same rows for the steps and for R3 below
+    const mine = keptDayRows(client, stepQuestion(s, range, steps, windowMinutes), utc, known)
+    const rest = utc.filter((d) => !mine.days.includes(d))
+    // R3 step by step: each step against the same step without each filter (a step's visitors under
+    // `country==US` within 1..k-1 of its visitors without it would tell the others who reached it).
+    // A neighbour is not read where it is settled apart (settledApart) at every step that may be
+    // shown: one settled at every step at once, one settled but at steps the kept days give fewer than
+    // k visitors (R1 is likely to withhold them, and every step after) once the steps are counted;
+    // with no day kept, every neighbour is read beside the steps (and with them: together.ts).
+    const withouts = s.filters.map((f): Scope => ({ ...s, filters: s.filters.filter((x) => x !== f) }))
+    const keptSteps = sumsByIndex(mine.rows, steps.length)
+    const settled = withouts.map((w, at) => {
+      const theirs = keptDayRows(client, stepQuestion(w, range, steps, windowMinutes), mine.days, known)
+      // a step the left-out filter holds at, or one no visit reaches under the filters kept: the same visitors
+      const equal = steps.map((_, i) => steps.slice(0, i + 1).some((step) => stepMeets(step, s.filters[at], '==') || w.filters.some((g) => stepMeets(step, g, '!='))))
+      return settledApart(keptSteps, theirs.days.length === mine.days.length ? sumsByIndex(theirs.rows, steps.length) : null, s.limits, equal)
+    })
+    const read = (w: Scope) => stepCounts(client, w, range, steps, windowMinutes, utc)
+    const early = withouts.map((w, at) => (mine.days.length > 0 && settled[at].every((ok, i) => ok || keptSteps[i].visitors < s.limits.k) ? null : read(w)))
+    early.forEach((p) => p?.catch(() => {}))
+    const [counts, total, open] = await Promise.all([
+      stepCounts(client, s, range, steps, windowMinutes, rest).then((live) => addByIndex(keptSteps, live)),
+      whole,
+      publishable(client, s, range, whole, true),
+    ])
+    // the steps R1, R4 and R7 leave to be shown (after a step withheld, every one is)
+    let upTo = 0
+    if (open) while (upTo < steps.length && minGroup(counts[upTo], s.limits) && apart((upTo === 0 ? total : counts[upTo - 1]).visitors, counts[upTo].visitors, s.limits)) upTo++
+    const neighbours = await Promise.all(
+      withouts.map((w, at) => early[at] ?? (settled[at].slice(0, upTo).every(Boolean) ? steps.map((): Sums => ({ ...ZERO, visitors: APART })) : read(w))),
+    )
+    const reason = withheldReason(s.limits.k)
+    const span = spanOf(range)
+    const out: FunnelStep[] = []
+    let hidden = !open
+    for (const [i, step] of steps.entries()) {
+      const label = goalLabel(step)
+      const before = i === 0 ? total : counts[i - 1]
+      hidden ||= !minGroup(counts[i], s.limits) || !apart(before.visitors, counts[i].visitors, s.limits) || !apartFromEach(neighbours.map((n) => n[i].visitors), counts[i].visitors, s.limits)
+      if (hidden) {
+        out.push({ label, visitors: null, conversion_rate: null, dropoff: null, dropoff_rate: null, withheld: reason })
+        continue
+      }
+      // the cell of a step: the visits that reached it
+      const visitors = (j: number) => shown(s, cellOf(s.filters, span, { name: 'funnel', op: '==', values: [...steps.slice(0, j + 1).map(goalLabel), ...windowCell(windowMinutes)] }), counts[j]).visitors
+      const now = visitors(i)
+      const first = i === 0 ? now : visitors(0)
+      const prev = i === 0 ? now : visitors(i - 1)
+      out.push({ label, visitors: now, conversion_rate: percent(now, first), dropoff: prev - now, dropoff_rate: percent(prev - now, prev) })
     }
-    // the cell of a step: the visits that reached it
-    const visitors = (j: number) => shown(s, cellOf(s.filters, span, { name: 'funnel', op: '==', values: [...steps.slice(0, j + 1).map(goalLabel), ...windowCell(windowMinutes)] }), counts[j]).visitors
-    const now = visitors(i)
-    const first = i === 0 ? now : visitors(0)
-    const prev = i === 0 ? now : visitors(i - 1)
-    out.push({ label, visitors: now, conversion_rate: percent(now, first), dropoff: prev - now, dropoff_rate: percent(prev - now, prev) })
-  }
-  return out[0] && out[0].visitors === null ? { steps: out, withheld: reason } : { steps: out }
+    return out[0] && out[0].visitors === null ? { steps: out, withheld: reason } : { steps: out }
+  })
 }
 
-/** The visitors and networks of a question that reached each step (one Sums a step, in order). */
-async function stepCounts(client: ClickHouseClient, s: Scope, range: Range, steps: GoalMatch[], windowMinutes: number | null): Promise<Sums[]> {
+/**
+ * Whether every visit that completed `step` is one filter `f` keeps (`op` '==') or one it leaves out
+ * ('!='), whatever else the visit holds: the step a pageview of one path, the filter on visits
+ * viewing that path (`page==/pricing`, `page!=/pricing`), or a custom event and the filter on visits
+ * sending it. Values with `*` are left aside (a pattern is not one path).
+ */
+function stepMeets(step: GoalMatch, f: Filter, op: '==' | '!='): boolean {
+  if (f.op !== op || f.others || f.values.some((v) => v.includes('*'))) return false
+  if (step.kind === 'page') return f.name === 'page' && !step.pattern.includes('*') && f.values.includes(step.pattern)
+  return f.name === 'event' && f.values.includes(step.name)
+}
+
+const addByIndex = (a: Sums[], b: Sums[]): Sums[] => a.map((x, i) => addSums(x, b[i]))
+
+/** What dayByDay keeps a funnel's steps under (a row per step and day). */
+const stepQuestion = (s: Scope, range: Range, steps: GoalMatch[], windowMinutes: number | null) =>
+  JSON.stringify({ funnel: steps, windowMinutes, site: s.site, timezone: s.timezone, range: [range.from, range.to], filters: s.filters, networksUpTo: questionOf(s, range).networksUpTo })
+
+/** The visitors and networks of a question that reached each step over the UTC days `utc` (one Sums a step, in order). */
+async function stepCounts(client: ClickHouseClient, s: Scope, range: Range, steps: GoalMatch[], windowMinutes: number | null, utc: string[]): Promise<Sums[]> {
+  if (utc.length === 0) return steps.map(() => ({ ...ZERO }))
   const q = questionOf(s, range)
   // the visitors and networks at each step, per day of the visits (a row per step and day: key = the step);
   // read with the neighbours asking the same days in this turn (together.ts)
-  const perDay = (utc: string[]): Promise<SumsRow[]> =>
-    askedTogether(client, JSON.stringify(['funnel', steps, windowMinutes, withoutFilters(q), utc]), q, (qs) => stepDays(client, qs, steps, windowMinutes, utc))
-  const { utcFirst, utcLast } = rangeDays(range, s.timezone)
-  const question = JSON.stringify({ funnel: steps, windowMinutes, site: s.site, timezone: s.timezone, range: [range.from, range.to], filters: s.filters, networksUpTo: q.networksUpTo })
-  return sumsByIndex(await dayByDay(client, question, utcDays(utcFirst, utcLast), perDay), steps.length)
+  const perDay = (days: string[]): Promise<SumsRow[]> =>
+    askedTogether(client, JSON.stringify(['funnel', steps, windowMinutes, withoutFilters(q), days]), q, (qs) => stepDays(client, qs, steps, windowMinutes, days))
+  return sumsByIndex(await dayByDay(client, stepQuestion(s, range, steps, windowMinutes), utc, perDay), steps.length)
 }
 
 /**

@@ -1658,6 +1658,28 @@ export async function dayByDay(
 }
 
 /**
+ * What dayByDay keeps of `question` for the UTC days of `utc`, read nowhere: the rows of each day
+ * kept under its version in `known` (every row of such a day, as dayByDay would give them), and
+ * those days, in order. A day not kept (today after an insert, a day never asked) is left out.
+ */
+export function keptDayRows(client: ClickHouseClient, question: string, utc: readonly string[], known: Map<string, KnownDay>): { rows: SumsRow[]; days: string[] } {
+  const kept = keptRows(client)
+  const rows: SumsRow[] = []
+  const days: string[] = []
+  for (const day of utc) {
+    const version = dayVersion(known.get(day))
+    const dayRows = version === null ? undefined : kept.get(`${question}\u0000${day}\u0000${version}`)
+    if (!dayRows) continue
+    days.push(day)
+    for (const r of dayRows) rows.push(copyRow(r, true, false))
+  }
+  return { rows, days }
+}
+
+/** The days with events as one answer sees them (eventDays, within inOneLook the same for each of its stages). */
+export const lookedDays = (client: ClickHouseClient): Promise<Map<string, KnownDay>> => eventDays(client)
+
+/**
  * The events a read of dayByDay covers at most (the days' events, every site's): the days a
  * question has not read yet (its first asking, a month of days after a start) are read in runs
  * of days (in order) up to this many events, asked together. One read of a month's funnel at a

@@ -1801,6 +1801,19 @@ export async function querySums(client: ClickHouseClient, q: StatsQuestion, part
 }
 
 /**
+ * What querySums gives of `q` without reading a live day: the rollup's rows of the days it holds
+ * (kept from an earlier asking, else read as querySums would) and the rows dayByDay keeps of the
+ * other days, with those days (UTC, in order). The days left out are those querySums would read.
+ */
+export async function keptSums(client: ClickHouseClient, q: StatsQuestion): Promise<{ days: string[]; rows: SumsRow[] }> {
+  const slice = rollupSlice(q)
+  const { known, current, live } = await rollupDays(client, q, slice !== null)
+  const held = slice && current.size > 0 ? await sliceRows(client, q, slice, current, q.property !== undefined) : []
+  const kept = keptDayRows(client, JSON.stringify({ sums: inOrder(q) }), live, known)
+  return { days: [...current.keys(), ...kept.days].sort(), rows: [...held, ...kept.rows] }
+}
+
+/**
  * A question's fields in one order, whatever order its caller wrote them in: what a key made of it
  * (`JSON.stringify`) tells apart is then the question, not how it was written (a lean breakdown
  * and its headcount were read apart so).

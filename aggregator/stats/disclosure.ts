@@ -75,6 +75,40 @@ export function settledApart(question: readonly Pick<Sums, 'visitors'>[], neighb
   return question.map((q, i) => equal[i] === true || (neighbour !== null && neighbour.length === question.length && neighbour[i].visitors - q.visitors >= l.k))
 }
 
+/**
+ * R3 row by row settled by the kept days (settledApart), for rows with keys (a breakdown's, page
+ * flow's): the rows `mine` (the question) and `theirs` (a neighbour) have over the days whose rows
+ * are kept, the same days for both; null when there are none. `settles(rows)`: whether the
+ * neighbour is k visitors ahead, over those days, at every row of `rows` (the question's, read) R1
+ * may let through (k visitors or more: a row below is folded and compared with nothing, and an
+ * "(other)" of it alone fails R1 too); `likely`: whether it is so at every row the kept days give
+ * k visitors or more (a row new today is known once the rows are read).
+ */
+export interface KeptLeads {
+  likely: boolean
+  settles: (rows: { key: string; visitors: number }[]) => boolean
+}
+export function keptLeads(mine: KeptRows, theirs: KeptRows, l: Limits): KeptLeads | null {
+  if (mine.days.length === 0 || mine.days.join() !== theirs.days.join()) return null
+  const lead = new Map<string, number>()
+  const kept = new Map<string, number>()
+  for (const r of theirs.rows) lead.set(r.key, (lead.get(r.key) ?? 0) + r.visitors)
+  for (const r of mine.rows) {
+    lead.set(r.key, (lead.get(r.key) ?? 0) - r.visitors)
+    kept.set(r.key, (kept.get(r.key) ?? 0) + r.visitors)
+  }
+  const ahead = (key: string) => settledApart([{ visitors: 0 }], [{ visitors: lead.get(key) ?? 0 }], l)[0]
+  return {
+    likely: [...kept].every(([key, visitors]) => visitors < l.k || ahead(key)),
+    settles: (rows) => rows.every((r) => r.visitors < l.k || ahead(r.key)),
+  }
+}
+/** Rows kept of some days (keptSums in query.ts), with those days (UTC, in order). */
+export interface KeptRows {
+  days: string[]
+  rows: { key: string; visitors: number }[]
+}
+
 /** The visitors a neighbour settled apart (settledApart) stands as: more than any count, k apart from every one. */
 export const APART = Number.POSITIVE_INFINITY
 

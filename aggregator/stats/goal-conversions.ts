@@ -1,10 +1,10 @@
 import type { ClickHouseClient } from '@clickhouse/client'
-import { apart, apartFromEach, cellOf, minGroup, withheldReason } from './disclosure.ts'
+import { apart, apartFromEach, APART, cellOf, keptLeads, minGroup, withheldReason, type KeptRows } from './disclosure.ts'
 import { Params, type Filter } from './filters.ts'
 import { goalCondition, goalLabel, type GoalMatch } from './goal-match.ts'
 import { addSums, metricValue, ZERO, type Sums } from './metrics.ts'
 import type { Range } from './period.ts'
-import { baseParams, dayByDay, eventFilterSql, eventsTellVisits, inOneLook, NETWORK, networkCount, querySums, rangeDays, rollupAnswers, rollupHeldDays, sumsByIndex, utcDays, type StatsQuestion, type SumsRow } from './query.ts'
+import { baseParams, dayByDay, eventFilterSql, eventsTellVisits, inOneLook, keptDayRows, lookedDays, NETWORK, networkCount, querySums, rangeDays, rollupAnswers, rollupHeldDays, sumsByIndex, utcDays, type StatsQuestion, type SumsRow } from './query.ts'
 import { anyQuestion, askConditions, askedTogether, flagName, foldFilters, readApart, withoutFilters } from './together.ts'
 import { PROPERTIES } from './properties.ts'
 import { headcount, publishable, questionOf, shown, spanOf, type Scope } from './service.ts'
@@ -66,7 +66,7 @@ export async function goalConversions(
   // their visitors alone are read (a headcount), as the k rules compare them
   const whole = headcount(client, base, range)
   // the goals' own numbers are asked at once, beside the checks (an answer withheld drops them)
-  const countFor = (scope: Scope) => {
+  const partsOf = (scope: Scope) => {
     const q = questionOf(scope, range)
     const byRow = goals.map((g) => {
       const row = breakdownRow(g, scope.filters)
@@ -74,6 +74,10 @@ export async function goalConversions(
       const use = options.breakdownRows ?? (scope.filters.length === 0 || (row !== null && rollupAnswers({ ...q, property: PROPERTIES[row.dim] })))
       return use ? row : null
     })
+    return { q, byRow }
+  }
+  const countFor = (scope: Scope) => {
+    const { q, byRow } = partsOf(scope)
     // one look at the days for every part (countGoals splits them between the rollup and goalSql)
     const counted = inOneLook(() => countGoals(client, q, goals, byRow))
     counted.catch(() => {})
@@ -82,8 +86,22 @@ export async function goalConversions(
   const counted = countFor(s)
   // R3 goal by goal: each goal against the same goal without each filter (a goal's visitors under
   // `country==US` within 1..k-1 of its visitors without it would tell the others who reached it);
-  // a goal filter picks goals, checked on the total only, as a breakdown's own property
-  const neighbours = goals.length === 0 ? [] : s.filters.filter((f) => f.name !== 'goal').map((f) => countFor({ ...s, filters: s.filters.filter((x) => x !== f) }))
+  // a goal filter picks goals, checked on the total only, as a breakdown's own property. A
+  // neighbour the days kept already set k visitors apart at every goal R1 lets through is not read
+  // (keptLeads in disclosure.ts): waited for when the kept days' goals are so, checked once the
+  // goals are counted.
+  const withouts = goals.length === 0 ? [] : s.filters.filter((f) => f.name !== 'goal').map((f) => ({ scope: { ...s, filters: s.filters.filter((x) => x !== f) } }))
+  const margins = await inOneLook(() => {
+    const mine = keptGoals(client, partsOf(s), goals)
+    return Promise.all(withouts.map(async (w) => keptLeads(await mine, await keptGoals(client, partsOf(w.scope), goals), s.limits)))
+  })
+  const early = withouts.map((w, i) => (margins[i]?.likely ? null : countFor(w.scope)))
+  const neighbours = withouts.map(async (w, i) => {
+    if (early[i]) return early[i]
+    const goalRows = (await counted).map((x, j) => ({ key: String(j), visitors: x.visitors }))
+    return margins[i]!.settles(goalRows) ? goals.map((): Sums => ({ ...ZERO, visitors: APART })) : countFor(w.scope)
+  })
+  neighbours.forEach((p) => p.catch(() => {}))
   const scoped = base.filters.length === s.filters.length ? null : headcount(client, s, range)
   const [total, open, scopedOpen] = await Promise.all([whole, publishable(client, base, range, whole, true), scoped ? publishable(client, s, range, scoped, true) : true])
   if (!open || !scopedOpen) {
@@ -104,6 +122,34 @@ export async function goalConversions(
     }),
   }
 }
+
+/**
+ * What countGoals gives of a question without reading a live day, goal by goal (keyed by the goal's
+ * index), as keptSums in query.ts does for sums: where the rollup answers the goals' rows, the days
+ * it holds (its rows, and goalSql's for the goals it does not count, kept or read); else the days
+ * goalSql's rows are kept for. None when the goals are split between the two ways.
+ */
+async function keptGoals(client: ClickHouseClient, { q, byRow }: { q: StatsQuestion; byRow: ByRow[] }, goals: GoalMatch[]): Promise<KeptRows> {
+  const dims = [...new Set(byRow.flatMap((r) => (r ? [r.dim] : [])))]
+  const { utcFirst, utcLast } = rangeDays(q.range, q.timezone)
+  const utc = utcDays(utcFirst, utcLast)
+  const known = await lookedDays(client)
+  if (dims.length === 0) {
+    const kept = keptDayRows(client, goalQuestion(goals, q), utc, known)
+    return { days: kept.days, rows: kept.rows }
+  }
+  const held = await Promise.all(dims.map((dim) => rollupHeldDays(client, { ...q, property: PROPERTIES[dim] })))
+  const same = held.every((days) => days.size === held[0].size && [...days].every((d) => held[0].has(d)))
+  if (!same || held[0].size === 0) return { days: [], rows: [] }
+  const rollup = held[0]
+  const own = goals.filter((_, i) => byRow[i] === null)
+  const [rows, past] = await Promise.all([rowSums(client, q, byRow, 'rollup'), goalSql(client, q, own, (d) => rollup.has(d))])
+  let asked = 0
+  return { days: [...rollup].sort(), rows: goals.map((_, i) => ({ key: String(i), visitors: (byRow[i] === null ? past[asked++] : rows[i]!).visitors })) }
+}
+
+/** What dayByDay keeps goalSql's rows under. */
+const goalQuestion = (goals: GoalMatch[], q: StatsQuestion) => JSON.stringify({ goals, q })
 
 /**
  * The breakdown row that counts a goal, if one does: a page without `*` is its row of the page
@@ -186,7 +232,7 @@ async function goalSql(client: ClickHouseClient, q: StatsQuestion, goals: GoalMa
   const perDay = (utc: string[], visitless: boolean): Promise<SumsRow[]> =>
     askedTogether(client, JSON.stringify(['goals', goals, withoutFilters(q), utc, visitless]), q, (qs) => goalDays(client, qs, goals, utc, visitless))
   const { utcFirst, utcLast } = rangeDays(q.range, q.timezone)
-  const rows = await dayByDay(client, JSON.stringify({ goals, q }), utcDays(utcFirst, utcLast).filter(onDay), perDay)
+  const rows = await dayByDay(client, goalQuestion(goals, q), utcDays(utcFirst, utcLast).filter(onDay), perDay)
   return sumsByIndex(rows, goals.length)
 }
 

@@ -1,9 +1,9 @@
 import type { ClickHouseClient } from '@clickhouse/client'
-import { apart, apartFromEach, cellOf, minGroup, OTHER, OTHER_TRIES, otherAllowed, splitRows, withheldReason, type Row } from './disclosure.ts'
+import { apart, apartFromEach, APART, cellOf, keptLeads, minGroup, OTHER, OTHER_TRIES, otherAllowed, splitRows, withheldReason, type KeptRows, type Row } from './disclosure.ts'
 import { Params } from './filters.ts'
 import { ZERO, type Sums } from './metrics.ts'
 import type { Range } from './period.ts'
-import { baseParams, dayByDay, NETWORK, networkCount, rangeDays, rollupDays, rollupSlice, scopedVisitRowsSql, sliceRows, utcDays, visitFilterSql, type Nets, type StatsQuestion, type SumsRow } from './query.ts'
+import { baseParams, dayByDay, keptDayRows, NETWORK, networkCount, rangeDays, rollupDays, rollupSlice, scopedVisitRowsSql, sliceRows, utcDays, visitFilterSql, type Nets, type StatsQuestion, type SumsRow } from './query.ts'
 import { anyQuestion, askConditions, askedTogether, flagName, foldFilters, withoutFilters, type Folded } from './together.ts'
 import { headcount, ownPick, publishable, questionOf, shown, spanOf, type Scope } from './service.ts'
 
@@ -48,12 +48,23 @@ export async function pageFlow(client: ClickHouseClient, s: Scope, range: Range,
   const own = ownPick(s, 'page')
   const picksPage = own !== null && own.values.includes(page)
   const here = flowOf(client, s, range, page)
+  here.rows().catch(() => {})
   // R3 row by row: the flow without each filter (the page's visitors, each list's rows and its
   // "(other)" under `country==US` within 1..k-1 of theirs without it would tell the others), but a
-  // filter picking the page, which the flow is read without anyway
+  // filter picking the page, which the flow is read without anyway. A neighbour the days kept
+  // already set k visitors apart at every row R1 lets through is not read (keptLeads in
+  // disclosure.ts): waited for when the kept days' rows are so, checked once the rows are read.
   const neighbours = s.filters.filter((f) => !(picksPage && f === own)).map((f) => flowOf(client, { ...s, filters: s.filters.filter((x) => x !== f) }, range, page))
   const whole = headcount(client, s, range)
-  const [rows, total, open, ...neighbourRows] = await Promise.all([here.rows, whole, publishable(client, s, range, whole, true), ...neighbours.map((n) => n.rows)])
+  const mine = keptFlowRows(client, here.q, page)
+  const margins = await Promise.all(neighbours.map(async (n) => keptLeads(await mine, await keptFlowRows(client, n.q, page), s.limits)))
+  const early = neighbours.map((n, i) => (margins[i]?.likely ? null : n.rows()))
+  early.forEach((p) => p?.catch(() => {}))
+  const [rows, total, open] = await Promise.all([here.rows(), whole, publishable(client, s, range, whole, true)])
+  const flat = (rs: typeof rows) => rs.map((r) => ({ key: `${r.direction}${SEP}${r.key}`, visitors: r.sums.visitors }))
+  const neighbourRows = await Promise.all(
+    neighbours.map((n, i) => early[i] ?? (margins[i]!.settles(flat(rows)) ? rows.map((r) => ({ ...r, sums: { ...ZERO, visitors: APART } })) : n.rows())),
+  )
   const viewedIn = (rs: typeof rows) => rs.find((r) => r.direction === 'page')?.sums ?? ZERO
   const viewed = viewedIn(rows)
   const nothing: PageFlow = { page, visitors: null, previous: [], next: [], withheld: withheldReason(s.limits.k) }
@@ -128,10 +139,27 @@ function flowOf(client: ClickHouseClient, s: Scope, range: Range, page: string) 
       sums: { ...ZERO, visitors: Number(r.visitors), networks: Number(r.networks) },
     }))
   }
-  const rows = flowRows(client, q, page)
-  rows.catch(() => {})
-  return { rows, union }
+  // read once, when first asked for
+  let rows: ReturnType<typeof flowRows> | null = null
+  return { q, rows: () => (rows ??= flowRows(client, q, page)), union }
 }
+
+/**
+ * What flowRows gives of `q` without reading a live day (as keptSums in query.ts): the rollup's rows
+ * of the days it holds (kept from an earlier asking, else read) and the rows dayByDay keeps of the
+ * others, each keyed `direction NUL key`, with those days (UTC, in order).
+ */
+async function keptFlowRows(client: ClickHouseClient, q: StatsQuestion, page: string): Promise<KeptRows> {
+  const useRollup = q.filters.length === 0 && rollupSlice(q) !== null
+  const { known, current, live } = await rollupDays(client, q, useRollup)
+  const held = current.size > 0 ? await sliceRows(client, q, { dim: FLOW_DIM, values: null, prefix: page }, current, true) : []
+  const { utcFirst, utcLast } = rangeDays(q.range, q.timezone)
+  const kept = keptDayRows(client, flowQuestion(q, page), useRollup ? live : utcDays(utcFirst, utcLast), known)
+  return { days: [...current.keys(), ...kept.days].sort(), rows: [...held, ...kept.rows] }
+}
+
+/** What dayByDay keeps the flow of `page` under. */
+const flowQuestion = (q: StatsQuestion, page: string) => JSON.stringify({ flow: page, q })
 
 /** The rollup's dimension holding page flow: a row per (page, direction, key), its value the three joined by NUL. */
 export const FLOW_DIM = 'flow'
@@ -210,7 +238,7 @@ async function flowRows(client: ClickHouseClient, q: StatsQuestion, page: string
   // the other days (every day, under filters) from the visits, day by day: each day's rows kept (dayByDay)
   const { utcFirst, utcLast } = rangeDays(q.range, q.timezone)
   const days = useRollup ? live : utcDays(utcFirst, utcLast)
-  if (days.length > 0) parts.push(dayByDay(client, JSON.stringify({ flow: page, q }), days, read, known))
+  if (days.length > 0) parts.push(dayByDay(client, flowQuestion(q, page), days, read, known))
   // every part's rows are keyed `direction NUL key`: added up per key
   const merged = new Map<string, Row & { direction: string }>()
   for (const rows of await Promise.all(parts)) {

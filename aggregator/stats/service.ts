@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { buckets } from './buckets.ts'
 import {
-  adjacentDayAllows, apart, apartFromEach, APART, cellOf, minGroup, Noise, OTHER, OTHER_TRIES, otherAllowed, settledApart, splitRows, withheldReason, type Cell, type Limits, type Row,
+  adjacentDayAllows, apart, apartFromEach, APART, cellOf, minGroup, Noise, OTHER, OTHER_TRIES, otherAllowed, keptLeads, settledApart, splitRows, withheldReason, type Cell, type KeptLeads, type Limits, type Row,
 } from './disclosure.ts'
 import type { Filter } from './filters.ts'
 import { keepMeasures } from './measures.ts'
@@ -69,30 +69,10 @@ export async function publishable(client: ClickHouseClient, s: Scope, range: Spa
   return minGroup(t, s.limits) && w.every((x) => apart(x.visitors, t.visitors, s.limits)) && a.every((x) => adjacentDayAllows(x.visitors, s.limits))
 }
 
-/**
- * R3 row by row settled by the kept days (settledApart in disclosure.ts), for a breakdown: the
- * rows `mine` (the question) and `theirs` (a neighbour) have over the days whose sums are kept
- * (keptSums), the same days for both; null when there are none. `settles(rows)`: whether the
- * neighbour is k visitors ahead, over those days, at every row R1 may let through (k visitors or
- * more: a row below is folded and compared with nothing, and "(other)" of it alone fails R1 too);
- * `likely`: whether it is so at every row the kept days give k visitors or more (a row new today is
- * known once the rows are read).
- */
-async function leads(client: ClickHouseClient, mine: StatsQuestion, theirs: StatsQuestion, l: Limits): Promise<{ likely: boolean; settles: (rows: Pick<SumsRow, 'key' | 'visitors'>[]) => boolean } | null> {
+/** R3 row by row settled by the kept days, for a breakdown (keptLeads in disclosure.ts): over the days whose sums are kept (keptSums). */
+async function leads(client: ClickHouseClient, mine: StatsQuestion, theirs: StatsQuestion, l: Limits): Promise<KeptLeads | null> {
   const [a, b] = await Promise.all([keptSums(client, mine), keptSums(client, theirs)])
-  if (a.days.length === 0 || a.days.join() !== b.days.join()) return null
-  const lead = new Map<string, number>()
-  const kept = new Map<string, number>()
-  for (const r of b.rows) lead.set(r.key, (lead.get(r.key) ?? 0) + r.visitors)
-  for (const r of a.rows) {
-    lead.set(r.key, (lead.get(r.key) ?? 0) - r.visitors)
-    kept.set(r.key, (kept.get(r.key) ?? 0) + r.visitors)
-  }
-  const ahead = (key: string) => settledApart([{ visitors: 0 }], [{ visitors: lead.get(key) ?? 0 }], l)[0]
-  return {
-    likely: [...kept].every(([key, visitors]) => visitors < l.k || ahead(key)),
-    settles: (rows) => rows.every((r) => r.visitors < l.k || ahead(r.key)),
-  }
+  return keptLeads(a, b, l)
 }
 
 /**

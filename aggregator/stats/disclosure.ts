@@ -76,20 +76,24 @@ export function settledApart(question: readonly Pick<Sums, 'visitors'>[], neighb
 }
 
 /**
- * R3 row by row settled by the kept days (settledApart), for rows with keys (a breakdown's, page
- * flow's): the rows `mine` (the question) and `theirs` (a neighbour) have over the days whose rows
- * are kept, the same days for both; null when there are none. `settles(rows)`: whether the
- * neighbour is k visitors ahead, over those days, at every row of `rows` (the question's, read) R1
- * may let through (k visitors or more: a row below is folded and compared with nothing, and an
- * "(other)" of it alone fails R1 too); `likely`: whether it is so at every row the kept days give
- * k visitors or more (a row new today is known once the rows are read).
+ * R3 row by row settled by the kept days (settledApart), for rows with keys (a breakdown's, goals',
+ * page flow's): the rows `mine` (the question) and `theirs` (a neighbour) have over the days whose
+ * rows are kept. The neighbour's lead is at least their difference when every day the question
+ * reads and has not kept (`unread`: today) is one the neighbour reads and has not kept either: on
+ * such a day it counts at least the question's visitors, and a day kept by one side alone only
+ * lowers the difference (a day the question reads that the neighbour does not, the day before a
+ * filtered range, counts in `mine` against nothing). Null when that is not so or the neighbour
+ * has nothing kept. `settles(rows)`: whether the neighbour is k visitors ahead at every row of
+ * `rows` (the question's, read) R1 may let through (k visitors or more: a row below is folded and
+ * compared with nothing, and an "(other)" of it alone fails R1 too); `likely`: whether it is so at
+ * every row the kept days give k visitors or more (a row new today is known once the rows are read).
  */
 export interface KeptLeads {
   likely: boolean
   settles: (rows: { key: string; visitors: number }[]) => boolean
 }
 export function keptLeads(mine: KeptRows, theirs: KeptRows, l: Limits): KeptLeads | null {
-  if (mine.days.length === 0 || mine.days.join() !== theirs.days.join()) return null
+  if (theirs.days.length === 0 || !mine.unread.every((d) => theirs.unread.includes(d))) return null
   const lead = new Map<string, number>()
   const kept = new Map<string, number>()
   for (const r of theirs.rows) lead.set(r.key, (lead.get(r.key) ?? 0) + r.visitors)
@@ -103,9 +107,10 @@ export function keptLeads(mine: KeptRows, theirs: KeptRows, l: Limits): KeptLead
     settles: (rows) => rows.every((r) => r.visitors < l.k || ahead(r.key)),
   }
 }
-/** Rows kept of some days (keptSums in query.ts), with those days (UTC, in order). */
+/** Rows kept of the days a question reads (keptSums in query.ts): those days, the days it reads besides (live), and the rows. */
 export interface KeptRows {
   days: string[]
+  unread: string[]
   rows: { key: string; visitors: number }[]
 }
 

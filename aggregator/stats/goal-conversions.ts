@@ -134,18 +134,19 @@ async function keptGoals(client: ClickHouseClient, { q, byRow }: { q: StatsQuest
   const { utcFirst, utcLast } = rangeDays(q.range, q.timezone)
   const utc = utcDays(utcFirst, utcLast)
   const known = await lookedDays(client)
+  const read = utc.filter((d) => known.has(d))
   if (dims.length === 0) {
-    const kept = keptDayRows(client, goalQuestion(goals, q), utc, known)
-    return { days: kept.days, rows: kept.rows }
+    const kept = keptDayRows(client, goalQuestion(goals, q), read, known)
+    return { days: kept.days, unread: read.filter((d) => !kept.days.includes(d)), rows: kept.rows }
   }
   const held = await Promise.all(dims.map((dim) => rollupHeldDays(client, { ...q, property: PROPERTIES[dim] })))
   const same = held.every((days) => days.size === held[0].size && [...days].every((d) => held[0].has(d)))
-  if (!same || held[0].size === 0) return { days: [], rows: [] }
+  if (!same || held[0].size === 0) return { days: [], unread: read, rows: [] }
   const rollup = held[0]
   const own = goals.filter((_, i) => byRow[i] === null)
   const [rows, past] = await Promise.all([rowSums(client, q, byRow, 'rollup'), goalSql(client, q, own, (d) => rollup.has(d))])
   let asked = 0
-  return { days: [...rollup].sort(), rows: goals.map((_, i) => ({ key: String(i), visitors: (byRow[i] === null ? past[asked++] : rows[i]!).visitors })) }
+  return { days: [...rollup].sort(), unread: read.filter((d) => !rollup.has(d)), rows: goals.map((_, i) => ({ key: String(i), visitors: (byRow[i] === null ? past[asked++] : rows[i]!).visitors })) }
 }
 
 /** What dayByDay keeps goalSql's rows under. */

@@ -154,8 +154,9 @@ async function keptFlowRows(client: ClickHouseClient, q: StatsQuestion, page: st
   const { known, current, live } = await rollupDays(client, q, useRollup)
   const held = current.size > 0 ? await sliceRows(client, q, { dim: FLOW_DIM, values: null, prefix: page }, current, true) : []
   const { utcFirst, utcLast } = rangeDays(q.range, q.timezone)
-  const kept = keptDayRows(client, flowQuestion(q, page), useRollup ? live : utcDays(utcFirst, utcLast), known)
-  return { days: [...current.keys(), ...kept.days].sort(), rows: [...held, ...kept.rows] }
+  const read = useRollup ? live : utcDays(utcFirst, utcLast).filter((d) => known.has(d))
+  const kept = keptDayRows(client, flowQuestion(q, page), read, known)
+  return { days: [...current.keys(), ...kept.days].sort(), unread: read.filter((d) => !kept.days.includes(d)), rows: [...held, ...kept.rows] }
 }
 
 /** What dayByDay keeps the flow of `page` under. */

@@ -1803,14 +1803,14 @@ export async function querySums(client: ClickHouseClient, q: StatsQuestion, part
 /**
  * What querySums gives of `q` without reading a live day: the rollup's rows of the days it holds
  * (kept from an earlier asking, else read as querySums would) and the rows dayByDay keeps of the
- * other days, with those days (UTC, in order). The days left out are those querySums would read.
+ * other days, with those days (UTC, in order) and the days left (`unread`), which querySums reads.
  */
-export async function keptSums(client: ClickHouseClient, q: StatsQuestion): Promise<{ days: string[]; rows: SumsRow[] }> {
+export async function keptSums(client: ClickHouseClient, q: StatsQuestion): Promise<{ days: string[]; unread: string[]; rows: SumsRow[] }> {
   const slice = rollupSlice(q)
   const { known, current, live } = await rollupDays(client, q, slice !== null)
   const held = slice && current.size > 0 ? await sliceRows(client, q, slice, current, q.property !== undefined) : []
   const kept = keptDayRows(client, JSON.stringify({ sums: inOrder(q) }), live, known)
-  return { days: [...current.keys(), ...kept.days].sort(), rows: [...held, ...kept.rows] }
+  return { days: [...current.keys(), ...kept.days].sort(), unread: live.filter((d) => !kept.days.includes(d)), rows: [...held, ...kept.rows] }
 }
 
 /**

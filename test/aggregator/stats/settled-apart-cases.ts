@@ -62,83 +62,83 @@ const family = (q: string) => {
 }
 
 export function settledApartCases(options: { built: boolean; sites: typeof SITES; goalSites: typeof SITES }): void {
-let fx: StoreFixture
-const SITES = options.sites
-const every = [...new Map([...options.sites, ...options.goalSites].map((s) => [s.site, s])).values()]
-beforeAll(async () => {
-  fx = await openFixture(Object.fromEntries(every.map((s) => [s.site, 'UTC'])), NOW)
-  await fx.insert(every.flatMap((s) => [-3, -2, -1].flatMap((day) => world(s.site, s.seed, day, 0, s.size))))
-  // as on a server, the past days built (the rollup then answers goals, page flow and cube filters for them)
-  if (options.built) await fx.job.run()
-  await fx.insert(every.flatMap((s) => world(s.site, s.seed, 0, 0, Math.ceil(s.size / 2))))
-}, 180_000)
-afterAll(async () => {
-  await fx?.close()
-})
-
-describe('a funnel neighbour settled by the kept days', () => {
-  it('leaves every answer as reading the neighbours gives it, and leaves reads out', async () => {
-    const keptAsked: string[] = []
-    const keeping = countingClient(fx.client, keptAsked)
-    // every question and its neighbours asked once: their days kept (today's too, until the insert below)
-    for (const s of SITES) for (const q of QUESTIONS) for (const fs of family(q)) await funnel(keeping, scope(s.site, fs), RANGE, STEPS)
-    // today changes: more visitors, so today is read again, the other days kept
-    await fx.insert(SITES.flatMap((s) => world(s.site, s.seed, 0, 500, Math.ceil(s.size / 2))))
-    // what the kept client asked of today: each ask a question or neighbour (a read folding several names each one's columns)
-    const asks = (sqls: string[]) => sqls.filter((sql) => sql.includes('AS s0_0')).reduce((n, sql) => n + (sql.match(/AS s\d+_0\b/g) ?? []).length, 0)
-    let asked = 0
-    let questions = 0
-    let families = 0
-    for (const s of SITES) {
-      for (const q of QUESTIONS) {
-        const before = keptAsked.length
-        const settled = await funnel(keeping, scope(s.site, q.split(';')), RANGE, STEPS)
-        asked += asks(keptAsked.slice(before))
-        questions += 1
-        families += family(q).length
-        const fresh = await funnel(countingClient(fx.client, []), scope(s.site, q.split(';')), RANGE, STEPS)
-        expect(settled, `${s.site} ${q}`).toEqual(fresh)
-      }
-    }
-    // today read for every question, for some neighbours (not settled) and not for others (settled)
-    expect(asked, 'some neighbours are read').toBeGreaterThan(questions)
-    expect(asked, 'some neighbours are settled and not read').toBeLessThan(families)
+  let fx: StoreFixture
+  const mainSites = options.sites
+  const every = [...new Map([...options.sites, ...options.goalSites].map((s) => [s.site, s])).values()]
+  beforeAll(async () => {
+    fx = await openFixture(Object.fromEntries(every.map((s) => [s.site, 'UTC'])), NOW)
+    await fx.insert(every.flatMap((s) => [-3, -2, -1].flatMap((day) => world(s.site, s.seed, day, 0, s.size))))
+    // as on a server, the past days built (the rollup then answers goals, page flow and cube filters for them)
+    if (options.built) await fx.job.run()
+    await fx.insert(every.flatMap((s) => world(s.site, s.seed, 0, 0, Math.ceil(s.size / 2))))
+  }, 180_000)
+  afterAll(async () => {
+    await fx?.close()
   })
-})
 
-describe('the totals and breakdown rows of a neighbour settled by the kept days', () => {
-  const GOALS = [
-    { id: 'g1', site: '', label: 'Visit /pricing', created_at: '', ...parseGoalMatch({ page: '/pricing' }) },
-    { id: 'g2', site: '', label: 'Signup', created_at: '', ...parseGoalMatch({ event: 'Signup' }) },
-  ]
-  // the panels whose neighbours may be settled: a total (R3 on it: publishable in service.ts), a breakdown's rows
-  const PANELS: [string, (c: ClickHouseClient, s: Scope) => Promise<unknown>][] = [
-    ['aggregate', (c, s) => aggregate(c, s, RANGE, ['visitors', 'visits', 'pageviews', 'bounce_rate'])],
-    ...['country', 'source', 'page', 'entry_page', 'event'].map((name): [string, (c: ClickHouseClient, s: Scope) => Promise<unknown>] => [name, (c, s) => breakdown(c, s, RANGE, name, property(name)!, name === 'page' ? ['visitors', 'pageviews'] : ['visitors'], 10)]),
-    ['goals', (c, s) => goalConversions(c, s, RANGE, GOALS.map((g) => ({ ...g, site: s.site })))],
-    ['page flow', (c, s) => pageFlow(c, s, RANGE, '/pricing', 10)],
-  ]
-  // each part asked of its own sites after its own change to today: tiny sites too for the goals and page flow, whose R3 binds in fewer worlds
-  const parts: [string, typeof PANELS, typeof SITES, number][] = [
-    ['totals and breakdown rows', PANELS.filter(([name]) => name !== 'goals' && name !== 'page flow'), SITES.slice(0, 6), 800],
-    ['goals and page flow', PANELS.filter(([name]) => name === 'goals' || name === 'page flow'), options.goalSites, 900],
-  ]
-  for (const [what, panels, sites, first] of parts) {
-    it(`leaves every answer as reading the neighbours gives it: ${what}`, async () => {
-      const keeping = countingClient(fx.client, [])
-      for (const s of sites) for (const q of QUESTIONS) for (const fs of family(q)) for (const [, ask] of panels) await ask(keeping, scope(s.site, fs))
-      // today changes again
-      await fx.insert(sites.flatMap((s) => world(s.site, s.seed, 0, first, Math.ceil(s.size / 2))))
-      for (const s of sites) {
+  describe('a funnel neighbour settled by the kept days', () => {
+    it('leaves every answer as reading the neighbours gives it, and leaves reads out', async () => {
+      const keptAsked: string[] = []
+      const keeping = countingClient(fx.client, keptAsked)
+      // every question and its neighbours asked once: their days kept (today's too, until the insert below)
+      for (const s of mainSites) for (const q of QUESTIONS) for (const fs of family(q)) await funnel(keeping, scope(s.site, fs), RANGE, STEPS)
+      // today changes: more visitors, so today is read again, the other days kept
+      await fx.insert(mainSites.flatMap((s) => world(s.site, s.seed, 0, 500, Math.ceil(s.size / 2))))
+      // what the kept client asked of today: each ask a question or neighbour (a read folding several names each one's columns)
+      const asks = (sqls: string[]) => sqls.filter((sql) => sql.includes('AS s0_0')).reduce((n, sql) => n + (sql.match(/AS s\d+_0\b/g) ?? []).length, 0)
+      let asked = 0
+      let questions = 0
+      let families = 0
+      for (const s of mainSites) {
         for (const q of QUESTIONS) {
-          for (const [name, ask] of panels) {
-            const settled = await ask(keeping, scope(s.site, q.split(';')))
-            const fresh = await ask(countingClient(fx.client, []), scope(s.site, q.split(';')))
-            expect(settled, `${s.site} ${q} ${name}`).toEqual(fresh)
-          }
+          const before = keptAsked.length
+          const settled = await funnel(keeping, scope(s.site, q.split(';')), RANGE, STEPS)
+          asked += asks(keptAsked.slice(before))
+          questions += 1
+          families += family(q).length
+          const fresh = await funnel(countingClient(fx.client, []), scope(s.site, q.split(';')), RANGE, STEPS)
+          expect(settled, `${s.site} ${q}`).toEqual(fresh)
         }
       }
+      // today read for every question, for some neighbours (not settled) and not for others (settled)
+      expect(asked, 'some neighbours are read').toBeGreaterThan(questions)
+      expect(asked, 'some neighbours are settled and not read').toBeLessThan(families)
     })
-  }
-})
+  })
+
+  describe('the totals and breakdown rows of a neighbour settled by the kept days', () => {
+    const GOALS = [
+      { id: 'g1', site: '', label: 'Visit /pricing', created_at: '', ...parseGoalMatch({ page: '/pricing' }) },
+      { id: 'g2', site: '', label: 'Signup', created_at: '', ...parseGoalMatch({ event: 'Signup' }) },
+    ]
+    // the panels whose neighbours may be settled: a total (R3 on it: publishable in service.ts), a breakdown's rows
+    const PANELS: [string, (c: ClickHouseClient, s: Scope) => Promise<unknown>][] = [
+      ['aggregate', (c, s) => aggregate(c, s, RANGE, ['visitors', 'visits', 'pageviews', 'bounce_rate'])],
+      ...['country', 'source', 'page', 'entry_page', 'event'].map((name): [string, (c: ClickHouseClient, s: Scope) => Promise<unknown>] => [name, (c, s) => breakdown(c, s, RANGE, name, property(name)!, name === 'page' ? ['visitors', 'pageviews'] : ['visitors'], 10)]),
+      ['goals', (c, s) => goalConversions(c, s, RANGE, GOALS.map((g) => ({ ...g, site: s.site })))],
+      ['page flow', (c, s) => pageFlow(c, s, RANGE, '/pricing', 10)],
+    ]
+    // each part asked of its own sites after its own change to today: tiny sites too for the goals and page flow, whose R3 binds in fewer worlds
+    const parts: [string, typeof PANELS, typeof SITES, number][] = [
+      ['totals and breakdown rows', PANELS.filter(([name]) => name !== 'goals' && name !== 'page flow'), mainSites.slice(0, 6), 800],
+      ['goals and page flow', PANELS.filter(([name]) => name === 'goals' || name === 'page flow'), options.goalSites, 900],
+    ]
+    for (const [what, panels, sites, first] of parts) {
+      it(`leaves every answer as reading the neighbours gives it: ${what}`, async () => {
+        const keeping = countingClient(fx.client, [])
+        for (const s of sites) for (const q of QUESTIONS) for (const fs of family(q)) for (const [, ask] of panels) await ask(keeping, scope(s.site, fs))
+        // today changes again
+        await fx.insert(sites.flatMap((s) => world(s.site, s.seed, 0, first, Math.ceil(s.size / 2))))
+        for (const s of sites) {
+          for (const q of QUESTIONS) {
+            for (const [name, ask] of panels) {
+              const settled = await ask(keeping, scope(s.site, q.split(';')))
+              const fresh = await ask(countingClient(fx.client, []), scope(s.site, q.split(';')))
+              expect(settled, `${s.site} ${q} ${name}`).toEqual(fresh)
+            }
+          }
+        }
+      })
+    }
+  })
 }

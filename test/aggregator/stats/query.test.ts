@@ -680,6 +680,30 @@ describe('the same question asked at once', () => {
 /** A grouped read's SQL (groupedSumsSql): its rows say their ask (`g`), by GROUPING SETS, or by ARRAY JOIN (the arrayJoin function over visit rows). */
 const isGrouped = (sql: string) => /\bAS g\b/.test(sql)
 
+describe('a total asked at once with the same question by day or week, over UTC days at UTC\'s time', () => {
+  // (filters no visit fails, each test its own: nothing kept from another asking is given back)
+  const oneDay = { from: Date.UTC(2030, 9, 28), to: Date.UTC(2030, 9, 29) }
+  it.each([
+    ['UTC', 'day', 'country!=Nowhere;os!=Nobody', false],
+    ['UTC', 'week', 'country!=Nowhere;os!=Nothing', false],
+    ['Europe/Berlin', 'day', 'country!=Nowhere;os!=None', true],
+    ['UTC', 'hour', 'country!=Nowhere;os!=Nil', true],
+  ] as const)('in %s by %s: one read; the total from its bucket where the day is in one bucket (not grouped: %s), each as asked alone', async (timezone, interval, filters, grouped) => {
+    const asked: string[] = []
+    const counting = seeingQueries((sql, run) => (sql.includes('event_counts') || asked.push(sql), run()))
+    const q = question(oneDay, { timezone, filters: parseFilters(filters) })
+    const [total, buckets] = await Promise.all([querySums(counting, q), querySums(counting, { ...q, interval })])
+    expect(asked).toHaveLength(1)
+    expect(isGrouped(asked[0])).toBe(grouped)
+    // asked alone, under one filter more that every visit meets
+    const alone = (x: StatsQuestion) => querySums(fx.client, { ...x, filters: [...parseFilters('browser!=Nobody'), ...x.filters] })
+    expect(total).toEqual(await alone(q))
+    expect(sorted(buckets)).toEqual(sorted(await alone({ ...q, interval })))
+    expect(total[0].visitors).toBeGreaterThan(0)
+  })
+})
+
+
 describe('several visit properties and intervals asked at once (one read: groupedSumsSql)', () => {
   const byDay = (rows: SumsRow[]) => [...rows].sort((a, b) => `${a.g}\u0000${a.c}\u0000${a.key}\u0000${a.bucket}\u0000${a.day}`.localeCompare(`${b.g}\u0000${b.c}\u0000${b.key}\u0000${b.bucket}\u0000${b.day}`))
   const run = async (sql: { sql: string; params: Record<string, unknown> }) =>
@@ -775,11 +799,16 @@ describe('several visit properties and intervals asked at once (one read: groupe
     { prop: null, conds: parseFilters('source~goo;country!=DE') }, { prop: null, conds: parseFilters('country!=DE') },
     { prop: null, conds: parseFilters('source~goo') }, { prop: null },
   ]
+  /** Asks that differ in their conditions alone, every one by the same buckets (R3's neighbours of a series, their totals taken from their buckets: bucketTotals). */
+  const bucketAsks: GroupedAsk[] = [
+    { prop: null, interval: 'day', conds: parseFilters('source~goo;country!=DE') }, { prop: null, interval: 'day', conds: parseFilters('country!=DE') },
+    { prop: null, interval: 'day', conds: parseFilters('source~goo') },
+  ]
   it.each([
     ...['page', 'outbound'].map((name) => [name, RANGE_A, ''] as const),
     ['page', RANGE_B, ''] as const, ['page', RANGE_A, 'os!=Nobody'] as const, [null, RANGE_A, ''] as const, ['source', RANGE_A, 'page~blog'] as const, [null, RANGE_B, ''] as const,
   ])('%s over %j under %s, asks with conditions: each ask\'s rows are what sumsSql answers for it alone, the rows no ask keeps left out', async (name, range, filters) => {
-    for (const [lean, list] of [[true, condAsks], [undefined, condAsks], [true, neighbourAsks], [undefined, neighbourAsks], [true, neighbourAsks.slice(0, 3)]] as const) {
+    for (const [lean, list] of [[true, condAsks], [undefined, condAsks], [true, neighbourAsks], [undefined, neighbourAsks], [true, neighbourAsks.slice(0, 3)], [true, bucketAsks], [undefined, bucketAsks]] as const) {
       const q = question(range, { filters: parseFilters(filters), property: name === null ? undefined : property(name)!, lean })
       const days = readDays(q)
       const asks = name !== null && PROPERTIES[name].level === 'visit' ? list.map((a) => ({ ...a, prop: PROPERTIES[name] as VisitProperty })) : list

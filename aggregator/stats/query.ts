@@ -808,7 +808,7 @@ class SumsQuery {
     const rows = `site = ${this.site} AND day IN ${days}`
     const byIds = (f: Filter) => held(f) || onFirstEvent(f)
     // (the filters on what the first event gives, one set: the visits whose row holding it meets them all)
-    const openers = filters.filter((f) => !held(f) && onFirstEvent(f))
+    const openers = filters.filter(onFirstEvent)
     const keyed = [...filters.filter(held).map((f) => this.heldCondition(f, days)), ...(openers.length ? [this.openersCondition(openers, days)] : []), ...(ids ? [ids] : [])]
     const conds = [...(keyed.length ? [] : [rows]), ...(ranged ? [this.inRange('start')] : []), ...filters.filter((f) => !byIds(f)).map((f) => this.visitCondition(f, days)), ...(where ? [where] : [])]
     const pre = keyed.length ? `\n      PREWHERE ${[rows, ...keyed].join(' AND ')}` : ''

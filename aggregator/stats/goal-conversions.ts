@@ -136,8 +136,7 @@ async function keptGoals(client: ClickHouseClient, { q, byRow }: { q: StatsQuest
   const known = await lookedDays(client)
   const read = utc.filter((d) => known.has(d))
   if (dims.length === 0) {
-    const kept = keptDayRows(client, goalQuestion(goals, q), read, known)
-    return { days: kept.days, unread: read.filter((d) => !kept.days.includes(d)), rows: kept.rows }
+    return keptDayRows(client, goalQuestion(goals, q), read, known)
   }
   const held = await Promise.all(dims.map((dim) => rollupHeldDays(client, { ...q, property: PROPERTIES[dim] })))
   const same = held.every((days) => days.size === held[0].size && [...days].every((d) => held[0].has(d)))

@@ -156,7 +156,7 @@ async function keptFlowRows(client: ClickHouseClient, q: StatsQuestion, page: st
   const { utcFirst, utcLast } = rangeDays(q.range, q.timezone)
   const read = useRollup ? live : utcDays(utcFirst, utcLast).filter((d) => known.has(d))
   const kept = keptDayRows(client, flowQuestion(q, page), read, known)
-  return { days: [...current.keys(), ...kept.days].sort(), unread: read.filter((d) => !kept.days.includes(d)), rows: [...held, ...kept.rows] }
+  return { days: [...current.keys(), ...kept.days].sort(), unread: kept.unread, rows: [...held, ...kept.rows] }
 }
 
 /** What dayByDay keeps the flow of `page` under. */

@@ -1677,20 +1677,25 @@ export async function dayByDay(
 /**
  * What dayByDay keeps of `question` for the UTC days of `utc`, read nowhere: the rows of each day
  * kept under its version in `known` (every row of such a day, as dayByDay would give them), and
- * those days, in order. A day not kept (today after an insert, a day never asked) is left out.
+ * those days, in order. A day not kept (today after an insert, a day never asked) is left out, in
+ * `unread` (the days dayByDay would read).
  */
-export function keptDayRows(client: ClickHouseClient, question: string, utc: readonly string[], known: Map<string, KnownDay>): { rows: SumsRow[]; days: string[] } {
+export function keptDayRows(client: ClickHouseClient, question: string, utc: readonly string[], known: Map<string, KnownDay>): { rows: SumsRow[]; days: string[]; unread: string[] } {
   const kept = keptRows(client)
   const rows: SumsRow[] = []
   const days: string[] = []
+  const unread: string[] = []
   for (const day of utc) {
     const version = dayVersion(known.get(day))
     const dayRows = version === null ? undefined : kept.get(`${question}\u0000${day}\u0000${version}`)
-    if (!dayRows) continue
+    if (!dayRows) {
+      unread.push(day)
+      continue
+    }
     days.push(day)
     for (const r of dayRows) rows.push(copyRow(r, true, false))
   }
-  return { rows, days }
+  return { rows, days, unread }
 }
 
 /** The days with events as one answer sees them (eventDays, within inOneLook the same for each of its stages). */
@@ -1827,7 +1832,7 @@ export async function keptSums(client: ClickHouseClient, q: StatsQuestion): Prom
   const { known, current, live } = await rollupDays(client, q, slice !== null)
   const held = slice && current.size > 0 ? await sliceRows(client, q, slice, current, q.property !== undefined) : []
   const kept = keptDayRows(client, JSON.stringify({ sums: inOrder(q) }), live, known)
-  return { days: [...current.keys(), ...kept.days].sort(), unread: live.filter((d) => !kept.days.includes(d)), rows: [...held, ...kept.rows] }
+  return { days: [...current.keys(), ...kept.days].sort(), unread: kept.unread, rows: [...held, ...kept.rows] }
 }
 
 /**

@@ -21,15 +21,19 @@ interface Frame {
 
 /**
  * The project's functions by what they do (names as the bundle keeps them). V8 inlines the
- * pipeline's steps into `runPipeline` and that into `ingest`, so they are one category.
+ * pipeline's steps into `runPipeline` and that into `ingestThen` (run from `runTurn`, a turn's
+ * beacons at a time), so they are one category.
  */
 const ROUTE = 'the route: pipeline, outcome, answer'
 const SPOOL = 'spool: record, write, columns (Spool)'
 const PROJECT: Record<string, string> = {
   ingest: ROUTE,
+  ingestThen: ROUTE,
+  runTurn: ROUTE,
   runPipeline: ROUTE,
   answer: ROUTE,
   append: SPOOL,
+  appendThen: SPOOL,
   writeGroup: SPOOL,
   flush: SPOOL,
   writeOnce: SPOOL,

@@ -123,7 +123,7 @@ interface Waiting {
  */
 function beaconsByTurn(deps: IngestDeps): (req: FastifyRequest, reply: FastifyReply) => void {
   let waiting: Waiting[] = []
-  const run = () => {
+  const runTurn = () => {
     const turn = waiting
     waiting = []
     for (const { req, reply, receivedAt } of turn) {
@@ -135,7 +135,7 @@ function beaconsByTurn(deps: IngestDeps): (req: FastifyRequest, reply: FastifyRe
     }
   }
   return (req, reply) => {
-    if (waiting.push({ req, reply, receivedAt: deps.clock.eventTime() }) === 1) setImmediate(run)
+    if (waiting.push({ req, reply, receivedAt: deps.clock.eventTime() }) === 1) setImmediate(runTurn)
   }
 }
 

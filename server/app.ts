@@ -105,6 +105,18 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const runtime = await openRuntime(config, app.log, role)
   app.decorate('runtime', runtime)
   app.addHook('onClose', async () => runtime.close())
+  // Closing waits for the requests being answered, then for every connection to end: a client's
+  // keep-alive connection that falls idle after the close began would hold it until the
+  // keep-alive timeout (72 s), so idle ones are closed as they fall idle.
+  let closingIdle: NodeJS.Timeout | undefined
+  app.addHook('preClose', (done) => {
+    closingIdle = setInterval(() => app.server.closeIdleConnections(), 50).unref()
+    done()
+  })
+  app.addHook('onClose', (_app, done) => {
+    clearInterval(closingIdle)
+    done()
+  })
   decorateAccess(app, { adminToken: runtime.adminToken, tokens: new TokenStore(runtime.store.client), memberships: new Memberships(runtime.store.client), statsRateLimit: config.statsRateLimit })
 
   // 503 until the store has answered once (beacons are spooled meanwhile), then 200: `ok`, or

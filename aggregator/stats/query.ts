@@ -701,9 +701,18 @@ class SumsQuery {
 
   /** ` AND` the conditions on an events row of a visit of the filters whose visits are found among the events (`found`); '' when none. */
   foundConditions(filters: Filter[], days: string): string {
-    // (the filters on what the first event gives, one set, as in visitRows)
-    const openers = filters.filter((f) => found(f) && !held(f))
-    return [...filters.filter(held).map((f) => this.heldCondition(f, days)), ...(openers.length ? [this.openersCondition(openers, days)] : [])].map((c) => ` AND ${c}`).join('')
+    return this.visitSets(filters, filters.filter((f) => found(f) && !held(f)), days)
+      .map((c) => ` AND ${c}`)
+      .join('')
+  }
+
+  /**
+   * The sets of visits that pick a read's visits, as conditions: one for each filter on what a
+   * visit holds (heldCondition), and one for all of `openers`, the filters on what its first
+   * event gives (openersCondition). visitRows and foundConditions each choose their openers.
+   */
+  private visitSets(filters: Filter[], openers: Filter[], days: string): string[] {
+    return [...filters.filter(held).map((f) => this.heldCondition(f, days)), ...(openers.length ? [this.openersCondition(openers, days)] : [])]
   }
 
   /** A filter whose visits are found among the events (`found`) as a condition on an events row of a visit of `days`. */
@@ -807,9 +816,7 @@ class SumsQuery {
   visitRows(days: string, filters: Filter[], ranged: boolean, columns: string, where?: string, ids?: string): string {
     const rows = `site = ${this.site} AND day IN ${days}`
     const byIds = (f: Filter) => held(f) || onFirstEvent(f)
-    // (the filters on what the first event gives, one set: the visits whose row holding it meets them all)
-    const openers = filters.filter(onFirstEvent)
-    const keyed = [...filters.filter(held).map((f) => this.heldCondition(f, days)), ...(openers.length ? [this.openersCondition(openers, days)] : []), ...(ids ? [ids] : [])]
+    const keyed = [...this.visitSets(filters, filters.filter(onFirstEvent), days), ...(ids ? [ids] : [])]
     const conds = [...(keyed.length ? [] : [rows]), ...(ranged ? [this.inRange('start')] : []), ...filters.filter((f) => !byIds(f)).map((f) => this.visitCondition(f, days)), ...(where ? [where] : [])]
     const pre = keyed.length ? `\n      PREWHERE ${[rows, ...keyed].join(' AND ')}` : ''
     return `SELECT ${columns}, exit.2 AS exit_page FROM visits FINAL${pre}${conds.length ? `\n      WHERE ${conds.join('\n        AND ')}` : ''}`

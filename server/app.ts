@@ -107,7 +107,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.addHook('onClose', async () => runtime.close())
   // Closing waits for the requests being answered, then for every connection to end: a client's
   // keep-alive connection that falls idle after the close began would hold it until the
-  // keep-alive timeout (72 s), so idle ones are closed as they fall idle.
+  // keep-alive timeout (72 s), so idle ones are closed as they fall idle (until the app's onClose
+  // hooks run: Fastify closes the server before them).
   let closingIdle: NodeJS.Timeout | undefined
   app.addHook('preClose', (done) => {
     closingIdle = setInterval(() => app.server.closeIdleConnections(), 50).unref()

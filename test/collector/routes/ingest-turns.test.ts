@@ -54,7 +54,7 @@ describe('beacons run through the pipeline a turn at a time', () => {
           sent.push({ body: page(SITE, `/turn/${i}`), ip, status: 202, stored: `/turn/${i}` })
           break
         case 2: // no URL: the pipeline's own 400 and reason
-          sent.push({ body: JSON.stringify({ n: 'pageview', d: SITE }), ip, status: 400, error: 'u' })
+          sent.push({ body: JSON.stringify({ n: 'pageview', d: SITE }), ip, status: 400, error: 'url is required' })
           break
         case 3: // a bot: dropped, answered as if stored
           sent.push({ body: page(SITE, `/bot/${i}`), ip, ua: UA.googlebot, status: 202 })

@@ -1,6 +1,4 @@
 import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import { executionAsyncResource } from 'node:async_hooks'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { Sites } from '../../accounts/sites.ts'
@@ -11,6 +9,7 @@ import { migrate } from '../../store/migrate.ts'
 import { openStore, type Store } from '../../store/client.ts'
 import { utcDay } from '../../store/time.ts'
 import { followWrites, storeWrites } from '../../store/writes.ts'
+import { migratedDataDir } from '../helpers/migrated-store.ts'
 import { withVisits } from '../helpers/fixtures.ts'
 import { EVENT_COLUMNS, eventBlock } from '../../collector/spool/event-block.ts'
 import type { EventRow } from '../../collector/pipeline/types.ts'
@@ -36,7 +35,7 @@ export interface StoreFixture {
 }
 
 export async function openFixture(sites: Record<string, string>, now: number): Promise<StoreFixture> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aggregator-test-'))
+  const dir = migratedDataDir('aggregator-test-')
   const store = await openStore(loadConfig({ ANALYTICS_DATA_DIR: dir }))
   await migrate(store.client)
   const registered = new Sites(store.client)

@@ -4,6 +4,7 @@ import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../server/app.ts'
 import { loadConfig, type Config } from '../../server/config.ts'
+import { migratedDataDir } from './migrated-store.ts'
 
 export const ADMIN_TOKEN = 'test-admin-token'
 
@@ -32,12 +33,12 @@ export function tempDataDir(prefix = 'analytics-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix))
 }
 
-/** A config for tests: its own data directory, a known admin token, quick batches. */
+/** A config for tests: its own data directory (the store in it migrated), a known admin token, quick batches. */
 export function testConfig(overrides: Partial<Config> = {}): Config {
   return loadConfig(
     {},
     {
-      dataDir: tempDataDir(),
+      dataDir: overrides.dataDir ?? migratedDataDir(),
       adminToken: ADMIN_TOKEN,
       trustProxy: 1, // one proxy in front: X-Forwarded-For carries the client's address
       batchMs: 50,

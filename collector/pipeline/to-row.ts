@@ -1,6 +1,13 @@
 import type { EventRow, PipelineEvent } from './types.ts'
 
-/** The `events` row: only the columns of the table, nothing else of the event travels on. */
+/**
+ * The `events` row: only the columns of the table, nothing else of the event travels on.
+ * Every field is written out, the utm ones too: `...e.utm` in the middle of the literal cost a
+ * builtin call a row (CopyDataProperties) and left the row's fields after it to be added one by
+ * one. In-process, this row, its JSON line and its Native columns took 3.92-4.03 µs against
+ * 4.20-4.43 with the spread (three alternating runs each, the fastest of 25 passes over 19,000
+ * synthetic rows; December 7, 2026, ad hoc).
+ */
 export function toRow(e: PipelineEvent): EventRow {
   return {
     site: e.site,
@@ -17,7 +24,11 @@ export function toRow(e: PipelineEvent): EventRow {
     referrer_path: e.referrerPath,
     source: e.source,
     channel: e.channel,
-    ...e.utm,
+    utm_source: e.utm.utm_source,
+    utm_medium: e.utm.utm_medium,
+    utm_campaign: e.utm.utm_campaign,
+    utm_content: e.utm.utm_content,
+    utm_term: e.utm.utm_term,
     browser: e.browser,
     browser_version: e.browserVersion,
     os: e.os,

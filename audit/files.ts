@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import readline from 'node:readline'
+import { rowOf } from '../collector/spool/event-block.ts'
 import type { SitePattern } from '../identifiers/site-patterns.ts'
 import { FindingTally } from './patterns.ts'
 import type { AuditFinding } from './audit.ts'
@@ -42,7 +43,8 @@ export function spoolFiles(dataDir: string): AuditFile[] {
 
 /**
  * The catalogue and the policy's own patterns (`site`), as in the store's scan, over each string
- * of each JSON line (keys of nested objects too), or over the whole line when it is not JSON.
+ * of each JSON line (keys of nested objects too; a spool line's values under their columns'
+ * names), or over the whole line when it is not JSON.
  * Counts values.
  */
 export async function auditFiles(files: AuditFile[], onFile?: (f: AuditFile) => void, site: readonly SitePattern[] = []): Promise<{ findings: AuditFinding[]; files: number }> {
@@ -65,13 +67,15 @@ export async function auditFiles(files: AuditFile[], onFile?: (f: AuditFile) => 
       for await (const line of lines) {
         if (!line) continue
         let parsed: unknown = undefined
-        if (line.startsWith('{')) {
+        if (line.startsWith('{') || (f.kind === 'spool' && line.startsWith('['))) {
           try {
             parsed = JSON.parse(line)
           } catch {
             // a torn or plain-text line: scanned as text below
           }
         }
+        // a spool line is a row's values by position: each is read under its column's name
+        if (Array.isArray(parsed)) parsed = rowOf(parsed)
         if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
           for (const [field, value] of Object.entries(parsed)) {
             if (f.kind === 'spool' && SPOOL_SKIPPED_FIELDS.has(field)) continue

@@ -548,7 +548,7 @@ async function pipelineTimings(n: number): Promise<{ text: string; rows: EventRo
   const { SaltStore } = await import('../collector/salts.ts')
   const { VisitTracker } = await import('../collector/visits.ts')
   const { syntheticTraffic } = await import('../cli/seed-traffic.ts')
-  const { eventBlock } = await import('../collector/spool/event-block.ts')
+  const { eventBlock, rowValues } = await import('../collector/spool/event-block.ts')
 
   const ctx = {
     policy: loadPolicy(path.join(ROOT, 'policies/strict.yaml')),
@@ -578,7 +578,7 @@ async function pipelineTimings(n: number): Promise<{ text: string; rows: EventRo
   const untimedNs = (processCpuUs() - t0) * 1000
   // then, on the main thread too, each row into the spool: its JSON line, and its values into the segment's Native columns
   const t1 = processCpuUs()
-  for (const r of rows) JSON.stringify(r)
+  for (const r of rows) JSON.stringify(rowValues(r))
   const jsonNs = ((processCpuUs() - t1) * 1000) / rows.length
   const t2 = processCpuUs()
   for (let i = 0; i < rows.length; i += 5000) {

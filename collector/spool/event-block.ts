@@ -49,6 +49,36 @@ export const EVENT_COLUMNS: { readonly [K in keyof EventRow]: ColumnSpec } = {
   scroll_depth: { type: 'UInt8', default: 255 },
 }
 
+/**
+ * The order of a spool line's values (collector/spool/spool.ts): EVENT_COLUMNS' own. A column
+ * is only ever added at the end, so that a line written before it is read with one value fewer.
+ */
+export const EVENT_FIELDS = Object.keys(EVENT_COLUMNS) as readonly (keyof EventRow)[]
+
+/**
+ * A row's values in EVENT_FIELDS order: its spool line, `JSON.stringify` of them, is half the
+ * bytes of the row as an object (no field names) and took 1.20-1.40 µs against 2.19-2.23 (in
+ * process, the fastest of 25 passes over 19,000 synthetic rows, December 7, 2026, ad hoc).
+ * Written out: a map over EVENT_FIELDS took as long as the object. A field the row lacks is
+ * undefined here, null in its line, and left out again when read back (`rowOf`).
+ */
+export function rowValues(r: EventRow): unknown[] {
+  return [
+    r.site, r.ts, r.name, r.visitor_id, r.network_id, r.visit_id, r.visit_flags, r.hostname, r.pathname, r.query,
+    r.referrer_host, r.referrer_path, r.source, r.channel, r.utm_source, r.utm_medium, r.utm_campaign, r.utm_content,
+    r.utm_term, r.browser, r.browser_version, r.os, r.os_version, r.device, r.screen, r.country, r.region, r.city,
+    r.network, r.returning, r.engagement_ms, r.props, r.revenue_amount, r.revenue_currency, r.scroll_depth,
+  ]
+}
+
+/** A spool line's values as the row they came from: the fields it has, by position (null: the row lacked it). */
+export function rowOf(values: readonly unknown[]): Record<string, unknown> {
+  const row: Record<string, unknown> = {}
+  const n = Math.min(values.length, EVENT_FIELDS.length)
+  for (let i = 0; i < n; i++) if (values[i] !== null) row[EVENT_FIELDS[i]] = values[i]
+  return row
+}
+
 const DAY_MS = 86_400_000
 
 /**

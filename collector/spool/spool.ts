@@ -3,7 +3,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { NativeBlock, NativeBlockWriter } from '../../store/native-format.ts'
 import type { EventRow } from '../pipeline/types.ts'
-import { eventBlock } from './event-block.ts'
+import { eventBlock, rowOf, rowValues } from './event-block.ts'
 
 export interface SpoolOptions {
   dir: string
@@ -109,10 +109,12 @@ export class SpoolFullError extends Error {
  * the bytes are on disk. Full or old segments are sealed and handed to the writer, which
  * deletes each after the store took it.
  *
- * JSON lines on disk: V8's JSON.stringify is the cheapest way to serialise a row in JS, a torn
- * line (a crash mid-write) is found and skipped on its own, and the audit and an operator read
- * the files with any tool. Alongside, the rows made durable go into the segment's Native block
- * in memory, so the store is sent columns it reads at ~1 µs a row, with no conversion at seal.
+ * JSON lines on disk, each a JSON array of the row's values in the `events` columns' order
+ * (EVENT_FIELDS in ./event-block.ts; lines of objects, as written before, are read too): V8's
+ * JSON.stringify is the cheapest way to serialise a row in JS, a torn line (a crash mid-write)
+ * is found and skipped on its own, and the audit and an operator read the files with any tool.
+ * Alongside, the rows made durable go into the segment's Native block in memory, so the store
+ * is sent columns it reads at ~1 µs a row, with no conversion at seal.
  */
 export class Spool {
   private active: ActiveSegment | null = null
@@ -184,8 +186,8 @@ export class Spool {
   }
 
   /**
-   * Appends one record (an EventRow: anything else reaches the store only to be refused);
-   * resolves once it is durable. Throws SpoolFullError past the cap.
+   * Appends one record, an EventRow (its line holds the row's fields by position, nothing else
+   * of the object); resolves once it is durable. Throws SpoolFullError past the cap.
    */
   append(record: object): Promise<void> {
     return new Promise<void>((resolve, reject) => this.appendThen(record, (err) => (err ? reject(err) : resolve())))
@@ -201,7 +203,7 @@ export class Spool {
       queueMicrotask(() => done(err))
       return
     }
-    this.buffer.push(JSON.stringify(record) + '\n')
+    this.buffer.push(JSON.stringify(rowValues(record as EventRow)) + '\n')
     this.records.push(record)
     this.waiters.push(done)
     this.queueFlush()
@@ -348,20 +350,16 @@ export class Spool {
     return this.sealed[0]
   }
 
-  /** The lines of a segment's file; a torn one (a crash mid-write) is reported and skipped. */
-  read(seg: Segment): string[] {
-    return this.scan(seg).map(([line]) => line)
-  }
-
-  private scan(seg: Segment): [line: string, record: Record<string, unknown>][] {
+  /** The records of a segment's file; a torn one (a crash mid-write) is reported and skipped. */
+  recordsOf(seg: Segment): Record<string, unknown>[] {
     const text = fs.readFileSync(seg.file, 'utf8')
     const lines = text.split('\n')
     const tail = lines.pop() // '' when the file ends with a newline
-    const good: [string, Record<string, unknown>][] = []
+    const good: Record<string, unknown>[] = []
     let offset = 0
     for (const line of lines) {
       const record = line ? parseRecord(line) : null
-      if (record) good.push([line, record])
+      if (record) good.push(record)
       else if (line) this.opts.onTorn?.(seg.name, offset)
       offset += Buffer.byteLength(line) + 1
     }
@@ -376,7 +374,7 @@ export class Spool {
   toBlock(seg: Segment): NativeBlock {
     if (seg.block) return seg.block
     const block = eventBlock()
-    for (const [, record] of this.scan(seg)) block.append(record as unknown as EventRow)
+    for (const record of this.recordsOf(seg)) block.append(record as unknown as EventRow)
     seg.block = block.finish()
     this.memoryBytes += seg.block.bytes.length
     return seg.block
@@ -421,9 +419,11 @@ export class Spool {
   }
 }
 
+/** A line's record: an array is a row's values by position (rowValues), an object a row as lines were written before. */
 function parseRecord(line: string): Record<string, unknown> | null {
   try {
     const v = JSON.parse(line)
+    if (Array.isArray(v)) return rowOf(v)
     return typeof v === 'object' && v !== null ? v : null
   } catch {
     return null

@@ -5,6 +5,8 @@ import os from 'node:os'
 import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { rowValues } from '../../collector/spool/event-block.ts'
+import type { EventRow } from '../../collector/pipeline/types.ts'
 import { auditFiles, spoolFiles } from '../../audit/files.ts'
 import { piiColumnName } from '../../audit/patterns.ts'
 import { auditStore, combineReports, formatAuditReport, type AuditFinding, type AuditReport } from '../../audit/audit.ts'
@@ -111,7 +113,8 @@ describe('audit after personal data was planted behind the pipeline’s back', (
       { site: 'example.com', ts: Date.now(), name: 'pageview', visitor_id: 4, visit_id: 5, pathname: `/visit/${EMAIL}` },
     ])
     const segment = path.join(app.runtime.config.dataDir, 'spool', '000000000000001-000000-planted.ndjson')
-    fs.writeFileSync(segment, JSON.stringify({ site: 'example.com', ts: Date.now(), name: 'pageview', visitor_id: '12345678901234567890', pathname: '/', props: { via: SPOOL_IP } }) + '\n')
+    // a line as the spool writes it: the row's values by position (rowValues)
+    fs.writeFileSync(segment, JSON.stringify(rowValues({ site: 'example.com', ts: Date.now(), name: 'pageview', visitor_id: '12345678901234567890', pathname: '/', props: { via: SPOOL_IP } } as unknown as EventRow)) + '\n')
     fs.writeFileSync(
       logFile,
       [

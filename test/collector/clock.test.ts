@@ -147,18 +147,18 @@ describe('spool segments under a clock set back', () => {
     const opts = { dir, fsync: false, segmentRows: 1, segmentMs: 60_000, capBytes: 1e9 }
     const spool = new Spool(opts)
     for (let i = 0; i < 6; i++) {
-      await spool.append({ i })
+      await spool.append({ visitor_id: String(i) })
       if (i === 2) vi.setSystemTime(Date.now() - 3 * HOUR)
     }
     await spool.close()
     // a later process, with the clock set back further still
     vi.setSystemTime(Date.now() - DAY)
     const next = new Spool(opts)
-    await next.append({ i: 6 })
+    await next.append({ visitor_id: '6' })
     await next.drainAppends()
     const order: number[] = []
     for (let seg = next.peek(); seg; seg = next.peek()) {
-      order.push(...next.read(seg).map((l) => JSON.parse(l).i))
+      order.push(...next.recordsOf(seg).map((r) => Number(r.visitor_id)))
       next.done(seg)
     }
     expect(order).toEqual([0, 1, 2, 3, 4, 5, 6])

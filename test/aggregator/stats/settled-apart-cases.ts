@@ -20,9 +20,9 @@ import { countingClient, DAY, HOUR, openFixture, type EventSpec, type StoreFixtu
  * neighbour's days before the change (the neighbours may be settled), and through a fresh one
  * (nothing kept: every neighbour read). The answers must be the same, and the first must have
  * left reads out, some neighbours read still. `settledApartCases` is run twice: over days read
- * from events (settled-apart.test.ts, every site) and over days built into the rollup, as on a
+ * from events (settled-apart.test.ts) and over days built into the rollup, as on a
  * server, where goals, page flow and cube filters take their kept days from it
- * (settled-apart-built.test.ts, a few sites: a build takes a second or so a site and day).
+ * (settled-apart-built.test.ts: a build takes a second or so a site and day).
  */
 const D = Date.UTC(2030, 2, 4)
 const NOW = D + 14 * HOUR
@@ -61,10 +61,20 @@ const family = (q: string) => {
   return [fs, ...fs.map((f) => fs.filter((x) => x !== f))]
 }
 
-export function settledApartCases(options: { built: boolean; sites: typeof SITES; goalSites: typeof SITES }): void {
+/**
+ * The sites each part asks its questions of: the funnel's, the totals and breakdown rows', the goals
+ * and page flow's. Each file names its own (a few sites each, not every one: see the files).
+ */
+export interface CaseSites {
+  built: boolean
+  funnelSites: typeof SITES
+  totalSites: typeof SITES
+  goalSites: typeof SITES
+}
+
+export function settledApartCases(options: CaseSites): void {
   let fx: StoreFixture
-  const mainSites = options.sites
-  const every = [...new Map([...options.sites, ...options.goalSites].map((s) => [s.site, s])).values()]
+  const every = [...new Map([...options.funnelSites, ...options.totalSites, ...options.goalSites].map((s) => [s.site, s])).values()]
   beforeAll(async () => {
     fx = await openFixture(Object.fromEntries(every.map((s) => [s.site, 'UTC'])), NOW)
     await fx.insert(every.flatMap((s) => [-3, -2, -1].flatMap((day) => world(s.site, s.seed, day, 0, s.size))))
@@ -81,15 +91,15 @@ export function settledApartCases(options: { built: boolean; sites: typeof SITES
       const keptAsked: string[] = []
       const keeping = countingClient(fx.client, keptAsked)
       // every question and its neighbours asked once: their days kept (today's too, until the insert below)
-      for (const s of mainSites) for (const q of QUESTIONS) for (const fs of family(q)) await funnel(keeping, scope(s.site, fs), RANGE, STEPS)
+      for (const s of options.funnelSites) for (const q of QUESTIONS) for (const fs of family(q)) await funnel(keeping, scope(s.site, fs), RANGE, STEPS)
       // today changes: more visitors, so today is read again, the other days kept
-      await fx.insert(mainSites.flatMap((s) => world(s.site, s.seed, 0, 500, Math.ceil(s.size / 2))))
+      await fx.insert(options.funnelSites.flatMap((s) => world(s.site, s.seed, 0, 500, Math.ceil(s.size / 2))))
       // what the kept client asked of today: each ask a question or neighbour (a read folding several names each one's columns)
       const asks = (sqls: string[]) => sqls.filter((sql) => sql.includes('AS s0_0')).reduce((n, sql) => n + (sql.match(/AS s\d+_0\b/g) ?? []).length, 0)
       let asked = 0
       let questions = 0
       let families = 0
-      for (const s of mainSites) {
+      for (const s of options.funnelSites) {
         for (const q of QUESTIONS) {
           const before = keptAsked.length
           const settled = await funnel(keeping, scope(s.site, q.split(';')), RANGE, STEPS)
@@ -120,7 +130,7 @@ export function settledApartCases(options: { built: boolean; sites: typeof SITES
     ]
     // each part asked of its own sites after its own change to today: tiny sites too for the goals and page flow, whose R3 binds in fewer worlds
     const parts: [string, typeof PANELS, typeof SITES, number][] = [
-      ['totals and breakdown rows', PANELS.filter(([name]) => name !== 'goals' && name !== 'page flow'), mainSites.slice(0, 6), 800],
+      ['totals and breakdown rows', PANELS.filter(([name]) => name !== 'goals' && name !== 'page flow'), options.totalSites, 800],
       ['goals and page flow', PANELS.filter(([name]) => name === 'goals' || name === 'page flow'), options.goalSites, 900],
     ]
     for (const [what, panels, sites, first] of parts) {

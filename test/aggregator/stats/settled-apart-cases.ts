@@ -62,17 +62,18 @@ const family = (q: string) => {
 }
 
 /**
- * The sites each part asks its questions of: the funnel's, the totals and breakdown rows', the goals
- * and page flow's. Each file names its own (a few sites each, not every one: see the files).
+ * Whether the past days are built into the rollup, and the sites each part asks its questions of:
+ * the funnel's, the totals and breakdown rows', the goals and page flow's. Each file names its own
+ * (a few sites each, not every one: see the files).
  */
-export interface CaseSites {
+export interface SettledApartOptions {
   built: boolean
   funnelSites: typeof SITES
   totalSites: typeof SITES
   goalSites: typeof SITES
 }
 
-export function settledApartCases(options: CaseSites): void {
+export function settledApartCases(options: SettledApartOptions): void {
   let fx: StoreFixture
   const every = [...new Map([...options.funnelSites, ...options.totalSites, ...options.goalSites].map((s) => [s.site, s])).values()]
   beforeAll(async () => {
